@@ -1,0 +1,1 @@
+"""Doppel: each day's popular photos beside a machine-made look-alike."""

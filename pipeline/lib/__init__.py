@@ -1,0 +1,1 @@
+"""Plain Python behind the pipeline: no Dagster decorators, each module testable on its own."""
