@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.lib.settings import SettingsError, database_url_for, load_settings
+
+
+def test_embedded_default_needs_nothing(tmp_path: Path) -> None:
+    settings = load_settings(_env_file=None, data_dir=tmp_path)
+    assert (settings.source, settings.generator, settings.store) == (
+        "samples", "patch-remix", "local",
+    )  # fmt: skip
+    assert settings.resolved_database_url == f"sqlite:///{tmp_path}/doppel.db"
+    assert "source=samples generator=patch-remix" in settings.summary()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needle"),
+    [
+        ({"source": "unsplash"}, "UNSPLASH_ACCESS_KEY"),
+        ({"generator": "openai"}, "OPENAI_API_KEY"),
+        ({"store": "s3"}, "DOPPEL_S3_BUCKET"),
+        ({"source": "folder"}, "DOPPEL_FOLDER"),
+        ({"photos_per_day": 0}, "DOPPEL_PHOTOS_PER_DAY"),
+    ],
+)
+def test_real_backends_without_what_they_need_are_clear_errors(
+    overrides: dict[str, object], needle: str
+) -> None:
+    with pytest.raises(SettingsError, match=needle):
+        load_settings(_env_file=None, **overrides)
+
+
+def test_keys_come_from_the_environment_and_never_print(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UNSPLASH_ACCESS_KEY", "secret-unsplash-key")
+    monkeypatch.setenv("DOPPEL_SOURCE", "unsplash")
+    settings = load_settings(_env_file=None)
+    assert settings.source == "unsplash"
+    assert "secret-unsplash-key" not in settings.summary()
+    assert "secret-unsplash-key" not in repr(settings)
+
+
+def test_blank_key_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "  ")
+    with pytest.raises(SettingsError, match="OPENAI_API_KEY"):
+        load_settings(_env_file=None, generator="openai")
+
+
+def test_dotenv_file_is_read(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("DOPPEL_PHOTOS_PER_DAY=7\n")
+    assert load_settings(_env_file=env).photos_per_day == 7
+
+
+def test_postgres_urls_use_psycopg2() -> None:
+    assert database_url_for("postgresql://u@h/db") == "postgresql+psycopg2://u@h/db"
+    assert database_url_for("postgres://u@h/db") == "postgresql+psycopg2://u@h/db"
+    assert database_url_for("sqlite:///x.db") == "sqlite:///x.db"
