@@ -1,0 +1,83 @@
+"""The migrations build exactly the models, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
+
+from pipeline.lib.db import Base, Database, GeneratedImage, InspirationImage
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'doppel.db'}")
+    else:
+        db = Database(request.getfixturevalue("postgres_database")["url"])
+    db.upgrade()
+    yield db
+    db.dispose()
+
+
+def photo(source_id: str, **kw: Any) -> InspirationImage:
+    values: dict[str, Any] = {"day": date(2026, 11, 20), "rank": 1, "status": "stored"}
+    return InspirationImage(source="samples", source_id=source_id, credit={}, **(values | kw))
+
+
+def test_migrations_match_the_models(database: Database) -> None:
+    database.upgrade()  # idempotent
+    with database.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"version_table": "doppel_alembic_version"})
+        assert compare_metadata(context, Base.metadata) == []
+        assert context.get_current_revision() is not None
+    tables = set(inspect(database.engine).get_table_names())
+    assert {"inspiration_images", "generated_images", "doppel_alembic_version"} <= tables
+
+
+def test_source_ids_are_unique_per_source(database: Database) -> None:
+    with database.session() as session:
+        session.add(photo("a"))
+        session.add(InspirationImage(
+            source="folder", source_id="a", day=date(2026, 11, 20), rank=1, status="stored",
+            credit={},
+        ))  # fmt: skip
+    with pytest.raises(IntegrityError), database.session() as session:
+        session.add(photo("a"))
+
+
+def test_one_generation_per_photo(database: Database) -> None:
+    with database.session() as session:
+        p = photo("b")
+        session.add(p)
+        session.flush()
+        session.add(GeneratedImage(inspiration_id=p.id, status="succeeded", generator="x"))
+        photo_id = p.id
+    with pytest.raises(IntegrityError), database.session() as session:
+        session.add(GeneratedImage(inspiration_id=photo_id, status="failed", generator="x"))
+
+
+def test_status_by_day_counts(database: Database) -> None:
+    with database.session() as session:
+        for i, status in enumerate(["succeeded", "failed", "refused", None]):
+            p = photo(f"p{i}", rank=i)
+            session.add(p)
+            session.flush()
+            if status:
+                session.add(GeneratedImage(inspiration_id=p.id, status=status, generator="x"))
+        session.add(photo("broken", status="failed", error="truncated"))
+    assert database.status_by_day() == [
+        {
+            "day": "2026-11-20",
+            "photos": 4,
+            "photos_failed": 1,
+            "generated_succeeded": 1,
+            "generated_failed": 2,
+        }
+    ]
