@@ -1,0 +1,133 @@
+"""Shared fixtures: a throwaway PostgreSQL database, moto's S3 server, isolated settings."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from sqlalchemy import create_engine, text
+
+from pipeline.lib.settings import DoppelSettings, load_settings
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "DOPPEL_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+SECRET_ENV = ("UNSPLASH_ACCESS_KEY", "OPENAI_API_KEY")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's .env, keys, proxies or Doppel settings."""
+    for name in list(os.environ):
+        if name.startswith("DOPPEL_") and name not in {"DOPPEL_TEST_POSTGRES_URL"}:
+            monkeypatch.delenv(name)
+    for name in SECRET_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The admin URL of the machine's PostgreSQL; fails loudly if it is not running."""
+    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({type(exc).__name__}). Start "
+            "it (pg_ctlcluster ... main start) or point DOPPEL_TEST_POSTGRES_URL at one.",
+            pytrace=False,
+        )
+    finally:
+        engine.dispose()
+    return POSTGRES_ADMIN_URL
+
+
+@pytest.fixture
+def make_postgres_database(postgres_server: str) -> Iterator[Callable[[], dict[str, str]]]:
+    """Creates new, empty databases for one test and drops them afterwards.
+
+    Each call returns the database's URL and the parts dagster-postgres wants.
+    """
+    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    base = postgres_server.rsplit("/", 1)[0]
+    userinfo, hostport = base.split("://", 1)[1].split("@", 1)
+    host, _, port = hostport.partition(":")
+    created: list[str] = []
+
+    def make() -> dict[str, str]:
+        name = f"doppel_test_{uuid.uuid4().hex[:10]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'create database "{name}"'))
+        created.append(name)
+        return {
+            "url": f"{base}/{name}",
+            "db_name": name,
+            "hostname": host,
+            "port": port or "5432",
+            "username": userinfo.split(":")[0],
+        }
+
+    try:
+        yield make
+    finally:
+        with admin.connect() as conn:
+            for name in created:
+                conn.execute(
+                    text(
+                        "select pg_terminate_backend(pid) from pg_stat_activity "
+                        "where datname = :name and pid <> pg_backend_pid()"
+                    ),
+                    {"name": name},
+                )
+                conn.execute(text(f'drop database if exists "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_database(make_postgres_database: Callable[[], dict[str, str]]) -> dict[str, str]:
+    return make_postgres_database()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """moto's S3 server over real HTTP on 127.0.0.1; yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket on the moto server, with test credentials in the environment."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    name = f"doppel-{uuid.uuid4().hex[:10]}"
+    boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1").create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def local_settings(tmp_path: Path) -> DoppelSettings:
+    """Embedded-default settings with everything under a temporary folder."""
+    return load_settings(_env_file=None, data_dir=tmp_path / "data")
