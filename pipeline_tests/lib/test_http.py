@@ -1,0 +1,105 @@
+"""Retries against a real HTTP server on 127.0.0.1 that fails on purpose."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
+import httpx
+import pytest
+
+from pipeline.lib.http import RetryPolicy, retry_after_seconds, send_with_retries
+
+
+class Script(BaseHTTPRequestHandler):
+    """Answers each request with the next scripted step: a status, 'slow' or 'reset'."""
+
+    steps: ClassVar[list[str]] = []
+    seen: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        step = Script.steps.pop(0) if Script.steps else "200"
+        Script.seen.append(step)
+        if step == "slow":
+            time.sleep(0.5)
+            step = "200"
+        if step == "reset":
+            # Drop the connection without an answer: the client sees a reset/EOF.
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        status, _, retry_after = step.partition(":")
+        self.send_response(int(status))
+        if retry_after:
+            self.send_header("Retry-After", retry_after)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Script)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    Script.steps, Script.seen = [], []
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/x?key=secret"
+    httpd.shutdown()
+
+
+def run(url: str, steps: list[str], attempts: int = 3) -> tuple[httpx.Response, list[float]]:
+    Script.steps = list(steps)
+    waits: list[float] = []
+    with httpx.Client(timeout=0.2) as client:
+        response = send_with_retries(
+            client, "GET", url, policy=RetryPolicy(attempts=attempts), sleep=waits.append
+        )
+    return response, waits
+
+
+def test_5xx_then_success(server: str) -> None:
+    response, waits = run(server, ["503", "502", "200"])
+    assert response.status_code == 200
+    assert len(waits) == 2 and waits[1] > waits[0] * 1.2  # exponential
+
+
+def test_budget_is_bounded_and_last_response_returned(server: str) -> None:
+    response, waits = run(server, ["500", "500", "500", "200"])
+    assert response.status_code == 500 and len(waits) == 2
+    assert Script.seen == ["500", "500", "500"]
+
+
+def test_client_errors_are_not_retried(server: str) -> None:
+    response, waits = run(server, ["404"])
+    assert response.status_code == 404 and waits == []
+
+
+def test_retry_after_is_honoured_and_capped(server: str) -> None:
+    Script.steps = ["503:2", "503:999", "200"]
+    waits: list[float] = []
+    with httpx.Client(timeout=1) as client:
+        response = send_with_retries(
+            client, "GET", server, policy=RetryPolicy(max_retry_after_s=5), sleep=waits.append
+        )
+    assert response.status_code == 200
+    assert waits == [2.0, 5.0]
+
+
+def test_timeouts_and_resets_are_retried_then_raised(server: str) -> None:
+    response, _ = run(server, ["slow", "reset", "200"])
+    assert response.status_code == 200
+    with pytest.raises(httpx.TimeoutException):
+        run(server, ["slow", "slow"], attempts=2)
+
+
+def test_retry_after_http_date() -> None:
+    future = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 60))
+    response = httpx.Response(503, headers={"retry-after": future})
+    assert 50 < (retry_after_seconds(response) or 0) <= 60
+    assert retry_after_seconds(httpx.Response(503, headers={"retry-after": "soon"})) is None
