@@ -1,0 +1,55 @@
+"""What a finished day must satisfy: every photo accounted for, every stored image sound."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from pipeline.lib.db import Database
+from pipeline.lib.images import ImageError, decode_image
+from pipeline.lib.storage import ObjectNotFound, ObjectStore
+
+
+@dataclass
+class DayAudit:
+    day: date
+    photos: int = 0
+    # Photos chosen for the day with neither a look-alike row nor a recorded failure.
+    unaccounted: list[str] = field(default_factory=list)
+    # Stored objects that are missing or do not decode, as "source_id: key: reason".
+    undecodable: list[str] = field(default_factory=list)
+    # Photos or look-alikes that did not succeed, with their recorded reasons.
+    failures: dict[str, str] = field(default_factory=dict)
+
+
+def audit_day(day: date, source_ids: set[str], *, db: Database, store: ObjectStore) -> DayAudit:
+    """Audit the photos of `day` named in its table (`source_ids`)."""
+    audit = DayAudit(day)
+    for photo in db.day_inspirations(day):
+        if photo.source_id not in source_ids:
+            continue
+        audit.photos += 1
+        if photo.status != "stored":
+            if photo.error:
+                audit.failures[photo.source_id] = f"photo {photo.status}: {photo.error}"
+            else:
+                audit.unaccounted.append(photo.source_id)
+            continue
+        _check_decodes(audit, photo.source_id, photo.object_key, store)
+        generation = photo.generation
+        if generation is None:
+            audit.unaccounted.append(photo.source_id)
+        elif generation.status != "succeeded":
+            audit.failures[photo.source_id] = f"look-alike {generation.status}: {generation.error}"
+        else:
+            _check_decodes(audit, photo.source_id, generation.object_key, store)
+    return audit
+
+
+def _check_decodes(audit: DayAudit, source_id: str, key: str | None, store: ObjectStore) -> None:
+    try:
+        decode_image(store.get(key or ""))
+    except ObjectNotFound:
+        audit.undecodable.append(f"{source_id}: {key}: missing")
+    except ImageError as exc:
+        audit.undecodable.append(f"{source_id}: {key}: {exc}")

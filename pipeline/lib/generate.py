@@ -1,0 +1,300 @@
+"""Make a day's look-alikes with bounded concurrency, paying for each at most once.
+
+Each success is written to the object store (image, then a JSON sidecar with what it cost)
+and recorded in the database the moment it completes, so a crash loses nothing already
+paid for. A re-run skips finished and refused photos, adopts any stored result the
+database missed, and only calls the generator for what is left.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from PIL import Image
+from sqlalchemy import select
+
+from pipeline.lib.db import Database, GeneratedImage, InspirationImage
+from pipeline.lib.generators import (
+    Generation,
+    GenerationError,
+    GeneratorUnavailable,
+    ImageGenerator,
+    SourceImage,
+)
+from pipeline.lib.images import ImageError, decode_image, encode_image
+from pipeline.lib.storage import ObjectNotFound, ObjectStore
+
+log = logging.getLogger(__name__)
+
+DONE = ("succeeded", "refused")
+GENERATION_COLUMNS = (
+    "inspiration_id", "status", "retryable", "error", "attempts", "generator", "model",
+    "strategy", "prompt", "seed", "object_key", "content_type", "width", "height", "sha256",
+    "cost_usd", "latency_s", "request_id", "usage", "quality", "comparisons",
+)  # fmt: skip
+
+Compare = Callable[[Image.Image, Image.Image], dict[str, Any]]
+
+
+@dataclass
+class DayGeneration:
+    day: date
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    generator_calls: int = 0
+    reused: int = 0
+    adopted: int = 0
+
+    def count(self, status: str) -> int:
+        return sum(1 for row in self.rows if row["status"] == status)
+
+    @property
+    def retryable_failures(self) -> list[dict[str, Any]]:
+        return [r for r in self.rows if r["status"] not in DONE and r["retryable"]]
+
+
+def generation_key(day: date, photo: InspirationImage, suffix: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", photo.source_id).strip("_")[:80]
+    return f"generated/{day.isoformat()}/{photo.id}-{safe}{suffix}"
+
+
+def seed_for(photo: InspirationImage) -> int:
+    """A stable seed per photo, so a retry draws the same look-alike."""
+    digest = hashlib.sha256(f"{photo.source}:{photo.source_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def generate_day(
+    day: date,
+    photo_ids: Iterable[int],
+    *,
+    generator: ImageGenerator,
+    store: ObjectStore,
+    db: Database,
+    concurrency: int = 2,
+    compare: Compare | None = None,
+) -> DayGeneration:
+    result = DayGeneration(day)
+    ids = list(photo_ids)
+    with db.session() as session:
+        photos = list(
+            session.scalars(
+                select(InspirationImage)
+                .where(InspirationImage.id.in_(ids), InspirationImage.status == "stored")
+                .order_by(InspirationImage.rank)
+            ).unique()
+        )
+
+    todo: list[InspirationImage] = []
+    for photo in photos:
+        done = photo.generation
+        if done is not None and done.status in DONE and _still_stored(done, store):
+            if done.status == "succeeded" and done.comparisons is None and compare is not None:
+                _backfill_comparisons(photo, done, store, db, compare)
+            result.reused += 1
+        elif _adopt_sidecar(day, photo, store, db):
+            result.adopted += 1
+        else:
+            todo.append(photo)
+
+    if todo:
+        log.info("%s: generating %d look-alikes with %s", day, len(todo), generator.name)
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        futures = {
+            pool.submit(_generate_one, day, photo, generator, store, db, compare): photo
+            for photo in todo
+        }
+        try:
+            for future in as_completed(futures):
+                result.generator_calls += future.result()
+        except GeneratorUnavailable:
+            # Photos not yet started are cancelled; those in flight finish and are kept.
+            for future in futures:
+                future.cancel()
+            raise
+
+    with db.session() as session:
+        rows = session.scalars(
+            select(GeneratedImage)
+            .join(GeneratedImage.inspiration)
+            .where(InspirationImage.id.in_(ids))
+            .order_by(InspirationImage.rank)
+        ).all()
+        result.rows = [_row_of(row) for row in rows]
+    return result
+
+
+def _generate_one(
+    day: date,
+    photo: InspirationImage,
+    generator: ImageGenerator,
+    store: ObjectStore,
+    db: Database,
+    compare: Compare | None,
+) -> int:
+    """Generate, store and record one look-alike. Returns 1 if the generator was called."""
+    try:
+        data = store.get(photo.object_key or "")
+        original = decode_image(data)
+    except (ObjectNotFound, ImageError) as exc:
+        _record_failure(photo, generator.name, f"stored original unusable: {exc}", False, db)
+        return 0
+    source = SourceImage(
+        image=original,
+        data=data,
+        content_type=photo.content_type or "application/octet-stream",
+        seed=seed_for(photo),
+        description=photo.description or photo.title,
+        name=photo.source_id,
+    )
+    started = time.monotonic()
+    try:
+        generation = generator.generate(source)
+    except GeneratorUnavailable as exc:
+        _record_failure(photo, generator.name, str(exc), True, db)
+        raise
+    except GenerationError as exc:
+        log.warning("%s: %s %s: %s", day, photo.source_id, exc.kind, exc)
+        _record_failure(photo, generator.name, str(exc), exc.retryable, db, status=exc.kind)
+        return 1
+    except Exception as exc:  # a generator bug must not lose the rest of the day
+        log.exception("%s: generator crashed on %s", day, photo.source_id)
+        _record_failure(photo, generator.name, f"{type(exc).__name__}: {exc}", True, db)
+        return 1
+    if generation.seconds is None:
+        generation.seconds = round(time.monotonic() - started, 3)
+    record = _store_generation(day, photo, generation, source.seed, store)
+    if compare is not None:
+        record["comparisons"] = _safe_compare(compare, original, generation.image, photo)
+    _record_success(photo, record, db)
+    return 1
+
+
+def _store_generation(
+    day: date, photo: InspirationImage, generation: Generation, seed: int, store: ObjectStore
+) -> dict[str, Any]:
+    data = encode_image(generation.image, "PNG", optimize=True)
+    key = generation_key(day, photo, ".png")
+    store.put(key, data, "image/png")
+    record = {
+        "generator": generation.generator,
+        "model": generation.model,
+        "strategy": generation.strategy,
+        "prompt": generation.prompt,
+        "seed": seed,
+        "object_key": key,
+        "content_type": "image/png",
+        "width": generation.image.width,
+        "height": generation.image.height,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "cost_usd": generation.cost_usd,
+        "latency_s": generation.seconds,
+        "request_id": generation.request_id,
+        "usage": generation.usage,
+        "quality": generation.quality,
+    }
+    # The sidecar is the receipt: if the process dies before the database row is written,
+    # the next run adopts it instead of paying for the image again.
+    store.put(
+        generation_key(day, photo, ".json"),
+        json.dumps(record, default=str).encode(),
+        "application/json",
+    )
+    return record
+
+
+def _adopt_sidecar(day: date, photo: InspirationImage, store: ObjectStore, db: Database) -> bool:
+    try:
+        record = json.loads(store.get(generation_key(day, photo, ".json")))
+    except (ObjectNotFound, ValueError):
+        return False
+    if not store.exists(record.get("object_key", "")):
+        return False
+    log.info("%s: adopting stored look-alike of %s (no new generation)", day, photo.source_id)
+    _record_success(photo, record, db)
+    return True
+
+
+def _still_stored(row: GeneratedImage, store: ObjectStore) -> bool:
+    return row.status != "succeeded" or (bool(row.object_key) and store.exists(row.object_key))
+
+
+def _safe_compare(
+    compare: Compare, original: Image.Image, generated: Image.Image, photo: InspirationImage
+) -> dict[str, Any] | None:
+    try:
+        return compare(original, generated)
+    except Exception:  # comparisons are extras; they must never cost a paid image
+        log.exception("comparisons failed for %s", photo.source_id)
+        return None
+
+
+def _backfill_comparisons(
+    photo: InspirationImage,
+    row: GeneratedImage,
+    store: ObjectStore,
+    db: Database,
+    compare: Compare,
+) -> None:
+    try:
+        original = decode_image(store.get(photo.object_key or ""))
+        generated = decode_image(store.get(row.object_key or ""))
+    except (ObjectNotFound, ImageError):
+        return
+    comparisons = _safe_compare(compare, original, generated, photo)
+    with db.session() as session:
+        stored = session.get(GeneratedImage, row.id)
+        if stored is not None:
+            stored.comparisons = comparisons
+
+
+def _upsert(photo: InspirationImage, db: Database, **values: Any) -> None:
+    with db.session() as session:
+        row = session.scalars(
+            select(GeneratedImage).where(GeneratedImage.inspiration_id == photo.id)
+        ).one_or_none()
+        if row is None:
+            row = GeneratedImage(inspiration_id=photo.id, attempts=0)
+            session.add(row)
+        row.attempts = (row.attempts or 0) + 1
+        for name, value in values.items():
+            setattr(row, name, value)
+
+
+def _record_success(photo: InspirationImage, record: dict[str, Any], db: Database) -> None:
+    fields = {k: v for k, v in record.items() if k in GENERATION_COLUMNS}
+    _upsert(photo, db, status="succeeded", retryable=False, error=None, **fields)
+
+
+def _record_failure(
+    photo: InspirationImage,
+    generator: str,
+    error: str,
+    retryable: bool,
+    db: Database,
+    *,
+    status: str = "failed",
+) -> None:
+    _upsert(
+        photo,
+        db,
+        status=status,
+        retryable=retryable,
+        error=error[:2000],
+        generator=generator,
+        object_key=None,
+    )
+
+
+def _row_of(row: GeneratedImage) -> dict[str, Any]:
+    out = {name: getattr(row, name) for name in GENERATION_COLUMNS}
+    out["source_id"] = row.inspiration.source_id
+    return out
