@@ -1,0 +1,148 @@
+"""`doppel`: run the pipeline locally, inspect it, and use its parts from the shell.
+
+Every command fails with one line that says what to do next, never a traceback, unless
+DOPPEL_DEBUG=1 is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+from pipeline.lib.settings import SettingsError, load_settings
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed as one line, exit code 2."""
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    load_dotenv(".env", override=False)
+    return load_settings()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipeline.runner import run_days
+
+    settings = _settings()
+    print(settings.summary(), flush=True)
+    report = run_days(settings, days=args.days)
+    for line in report.lines():
+        print(line, flush=True)
+    return 0 if report.ok else 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from pipeline.lib.db import Database
+
+    settings = _settings()
+    db = Database(settings.resolved_database_url)
+    db.upgrade()
+    days = db.status_by_day()
+    if args.json:
+        print(json.dumps({"days": days}))
+        return 0
+    if not days:
+        print("No days collected yet: run `make run`.")
+    for day in days:
+        print(
+            f"{day['day']}: {day['photos']} photos, {day['generated_succeeded']} look-alikes, "
+            f"{day['generated_failed']} failed"
+        )
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from pipeline.lib.db import Database
+
+    settings = _settings()
+    Database(settings.resolved_database_url).upgrade()
+    print(f"database is up to date ({settings.resolved_database_url.split('://', 1)[0]})")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from pipeline.lib.patch_remix.files import generate_file
+
+    record = generate_file(
+        args.input, args.output, generator=args.generator, seed=args.seed, size=args.size
+    )
+    print(json.dumps(record, sort_keys=True, default=str))
+    return 0
+
+
+def cmd_instance_init(args: argparse.Namespace) -> int:
+    from pipeline.lib.instance import ensure_local_instance
+
+    print(f"local Dagster instance: {ensure_local_instance()}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="doppel", description="Popular photos beside their machine-made look-alikes."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="materialize the last complete days into the local instance")
+    run.add_argument("--days", type=int, default=3, help="how many recent days (default 3)")
+    run.set_defaults(func=cmd_run)
+
+    status = sub.add_parser("status", help="photos and look-alikes per day, from the database")
+    status.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    status.set_defaults(func=cmd_status)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply pending migrations").set_defaults(func=cmd_db_upgrade)
+
+    gen = sub.add_parser("generate", help="make one look-alike of an image file")
+    gen.add_argument("input", type=Path)
+    gen.add_argument("output", type=Path)
+    gen.add_argument("--generator", default="patch-remix", choices=["patch-remix"])
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--size", type=int, default=256, help="long side of the output, pixels")
+    gen.set_defaults(func=cmd_generate)
+
+    instance = sub.add_parser("instance", help="the local Dagster instance")
+    inst_sub = instance.add_subparsers(dest="instance_command", required=True)
+    inst_sub.add_parser("init", help="create DAGSTER_HOME and its dagster.yaml").set_defaults(
+        func=cmd_instance_init
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except KeyboardInterrupt:
+        print("doppel: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("DOPPEL_DEBUG") == "1":
+            raise
+        print(f"doppel: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+
+
+def _one_line(exc: Exception) -> str:
+    from pipeline.lib.images import ImageError
+
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, SettingsError | ImageError | CommandError):
+        return message
+    return f"{type(exc).__name__}: {message} (set DOPPEL_DEBUG=1 for the full traceback)"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Dagster wiring only, by concern. Nothing here does work at import time."""

@@ -1,0 +1,82 @@
+from datetime import date
+
+import dagster as dg
+import pandas as pd
+
+from pipeline.defs.checks import GENERATED_IMAGES_CHECKS, day_check_results
+from pipeline.defs.partitions import daily_partitions
+from pipeline.defs.resources import DatabaseResource, ImageGeneratorResource, ObjectStoreResource
+from pipeline.lib.comparisons import compare_images
+from pipeline.lib.generate import generate_day
+from pipeline.lib.generators import GeneratorUnavailable
+from pipeline.lib.summaries import generations_markdown
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    group_name="doppel",
+    kinds={"python", "image"},
+    check_specs=GENERATED_IMAGES_CHECKS,
+    description=(
+        "One look-alike per photo of the day, stored as each one succeeds, with the "
+        "comparisons the gallery shows; the day's table goes through the IO manager."
+    ),
+)
+def generated_images(
+    context: dg.AssetExecutionContext,
+    unsplash_images: pd.DataFrame,
+    image_generator: ImageGeneratorResource,
+    object_store: ObjectStoreResource,
+    database: DatabaseResource,
+):
+    day = date.fromisoformat(context.partition_key)
+    photo_ids = [
+        int(row["id"]) for row in unsplash_images.to_dict("records") if row["status"] == "stored"
+    ]
+    generator = image_generator.open()
+    store, db = object_store.open(), database.get()
+    try:
+        result = generate_day(
+            day,
+            photo_ids,
+            generator=generator,
+            store=store,
+            db=db,
+            concurrency=image_generator.concurrency,
+            compare=compare_images,
+        )
+    except GeneratorUnavailable as exc:
+        raise dg.Failure(description=f"{generator.name} cannot take requests: {exc}") from exc
+
+    context.log.info(
+        f"{day}: {result.generator_calls} generator calls, {result.reused} reused, "
+        f"{result.adopted} adopted from the store"
+    )
+    if result.retryable_failures:
+        # Everything that succeeded is already stored; failing the partition lets the
+        # retry policy and the gap-fill sensor come back for the rest.
+        raise dg.Failure(
+            description=(
+                f"{len(result.retryable_failures)} look-alikes of {day} failed and will be "
+                "retried: "
+                + "; ".join(
+                    f"{r['source_id']}: {r['error']}" for r in result.retryable_failures[:5]
+                )
+            ),
+            metadata={"succeeded": result.count("succeeded")},
+        )
+    cost = sum(r["cost_usd"] or 0.0 for r in result.rows)
+    yield dg.Output(
+        pd.DataFrame(result.rows),
+        metadata={
+            "generator": generator.name,
+            "succeeded": result.count("succeeded"),
+            "failed": result.count("failed"),
+            "refused": result.count("refused"),
+            "generator_calls_this_run": result.generator_calls,
+            "reused": result.reused + result.adopted,
+            "cost_usd": round(cost, 4),
+            "preview": dg.MetadataValue.md(generations_markdown(result.rows)),
+        },
+    )
+    yield from day_check_results(day, unsplash_images, store=store, db=db)

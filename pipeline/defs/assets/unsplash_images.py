@@ -1,0 +1,58 @@
+from datetime import date
+
+import dagster as dg
+import pandas as pd
+
+from pipeline.defs.partitions import daily_partitions
+from pipeline.defs.resources import DatabaseResource, ObjectStoreResource, PhotoSourceResource
+from pipeline.lib.collect import collect_day
+from pipeline.lib.sources import SourceUnavailable
+from pipeline.lib.summaries import photos_markdown
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    group_name="doppel",
+    kinds={"python", "image"},
+    description=(
+        "The day's most popular photos (top K): originals stored in the object store, one "
+        "row each in inspiration_images, the day's table through the IO manager."
+    ),
+)
+def unsplash_images(
+    context: dg.AssetExecutionContext,
+    photo_source: PhotoSourceResource,
+    object_store: ObjectStoreResource,
+    database: DatabaseResource,
+) -> pd.DataFrame:
+    day = date.fromisoformat(context.partition_key)
+    source = photo_source.open()
+    try:
+        result = collect_day(
+            day,
+            source=source,
+            store=object_store.open(),
+            db=database.get(),
+            count=photo_source.photos_per_day,
+        )
+    except SourceUnavailable as exc:
+        raise dg.Failure(
+            description=f"{source.name} is unavailable for {day}: {exc}",
+            metadata={"retry_after_s": exc.retry_after_s or 0},
+        ) from exc
+    if result.rows and result.stored == 0:
+        raise dg.Failure(
+            description=f"none of the {len(result.rows)} photos of {day} could be stored",
+            metadata={"failures": dg.MetadataValue.json(dict(result.failures))},
+        )
+    context.add_output_metadata(
+        {
+            "source": source.name,
+            "photos": result.stored,
+            "photos_failed": len(result.rows) - result.stored,
+            "fetched_this_run": result.fetched,
+            "reused_stored_day": result.reused,
+            "preview": dg.MetadataValue.md(photos_markdown(result.rows)),
+        }
+    )
+    return pd.DataFrame(result.rows)

@@ -1,0 +1,21 @@
+"""The daily partitions every asset, job, schedule and sensor shares."""
+
+import os
+
+import dagster as dg
+
+# Fixed, not computed from "today": persisted partition subsets are tied to this definition.
+# DOPPEL_START_DATE moves it for a new deployment; change it before the first run, not after.
+DEFAULT_START_DATE = "2026-11-01"
+
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=os.environ.get("DOPPEL_START_DATE") or DEFAULT_START_DATE,
+    timezone="UTC",
+    # 0: the newest partition is the last *complete* UTC day, never the one in progress.
+    end_offset=0,
+)
+
+
+def last_complete_days(count: int) -> list[str]:
+    """Keys of the newest `count` complete days, oldest first."""
+    return daily_partitions.get_partition_keys()[-count:]

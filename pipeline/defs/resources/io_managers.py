@@ -1,0 +1,55 @@
+import json
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from pipeline.defs.resources.storage import ObjectStoreResource
+from pipeline.lib.storage import ObjectNotFound
+
+
+class DayTableIOManager(dg.ConfigurableIOManager):
+    """Stores each partition's table as JSON in the object store.
+
+    Keys are partition-aware (`tables/<asset>/<day>.json`); with an S3 store this is the S3
+    IO manager, with a local store the same code under a local base path. The image bytes a
+    table points at are written by the asset itself as each one is made, so a crash halfway
+    through a day keeps everything already generated.
+    """
+
+    store: ObjectStoreResource
+    prefix: str = "tables"
+
+    def _key(self, asset_key: dg.AssetKey, partition: str | None) -> str:
+        name = "/".join(asset_key.path)
+        return f"{self.prefix}/{name}/{partition or 'all'}.json"
+
+    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+        partition = context.partition_key if context.has_partition_key else None
+        key = self._key(context.asset_key, partition)
+        records = json.loads(obj.to_json(orient="records", date_format="iso"))
+        body = json.dumps({"partition": partition, "rows": records}, indent=1)
+        self.store.open().put(key, body.encode(), "application/json")
+        context.add_output_metadata(
+            {"table_uri": dg.MetadataValue.path(self.store.open().uri(key))}
+        )
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        asset_key = context.asset_key
+        if not context.has_asset_partitions:
+            return self._load(asset_key, None)
+        keys = context.asset_partition_keys
+        if len(keys) == 1:
+            return self._load(asset_key, keys[0])
+        return {key: self._load(asset_key, key) for key in keys}
+
+    def _load(self, asset_key: dg.AssetKey, partition: str | None) -> pd.DataFrame:
+        key = self._key(asset_key, partition)
+        try:
+            body = json.loads(self.store.open().get(key))
+        except ObjectNotFound:
+            raise dg.Failure(
+                f"No table for {asset_key.to_user_string()} {partition}: materialize that "
+                "partition first."
+            ) from None
+        return pd.DataFrame(body["rows"])
