@@ -1,0 +1,44 @@
+"""Test doubles for the generator seam only; everything else in the tests is real."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+from PIL import Image, ImageOps
+
+from pipeline.defs.resources.generators import ImageGeneratorResource
+from pipeline.lib.generators import Generation, ImageGenerator, SourceImage
+
+# Calls per counter name; resources are re-created by Dagster, so the count lives here.
+CALLS: Counter[str] = Counter()
+_LOCK = threading.Lock()
+
+
+class MirrorGenerator:
+    """Mirrors the photo (cheap and deterministic); crashes after `fail_after` calls."""
+
+    name = "mirror"
+
+    def __init__(self, counter: str, fail_after: int | None = None):
+        self.counter = counter
+        self.fail_after = fail_after
+
+    def generate(self, source: SourceImage) -> Generation:
+        with _LOCK:
+            CALLS[self.counter] += 1
+            call = CALLS[self.counter]
+        if self.fail_after is not None and call > self.fail_after:
+            raise RuntimeError(f"mirror generator crashed on call {call}")
+        image = ImageOps.mirror(source.image).resize(
+            (source.image.width // 2 or 1, source.image.height // 2 or 1), Image.Resampling.BOX
+        )
+        return Generation(image=image, generator=self.name, model="mirror-1", cost_usd=0.01)
+
+
+class MirrorGeneratorResource(ImageGeneratorResource):
+    counter: str
+    fail_after: int | None = None
+
+    def open(self) -> ImageGenerator:
+        return MirrorGenerator(self.counter, self.fail_after)

@@ -1,0 +1,79 @@
+"""The `doppel` command as a user runs it: the installed console script, in a fresh folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DOPPEL = str(Path(sys.executable).parent / "doppel")
+
+
+def doppel(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DOPPEL_", "DAGSTER_"))}
+    return subprocess.run(
+        [DOPPEL, *args],
+        cwd=cwd,
+        env=base | {"DAGSTER_HOME": str(cwd / ".dagster_home")} | env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_run_twice_makes_three_days_then_nothing_new(tmp_path: Path) -> None:
+    # A small working size keeps this quick; `make run` uses the defaults.
+    small = {"DOPPEL_WORK_SIZE": "64", "DOPPEL_OUTPUT_SIZE": "96", "DOPPEL_PHOTOS_PER_DAY": "2"}
+    first = doppel("run", "--days", "3", cwd=tmp_path, **small)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "new look-alikes this run: 6" in first.stdout
+    status = json.loads(doppel("status", "--json", cwd=tmp_path).stdout)
+    assert len(status["days"]) == 3
+    assert all(d["photos"] == 2 and d["generated_succeeded"] == 2 for d in status["days"])
+
+    second = doppel("run", "--days", "3", cwd=tmp_path, **small)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "new look-alikes this run: 0" in second.stdout
+    assert json.loads(doppel("status", "--json", cwd=tmp_path).stdout) == status
+    # The runs went into the persistent local instance that `make dev` opens.
+    assert (tmp_path / ".dagster_home" / "dagster.yaml").is_file()
+    assert any((tmp_path / ".dagster_home").rglob("*.db"))
+
+
+def test_status_json_on_an_empty_database(tmp_path: Path) -> None:
+    result = doppel("status", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"days": []}
+
+
+def test_db_upgrade(tmp_path: Path) -> None:
+    result = doppel("db", "upgrade", cwd=tmp_path, DOPPEL_DATA_DIR=str(tmp_path / "d"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "d" / "doppel.db").is_file()
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"DOPPEL_SOURCE": "unsplash"}, "needs UNSPLASH_ACCESS_KEY"),
+        ({"DOPPEL_PHOTOS_PER_DAY": "lots"}, "DOPPEL_PHOTOS_PER_DAY"),
+    ],
+)
+def test_bad_settings_are_one_line_without_traceback(
+    tmp_path: Path, env: dict[str, str], needle: str
+) -> None:
+    result = doppel("status", cwd=tmp_path, **env)
+    assert result.returncode == 2
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_dotenv_in_the_working_folder_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(f"DOPPEL_DATA_DIR={tmp_path / 'from-env'}\n")
+    assert doppel("db", "upgrade", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "from-env" / "doppel.db").is_file()
