@@ -7,6 +7,7 @@ needs is an error that says which variable to set, never a silent fallback.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -14,9 +15,28 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline.lib.generators.pricing import DEFAULT_PRICES, ModelPrice
+
 SourceName = Literal["samples", "folder", "unsplash"]
 GeneratorName = Literal["patch-remix", "openai", "img2img"]
 StoreName = Literal["local", "s3"]
+
+# Remote generators' default prompts (OpenAI / img2img block below).
+DEFAULT_EDIT_PROMPT = (
+    "Make a new photograph inspired by this one. Keep its subject, composition, colour "
+    "palette and light, but draw every detail afresh so the result is a new image, not a copy "
+    "or a retouch. No text, no watermark."
+)
+DEFAULT_DESCRIBE_PROMPT = (
+    "Describe this photo for an image generator in one paragraph of at most 120 words: "
+    "subject, composition, camera angle and lens, lighting, colour palette, textures and "
+    "mood. Do not name real people or brands and do not quote text seen in the photo."
+)
+DEFAULT_GENERATE_PROMPT = "A new photograph: {description}"
+DEFAULT_IMG2IMG_PROMPT = "a high quality photograph, natural light, detailed"
+# Remote backends wait on the network, not the CPU, so they default to more requests in
+# flight than the patch remix (used unless DOPPEL_GENERATION_CONCURRENCY is set).
+REMOTE_GENERATION_CONCURRENCY = 4
 
 
 class SettingsError(ValueError):
@@ -54,6 +74,68 @@ class DoppelSettings(BaseSettings):
     )
     s3_region: str = "us-east-1"
 
+    # --- OpenAI / img2img (remote generators; docs/openai.md) -----------------------------
+    # Model ids change every few months: they are settings, never constants in code.
+    openai_strategy: Literal["edit", "describe"] = Field(
+        default="edit",
+        description="edit: the photo is the reference image of images.edit; describe: a "
+        "vision model describes the photo and images.generate draws the description.",
+    )
+    openai_image_model: str = "gpt-image-2"
+    openai_vision_model: str = Field(
+        default="gpt-5-mini", description="Vision-capable chat model for strategy=describe."
+    )
+    openai_size: str = Field(default="1024x1024", description="WxH or auto.")
+    openai_quality: Literal["low", "medium", "high", "auto", "xhigh", "max"] = "medium"
+    openai_input_fidelity: Literal["low", "high"] | None = Field(
+        default=None, description="edit only; leave unset for gpt-image-2, which rejects it."
+    )
+    openai_edit_prompt: str = DEFAULT_EDIT_PROMPT
+    openai_describe_prompt: str = DEFAULT_DESCRIBE_PROMPT
+    openai_generate_prompt: str = Field(
+        default=DEFAULT_GENERATE_PROMPT, description="Must contain {description}."
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        description="An OpenAI-compatible server; default https://api.openai.com/v1.",
+        validation_alias=AliasChoices(
+            "DOPPEL_OPENAI_BASE_URL", "OPENAI_BASE_URL", "openai_base_url"
+        ),
+    )
+    openai_timeout_s: float = Field(default=180.0, gt=0, le=3600)
+    openai_max_retries: int = Field(default=2, ge=0, le=10)
+    openai_daily_budget_usd: float = Field(
+        default=5.0, ge=0, description="New requests stop once today's (UTC) spend reaches it."
+    )
+    openai_prices: dict[str, ModelPrice] = Field(
+        default_factory=lambda: dict(DEFAULT_PRICES),
+        description="ESTIMATED prices per model (JSON); see pipeline/lib/generators/pricing.py.",
+    )
+    openai_unpriced_call_usd: float = Field(
+        default=0.25, ge=0, description="Assumed cost of a call to a model not in the table."
+    )
+
+    img2img_base_url: str = "http://127.0.0.1:7860"
+    img2img_auth: SecretStr | None = Field(
+        default=None,
+        description="user:password for a server started with --api-auth.",
+        validation_alias=AliasChoices("DOPPEL_IMG2IMG_AUTH", "img2img_auth"),
+    )
+    img2img_prompt: str = DEFAULT_IMG2IMG_PROMPT
+    img2img_negative_prompt: str = "text, watermark, signature, frame, blurry, deformed"
+    img2img_denoising_strength: float = Field(default=0.6, ge=0.0, le=1.0)
+    img2img_steps: int = Field(default=30, ge=1, le=150)
+    img2img_cfg_scale: float = Field(default=7.0, ge=1.0, le=30.0)
+    img2img_sampler: str | None = None
+    img2img_checkpoint: str | None = Field(
+        default=None, description="sd_model_checkpoint override; default: the loaded model."
+    )
+    img2img_long_side: int = Field(default=1024, ge=64, le=2048)
+    img2img_timeout_s: float = Field(
+        default=600.0, gt=0, le=3600, description="A1111 runs one job at a time: allow queueing."
+    )
+    img2img_max_retries: int = Field(default=2, ge=0, le=10)
+
     # Secrets keep their conventional names; they are checked here and read by the
     # resources through Dagster's EnvVar, so their values never reach run config.
     unsplash_access_key: SecretStr | None = Field(
@@ -87,6 +169,32 @@ class DoppelSettings(BaseSettings):
             )
         return self
 
+    # --- OpenAI / img2img checks and derived values --------------------------------------
+    @model_validator(mode="after")
+    def _remote_generator_settings_are_usable(self) -> DoppelSettings:
+        if self.openai_size != "auto" and not _SIZE.match(self.openai_size):
+            raise SettingsError(
+                f"DOPPEL_OPENAI_SIZE must be WIDTHxHEIGHT (e.g. 1024x1024) or auto, "
+                f"got {self.openai_size!r}."
+            )
+        if "{description}" not in self.openai_generate_prompt:
+            raise SettingsError(
+                "DOPPEL_OPENAI_GENERATE_PROMPT must contain {description}, where the photo's "
+                "description goes."
+            )
+        auth = self.img2img_auth.get_secret_value() if self.img2img_auth else ""
+        if auth and ":" not in auth:
+            raise SettingsError("DOPPEL_IMG2IMG_AUTH must be user:password (as --api-auth).")
+        return self
+
+    @property
+    def remote_generation_concurrency(self) -> int:
+        """Requests in flight for OpenAI/img2img: DOPPEL_GENERATION_CONCURRENCY if set (its
+        default of 2 suits the CPU-bound patch remix), else the remote default of 4."""
+        if "generation_concurrency" in self.model_fields_set:
+            return self.generation_concurrency
+        return REMOTE_GENERATION_CONCURRENCY
+
     @property
     def resolved_database_url(self) -> str:
         return database_url_for(self.database_url or f"sqlite:///{self.data_dir / 'doppel.db'}")
@@ -107,6 +215,9 @@ class DoppelSettings(BaseSettings):
             f"doppel: source={self.source} generator={self.generator} store={store} "
             f"database={db} photos_per_day={self.photos_per_day} start={self.start_date}"
         )
+
+
+_SIZE = re.compile(r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$")
 
 
 def _present(secret: SecretStr | None) -> bool:
