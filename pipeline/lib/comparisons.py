@@ -1,7 +1,9 @@
 """The measured comparisons stored with every look-alike (and shown in the gallery).
 
-Built on the weight-free measures in `metrics`, so any generator's output can be compared
-with its photo the same way.
+Built on the weight-free measures in `metrics` (pair measures) and `image_stats` (per-image
+measures), so any generator's output can be compared with its photo the same way. The cost is
+dominated by the patch measures (0.5–2.7 s per pair on a shared 2-core machine); the
+per-image measures add about 25 ms per image (`bench/comparisons.py`).
 """
 
 from __future__ import annotations
@@ -11,16 +13,26 @@ from typing import Any
 from PIL import Image
 
 from pipeline.lib import metrics
+from pipeline.lib.image_stats import image_stats, phash_distance
 
 MEASURE_SIDE = 256  # bounded cost: a 4K look-alike is measured like a 256 px one
 
 
 def compare_images(original: Image.Image, generated: Image.Image) -> dict[str, Any]:
+    """Pair measures at the top level, each image's own measures under its role.
+
+    Keys: ssim, colour_distance, patch_swd, zero_shift, largest_copied_region, phash_distance,
+    original and generated (each the dict of `image_stats.image_stats`).
+    """
     copied = metrics.copy_measures(generated, original)
+    original_stats, generated_stats = image_stats(original), image_stats(generated)
     return {
         "ssim": round(metrics.ssim(original, generated, max_side=MEASURE_SIDE), 4),
         "colour_distance": round(metrics.colour_distance(original, generated), 5),
         "patch_swd": round(metrics.patch_swd(original, generated, max_side=MEASURE_SIDE), 3),
         "zero_shift": round(copied.zero_shift, 4),
         "largest_copied_region": round(copied.largest_region, 4),
+        "phash_distance": phash_distance(original_stats["phash"], generated_stats["phash"]),
+        "original": original_stats,
+        "generated": generated_stats,
     }
