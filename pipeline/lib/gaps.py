@@ -1,0 +1,156 @@
+"""Which recent days need a backfill, and why: the gap-fill sensor's decision, as a pure function.
+
+A day needs one when any of its assets is missing or failed, nothing is running for it, the
+daily schedule has had its chance at it, and its failed attempts are under the cap and far
+enough in the past. Every day gets a decision with a reason, so a skipped tick can say why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+
+# Statuses as Dagster's AssetPartitionStatus names them; None = never materialized or tried.
+MATERIALIZED, FAILED, IN_PROGRESS = "MATERIALIZED", "FAILED", "IN_PROGRESS"
+Status = Literal["MATERIALIZED", "FAILED", "IN_PROGRESS"] | None
+
+
+@dataclass(frozen=True)
+class DayHistory:
+    """A day's failed attempts (failed or canceled runs) and when the newest one ended."""
+
+    failed_attempts: int = 0
+    last_failure_at: datetime | None = None
+    # Dagster's run-retry daemon will re-launch the newest failed run (a crashed worker).
+    retry_pending: bool = False
+
+
+@dataclass(frozen=True)
+class GapPolicy:
+    max_attempts: int = 3
+    # Wait after the n-th failed attempt: retry_after * 2**(n-1), so a long outage is not
+    # hammered and a short one heals soon.
+    retry_after: timedelta = timedelta(minutes=30)
+    # When the daily schedule fires (UTC); until then (plus grace) a new day is its job.
+    schedule_time: time = time(1, 0)
+    schedule_grace: timedelta = timedelta(minutes=15)
+
+    def retry_wait(self, failed_attempts: int) -> timedelta:
+        return self.retry_after * 2 ** max(0, failed_attempts - 1)
+
+
+@dataclass(frozen=True)
+class DayDecision:
+    day: str
+    backfill: bool
+    reason: str
+    kind: Literal["gap", "done", "in_progress", "scheduled", "capped", "cooling_down"]
+
+
+@dataclass(frozen=True)
+class GapReport:
+    decisions: tuple[DayDecision, ...]
+
+    @property
+    def days_to_backfill(self) -> list[str]:
+        return [d.day for d in self.decisions if d.backfill]
+
+    def of_kind(self, kind: str) -> list[DayDecision]:
+        return [d for d in self.decisions if d.kind == kind]
+
+    def summary(self) -> str:
+        """One line for a tick: what is filled and what is left out, with reasons."""
+        if not self.decisions:
+            return "no days in the look-back window"
+        first, last = self.decisions[0].day, self.decisions[-1].day
+        parts: list[str] = []
+        if todo := [d for d in self.decisions if d.backfill]:
+            parts.append("to fill: " + ", ".join(f"{d.day} ({d.reason})" for d in todo))
+        else:
+            parts.append("nothing to fill")
+        if done := self.of_kind("done"):
+            parts.append(f"{len(done)} done")
+        for kind in ("in_progress", "scheduled", "cooling_down", "capped"):
+            for d in self.of_kind(kind):
+                parts.append(f"{d.day} {d.reason}")
+        return f"{first}..{last}: " + "; ".join(parts)
+
+
+def find_gaps(
+    days: Sequence[str],
+    statuses: Mapping[str, Mapping[str, Status]],
+    history: Mapping[str, DayHistory],
+    *,
+    now: datetime,
+    policy: GapPolicy,
+) -> GapReport:
+    """Decide for each day (oldest first) whether to backfill it.
+
+    `statuses` maps an asset's label (e.g. "photos") to its status per day; `history` holds
+    failed attempts per day (days without an entry have none).
+    """
+    decisions = []
+    for day in days:
+        per_asset = {label: by_day.get(day) for label, by_day in statuses.items()}
+        decisions.append(_decide(day, per_asset, history.get(day, DayHistory()), now, policy))
+    return GapReport(tuple(decisions))
+
+
+def _decide(
+    day: str,
+    per_asset: Mapping[str, Status],
+    history: DayHistory,
+    now: datetime,
+    policy: GapPolicy,
+) -> DayDecision:
+    if running := [label for label, s in per_asset.items() if s == IN_PROGRESS]:
+        return DayDecision(day, False, f"{' and '.join(running)} in progress", "in_progress")
+    if history.retry_pending:
+        return DayDecision(day, False, "an automatic run retry is pending", "in_progress")
+    failed = [label for label, s in per_asset.items() if s == FAILED]
+    missing = [label for label, s in per_asset.items() if s is None]
+    if not failed and not missing:
+        return DayDecision(day, False, "done", "done")
+    reason = "; ".join(
+        part
+        for part in (
+            f"{' and '.join(failed)} failed" if failed else "",
+            f"{' and '.join(missing)} missing" if missing else "",
+        )
+        if part
+    )
+
+    attempts = history.failed_attempts
+    if attempts >= policy.max_attempts:
+        return DayDecision(
+            day,
+            False,
+            f"left alone after {attempts} failed attempts ({reason}); fix the cause, then "
+            f"`doppel backfill --from {day} --to {day}`",
+            "capped",
+        )
+    if attempts and history.last_failure_at is not None:
+        retry_at = history.last_failure_at + policy.retry_wait(attempts)
+        if now < retry_at:
+            return DayDecision(
+                day,
+                False,
+                f"retried after {retry_at:%Y-%m-%d %H:%M} UTC (attempt {attempts} failed)",
+                "cooling_down",
+            )
+    if not attempts and not failed:
+        scheduled = datetime.combine(
+            date.fromisoformat(day) + timedelta(days=1), policy.schedule_time, UTC
+        )
+        if now < scheduled + policy.schedule_grace:
+            return DayDecision(
+                day,
+                False,
+                f"left to the daily schedule at {scheduled:%Y-%m-%d %H:%M} UTC",
+                "scheduled",
+            )
+    if attempts:
+        reason += f", attempt {attempts + 1} of {policy.max_attempts}"
+    return DayDecision(day, True, reason, "gap")

@@ -1,0 +1,104 @@
+"""The gap-fill sensor's decision, day by day, without Dagster."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+
+from pipeline.lib.gaps import FAILED, IN_PROGRESS, MATERIALIZED, DayHistory, GapPolicy, find_gaps
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+DAYS = ["2026-11-24", "2026-11-25", "2026-11-26", "2026-11-27"]
+POLICY = GapPolicy(max_attempts=3, retry_after=timedelta(minutes=30), schedule_time=time(1, 0))
+
+
+def statuses(photos: list[str | None], lookalikes: list[str | None]) -> dict:
+    return {
+        "photos": dict(zip(DAYS, photos, strict=True)),
+        "look-alikes": dict(zip(DAYS, lookalikes, strict=True)),
+    }
+
+
+def decide(photos, lookalikes, history=None, now=NOW, policy=POLICY):  # type: ignore[no-untyped-def]
+    return find_gaps(DAYS, statuses(photos, lookalikes), history or {}, now=now, policy=policy)
+
+
+def test_gap_fill_takes_missing_and_failed_days_and_leaves_the_rest() -> None:
+    report = decide(
+        [None, MATERIALIZED, MATERIALIZED, MATERIALIZED],
+        [None, FAILED, IN_PROGRESS, MATERIALIZED],
+    )
+    assert report.days_to_backfill == ["2026-11-24", "2026-11-25"]
+    reasons = {d.day: (d.kind, d.reason) for d in report.decisions}
+    assert reasons == {
+        "2026-11-24": ("gap", "photos and look-alikes missing"),
+        "2026-11-25": ("gap", "look-alikes failed"),
+        "2026-11-26": ("in_progress", "look-alikes in progress"),
+        "2026-11-27": ("done", "done"),
+    }
+
+
+def test_gap_fill_leaves_a_day_alone_while_either_asset_is_in_progress() -> None:
+    report = decide([IN_PROGRESS] * 4, [None, FAILED, None, MATERIALIZED])
+    assert report.days_to_backfill == []
+    assert {d.kind for d in report.decisions} == {"in_progress"}
+    assert report.summary().startswith("2026-11-24..2026-11-27: nothing to fill")
+
+
+def test_gap_fill_attempt_cap_stops_a_permanently_broken_day() -> None:
+    long_ago = NOW - timedelta(days=2)
+    history = {
+        "2026-11-24": DayHistory(failed_attempts=3, last_failure_at=long_ago),
+        "2026-11-25": DayHistory(failed_attempts=2, last_failure_at=long_ago),
+    }
+    photos = [FAILED, FAILED, MATERIALIZED, MATERIALIZED]
+    report = decide(photos, [None, None, MATERIALIZED, MATERIALIZED], history)
+    assert report.days_to_backfill == ["2026-11-25"]
+    [capped] = report.of_kind("capped")
+    assert capped.day == "2026-11-24"
+    assert "after 3 failed attempts" in capped.reason
+    assert "doppel backfill --from 2026-11-24 --to 2026-11-24" in capped.reason
+    [todo] = [d for d in report.decisions if d.backfill]
+    assert todo.reason == "photos failed; look-alikes missing, attempt 3 of 3"
+    assert "2026-11-24 left alone after 3 failed attempts" in report.summary()
+
+
+@pytest.mark.parametrize(
+    ("attempts", "minutes_ago", "retried"),
+    [(1, 29, False), (1, 31, True), (2, 59, False), (2, 61, True)],
+)
+def test_gap_fill_waits_longer_after_each_failed_attempt(
+    attempts: int, minutes_ago: int, retried: bool
+) -> None:
+    history = {
+        "2026-11-25": DayHistory(attempts, last_failure_at=NOW - timedelta(minutes=minutes_ago))
+    }
+    report = decide([MATERIALIZED] * 4, [MATERIALIZED, FAILED, MATERIALIZED, MATERIALIZED], history)
+    assert report.days_to_backfill == (["2026-11-25"] if retried else [])
+    if not retried:
+        [waiting] = report.of_kind("cooling_down")
+        assert waiting.reason.startswith("retried after 2026-11-28 ")
+
+
+def test_gap_fill_leaves_the_newest_day_to_the_daily_schedule_until_it_has_fired() -> None:
+    photos = [MATERIALIZED, MATERIALIZED, MATERIALIZED, None]
+    early = decide(photos, photos, now=datetime(2026, 11, 28, 1, 10, tzinfo=UTC))
+    assert early.days_to_backfill == []
+    [scheduled] = early.of_kind("scheduled")
+    assert scheduled.reason == "left to the daily schedule at 2026-11-28 01:00 UTC"
+    # After the schedule's time plus grace the day is a gap like any other.
+    late = decide(photos, photos, now=datetime(2026, 11, 28, 1, 20, tzinfo=UTC))
+    assert late.days_to_backfill == ["2026-11-27"]
+
+
+def test_gap_fill_waits_while_a_crashed_run_is_about_to_be_retried() -> None:
+    history = {"2026-11-25": DayHistory(1, NOW - timedelta(hours=3), retry_pending=True)}
+    report = decide([MATERIALIZED] * 4, [MATERIALIZED, FAILED, MATERIALIZED, MATERIALIZED], history)
+    assert report.days_to_backfill == []
+    assert report.of_kind("in_progress")[0].reason == "an automatic run retry is pending"
+
+
+def test_gap_fill_summary_of_an_all_done_window() -> None:
+    report = decide([MATERIALIZED] * 4, [MATERIALIZED] * 4)
+    assert report.summary() == "2026-11-24..2026-11-27: nothing to fill; 4 done"
