@@ -1,0 +1,162 @@
+"""Trend charts as plain geometry, drawn into inline SVG by the stats template.
+
+No JavaScript and nothing fetched: the build computes coordinates; the template only writes
+`<polyline>`s and labels (autoescaped like everything else). Long histories are averaged per
+week or month so a chart keeps at most ~60 points however many days there are.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+WIDTH, HEIGHT = 640, 220
+LEFT, RIGHT, TOP, BOTTOM = 48, 16, 14, 30
+MAX_POINTS = 60
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    css: str  # class of the line: "photo" or "lookalike" or "measure"
+    values: dict[str, float | None]  # bucket label → mean (None: no data that bucket)
+
+
+def bucket_of(day: str, grain: str) -> str:
+    d = date.fromisoformat(day)
+    if grain == "week":
+        return (d - timedelta(days=d.weekday())).isoformat()
+    if grain == "month":
+        return d.replace(day=1).isoformat()
+    return day
+
+
+def choose_grain(days: Sequence[str]) -> str:
+    if len(days) <= MAX_POINTS:
+        return "day"
+    first, last = date.fromisoformat(days[0]), date.fromisoformat(days[-1])
+    return "week" if (last - first).days / 7 <= MAX_POINTS else "month"
+
+
+def bucket_means(per_day: dict[str, list[float]], grain: str) -> dict[str, float | None]:
+    """Mean of every value in each bucket (a day with more pairs weighs more)."""
+    sums: dict[str, list[float]] = defaultdict(list)
+    for day, values in per_day.items():
+        sums[bucket_of(day, grain)].extend(values)
+    return {b: (sum(v) / len(v) if v else None) for b, v in sums.items()}
+
+
+def bucket_label(bucket: str, grain: str, *, with_year: bool = True) -> str:
+    d = date.fromisoformat(bucket)
+    if grain == "month":
+        return f"{MONTHS[d.month - 1]} {d.year}"
+    return f"{d.day} {MONTHS[d.month - 1]}" + (f" {d.year}" if with_year else "")
+
+
+def nice_ticks(lo: float, hi: float, count: int = 4) -> list[float]:
+    if hi <= lo:
+        hi = lo + (abs(lo) or 1.0)
+    raw = (hi - lo) / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    start = math.floor(lo / step) * step
+    ticks, value = [], start
+    while value <= hi + step * 1e-9:
+        ticks.append(round(value, 10))
+        value += step
+    if ticks[-1] < hi:
+        ticks.append(round(ticks[-1] + step, 10))
+    return ticks
+
+
+def _fmt(value: float, step: float) -> str:
+    decimals = max(0, -math.floor(math.log10(step))) if step < 1 else 0
+    return f"{value:.{decimals}f}"
+
+
+def line_chart(
+    title: str,
+    buckets: Sequence[str],
+    grain: str,
+    series: Iterable[Series],
+    *,
+    unit: str = "",
+    floor: float | None = None,
+) -> dict[str, Any] | None:
+    """A chart model: lines, axis ticks and a text summary for screen readers, or None."""
+    series = [s for s in series if any(v is not None for v in s.values.values())]
+    if not buckets or not series:
+        return None
+    values = [v for s in series for v in s.values.values() if v is not None]
+    lo, hi = min(values), max(values)
+    if floor is not None:
+        lo = min(lo, floor)
+    pad = (hi - lo) * 0.08 or abs(hi) * 0.1 or 1.0
+    ticks = nice_ticks(lo - (0 if floor is not None and lo == floor else pad), hi + pad)
+    y0, y1 = ticks[0], ticks[-1]
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    ordinals = [date.fromisoformat(b).toordinal() for b in buckets]
+    span = (ordinals[-1] - ordinals[0]) or 1
+
+    def x_of(i: int) -> float:
+        if len(buckets) == 1:
+            return LEFT + plot_w / 2
+        return LEFT + plot_w * (ordinals[i] - ordinals[0]) / span
+
+    def y_of(v: float) -> float:
+        return TOP + plot_h * (1 - (v - y0) / (y1 - y0))
+
+    lines = []
+    for s in series:
+        segments: list[list[str]] = [[]]
+        dots = []
+        for i, b in enumerate(buckets):
+            v = s.values.get(b)
+            if v is None:
+                if segments[-1]:
+                    segments.append([])
+                continue
+            point = f"{x_of(i):.1f},{y_of(v):.1f}"
+            segments[-1].append(point)
+            dots.append({"x": round(x_of(i), 1), "y": round(y_of(v), 1)})
+        last = next((s.values[b] for b in reversed(buckets) if s.values.get(b) is not None), None)
+        lines.append(
+            {
+                "name": s.name,
+                "css": s.css,
+                "segments": [" ".join(seg) for seg in segments if seg],
+                "dots": dots if len(buckets) <= 40 else [],
+                "last": _fmt(last, (y1 - y0) / 40) if last is not None else "",
+            }
+        )
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+    label_every = max(1, math.ceil(len(buckets) / 6))
+    one_year = buckets[0][:4] == buckets[-1][:4]
+    x_ticks = [
+        {"x": round(x_of(i), 1), "label": bucket_label(b, grain, with_year=not one_year)}
+        for i, b in enumerate(buckets)
+        if i % label_every == 0 or (i == len(buckets) - 1 and len(buckets) <= 6)
+    ]
+    per = {"day": "per day", "week": "weekly means", "month": "monthly means"}[grain]
+    summary = "; ".join(f"{line['name']} latest {line['last']}{unit}" for line in lines)
+    return {
+        "title": title,
+        "width": WIDTH,
+        "height": HEIGHT,
+        "left": LEFT,
+        "right": WIDTH - RIGHT,
+        "top": TOP,
+        "bottom": HEIGHT - BOTTOM,
+        "lines": lines,
+        "y_ticks": [{"y": round(y_of(t), 1), "label": _fmt(t, step) + unit} for t in ticks],
+        "x_ticks": x_ticks,
+        "description": (
+            f"{title}, {per}, {bucket_label(buckets[0], grain)} to "
+            f"{bucket_label(buckets[-1], grain)}: {summary}."
+        ),
+    }

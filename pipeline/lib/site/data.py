@@ -1,0 +1,82 @@
+"""What the partitions materialized: the day tables the IO manager wrote, read back as they are.
+
+Each partition of `unsplash_images` and `generated_images` is stored as
+`tables/<asset>/<day>.json` = `{"partition": day, "rows": [...]}` (see
+`pipeline/defs/resources/io_managers.py`). The gallery reads only these tables, never the
+database, so what it shows is exactly what the assets produced.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.lib.storage import ObjectNotFound, ObjectStore
+
+log = logging.getLogger(__name__)
+
+TABLES_PREFIX = "tables"
+PHOTOS_ASSET = "unsplash_images"
+GENERATIONS_ASSET = "generated_images"
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass
+class DayTables:
+    day: str
+    photos: list[dict[str, Any]] = field(default_factory=list)
+    generations: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def table_key(asset: str, day: str, prefix: str = TABLES_PREFIX) -> str:
+    return f"{prefix}/{asset}/{day}.json"
+
+
+def list_days(store: ObjectStore, prefix: str = TABLES_PREFIX) -> list[str]:
+    """Days with a photos table or a look-alikes table, oldest first."""
+    days: set[str] = set()
+    for asset in (PHOTOS_ASSET, GENERATIONS_ASSET):
+        base = f"{prefix}/{asset}/"
+        for key in store.list(base):
+            name = key[len(base) :]
+            if name.endswith(".json") and _DAY.match(name[:-5]):
+                days.add(name[:-5])
+    return sorted(days)
+
+
+def load_day(store: ObjectStore, day: str, prefix: str = TABLES_PREFIX) -> DayTables:
+    tables = DayTables(day)
+    tables.photos = _rows(store, table_key(PHOTOS_ASSET, day, prefix), tables.problems)
+    tables.generations = _rows(store, table_key(GENERATIONS_ASSET, day, prefix), tables.problems)
+    return tables
+
+
+def load_days(
+    store: ObjectStore, prefix: str = TABLES_PREFIX, *, workers: int = 8
+) -> list[DayTables]:
+    """Every day's tables, oldest first. Reads run in parallel: on S3 each is one GET."""
+    days = list_days(store, prefix)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda day: load_day(store, day, prefix), days))
+
+
+def _rows(store: ObjectStore, key: str, problems: list[str]) -> list[dict[str, Any]]:
+    try:
+        body = json.loads(store.get(key))
+    except ObjectNotFound:
+        return []
+    except ValueError as exc:
+        problems.append(f"{key} is not valid JSON ({exc}); re-materialize that partition")
+        log.warning(problems[-1])
+        return []
+    rows = body.get("rows") if isinstance(body, dict) else None
+    if not isinstance(rows, list):
+        problems.append(f"{key} has no list of rows; re-materialize that partition")
+        log.warning(problems[-1])
+        return []
+    return [row for row in rows if isinstance(row, dict)]

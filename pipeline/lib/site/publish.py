@@ -1,0 +1,166 @@
+"""Publish the site into an object store under a prefix, rewriting only what changed.
+
+A manifest stored with the site (`_doppel/manifest.json`) records, for every published file,
+the SHA-256 of its bytes and, for pages, the hash of the inputs it was rendered from. A page
+whose inputs are unchanged is neither rendered nor written; a page that renders to the same
+bytes is not written; files no longer produced are deleted. So adding one day rewrites the
+pages that day touches, not the whole gallery, and S3 static hosting sees few PUTs.
+
+The manifest is trusted: if published files are removed by hand, rebuild with `force=True`
+(a missing `index.html` is detected and forces a full rebuild by itself).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.lib.storage import ObjectNotFound, ObjectStore, guess_content_type
+
+log = logging.getLogger(__name__)
+
+MANIFEST_PATH = "_doppel/manifest.json"
+MANIFEST_VERSION = 1
+CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
+                 ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml",
+                 ".json": "application/json", ".webp": "image/webp"}  # fmt: skip
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def content_type(path: str) -> str:
+    for suffix, kind in CONTENT_TYPES.items():
+        if path.endswith(suffix):
+            return kind
+    return guess_content_type(path)
+
+
+@dataclass
+class PublishCounts:
+    written: int = 0  # bytes changed (or new): PUT
+    unchanged: int = 0  # rendered or made again, same bytes: no PUT
+    skipped: int = 0  # inputs unchanged: not even rendered
+    deleted: int = 0
+
+
+class SiteWriter:
+    """Writes pages and files under `prefix` in `store`; call `finish()` once at the end."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        prefix: str = "site",
+        *,
+        builder: str,
+        force: bool = False,
+        workers: int = 8,
+    ):
+        self.store = store
+        self.prefix = prefix.strip("/")
+        self.builder = builder
+        self.counts = PublishCounts()
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=workers)
+        self._pending: list[Future[None]] = []
+        old = {} if force else self._load_manifest()
+        if old and not self.store.exists(self.key("index.html")):
+            log.info("the published index.html is missing: rebuilding every page")
+            old = {}
+        # A new builder (templates, static files, code) changes every page's input hash by
+        # itself; byte comparison still avoids rewriting pages that render the same.
+        self._old_files: dict[str, dict[str, str]] = old.get("files", {})
+        self.old_media: dict[str, Any] = old.get("media", {})
+        self.files: dict[str, dict[str, str]] = {}
+        self.media: dict[str, Any] = {}
+
+    def key(self, path: str) -> str:
+        return f"{self.prefix}/{path}" if self.prefix else path
+
+    def uri(self, path: str) -> str:
+        return self.store.uri(self.key(path))
+
+    # Writing
+
+    def page(self, path: str, inputs: Any, render: Callable[[], str]) -> None:
+        """Render and publish `path` unless `inputs` (JSON-able) are those of the last build."""
+        digest = sha256(json.dumps([self.builder, inputs], sort_keys=True, default=str).encode())
+        old = self._old_files.get(path)
+        if old is not None and old.get("inputs") == digest:
+            with self._lock:
+                self.files[path] = old
+                self.counts.skipped += 1
+            return
+        self._put(path, render().encode("utf-8"), inputs=digest)
+
+    def file(self, path: str, data: bytes) -> None:
+        """Publish bytes (a static file or an image) unless the same bytes are there."""
+        self._put(path, data, inputs=None)
+
+    def has(self, path: str) -> bool:
+        """Whether `path` was published by the last build (and so still is)."""
+        return path in self._old_files
+
+    def keep(self, path: str) -> None:
+        """Keep a file of the last build as it is (e.g. a cached thumbnail)."""
+        with self._lock:
+            self.files[path] = self._old_files[path]
+            self.counts.skipped += 1
+
+    def _put(self, path: str, data: bytes, *, inputs: str | None) -> None:
+        digest = sha256(data)
+        entry = {"sha256": digest} | ({"inputs": inputs} if inputs else {})
+        old = self._old_files.get(path)
+        with self._lock:
+            self.files[path] = entry
+            if old is not None and old.get("sha256") == digest:
+                self.counts.unchanged += 1
+                return
+            self.counts.written += 1
+        future = self._pool.submit(self.store.put, self.key(path), data, content_type(path))
+        with self._lock:
+            self._pending.append(future)
+
+    # Finishing
+
+    def finish(self) -> PublishCounts:
+        """Wait for the writes, delete what is no longer produced, then store the manifest.
+
+        The manifest goes last: if a write fails, the next build still sees the old hashes
+        for the files that failed, and writes them again.
+        """
+        try:
+            for future in self._pending:
+                future.result()
+            stale = sorted(set(self._old_files) - set(self.files))
+            for future in [self._pool.submit(self.store.delete, self.key(p)) for p in stale]:
+                future.result()
+            self.counts.deleted = len(stale)
+        finally:
+            self._pool.shutdown(wait=True)
+        body = {"version": MANIFEST_VERSION, "files": self.files, "media": self.media}
+        self.store.put(
+            self.key(MANIFEST_PATH),
+            json.dumps(body, sort_keys=True, separators=(",", ":")).encode(),
+            "application/json",
+        )
+        return self.counts
+
+    def _load_manifest(self) -> dict[str, Any]:
+        try:
+            body = json.loads(self.store.get(self.key(MANIFEST_PATH)))
+        except ObjectNotFound:
+            return {}
+        except ValueError:
+            log.warning("the site manifest is unreadable: rebuilding every page")
+            return {}
+        if not isinstance(body, dict) or body.get("version") != MANIFEST_VERSION:
+            return {}
+        return body
