@@ -60,16 +60,24 @@ def send_with_retries(
     retry_statuses: Collection[int] = RETRYABLE_STATUSES,
     sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,
+    stream: bool = False,
     **kwargs: object,
 ) -> httpx.Response:
     """Send a request, retrying within `policy`. Returns the last response (whatever its
     status) or raises the last transport error (`httpx.TimeoutException`,
-    `httpx.TransportError`) once the budget is spent."""
+    `httpx.TransportError`) once the budget is spent.
+
+    With `stream=True` the body is left unread (so the caller can cap its size while
+    reading) and the caller must close the response."""
     rng = rng or random.Random()
     for attempt in range(1, policy.attempts + 1):
         response: httpx.Response | None = None
         try:
-            response = client.request(method, url, **kwargs)  # type: ignore[arg-type]
+            if stream:
+                request = client.build_request(method, url, **kwargs)  # type: ignore[arg-type]
+                response = client.send(request, stream=True)
+            else:
+                response = client.request(method, url, **kwargs)  # type: ignore[arg-type]
         except httpx.TransportError as exc:  # timeouts, resets, refused connections
             if attempt == policy.attempts:
                 raise
