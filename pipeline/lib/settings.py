@@ -136,6 +136,14 @@ class DoppelSettings(BaseSettings):
     )
     img2img_max_retries: int = Field(default=2, ge=0, le=10)
 
+    # --- Gallery (the static site; docs/gallery.md) ----------------------------------------
+    site_prefix: str = Field(
+        default="site", description="Key prefix of the gallery in the object store."
+    )
+    site_dir: Path | None = Field(
+        default=None, description="Publish the gallery to this folder instead of the store."
+    )
+
     # Secrets keep their conventional names; they are checked here and read by the
     # resources through Dagster's EnvVar, so their values never reach run config.
     unsplash_access_key: SecretStr | None = Field(

@@ -14,6 +14,7 @@ from pipeline.defs.resources.sources import (
     PhotoSourceResource,
     SamplePhotosResource,
 )
+from pipeline.defs.resources.site import GallerySiteResource
 from pipeline.defs.resources.storage import (
     LocalObjectStoreResource,
     ObjectStoreResource,
@@ -39,6 +40,10 @@ def build_resources(settings: DoppelSettings) -> dict[str, Any]:
         "io_manager": DayTableIOManager(store=store),
         "photo_source": _photo_source(settings),
         "image_generator": _image_generator(settings),
+        "gallery": GallerySiteResource(
+            prefix=settings.site_prefix,
+            folder=str(settings.site_dir.resolve()) if settings.site_dir else None,
+        ),
     }
 
 

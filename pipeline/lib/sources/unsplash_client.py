@@ -1,0 +1,372 @@
+"""HTTP client for the Unsplash API and the image CDN behind it.
+
+What it guarantees (the contract is in docs/unsplash.md and the shared API notes):
+
+- The access key travels only in the `Authorization: Client-ID …` header, only to the origin
+  of the configured base URL, and never in a URL, log line or error message. Absolute URLs
+  the API returns (`Link: rel="next"`, `links.download_location`) are followed as given,
+  query string (`ixid`) intact, but only on that same origin.
+- Every API request, retries included, is counted; `call_budget` is a hard stop, and the
+  last `X-Ratelimit-Remaining` is kept so callers can stop before Unsplash's hourly limit.
+- 429, and 403 with a text body or `X-Ratelimit-Remaining: 0`, mean "rate limited": raised
+  as `UnsplashRateLimited` (a `SourceUnavailable` saying when to retry); after that no
+  request is sent at all (no hot loop).
+- Images come only over https (plain http only on loopback, for tests) from allow-listed
+  hosts, without redirects, capped in bytes while streaming, checked for an image content
+  type and decoded under a pixel cap. Failures raise `PhotoFetchError` or `ImageError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from pipeline.lib.http import RetryPolicy, send_with_retries
+from pipeline.lib.images import decode_image
+from pipeline.lib.sources import PhotoFetchError, SourceUnavailable
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.unsplash.com/"
+DEFAULT_IMAGE_HOSTS = ("images.unsplash.com",)
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+# Unsplash's limits are per hour and it documents no reset header: an hour is the honest wait.
+RATE_LIMIT_RETRY_S = 3600.0
+# An outage, timeout or garbled page is usually over within minutes.
+OUTAGE_RETRY_S = 600.0
+
+
+class UnsplashError(SourceUnavailable):
+    """An API call failed, so the day cannot be collected now; the message says what to do."""
+
+
+class UnsplashRateLimited(UnsplashError):
+    """Unsplash's hourly request limit is used up (or would be by the next call)."""
+
+
+class UnsplashBudgetSpent(UnsplashError):
+    """This run's own API-call budget (`call_budget`) is spent."""
+
+
+@dataclass(frozen=True)
+class UnsplashConfig:
+    """Everything the Unsplash source needs; built from settings by the Dagster resource."""
+
+    access_key: str = field(repr=False)
+    base_url: str = DEFAULT_BASE_URL
+    per_page: int = 30  # Unsplash's maximum
+    max_pages: int = 10  # feed pages per day at most
+    call_budget: int = 20  # API requests per day run, retries and download tracking included
+    reserve: int = 2  # hourly requests left unused, on top of the day's tracking calls
+    allowed_image_hosts: tuple[str, ...] = DEFAULT_IMAGE_HOSTS
+    timeout_s: float = 10.0
+    image_timeout_s: float = 30.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    image_width: int = 1536  # long side the originals are fetched at (imgix `w`)
+    max_image_bytes: int = 20 * 2**20
+    max_image_pixels: int = 25_000_000
+    utm_source: str = "doppel"
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    data: Any
+    next_url: str | None
+    total: int | None
+
+
+class UnsplashClient:
+    """One per day run: its call counter and rate-limit state belong to that run."""
+
+    def __init__(self, config: UnsplashConfig, *, sleep: Callable[[float], None] = time.sleep):
+        if not config.access_key.strip():
+            raise ValueError(
+                "the Unsplash source needs an access key: set UNSPLASH_ACCESS_KEY, or use "
+                "DOPPEL_SOURCE=samples for the bundled photos"
+            )
+        self.config = config
+        self.base_url = checked_base_url(config.base_url)
+        self._origin = _origin(httpx.URL(self.base_url))
+        self._sleep = sleep
+        self.api_calls = 0
+        self.ratelimit_limit: int | None = None
+        self.ratelimit_remaining: int | None = None
+        self._rate_limited: str | None = None  # the message, once Unsplash said "stop"
+        self._api = httpx.Client(
+            headers={
+                "Authorization": f"Client-ID {config.access_key}",
+                "Accept-Version": "v1",
+                "Accept": "application/json",
+            },
+            timeout=config.timeout_s,
+            follow_redirects=False,  # a redirect could carry the key to another host
+            event_hooks={"request": [self._before_api_request]},
+        )
+        self._images = httpx.Client(
+            timeout=config.image_timeout_s, follow_redirects=False, headers={"Accept": "image/*"}
+        )
+
+    def close(self) -> None:
+        self._api.close()
+        self._images.close()
+
+    def __enter__(self) -> UnsplashClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # API calls
+
+    def get_json(self, path_or_url: str, params: dict[str, Any] | None = None) -> ApiResponse:
+        """GET an API path (relative to the base URL) or an absolute URL the API returned."""
+        url = self._api_url(path_or_url)
+        what = httpx.URL(url).path
+        if self._rate_limited is not None:
+            raise self.rate_limited_error(self._rate_limited)
+        if self.ratelimit_remaining == 0:
+            raise self.rate_limited_error("X-Ratelimit-Remaining was 0 on the last response")
+        try:
+            response = send_with_retries(
+                self._api, "GET", url, policy=self.config.retry, sleep=self._sleep, params=params
+            )
+        except httpx.TimeoutException:
+            raise UnsplashError(
+                f"Unsplash did not answer GET {what} within {self.config.timeout_s:g} s "
+                f"({self.config.retry.attempts} tries); the day can be retried in a few minutes",
+                retry_after_s=OUTAGE_RETRY_S,
+            ) from None
+        except httpx.TransportError as exc:
+            raise UnsplashError(
+                f"cannot reach Unsplash at {self._origin_text()} ({type(exc).__name__}); check "
+                "the network and DOPPEL_UNSPLASH_BASE_URL, then retry the day",
+                retry_after_s=OUTAGE_RETRY_S,
+            ) from None
+        self._note_headers(response, what)
+        if _is_rate_limited(response):
+            self._rate_limited = f"HTTP {response.status_code} on GET {what}"
+            raise self.rate_limited_error(self._rate_limited)
+        if response.status_code == 401:
+            raise UnsplashError(
+                f"Unsplash rejected the access key (HTTP 401: {self._errors(response)}); check "
+                "UNSPLASH_ACCESS_KEY (the app's Access Key, not its Secret key)"
+            )
+        if response.status_code >= 400:
+            retry = OUTAGE_RETRY_S if response.status_code >= 500 else None
+            advice = (
+                "the day can be retried in a few minutes"
+                if retry
+                else "this will not pass by retrying; check the key's permissions and settings"
+            )
+            raise UnsplashError(
+                f"Unsplash answered HTTP {response.status_code} to GET {what}: "
+                f"{self._errors(response)}; {advice}",
+                retry_after_s=retry,
+            )
+        try:
+            data = response.json()
+        except ValueError:
+            raise UnsplashError(
+                f"Unsplash's answer to GET {what} is not valid JSON "
+                f"({len(response.content)} bytes, {response.headers.get('content-type', '?')}); "
+                "the day can be retried in a few minutes",
+                retry_after_s=OUTAGE_RETRY_S,
+            ) from None
+        next_url = response.links.get("next", {}).get("url")
+        return ApiResponse(data, next_url, _int(response.headers.get("x-total")))
+
+    def track_download(self, download_location: str) -> None:
+        """Trigger `links.download_location` (an API call; the query string is kept)."""
+        self.get_json(download_location)
+
+    def _api_url(self, path_or_url: str) -> str:
+        if "://" not in path_or_url:
+            return self.base_url + path_or_url.lstrip("/")
+        try:
+            url = httpx.URL(path_or_url)
+        except httpx.InvalidURL:
+            raise UnsplashError(
+                f"Unsplash returned an unusable URL: {path_or_url[:80]!r}"
+            ) from None
+        if _origin(url) != self._origin:
+            raise UnsplashError(
+                f"Unsplash returned an API URL on another host ({url.scheme}://{url.host}); "
+                f"Doppel sends its key only to {self._origin_text()}, so it was not followed"
+            )
+        return path_or_url
+
+    def _before_api_request(self, request: httpx.Request) -> None:
+        # Runs for every request actually sent, retries included: the one place that counts.
+        if _origin(request.url) != self._origin:  # defence in depth for the key
+            raise UnsplashError(f"refusing to send the Unsplash key to {request.url.host}")
+        if self.api_calls >= self.config.call_budget:
+            raise UnsplashBudgetSpent(
+                f"this run's budget of {self.config.call_budget} Unsplash API calls is spent; "
+                "raise DOPPEL_UNSPLASH_CALL_BUDGET if the day needs more pages"
+            )
+        self.api_calls += 1
+
+    def _note_headers(self, response: httpx.Response, what: str) -> None:
+        limit = _int(response.headers.get("x-ratelimit-limit"))
+        remaining = _int(response.headers.get("x-ratelimit-remaining"))
+        if limit is not None:
+            self.ratelimit_limit = limit
+        if remaining is not None:
+            self.ratelimit_remaining = remaining
+        if warning := response.headers.get("warning"):
+            log.warning("Unsplash deprecation warning on GET %s: %s", what, warning[:300])
+
+    def rate_limited_error(self, detail: str) -> UnsplashRateLimited:
+        when = datetime.now(UTC) + timedelta(seconds=RATE_LIMIT_RETRY_S)
+        return UnsplashRateLimited(
+            f"Unsplash's hourly request limit is used up ({detail}); try this day again after "
+            f"{when:%Y-%m-%d %H:%M} UTC (limits are per hour: 50 for demo apps, 5,000 in "
+            "production)",
+            retry_after_s=RATE_LIMIT_RETRY_S,
+        )
+
+    def _errors(self, response: httpx.Response) -> str:
+        """The `errors` list of an error body, or a short sign of what came instead."""
+        try:
+            body = response.json()
+        except ValueError:
+            text = " ".join(response.text.split())
+            if "<html" in text[:300].lower() or "<!doctype" in text[:300].lower():
+                return "an HTML page"
+            return self._redact(text[:120]) or "empty body"
+        errors = body.get("errors") if isinstance(body, dict) else None
+        if isinstance(errors, list) and errors:
+            return self._redact("; ".join(str(e) for e in errors)[:300])
+        return "no error message"
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self.config.access_key, "***")
+
+    def _origin_text(self) -> str:
+        scheme, host, port = self._origin
+        return f"{scheme}://{host}" + (f":{port}" if port else "")
+
+    # Images (the CDN: no key, not counted against the API limit)
+
+    def download_image(self, url: str) -> bytes:
+        """The image's bytes after host, size, type and decode checks."""
+        self.check_image_url(url)
+        data = self._download_capped(url)
+        # Decoding is the real content check; the pixel cap is read from the header first.
+        decode_image(data, max_pixels=self.config.max_image_pixels)
+        return data
+
+    def check_image_url(self, url: str) -> None:
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL:
+            raise PhotoFetchError(f"unusable image URL {url[:100]!r}") from None
+        host = parsed.host
+        if not (parsed.scheme == "https" or (parsed.scheme == "http" and host in LOOPBACK_HOSTS)):
+            raise PhotoFetchError(f"image URL must be https, got {parsed.scheme}://{host}")
+        if host not in self.config.allowed_image_hosts:
+            raise PhotoFetchError(
+                f"image host {host} is not allowed ({', '.join(self.config.allowed_image_hosts)}); "
+                "add it to DOPPEL_UNSPLASH_IMAGE_HOSTS only if you trust it"
+            )
+
+    def _download_capped(self, url: str) -> bytes:
+        # A body cut short is tried once more: the CDN is free and the glitch usually passes.
+        for attempt in (1, 2):
+            try:
+                response = send_with_retries(
+                    self._images, "GET", url, policy=self.config.retry, sleep=self._sleep,
+                    stream=True,
+                )  # fmt: skip
+            except httpx.TransportError as exc:
+                raise PhotoFetchError(f"image download failed: {type(exc).__name__}") from None
+            try:
+                self._check_image_response(response)
+                return self._read_capped(response)
+            except httpx.TransportError as exc:
+                if attempt == 2:
+                    raise PhotoFetchError(
+                        f"the image download broke off twice ({type(exc).__name__}); the day "
+                        "can be re-run to try again"
+                    ) from None
+                log.warning("image download broke off (%s); trying once more", exc)
+            finally:
+                response.close()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _check_image_response(self, response: httpx.Response) -> None:
+        if response.is_redirect:
+            raise PhotoFetchError(
+                f"the image URL redirects (HTTP {response.status_code}); redirects are not followed"
+            )
+        if response.status_code != 200:
+            raise PhotoFetchError(f"the image server answered HTTP {response.status_code}")
+        content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if not content_type.startswith("image/"):
+            raise PhotoFetchError(
+                f"expected an image but got content type {content_type or 'none'}"
+            )
+        declared = _int(response.headers.get("content-length"))
+        if declared is not None and declared > self.config.max_image_bytes:
+            raise PhotoFetchError(self._too_big(declared))
+
+    def _read_capped(self, response: httpx.Response) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        for chunk in response.iter_bytes():
+            total += len(chunk)
+            if total > self.config.max_image_bytes:
+                raise PhotoFetchError(self._too_big(total, more=True))
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_big(self, size: int, *, more: bool = False) -> str:
+        cap = self.config.max_image_bytes
+        over = "more than " if more else ""
+        return (
+            f"the image is {over}{size:,} bytes, over the {cap:,}-byte cap "
+            "(DOPPEL_UNSPLASH_MAX_IMAGE_BYTES)"
+        )
+
+
+def checked_base_url(base_url: str) -> str:
+    """The base URL with a trailing slash; https, or plain http on loopback (tests) only."""
+    url = httpx.URL(base_url)
+    if not (url.scheme == "https" or (url.scheme == "http" and url.host in LOOPBACK_HOSTS)):
+        raise ValueError(
+            f"DOPPEL_UNSPLASH_BASE_URL must be an https:// URL (plain http only for "
+            f"127.0.0.1/localhost), got {base_url!r}"
+        )
+    return base_url if base_url.endswith("/") else base_url + "/"
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    default = {"https": 443, "http": 80}.get(url.scheme)
+    return url.scheme, url.host, url.port if url.port != default else None
+
+
+def _is_rate_limited(response: httpx.Response) -> bool:
+    if response.status_code == 429:
+        return True
+    if response.status_code != 403:
+        return False
+    # A 403 for missing permissions is JSON; the rate-limit 403 is plain text in practice.
+    content_type = response.headers.get("content-type", "")
+    return (
+        "json" not in content_type
+        or response.headers.get("x-ratelimit-remaining") == "0"
+        or "rate limit" in response.text.lower()
+    )
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
