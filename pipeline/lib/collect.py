@@ -1,8 +1,9 @@
 """Collect a day's photos: choose them, store their bytes, record them. Idempotent.
 
 A day that already has its photos is not asked of the source again (no API budget spent,
-no second download-tracking call). Each photo is committed as soon as it is stored, and a
-photo that cannot be fetched or decoded is recorded with its error while the rest go on.
+no second download-tracking call; only a tracking call that failed before is made again).
+Each photo is committed as soon as it is stored, and a photo that cannot be fetched or
+decoded is recorded with its error while the rest go on.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ def collect_day(
     existing = db.day_inspirations(day, source.name)
     if sum(1 for photo in existing if photo.status == "stored") >= count:
         log.info("%s: %d photos already stored; the source is not asked again", day, count)
+        for record in existing:  # except for a download-tracking call that failed before
+            if record.status == "stored":
+                _track_use(day, _photo_of(record), record, source=source, db=db)
         return DayCollection(day, [row_of(photo) for photo in existing], reused=True)
 
     result = DayCollection(day, [])
@@ -69,6 +73,15 @@ def collect_day(
 
 
 def _collect_photo(
+    day: date, photo: SourcePhoto, *, source: PhotoSource, store: ObjectStore, db: Database
+) -> InspirationImage:
+    record = _store_photo(day, photo, source=source, store=store, db=db)
+    if record.status == "stored":  # also when stored by an earlier run and not yet tracked
+        _track_use(day, photo, record, source=source, db=db)
+    return record
+
+
+def _store_photo(
     day: date, photo: SourcePhoto, *, source: PhotoSource, store: ObjectStore, db: Database
 ) -> InspirationImage:
     with db.session() as session:
@@ -101,20 +114,37 @@ def _collect_photo(
         record.width, record.height = image.size
         record.status, record.error = "stored", None
         session.flush()
-
-    # Tracking happens after the photo is safely recorded, once per photo; a failure is
-    # logged and retried on a later run rather than failing the day.
-    if record.download_tracked_at is None:
-        try:
-            source.track_use(photo)
-        except Exception as exc:  # best effort by the source's own rules
-            log.warning("%s: download tracking failed for %s: %s", day, photo.source_id, exc)
-        else:
-            with db.session() as session:
-                tracked = session.get(InspirationImage, record.id)
-                assert tracked is not None
-                tracked.download_tracked_at = datetime.now(UTC)
     return record
+
+
+def _track_use(
+    day: date, photo: SourcePhoto, record: InspirationImage, *, source: PhotoSource, db: Database
+) -> None:
+    # Tracking happens after the photo is safely recorded, once per photo; a failure is
+    # logged and retried on a later run (even of a complete day) rather than failing the day.
+    if record.download_tracked_at is not None:
+        return
+    try:
+        source.track_use(photo)
+    except Exception as exc:  # best effort by the source's own rules
+        log.warning("%s: download tracking failed for %s: %s", day, photo.source_id, exc)
+        return
+    with db.session() as session:
+        tracked = session.get(InspirationImage, record.id)
+        assert tracked is not None
+        tracked.download_tracked_at = datetime.now(UTC)
+
+
+def _photo_of(record: InspirationImage) -> SourcePhoto:
+    """What a source needs to track a stored photo again: its id and credit data."""
+    return SourcePhoto(
+        source=record.source,
+        source_id=record.source_id,
+        rank=record.rank,
+        image_ref=record.object_key or "",
+        display_url=record.display_url,
+        credit=dict(record.credit or {}),
+    )
 
 
 def _apply_metadata(record: InspirationImage, photo: SourcePhoto) -> None:
