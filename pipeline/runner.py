@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from pipeline.definitions import build_definitions
-from pipeline.defs.jobs import daily_images_job
+from pipeline.defs.jobs import daily_images_job, gallery_site_job
 from pipeline.defs.partitions import last_complete_days
 from pipeline.lib.db import Database
 from pipeline.lib.instance import ensure_local_instance
@@ -26,6 +26,7 @@ class RunReport:
     dagster_home: str
     results: dict[str, str] = field(default_factory=dict)
     new_generations: int = 0
+    gallery: str | None = None  # the published index.html
 
     @property
     def ok(self) -> bool:
@@ -43,6 +44,8 @@ class RunReport:
             out.append(f"images:          s3://{s.s3_bucket}/{s.s3_prefix}")
         out.append(f"dagster runs:    {self.dagster_home}  (see them with `make dev`)")
         out.append("status:          .venv/bin/doppel status")
+        if self.gallery:
+            out.append(f"gallery:         {self.gallery}")
         return out
 
 
@@ -62,6 +65,14 @@ def run_days(settings: DoppelSettings, *, days: int) -> RunReport:
                 calls = materialization.metadata.get("generator_calls_this_run")
                 if calls is not None:
                     report.new_generations += int(calls.value)  # type: ignore[arg-type]
+        # Then the gallery, from every day's tables (unchanged pages are not rewritten).
+        gallery = defs.resolve_job_def(gallery_site_job.name).execute_in_process(
+            instance=instance, run_config=QUIET_LOGS, raise_on_error=False
+        )
+        report.results["gallery"] = "ok" if gallery.success else _failure(gallery)
+        for event in gallery.get_asset_materialization_events():
+            index = event.event_specific_data.materialization.metadata.get("index")  # type: ignore[union-attr]
+            report.gallery = str(index.value) if index is not None else None
     Database(settings.resolved_database_url).dispose()
     return report
 

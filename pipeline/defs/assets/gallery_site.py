@@ -1,0 +1,53 @@
+import dagster as dg
+
+from pipeline.defs.assets.generated_images import generated_images
+from pipeline.defs.assets.unsplash_images import unsplash_images
+from pipeline.defs.resources.site import GallerySiteResource
+from pipeline.defs.resources.storage import ObjectStoreResource
+from pipeline.lib.site import build_site
+
+
+@dg.asset(
+    # Reads the day tables itself (every partition, straight from the store), so the
+    # upstream assets are plain dependencies, not inputs loaded through the IO manager.
+    deps=[unsplash_images, generated_images],
+    group_name="doppel",
+    kinds={"python", "html"},
+    description=(
+        "The static gallery: an index of days, a page per day and per pair, stats and "
+        "credits, built from the materialized day tables; only changed files are rewritten."
+    ),
+)
+def gallery_site(
+    context: dg.AssetExecutionContext,
+    object_store: ObjectStoreResource,
+    gallery: GallerySiteResource,
+) -> dg.MaterializeResult:
+    store = object_store.open()
+    out, prefix = gallery.destination(store)
+    result = build_site(store, out_store=out, prefix=prefix)
+    context.log.info(result.summary())
+    for problem in result.problems:
+        context.log.warning(problem)
+    index = (
+        dg.MetadataValue.path(str(result.local_index))
+        if result.local_index is not None
+        else dg.MetadataValue.url(result.index_uri)
+    )
+    metadata: dict[str, object] = {
+        "index": index,
+        "days": result.days,
+        "pairs": result.pairs,
+        "files_written": result.files.written,
+        "files_unchanged": result.files.unchanged,
+        "pages_skipped": result.files.skipped,
+        "files_deleted": result.files.deleted,
+        "images_made": result.media.made,
+        "images_reused": result.media.reused,
+        "build_seconds": result.seconds,
+    }
+    if result.problems:
+        metadata["problems"] = dg.MetadataValue.md(
+            "\n".join(f"- {p.replace('<', '&lt;')}" for p in result.problems[:50])
+        )
+    return dg.MaterializeResult(metadata=metadata)

@@ -1,0 +1,16 @@
+import dagster as dg
+
+from pipeline.lib.storage import LocalObjectStore, ObjectStore
+
+
+class GallerySiteResource(dg.ConfigurableResource):
+    """Where the gallery is published: under a prefix of the object store (ready for S3 static
+    hosting), or into a local folder when `folder` is set."""
+
+    prefix: str = "site"
+    folder: str | None = None
+
+    def destination(self, store: ObjectStore) -> tuple[ObjectStore, str]:
+        if self.folder:
+            return LocalObjectStore(self.folder), ""
+        return store, self.prefix

@@ -1,0 +1,337 @@
+"""The gallery builder on fixture day tables: pages, links, escaping, credits, incremental
+publishing to a folder and to S3 (moto's server over HTTP)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import boto3
+import dagster as dg
+import pytest
+
+from pipeline.defs.assets.gallery_site import gallery_site
+from pipeline.defs.resources import build_resources
+from pipeline.lib.settings import load_settings
+from pipeline.lib.site import build_site
+from pipeline.lib.site.links import safe_url, sized_hotlink, slug, with_utm
+from pipeline.lib.site.publish import MANIFEST_PATH
+from pipeline.lib.storage import LocalObjectStore, S3ObjectStore
+from pipeline_tests.fixtures.gallery_days import (
+    DAYS,
+    HOSTILE_MARKERS,
+    write_gallery_days,
+)
+
+IMAGE_BASE = "https://images.unsplash.test/img"  # never fetched: the builder only links it
+
+
+@pytest.fixture(scope="module")
+def fixture_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """The fixture days written once per module (real images, real comparisons)."""
+    root = tmp_path_factory.mktemp("gallery-data")
+    info = write_gallery_days(LocalObjectStore(root), unsplash_image_base=IMAGE_BASE)
+    return root, info
+
+
+@pytest.fixture
+def data(fixture_store: tuple[Path, dict], tmp_path: Path) -> LocalObjectStore:
+    """A private copy of the fixture store for one test (tests add days and rebuild)."""
+    shutil.copytree(fixture_store[0], tmp_path / "objects")
+    return LocalObjectStore(tmp_path / "objects")
+
+
+@pytest.fixture
+def built(data: LocalObjectStore) -> Path:
+    result = build_site(data)
+    assert result.problems == []
+    return data.root / "site"
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[tuple[str, str, str]] = []  # (tag, attribute, url)
+        self.ids: set[str] = set()
+        self.imgs: list[dict[str, str | None]] = []
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        self.tags.append((tag, values))
+        if values.get("id"):
+            self.ids.add(values["id"] or "")
+        if tag == "img":
+            self.imgs.append(values)
+        for name in ("href", "src"):
+            if values.get(name):
+                self.urls.append((tag, name, values[name] or ""))
+        for candidate in (values.get("srcset") or "").split(","):
+            if candidate.strip():
+                self.urls.append((tag, "srcset", candidate.split()[0]))
+
+
+def parse(path: Path) -> _Links:
+    parser = _Links()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def html_files(site: Path) -> Iterator[Path]:
+    yield from sorted(site.rglob("*.html"))
+
+
+def check_links(site: Path) -> int:
+    """Every internal link, image and asset resolves to a published file (and #anchor)."""
+    parsed = {page: parse(page) for page in html_files(site)}
+    checked = 0
+    for page, links in parsed.items():
+        for tag, attribute, url in links.urls:
+            parts = urlsplit(url)
+            if parts.scheme:
+                assert parts.scheme in {"http", "https"}, (page, url)
+                continue
+            assert not url.startswith("/"), f"{page}: absolute path {url} breaks under a prefix"
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            assert target.is_file(), f"{page.relative_to(site)}: {tag} {attribute}={url} missing"
+            assert site.resolve() in target.parents, f"{page}: {url} leaves the site"
+            if parts.fragment:
+                assert parts.fragment in parsed[target].ids, f"{page}: no #{parts.fragment}"
+            checked += 1
+    return checked
+
+
+def test_builds_every_page_from_the_day_tables(built: Path) -> None:
+    expected = {
+        "index.html", "about.html", "stats.html", "months/2026-11.html",
+        *(f"days/{d}.html" for d in DAYS),
+    }  # fmt: skip
+    pages = {p.relative_to(built).as_posix() for p in html_files(built)}
+    assert expected <= pages
+    pairs = sorted(p for p in pages if p.startswith("pairs/"))
+    assert len(pairs) == 7  # the photo that could not be stored has no pair page
+    assert all(re.fullmatch(r"pairs/\d{4}-\d{2}-\d{2}/[a-z0-9_-]+\.html", p) for p in pairs)
+    index = (built / "index.html").read_text()
+    assert index.index(DAYS[2]) < index.index(DAYS[1]) < index.index(DAYS[0])  # newest first
+    assert (built / MANIFEST_PATH).is_file()
+
+
+def test_every_internal_link_and_asset_resolves(built: Path) -> None:
+    assert check_links(built) > 100
+
+
+def test_hostile_strings_are_escaped_everywhere(built: Path) -> None:
+    for page in html_files(built):
+        text = page.read_text()
+        for marker in HOSTILE_MARKERS:
+            assert marker not in text, f"{page.relative_to(built)} contains {marker!r}"
+        tags = parse(page).tags
+        scripts = [attrs for tag, attrs in tags if tag == "script"]
+        assert len(scripts) == 1 and re.search(r"gallery\.[0-9a-f]+\.js$", scripts[0]["src"] or "")
+        handlers = [(tag, name) for tag, attrs in tags for name in attrs if name.startswith("on")]
+        assert handlers == [], page
+    [hostile] = built.glob(f"pairs/{DAYS[2]}/01-*.html")
+    text = hostile.read_text()
+    assert "&lt;script&gt;alert(&#34;title&#34;)&lt;/script&gt;Night" in text  # shown, inert
+    assert "&lt;b onmouseover=alert(1)&gt;Eve&lt;/b&gt;" in text
+    assert "{% raw %}{{ 7*7 }}" in text  # template syntax in data is not evaluated
+    assert "javascript" not in text  # the link is dropped, not escaped
+    day = (built / f"days/{DAYS[1]}.html").read_text()
+    assert "moderation_blocked: &lt;img src=x onerror=alert(&#39;error&#39;)&gt;" in day
+
+
+def test_every_pair_page_credits_its_photo(built: Path, fixture_store: tuple[Path, dict]) -> None:
+    info = fixture_store[1]
+    for page in sorted(built.glob("pairs/*/*.html")):
+        text = page.read_text()
+        assert re.search(r'<p class="credit">Photo( by)? ', text), page
+        if "on <a" not in text:  # bundled / local photos show their licence
+            assert '<span class="licence">' in text, page
+    [unsplash] = built.glob(f"pairs/{DAYS[1]}/01-*.html")
+    links = parse(unsplash)
+    hrefs = [url for tag, attr, url in links.urls if tag == "a" and "unsplash.com" in url]
+    assert hrefs, "no links back to Unsplash"
+    for url in hrefs:
+        query = parse_qs(urlsplit(url).query)
+        assert query["utm_source"] == ["doppel"] and query["utm_medium"] == ["referral"], url
+    text = unsplash.read_text()
+    assert re.search(
+        r'Photo by <a href="https://unsplash\.com/@jane_doe\?utm_source=doppel&amp;'
+        r'utm_medium=referral" rel="noopener">Jane Doe</a> on <a href="https://unsplash\.com/'
+        r'\?utm_source=doppel&amp;utm_medium=referral" rel="noopener">Unsplash</a>',
+        text,
+    )
+    # The original is shown only from Unsplash's own URL (ixid kept), never from a copy.
+    photo_srcs = [img["src"] for img in links.imgs if (img.get("alt") or "").startswith("Photo")]
+    assert photo_srcs and all(s == info["unsplash_display_url"] for s in photo_srcs)
+    assert all("ixid=TESTIXID" in s for s in photo_srcs)
+    assert not list(built.glob(f"media/*/{info['unsplash_original_sha']}*"))
+
+
+def test_failures_show_their_reason_and_flags_their_note(built: Path) -> None:
+    day = (built / f"days/{DAYS[2]}.html").read_text()
+    assert "Failed: the generator timed out after 120 s; it will be retried" in day
+    assert "No look-alike yet" in day
+    assert "the image data is truncated" in day and "&lt;b&gt;" in day  # not stored, escaped
+    [failed] = built.glob(f"pairs/{DAYS[2]}/02-*.html")
+    failed_imgs = parse(failed).imgs
+    assert [i["alt"] for i in failed_imgs if (i.get("alt") or "").startswith("Look-alike")] == []
+    [chelsea] = built.glob(f"pairs/{DAYS[0]}/02-*.html")
+    assert "Below the quality gate" in chelsea.read_text()
+    assert "Below the quality gate" in (built / f"days/{DAYS[0]}.html").read_text()
+
+
+def test_pair_page_shows_measures_palettes_and_how_it_was_made(built: Path) -> None:
+    [coffee] = built.glob(f"pairs/{DAYS[0]}/01-*.html")
+    text = coffee.read_text()
+    labels = ("Structure", "Colour", "Texture", "At a glance", "Copied in place",
+              "Brightness", "Colourfulness", "Contrast", "Detail", "Dominant colours")  # fmt: skip
+    for label in labels:
+        assert f">{label}<" in text, label
+    assert len(re.findall(r'<span class="measure-reading">[a-z]', text)) >= 6
+    swatch = r'<rect x="[\d.]+" y="0" width="[\d.]+" height="10" fill="#[0-9a-f]{6}"/>'
+    assert len(re.findall(swatch, text)) >= 6
+    assert "Look-alike by patch-remix" in text and "free (runs locally)" in text
+    assert 'type="range"' in text and "data-compare hidden" in text
+    stats = (built / "stats.html").read_text()
+    assert stats.count("<polyline") >= 10 and "<svg" in stats
+
+
+def test_lookalikes_are_served_as_webp_thumbnails(built: Path) -> None:
+    webps = list(built.glob("media/*/*.webp"))
+    # 4 look-alikes and 6 bundled originals; the Unsplash original is not copied
+    assert len(webps) == 10
+    assert all(p.read_bytes()[8:12] == b"WEBP" for p in webps)
+    day = parse(built / f"days/{DAYS[0]}.html")
+    assert all(i.get("loading") == "lazy" and i["src"].endswith(".webp") for i in day.imgs)
+
+
+def test_rebuild_writes_only_what_changed(data: LocalObjectStore) -> None:
+    first = build_site(data)
+    assert first.files.written > 0 and first.media.made == 10
+    site = data.root / "site"
+
+    again = build_site(data)
+    assert (again.files.written, again.media.made, again.files.deleted) == (0, 0, 0)
+    assert again.files.skipped >= 20
+
+    # A new day: its pages, the index, its month, stats, about and the previous day's
+    # "next" link change; nothing else is rendered or written, no old image re-encoded.
+    new_day = "2026-11-21"
+    for asset in ("unsplash_images", "generated_images"):
+        body = json.loads(data.get(f"tables/{asset}/{DAYS[0]}.json"))
+        for row in body["rows"]:
+            row["day"] = new_day
+        data.put(f"tables/{asset}/{new_day}.json", json.dumps(body).encode())
+    for path in site.rglob("*"):  # mark every published file old; rewritten ones get new times
+        os.utime(path, ns=(0, 0))
+    added = build_site(data)
+    assert added.media.made == 0 and added.media.reused == 10  # same images: shared copies
+    changed = {"index.html", "stats.html", "about.html", "months/2026-11.html",
+               f"days/{DAYS[2]}.html", f"days/{new_day}.html",
+               f"pairs/{new_day}/01-coffee.html", f"pairs/{new_day}/02-chelsea.html"}  # fmt: skip
+    assert added.files.written == len(changed)
+    assert added.files.unchanged == 3  # the static files, compared byte for byte
+    assert {p.relative_to(site).as_posix() for p in html_files(site)
+            if p.stat().st_mtime_ns > 0} == changed  # fmt: skip
+
+    # A day that disappears takes its pages with it.
+    for asset in ("unsplash_images", "generated_images"):
+        data.delete(f"tables/{asset}/{new_day}.json")
+    removed = build_site(data)
+    assert removed.files.deleted == 3 and not (site / f"days/{new_day}.html").exists()
+    assert check_links(site) > 100
+
+
+def test_changed_templates_rerender_but_identical_bytes_are_not_rewritten(
+    data: LocalObjectStore, tmp_path: Path
+) -> None:
+    source = tmp_path / "site-source"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "site", source)
+    build_site(data, source_dir=source)
+    base = source / "templates" / "base.html.j2"
+    base.write_text(base.read_text().replace("<main ", "{# renders as nothing #}<main "))
+    result = build_site(data, source_dir=source)
+    assert result.files.skipped == 10  # only the cached images
+    assert result.files.written == 0 and result.files.unchanged == 14 + 3  # pages + static
+
+
+def test_missing_index_forces_a_full_rebuild(data: LocalObjectStore) -> None:
+    build_site(data)
+    (data.root / "site" / "index.html").unlink()
+    (data.root / "site" / "about.html").unlink()
+    result = build_site(data)
+    assert (data.root / "site" / "about.html").is_file()
+    assert result.media.made == 10
+
+
+def test_publishes_to_a_local_folder(data: LocalObjectStore, tmp_path: Path) -> None:
+    folder = tmp_path / "public"
+    result = build_site(data, out_store=LocalObjectStore(folder), prefix="")
+    assert result.local_index == (folder / "index.html").resolve()
+    assert check_links(folder) > 100
+    assert not (data.root / "site").exists()
+
+
+def test_publishes_to_s3_under_a_prefix(
+    data: LocalObjectStore, s3_server: str, s3_bucket: str
+) -> None:
+    client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
+    out = S3ObjectStore(client, s3_bucket, "doppel")
+    first = build_site(data, out_store=out, prefix="site")
+    assert first.index_uri == f"s3://{s3_bucket}/doppel/site/index.html"
+    keys = {o["Key"] for o in client.list_objects_v2(Bucket=s3_bucket)["Contents"]}
+    assert all(k.startswith("doppel/site/") for k in keys)
+    assert f"doppel/site/days/{DAYS[0]}.html" in keys
+    head = client.head_object(Bucket=s3_bucket, Key="doppel/site/index.html")
+    assert head["ContentType"] == "text/html; charset=utf-8"
+    webp = next(k for k in keys if k.endswith(".webp"))
+    assert client.head_object(Bucket=s3_bucket, Key=webp)["ContentType"] == "image/webp"
+    again = build_site(data, out_store=out, prefix="site")
+    assert again.files.written == 0 and again.local_index is None
+
+
+def test_gallery_site_asset_reads_the_stored_tables(
+    fixture_store: tuple[Path, dict], tmp_path: Path
+) -> None:
+    settings = load_settings(_env_file=None, data_dir=tmp_path / "data")
+    shutil.copytree(fixture_store[0], settings.objects_dir)
+    result = dg.materialize([gallery_site], resources=build_resources(settings))
+    assert result.success
+    [materialization] = result.asset_materializations_for_node("gallery_site")
+    metadata = materialization.metadata
+    index = settings.objects_dir.resolve() / "site" / "index.html"
+    assert metadata["index"].value == str(index) and index.is_file()
+    assert metadata["pairs"].value == 7 and metadata["files_written"].value > 20
+    assert metadata["images_made"].value == 10
+
+    folder = tmp_path / "public"
+    settings = load_settings(_env_file=None, data_dir=tmp_path / "data", site_dir=folder)
+    result = dg.materialize([gallery_site], resources=build_resources(settings))
+    meta = result.asset_materializations_for_node("gallery_site")[0].metadata
+    assert meta["index"].value == str(folder.resolve() / "index.html")
+
+
+def test_url_helpers() -> None:
+    assert safe_url("javascript:alert(1)") is None
+    assert safe_url(" JAVASCRIPT:alert(1)") is None
+    assert safe_url("data:text/html,<b>") is None
+    assert safe_url("https://exa mple.com") is None
+    assert safe_url("https://example.com/a?b=1") == "https://example.com/a?b=1"
+    assert with_utm("https://unsplash.com/@x") == (
+        "https://unsplash.com/@x?utm_source=doppel&utm_medium=referral"
+    )
+    kept = "https://unsplash.com/?utm_source=myapp&utm_medium=referral"
+    assert with_utm(kept) == kept
+    sized = sized_hotlink("https://images.unsplash.com/photo-1?ixid=ABC&w=1080&fit=max", 400)
+    assert parse_qs(urlsplit(sized or "").query) == {
+        "ixid": ["ABC"], "fit": ["max"], "w": ["400"]
+    }  # fmt: skip
+    assert slug("../../etc/passwd") == "etc-passwd"
+    assert slug("<script>") == "script" and slug("") == "x"
