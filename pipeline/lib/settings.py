@@ -74,6 +74,38 @@ class DoppelSettings(BaseSettings):
     )
     s3_region: str = "us-east-1"
 
+    # --- Unsplash (source=unsplash; docs/unsplash.md has the budget maths) -----------------
+    unsplash_base_url: str = Field(
+        default="https://api.unsplash.com/", description="https; plain http only on loopback."
+    )
+    unsplash_per_page: int = Field(default=30, ge=1, le=30)
+    unsplash_max_pages: int = Field(
+        default=10, ge=1, le=100, description="Editorial feed pages a day may read at most."
+    )
+    unsplash_call_budget: int = Field(
+        default=20,
+        ge=2,
+        description="API requests per day run (feed pages, retries, download tracking).",
+    )
+    unsplash_reserve: int = Field(
+        default=2,
+        ge=0,
+        description="Hourly requests left unused, on top of the day's download tracking.",
+    )
+    unsplash_image_hosts: str = Field(
+        default="images.unsplash.com", description="Comma-separated hosts images may come from."
+    )
+    unsplash_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    unsplash_image_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    unsplash_retry_attempts: int = Field(default=3, ge=1, le=10)
+    unsplash_retry_backoff_s: float = Field(default=0.5, ge=0, le=60)
+    unsplash_image_width: int = Field(default=1536, ge=64, le=4096)
+    unsplash_max_image_bytes: int = Field(default=20 * 2**20, ge=1024)
+    unsplash_max_image_pixels: int = Field(default=25_000_000, ge=4096)
+    unsplash_utm_source: str = Field(
+        default="doppel", description="Your Unsplash app's name, for utm_source on credits."
+    )
+
     # --- OpenAI / img2img (remote generators; docs/openai.md) -----------------------------
     # Model ids change every few months: they are settings, never constants in code.
     openai_strategy: Literal["edit", "describe"] = Field(

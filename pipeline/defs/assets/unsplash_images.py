@@ -1,4 +1,5 @@
 from datetime import date
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -38,7 +39,10 @@ def unsplash_images(
     except SourceUnavailable as exc:
         raise dg.Failure(
             description=f"{source.name} is unavailable for {day}: {exc}",
-            metadata={"retry_after_s": exc.retry_after_s or 0},
+            metadata={"retry_after_s": exc.retry_after_s or 0, **_source_figures(source)},
+            # The source says when to come back (an hour for a rate limit); a step retry
+            # seconds later would only spend requests. The gap-fill sensor returns later.
+            allow_retries=exc.retry_after_s is not None and exc.retry_after_s <= 60,
         ) from exc
     if result.rows and result.stored == 0:
         raise dg.Failure(
@@ -53,6 +57,14 @@ def unsplash_images(
             "fetched_this_run": result.fetched,
             "reused_stored_day": result.reused,
             "preview": dg.MetadataValue.md(photos_markdown(result.rows)),
+            **_source_figures(source),
         }
     )
     return pd.DataFrame(result.rows)
+
+
+def _source_figures(source: object) -> dict[str, Any]:
+    """What a source reports about its own run, e.g. Unsplash's `unsplash_ratelimit_remaining`
+    (read by the metrics exporter); sources without a report add nothing."""
+    report = getattr(source, "run_metadata", None)
+    return report() if callable(report) else {}

@@ -13,6 +13,7 @@ from pipeline.defs.resources.sources import (
     FolderPhotosResource,
     PhotoSourceResource,
     SamplePhotosResource,
+    UnsplashPhotosResource,
 )
 from pipeline.defs.resources.site import GallerySiteResource
 from pipeline.defs.resources.storage import (
@@ -74,7 +75,26 @@ def _photo_source(settings: DoppelSettings) -> PhotoSourceResource:
             folder=str(settings.folder), photos_per_day=settings.photos_per_day
         )
     if settings.source == "unsplash":
-        raise NotImplementedError("the Unsplash source is not built yet")
+        return UnsplashPhotosResource(
+            access_key=dg.EnvVar("UNSPLASH_ACCESS_KEY"),
+            photos_per_day=settings.photos_per_day,
+            base_url=settings.unsplash_base_url,
+            per_page=settings.unsplash_per_page,
+            max_pages=settings.unsplash_max_pages,
+            call_budget=settings.unsplash_call_budget,
+            reserve=settings.unsplash_reserve,
+            allowed_image_hosts=[
+                h.strip() for h in settings.unsplash_image_hosts.split(",") if h.strip()
+            ],
+            timeout_s=settings.unsplash_timeout_s,
+            image_timeout_s=settings.unsplash_image_timeout_s,
+            retry_attempts=settings.unsplash_retry_attempts,
+            retry_backoff_s=settings.unsplash_retry_backoff_s,
+            image_width=settings.unsplash_image_width,
+            max_image_bytes=settings.unsplash_max_image_bytes,
+            max_image_pixels=settings.unsplash_max_image_pixels,
+            utm_source=settings.unsplash_utm_source,
+        )
     return SamplePhotosResource(photos_per_day=settings.photos_per_day)
 
 
