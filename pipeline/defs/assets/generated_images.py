@@ -52,6 +52,11 @@ def generated_images(
         f"{day}: {result.generator_calls} generator calls, {result.reused} reused, "
         f"{result.adopted} adopted from the store"
     )
+    # Spending against the daily cap (remote generators), shown on success and failure.
+    budget = getattr(generator, "budget", None)
+    spending = {"stopped_by_budget": result.count("budget")} | (
+        budget.metadata() if budget is not None else {}
+    )
     if result.retryable_failures:
         # Everything that succeeded is already stored; failing the partition lets the
         # retry policy and the gap-fill sensor come back for the rest.
@@ -63,7 +68,7 @@ def generated_images(
                     f"{r['source_id']}: {r['error']}" for r in result.retryable_failures[:5]
                 )
             ),
-            metadata={"succeeded": result.count("succeeded")},
+            metadata={"succeeded": result.count("succeeded"), **spending},
         )
     cost = sum(r["cost_usd"] or 0.0 for r in result.rows)
     yield dg.Output(
@@ -76,6 +81,7 @@ def generated_images(
             "generator_calls_this_run": result.generator_calls,
             "reused": result.reused + result.adopted,
             "cost_usd": round(cost, 4),
+            **spending,
             "preview": dg.MetadataValue.md(generations_markdown(result.rows)),
         },
     )

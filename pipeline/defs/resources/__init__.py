@@ -7,7 +7,13 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 
 from pipeline.defs.resources.database import DatabaseResource
-from pipeline.defs.resources.generators import ImageGeneratorResource, PatchRemixResource
+from pipeline.defs.resources.generators import (
+    ImageGeneratorResource,
+    Img2ImgResource,
+    OpenAIImagesResource,
+    PatchRemixResource,
+    prices_config,
+)
 from pipeline.defs.resources.io_managers import DayTableIOManager
 from pipeline.defs.resources.sources import (
     FolderPhotosResource,
@@ -99,8 +105,44 @@ def _photo_source(settings: DoppelSettings) -> PhotoSourceResource:
 
 
 def _image_generator(settings: DoppelSettings) -> ImageGeneratorResource:
-    if settings.generator != "patch-remix":
-        raise NotImplementedError(f"the {settings.generator} generator is not built yet")
+    if settings.generator == "openai":
+        return OpenAIImagesResource(
+            api_key=dg.EnvVar("OPENAI_API_KEY"),  # the key by name only, never its value
+            database=DatabaseResource(url=_database_url(settings)),
+            base_url=settings.openai_base_url,
+            concurrency=settings.remote_generation_concurrency,
+            strategy=settings.openai_strategy,
+            image_model=settings.openai_image_model,
+            vision_model=settings.openai_vision_model,
+            size=settings.openai_size,
+            quality=settings.openai_quality,
+            input_fidelity=settings.openai_input_fidelity,
+            edit_prompt=settings.openai_edit_prompt,
+            describe_prompt=settings.openai_describe_prompt,
+            generate_prompt=settings.openai_generate_prompt,
+            timeout_s=settings.openai_timeout_s,
+            max_retries=settings.openai_max_retries,
+            daily_budget_usd=settings.openai_daily_budget_usd,
+            prices=prices_config(settings.openai_prices),
+            unpriced_call_usd=settings.openai_unpriced_call_usd,
+        )
+    if settings.generator == "img2img":
+        return Img2ImgResource(
+            base_url=settings.img2img_base_url,
+            # user:password by name only; absent when the server runs without --api-auth.
+            auth=dg.EnvVar("DOPPEL_IMG2IMG_AUTH") if settings.img2img_auth else None,
+            concurrency=settings.remote_generation_concurrency,
+            prompt=settings.img2img_prompt,
+            negative_prompt=settings.img2img_negative_prompt,
+            denoising_strength=settings.img2img_denoising_strength,
+            steps=settings.img2img_steps,
+            cfg_scale=settings.img2img_cfg_scale,
+            sampler=settings.img2img_sampler,
+            checkpoint=settings.img2img_checkpoint,
+            long_side=settings.img2img_long_side,
+            timeout_s=settings.img2img_timeout_s,
+            max_retries=settings.img2img_max_retries,
+        )
     return PatchRemixResource(
         concurrency=settings.generation_concurrency,
         work_size=settings.work_size,

@@ -1,6 +1,18 @@
-import dagster as dg
+from collections.abc import Mapping
+from typing import Any
 
+import dagster as dg
+from pydantic import Field
+
+from pipeline.defs.resources.database import DatabaseResource
 from pipeline.lib.generators import ImageGenerator
+from pipeline.lib.generators.pricing import DEFAULT_PRICES, ModelPrice
+from pipeline.lib.settings import (
+    DEFAULT_DESCRIBE_PROMPT,
+    DEFAULT_EDIT_PROMPT,
+    DEFAULT_GENERATE_PROMPT,
+    DEFAULT_IMG2IMG_PROMPT,
+)
 
 
 class ImageGeneratorResource(dg.ConfigurableResource):
@@ -30,3 +42,102 @@ class PatchRemixResource(ImageGeneratorResource):
                 max_attempts=self.max_attempts,
             )
         )
+
+
+class OpenAIImagesResource(ImageGeneratorResource):
+    """OpenAI's Images API, or any OpenAI-compatible server at `base_url` (docs/openai.md).
+
+    The daily budget starts from what the database already recorded as spent today (UTC),
+    so several runs on one day share one cap."""
+
+    api_key: str = Field(description="Pass dg.EnvVar('OPENAI_API_KEY'), never the value.")
+    database: DatabaseResource
+    base_url: str | None = None
+    strategy: str = "edit"
+    image_model: str = "gpt-image-2"
+    vision_model: str = "gpt-5-mini"
+    size: str = "1024x1024"
+    quality: str = "medium"
+    input_fidelity: str | None = None
+    edit_prompt: str = DEFAULT_EDIT_PROMPT
+    describe_prompt: str = DEFAULT_DESCRIBE_PROMPT
+    generate_prompt: str = DEFAULT_GENERATE_PROMPT
+    timeout_s: float = 180.0
+    max_retries: int = 2
+    daily_budget_usd: float = 5.0
+    prices: dict[str, Any] = Field(default_factory=lambda: prices_config(DEFAULT_PRICES))
+    unpriced_call_usd: float = 0.25
+
+    def open(self) -> ImageGenerator:
+        from pipeline.lib.generators.budget import DailyBudget, spent_today
+        from pipeline.lib.generators.openai_images import (
+            OpenAIImagesConfig,
+            OpenAIImagesGenerator,
+        )
+        from pipeline.lib.generators.pricing import ModelPrice, PriceTable
+
+        config = OpenAIImagesConfig(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            strategy=self.strategy,  # type: ignore[arg-type]
+            image_model=self.image_model,
+            vision_model=self.vision_model,
+            size=self.size,
+            quality=self.quality,
+            input_fidelity=self.input_fidelity,  # type: ignore[arg-type]
+            edit_prompt=self.edit_prompt,
+            describe_prompt=self.describe_prompt,
+            generate_prompt=self.generate_prompt,
+            timeout_s=self.timeout_s,
+            max_retries=self.max_retries,
+        )
+        prices = PriceTable(
+            {name: ModelPrice.model_validate(p) for name, p in self.prices.items()},
+            unpriced_call_usd=self.unpriced_call_usd,
+        )
+        budget = DailyBudget(self.daily_budget_usd, spent_today(self.database.get()))
+        return OpenAIImagesGenerator(config, prices=prices, budget=budget)
+
+
+class Img2ImgResource(ImageGeneratorResource):
+    """A self-hosted Stable Diffusion server speaking /sdapi/v1/img2img (A1111, Forge,
+    SD.Next). `auth` is "user:password" from dg.EnvVar('DOPPEL_IMG2IMG_AUTH'), if any."""
+
+    base_url: str = "http://127.0.0.1:7860"
+    auth: str | None = None
+    prompt: str = DEFAULT_IMG2IMG_PROMPT
+    negative_prompt: str = ""
+    denoising_strength: float = 0.6
+    steps: int = 30
+    cfg_scale: float = 7.0
+    sampler: str | None = None
+    checkpoint: str | None = None
+    long_side: int = 1024
+    timeout_s: float = 600.0
+    max_retries: int = 2
+
+    def open(self) -> ImageGenerator:
+        from pipeline.lib.generators.img2img import Img2ImgConfig, Img2ImgGenerator
+
+        user, _, password = (self.auth or "").partition(":")
+        return Img2ImgGenerator(
+            Img2ImgConfig(
+                base_url=self.base_url,
+                auth=(user, password) if self.auth else None,
+                prompt=self.prompt,
+                negative_prompt=self.negative_prompt,
+                denoising_strength=self.denoising_strength,
+                steps=self.steps,
+                cfg_scale=self.cfg_scale,
+                sampler=self.sampler,
+                checkpoint=self.checkpoint,
+                long_side=self.long_side,
+                timeout_s=self.timeout_s,
+                max_retries=self.max_retries,
+            )
+        )
+
+
+def prices_config(prices: Mapping[str, ModelPrice]) -> dict[str, Any]:
+    """The price table as plain config (it shows in the launchpad and run config)."""
+    return {name: price.model_dump(exclude_defaults=True) for name, price in prices.items()}
