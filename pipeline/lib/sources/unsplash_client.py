@@ -77,8 +77,7 @@ class UnsplashConfig:
 @dataclass(frozen=True)
 class ApiResponse:
     data: Any
-    next_url: str | None
-    total: int | None
+    next_url: str | None  # `Link: rel="next"`, absolute, as the API wrote it
 
 
 class UnsplashClient:
@@ -128,10 +127,10 @@ class UnsplashClient:
         """GET an API path (relative to the base URL) or an absolute URL the API returned."""
         url = self._api_url(path_or_url)
         what = httpx.URL(url).path
-        if self._rate_limited is not None:
-            raise self.rate_limited_error(self._rate_limited)
-        if self.ratelimit_remaining == 0:
-            raise self.rate_limited_error("X-Ratelimit-Remaining was 0 on the last response")
+        if self._rate_limited is not None or self.ratelimit_remaining == 0:
+            raise self.rate_limited_error(
+                self._rate_limited or "X-Ratelimit-Remaining was 0 on the last response"
+            )
         try:
             response = send_with_retries(
                 self._api, "GET", url, policy=self.config.retry, sleep=self._sleep, params=params
@@ -150,7 +149,9 @@ class UnsplashClient:
             ) from None
         self._note_headers(response, what)
         if _is_rate_limited(response):
+            # From now on nothing is sent, whatever headers the answer had (429 may have none).
             self._rate_limited = f"HTTP {response.status_code} on GET {what}"
+            self.ratelimit_remaining = 0
             raise self.rate_limited_error(self._rate_limited)
         if response.status_code == 401:
             raise UnsplashError(
@@ -179,7 +180,7 @@ class UnsplashClient:
                 retry_after_s=OUTAGE_RETRY_S,
             ) from None
         next_url = response.links.get("next", {}).get("url")
-        return ApiResponse(data, next_url, _int(response.headers.get("x-total")))
+        return ApiResponse(data, next_url)
 
     def track_download(self, download_location: str) -> None:
         """Trigger `links.download_location` (an API call; the query string is kept)."""
