@@ -10,6 +10,8 @@ from pipeline.defs.assets.generated_images import generated_images
 from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.jobs import daily_images_job, gallery_site_job
 from pipeline.defs.resources import build_resources
+from pipeline.defs.schedules import build_daily_images_schedule
+from pipeline.defs.sensors import build_gap_fill_sensor
 from pipeline.lib.settings import DoppelSettings, load_settings
 
 log = logging.getLogger("doppel")
@@ -19,7 +21,16 @@ def build_definitions(settings: DoppelSettings) -> dg.Definitions:
     return dg.Definitions(
         assets=[unsplash_images, generated_images, gallery_site],
         jobs=[daily_images_job, gallery_site_job],
+        schedules=[build_daily_images_schedule(settings)],
+        sensors=[build_gap_fill_sensor(settings)],
         resources=build_resources(settings),
+        # The two steps run one after the other either way; in_process saves a process
+        # start per step, multiprocess (Dagster's default) contains a crashing step.
+        executor=(
+            dg.in_process_executor
+            if settings.run_executor == "in_process"
+            else dg.multiprocess_executor
+        ),
     )
 
 

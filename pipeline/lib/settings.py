@@ -168,6 +168,31 @@ class DoppelSettings(BaseSettings):
     )
     img2img_max_retries: int = Field(default=2, ge=0, le=10)
 
+    # --- Orchestration: daily schedule, gap-fill sensor, runs (docs/orchestration.md) ------
+    # Read when the definitions load, so a change takes effect on the next code reload.
+    schedule_hour: int = Field(
+        default=1, ge=0, le=23, description="UTC hour of the daily run for the day just closed."
+    )
+    schedule_minute: int = Field(default=0, ge=0, le=59)
+    gap_lookback_days: int = Field(
+        default=14, ge=1, le=366, description="Recent days the gap-fill sensor checks."
+    )
+    gap_max_attempts: int = Field(
+        default=3, ge=1, le=20, description="Failed runs after which a day is left to a person."
+    )
+    gap_retry_after_minutes: float = Field(
+        default=30, ge=0, description="Wait after a day's failed run; doubles with each failure."
+    )
+    gap_sensor_interval_s: int = Field(default=600, ge=1, le=86_400)
+    run_executor: Literal["multiprocess", "in_process"] = Field(
+        default="multiprocess",
+        description="multiprocess isolates each step (a crash fails only the step); "
+        "in_process saves a process start per step on small machines.",
+    )
+    webserver_url: str = Field(
+        default="http://127.0.0.1:3000", description="The Dagster webserver `doppel backfill` uses."
+    )
+
     # --- Gallery (the static site; docs/gallery.md) ----------------------------------------
     site_prefix: str = Field(
         default="site", description="Key prefix of the gallery in the object store."

@@ -1,0 +1,126 @@
+"""The gap-fill sensor: heals missed or failed days with one backfill, without storms.
+
+Each tick: if a backfill of these assets is still in flight, skip. Otherwise read the status
+of both assets for the look-back window, the failed attempts of each candidate day from the
+run history, and ask `find_gaps` which days to fill. Those go into ONE backfill (the daemon
+runs it like a UI backfill); a tick with nothing to do says why in its SkipReason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, time, timedelta
+
+import dagster as dg
+
+from pipeline.defs.assets.generated_images import generated_images
+from pipeline.defs.assets.unsplash_images import unsplash_images
+from pipeline.defs.backfill_request import backfills_in_flight, request_backfill
+from pipeline.defs.partitions import daily_partitions
+from pipeline.lib.gaps import FAILED, IN_PROGRESS, DayHistory, GapPolicy, Status, find_gaps
+from pipeline.lib.settings import DoppelSettings
+
+GAP_FILL_TAGS = {"doppel/trigger": "gap_fill_sensor"}
+# The assets every gap-filling backfill covers, with the words a tick's reason uses.
+ASSET_LABELS = {unsplash_images.key: "photos", generated_images.key: "look-alikes"}
+FAILED_RUN_STATUSES = [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
+
+
+def gap_policy(settings: DoppelSettings) -> GapPolicy:
+    return GapPolicy(
+        max_attempts=settings.gap_max_attempts,
+        retry_after=timedelta(minutes=settings.gap_retry_after_minutes),
+        schedule_time=time(settings.schedule_hour, settings.schedule_minute),
+    )
+
+
+def build_gap_fill_sensor(
+    settings: DoppelSettings, *, clock: Callable[[], datetime] | None = None
+) -> dg.SensorDefinition:
+    """`clock` (UTC now) is for tests that need a fixed day; the daemon uses the real time."""
+    policy = gap_policy(settings)
+    lookback = settings.gap_lookback_days
+    now_utc = clock or (lambda: datetime.now(UTC))
+
+    # asset_selection= (not target=): the daemon only accepts backfill requests from
+    # sensors with an asset selection that covers every asset in the backfill.
+    @dg.sensor(
+        name="gap_fill_sensor",
+        asset_selection=[unsplash_images, generated_images],
+        minimum_interval_seconds=settings.gap_sensor_interval_s,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            f"Backfills days of the last {lookback} whose photos or look-alikes are missing "
+            f"or failed (at most {policy.max_attempts} failed attempts a day), one backfill "
+            "at a time."
+        ),
+    )
+    def gap_fill_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        instance = context.instance
+        if in_flight := backfills_in_flight(instance, ASSET_LABELS):
+            backfill = in_flight[0]
+            origin = "this sensor's" if _is_ours(backfill.tags) else "another"
+            return dg.SkipReason(
+                f"{origin} backfill {backfill.id} is still {backfill.status.lower()}; "
+                "gaps are looked for again once it has finished"
+            )
+
+        now = now_utc()
+        days = daily_partitions.get_partition_keys(current_time=now)[-lookback:]
+        statuses = {label: _statuses(instance, key, days) for key, label in ASSET_LABELS.items()}
+        history = _failed_attempts(instance, _candidates(days, statuses), policy.max_attempts)
+        report = find_gaps(days, statuses, history, now=now, policy=policy)
+        for capped in report.of_kind("capped"):
+            context.log.warning(f"{capped.day}: {capped.reason}")
+        if not report.days_to_backfill:
+            return dg.SkipReason(report.summary())
+        context.log.info(report.summary())
+        return request_backfill(
+            list(ASSET_LABELS), daily_partitions, report.days_to_backfill, GAP_FILL_TAGS
+        )
+
+    return gap_fill_sensor
+
+
+def _is_ours(tags: dict[str, str]) -> bool:
+    return all(tags.get(k) == v for k, v in GAP_FILL_TAGS.items())
+
+
+def _statuses(
+    instance: dg.DagsterInstance, key: dg.AssetKey, days: Sequence[str]
+) -> dict[str, Status]:
+    found = instance.get_status_by_partition(key, list(days), daily_partitions) or {}
+    return {day: found[day].value if found.get(day) else None for day in days}  # type: ignore[misc]
+
+
+def _candidates(days: Sequence[str], statuses: dict[str, dict[str, Status]]) -> list[str]:
+    """Days where some asset is missing or failed and nothing is running."""
+    return [
+        day
+        for day in days
+        if not any(s[day] == IN_PROGRESS for s in statuses.values())
+        and any(s[day] in (None, FAILED) for s in statuses.values())
+    ]
+
+
+def _failed_attempts(
+    instance: dg.DagsterInstance, days: Sequence[str], cap: int
+) -> dict[str, DayHistory]:
+    """Failed or canceled runs per day, from the run history (newest `cap` are enough)."""
+    history = {}
+    for day in days:
+        records = instance.get_run_records(
+            filters=dg.RunsFilter(tags={"dagster/partition": day}, statuses=FAILED_RUN_STATUSES),
+            limit=cap,
+        )
+        ended = [r.end_time for r in records if r.end_time is not None]
+        newest_tags = records[0].dagster_run.tags if records else {}
+        history[day] = DayHistory(
+            failed_attempts=len(records),
+            last_failure_at=datetime.fromtimestamp(max(ended), UTC) if ended else None,
+            # Set on a crashed run that instance run_retries will re-launch; once it has,
+            # the new run makes the day IN_PROGRESS instead.
+            retry_pending=newest_tags.get("dagster/will_retry") == "true"
+            and "dagster/auto_retry_run_id" not in newest_tags,
+        )
+    return history

@@ -1,0 +1,226 @@
+"""The gap-fill sensor through `evaluate_tick` (the daemon's validation included) on a real
+test instance, seeded by materializing days: done, failed, running and missing."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from pipeline.definitions import build_definitions
+from pipeline.defs.assets.generated_images import generated_images
+from pipeline.defs.assets.unsplash_images import unsplash_images
+from pipeline.defs.backfill_request import list_backfills, requested_days
+from pipeline.defs.resources import build_resources
+from pipeline.defs.resources.generators import ImageGeneratorResource
+from pipeline.defs.sensors import GAP_FILL_TAGS, build_gap_fill_sensor
+from pipeline.lib.generators import GeneratorUnavailable, ImageGenerator
+from pipeline.lib.settings import DoppelSettings, load_settings
+from pipeline_tests.fakes import MirrorGenerator, MirrorGeneratorResource
+
+# The sensor's clock: the window is the four days before, whatever the real date is.
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+MISSING, RUNNING, FAILING, DONE = "2026-11-24", "2026-11-25", "2026-11-26", "2026-11-27"
+BOTH = {unsplash_images.key.to_user_string(), generated_images.key.to_user_string()}
+
+# Generators blocked until their test releases them, by name (resources are rebuilt per step).
+GATES: dict[str, threading.Event] = {}
+
+
+class UnreachableGeneratorResource(ImageGeneratorResource):
+    """A generator backend that cannot be set up: the step fails before any photo, and
+    (like any resource error) is not retried by the step's RetryPolicy."""
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        raise GeneratorUnavailable("generator endpoint refused the connection")
+
+    def open(self) -> ImageGenerator:  # pragma: no cover - never reached
+        raise AssertionError
+
+
+class GatedGenerator(MirrorGenerator):
+    def __init__(self, gate: str):
+        super().__init__(counter=gate)
+        self.gate = gate
+
+    def generate(self, source):  # type: ignore[no-untyped-def]
+        GATES[self.gate].wait(timeout=60)
+        return super().generate(source)
+
+
+class GatedGeneratorResource(ImageGeneratorResource):
+    gate: str
+
+    def open(self) -> ImageGenerator:
+        return GatedGenerator(self.gate)
+
+
+@pytest.fixture
+def settings(local_settings: DoppelSettings) -> DoppelSettings:
+    return load_settings(
+        _env_file=None,
+        data_dir=local_settings.data_dir,
+        photos_per_day=1,
+        gap_lookback_days=4,
+        gap_retry_after_minutes=0,
+    )
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+def materialize(
+    settings: DoppelSettings,
+    instance: dg.DagsterInstance,
+    day: str,
+    generator: ImageGeneratorResource | None = None,
+) -> dg.ExecuteInProcessResult:
+    generator = generator or MirrorGeneratorResource(counter=f"mirror-{uuid.uuid4().hex}")
+    return dg.materialize(
+        [unsplash_images, generated_images],
+        partition_key=day,
+        resources=build_resources(settings) | {"image_generator": generator},
+        instance=instance,
+        raise_on_error=False,
+    )
+
+
+def fail(settings: DoppelSettings, instance: dg.DagsterInstance, day: str) -> None:
+    assert not materialize(settings, instance, day, UnreachableGeneratorResource()).success
+
+
+def tick(settings: DoppelSettings, instance: dg.DagsterInstance) -> Any:
+    sensor = build_gap_fill_sensor(settings, clock=lambda: NOW)
+    context = dg.build_sensor_context(instance=instance, definitions=build_definitions(settings))
+    return sensor.evaluate_tick(context)
+
+
+def submit_like_the_daemon(instance: dg.DagsterInstance, run_request: dg.RunRequest) -> str:
+    """What the sensor daemon does with a backfill request (dagster 1.13, private)."""
+    from dagster._core.utils import make_new_backfill_id
+    from dagster._daemon.sensor import _submit_backfill_request
+
+    backfill_id = make_new_backfill_id()
+    _submit_backfill_request(backfill_id, run_request, instance)
+    return backfill_id
+
+
+def test_gap_fill_sensor_backfills_missing_and_failed_days_not_running_or_done(
+    settings: DoppelSettings, instance: dg.DagsterInstance
+) -> None:
+    assert materialize(settings, instance, DONE).success
+    fail(settings, instance, FAILING)
+    gate = f"gate-{uuid.uuid4().hex}"
+    GATES[gate] = threading.Event()
+    running = threading.Thread(
+        target=materialize, args=(settings, instance, RUNNING, GatedGeneratorResource(gate=gate))
+    )
+    running.start()
+    try:
+        _wait_until_in_progress(instance, RUNNING)
+        result = tick(settings, instance)
+    finally:
+        GATES[gate].set()
+        running.join(timeout=60)
+
+    assert result.skip_message is None
+    [request] = result.run_requests
+    assert requested_days(request) == {key: [MISSING, FAILING] for key in BOTH}
+    assert request.tags.items() >= GAP_FILL_TAGS.items()
+    assert request.run_key is None  # retried days must never be deduplicated away
+
+
+def test_gap_fill_sensor_skips_with_a_reason_when_every_day_is_done(
+    settings: DoppelSettings, instance: dg.DagsterInstance
+) -> None:
+    one_day = settings.model_copy(update={"gap_lookback_days": 1})
+    assert materialize(one_day, instance, DONE).success
+    result = tick(one_day, instance)
+    assert not result.run_requests
+    assert result.skip_message == f"{DONE}..{DONE}: nothing to fill; 1 done"
+
+
+def test_gap_fill_sensor_attempt_cap_leaves_a_broken_day_alone(
+    settings: DoppelSettings, instance: dg.DagsterInstance
+) -> None:
+    one_day = settings.model_copy(update={"gap_lookback_days": 1, "gap_max_attempts": 2})
+    fail(one_day, instance, DONE)
+    [request] = tick(one_day, instance).run_requests  # attempt 2 of 2 is allowed
+    assert requested_days(request) == {key: [DONE] for key in BOTH}
+
+    fail(one_day, instance, DONE)
+    result = tick(one_day, instance)
+    assert not result.run_requests
+    assert "left alone after 2 failed attempts" in result.skip_message
+    assert f"doppel backfill --from {DONE} --to {DONE}" in result.skip_message
+
+
+def test_gap_fill_sensor_launches_no_second_backfill_while_one_is_in_flight(
+    settings: DoppelSettings, instance: dg.DagsterInstance
+) -> None:
+    [request] = tick(settings, instance).run_requests
+    backfill_id = submit_like_the_daemon(instance, request)
+    [backfill] = list_backfills(instance)
+    assert (backfill.id, backfill.status) == (backfill_id, "REQUESTED")
+    assert backfill.tags.items() >= GAP_FILL_TAGS.items()
+    assert backfill.days_by_asset == {key: [MISSING, RUNNING, FAILING, DONE] for key in BOTH}
+
+    # The days are still missing, but the backfill that will fill them is in flight.
+    result = tick(settings, instance)
+    assert not result.run_requests
+    assert result.skip_message.startswith(f"this sensor's backfill {backfill_id} is still")
+
+    # It is the in-flight check, not a cursor, that holds the sensor back: once the
+    # backfill has ended (here: canceled), the still-missing days are requested again.
+    _set_status(instance, backfill_id, "CANCELED")
+    assert tick(settings, instance).run_requests
+
+
+def test_gap_fill_sensor_waits_for_a_backfill_started_by_hand(
+    settings: DoppelSettings, instance: dg.DagsterInstance
+) -> None:
+    [request] = tick(settings, instance).run_requests
+    by_hand = request.with_replaced_attrs(tags={"doppel/trigger": "cli"})
+    backfill_id = submit_like_the_daemon(instance, by_hand)
+    result = tick(settings, instance)
+    assert result.skip_message.startswith(f"another backfill {backfill_id} is still")
+
+
+def test_gap_fill_sensor_is_registered_running_with_the_configured_interval(
+    settings: DoppelSettings,
+) -> None:
+    defs = build_definitions(settings.model_copy(update={"gap_sensor_interval_s": 42}))
+    sensor = defs.resolve_sensor_def("gap_fill_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert sensor.minimum_interval_seconds == 42
+    assert sensor.asset_selection is not None
+
+
+def _wait_until_in_progress(instance: dg.DagsterInstance, day: str, timeout: float = 30) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = instance.get_status_by_partition(
+            generated_images.key, [day], generated_images.partitions_def
+        )
+        if status and status.get(day) == dg.AssetPartitionStatus.IN_PROGRESS:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{day} never showed as in progress")
+
+
+def _set_status(instance: dg.DagsterInstance, backfill_id: str, status: str) -> None:
+    from dagster._core.execution.backfill import BulkActionStatus
+
+    backfill = instance.get_backfill(backfill_id)
+    assert backfill is not None
+    instance.update_backfill(backfill.with_status(BulkActionStatus(status)))
