@@ -4,6 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from pipeline.defs.checks import GENERATED_IMAGES_CHECKS, day_check_results
+from pipeline.defs.limits import API_STEP_RETRY, IMAGE_GENERATOR_POOL
 from pipeline.defs.partitions import daily_partitions
 from pipeline.defs.resources import DatabaseResource, ImageGeneratorResource, ObjectStoreResource
 from pipeline.lib.comparisons import compare_images
@@ -15,6 +16,8 @@ from pipeline.lib.summaries import generations_markdown
 @dg.asset(
     partitions_def=daily_partitions,
     group_name="doppel",
+    pool=IMAGE_GENERATOR_POOL,
+    retry_policy=API_STEP_RETRY,
     kinds={"python", "image"},
     check_specs=GENERATED_IMAGES_CHECKS,
     description=(

@@ -4,6 +4,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from pipeline.defs.limits import API_STEP_RETRY, PHOTO_SOURCE_POOL
 from pipeline.defs.partitions import daily_partitions
 from pipeline.defs.resources import DatabaseResource, ObjectStoreResource, PhotoSourceResource
 from pipeline.lib.collect import collect_day
@@ -14,6 +15,8 @@ from pipeline.lib.summaries import photos_markdown
 @dg.asset(
     partitions_def=daily_partitions,
     group_name="doppel",
+    pool=PHOTO_SOURCE_POOL,
+    retry_policy=API_STEP_RETRY,
     kinds={"python", "image"},
     description=(
         "The day's most popular photos (top K): originals stored in the object store, one "
