@@ -1,0 +1,96 @@
+"""Settings → resources for the remote generators, and an img2img day through Dagster."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from pipeline.defs.assets.generated_images import generated_images
+from pipeline.defs.assets.unsplash_images import unsplash_images
+from pipeline.defs.resources import build_resources
+from pipeline.defs.resources.generators import Img2ImgResource, OpenAIImagesResource
+from pipeline.lib.db import Database, GeneratedImage
+from pipeline.lib.settings import SettingsError, load_settings
+from pipeline_tests.fixtures.img2img_server import Img2ImgImitation
+
+
+def test_openai_settings_become_a_resource_that_holds_the_key_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-resource-test-secret")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    settings = load_settings(
+        _env_file=None, data_dir=tmp_path, generator="openai", openai_strategy="describe"
+    )
+    resource = build_resources(settings)["image_generator"]
+    assert isinstance(resource, OpenAIImagesResource)
+    assert resource.concurrency == 4  # the remote default
+    assert resource.base_url == "http://127.0.0.1:9/v1"
+    assert resource.strategy == "describe"
+    # The key travels by name; Dagster resolves it inside the run.
+    assert isinstance(resource.api_key, dg.EnvVar) and resource.api_key == "OPENAI_API_KEY"
+
+    explicit = load_settings(
+        _env_file=None, data_dir=tmp_path, generator="openai", generation_concurrency=3
+    )
+    assert build_resources(explicit)["image_generator"].concurrency == 3
+    patch_remix = load_settings(_env_file=None, data_dir=tmp_path)
+    assert build_resources(patch_remix)["image_generator"].concurrency == 2
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needle"),
+    [
+        ({"openai_size": "big"}, "DOPPEL_OPENAI_SIZE"),
+        ({"openai_generate_prompt": "no placeholder"}, "{description}"),
+        ({"img2img_auth": "no-colon"}, "DOPPEL_IMG2IMG_AUTH"),
+        ({"openai_strategy": "variations"}, "DOPPEL_OPENAI_STRATEGY"),
+    ],
+)
+def test_unusable_remote_settings_are_clear_errors(overrides: dict[str, str], needle: str) -> None:
+    with pytest.raises(SettingsError, match=needle.replace("{", r"\{").replace("}", r"\}")):
+        load_settings(_env_file=None, **overrides)
+
+
+def test_an_img2img_day_through_dagster_with_basic_auth(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(generated_images.op, "_retry_policy", None)  # one attempt per run
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    entries = []
+    for name in ("north", "south"):
+        Image.linear_gradient("L").resize((96, 64)).convert("RGB").save(folder / f"{name}.jpg")
+        entries.append({"id": name, "file": f"{name}.jpg", "description": f"the {name} pier"})
+    (folder / "photos.json").write_text(json.dumps(entries))
+    monkeypatch.setenv("DOPPEL_IMG2IMG_AUTH", "doppel:pier-secret")
+
+    with Img2ImgImitation(auth=("doppel", "pier-secret")) as server:
+        settings = load_settings(
+            _env_file=None, data_dir=tmp_path / "data", source="folder", folder=folder,
+            photos_per_day=2, generator="img2img", img2img_base_url=server.base_url,
+            img2img_long_side=128, img2img_timeout_s=5,
+        )  # fmt: skip
+        resources = build_resources(settings)
+        assert isinstance(resources["image_generator"], Img2ImgResource)
+        result = dg.materialize(
+            [unsplash_images, generated_images], partition_key="2026-11-20", resources=resources
+        )
+        assert result.success
+        assert [r.status for r in server.requests] == [200, 200]
+        prompts = sorted(r.json["prompt"] for r in server.requests)
+        assert prompts[0].startswith("the north pier, ")
+
+    db = Database(settings.resolved_database_url)
+    with db.session() as session:
+        rows = session.scalars(select(GeneratedImage)).all()
+        assert [(r.status, r.generator, r.strategy, r.model) for r in rows] == [
+            ("succeeded", "img2img", "img2img", "sdxl_imitation")
+        ] * 2
+        assert all("pier-secret" not in repr(vars(r)) for r in rows)
+    db.dispose()
