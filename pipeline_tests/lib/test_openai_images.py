@@ -187,6 +187,16 @@ def test_rate_limit_is_retried_honouring_retry_after(server: OpenAIImitation) ->
     assert sleeps == [0.25, 0.25]
 
 
+def test_a_retry_after_longer_than_the_cap_is_not_waited_for(server: OpenAIImitation) -> None:
+    server.retry_after = 600
+    server.add_fault("rate_limited", times=10)
+    sleeps: list[float] = []
+    with pytest.raises(GenerationError) as caught:
+        generator(server, sleeps=sleeps).generate(photo())
+    assert caught.value.retryable and "asked to wait over 60s, after 1 try" in str(caught.value)
+    assert sleeps == [] and len(server.requests) == 1
+
+
 def test_rate_limit_beyond_the_retry_budget_is_a_retryable_failure(
     server: OpenAIImitation,
 ) -> None:

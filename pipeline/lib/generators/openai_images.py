@@ -41,7 +41,7 @@ from pipeline.lib.generators import (
 from pipeline.lib.generators.budget import DailyBudget, Reservation
 from pipeline.lib.generators.pricing import PriceTable
 from pipeline.lib.generators.transfer import Upload, image_from_base64, upload_of
-from pipeline.lib.http import RetryPolicy
+from pipeline.lib.http import RetryPolicy, retry_after_seconds
 from pipeline.lib.settings import (
     DEFAULT_DESCRIBE_PROMPT,
     DEFAULT_EDIT_PROMPT,
@@ -314,12 +314,15 @@ class OpenAIImagesGenerator:
                 ) from None
             if attempt < attempts:
                 delay = self._delay(attempt, response)
+                if delay is None:
+                    problem += f" and asked to wait over {self._policy.max_retry_after_s:g}s"
+                    break
                 log.info("OpenAI %s: %s; retry %d/%d in %.1fs", what, problem, attempt,
                          attempts - 1, delay)  # fmt: skip
                 self._sleep(delay)
+        tries = "1 try" if attempt == 1 else f"{attempt} tries"
         raise GenerationError(
-            f"OpenAI {what}: {problem}, after {attempts} tries; retried on the next run",
-            retryable=True,
+            f"OpenAI {what}: {problem}, after {tries}; retried on the next run", retryable=True
         )
 
     def _failure_of(self, exc: openai.APIStatusError) -> Exception | None:
@@ -358,17 +361,13 @@ class OpenAIImagesGenerator:
             retryable=False,
         )
 
-    def _delay(self, attempt: int, response: Any) -> float:
-        """Retry-After (ms or s, capped) if the server sent one, else jittered backoff."""
-        if response is not None:
-            value = response.headers.get("retry-after-ms")
-            try:
-                if value is not None:
-                    return min(max(0.0, float(value) / 1000), self._policy.max_retry_after_s)
-            except ValueError:
-                pass
-        # httpx2 responses have httpx's headers interface, which is all RetryPolicy reads.
-        return self._policy.delay(attempt, response, self._rng)
+    def _delay(self, attempt: int, response: Any) -> float | None:
+        """Seconds before the next try: the server's Retry-After if it sent one, else jittered
+        backoff. None if the server asks for longer than the cap: like the SDK, don't wait."""
+        advised = _retry_after(response) if response is not None else None
+        if advised is None:
+            return self._policy.delay(attempt, None, self._rng)
+        return advised if advised <= self._policy.max_retry_after_s else None
 
     def _describe(self, exc: openai.APIStatusError) -> str:
         body = exc.body if isinstance(exc.body, dict) else {}
@@ -388,6 +387,18 @@ class OpenAIImagesGenerator:
         if self.config.api_key:
             text = text.replace(self.config.api_key, "***")
         return _KEY_LIKE.sub("sk-***", text)
+
+
+def _retry_after(response: Any) -> float | None:
+    """`retry-after-ms` (OpenAI's, preferred) or `retry-after` (seconds or an HTTP date)."""
+    value = response.headers.get("retry-after-ms")
+    if value is not None:
+        try:
+            return max(0.0, float(value) / 1000)
+        except ValueError:
+            pass
+    # httpx2 responses have httpx's headers interface, which is all this reads.
+    return retry_after_seconds(response)
 
 
 def _request_id(obj: object) -> str | None:
