@@ -85,6 +85,58 @@ def cmd_instance_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from pipeline.lib.webserver_backfill import WebserverError, launch_backfill
+
+    settings = _settings()
+    days = _backfill_days(args.first, args.last)
+    from pipeline.defs.sensors import ASSET_LABELS  # the assets a day consists of
+
+    url = args.url or settings.webserver_url
+    try:
+        launched = launch_backfill(
+            url,
+            asset_paths=[key.path for key in ASSET_LABELS],
+            first_day=days[0],
+            last_day=days[-1],
+            title=f"doppel backfill {days[0]}..{days[-1]}",
+            tags={"doppel/trigger": "doppel_backfill"},
+        )
+    except WebserverError as exc:
+        raise CommandError(str(exc)) from None
+    assets = " and ".join(key.to_user_string() for key in ASSET_LABELS)
+    count = f"{len(days)} day" + ("s" if len(days) > 1 else "")
+    print(f"backfill {launched.id}: {days[0]}..{days[-1]} ({count}) of {assets}")
+    print(f"watch it: {launched.url}")
+    print("its runs start while the Dagster daemon runs (`make dev` starts one)")
+    return 0
+
+
+def _backfill_days(first: str, last: str) -> list[str]:
+    """The partition keys from `first` to `last`, or a CommandError saying what is wrong."""
+    from datetime import date
+
+    for flag, value in (("--from", first), ("--to", last)):
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise CommandError(f"{flag} {value!r} is not a day: write it as YYYY-MM-DD") from None
+    if first > last:
+        raise CommandError(f"--from {first} is after --to {last}")
+    from pipeline.defs.partitions import daily_partitions  # after .env: it reads the start
+
+    keys = daily_partitions.get_partition_keys()
+    if not keys:
+        raise CommandError("no UTC day has closed since DOPPEL_START_DATE: nothing to backfill")
+    for day in (first, last):
+        if day not in keys:
+            raise CommandError(
+                f"{day} is not a day Doppel makes: days run from {keys[0]} (DOPPEL_START_DATE) "
+                f"to {keys[-1]} (the last complete UTC day)"
+            )
+    return keys[keys.index(first) : keys.index(last) + 1]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="doppel", description="Popular photos beside their machine-made look-alikes."
@@ -116,6 +168,16 @@ def build_parser() -> argparse.ArgumentParser:
     inst_sub.add_parser("init", help="create DAGSTER_HOME and its dagster.yaml").set_defaults(
         func=cmd_instance_init
     )
+
+    backfill = sub.add_parser(
+        "backfill", help="launch a backfill of a range of days on a running Dagster webserver"
+    )
+    backfill.add_argument("--from", dest="first", required=True, metavar="DAY", help="YYYY-MM-DD")
+    backfill.add_argument("--to", dest="last", required=True, metavar="DAY", help="YYYY-MM-DD")
+    backfill.add_argument(
+        "--url", help="the webserver (default DOPPEL_WEBSERVER_URL or http://127.0.0.1:3000)"
+    )
+    backfill.set_defaults(func=cmd_backfill)
     return parser
 
 
