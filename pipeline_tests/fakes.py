@@ -42,3 +42,17 @@ class MirrorGeneratorResource(ImageGeneratorResource):
 
     def open(self) -> ImageGenerator:
         return MirrorGenerator(self.counter, self.fail_after)
+
+
+class UnreachableGeneratorResource(ImageGeneratorResource):
+    """A generator backend that cannot be set up (endpoint down): the run fails before any
+    photo is drawn. A resource error is not retried by a step's RetryPolicy, so a test can
+    make a failed day in one quick run."""
+
+    def setup_for_execution(self, context: object) -> None:
+        from pipeline.lib.generators import GeneratorUnavailable
+
+        raise GeneratorUnavailable("generator endpoint refused the connection")
+
+    def open(self) -> ImageGenerator:  # pragma: no cover - setup already failed
+        raise AssertionError("unreachable")

@@ -19,9 +19,13 @@ from pipeline.defs.backfill_request import list_backfills, requested_days
 from pipeline.defs.resources import build_resources
 from pipeline.defs.resources.generators import ImageGeneratorResource
 from pipeline.defs.sensors import GAP_FILL_TAGS, build_gap_fill_sensor
-from pipeline.lib.generators import GeneratorUnavailable, ImageGenerator
+from pipeline.lib.generators import ImageGenerator
 from pipeline.lib.settings import DoppelSettings, load_settings
-from pipeline_tests.fakes import MirrorGenerator, MirrorGeneratorResource
+from pipeline_tests.fakes import (
+    MirrorGenerator,
+    MirrorGeneratorResource,
+    UnreachableGeneratorResource,
+)
 
 # The sensor's clock: the window is the four days before, whatever the real date is.
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -30,17 +34,6 @@ BOTH = {unsplash_images.key.to_user_string(), generated_images.key.to_user_strin
 
 # Generators blocked until their test releases them, by name (resources are rebuilt per step).
 GATES: dict[str, threading.Event] = {}
-
-
-class UnreachableGeneratorResource(ImageGeneratorResource):
-    """A generator backend that cannot be set up: the step fails before any photo, and
-    (like any resource error) is not retried by the step's RetryPolicy."""
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        raise GeneratorUnavailable("generator endpoint refused the connection")
-
-    def open(self) -> ImageGenerator:  # pragma: no cover - never reached
-        raise AssertionError
 
 
 class GatedGenerator(MirrorGenerator):
