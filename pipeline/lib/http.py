@@ -26,7 +26,7 @@ class RetryPolicy:
     attempts: int = 3  # total tries, the first included
     backoff_s: float = 0.5
     max_backoff_s: float = 8.0
-    max_retry_after_s: float = 30.0  # a longer Retry-After is not waited for
+    max_retry_after_s: float = 30.0  # a longer Retry-After is cut to this
 
     def delay(self, attempt: int, response: httpx.Response | None, rng: random.Random) -> float:
         """Seconds to wait before try `attempt + 1` (attempt counts from 1)."""
