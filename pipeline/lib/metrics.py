@@ -1,0 +1,360 @@
+"""Weight-free image comparison measures: is a look-alike similar, new, and not a copy?
+
+Everything here compares two RGB images (PIL images or arrays, uint8 or float on [0, 1]) that
+may differ in size, needs no downloaded weights, and is deterministic. The patch generator uses
+these measures for its quality gate and the gallery uses them to compare any photo with any
+look-alike, so this module knows nothing about how an image was made.
+
+Typical values (7 sample photos at 256 px; see `pipeline/lib/patch_remix/remix.py` for the gate):
+patch-SWD ≈ 0 for a copy, 1–3 for a good patch variation, above ~4 for "texture soup";
+SSIM ≈ 1 for a copy, 0.1–0.7 for a variation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from PIL import Image
+from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+ImageLike = Image.Image | np.ndarray
+
+PATCH = 7
+SWD_SCALES = (1.0, 0.5, 0.25)
+SWD_PROJECTIONS = 128
+SWD_MAX_PATCHES = 16384
+MEASURE_SIDE = 256
+"""Images are measured at most this many pixels on the long side, so cost is bounded."""
+
+COPY_MSE = 1e-4
+"""A patch counts as copied when its per-pixel mean squared error to its match is below this
+(on [0, 1]; about 2.5/255 RMS, i.e. re-encoding noise)."""
+
+COPY_REL = 0.1
+"""...or below this share of the patch's own variance (JPEG error grows with detail)."""
+
+COPY_TEXTURE_VAR = 1e-3
+"""Patches with at least this pixel variance (std ≈ 8/255) count fully as copy evidence."""
+
+
+@dataclass(frozen=True)
+class CopyMeasures:
+    """How much of an image is pasted from another, read from a nearest-neighbour field.
+
+    zero_shift: share of patches whose near-exact match sits at the same relative position.
+    largest_region: share of patches in the largest 4-connected region that shares one
+        displacement with near-exact matches (a rigidly copied block, wherever it moved).
+    """
+
+    zero_shift: float
+    largest_region: float
+
+
+def to_float(img: ImageLike) -> np.ndarray:
+    """An (H, W, 3) float32 array on [0, 1] from a PIL image or a uint8/float array."""
+    if isinstance(img, Image.Image):
+        arr = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    else:
+        arr = np.asarray(img)
+        if arr.ndim == 2:
+            arr = np.repeat(arr[:, :, None], 3, axis=2)
+        if arr.ndim != 3 or arr.shape[2] != 3:
+            raise ValueError(f"expected an RGB image array, got shape {arr.shape}")
+        arr = arr.astype(np.float32) / 255.0 if arr.dtype == np.uint8 else arr.astype(np.float32)
+    return np.ascontiguousarray(arr)
+
+
+def resize_array(arr: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Antialiased resize of a float (H, W, 3) array: Pillow's bicubic per channel, clipped."""
+    if arr.shape[:2] == (height, width):
+        return arr
+    planes = [
+        np.asarray(Image.fromarray(arr[:, :, c]).resize((width, height), Image.Resampling.BICUBIC))
+        for c in range(arr.shape[2])
+    ]
+    return np.clip(np.stack(planes, axis=2), 0.0, 1.0).astype(np.float32)
+
+
+def cap_side(img: ImageLike, max_side: int | None) -> np.ndarray:
+    """`to_float`, downscaled so the long side is at most `max_side` (None: as is). PIL
+    images are shrunk before conversion, so a 4K photo never becomes a 4K float array."""
+    if isinstance(img, Image.Image) and max_side is not None and max(img.size) > max_side:
+        s = max_side / max(img.size)
+        size = (max(1, round(img.width * s)), max(1, round(img.height * s)))
+        img = img.convert("RGB").resize(size, Image.Resampling.BICUBIC)
+    arr = to_float(img)
+    h, w = arr.shape[:2]
+    if max_side is None or max(h, w) <= max_side:
+        return arr
+    s = max_side / max(h, w)
+    return resize_array(arr, max(1, round(h * s)), max(1, round(w * s)))
+
+
+def fit_to(img: ImageLike, height: int, width: int) -> np.ndarray:
+    """`to_float` resized to exactly (height, width); PIL images are resized by Pillow first."""
+    if isinstance(img, Image.Image):
+        if img.size != (width, height):
+            img = img.convert("RGB").resize((width, height), Image.Resampling.BICUBIC)
+        return to_float(img)
+    return resize_array(to_float(img), height, width)
+
+
+def patch_matrix(arr: np.ndarray, patch: int = PATCH) -> np.ndarray:
+    """All stride-1 patches as rows of an (N, patch·patch·C) float32 matrix, row-major order."""
+    win = sliding_window_view(arr, (patch, patch), axis=(0, 1))  # (Hp, Wp, C, p, p)
+    return np.ascontiguousarray(win.reshape(win.shape[0] * win.shape[1], -1), dtype=np.float32)
+
+
+def patch_swd_scales(
+    a: ImageLike,
+    b: ImageLike,
+    *,
+    scales: Sequence[float] = SWD_SCALES,
+    projections: int = SWD_PROJECTIONS,
+    patch: int = PATCH,
+    max_side: int | None = MEASURE_SIDE,
+    seed: int = 0,
+) -> list[float]:
+    """Sliced Wasserstein distance between the patch distributions of `a` and `b`, per scale.
+
+    At each scale both images are downscaled, all 7×7 RGB patches are projected on the same
+    `projections` random unit directions (fixed `seed`), and the sorted projections are compared
+    at common quantiles (so sizes may differ). Result: mean absolute gap ×100 on [0, 1] pixels.
+    """
+    fa, fb = cap_side(a, max_side), cap_side(b, max_side)
+    rng = np.random.default_rng(seed)
+    dirs = rng.standard_normal((patch * patch * 3, projections)).astype(np.float32)
+    dirs /= np.linalg.norm(dirs, axis=0, keepdims=True)
+    out = []
+    for s in scales:
+        pa, pb = _scaled(fa, s, patch), _scaled(fb, s, patch)
+        if pa is None or pb is None:
+            continue
+        qa, qb = (
+            _sorted_projections(pa, dirs, patch, seed),
+            _sorted_projections(pb, dirs, patch, seed),
+        )
+        n = min(qa.shape[1], qb.shape[1])
+        qa, qb = qa[:, _quantile_cols(qa.shape[1], n)], qb[:, _quantile_cols(qb.shape[1], n)]
+        out.append(float(np.abs(qa - qb).mean() * 100.0))
+    return out
+
+
+def _sorted_projections(arr: np.ndarray, dirs: np.ndarray, patch: int, seed: int) -> np.ndarray:
+    """(projections, n) sorted projections of at most SWD_MAX_PATCHES patches of `arr`.
+
+    Sorting dominates the cost, so big images are measured on a random subset of patches;
+    the subset depends only on the patch count and `seed`, so identical images still score 0.
+    """
+    patches = patch_matrix(arr, patch)
+    if len(patches) > SWD_MAX_PATCHES:
+        pick = np.random.default_rng(seed).choice(len(patches), SWD_MAX_PATCHES, replace=False)
+        patches = patches[np.sort(pick)]
+    proj = dirs.T @ patches.T  # rows are contiguous, so the sort below is cache-friendly
+    proj.sort(axis=1)
+    return proj
+
+
+def patch_swd(
+    a: ImageLike, b: ImageLike, *, max_side: int | None = MEASURE_SIDE, seed: int = 0
+) -> float:
+    """Mean of `patch_swd_scales` over the scales 1, 1/2, 1/4 (×100 on [0, 1] pixels)."""
+    per_scale = patch_swd_scales(a, b, max_side=max_side, seed=seed)
+    return float(np.mean(per_scale)) if per_scale else float("nan")
+
+
+def _scaled(arr: np.ndarray, scale: float, patch: int) -> np.ndarray | None:
+    h, w = arr.shape[:2]
+    hh, ww = round(h * scale), round(w * scale)
+    if min(hh, ww) < patch + 2:
+        return None
+    return resize_array(arr, hh, ww)
+
+
+def _quantile_cols(length: int, n: int) -> np.ndarray:
+    return ((np.arange(n) + 0.5) * (length / n)).astype(np.intp)
+
+
+def nn_field(
+    output: ImageLike,
+    source: ImageLike,
+    *,
+    patch: int = PATCH,
+    max_side: int | None = 128,
+    chunk: int = 1024,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact nearest source patch for every output patch.
+
+    `source` is capped to `max_side` (exact search is quadratic) and `output` is resized to the
+    source's size, so positions are comparable. Returns (field, mse): field is (Hp, Wp, 2) int
+    (y, x) of the matched source patch's top-left corner, mse the per-pixel mean squared error.
+    When a patch matches its own position as well as any other (flat areas), the own position
+    wins, so an untouched copy reads as zero displacement.
+    """
+    src = cap_side(source, max_side)
+    out = fit_to(output, src.shape[0], src.shape[1])
+    hp, wp = src.shape[0] - patch + 1, src.shape[1] - patch + 1
+    keys, queries = patch_matrix(src, patch), patch_matrix(out, patch)
+    dim = keys.shape[1]
+    k2 = np.einsum("ij,ij->i", keys, keys)
+    best = np.empty(len(queries), dtype=np.intp)
+    for start in range(0, len(queries), chunk):
+        q = queries[start : start + chunk]
+        d = k2[None, :] - 2.0 * (q @ keys.T)
+        best[start : start + chunk] = np.argmin(d, axis=1)
+    idx = np.arange(len(queries))
+    mse = ((queries - keys[best]) ** 2).sum(axis=1) / dim
+    own = ((queries - keys) ** 2).sum(axis=1) / dim
+    best = np.where(own <= mse + 1e-7, idx, best)
+    mse = np.minimum(own, mse)
+    field = np.stack(np.divmod(best, wp), axis=-1).reshape(hp, wp, 2)
+    return field, mse.reshape(hp, wp).astype(np.float32)
+
+
+def patch_variance(image: ImageLike, *, patch: int = PATCH) -> np.ndarray:
+    """(Hp, Wp) pixel variance of every patch (mean over channels), on the top-left grid."""
+    arr = to_float(image)
+    mean = ndimage.uniform_filter(arr, size=(patch, patch, 1), mode="nearest")
+    sq = ndimage.uniform_filter(arr * arr, size=(patch, patch, 1), mode="nearest")
+    var = np.maximum(sq - mean * mean, 0.0).mean(axis=2)
+    c = patch // 2
+    return var[c : arr.shape[0] - c, c : arr.shape[1] - c].astype(np.float32)
+
+
+def copy_measures_from_field(
+    field: np.ndarray,
+    mse: np.ndarray,
+    variance: np.ndarray | None = None,
+) -> CopyMeasures:
+    """Copy measures from a match field (Hp, Wp, 2) of (y, x) and its per-patch mse (Hp, Wp).
+
+    The field maps each output patch to a source patch on a grid of the same size. With the
+    output's `patch_variance`, a match counts as exact below COPY_MSE + COPY_REL × variance
+    (re-encoding noise grows with detail), and shares are weighted by min(1, variance /
+    COPY_TEXTURE_VAR): they read as "share of the image's detail", not of its flat
+    background, because a flat patch (sky, black border) matches many places equally well.
+    """
+    hp, wp = mse.shape
+    if variance is None:
+        w, limit = np.ones((hp, wp), np.float32), np.float32(COPY_MSE)
+    else:
+        w = np.minimum(variance / COPY_TEXTURE_VAR, 1.0)
+        limit = COPY_MSE + COPY_REL * variance
+    total = float(w.sum())
+    if total <= 1e-6 * hp * wp:  # a flat image has no detail to copy: count every patch
+        w, total = np.ones((hp, wp), np.float32), float(hp * wp)
+    ys, xs = np.mgrid[0:hp, 0:wp]
+    dy, dx = field[..., 0] - ys, field[..., 1] - xs
+    exact = mse < limit
+    zero_shift = float(w[exact & (dy == 0) & (dx == 0)].sum()) / total
+    return CopyMeasures(zero_shift, _largest_rigid_region(dy, dx, exact, w) / total)
+
+
+def copy_measures(
+    output: ImageLike, source: ImageLike, *, max_side: int | None = 128
+) -> CopyMeasures:
+    """`nn_field` then `copy_measures_from_field`: how much of `output`'s detail is pasted
+    rigidly from `source` (output resized to the capped source size first)."""
+    field, mse = nn_field(output, source, max_side=max_side)
+    src_shape = (field.shape[0] + PATCH - 1, field.shape[1] + PATCH - 1)
+    out = fit_to(output, *src_shape)
+    return copy_measures_from_field(field, mse, patch_variance(out))
+
+
+def incoherence_from_field(mse: np.ndarray, source_variance: np.ndarray) -> float:
+    """Mean error of each output patch to its nearest source patch, over the source's mean
+    patch variance: ≈ 0 when every patch of the output exists in the source (a copy or a
+    clean rearrangement); large when seams or mush make patches the source never had."""
+    return float(mse.mean()) / max(float(source_variance.mean()), 1e-6)
+
+
+def incoherence(output: ImageLike, source: ImageLike, *, max_side: int | None = 128) -> float:
+    """`incoherence_from_field` with an exact `nn_field` (output resized to the capped source)."""
+    _, mse = nn_field(output, source, max_side=max_side)
+    return incoherence_from_field(mse, patch_variance(cap_side(source, max_side)))
+
+
+def _largest_rigid_region(
+    dy: np.ndarray, dx: np.ndarray, valid: np.ndarray, weights: np.ndarray
+) -> float:
+    """Largest weight of a 4-connected set of valid positions sharing one displacement."""
+    hp, wp = dy.shape
+    ids = np.arange(hp * wp).reshape(hp, wp)
+    rows, cols = [], []
+    for sl_a, sl_b in (
+        ((slice(None), slice(0, -1)), (slice(None), slice(1, None))),
+        ((slice(0, -1), slice(None)), (slice(1, None), slice(None))),
+    ):
+        same = valid[sl_a] & valid[sl_b] & (dy[sl_a] == dy[sl_b]) & (dx[sl_a] == dx[sl_b])
+        rows.append(ids[sl_a][same])
+        cols.append(ids[sl_b][same])
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    if not valid.any():
+        return 0.0
+    graph = coo_matrix((np.ones(len(r), np.int8), (r, c)), shape=(hp * wp, hp * wp))
+    _, labels = connected_components(graph, directed=False)
+    v = valid.ravel()
+    mass = np.bincount(labels[v], weights=weights.ravel()[v])
+    return float(mass.max())
+
+
+def ssim(a: ImageLike, b: ImageLike, *, max_side: int | None = None) -> float:
+    """Mean structural similarity of the luma (BT.601) of `a` and `b`.
+
+    Gaussian window σ = 1.5, K1 = 0.01, K2 = 0.03, data range 1. If the sizes differ, `b` is
+    resized (Pillow bicubic, antialiased) to `a`'s size, after `a` is capped to `max_side`.
+    """
+    fa = cap_side(a, max_side)
+    fb = fit_to(b, fa.shape[0], fa.shape[1])
+    x, y = _luma(fa).astype(np.float64), _luma(fb).astype(np.float64)
+    c1, c2 = 0.01**2, 0.03**2
+
+    def blur(z: np.ndarray) -> np.ndarray:
+        return ndimage.gaussian_filter(z, 1.5, truncate=3.5, mode="reflect")
+
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
+    num = (2 * mx * my + c1) * (2 * cxy + c2)
+    den = (mx * mx + my * my + c1) * (vx + vy + c2)
+    return float(np.mean(num / den))
+
+
+def colour_distance(
+    a: ImageLike, b: ImageLike, *, bins: int = 256, max_side: int | None = 512
+) -> float:
+    """Mean over R, G, B of the 1-D Wasserstein distance between pixel-value histograms on [0, 1].
+
+    Sizes may differ (each image is capped to `max_side` first, which barely changes a
+    histogram); 0 means identical colour distributions, 1 is the maximum.
+    """
+    fa, fb = cap_side(a, max_side), cap_side(b, max_side)
+    total = 0.0
+    for c in range(3):
+        ha = np.histogram(fa[:, :, c], bins=bins, range=(0.0, 1.0))[0] / fa[:, :, c].size
+        hb = np.histogram(fb[:, :, c], bins=bins, range=(0.0, 1.0))[0] / fb[:, :, c].size
+        total += float(np.abs(np.cumsum(ha) - np.cumsum(hb)).sum()) / bins
+    return total / 3.0
+
+
+def pixel_diversity(outputs: Sequence[ImageLike], source: ImageLike) -> float:
+    """SinGAN-style diversity: per-pixel std of the luma over `outputs`, averaged over pixels,
+    divided by the std of the source's luma. Outputs and source are resized to the first
+    output's size. 0 means every output is the same image; needs at least two outputs.
+    """
+    if len(outputs) < 2:
+        raise ValueError("pixel diversity needs at least two outputs")
+    first = to_float(outputs[0])
+    h, w = first.shape[:2]
+    stack = np.stack([_luma(fit_to(o, h, w)) for o in outputs])
+    ref = _luma(fit_to(source, h, w))
+    spread = float(ref.std())
+    return float(stack.std(axis=0).mean() / spread) if spread > 0 else 0.0
+
+
+def _luma(arr: np.ndarray) -> np.ndarray:
+    return arr @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
