@@ -16,6 +16,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+from pipeline.lib.observability.logs import install_secret_redaction
 from pipeline.lib.settings import SettingsError, load_settings
 
 
@@ -24,8 +25,12 @@ class CommandError(Exception):
 
 
 def _settings():  # type: ignore[no-untyped-def]
+    from pipeline.lib.observability.logs import configure_logging
+
     load_dotenv(".env", override=False)
-    return load_settings()
+    settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level)  # secrets from .env included
+    return settings
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -137,6 +142,37 @@ def _backfill_days(first: str, last: str) -> list[str]:
     return keys[keys.index(first) : keys.index(last) + 1]
 
 
+def cmd_exporter(args: argparse.Namespace) -> int:
+    from pipeline.lib.db import Database
+    from pipeline.lib.instance import ensure_local_instance
+    from pipeline.lib.observability.exporter import DoppelCollector, build_registry, serve
+
+    settings = _settings()
+    if not os.environ.get("DAGSTER_HOME"):
+        ensure_local_instance()  # the laptop's .dagster_home, as `make run` uses
+
+    def open_instance():  # type: ignore[no-untyped-def]
+        import dagster as dg
+
+        return dg.DagsterInstance.get()
+
+    collector = DoppelCollector(
+        Database(settings.resolved_database_url),
+        open_instance,
+        start_date=settings.start_date,
+        daily_budget_usd=settings.openai_daily_budget_usd,
+    )
+    serve(
+        build_registry(collector),
+        host=args.host,
+        port=args.port,
+        on_ready=lambda port: print(
+            f"doppel exporter: http://{args.host}:{port}/metrics", flush=True
+        ),
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="doppel", description="Popular photos beside their machine-made look-alikes."
@@ -178,11 +214,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--url", help="the webserver (default DOPPEL_WEBSERVER_URL or http://127.0.0.1:3000)"
     )
     backfill.set_defaults(func=cmd_backfill)
+    exporter = sub.add_parser(
+        "exporter", help="serve Prometheus metrics read from the database and Dagster instance"
+    )
+    exporter.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 in Docker)")
+    exporter.add_argument("--port", type=int, default=9108, help="port (default 9108; 0: any)")
+    exporter.set_defaults(func=cmd_exporter)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    install_secret_redaction()
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:

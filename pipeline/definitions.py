@@ -12,6 +12,7 @@ from pipeline.defs.jobs import daily_images_job, gallery_site_job
 from pipeline.defs.resources import build_resources
 from pipeline.defs.schedules import build_daily_images_schedule
 from pipeline.defs.sensors import build_gap_fill_sensor
+from pipeline.lib.observability.logs import configure_logging
 from pipeline.lib.settings import DoppelSettings, load_settings
 
 log = logging.getLogger("doppel")
@@ -31,6 +32,8 @@ def build_definitions(settings: DoppelSettings) -> dg.Definitions:
             if settings.run_executor == "in_process"
             else dg.multiprocess_executor
         ),
+        # DOPPEL_LOG_FORMAT=json: Dagster's run logs on the console as JSON lines too.
+        loggers={"console": dg.json_console_logger} if settings.log_format == "json" else None,
     )
 
 
@@ -39,5 +42,6 @@ def defs() -> dg.Definitions:
     # Secrets in .env must reach os.environ for Dagster's EnvVar; real env vars win.
     load_dotenv(".env", override=False)
     settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level)
     log.info(settings.summary())
     return build_definitions(settings)

@@ -201,6 +201,17 @@ class DoppelSettings(BaseSettings):
         default=None, description="Publish the gallery to this folder instead of the store."
     )
 
+    # --- Deployment and observability (docs/deploy.md) --------------------------------------
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="json: Doppel's loggers write one JSON object per line (log collectors).",
+    )
+    log_level: str = Field(
+        default="INFO",
+        pattern=r"(?i)^(debug|info|warning|error)$",
+        description="Level of Doppel's loggers when log_format=json.",
+    )
+
     # Secrets keep their conventional names; they are checked here and read by the
     # resources through Dagster's EnvVar, so their values never reach run config.
     unsplash_access_key: SecretStr | None = Field(

@@ -1,0 +1,1 @@
+"""Production observability: a Prometheus exporter and structured, secret-free logs."""

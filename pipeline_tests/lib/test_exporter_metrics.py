@@ -1,0 +1,163 @@
+"""The exporter's metrics from a real database and a real Dagster instance (in-process)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from pipeline.lib.db import Database, GeneratedImage, InspirationImage
+from pipeline.lib.observability.exporter import (
+    DoppelCollector,
+    build_registry,
+    days_behind,
+    exported_metric_names,
+)
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)  # yesterday: 2026-11-26
+START = date(2026, 11, 1)
+
+
+def samples(collector: DoppelCollector) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = generate_latest(build_registry(collector)).decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def value(found: dict[Any, float], name: str, **labels: str) -> float | None:
+    return found.get((name, tuple(sorted(labels.items()))))
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    db = Database(f"sqlite:///{tmp_path / 'doppel.db'}")
+    db.upgrade()
+    yield db
+    db.dispose()
+
+
+def add_day(db: Database, day: date, generations: list[dict[str, Any]], source: str = "samples"):  # type: ignore[no-untyped-def]
+    with db.session() as session:
+        for rank, fields in enumerate(generations):
+            photo = InspirationImage(
+                source=source, source_id=f"{day}-{rank}", day=day, rank=rank, status="stored"
+            )
+            session.add(photo)
+            session.flush()
+            if fields:
+                session.add(GeneratedImage(inspiration_id=photo.id, **fields))
+        session.add(
+            InspirationImage(
+                source=source, source_id=f"{day}-bad", day=day, rank=99, status="failed"
+            )
+        )
+
+
+@dg.asset
+def broken() -> None:
+    raise RuntimeError("always fails")
+
+
+def test_exporter_metrics_from_database_and_instance(database: Database) -> None:
+    add_day(
+        database,
+        date(2026, 11, 25),
+        [
+            {"status": "succeeded", "generator": "openai", "latency_s": 12.0, "cost_usd": 0.04},
+            {"status": "succeeded", "generator": "openai", "latency_s": 35.0, "cost_usd": 0.06},
+            {"status": "refused", "generator": "openai", "latency_s": 3.0, "cost_usd": 0.0},
+            {"status": "succeeded", "generator": "patch-remix", "latency_s": 0.4},
+            {},  # collected, not generated yet
+        ],
+    )
+    with dg.instance_for_test() as instance:
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization("generated_images", partition="2026-11-24")
+        )
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                "unsplash_images",
+                partition="2026-11-24",
+                metadata={"unsplash_ratelimit_remaining": 37},
+            )
+        )
+        assert not dg.materialize([broken], instance=instance, raise_on_error=False).success
+        collector = DoppelCollector(
+            database, lambda: instance, start_date=START, daily_budget_usd=5.0, clock=lambda: NOW
+        )
+        found = samples(collector)
+
+    assert value(found, "doppel_photos_collected_total", source="samples") == 5
+    assert value(found, "doppel_photos_failed_total", source="samples") == 1
+    generations = {k[1]: v for k, v in found.items() if k[0] == "doppel_generations_total"}
+    assert generations == {
+        (("generator", "openai"), ("status", "refused")): 1,
+        (("generator", "openai"), ("status", "succeeded")): 2,
+        (("generator", "patch-remix"), ("status", "succeeded")): 1,
+    }
+    assert value(found, "doppel_generation_spend_usd_total", generator="openai") == pytest.approx(
+        0.1
+    )
+    assert value(found, "doppel_generation_daily_budget_usd") == 5.0
+    openai = {"generator": "openai"}
+    assert value(found, "doppel_generation_latency_seconds_count", **openai) == 3
+    assert value(found, "doppel_generation_latency_seconds_sum", **openai) == 50.0
+    assert value(found, "doppel_generation_latency_seconds_bucket", le="2.5", **openai) == 0
+    assert value(found, "doppel_generation_latency_seconds_bucket", le="5.0", **openai) == 1
+    assert value(found, "doppel_generation_latency_seconds_bucket", le="20.0", **openai) == 2
+    assert value(found, "doppel_generation_latency_seconds_bucket", le="+Inf", **openai) == 3
+    assert value(found, "doppel_unsplash_ratelimit_remaining") == 37
+    assert value(found, "doppel_days_behind") == 2  # 2026-11-24 done; 25 and 26 are not
+    assert (
+        value(found, "doppel_newest_materialized_day_timestamp_seconds")
+        == datetime(2026, 11, 24, tzinfo=UTC).timestamp()
+    )
+    assert value(found, "doppel_dagster_failed_runs_total") == 1
+    assert value(found, "doppel_dagster_runs_in_flight", status="queued") == 0
+    assert value(found, "doppel_exporter_read_ok", part="database") == 1
+    assert value(found, "doppel_exporter_read_ok", part="dagster") == 1
+    # Every sample is one the collector declares (what the dashboard test relies on).
+    assert {name for name, _ in found} <= exported_metric_names()
+
+
+def test_exporter_reports_unreadable_parts_instead_of_failing() -> None:
+    nowhere = Database("postgresql+psycopg2://postgres@127.0.0.1:1/nothing")
+
+    def no_instance() -> dg.DagsterInstance:
+        raise RuntimeError("DAGSTER_HOME is not set")
+
+    found = samples(DoppelCollector(nowhere, no_instance, start_date=START, clock=lambda: NOW))
+    assert value(found, "doppel_exporter_read_ok", part="database") == 0
+    assert value(found, "doppel_exporter_read_ok", part="dagster") == 0
+    assert not any(name.startswith("doppel_photos") for name, _ in found)
+    nowhere.dispose()
+
+
+def test_exporter_on_a_fresh_database_counts_nothing_yet(tmp_path: Path) -> None:
+    fresh = Database(f"sqlite:///{tmp_path / 'empty.db'}")  # no tables: before the first run
+    with dg.instance_for_test() as instance:
+        found = samples(
+            DoppelCollector(fresh, lambda: instance, start_date=START, clock=lambda: NOW)
+        )
+    assert value(found, "doppel_exporter_read_ok", part="database") == 1
+    assert value(found, "doppel_days_behind") == 26  # every day from 11-01 to 11-26
+    assert value(found, "doppel_unsplash_ratelimit_remaining") is None
+    fresh.dispose()
+
+
+@pytest.mark.parametrize(
+    ("newest", "expected"),
+    [(date(2026, 11, 26), 0), (date(2026, 11, 20), 6), (None, 26), (date(2026, 11, 27), 0)],
+)
+def test_exporter_days_behind(newest: date | None, expected: int) -> None:
+    assert days_behind(newest, date(2026, 11, 26), START) == expected
+    assert days_behind(None, date(2026, 11, 26), date(2026, 12, 1)) == 0
