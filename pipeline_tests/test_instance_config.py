@@ -21,7 +21,11 @@ def ping() -> int:
 
 
 def test_deployed_dagster_yaml_runs_on_postgres(
-    make_postgres_database: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_postgres_database: Any,
+    s3_server: str,
+    s3_bucket: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     db = make_postgres_database()
     shutil.copy(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
@@ -31,11 +35,15 @@ def test_deployed_dagster_yaml_runs_on_postgres(
         "DAGSTER_PG_HOST": db["hostname"],
         "DAGSTER_PG_DB": db["db_name"],
         "DAGSTER_PG_PORT": db["port"],
+        "DAGSTER_COMPUTE_LOGS_BUCKET": s3_bucket,
+        "DAGSTER_COMPUTE_LOGS_PREFIX": "dagster-logs",
+        "AWS_ENDPOINT_URL_S3": s3_server,
     }.items():
         monkeypatch.setenv(name, value)
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+        assert type(instance.compute_log_manager).__name__ == "S3ComputeLogManager"
         assert dg.materialize([ping], instance=instance).success
         assert len(instance.get_runs()) == 1
 
