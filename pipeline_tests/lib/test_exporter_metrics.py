@@ -116,7 +116,7 @@ def test_exporter_metrics_from_database_and_instance(database: Database) -> None
     assert value(found, "doppel_generation_latency_seconds_bucket", le="20.0", **openai) == 2
     assert value(found, "doppel_generation_latency_seconds_bucket", le="+Inf", **openai) == 3
     assert value(found, "doppel_unsplash_ratelimit_remaining") == 37
-    assert value(found, "doppel_days_behind") == 2  # 2026-11-24 done; 25 and 26 are not
+    assert value(found, "doppel_partitions_behind") == 2  # 2026-11-24 done; 25 and 26 are not
     assert (
         value(found, "doppel_newest_materialized_day_timestamp_seconds")
         == datetime(2026, 11, 24, tzinfo=UTC).timestamp()
@@ -149,7 +149,7 @@ def test_exporter_on_a_fresh_database_counts_nothing_yet(tmp_path: Path) -> None
             DoppelCollector(fresh, lambda: instance, start_date=START, clock=lambda: NOW)
         )
     assert value(found, "doppel_exporter_read_ok", part="database") == 1
-    assert value(found, "doppel_days_behind") == 26  # every day from 11-01 to 11-26
+    assert value(found, "doppel_partitions_behind") == 26  # every day from 11-01 to 11-26
     assert value(found, "doppel_unsplash_ratelimit_remaining") is None
     fresh.dispose()
 

@@ -113,7 +113,7 @@ class Families:
             "materialization (absent until one has reported it).",
         )
         self.days_behind = GaugeMetricFamily(
-            "doppel_days_behind",
+            "doppel_partitions_behind",
             "Complete UTC days not yet materialized after the newest generated_images day "
             "(0: yesterday is done).",
         )

@@ -1,0 +1,230 @@
+"""docker-compose.yml / docker-compose.dev.yml: the compose-spec schema, then what the schema
+cannot say (start-up order, shared environment, pinned images, documented variables, no
+secret in the file), and the gallery's nginx config serving a site out of a bucket."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+
+from pipeline.lib.settings import DoppelSettings
+from pipeline_tests.deploy.tools import REPO, load_yaml, run, tool
+
+COMPOSE_FILES = ["docker-compose.yml", "docker-compose.dev.yml"]
+DAGSTER_SERVICES = ["user_code", "webserver", "daemon", "exporter"]
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|API_KEY|ACCESS_KEY|TOKEN")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return load_yaml("docker-compose.yml")
+
+
+def env_of(service: dict[str, Any]) -> dict[str, str]:
+    return {k: str(v) for k, v in (service.get("environment") or {}).items()}
+
+
+def test_compose_files_match_the_compose_spec_schema() -> None:
+    checker = tool("check-jsonschema", "pip install -e '.[dev]'")
+    result = run(checker, "--builtin-schema", "vendor.compose-spec", *COMPOSE_FILES)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_start_order_waits_for_healthy_dependencies(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert "healthcheck" in services["postgres"] and "healthcheck" in services["minio"]
+    for name in ["user_code", "webserver", "daemon", "exporter"]:
+        assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy", name
+    for name in ["webserver", "daemon"]:
+        assert services[name]["depends_on"]["user_code"]["condition"] == "service_healthy"
+    assert services["user_code"]["depends_on"]["minio-init"]["condition"] == (
+        "service_completed_successfully"
+    )
+    assert services["minio-init"]["restart"] == "no"
+
+
+def test_compose_dagster_services_share_image_workspace_and_instance(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    images = {services[name]["image"] for name in DAGSTER_SERVICES}
+    assert len(images) == 1
+    # The daemon must see the code server exactly as the webserver does (dagster#17493).
+    for name in ["webserver", "daemon"]:
+        command = services[name]["command"]
+        assert command[command.index("-w") + 1] == "/opt/dagster/home/workspace.yaml"
+    workspace = load_yaml("workspace.yaml")["load_from"][0]["grpc_server"]
+    code_server = services["user_code"]["command"]
+    assert workspace["host"] == "user_code"
+    assert str(workspace["port"]) == code_server[code_server.index("-p") + 1]
+    # Every {env: X} in dagster.yaml reaches every Dagster process, including the code
+    # server where runs execute (DefaultRunLauncher).
+    instance_vars = set(re.findall(r"\{env: (\w+)\}", (REPO / "dagster.yaml").read_text()))
+    for name in DAGSTER_SERVICES:
+        missing = instance_vars - set(env_of(services[name]))
+        assert not missing, f"{name} lacks {sorted(missing)}"
+
+
+def test_compose_images_are_pinned_and_mounts_exist() -> None:
+    for path in COMPOSE_FILES:
+        for name, service in load_yaml(path)["services"].items():
+            image = service.get("image", "")
+            if image.startswith("${DOPPEL_IMAGE"):
+                continue
+            repo, _, tag = image.rpartition(":")
+            assert repo and re.search(r"\d", tag) and tag != "latest", f"{path}:{name} {image}"
+            for volume in service.get("volumes", []):
+                source = volume.split(":")[0]
+                if source.startswith("./"):
+                    assert (REPO / source).exists(), f"{path}:{name} mounts missing {source}"
+
+
+def test_compose_holds_no_secret_and_env_example_documents_every_variable() -> None:
+    example = (REPO / ".env.example").read_text()
+    for path in COMPOSE_FILES:
+        text = (REPO / path).read_text()
+        for name in set(re.findall(r"(?<!\$)\$\{(\w+)", text)):  # $${X}: the container's
+            assert re.search(rf"\b{name}=", example), f"{path} uses ${{{name}}}, undocumented"
+        if path == "docker-compose.yml":  # the dev file holds local-only dev credentials
+            for service in load_yaml(path)["services"].values():
+                for key, value in env_of(service).items():
+                    if SECRET_NAME.search(key):
+                        assert value.startswith("${"), f"{key} is written in {path}"
+
+
+def test_compose_env_example_documents_every_setting() -> None:
+    example = (REPO / ".env.example").read_text()
+    for name, field in DoppelSettings.model_fields.items():
+        alias = field.validation_alias
+        names = [f"DOPPEL_{name.upper()}"]
+        if alias is not None:
+            names += [str(choice) for choice in getattr(alias, "choices", [alias])]
+        assert any(re.search(rf"\b{re.escape(n)}=", example) for n in names), names
+    for name in re.findall(r"\{env: (\w+)\}", (REPO / "dagster.yaml").read_text()):
+        assert re.search(rf"\b{name}=", example), name
+
+
+def test_compose_dev_file_runs_only_postgres_and_minio() -> None:
+    services = load_yaml("docker-compose.dev.yml")["services"]
+    assert set(services) == {"postgres", "minio", "minio-init"}
+    for service in services.values():
+        for port in service.get("ports", []):
+            assert port.startswith("127.0.0.1:"), port
+    dev_env = dict(
+        line.split("=", 1)
+        for line in (REPO / "deploy/dev.env").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    instance_vars = set(re.findall(r"\{env: (\w+)\}", (REPO / "dagster.yaml").read_text()))
+    assert instance_vars <= set(dev_env)
+
+
+# --- The gallery's nginx config, for real --------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def gallery_nginx(s3_server: str, s3_bucket: str, tmp_path: Path) -> Iterator[str]:
+    """nginx with deploy/nginx/gallery.conf.template (rendered as the image does) in front
+    of moto's S3 server, as it is in front of MinIO in compose."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        pytest.fail("nginx is not installed: apt-get install -y nginx-light", pytrace=False)
+    port = _free_port()
+    origin = f"{s3_server}/{s3_bucket}/doppel/site"
+    conf = (REPO / "deploy/nginx/gallery.conf.template").read_text()
+    conf = conf.replace("${DOPPEL_SITE_ORIGIN}", origin).replace(
+        "listen 8080;", f"listen 127.0.0.1:{port};"
+    )
+    (tmp_path / "gallery.conf").write_text(conf)
+    temp = {k: tmp_path / k for k in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+        "http {\n access_log off;\n include /etc/nginx/mime.types;\n"
+        + "".join(f" {k}_temp_path {v};\n" for k, v in temp.items()).replace(
+            "body_temp", "client_body_temp"
+        )
+        + f" include {tmp_path}/gallery.conf;\n}}\n"
+    )
+    args = [nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")]
+    checked = run(*args, "-t")
+    assert checked.returncode == 0, checked.stderr
+    process = subprocess.Popen([*args, "-g", "daemon off;"], stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{url}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def public_read(bucket: str, prefix: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": ["*"]},
+                "Action": ["s3:GetObject"],
+                "Resource": [f"arn:aws:s3:::{bucket}/{prefix}/*"],
+            }
+        ],
+    }
+
+
+def test_compose_gallery_nginx_serves_the_site_from_the_bucket(
+    gallery_nginx: str, s3_server: str, s3_bucket: str
+) -> None:
+    s3 = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
+    site = {
+        "index.html": ("<h1>Days</h1>", "text/html; charset=utf-8"),
+        "2026/11/26/index.html": ("<h1>26 November</h1>", "text/html; charset=utf-8"),
+        "media/abc.webp": ("RIFF....WEBP", "image/webp"),
+        "_doppel/manifest.json": ('{"files": {}}', "application/json"),
+    }
+    for key, (body, kind) in site.items():
+        s3.put_object(Bucket=s3_bucket, Key=f"doppel/site/{key}", Body=body, ContentType=kind)
+    s3.put_object(Bucket=s3_bucket, Key="doppel/tables/private.json", Body=b"{}")
+    # What `mc anonymous set download` does in deploy/minio/init.sh: read, site prefix only.
+    s3.put_bucket_policy(Bucket=s3_bucket, Policy=json.dumps(public_read(s3_bucket, "doppel/site")))
+
+    index = httpx.get(f"{gallery_nginx}/")
+    assert index.status_code == 200 and "<h1>Days</h1>" in index.text
+    assert index.headers["content-type"].startswith("text/html")
+    assert index.headers["cache-control"] == "no-cache"
+    day = httpx.get(f"{gallery_nginx}/2026/11/26/")
+    assert day.status_code == 200 and "26 November" in day.text
+    image = httpx.get(f"{gallery_nginx}/media/abc.webp")
+    assert image.status_code == 200 and "immutable" in image.headers["cache-control"]
+    assert "x-amz-request-id" not in image.headers
+    # Outside the site prefix, the manifest, unknown pages and writes: nothing.
+    assert httpx.get(f"{gallery_nginx}/../tables/private.json").status_code == 404
+    assert httpx.get(f"{gallery_nginx}/_doppel/manifest.json").status_code == 404
+    missing = httpx.get(f"{gallery_nginx}/2030/01/01/index.html")
+    assert missing.status_code == 404 and "Back to the gallery" in missing.text
+    assert httpx.put(f"{gallery_nginx}/index.html", content=b"x").status_code == 404
+    stored = s3.get_object(Bucket=s3_bucket, Key="doppel/site/index.html")["Body"].read()
+    assert stored == b"<h1>Days</h1>"
