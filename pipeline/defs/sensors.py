@@ -114,13 +114,8 @@ def _failed_attempts(
             limit=cap,
         )
         ended = [r.end_time for r in records if r.end_time is not None]
-        newest_tags = records[0].dagster_run.tags if records else {}
         history[day] = DayHistory(
             failed_attempts=len(records),
             last_failure_at=datetime.fromtimestamp(max(ended), UTC) if ended else None,
-            # Set on a crashed run that instance run_retries will re-launch; once it has,
-            # the new run makes the day IN_PROGRESS instead.
-            retry_pending=newest_tags.get("dagster/will_retry") == "true"
-            and "dagster/auto_retry_run_id" not in newest_tags,
         )
     return history

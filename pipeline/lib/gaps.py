@@ -23,8 +23,6 @@ class DayHistory:
 
     failed_attempts: int = 0
     last_failure_at: datetime | None = None
-    # Dagster's run-retry daemon will re-launch the newest failed run (a crashed worker).
-    retry_pending: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,8 +105,6 @@ def _decide(
 ) -> DayDecision:
     if running := [label for label, s in per_asset.items() if s == IN_PROGRESS]:
         return DayDecision(day, False, f"{' and '.join(running)} in progress", "in_progress")
-    if history.retry_pending:
-        return DayDecision(day, False, "an automatic run retry is pending", "in_progress")
     failed = [label for label, s in per_asset.items() if s == FAILED]
     missing = [label for label, s in per_asset.items() if s is None]
     if not failed and not missing:

@@ -24,7 +24,7 @@ def decide(photos, lookalikes, history=None, now=NOW, policy=POLICY):  # type: i
     return find_gaps(DAYS, statuses(photos, lookalikes), history or {}, now=now, policy=policy)
 
 
-def test_gap_fill_takes_missing_and_failed_days_and_leaves_the_rest() -> None:
+def test_gap_fill_sensor_takes_missing_and_failed_days_and_leaves_the_rest() -> None:
     report = decide(
         [None, MATERIALIZED, MATERIALIZED, MATERIALIZED],
         [None, FAILED, IN_PROGRESS, MATERIALIZED],
@@ -39,14 +39,14 @@ def test_gap_fill_takes_missing_and_failed_days_and_leaves_the_rest() -> None:
     }
 
 
-def test_gap_fill_leaves_a_day_alone_while_either_asset_is_in_progress() -> None:
+def test_gap_fill_sensor_leaves_a_day_alone_while_either_asset_is_in_progress() -> None:
     report = decide([IN_PROGRESS] * 4, [None, FAILED, None, MATERIALIZED])
     assert report.days_to_backfill == []
     assert {d.kind for d in report.decisions} == {"in_progress"}
     assert report.summary().startswith("2026-11-24..2026-11-27: nothing to fill")
 
 
-def test_gap_fill_attempt_cap_stops_a_permanently_broken_day() -> None:
+def test_gap_fill_sensor_attempt_cap_stops_a_permanently_broken_day() -> None:
     long_ago = NOW - timedelta(days=2)
     history = {
         "2026-11-24": DayHistory(failed_attempts=3, last_failure_at=long_ago),
@@ -68,7 +68,7 @@ def test_gap_fill_attempt_cap_stops_a_permanently_broken_day() -> None:
     ("attempts", "minutes_ago", "retried"),
     [(1, 29, False), (1, 31, True), (2, 59, False), (2, 61, True)],
 )
-def test_gap_fill_waits_longer_after_each_failed_attempt(
+def test_gap_fill_sensor_waits_longer_after_each_failed_attempt(
     attempts: int, minutes_ago: int, retried: bool
 ) -> None:
     history = {
@@ -81,7 +81,7 @@ def test_gap_fill_waits_longer_after_each_failed_attempt(
         assert waiting.reason.startswith("retried after 2026-11-28 ")
 
 
-def test_gap_fill_leaves_the_newest_day_to_the_daily_schedule_until_it_has_fired() -> None:
+def test_gap_fill_sensor_leaves_the_newest_day_to_the_schedule_until_it_has_fired() -> None:
     photos = [MATERIALIZED, MATERIALIZED, MATERIALIZED, None]
     early = decide(photos, photos, now=datetime(2026, 11, 28, 1, 10, tzinfo=UTC))
     assert early.days_to_backfill == []
@@ -92,13 +92,6 @@ def test_gap_fill_leaves_the_newest_day_to_the_daily_schedule_until_it_has_fired
     assert late.days_to_backfill == ["2026-11-27"]
 
 
-def test_gap_fill_waits_while_a_crashed_run_is_about_to_be_retried() -> None:
-    history = {"2026-11-25": DayHistory(1, NOW - timedelta(hours=3), retry_pending=True)}
-    report = decide([MATERIALIZED] * 4, [MATERIALIZED, FAILED, MATERIALIZED, MATERIALIZED], history)
-    assert report.days_to_backfill == []
-    assert report.of_kind("in_progress")[0].reason == "an automatic run retry is pending"
-
-
-def test_gap_fill_summary_of_an_all_done_window() -> None:
+def test_gap_fill_sensor_summary_of_an_all_done_window() -> None:
     report = decide([MATERIALIZED] * 4, [MATERIALIZED] * 4)
     assert report.summary() == "2026-11-24..2026-11-27: nothing to fill; 4 done"
