@@ -189,6 +189,7 @@ def test_gap_fill_sensor_waits_for_a_backfill_started_by_hand(
 
 def test_gap_fill_sensor_is_registered_running_with_the_configured_interval(
     settings: DoppelSettings,
+    instance: dg.DagsterInstance,  # open while Definitions resolve (see test_schedules.py)
 ) -> None:
     defs = build_definitions(settings.model_copy(update={"gap_sensor_interval_s": 42}))
     sensor = defs.resolve_sensor_def("gap_fill_sensor")
