@@ -6,6 +6,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
@@ -56,14 +57,14 @@ def postgres_server() -> str:
     return POSTGRES_ADMIN_URL
 
 
-@pytest.fixture
-def make_postgres_database(postgres_server: str) -> Iterator[Callable[[], dict[str, str]]]:
-    """Creates new, empty databases for one test and drops them afterwards.
+@contextmanager
+def postgres_databases(admin_url: str) -> Iterator[Callable[[], dict[str, str]]]:
+    """Creates new, empty databases on `admin_url`'s server and drops them on exit.
 
     Each call returns the database's URL and the parts dagster-postgres wants.
     """
-    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
-    base = postgres_server.rsplit("/", 1)[0]
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    base = admin_url.rsplit("/", 1)[0]
     userinfo, hostport = base.split("://", 1)[1].split("@", 1)
     host, _, port = hostport.partition(":")
     created: list[str] = []
@@ -95,6 +96,13 @@ def make_postgres_database(postgres_server: str) -> Iterator[Callable[[], dict[s
                 )
                 conn.execute(text(f'drop database if exists "{name}"'))
         admin.dispose()
+
+
+@pytest.fixture
+def make_postgres_database(postgres_server: str) -> Iterator[Callable[[], dict[str, str]]]:
+    """Creates new, empty databases for one test and drops them afterwards."""
+    with postgres_databases(postgres_server) as make:
+        yield make
 
 
 @pytest.fixture
