@@ -76,9 +76,11 @@ class LocalObjectStore:
         return self._path(key).is_file()
 
     def list(self, prefix: str = "") -> Iterator[str]:
-        if not self.root.is_dir():
+        # Walk only the prefix's folder: listing `tables/x/` must not visit every image.
+        base = self.root / prefix.rpartition("/")[0] if "/" in prefix else self.root
+        if not base.is_dir():
             return
-        for path in sorted(self.root.rglob("*")):
+        for path in sorted(base.rglob("*")):
             if path.is_file() and not path.name.endswith(".part"):
                 key = path.relative_to(self.root).as_posix()
                 if key.startswith(prefix):
