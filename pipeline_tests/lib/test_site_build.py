@@ -8,8 +8,10 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import boto3
@@ -19,11 +21,14 @@ import pytest
 from pipeline.defs.assets.gallery_site import gallery_site
 from pipeline.defs.resources import build_resources
 from pipeline.lib.settings import load_settings
-from pipeline.lib.site import build_site
+from pipeline.lib.site import build_site, render
 from pipeline.lib.site.links import safe_url, sized_hotlink, slug, with_utm
 from pipeline.lib.site.publish import MANIFEST_PATH
 from pipeline.lib.storage import LocalObjectStore, S3ObjectStore
 from pipeline_tests.fixtures.gallery_days import (
+    DAY_HOSTILE,
+    DAY_SAMPLES,
+    DAY_UNSPLASH,
     DAYS,
     HOSTILE_MARKERS,
     write_gallery_days,
@@ -118,7 +123,7 @@ def test_builds_every_page_from_the_day_tables(built: Path) -> None:
     assert len(pairs) == 7  # the photo that could not be stored has no pair page
     assert all(re.fullmatch(r"pairs/\d{4}-\d{2}-\d{2}/[a-z0-9_-]+\.html", p) for p in pairs)
     index = (built / "index.html").read_text()
-    assert index.index(DAYS[2]) < index.index(DAYS[1]) < index.index(DAYS[0])  # newest first
+    assert index.index(DAY_SAMPLES) < index.index(DAY_UNSPLASH) < index.index(DAY_HOSTILE)
     assert (built / MANIFEST_PATH).is_file()
 
 
@@ -136,13 +141,13 @@ def test_hostile_strings_are_escaped_everywhere(built: Path) -> None:
         assert len(scripts) == 1 and re.search(r"gallery\.[0-9a-f]+\.js$", scripts[0]["src"] or "")
         handlers = [(tag, name) for tag, attrs in tags for name in attrs if name.startswith("on")]
         assert handlers == [], page
-    [hostile] = built.glob(f"pairs/{DAYS[2]}/01-*.html")
+    [hostile] = built.glob(f"pairs/{DAY_HOSTILE}/01-*.html")
     text = hostile.read_text()
     assert "&lt;script&gt;alert(&#34;title&#34;)&lt;/script&gt;Night" in text  # shown, inert
     assert "&lt;b onmouseover=alert(1)&gt;Eve&lt;/b&gt;" in text
     assert "{% raw %}{{ 7*7 }}" in text  # template syntax in data is not evaluated
     assert "javascript" not in text  # the link is dropped, not escaped
-    day = (built / f"days/{DAYS[1]}.html").read_text()
+    day = (built / f"days/{DAY_UNSPLASH}.html").read_text()
     assert "moderation_blocked: &lt;img src=x onerror=alert(&#39;error&#39;)&gt;" in day
 
 
@@ -153,7 +158,7 @@ def test_every_pair_page_credits_its_photo(built: Path, fixture_store: tuple[Pat
         assert re.search(r'<p class="credit">Photo( by)? ', text), page
         if "on <a" not in text:  # bundled / local photos show their licence
             assert '<span class="licence">' in text, page
-    [unsplash] = built.glob(f"pairs/{DAYS[1]}/01-*.html")
+    [unsplash] = built.glob(f"pairs/{DAY_UNSPLASH}/01-*.html")
     links = parse(unsplash)
     hrefs = [url for tag, attr, url in links.urls if tag == "a" and "unsplash.com" in url]
     assert hrefs, "no links back to Unsplash"
@@ -175,20 +180,20 @@ def test_every_pair_page_credits_its_photo(built: Path, fixture_store: tuple[Pat
 
 
 def test_failures_show_their_reason_and_flags_their_note(built: Path) -> None:
-    day = (built / f"days/{DAYS[2]}.html").read_text()
+    day = (built / f"days/{DAY_HOSTILE}.html").read_text()
     assert "Failed: the generator timed out after 120 s; it will be retried" in day
     assert "No look-alike yet" in day
     assert "the image data is truncated" in day and "&lt;b&gt;" in day  # not stored, escaped
-    [failed] = built.glob(f"pairs/{DAYS[2]}/02-*.html")
+    [failed] = built.glob(f"pairs/{DAY_HOSTILE}/02-*.html")
     failed_imgs = parse(failed).imgs
     assert [i["alt"] for i in failed_imgs if (i.get("alt") or "").startswith("Look-alike")] == []
-    [chelsea] = built.glob(f"pairs/{DAYS[0]}/02-*.html")
+    [chelsea] = built.glob(f"pairs/{DAY_SAMPLES}/02-*.html")
     assert "Below the quality gate" in chelsea.read_text()
-    assert "Below the quality gate" in (built / f"days/{DAYS[0]}.html").read_text()
+    assert "Below the quality gate" in (built / f"days/{DAY_SAMPLES}.html").read_text()
 
 
 def test_pair_page_shows_measures_palettes_and_how_it_was_made(built: Path) -> None:
-    [coffee] = built.glob(f"pairs/{DAYS[0]}/01-*.html")
+    [coffee] = built.glob(f"pairs/{DAY_SAMPLES}/01-*.html")
     text = coffee.read_text()
     labels = ("Structure", "Colour", "Texture", "At a glance", "Copied in place",
               "Brightness", "Colourfulness", "Contrast", "Detail", "Dominant colours")  # fmt: skip
@@ -208,7 +213,7 @@ def test_lookalikes_are_served_as_webp_thumbnails(built: Path) -> None:
     # 4 look-alikes and 6 bundled originals; the Unsplash original is not copied
     assert len(webps) == 10
     assert all(p.read_bytes()[8:12] == b"WEBP" for p in webps)
-    day = parse(built / f"days/{DAYS[0]}.html")
+    day = parse(built / f"days/{DAY_SAMPLES}.html")
     assert all(i.get("loading") == "lazy" and i["src"].endswith(".webp") for i in day.imgs)
 
 
@@ -225,7 +230,7 @@ def test_rebuild_writes_only_what_changed(data: LocalObjectStore) -> None:
     # "next" link change; nothing else is rendered or written, no old image re-encoded.
     new_day = "2026-11-21"
     for asset in ("unsplash_images", "generated_images"):
-        body = json.loads(data.get(f"tables/{asset}/{DAYS[0]}.json"))
+        body = json.loads(data.get(f"tables/{asset}/{DAY_SAMPLES}.json"))
         for row in body["rows"]:
             row["day"] = new_day
         data.put(f"tables/{asset}/{new_day}.json", json.dumps(body).encode())
@@ -234,7 +239,7 @@ def test_rebuild_writes_only_what_changed(data: LocalObjectStore) -> None:
     added = build_site(data)
     assert added.media.made == 0 and added.media.reused == 10  # same images: shared copies
     changed = {"index.html", "stats.html", "about.html", "months/2026-11.html",
-               f"days/{DAYS[2]}.html", f"days/{new_day}.html",
+               f"days/{DAY_SAMPLES}.html", f"days/{new_day}.html",
                f"pairs/{new_day}/01-coffee.html", f"pairs/{new_day}/02-chelsea.html"}  # fmt: skip
     assert added.files.written == len(changed)
     assert added.files.unchanged == 3  # the static files, compared byte for byte
@@ -260,6 +265,32 @@ def test_changed_templates_rerender_but_identical_bytes_are_not_rewritten(
     result = build_site(data, source_dir=source)
     assert result.files.skipped == 10  # only the cached images
     assert result.files.written == 0 and result.files.unchanged == 14 + 3  # pages + static
+
+
+def test_rendering_in_worker_processes_gives_the_same_pages(
+    data: LocalObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serial = LocalObjectStore(tmp_path / "serial")
+    build_site(data, out_store=serial, prefix="", render_workers=1)
+    monkeypatch.setattr(render, "PARALLEL_MIN_PAGES", 1)
+    monkeypatch.setattr(render, "BATCH_PAGES", 2)
+    parallel = LocalObjectStore(tmp_path / "parallel")
+    build_site(data, out_store=parallel, prefix="", render_workers=2)
+    pages = sorted(p.relative_to(serial.root) for p in html_files(serial.root))
+    assert pages == sorted(p.relative_to(parallel.root) for p in html_files(parallel.root))
+    for page in pages:
+        assert (serial.root / page).read_bytes() == (parallel.root / page).read_bytes(), page
+
+    # A pool that breaks halfway (say __main__ cannot be re-imported): the rest is rendered
+    # in this process, and nothing is missing.
+    def breaks_halfway(self: render.Renderer, jobs: list, work: Any, *args: Any) -> Iterator:
+        yield 0, work(self, jobs[0])
+        raise BrokenProcessPool("a child process terminated abruptly")
+
+    monkeypatch.setattr(render.Renderer, "_run_in_workers", breaks_halfway)
+    broken = LocalObjectStore(tmp_path / "broken")
+    build_site(data, out_store=broken, prefix="", render_workers=2)
+    assert sorted(p.relative_to(broken.root) for p in html_files(broken.root)) == pages
 
 
 def test_missing_index_forces_a_full_rebuild(data: LocalObjectStore) -> None:
@@ -288,7 +319,7 @@ def test_publishes_to_s3_under_a_prefix(
     assert first.index_uri == f"s3://{s3_bucket}/doppel/site/index.html"
     keys = {o["Key"] for o in client.list_objects_v2(Bucket=s3_bucket)["Contents"]}
     assert all(k.startswith("doppel/site/") for k in keys)
-    assert f"doppel/site/days/{DAYS[0]}.html" in keys
+    assert f"doppel/site/days/{DAY_SAMPLES}.html" in keys
     head = client.head_object(Bucket=s3_bucket, Key="doppel/site/index.html")
     assert head["ContentType"] == "text/html; charset=utf-8"
     webp = next(k for k in keys if k.endswith(".webp"))
@@ -320,6 +351,7 @@ def test_gallery_site_asset_reads_the_stored_tables(
 
 def test_url_helpers() -> None:
     assert safe_url("javascript:alert(1)") is None
+    assert safe_url({"not": "a url"}) is None and with_utm(["https://x.org"]) is None
     assert safe_url(" JAVASCRIPT:alert(1)") is None
     assert safe_url("data:text/html,<b>") is None
     assert safe_url("https://exa mple.com") is None

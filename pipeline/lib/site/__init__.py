@@ -4,6 +4,20 @@
 at the top of the repository.
 """
 
-from pipeline.lib.site.build import SiteBuild, build_site
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.lib.site.build import SiteBuild, build_site
 
 __all__ = ["SiteBuild", "build_site"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so the page-rendering worker processes import Jinja2, not Pillow and numpy.
+    if name in __all__:
+        from pipeline.lib.site import build
+
+        return getattr(build, name)
+    raise AttributeError(name)

@@ -5,21 +5,30 @@
 reads every day table under `tables/`, makes WebP copies of the images the site serves
 itself, renders an index, a page per month, day and pair, a stats page and an about/credits
 page, and publishes them under `prefix` (see `publish.SiteWriter` for what is skipped).
+
+Cost grows with what changed, not with the size of the gallery: each day's tables are hashed
+as read; a day whose digest matches the manifest's keeps its summary from there (counts,
+chart sums, credits, image sources) and is not parsed, unless one of its pages must be
+rendered again (a new neighbour, the front page's newest days).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from pipeline.lib.site import pages
-from pipeline.lib.site.data import TABLES_PREFIX, load_days
-from pipeline.lib.site.media import MediaReport, MediaSource, ensure_media
+from pipeline.lib.site.data import TABLES_PREFIX, RawDay, read_days
+from pipeline.lib.site.media import Media, MediaReport, MediaSource, ensure_media
 from pipeline.lib.site.publish import PublishCounts, SiteWriter
-from pipeline.lib.site.render import SITE_SOURCE_DIR, Renderer
+from pipeline.lib.site.render import SITE_SOURCE_DIR, Rendered, Renderer
 from pipeline.lib.storage import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -36,6 +45,7 @@ class SiteBuild:
     files: PublishCounts
     media: MediaReport
     seconds: float
+    days_parsed: int = 0
     problems: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -43,9 +53,39 @@ class SiteBuild:
         return (
             f"gallery: {self.days} days, {self.pairs} pairs; {f.written} files written, "
             f"{f.unchanged} unchanged, {f.skipped} skipped, {f.deleted} deleted; "
-            f"{self.media.made} images made, {self.media.reused} reused "
-            f"({self.seconds:.1f} s)"
+            f"{self.media.made} images made, {self.media.reused} reused; "
+            f"{self.days_parsed} days parsed ({self.seconds:.1f} s)"
         )
+
+
+class _Day:
+    """One day: its raw tables, its summary, and its pairs parsed only when needed."""
+
+    def __init__(self, raw: RawDay, cached: dict[str, Any] | None):
+        self.raw = raw
+        self.day = raw.day
+        self.digest = raw.digest
+        self._parsed: tuple[list[pages.Pair], list[dict[str, Any]], list[str]] | None = None
+        if cached is not None and cached.get("digest") == self.digest:
+            self.info: dict[str, Any] = cached["info"]
+        else:
+            self.info = pages.day_info(*self.parsed())
+
+    def parsed(self) -> tuple[list[pages.Pair], list[dict[str, Any]], list[str]]:
+        if self._parsed is None:
+            self._parsed = parse_day(self.raw)
+        return self._parsed
+
+    @property
+    def pairs(self) -> list[pages.Pair]:
+        return self.parsed()[0]
+
+    @property
+    def was_parsed(self) -> bool:
+        return self._parsed is not None
+
+    def sources(self) -> list[MediaSource | None]:
+        return [MediaSource(s[0], s[1]) if s else None for s in self.info["sources"]]
 
 
 def build_site(
@@ -57,58 +97,82 @@ def build_site(
     force: bool = False,
     source_dir: Path = SITE_SOURCE_DIR,
     workers: int = 2,
+    render_workers: int | None = None,
 ) -> SiteBuild:
-    """Build and publish the gallery; `out_store` defaults to the data store itself."""
+    """Build and publish the gallery; `out_store` defaults to the data store itself.
+
+    `workers` threads make image copies; `render_workers` processes render pages when there
+    are many (default: one per CPU).
+    """
     started = time.perf_counter()
     out = out_store if out_store is not None else data_store
     renderer = Renderer(source_dir)
     writer = SiteWriter(out, prefix, builder=renderer.version, force=force)
 
-    tables = [t for t in load_days(data_store, tables_prefix) if t.photos or t.generations]
-    problems = [p for t in tables for p in t.problems]
-    days: list[tuple[str, list[pages.Pair]]] = []
-    skipped: dict[str, list[dict[str, Any]]] = {}
-    for t in tables:
-        pairs, not_stored = pages.pairs_of_day(t)
-        if t.generations and not t.photos:
-            problems.append(f"{t.day}: look-alikes without a photos table; not shown")
-            continue
-        days.append((t.day, pairs))
-        skipped[t.day] = not_stored
-    all_pairs = [p for _, pairs in days for p in pairs]
+    days = [_Day(raw, writer.old_days.get(raw.day)) for raw in read_days(data_store, tables_prefix)]
+    problems = [p for d in days for p in d.info["problems"]]
+    days = [d for d in days if d.info["shown"]]
+    for d in days:
+        writer.days[d.day] = {"digest": d.digest, "info": d.info}
 
     renderer.publish_static(writer)
-    sources: list[MediaSource] = [
-        s for p in all_pairs for s in (p.photo_source(), p.lookalike_source()) if s is not None
-    ]
+    sources = [s for d in days for s in d.sources() if s is not None]
     media, media_report = ensure_media(sources, data_store, writer, workers=workers)
-    problems += list((media_report.failed or {}).values())
+    problems += list(media_report.failed.values())
 
-    def page(path: str, template: str, model: dict[str, Any]) -> None:
-        writer.page(path, [template, model], lambda: renderer.render(template, model))
-
-    for _, pairs in days:
-        for i, pair in enumerate(pairs):
-            prev = pairs[i - 1] if i > 0 else None
-            next_ = pairs[i + 1] if i + 1 < len(pairs) else None
-            page(pair.path, "pair.html.j2", pages.pair_page(pair, media, prev, next_))
-    names = [d for d, _ in days]
-    for i, (day, pairs) in enumerate(days):
+    # A day's pages depend only on its tables, which of its images have copies (their names
+    # and sizes follow from the images' content) and, for the day page, its neighbours.
+    day_keys = {
+        d.day: _digest([d.digest, [s is not None and s.id in media for s in d.sources()]])
+        for d in days
+    }
+    jobs: list[DayJob] = []
+    names = [d.day for d in days]
+    for i, d in enumerate(days):
+        key = day_keys[d.day]
+        pair_jobs = []
+        for slug in d.info["slugs"]:
+            digest = writer.needs(f"pairs/{d.day}/{slug}.html", ["pair.html.j2", [key, slug]])
+            if digest is not None:
+                pair_jobs.append((slug, digest))
         prev_day = names[i - 1] if i > 0 else None
         next_day = names[i + 1] if i + 1 < len(names) else None
-        model = pages.day_page(day, pairs, skipped[day], media, prev_day, next_day)
-        page(pages.day_path(day), "day.html.j2", model)
-    months = sorted({d[:7] for d in names})
-    for i, month in enumerate(months):
-        in_month = [(d, pairs) for d, pairs in days if d.startswith(month)]
-        prev_month = months[i - 1] if i > 0 else None
-        next_month = months[i + 1] if i + 1 < len(months) else None
-        model = pages.month_page(month, in_month, media, prev_month, next_month)
-        page(pages.month_path(month), "month.html.j2", model)
-    summary = pages.totals(all_pairs, len(days))
-    page("stats.html", "stats.html.j2", pages.stats_page(days, summary))
-    page("about.html", "about.html.j2", pages.about_page(all_pairs, summary))
-    page(INDEX, "index.html.j2", pages.index_page(days, media, summary))
+        digest = writer.needs(pages.day_path(d.day), ["day.html.j2", [key, prev_day, next_day]])
+        day_job = (digest, prev_day, next_day) if digest is not None else None
+        if pair_jobs or day_job:
+            copies = {s.id: media[s.id].as_record() for s in d.sources() if s and s.id in media}
+            jobs.append(DayJob(d.raw, copies, pair_jobs, day_job))
+    for path, digest, html in renderer.run(
+        jobs, render_day, workers=render_workers, size=lambda job: len(job.pairs) + 1
+    ):
+        writer.put_page(path, html, digest)
+
+    def page(path: str, template: str, inputs: Any, model: Callable[[], dict[str, Any]]) -> None:
+        """A page whose model is built (and rendered) only if `inputs` changed."""
+        writer.page(path, [template, inputs], lambda: renderer.render(template, model()))
+
+    months: dict[str, list[_Day]] = {}
+    for d in days:
+        months.setdefault(d.day[:7], []).append(d)
+    month_names = sorted(months)
+    for i, month in enumerate(month_names):
+        prev_month = month_names[i - 1] if i > 0 else None
+        next_month = month_names[i + 1] if i + 1 < len(month_names) else None
+        inputs = [[day_keys[d.day] for d in months[month]], prev_month, next_month]
+        page(pages.month_path(month), "month.html.j2", inputs,
+             _month_model(month, months[month], media, prev_month, next_month))  # fmt: skip
+
+    infos = [(d.day, d.info) for d in days]
+    summary = pages.totals([info for _, info in infos])
+    newest = [(d.day, d.pairs) for d in reversed(days[-pages.INDEX_DAYS :])]
+    # Cheap to build, so their models are their own inputs.
+    for path, template, model in (
+        ("stats.html", "stats.html.j2", pages.stats_page(infos, summary)),
+        ("about.html", "about.html.j2", pages.about_page([i for _, i in infos], summary)),
+        (INDEX, "index.html.j2",
+         pages.index_page(newest, pages.months_summary(infos), media, summary)),
+    ):  # fmt: skip
+        writer.page(path, [template, model], partial(renderer.render, template, model))
 
     files = writer.finish()
     local = getattr(out, "path", None)
@@ -116,11 +180,62 @@ def build_site(
         index_uri=writer.uri(INDEX),
         local_index=local(writer.key(INDEX)) if callable(local) else None,
         days=len(days),
-        pairs=len(all_pairs),
+        pairs=sum(len(d.info["slugs"]) for d in days),
         files=files,
         media=media_report,
         seconds=round(time.perf_counter() - started, 3),
+        days_parsed=sum(1 for d in days if d.was_parsed),
         problems=problems,
     )
     log.info(result.summary())
     return result
+
+
+@dataclass(frozen=True)
+class DayJob:
+    """A day's pages to render, with all they need: sent as is to a worker process."""
+
+    raw: RawDay
+    copies: dict[str, Any]  # media id → `Media.as_record()`
+    pairs: list[tuple[str, str]]  # (slug, input digest) of the pair pages to render
+    day_page: tuple[str, str | None, str | None] | None  # (input digest, prev day, next day)
+
+
+def parse_day(raw: RawDay) -> tuple[list[pages.Pair], list[dict[str, Any]], list[str]]:
+    """A day's pairs, its photos that could not be stored, and what is wrong with its tables."""
+    tables = raw.tables()
+    problems = list(tables.problems)
+    if tables.generations and not tables.photos:
+        problems.append(f"{raw.day}: look-alikes without a photos table; not shown")
+        return [], [], problems
+    pairs, skipped = pages.pairs_of_day(tables)
+    return pairs, skipped, problems
+
+
+def render_day(renderer: Renderer, job: DayJob) -> list[Rendered]:
+    """Build and render a day's pair pages and day page (in a worker process, or here)."""
+    pairs, skipped, _ = parse_day(job.raw)
+    media = {k: m for k, v in job.copies.items() if (m := Media.from_record(v)) is not None}
+    index = {pair.slug: i for i, pair in enumerate(pairs)}
+    out: list[Rendered] = []
+    for slug, digest in job.pairs:
+        i = index[slug]
+        prev = pairs[i - 1] if i > 0 else None
+        next_ = pairs[i + 1] if i + 1 < len(pairs) else None
+        model = pages.pair_page(pairs[i], media, prev, next_)
+        out.append((pairs[i].path, digest, renderer.render("pair.html.j2", model)))
+    if job.day_page is not None:
+        digest, prev_day, next_day = job.day_page
+        model = pages.day_page(job.raw.day, pairs, skipped, media, prev_day, next_day)
+        out.append((pages.day_path(job.raw.day), digest, renderer.render("day.html.j2", model)))
+    return out
+
+
+def _month_model(
+    month: str, days: list[_Day], media: dict[str, Media], prev: str | None, next_: str | None
+) -> Callable[[], dict[str, Any]]:
+    return lambda: pages.month_page(month, [(d.day, d.pairs) for d in days], media, prev, next_)
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, default=str).encode()).hexdigest()

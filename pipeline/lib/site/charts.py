@@ -43,12 +43,14 @@ def choose_grain(days: Sequence[str]) -> str:
     return "week" if (last - first).days / 7 <= MAX_POINTS else "month"
 
 
-def bucket_means(per_day: dict[str, list[float]], grain: str) -> dict[str, float | None]:
-    """Mean of every value in each bucket (a day with more pairs weighs more)."""
-    sums: dict[str, list[float]] = defaultdict(list)
-    for day, values in per_day.items():
-        sums[bucket_of(day, grain)].extend(values)
-    return {b: (sum(v) / len(v) if v else None) for b, v in sums.items()}
+def bucket_means(per_day: dict[str, Sequence[float]], grain: str) -> dict[str, float | None]:
+    """Mean per bucket from each day's (sum, count): a day with more pairs weighs more."""
+    sums: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for day, (total, count) in per_day.items():
+        bucket = sums[bucket_of(day, grain)]
+        bucket[0] += total
+        bucket[1] += count
+    return {b: (total / count if count else None) for b, (total, count) in sums.items()}
 
 
 def bucket_label(bucket: str, grain: str, *, with_year: bool = True) -> str:

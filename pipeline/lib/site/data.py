@@ -3,11 +3,13 @@
 Each partition of `unsplash_images` and `generated_images` is stored as
 `tables/<asset>/<day>.json` = `{"partition": day, "rows": [...]}` (see
 `pipeline/defs/resources/io_managers.py`). The gallery reads only these tables, never the
-database, so what it shows is exactly what the assets produced.
+database, so what it shows is exactly what the assets produced. A day's bytes are hashed
+before they are parsed: a day whose digest the site already knows need not be parsed at all.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -33,6 +35,32 @@ class DayTables:
     problems: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class RawDay:
+    """A day's two tables as stored (None: not materialized), and a digest of both."""
+
+    day: str
+    photos: bytes | None
+    generations: bytes | None
+    prefix: str = TABLES_PREFIX
+
+    @property
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        for data in (self.photos, self.generations):
+            h.update(hashlib.sha256(data).digest() if data is not None else b"-")
+        return h.hexdigest()
+
+    def tables(self) -> DayTables:
+        tables = DayTables(self.day)
+        tables.photos = _rows(self.photos, table_key(PHOTOS_ASSET, self.day, self.prefix),
+                              tables.problems)  # fmt: skip
+        tables.generations = _rows(
+            self.generations, table_key(GENERATIONS_ASSET, self.day, self.prefix), tables.problems
+        )
+        return tables
+
+
 def table_key(asset: str, day: str, prefix: str = TABLES_PREFIX) -> str:
     return f"{prefix}/{asset}/{day}.json"
 
@@ -49,27 +77,38 @@ def list_days(store: ObjectStore, prefix: str = TABLES_PREFIX) -> list[str]:
     return sorted(days)
 
 
-def load_day(store: ObjectStore, day: str, prefix: str = TABLES_PREFIX) -> DayTables:
-    tables = DayTables(day)
-    tables.photos = _rows(store, table_key(PHOTOS_ASSET, day, prefix), tables.problems)
-    tables.generations = _rows(store, table_key(GENERATIONS_ASSET, day, prefix), tables.problems)
-    return tables
+def read_days(store: ObjectStore, prefix: str = TABLES_PREFIX, *, workers: int = 8) -> list[RawDay]:
+    """Every day's table bytes, oldest first. Reads run in parallel: on S3 each is one GET."""
 
+    def read(day: str) -> RawDay:
+        return RawDay(
+            day,
+            _get(store, table_key(PHOTOS_ASSET, day, prefix)),
+            _get(store, table_key(GENERATIONS_ASSET, day, prefix)),
+            prefix,
+        )
 
-def load_days(
-    store: ObjectStore, prefix: str = TABLES_PREFIX, *, workers: int = 8
-) -> list[DayTables]:
-    """Every day's tables, oldest first. Reads run in parallel: on S3 each is one GET."""
-    days = list_days(store, prefix)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda day: load_day(store, day, prefix), days))
+        return list(pool.map(read, list_days(store, prefix)))
 
 
-def _rows(store: ObjectStore, key: str, problems: list[str]) -> list[dict[str, Any]]:
+def load_days(store: ObjectStore, prefix: str = TABLES_PREFIX) -> list[DayTables]:
+    """Every day's tables, parsed, oldest first."""
+    return [raw.tables() for raw in read_days(store, prefix)]
+
+
+def _get(store: ObjectStore, key: str) -> bytes | None:
     try:
-        body = json.loads(store.get(key))
+        return store.get(key)
     except ObjectNotFound:
+        return None
+
+
+def _rows(data: bytes | None, key: str, problems: list[str]) -> list[dict[str, Any]]:
+    if data is None:
         return []
+    try:
+        body = json.loads(data)
     except ValueError as exc:
         problems.append(f"{key} is not valid JSON ({exc}); re-materialize that partition")
         log.warning(problems[-1])

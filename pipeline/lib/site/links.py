@@ -7,6 +7,7 @@ checked, since `javascript:alert(1)` survives HTML escaping intact.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 UTM_SOURCE = "doppel"
@@ -15,8 +16,11 @@ _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
 def safe_url(url: object) -> str | None:
     """`url` if it is an absolute http(s) URL with a host, else None (the link is dropped)."""
-    if not isinstance(url, str):
-        return None
+    return _safe_url(url) if isinstance(url, str) else None
+
+
+@lru_cache(maxsize=65536)  # profile and home links repeat on thousands of pages
+def _safe_url(url: str) -> str | None:
     url = url.strip()
     if not url or _CONTROL.search(url) or len(url) > 2048:
         return None
@@ -29,12 +33,17 @@ def safe_url(url: object) -> str | None:
     return url
 
 
-def with_utm(url: str | None, source: str = UTM_SOURCE) -> str | None:
+def with_utm(url: object, source: str = UTM_SOURCE) -> str | None:
     """The URL with Unsplash's referral pair; an existing `utm_source` is kept as it is."""
     url = safe_url(url)
-    if url is None:
-        return None
+    return None if url is None else _with_utm(url, source)
+
+
+@lru_cache(maxsize=65536)
+def _with_utm(url: str, source: str) -> str:
     parts = urlsplit(url)
+    if "utm_source=" in parts.query and "utm_medium=" in parts.query:
+        return url  # the usual case: the source already tagged it
     query = parse_qsl(parts.query, keep_blank_values=True)
     names = {name for name, _ in query}
     if "utm_source" not in names:

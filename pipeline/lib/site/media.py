@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.lib.images import ImageError, decode_image, encode_image, resize_long_side
@@ -71,7 +71,7 @@ class Media:
 class MediaReport:
     made: int = 0
     reused: int = 0
-    failed: dict[str, str] | None = None
+    failed: dict[str, str] = field(default_factory=dict)
 
 
 def media_path(source_id: str, side: int) -> str:
@@ -86,7 +86,7 @@ def ensure_media(
     A source that cannot be read or decoded is left out (its page says the image is
     unavailable) and reported; it is tried again on the next build.
     """
-    report = MediaReport(failed={})
+    report = MediaReport()
     found: dict[str, Media] = {}
     todo: dict[str, MediaSource] = {}
     for source in sources:

@@ -15,6 +15,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 from pipeline.lib.site.charts import Series, bucket_means, bucket_of, choose_grain, line_chart
@@ -90,6 +91,10 @@ class Pair:
         provider = credit.get("provider") if isinstance(credit, dict) else None
         return provider == "unsplash" or self.photo.get("source") == "unsplash"
 
+    @cached_property
+    def credit(self) -> dict[str, Any]:
+        return credit(self.photo, self.unsplash)
+
     @property
     def comparisons(self) -> dict[str, Any]:
         value = (self.generation or {}).get("comparisons")
@@ -121,9 +126,9 @@ class Pair:
 def pairs_of_day(tables: DayTables) -> tuple[list[Pair], list[dict[str, Any]]]:
     """The day's stored photos with their look-alikes (rank order), and the photos not stored."""
     by_photo: dict[Any, dict[str, Any]] = {}
-    for gen in tables.generations:
-        by_photo[gen.get("inspiration_id")] = gen
-        by_photo.setdefault(("source_id", gen.get("source_id")), gen)
+    for row in tables.generations:
+        by_photo[row.get("inspiration_id")] = row
+        by_photo.setdefault(("source_id", row.get("source_id")), row)
     pairs: list[Pair] = []
     skipped: list[dict[str, Any]] = []
     used: set[str] = set()
@@ -135,7 +140,9 @@ def pairs_of_day(tables: DayTables) -> tuple[list[Pair], list[dict[str, Any]]]:
                  "error": _text(photo.get("error"), 400) or "not stored"}
             )  # fmt: skip
             continue
-        gen = by_photo.get(photo.get("id")) or by_photo.get(("source_id", photo.get("source_id")))
+        gen: dict[str, Any] | None = by_photo.get(photo.get("id")) or by_photo.get(
+            ("source_id", photo.get("source_id"))
+        )
         rank = number(photo.get("rank"))
         base = f"{int(rank):02d}-" if rank is not None else ""
         name = base + slug(photo.get("title") or photo.get("source_id"), 48)
@@ -189,7 +196,7 @@ def _image(
 
 def photo_alt(pair: Pair) -> str:
     what = _text(pair.photo.get("description"), 200) or pair.title
-    name = credit(pair.photo, pair.unsplash)["name"]
+    name = pair.credit["name"]
     return f"Photo: {what}" + (f", by {name}" if name else "")
 
 
@@ -205,8 +212,9 @@ def photo_image(pair: Pair, media: dict[str, Media], root: str, *, large: bool) 
         display = safe_url(pair.photo.get("display_url"))
         if display is None:
             return None
-        info = pair.photo.get("credit") if isinstance(pair.photo.get("credit"), dict) else {}
-        thumb = safe_url(info.get("thumb_url")) or sized_hotlink(display, HOTLINK_THUMB)
+        info = pair.photo.get("credit")
+        thumb_url = info.get("thumb_url") if isinstance(info, dict) else None
+        thumb = safe_url(thumb_url) or sized_hotlink(display, HOTLINK_THUMB)
         w, h = number(pair.photo.get("width")), number(pair.photo.get("height"))
         tw = HOTLINK_THUMB if large is False else HOTLINK_LARGE
         th = round(tw * h / w) if w and h else None
@@ -271,7 +279,7 @@ def card(pair: Pair, media: dict[str, Media], root: str) -> dict[str, Any]:
         "status": pair.status,
         "reason": _text(_reason(pair), 160),
         "generator": _text((pair.generation or {}).get("generator"), 40),
-        "credit": credit(pair.photo, pair.unsplash),
+        "credit": pair.credit,
         "flag": (quality_flag(pair) or {}).get("short"),
         "headline": headline,
     }
@@ -373,7 +381,7 @@ def pair_page(
         "status": pair.status,
         "reason": _reason(pair) if lookalike is None or pair.status != "succeeded" else None,
         "generator": _text((pair.generation or {}).get("generator"), 80) or "the generator",
-        "credit": credit(pair.photo, pair.unsplash),
+        "credit": pair.credit,
         "facts": generation_facts(pair),
         "prompt": _text((pair.generation or {}).get("prompt"), 4000),
         "flag": quality_flag(pair),
@@ -478,110 +486,153 @@ def month_page(
 
 
 def index_page(
-    days: list[tuple[str, list[Pair]]], media: dict[str, Media], totals: dict[str, Any]
+    newest: list[tuple[str, list[Pair]]],
+    months: list[dict[str, Any]],
+    media: dict[str, Media],
+    totals: dict[str, Any],
 ) -> dict[str, Any]:
+    """The front page: the newest days (newest first) with pictures, then every month."""
     root = ""
-    newest = list(reversed(days))
     hero = None
     for _, pairs in newest[:1]:
         for pair in pairs:
             photo = photo_image(pair, media, root, large=True)
             lookalike = lookalike_image(pair, media, root, large=True)
             if photo and lookalike:
-                hero = card(pair, media, root) | {"photo": photo, "lookalike": lookalike}
+                hero = card(pair, media, root) | {
+                    "photo": photo,
+                    "lookalike": lookalike,
+                    "readings": measures(pair)[:3],
+                }
                 break
-    months: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for day, pairs in days:
-        months[day[:7]][0] += 1
-        months[day[:7]][1] += len(pairs)
     return {
         "root": root,
         "hero": hero,
         "days": [_day_teaser(d, p, media, root, INDEX_CARDS) for d, p in newest[:INDEX_DAYS]],
         "months": [
-            {"href": month_path(m), "label": month_label(m), "days": n_days, "pairs": n_pairs}
-            for m, (n_days, n_pairs) in sorted(months.items(), reverse=True)
+            m | {"href": month_path(m["month"]), "label": month_label(m["month"])} for m in months
         ],
         "totals": totals,
     }
 
 
-def totals(all_pairs: list[Pair], days: int) -> dict[str, Any]:
-    statuses = Counter(p.status for p in all_pairs)
-    cost = sum(number((p.generation or {}).get("cost_usd")) or 0.0 for p in all_pairs)
-    latencies = [v for p in all_pairs if p.status == "succeeded"
-                 and (v := number((p.generation or {}).get("latency_s"))) is not None]  # fmt: skip
-    generators = Counter(
-        g for p in all_pairs if (g := _text((p.generation or {}).get("generator")))
-    )
+# Day summaries: what the index, stats and about pages need from each day. They are small and
+# kept in the site manifest, so a day whose tables did not change is never parsed again.
+
+
+def day_info(pairs: list[Pair], skipped: list[dict[str, Any]], problems: list[str]) -> dict:
+    series: dict[str, list[float]] = {}  # name → [sum, count] over the day's look-alikes
+
+    def add(name: str, raw: Any) -> None:
+        if (v := number(raw)) is not None:
+            total = series.setdefault(name, [0.0, 0])
+            total[0] += v
+            total[1] += 1
+
+    cost = 0.0
+    generators: Counter[str] = Counter()
+    credits: dict[str, list[Any]] = {}
+    for p in pairs:
+        gen = p.generation or {}
+        cost += number(gen.get("cost_usd")) or 0.0
+        if g := _text(gen.get("generator"), 80):
+            generators[g] += 1
+        c = p.credit
+        who = repr((c["kind"], c["name"], c.get("profile_url") or c.get("url"), c.get("license")))
+        credits.setdefault(who, [c, 0])[1] += 1
+        if p.status != "succeeded":
+            continue
+        add("latency", gen.get("latency_s"))
+        comparisons = p.comparisons
+        for measure in PAIR_MEASURES:
+            add(measure.key, comparisons.get(measure.key))
+        for role in ("original", "generated"):
+            stats = comparisons.get(role)
+            for own in IMAGE_MEASURES:
+                add(f"{role}.{own.key}", stats.get(own.key) if isinstance(stats, dict) else None)
+    series["cost"] = [cost, 1]
     return {
-        "days": days,
-        "pairs": len(all_pairs),
+        "shown": bool(pairs or skipped),
+        "slugs": [p.slug for p in pairs],
+        "sources": [
+            [source.object_key, source.sha256] if source is not None else None
+            for p in pairs
+            for source in (p.photo_source(), p.lookalike_source())
+        ],
+        "statuses": dict(Counter(p.status for p in pairs)),
+        "cost": cost,
+        "generators": dict(generators),
+        "series": series,
+        "credits": list(credits.values()),
+        "problems": problems,
+    }
+
+
+def totals(infos: list[dict[str, Any]]) -> dict[str, Any]:
+    statuses: Counter[str] = Counter()
+    generators: Counter[str] = Counter()
+    latency = [0.0, 0]
+    for info in infos:
+        statuses.update(info["statuses"])
+        generators.update(info["generators"])
+        day_latency = info["series"].get("latency", [0.0, 0])
+        latency = [latency[0] + day_latency[0], latency[1] + day_latency[1]]
+    return {
+        "days": len(infos),
+        "pairs": sum(statuses.values()),
         "made": statuses.get("succeeded", 0),
         "failed": statuses.get("failed", 0),
         "refused": statuses.get("refused", 0),
-        "cost": _money(cost) or "$0.00",
-        "latency": _seconds(sum(latencies) / len(latencies)) if latencies else None,
+        "cost": _money(sum(info["cost"] for info in infos)) or "$0.00",
+        "latency": _seconds(latency[0] / latency[1]) if latency[1] else None,
         "generators": [{"name": g, "count": n} for g, n in generators.most_common()],
     }
 
 
-def stats_page(days: list[tuple[str, list[Pair]]], summary: dict[str, Any]) -> dict[str, Any]:
+def months_summary(days: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Each month with its number of days and photos, newest first."""
+    months: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for day, info in days:
+        months[day[:7]][0] += 1
+        months[day[:7]][1] += len(info["slugs"])
+    return [
+        {"month": m, "days": d, "pairs": n} for m, (d, n) in sorted(months.items(), reverse=True)
+    ]
+
+
+def stats_page(days: list[tuple[str, dict[str, Any]]], summary: dict[str, Any]) -> dict[str, Any]:
     names = [d for d, _ in days]
-    charts: list[dict[str, Any]] = []
+    charts: list[dict[str, Any] | None] = []
     if names:
         grain = choose_grain(names)
         buckets = sorted({bucket_of(d, grain) for d in names})
 
-        def per_day(pick: Any) -> dict[str, list[float]]:
-            out: dict[str, list[float]] = {}
-            for day, pairs in days:
-                out[day] = [v for p in pairs if p.status == "succeeded"
-                            and (v := number(pick(p))) is not None]  # fmt: skip
-            return out
+        def means(name: str) -> dict[str, float | None]:
+            return bucket_means({d: info["series"].get(name, [0.0, 0]) for d, info in days}, grain)
 
-        def stat(role: str, key: str) -> Any:
-            return lambda p: (p.comparisons.get(role) or {}).get(key)
+        def chart(title: str, *series: Series) -> None:
+            charts.append(line_chart(title, buckets, grain, series, floor=0.0))
 
-        for m in IMAGE_MEASURES:
-            charts.append(line_chart(
-                f"{m.label} ({m.what})", buckets, grain,
-                [Series("Photos", "photo", bucket_means(per_day(stat("original", m.key)), grain)),
-                 Series("Look-alikes", "lookalike",
-                        bucket_means(per_day(stat("generated", m.key)), grain))],
-                floor=0.0,
-            ))  # fmt: skip
-        for m in PAIR_MEASURES[:4]:
-            charts.append(line_chart(
-                f"{m.label} ({m.what})", buckets, grain,
-                [Series("Mean over the day's pairs", "measure",
-                        bucket_means(per_day(lambda p, k=m.key: p.comparisons.get(k)), grain))],
-                floor=0.0,
-            ))  # fmt: skip
-        costs = {
-            day: [sum(number((p.generation or {}).get("cost_usd")) or 0.0 for p in pairs)]
-            for day, pairs in days
-        }
-        charts.append(line_chart(
-            "Cost per day (USD)", buckets, grain,
-            [Series("Cost per day", "measure", bucket_means(costs, grain))], floor=0.0,
-        ))  # fmt: skip
-        charts.append(line_chart(
-            "Generation time (seconds per look-alike)", buckets, grain,
-            [Series("Mean time", "measure",
-                    bucket_means(per_day(lambda p: (p.generation or {}).get("latency_s")), grain))],
-            floor=0.0,
-        ))  # fmt: skip
+        for own in IMAGE_MEASURES:
+            chart(f"{own.label} ({own.what})",
+                  Series("Photos", "photo", means(f"original.{own.key}")),
+                  Series("Look-alikes", "lookalike", means(f"generated.{own.key}")))  # fmt: skip
+        for measure in PAIR_MEASURES[:4]:
+            chart(f"{measure.label} ({measure.what})",
+                  Series("Mean over the day's pairs", "measure", means(measure.key)))  # fmt: skip
+        chart("Cost per day (USD)", Series("Cost per day", "measure", means("cost")))
+        chart("Generation time (seconds per look-alike)",
+              Series("Mean time", "measure", means("latency")))  # fmt: skip
     return {"root": "", "totals": summary, "charts": [c for c in charts if c]}
 
 
-def about_page(all_pairs: list[Pair], summary: dict[str, Any]) -> dict[str, Any]:
-    people: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for pair in all_pairs:
-        c = credit(pair.photo, pair.unsplash)
-        key = (c["kind"], c["name"], c.get("profile_url") or c.get("url"), c.get("license"))
-        entry = people.setdefault(key, c | {"count": 0})
-        entry["count"] += 1
+def about_page(infos: list[dict[str, Any]], summary: dict[str, Any]) -> dict[str, Any]:
+    people: dict[str, dict[str, Any]] = {}
+    for info in infos:
+        for c, count in info["credits"]:
+            who = repr((c["kind"], c["name"], c.get("profile_url") or c.get("url"),
+                        c.get("license")))  # fmt: skip
+            people.setdefault(who, c | {"count": 0})["count"] += count
     credits = sorted(people.values(), key=lambda c: (str(c["name"] or "").lower(), c["kind"]))
     return {
         "root": "",
