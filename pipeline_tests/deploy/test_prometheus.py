@@ -116,7 +116,7 @@ def test_promtool_checks_metrics_of_a_real_exporter_scrape(exporter_url: str) ->
     assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
 
 
-def test_prometheus_files_are_mounted_where_the_config_says() -> None:
+def test_prometheus_files_for_the_exporter_are_mounted_where_the_config_says() -> None:
     prometheus = load_yaml("docker-compose.yml")["services"]["prometheus"]
     assert "./deploy/prometheus:/etc/prometheus:ro" in prometheus["volumes"]
     for rules in load_yaml("deploy/prometheus/prometheus.yml")["rule_files"]:
