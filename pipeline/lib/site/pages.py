@@ -246,14 +246,14 @@ def _media_image(
 
 def quality_flag(pair: Pair) -> dict[str, str] | None:
     quality = (pair.generation or {}).get("quality")
-    if isinstance(quality, dict) and quality.get("accepted") is False:
-        return {
-            "short": "Below the quality gate",
-            "text": "None of the generator's attempts passed its own quality check; this is "
-            "the least bad one." + (f" ({_text(quality.get('reason'), 300)})"
-                                    if _text(quality.get("reason")) else ""),
-        }  # fmt: skip
-    return None
+    if not isinstance(quality, dict) or quality.get("accepted") is not False:
+        return None
+    reason = _text(quality.get("reason"), 300)
+    return {
+        "short": "Below the quality gate",
+        "text": "None of the generator's attempts passed its own quality check; this is the "
+        "least bad one." + (f" The generator's note: {reason}." if reason else ""),
+    }
 
 
 def _reason(pair: Pair) -> str | None:

@@ -1,0 +1,217 @@
+"""The built gallery in a real browser: headless Chromium (Debian's) driven by Playwright.
+
+index → day → pair by clicking links; every image decodes; the overlay slider moves with the
+keyboard; no console errors (which includes CSP violations); no horizontal scrolling on a
+phone. Screenshots of the index and a pair page are saved to docs/screenshots/ (the README
+shows one). Skips without /usr/bin/chromium, unless DOPPEL_REQUIRE_BROWSER=1 (CI) says fail.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.lib.site import build_site
+from pipeline.lib.storage import LocalObjectStore
+from pipeline_tests.fixtures.gallery_days import (
+    DAY_SAMPLES,
+    DAY_UNSPLASH,
+    UNSPLASH_FILE,
+    unsplash_photo_bytes,
+    write_gallery_days,
+)
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+
+
+def _browser_missing(reason: str) -> None:
+    if os.environ.get("DOPPEL_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason}, and DOPPEL_REQUIRE_BROWSER=1 requires the browser test")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def playwright_api() -> Any:
+    if not CHROMIUM.exists():
+        _browser_missing("no /usr/bin/chromium (apt-get install -y chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _browser_missing("playwright is not installed (pip install -e '.[dev]')")
+    return sync_playwright
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def served_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """Fixture days built into a store that a local http.server serves on 127.0.0.1.
+
+    The same server stands in for Unsplash's image host (`/img/...`), so the hotlinked
+    original is fetched over HTTP like the real one, and nothing leaves the machine.
+    """
+    root = tmp_path_factory.mktemp("served")
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        store = LocalObjectStore(root)
+        (root / "img").mkdir()
+        (root / "img" / UNSPLASH_FILE).write_bytes(unsplash_photo_bytes())
+        write_gallery_days(store, unsplash_image_base=f"{base}/img")
+        build_site(store)
+        yield f"{base}/site/", root / "site"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_api: Any) -> Iterator[Any]:
+    with playwright_api() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+class _Watch:
+    """Console errors, uncaught exceptions and failed requests of one page."""
+
+    def __init__(self, page: Any):
+        self.problems: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
+        page.on("requestfailed", lambda r: self.problems.append(f"failed: {r.url}"))
+        page.on("response", self._response)
+
+    def _console(self, message: Any) -> None:
+        if message.type in {"error", "warning"}:
+            self.problems.append(f"console {message.type}: {message.text}")
+
+    def _response(self, response: Any) -> None:
+        if response.status >= 400:
+            self.problems.append(f"HTTP {response.status}: {response.url}")
+
+
+def assert_images_decode(page: Any) -> int:
+    """Scroll every image into view (they load lazily), then check each one decoded."""
+    count = page.locator("img").count()
+    for i in range(count):
+        page.locator("img").nth(i).scroll_into_view_if_needed()
+    page.wait_for_function(
+        "[...document.images].every(i => i.complete)", timeout=15_000, polling=100
+    )
+    broken = page.evaluate(
+        "[...document.images].filter(i => !(i.naturalWidth > 0)).map(i => i.currentSrc || i.src)"
+    )
+    assert broken == [], broken
+    return count
+
+
+def test_index_to_day_to_pair_with_a_keyboard_slider(browser: Any, served_site: Any) -> None:
+    url, _ = served_site
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    watch = _Watch(page)
+
+    page.goto(url + "index.html")
+    assert page.title() == "Doppel"
+    assert assert_images_decode(page) >= 10
+    page.evaluate("window.scrollTo(0, 0)")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "gallery-index.png"))
+
+    page.get_by_role("link", name="Thursday 19 November 2026").first.click()
+    page.wait_for_url(f"**/days/{DAY_UNSPLASH}.html")
+    assert page.locator("h1").inner_text() == "Thursday 19 November 2026"
+    assert assert_images_decode(page) == 3  # a refused look-alike shows its reason instead
+    assert "Refused: moderation_blocked" in page.locator(".card--refused").inner_text()
+
+    page.get_by_role("link", name="A rocket lifting off at dusk").click()
+    page.wait_for_url(f"**/pairs/{DAY_UNSPLASH}/01-*.html")
+    assert assert_images_decode(page) == 4  # side by side, and the overlay's two layers
+    credit = page.locator("p.credit")
+    assert credit.inner_text() == "Photo by Jane Doe on Unsplash"
+    photo = page.get_by_role("img", name="Photo: Falcon 9 lifting off at dusk, by Jane Doe")
+    assert "/img/photo-unsplash-1.jpg?ixid=TESTIXID" in photo.evaluate("i => i.currentSrc")
+
+    # The overlay appears only with JavaScript, and its range input takes the arrow keys.
+    stage = page.locator(".compare-stage")
+    slider = page.get_by_role(
+        "slider", name="Overlay split: photo on the left, look-alike on the right"
+    )
+    assert page.locator("section.compare").is_visible()
+    slider.focus()
+    for _ in range(10):
+        page.keyboard.press("ArrowRight")
+    assert slider.input_value() == "60"
+    assert stage.evaluate("s => s.style.getPropertyValue('--split')") == "60%"
+    assert slider.get_attribute("aria-valuetext") == "60% photo, 40% look-alike"
+    clip = page.locator(".compare-lookalike").evaluate("i => getComputedStyle(i).clipPath")
+    assert "60%" in clip
+    page.keyboard.press("Home")
+    assert slider.input_value() == "0"
+    page.keyboard.press("End")
+    assert slider.input_value() == "100"
+    page.keyboard.press("PageDown")
+    assert slider.input_value() == "90"
+    stage.scroll_into_view_if_needed()
+    page.keyboard.press("Home")
+    for _ in range(5):
+        page.keyboard.press("PageUp")  # back to the middle for the screenshot
+    slider.blur()
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(SCREENSHOTS / "gallery-pair.png"), full_page=True)
+
+    assert watch.problems == []
+    context.close()
+
+
+def test_every_page_loads_clean_and_fits_a_phone(browser: Any, served_site: Any) -> None:
+    url, site = served_site
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    watch = _Watch(page)
+    pages = sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html"))
+    assert len(pages) >= 14
+    for path in pages:
+        page.goto(url + path)
+        assert_images_decode(page)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a phone"
+    assert watch.problems == []
+    context.close()
+
+
+def test_works_from_the_file_system_without_a_server(browser: Any, served_site: Any) -> None:
+    """`make run` prints a local index.html: opened as a file, the pages still work."""
+    _, site = served_site
+    page = browser.new_page()
+    watch = _Watch(page)
+    page.goto((site / "index.html").as_uri())
+    assert_images_decode(page)
+    page.get_by_role("link", name="Coffee").first.click()
+    page.wait_for_url(f"**/pairs/{DAY_SAMPLES}/01-coffee.html")
+    assert page.locator("section.compare").is_visible()  # the script ran from file://
+    assert_images_decode(page)
+    assert watch.problems == []
+    page.close()
