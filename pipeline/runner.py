@@ -69,7 +69,7 @@ def run_days(settings: DoppelSettings, *, days: int) -> RunReport:
         gallery = defs.resolve_job_def(gallery_site_job.name).execute_in_process(
             instance=instance, run_config=QUIET_LOGS, raise_on_error=False
         )
-        report.results["gallery"] = "ok" if gallery.success else _failure(gallery)
+        report.results["gallery build"] = "ok" if gallery.success else _failure(gallery)
         for event in gallery.get_asset_materialization_events():
             index = event.event_specific_data.materialization.metadata.get("index")  # type: ignore[union-attr]
             report.gallery = str(index.value) if index is not None else None

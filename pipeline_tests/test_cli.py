@@ -31,6 +31,10 @@ def test_run_twice_makes_three_days_then_nothing_new(tmp_path: Path) -> None:
     first = doppel("run", "--days", "3", cwd=tmp_path, **small)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "new look-alikes this run: 6" in first.stdout
+    # ...and ends by printing the gallery's local index.html, built from those days.
+    index = (tmp_path / "data" / "objects" / "site" / "index.html").resolve()
+    assert first.stdout.strip().splitlines()[-1] == f"gallery:         {index}"
+    assert index.is_file() and "gallery build: ok" in first.stdout
     status = json.loads(doppel("status", "--json", cwd=tmp_path).stdout)
     assert len(status["days"]) == 3
     assert all(d["photos"] == 2 and d["generated_succeeded"] == 2 for d in status["days"])
