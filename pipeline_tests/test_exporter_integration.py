@@ -10,8 +10,10 @@ the tests of this module and always stopped (process groups) at its end.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -184,8 +186,14 @@ def deployment(
         logs = {name: tmp / f"{name}.log" for name in ("code", "web", "daemon", "exporter")}
         ws = str(tmp / "workspace.yaml")
 
+        processes: list[subprocess.Popen[bytes]] = []
+
         def start(name: str, *command: str) -> Any:
-            return stack.enter_context(dagster_process(*command, env=env, cwd=tmp, log=logs[name]))
+            process = stack.enter_context(
+                dagster_process(*command, env=env, cwd=tmp, log=logs[name])
+            )
+            processes.append(process)
+            return process
 
         start("code", "dagster", "code-server", "start", "-h", "127.0.0.1", "-p", str(code_port),
               "-m", "pipeline.definitions")  # fmt: skip
@@ -204,6 +212,15 @@ def deployment(
         web = start("web", "dagster-webserver", "-h", "127.0.0.1", "-p", str(web_port), "-w", ws)
         start("daemon", "dagster-daemon", "run", "-w", ws)
         exporter = start("exporter", "doppel", "exporter", "--port", str(exporter_port))
+
+        @stack.callback  # registered last, so it runs first when the stack unwinds
+        def stop_all_at_once() -> None:
+            # SIGTERM every group before each is waited for in turn: the four processes
+            # shut down together rather than one after another.
+            for process in processes:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+
         webserver = f"http://127.0.0.1:{web_port}"
         exporter_url = f"http://127.0.0.1:{exporter_port}/metrics"
         wait_for_http(
