@@ -11,7 +11,7 @@ from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.jobs import daily_images_job, gallery_site_job
 from pipeline.defs.resources import build_resources
 from pipeline.defs.schedules import build_daily_images_schedule
-from pipeline.defs.sensors import build_gap_fill_sensor
+from pipeline.defs.sensors import build_gap_fill_sensor, gallery_refresh_sensor
 from pipeline.lib.observability.logs import configure_logging
 from pipeline.lib.settings import DoppelSettings, load_settings
 
@@ -23,7 +23,7 @@ def build_definitions(settings: DoppelSettings) -> dg.Definitions:
         assets=[unsplash_images, generated_images, gallery_site],
         jobs=[daily_images_job, gallery_site_job],
         schedules=[build_daily_images_schedule(settings)],
-        sensors=[build_gap_fill_sensor(settings)],
+        sensors=[build_gap_fill_sensor(settings), gallery_refresh_sensor],
         resources=build_resources(settings),
         # The two steps run one after the other either way; in_process saves a process
         # start per step, multiprocess (Dagster's default) contains a crashing step.

@@ -16,6 +16,7 @@ import dagster as dg
 from pipeline.defs.assets.generated_images import generated_images
 from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.backfill_request import backfills_in_flight, request_backfill
+from pipeline.defs.jobs import gallery_site_job
 from pipeline.defs.partitions import daily_partitions
 from pipeline.lib.gaps import FAILED, IN_PROGRESS, DayHistory, GapPolicy, Status, find_gaps
 from pipeline.lib.settings import DoppelSettings
@@ -119,3 +120,38 @@ def _failed_attempts(
             last_failure_at=datetime.fromtimestamp(max(ended), UTC) if ended else None,
         )
     return history
+
+
+# The gallery is one unpartitioned asset over every day; rebuild it when any day's
+# look-alikes are newly materialized (by the schedule, a backfill or the UI), at most one
+# rebuild at a time. The cursor is the newest materialization already handled.
+GALLERY_RUN_ACTIVE = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+@dg.sensor(
+    name="gallery_refresh_sensor",
+    job=gallery_site_job,
+    minimum_interval_seconds=120,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Rebuilds the gallery after new look-alikes are materialized.",
+)
+def gallery_refresh_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+    instance = context.instance
+    records = instance.fetch_materializations(generated_images.key, limit=1).records
+    if not records:
+        return dg.SkipReason("no look-alikes materialized yet")
+    newest = records[0].storage_id
+    if context.cursor and int(context.cursor) >= newest:
+        return dg.SkipReason("the gallery already shows the newest look-alikes")
+    running = instance.get_run_records(
+        dg.RunsFilter(job_name=gallery_site_job.name, statuses=GALLERY_RUN_ACTIVE), limit=1
+    )
+    if running:
+        return dg.SkipReason(f"gallery run {running[0].dagster_run.run_id} is still going")
+    context.update_cursor(str(newest))
+    return dg.RunRequest(run_key=f"gallery-after-{newest}")

@@ -15,13 +15,13 @@ from pipeline.defs.resources.generators import (
     prices_config,
 )
 from pipeline.defs.resources.io_managers import DayTableIOManager
+from pipeline.defs.resources.site import GallerySiteResource
 from pipeline.defs.resources.sources import (
     FolderPhotosResource,
     PhotoSourceResource,
     SamplePhotosResource,
     UnsplashPhotosResource,
 )
-from pipeline.defs.resources.site import GallerySiteResource
 from pipeline.defs.resources.storage import (
     LocalObjectStoreResource,
     ObjectStoreResource,

@@ -1,0 +1,59 @@
+"""The gallery rebuilds itself after new look-alikes, one rebuild at a time."""
+
+from __future__ import annotations
+
+import uuid
+
+import dagster as dg
+
+from pipeline.definitions import build_definitions
+from pipeline.defs.assets.generated_images import generated_images
+from pipeline.defs.assets.unsplash_images import unsplash_images
+from pipeline.defs.resources import build_resources
+from pipeline.defs.sensors import gallery_refresh_sensor
+from pipeline.lib.settings import DoppelSettings, load_settings
+from pipeline_tests.fakes import MirrorGeneratorResource
+
+
+def tick(
+    instance: dg.DagsterInstance, defs: dg.Definitions, cursor: str | None
+) -> dg.SensorExecutionData:
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    return gallery_refresh_sensor.evaluate_tick(context)
+
+
+def test_rebuilds_after_new_lookalikes_once(local_settings: DoppelSettings) -> None:
+    settings = load_settings(_env_file=None, data_dir=local_settings.data_dir, photos_per_day=1)
+    resources = build_resources(settings) | {
+        "image_generator": MirrorGeneratorResource(counter=f"mirror-{uuid.uuid4().hex}")
+    }
+    defs = build_definitions(settings)
+    with dg.instance_for_test() as instance:
+        first = tick(instance, defs, None)
+        assert not first.run_requests and "no look-alikes" in (first.skip_message or "")
+
+        def materialize(day: str) -> None:
+            assert dg.materialize(
+                [unsplash_images, generated_images],
+                partition_key=day,
+                resources=resources,
+                instance=instance,
+            ).success
+
+        materialize("2026-11-20")
+        second = tick(instance, defs, None)
+        [request] = second.run_requests or []
+        # The sensor targets one job, so its requests name none.
+        assert gallery_refresh_sensor.job_name == "gallery_site_job"
+        assert request.job_name is None and request.partition_key is None
+        assert second.cursor
+
+        third = tick(instance, defs, second.cursor)
+        assert not third.run_requests and "already shows" in (third.skip_message or "")
+
+        # A rebuild still queued holds back the next one.
+        instance.create_run_for_job(job_def=defs.resolve_job_def("gallery_site_job"))
+        materialize("2026-11-21")
+        fourth = tick(instance, defs, second.cursor)
+        assert not fourth.run_requests and "still going" in (fourth.skip_message or "")
+        assert fourth.cursor == second.cursor
