@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from pipeline.lib.day_tables import encode_table, table_key
 from pipeline.lib.site import build_site
 from pipeline.lib.storage import LocalObjectStore
 
@@ -129,8 +130,7 @@ def write_day(store: LocalObjectStore, day: str, first_id: int, count: int, bund
             },
         })  # fmt: skip
     for asset, rows in (("unsplash_images", photos), ("generated_images", generations)):
-        body = json.dumps({"partition": day, "rows": rows}, indent=1)
-        store.put(f"tables/{asset}/{day}.json", body.encode(), "application/json")
+        store.put(table_key(asset, day), encode_table(day, rows), "application/json")
 
 
 def _cpu_seconds() -> float:

@@ -5,6 +5,7 @@ import dagster as dg
 import pandas as pd
 
 from pipeline.defs.resources.storage import ObjectStoreResource
+from pipeline.lib.day_tables import TABLES_PREFIX, decode_rows, encode_table, table_key
 from pipeline.lib.storage import ObjectNotFound
 
 
@@ -18,18 +19,16 @@ class DayTableIOManager(dg.ConfigurableIOManager):
     """
 
     store: ObjectStoreResource
-    prefix: str = "tables"
+    prefix: str = TABLES_PREFIX
 
     def _key(self, asset_key: dg.AssetKey, partition: str | None) -> str:
-        name = "/".join(asset_key.path)
-        return f"{self.prefix}/{name}/{partition or 'all'}.json"
+        return table_key("/".join(asset_key.path), partition, self.prefix)
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         partition = context.partition_key if context.has_partition_key else None
         key = self._key(context.asset_key, partition)
         records = json.loads(obj.to_json(orient="records", date_format="iso"))
-        body = json.dumps({"partition": partition, "rows": records}, indent=1)
-        self.store.open().put(key, body.encode(), "application/json")
+        self.store.open().put(key, encode_table(partition, records), "application/json")
         context.add_output_metadata(
             {"table_uri": dg.MetadataValue.path(self.store.open().uri(key))}
         )
@@ -46,10 +45,10 @@ class DayTableIOManager(dg.ConfigurableIOManager):
     def _load(self, asset_key: dg.AssetKey, partition: str | None) -> pd.DataFrame:
         key = self._key(asset_key, partition)
         try:
-            body = json.loads(self.store.open().get(key))
+            rows = decode_rows(self.store.open().get(key))
         except ObjectNotFound:
             raise dg.Failure(
                 f"No table for {asset_key.to_user_string()} {partition}: materialize that "
                 "partition first."
             ) from None
-        return pd.DataFrame(body["rows"])
+        return pd.DataFrame(rows)

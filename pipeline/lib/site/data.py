@@ -1,7 +1,7 @@
 """What the partitions materialized: the day tables the IO manager wrote, read back as they are.
 
 Each partition of `unsplash_images` and `generated_images` is stored as
-`tables/<asset>/<day>.json` = `{"partition": day, "rows": [...]}` (see
+`tables/<asset>/<day>.json` (the format lives in `pipeline/lib/day_tables.py`; see
 `pipeline/defs/resources/io_managers.py`). The gallery reads only these tables, never the
 database, so what it shows is exactly what the assets produced. A day's bytes are hashed
 before they are parsed: a day whose digest the site already knows need not be parsed at all.
@@ -10,20 +10,23 @@ before they are parsed: a day whose digest the site already knows need not be pa
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.lib.day_tables import (
+    GENERATIONS_ASSET,
+    PHOTOS_ASSET,
+    TABLES_PREFIX,
+    decode_rows,
+    table_key,
+)
 from pipeline.lib.storage import ObjectNotFound, ObjectStore
 
 log = logging.getLogger(__name__)
 
-TABLES_PREFIX = "tables"
-PHOTOS_ASSET = "unsplash_images"
-GENERATIONS_ASSET = "generated_images"
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -59,10 +62,6 @@ class RawDay:
             self.generations, table_key(GENERATIONS_ASSET, self.day, self.prefix), tables.problems
         )
         return tables
-
-
-def table_key(asset: str, day: str, prefix: str = TABLES_PREFIX) -> str:
-    return f"{prefix}/{asset}/{day}.json"
 
 
 def list_days(store: ObjectStore, prefix: str = TABLES_PREFIX) -> list[str]:
@@ -108,14 +107,8 @@ def _rows(data: bytes | None, key: str, problems: list[str]) -> list[dict[str, A
     if data is None:
         return []
     try:
-        body = json.loads(data)
+        return decode_rows(data)
     except ValueError as exc:
-        problems.append(f"{key} is not valid JSON ({exc}); re-materialize that partition")
+        problems.append(f"{key} is not a day table ({exc}); re-materialize that partition")
         log.warning(problems[-1])
         return []
-    rows = body.get("rows") if isinstance(body, dict) else None
-    if not isinstance(rows, list):
-        problems.append(f"{key} has no list of rows; re-materialize that partition")
-        log.warning(problems[-1])
-        return []
-    return [row for row in rows if isinstance(row, dict)]
