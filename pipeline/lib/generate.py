@@ -97,7 +97,7 @@ def generate_day(
     for photo in photos:
         done = photo.generation
         if done is not None and done.status in DONE and _still_stored(done, store):
-            if done.status == "succeeded" and done.comparisons is None and compare is not None:
+            if done.status == "succeeded" and compare is not None and _outdated(done.comparisons):
                 _backfill_comparisons(photo, done, store, db, compare)
             result.reused += 1
         elif _adopt_sidecar(day, photo, store, db):
@@ -221,6 +221,11 @@ def _adopt_sidecar(day: date, photo: InspirationImage, store: ObjectStore, db: D
     log.info("%s: adopting stored look-alike of %s (no new generation)", day, photo.source_id)
     _record_success(photo, record, db)
     return True
+
+
+def _outdated(comparisons: dict[str, Any] | None) -> bool:
+    """Missing, or made before the per-image measures existed: measure again (it is free)."""
+    return comparisons is None or "original" not in comparisons
 
 
 def _still_stored(row: GeneratedImage, store: ObjectStore) -> bool:

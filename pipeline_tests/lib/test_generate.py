@@ -1,0 +1,99 @@
+"""generate_day without Dagster: crashes, receipts, refusals and re-measuring."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from pipeline.lib import generate
+from pipeline.lib.collect import collect_day
+from pipeline.lib.db import Database, GeneratedImage
+from pipeline.lib.generators import Generation, GenerationError, SourceImage
+from pipeline.lib.sources.folder import sample_source
+from pipeline.lib.storage import LocalObjectStore
+from pipeline_tests.fakes import CALLS, MirrorGenerator
+
+DAY = date(2026, 11, 20)
+
+
+class SimulatedCrash(BaseException):
+    """The process dying: not an Exception, so nothing in the pipeline catches it."""
+
+
+@pytest.fixture
+def day(tmp_path: Path) -> tuple[Database, LocalObjectStore, list[int]]:
+    db = Database(f"sqlite:///{tmp_path / 'doppel.db'}")
+    db.upgrade()
+    store = LocalObjectStore(tmp_path / "objects")
+    result = collect_day(DAY, source=sample_source(), store=store, db=db, count=3)
+    return db, store, [row["id"] for row in result.rows]
+
+
+def test_a_crash_after_storing_is_adopted_not_paid_again(
+    day: tuple[Database, LocalObjectStore, list[int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db, store, ids = day
+    first = MirrorGenerator(f"m-{uuid.uuid4().hex}")
+    real_record = generate._record_success
+
+    def crash_before_the_row(*args: object, **kwargs: object) -> None:
+        raise SimulatedCrash
+
+    monkeypatch.setattr(generate, "_record_success", crash_before_the_row)
+    with pytest.raises(SimulatedCrash):
+        generate.generate_day(DAY, ids, generator=first, store=store, db=db, concurrency=1)
+    assert CALLS[first.counter] == 3  # all three paid for, every row lost
+    with db.session() as session:
+        assert session.scalars(select(GeneratedImage)).all() == []
+
+    monkeypatch.setattr(generate, "_record_success", real_record)
+    second = MirrorGenerator(f"m-{uuid.uuid4().hex}")
+    result = generate.generate_day(DAY, ids, generator=second, store=store, db=db)
+    assert result.adopted == 3 and CALLS[second.counter] == 0
+    assert result.count("succeeded") == 3
+
+
+class Refusing:
+    name = "refusing"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def generate(self, source: SourceImage) -> Generation:
+        self.calls += 1
+        raise GenerationError("moderation_blocked", kind="refused", retryable=False)
+
+
+def test_refused_photos_are_not_asked_again(
+    day: tuple[Database, LocalObjectStore, list[int]],
+) -> None:
+    db, store, ids = day
+    refusing = Refusing()
+    result = generate.generate_day(DAY, ids, generator=refusing, store=store, db=db)
+    assert result.count("refused") == 3 and not result.retryable_failures
+    again = generate.generate_day(DAY, ids, generator=refusing, store=store, db=db)
+    assert refusing.calls == 3 and again.reused == 3
+
+
+def test_outdated_comparisons_are_measured_again_for_free(
+    day: tuple[Database, LocalObjectStore, list[int]],
+) -> None:
+    db, store, ids = day
+
+    def old_compare(original: object, generated: object) -> dict[str, float]:
+        return {"ssim": 0.5}
+
+    def new_compare(original: object, generated: object) -> dict[str, object]:
+        return {"ssim": 0.5, "original": {"brightness": 0.4}}
+
+    mirror = MirrorGenerator(f"m-{uuid.uuid4().hex}")
+    generate.generate_day(DAY, ids, generator=mirror, store=store, db=db, compare=old_compare)
+    result = generate.generate_day(
+        DAY, ids, generator=mirror, store=store, db=db, compare=new_compare
+    )
+    assert CALLS[mirror.counter] == 3 and result.reused == 3
+    assert all(row["comparisons"]["original"] for row in result.rows)
