@@ -1,0 +1,66 @@
+"""File in, file out: what `doppel generate IN OUT` runs (the CLI itself lives elsewhere)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pipeline.lib.images import encode_image, load_image_file
+from pipeline.lib.patch_remix.remix import remix
+from pipeline.lib.patch_remix.settings import RemixSettings
+
+GENERATORS = ("patch-remix",)
+_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+MAX_SIZE = 4096
+
+
+def generate_file(
+    in_path: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    *,
+    generator: str = "patch-remix",
+    seed: int = 0,
+    size: int = 256,
+    work_size: int | None = None,
+) -> dict[str, Any]:
+    """Make a look-alike of the photo at `in_path`, write it to `out_path`, return its record.
+
+    `size` is the long side of the written image; the remix works at `work_size` (default:
+    the smaller of `size` and 256 px) and upscales. The format follows `out_path`'s extension
+    (.png, .jpg/.jpeg, .webp). Every problem the user can fix raises `ValueError` (an
+    `ImageError` for the input photo) with a one-line message; nothing else is expected.
+    """
+    if generator not in GENERATORS:
+        raise ValueError(f"unknown generator {generator!r}; choose one of: {', '.join(GENERATORS)}")
+    if not 32 <= size <= MAX_SIZE:
+        raise ValueError(f"--size must be between 32 and {MAX_SIZE} px, got {size}")
+    out = Path(out_path)
+    fmt = _FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{out}: unsupported output type; use .png, .jpg or .webp")
+    if not out.parent.is_dir():
+        raise ValueError(f"{out}: the folder {out.parent} does not exist")
+
+    image = load_image_file(in_path)  # raises ImageError with a one-line message
+    settings = RemixSettings(work_size=work_size or min(size, 256), output_size=size)
+    result = remix(image, seed=seed, settings=settings)
+    data = encode_image(result.image, fmt)
+    _write_atomically(out, data)
+    return {**result.record, "input": str(in_path), "output": str(out), "format": fmt}
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write via a temporary file in the same folder, so OUT is never left half-written."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot write the file ({exc.strerror or exc})") from exc

@@ -1,0 +1,80 @@
+"""Settings for the patch remix; every default here was calibrated on the 7 sample photos."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RemixSettings:
+    """How to remix: resolution, pyramid, nearest-neighbour search, and the quality gate.
+
+    Noise is relative: the coarsest level gets Gaussian noise with standard deviation
+    `noise` × that level's own standard deviation, so one setting behaves alike on
+    high- and low-contrast photos.
+    """
+
+    work_size: int = 256
+    output_size: int | None = None  # long side of the returned image; None = work_size
+    max_attempts: int = 3
+    # pyramid and synthesis
+    patch: int = 7
+    ratio: float = 0.75
+    min_side: int = 20  # the coarsest level's short side is at least this
+    noise_ladder: tuple[float, ...] = (4.5, 6.0, 8.0, 11.0, 15.0)  # candidate noise levels
+    start_step: int = 1  # the ladder step tried first
+    max_screens: int = 6  # coarse candidates screened per remix, at most
+    alpha: float = 5e-3  # completeness at the exact levels; smaller = stronger
+    claim: bool = True  # at the exact levels, unused input patches claim their nearest spot
+    exact_max_patches: int = 2500  # levels with at most this many patches use exact search
+    screen_max_patches: int = 1000  # candidates are screened at the finest level this small
+    start_iterations: int = 1  # EM iterations at the noisy start level
+    assign_levels: int = 2  # levels (from the start) matched one-to-one: no content is lost
+    assign_iterations: int = 1  # one-to-one iterations per such level (then alpha matching)
+    assign_max_patches: int = 1200  # one-to-one matching is cubic: bigger levels use alpha
+    coarse_iterations: int = 4
+    fine_iterations: tuple[int, ...] = (2, 3, 3, 4)  # finest level first; then coarse_iterations
+    pca_dims: int = 24
+    polish_radius: int = 4  # random-search window of PatchMatch after a level's first pass
+    fold_sigma: float = 1.0  # patch-centre weighting when overlaps are averaged
+    # quality gate (see remix.py for how these were calibrated)
+    max_copied_region: float = 0.3
+    max_zero_shift: float = 0.4
+    max_swd: float = 2.5
+    max_incoherence: float = 0.25
+    min_piece_coverage: float = 0.33
+    max_colour: float = 0.03
+    # screening limits at the coarse level (fine levels add copying, so these are stricter)
+    screen_copied_region: float = 0.15
+    screen_zero_shift: float = 0.2
+    screen_colour: float = 0.03
+
+    def __post_init__(self) -> None:
+        if self.work_size < 32:
+            raise ValueError("work_size must be at least 32")
+        if self.output_size is not None and self.output_size < 1:
+            raise ValueError("output_size must be positive")
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if not self.noise_ladder or not 0 <= self.start_step < len(self.noise_ladder):
+            raise ValueError("start_step must index noise_ladder")
+        if not 0.5 <= self.ratio < 0.95:
+            raise ValueError("ratio must be in [0.5, 0.95)")
+        if self.patch < 3 or self.patch % 2 == 0:
+            raise ValueError("patch must be an odd number ≥ 3")
+
+    def iterations(self, level: int) -> int:
+        """EM iterations at pyramid level `level` (0 = finest)."""
+        its = self.fine_iterations
+        return its[level] if level < len(its) else self.coarse_iterations
+
+    def as_record(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["fine_iterations"] = list(self.fine_iterations)
+        out["noise_ladder"] = list(self.noise_ladder)
+        return out
+
+    @classmethod
+    def field_names(cls) -> set[str]:
+        return {f.name for f in fields(cls)}

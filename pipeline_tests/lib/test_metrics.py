@@ -1,0 +1,134 @@
+"""The weight-free measures tell a copy, a shifted copy, a shuffle and a stranger apart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipeline.lib import metrics
+from pipeline.lib.images import load_image_file, resize_long_side
+
+SAMPLES = Path(__file__).parents[2] / "pipeline" / "lib" / "sources" / "sample_photos"
+
+
+@pytest.fixture(scope="module")
+def coffee() -> Image.Image:
+    return resize_long_side(load_image_file(SAMPLES / "coffee.jpg"), 128)
+
+
+@pytest.fixture(scope="module")
+def rocket() -> Image.Image:
+    return resize_long_side(load_image_file(SAMPLES / "rocket.jpg"), 128)
+
+
+def shuffle_blocks(img: Image.Image, block: int, seed: int = 0) -> Image.Image:
+    """The image cut into block×block tiles, put back in random order (texture soup)."""
+    a = np.asarray(img)
+    h, w = a.shape[0] // block * block, a.shape[1] // block * block
+    tiles = a[:h, :w].reshape(h // block, block, w // block, block, 3).swapaxes(1, 2)
+    tiles = tiles.reshape(-1, block, block, 3)
+    tiles = tiles[np.random.default_rng(seed).permutation(len(tiles))]
+    out = a.copy()
+    out[:h, :w] = (
+        tiles.reshape(h // block, w // block, block, block, 3).swapaxes(1, 2).reshape(h, w, 3)
+    )
+    return Image.fromarray(out)
+
+
+def test_patch_swd_is_zero_for_a_copy_and_grows_with_shuffling(coffee: Image.Image) -> None:
+    assert metrics.patch_swd(coffee, coffee) == 0.0
+    coarse = metrics.patch_swd(coffee, shuffle_blocks(coffee, 32))
+    fine = metrics.patch_swd(coffee, shuffle_blocks(coffee, 4))
+    assert 0.0 < coarse < fine
+
+
+def test_patch_swd_is_deterministic_symmetric_and_size_tolerant(
+    coffee: Image.Image, rocket: Image.Image
+) -> None:
+    d = metrics.patch_swd(coffee, rocket)
+    assert d == metrics.patch_swd(coffee, rocket)
+    assert d == pytest.approx(metrics.patch_swd(rocket, coffee), rel=1e-6)
+    assert len(metrics.patch_swd_scales(coffee, rocket)) == 3
+    # a different size of the same photo is far closer than a different photo
+    assert metrics.patch_swd(coffee, resize_long_side(coffee, 100)) < d / 3
+
+
+def test_copy_measures_see_a_copy_and_a_moved_copy(coffee: Image.Image) -> None:
+    same = metrics.copy_measures(coffee, coffee)
+    assert same.zero_shift > 0.99 and same.largest_region > 0.99
+    moved = Image.fromarray(np.roll(np.asarray(coffee), (10, 20), axis=(0, 1)))
+    shifted = metrics.copy_measures(moved, coffee)
+    assert shifted.zero_shift < 0.05 and shifted.largest_region > 0.5
+
+
+def test_copy_measures_survive_jpeg_recompression(coffee: Image.Image) -> None:
+    from pipeline.lib.images import decode_image, encode_image
+
+    recompressed = decode_image(encode_image(coffee, "JPEG", quality=85))
+    assert metrics.copy_measures(recompressed, coffee).largest_region > 0.3  # the gate's limit
+
+
+def test_copy_measures_of_soup_and_a_stranger_are_low(
+    coffee: Image.Image, rocket: Image.Image
+) -> None:
+    soup = metrics.copy_measures(shuffle_blocks(coffee, 8), coffee)
+    assert soup.zero_shift < 0.05 and soup.largest_region < 0.05
+    stranger = metrics.copy_measures(rocket, coffee)
+    assert stranger.largest_region < 0.05
+
+
+def test_copy_measures_from_a_given_field() -> None:
+    hp, wp = 20, 30
+    ys, xs = np.mgrid[0:hp, 0:wp]
+    field = np.stack([ys, xs], axis=-1)
+    field[:, 15:, 1] -= 5  # right half: a block copied from 5 px further left
+    mse = np.zeros((hp, wp), np.float32)
+    m = metrics.copy_measures_from_field(field, mse)
+    assert m.zero_shift == pytest.approx(0.5)
+    assert m.largest_region == pytest.approx(0.5)
+    mse[:, :15] = 1.0  # the left half's matches are poor: not copies
+    m = metrics.copy_measures_from_field(field, mse)
+    assert m.zero_shift == 0.0 and m.largest_region == pytest.approx(0.5)
+    # flat patches carry no weight: a textured right half is all the evidence there is
+    variance = np.zeros((hp, wp), np.float32)
+    variance[:, 15:] = 1.0
+    m = metrics.copy_measures_from_field(field, np.zeros((hp, wp), np.float32), variance)
+    assert m.zero_shift == 0.0 and m.largest_region == pytest.approx(1.0)
+
+
+def test_incoherence_is_zero_for_a_copy_and_high_for_soup(coffee: Image.Image) -> None:
+    assert metrics.incoherence(coffee, coffee) < 1e-3
+    assert metrics.incoherence(shuffle_blocks(coffee, 8), coffee) > 0.5
+
+
+def test_ssim(coffee: Image.Image, rocket: Image.Image) -> None:
+    assert metrics.ssim(coffee, coffee) == pytest.approx(1.0)
+    assert metrics.ssim(coffee, rocket) < 0.5
+    # different sizes: the second image is resized to the first
+    assert metrics.ssim(coffee, resize_long_side(coffee, 200)) > 0.85
+
+
+def test_colour_distance(coffee: Image.Image) -> None:
+    assert metrics.colour_distance(coffee, coffee) == 0.0
+    assert metrics.colour_distance(coffee, shuffle_blocks(coffee, 8)) < 0.01
+    darker = Image.fromarray((np.asarray(coffee) * 0.5).astype(np.uint8))
+    assert metrics.colour_distance(coffee, darker) > 0.1
+    black, white = Image.new("RGB", (40, 40)), Image.new("RGB", (40, 40), "white")
+    assert metrics.colour_distance(black, white) == pytest.approx(1.0, abs=0.01)
+
+
+def test_pixel_diversity(coffee: Image.Image, rocket: Image.Image) -> None:
+    assert metrics.pixel_diversity([coffee, coffee, coffee], coffee) == pytest.approx(0.0, abs=1e-6)
+    varied = [coffee, shuffle_blocks(coffee, 16, seed=1), shuffle_blocks(coffee, 16, seed=2)]
+    assert metrics.pixel_diversity(varied, coffee) > 0.3
+    with pytest.raises(ValueError):
+        metrics.pixel_diversity([coffee], coffee)
+
+
+def test_arrays_and_images_measure_alike(coffee: Image.Image) -> None:
+    arr = np.asarray(coffee)
+    assert metrics.patch_swd(arr, coffee) == 0.0
+    assert metrics.ssim(arr.astype(np.float32) / 255.0, coffee) == pytest.approx(1.0)

@@ -1,0 +1,65 @@
+"""`doppel generate IN OUT --generator patch-remix --seed 7 --size 256`, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pipeline.lib.images import decode_image
+
+SAMPLES = Path(__file__).parents[1] / "pipeline" / "lib" / "sources" / "sample_photos"
+
+
+def _doppel(*args: str) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("doppel") or str(Path(sys.executable).parent / "doppel")
+    command = [exe] if Path(exe).exists() else [sys.executable, "-m", "pipeline.cli"]
+    return subprocess.run(
+        [*command, *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_generate_writes_the_image_and_prints_one_json_record(tmp_path: Path) -> None:
+    out = tmp_path / "lookalike.png"
+    done = _doppel(
+        "generate", str(SAMPLES / "coffee.jpg"), str(out),
+        "--generator", "patch-remix", "--seed", "7", "--size", "256",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1
+    record = json.loads(lines[0])
+    assert record["generator"] == "patch-remix" and record["seed"] == 7
+    assert isinstance(record["accepted"], bool) and record["reason"]
+    assert record["attempts"] and "patch_swd" in record and "seconds" in record
+    assert decode_image(out.read_bytes()).size == (256, 171)  # coffee is 600×400
+
+
+@pytest.mark.parametrize(
+    "make_input",
+    [
+        lambda d: d / "missing.jpg",
+        lambda d: _write(d / "notes.jpg", b"just some text, not a photo"),
+        lambda d: _write(d / "cut.jpg", (SAMPLES / "rocket.jpg").read_bytes()[:5000]),
+    ],
+    ids=["missing", "not-an-image", "truncated"],
+)
+def test_bad_input_is_one_line_on_stderr_and_exit_code_2(
+    tmp_path: Path, make_input: Callable[[Path], Path]
+) -> None:
+    out = tmp_path / "out.png"
+    done = _doppel("generate", str(make_input(tmp_path)), str(out), "--seed", "1")
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.strip()
+    assert not out.exists()
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
