@@ -5,9 +5,15 @@ may differ in size, needs no downloaded weights, and is deterministic. The patch
 these measures for its quality gate and the gallery uses them to compare any photo with any
 look-alike, so this module knows nothing about how an image was made.
 
-Typical values (7 sample photos at 256 px; see `pipeline/lib/patch_remix/remix.py` for the gate):
-patch-SWD ≈ 0 for a copy, 1–3 for a good patch variation, above ~4 for "texture soup";
-SSIM ≈ 1 for a copy, 0.1–0.7 for a variation.
+Typical values on the 7 sample photos at 256 px (the patch remix's gate and its calibration
+are in `pipeline/lib/patch_remix/settings.py`):
+
+| measure | copy | accepted patch remix | 8 px block shuffle ("soup") |
+|---|---|---|---|
+| patch-SWD (×100) | 0 | 0.4–2.3 | 0.6–8.3 |
+| SSIM | 1 | 0.27–0.83 | 0.03–0.28 |
+| largest copied region | 1 | 0.07–0.30 | ≈ 0 |
+| incoherence | 0 | 0.01–0.13 | 0.5–3.8 |
 """
 
 from __future__ import annotations
