@@ -76,9 +76,12 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from pipeline.lib.patch_remix.files import generate_file
 
-    record = generate_file(
-        args.input, args.output, generator=args.generator, seed=args.seed, size=args.size
-    )
+    try:
+        record = generate_file(
+            args.input, args.output, generator=args.generator, seed=args.seed, size=args.size
+        )
+    except ValueError as exc:  # bad arguments or files: the message says which
+        raise CommandError(str(exc)) from None
     print(json.dumps(record, sort_keys=True, default=str))
     return 0
 

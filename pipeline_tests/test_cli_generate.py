@@ -63,3 +63,21 @@ def test_bad_input_is_one_line_on_stderr_and_exit_code_2(
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+@pytest.mark.parametrize(
+    ("out_name", "extra", "needle"),
+    [
+        ("out.gif", [], "unsupported output type"),
+        ("no-such-folder/out.png", [], "does not exist"),
+        ("out.png", ["--size", "5"], "--size must be between"),
+    ],
+)
+def test_bad_arguments_are_one_plain_line(
+    tmp_path: Path, out_name: str, extra: list[str], needle: str
+) -> None:
+    done = _doppel("generate", str(SAMPLES / "coffee.jpg"), str(tmp_path / out_name), *extra)
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("doppel: error: ") and needle in line
+    assert "ValueError" not in line and "DOPPEL_DEBUG" not in line
