@@ -15,12 +15,14 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from PIL import Image
 from sqlalchemy import select
+from threadpoolctl import threadpool_limits
 
 from pipeline.lib.db import Database, GeneratedImage, InspirationImage
 from pipeline.lib.generators import (
@@ -107,7 +109,11 @@ def generate_day(
 
     if todo:
         log.info("%s: generating %d look-alikes with %s", day, len(todo), generator.name)
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+    workers = max(1, min(concurrency, len(todo)))
+    # Photos already run in parallel; BLAS threads inside each would oversubscribe the
+    # cores (measured: 44 s instead of 33 s for `make run` on 2 cores).
+    blas = threadpool_limits(1, user_api="blas") if workers > 1 else nullcontext()
+    with blas, ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {
             pool.submit(_generate_one, day, photo, generator, store, db, compare): photo
             for photo in todo
