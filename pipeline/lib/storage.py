@@ -36,6 +36,25 @@ def guess_content_type(key: str) -> str:
     return kind or "application/octet-stream"
 
 
+def write_atomically(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write a whole file or nothing: a temporary file in the same folder, then a rename.
+
+    `durable` also syncs it to disk first; data that can be rebuilt may skip that.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def _clean_key(key: str) -> str:
     path = PurePosixPath(key)
     if path.is_absolute() or ".." in path.parts or not key or key.endswith("/"):
@@ -53,18 +72,7 @@ class LocalObjectStore:
         return self.root / _clean_key(key)
 
     def put(self, key: str, data: bytes, content_type: str | None = None) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(self._path(key), data)
 
     def get(self, key: str) -> bytes:
         try:

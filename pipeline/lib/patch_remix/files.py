@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from pipeline.lib.images import encode_image, load_image_file
 from pipeline.lib.patch_remix.remix import remix
 from pipeline.lib.patch_remix.settings import RemixSettings
+from pipeline.lib.storage import write_atomically
 
 GENERATORS = ("patch-remix",)
 _FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
@@ -52,15 +52,8 @@ def generate_file(
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder, so OUT is never left half-written."""
+    """OUT is never left half-written; a write error is one line for the user."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(path, data)
     except OSError as exc:
         raise ValueError(f"{path}: cannot write the file ({exc.strerror or exc})") from exc

@@ -16,16 +16,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from pipeline.lib.storage import LocalObjectStore, ObjectNotFound, ObjectStore, guess_content_type
+from pipeline.lib.storage import (
+    LocalObjectStore,
+    ObjectNotFound,
+    ObjectStore,
+    guess_content_type,
+    write_atomically,
+)
 
 log = logging.getLogger(__name__)
 
@@ -163,16 +166,7 @@ class SiteWriter:
         fsync per file makes publishing 20,000 files several times faster.
         """
         assert isinstance(self.store, LocalObjectStore)
-        target = self.store.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(self.store.path(key), data, durable=False)
 
     # Finishing
 
