@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from pipeline.lib.settings import DoppelSettings, load_settings
+from pipeline_tests.fixtures.unsplash_server import UnsplashImitation
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "DOPPEL_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
@@ -139,3 +140,17 @@ def s3_bucket(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
 def local_settings(tmp_path: Path) -> DoppelSettings:
     """Embedded-default settings with everything under a temporary folder."""
     return load_settings(_env_file=None, data_dir=tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def unsplash_server() -> Iterator[UnsplashImitation]:
+    """The imitation Unsplash API on 127.0.0.1, one for the whole run."""
+    with UnsplashImitation() as server:
+        yield server
+
+
+@pytest.fixture
+def unsplash(unsplash_server: UnsplashImitation) -> UnsplashImitation:
+    """The imitation Unsplash API with a fresh scenario for this test."""
+    unsplash_server.reset()
+    return unsplash_server

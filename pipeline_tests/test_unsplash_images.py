@@ -5,7 +5,6 @@ costs, download tracking once per photo across re-runs, faults, and the key kept
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -29,18 +28,6 @@ from pipeline_tests.fixtures.unsplash_server import (
 
 DAY = "2026-11-20"
 UTM = "utm_source=doppel&utm_medium=referral"
-
-
-@pytest.fixture(scope="module")
-def unsplash_server() -> Iterator[UnsplashImitation]:
-    with UnsplashImitation() as server:
-        yield server
-
-
-@pytest.fixture
-def unsplash(unsplash_server: UnsplashImitation) -> UnsplashImitation:
-    unsplash_server.reset()
-    return unsplash_server
 
 
 @pytest.fixture

@@ -39,18 +39,6 @@ CREDIT_KEYS = {
 }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def unsplash_server() -> Iterator[UnsplashImitation]:
-    with UnsplashImitation() as server:
-        yield server
-
-
-@pytest.fixture
-def unsplash(unsplash_server: UnsplashImitation) -> UnsplashImitation:
-    unsplash_server.reset()
-    return unsplash_server
-
-
 @pytest.fixture
 def make_source(unsplash: UnsplashImitation) -> Iterator[Callable[..., UnsplashSource]]:
     opened: list[UnsplashSource] = []
