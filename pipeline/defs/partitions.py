@@ -4,9 +4,11 @@ import os
 
 import dagster as dg
 
+from pipeline.lib.settings import DEFAULT_START_DATE as DEFAULT_START
+
 # Fixed, not computed from "today": persisted partition subsets are tied to this definition.
 # DOPPEL_START_DATE moves it for a new deployment; change it before the first run, not after.
-DEFAULT_START_DATE = "2026-11-01"
+DEFAULT_START_DATE = DEFAULT_START.isoformat()
 
 daily_partitions = dg.DailyPartitionsDefinition(
     start_date=os.environ.get("DOPPEL_START_DATE") or DEFAULT_START_DATE,

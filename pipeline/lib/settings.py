@@ -39,6 +39,11 @@ DEFAULT_IMG2IMG_PROMPT = "a high quality photograph, natural light, detailed"
 REMOTE_GENERATION_CONCURRENCY = 4
 
 
+# The first daily partition. Dagster needs it when the partitions are defined (import time),
+# so `pipeline/defs/partitions.py` reads DOPPEL_START_DATE itself, with this default.
+DEFAULT_START_DATE = date(2026, 11, 1)
+
+
 class SettingsError(ValueError):
     """Settings that cannot work; the message says what to set."""
 
@@ -57,7 +62,7 @@ class DoppelSettings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: a SQLite file in data_dir."
     )
-    start_date: date = Field(default=date(2026, 11, 1), description="First daily partition.")
+    start_date: date = Field(default=DEFAULT_START_DATE, description="First daily partition.")
     photos_per_day: int = Field(default=4, ge=1, le=30)
     generation_concurrency: int = Field(default=2, ge=1, le=64)
 
