@@ -235,7 +235,8 @@ def _outdated(comparisons: dict[str, Any] | None) -> bool:
 
 
 def _still_stored(row: GeneratedImage, store: ObjectStore) -> bool:
-    return row.status != "succeeded" or (bool(row.object_key) and store.exists(row.object_key))
+    key = row.object_key
+    return row.status != "succeeded" or (key is not None and key != "" and store.exists(key))
 
 
 def _safe_compare(

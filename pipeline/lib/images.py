@@ -79,7 +79,7 @@ def decode_image(
             # threads interleave here the filter may outlive this block or be missed: either
             # way our own pixel check below still rejects the image.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data))
+            im: Image.Image = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _too_big_error(None, max_pixels) from exc
     except UnidentifiedImageError as exc:

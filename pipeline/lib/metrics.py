@@ -253,8 +253,11 @@ def copy_measures_from_field(
     background, because a flat patch (sky, black border) matches many places equally well.
     """
     hp, wp = mse.shape
+    w: np.ndarray
+    limit: np.ndarray
     if variance is None:
-        w, limit = np.ones((hp, wp), np.float32), np.float32(COPY_MSE)
+        w = np.ones((hp, wp), np.float32)
+        limit = np.full((hp, wp), COPY_MSE, np.float32)
     else:
         w = np.minimum(variance / COPY_TEXTURE_VAR, 1.0)
         limit = COPY_MSE + COPY_REL * variance

@@ -136,12 +136,13 @@ class OpenAIImagesGenerator:
         response, hold = self._call(
             "images.edit",
             estimate,
-            lambda headers: self._client.images.edit(
+            # Model ids and qualities are settings (str), newer than the SDK's literals.
+            lambda headers: self._client.images.edit(  # type: ignore[call-overload]
                 model=cfg.image_model,
                 image=(upload.filename, upload.data, upload.content_type),
                 prompt=prompt,
                 size=cfg.size,
-                quality=cfg.quality,  # type: ignore[arg-type]
+                quality=cfg.quality,
                 n=1,
                 extra_headers=headers,
                 **options,
@@ -183,11 +184,11 @@ class OpenAIImagesGenerator:
         response, hold = self._call(
             "images.generate",
             estimate,
-            lambda headers: self._client.images.generate(
+            lambda headers: self._client.images.generate(  # type: ignore[call-overload]
                 model=cfg.image_model,
                 prompt=prompt,
                 size=cfg.size,
-                quality=cfg.quality,  # type: ignore[arg-type]
+                quality=cfg.quality,
                 n=1,
                 extra_headers=headers,
             ),

@@ -40,15 +40,17 @@ def _per_image(square: tuple[float, float, float], wide: tuple[float, float, flo
 
 # Estimates gathered in November 2026 (external-apis notes §2.9); check
 # https://openai.com/api/pricing before trusting a bill to them.
-_TOKEN_PRICED_IMAGE = {
-    "text_input_per_mtok": 5.0,
-    "image_input_per_mtok": 8.0,
-    "image_output_per_mtok": 30.0,
-}
+def _token_priced_image(source: str) -> ModelPrice:
+    return ModelPrice(
+        text_input_per_mtok=5.0, image_input_per_mtok=8.0, image_output_per_mtok=30.0,
+        source=source,
+    )  # fmt: skip
+
+
 DEFAULT_PRICES: dict[str, ModelPrice] = {
-    "gpt-image-2": ModelPrice(**_TOKEN_PRICED_IMAGE, source="third-party (fal.ai), 2026"),
-    "gpt-image-2.5-flare": ModelPrice(**_TOKEN_PRICED_IMAGE, source="third-party, reported"),
-    "gpt-image-2.5-sunburst": ModelPrice(**_TOKEN_PRICED_IMAGE, source="third-party, reported"),
+    "gpt-image-2": _token_priced_image("third-party (fal.ai), 2026"),
+    "gpt-image-2.5-flare": _token_priced_image("third-party, reported"),
+    "gpt-image-2.5-sunburst": _token_priced_image("third-party, reported"),
     "gpt-image-1.5": ModelPrice(
         per_image_usd=_per_image((0.009, 0.034, 0.133), (0.013, 0.050, 0.200)),
         source="third-party (llmreference); shut down 2026-12-01",
