@@ -50,6 +50,7 @@ lint: install
 
 test: install
 	$(BIN)/ruff check pipeline pipeline_tests bench
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 clean:
