@@ -94,3 +94,31 @@ def test_an_img2img_day_through_dagster_with_basic_auth(
         ] * 2
         assert all("pier-secret" not in repr(vars(r)) for r in rows)
     db.dispose()
+
+
+def test_resources_pass_every_shared_setting_to_the_library_config() -> None:
+    from pipeline.defs.resources.database import DatabaseResource
+    from pipeline.defs.resources.generators import config_from
+    from pipeline.lib.generators.img2img import Img2ImgConfig
+    from pipeline.lib.generators.openai_images import OpenAIImagesConfig
+
+    img2img = Img2ImgResource(base_url="http://gpu:7860", steps=12, denoising_strength=0.4)
+    config = config_from(img2img, Img2ImgConfig, auth=("u", "p"))
+    assert (config.base_url, config.steps, config.denoising_strength) == (
+        "http://gpu:7860",
+        12,
+        0.4,
+    )
+    assert config.auth == ("u", "p")
+
+    openai = OpenAIImagesResource(
+        api_key="sk-x",
+        strategy="describe",
+        quality="high",
+        max_retries=5,
+        timeout_s=9.0,
+        database=DatabaseResource(url="sqlite://"),
+    )
+    config = config_from(openai, OpenAIImagesConfig)
+    assert (config.api_key, config.strategy, config.quality) == ("sk-x", "describe", "high")
+    assert (config.max_retries, config.timeout_s) == (5, 9.0)

@@ -1,5 +1,6 @@
+import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import dagster as dg
 from pydantic import Field
@@ -13,6 +14,8 @@ from pipeline.lib.settings import (
     DEFAULT_GENERATE_PROMPT,
     DEFAULT_IMG2IMG_PROMPT,
 )
+
+T = TypeVar("T")
 
 
 class ImageGeneratorResource(dg.ConfigurableResource):
@@ -76,21 +79,7 @@ class OpenAIImagesResource(ImageGeneratorResource):
         )
         from pipeline.lib.generators.pricing import ModelPrice, PriceTable
 
-        config = OpenAIImagesConfig(
-            api_key=self.api_key,
-            base_url=self.base_url,
-            strategy=self.strategy,  # type: ignore[arg-type]
-            image_model=self.image_model,
-            vision_model=self.vision_model,
-            size=self.size,
-            quality=self.quality,
-            input_fidelity=self.input_fidelity,  # type: ignore[arg-type]
-            edit_prompt=self.edit_prompt,
-            describe_prompt=self.describe_prompt,
-            generate_prompt=self.generate_prompt,
-            timeout_s=self.timeout_s,
-            max_retries=self.max_retries,
-        )
+        config = config_from(self, OpenAIImagesConfig)
         prices = PriceTable(
             {name: ModelPrice.model_validate(p) for name, p in self.prices.items()},
             unpriced_call_usd=self.unpriced_call_usd,
@@ -120,24 +109,18 @@ class Img2ImgResource(ImageGeneratorResource):
         from pipeline.lib.generators.img2img import Img2ImgConfig, Img2ImgGenerator
 
         user, _, password = (self.auth or "").partition(":")
-        return Img2ImgGenerator(
-            Img2ImgConfig(
-                base_url=self.base_url,
-                auth=(user, password) if self.auth else None,
-                prompt=self.prompt,
-                negative_prompt=self.negative_prompt,
-                denoising_strength=self.denoising_strength,
-                steps=self.steps,
-                cfg_scale=self.cfg_scale,
-                sampler=self.sampler,
-                checkpoint=self.checkpoint,
-                long_side=self.long_side,
-                timeout_s=self.timeout_s,
-                max_retries=self.max_retries,
-            )
-        )
+        auth = (user, password) if self.auth else None
+        return Img2ImgGenerator(config_from(self, Img2ImgConfig, auth=auth))
 
 
 def prices_config(prices: Mapping[str, ModelPrice]) -> dict[str, Any]:
     """The price table as plain config (it shows in the launchpad and run config)."""
     return {name: price.model_dump(exclude_defaults=True) for name, price in prices.items()}
+
+
+def config_from(resource: dg.ConfigurableResource, config_type: type[T], **overrides: Any) -> T:
+    """A library config dataclass filled from the resource's fields of the same names, so a
+    setting added to both is passed on without a third list of names here."""
+    names = {f.name for f in dataclasses.fields(config_type)} & set(type(resource).model_fields)
+    values = {name: getattr(resource, name) for name in names}
+    return config_type(**(values | overrides))
