@@ -131,9 +131,9 @@ def _backfill_days(first: str, last: str) -> list[str]:
             raise CommandError(f"{flag} {value!r} is not a day: write it as YYYY-MM-DD") from None
     if first > last:
         raise CommandError(f"--from {first} is after --to {last}")
-    from pipeline.defs.partitions import daily_partitions  # after .env: it reads the start
+    from pipeline.defs.partitions import complete_days  # after .env: it reads the start
 
-    keys = daily_partitions.get_partition_keys()
+    keys = complete_days()
     if not keys:
         raise CommandError("no UTC day has closed since DOPPEL_START_DATE: nothing to backfill")
     for day in (first, last):

@@ -4,6 +4,7 @@ import os
 
 import dagster as dg
 
+from pipeline.lib import clock
 from pipeline.lib.settings import DEFAULT_START_DATE as DEFAULT_START
 
 # Fixed, not computed from "today": persisted partition subsets are tied to this definition.
@@ -18,6 +19,11 @@ daily_partitions = dg.DailyPartitionsDefinition(
 )
 
 
+def complete_days() -> list[str]:
+    """Every partition key up to the last complete UTC day by Doppel's clock, oldest first."""
+    return daily_partitions.get_partition_keys(current_time=clock.utc_now())
+
+
 def last_complete_days(count: int) -> list[str]:
     """Keys of the newest `count` complete days, oldest first."""
-    return daily_partitions.get_partition_keys()[-count:]
+    return complete_days()[-count:]

@@ -8,7 +8,7 @@ runs it like a UI backfill); a tick with nothing to do says why in its SkipReaso
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 
 import dagster as dg
@@ -18,6 +18,7 @@ from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.backfill_request import backfills_in_flight, request_backfill
 from pipeline.defs.jobs import gallery_site_job
 from pipeline.defs.partitions import daily_partitions
+from pipeline.lib import clock
 from pipeline.lib.gaps import FAILED, IN_PROGRESS, DayHistory, GapPolicy, Status, find_gaps
 from pipeline.lib.settings import DoppelSettings
 
@@ -35,13 +36,10 @@ def gap_policy(settings: DoppelSettings) -> GapPolicy:
     )
 
 
-def build_gap_fill_sensor(
-    settings: DoppelSettings, *, clock: Callable[[], datetime] | None = None
-) -> dg.SensorDefinition:
-    """`clock` (UTC now) is for tests that need a fixed day; the daemon uses the real time."""
+def build_gap_fill_sensor(settings: DoppelSettings) -> dg.SensorDefinition:
+    """ "Now" is `pipeline.lib.clock`'s, which tests pin."""
     policy = gap_policy(settings)
     lookback = settings.gap_lookback_days
-    now_utc = clock or (lambda: datetime.now(UTC))
 
     # asset_selection= (not target=): the daemon only accepts backfill requests from
     # sensors with an asset selection that covers every asset in the backfill.
@@ -66,7 +64,7 @@ def build_gap_fill_sensor(
                 "gaps are looked for again once it has finished"
             )
 
-        now = now_utc()
+        now = clock.utc_now()
         days = daily_partitions.get_partition_keys(current_time=now)[-lookback:]
         statuses = {label: _statuses(instance, key, days) for key, label in ASSET_LABELS.items()}
         history = _failed_attempts(instance, _candidates(days, statuses), policy.max_attempts)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 
+from pipeline.lib import clock
 from pipeline.lib.db import Database, InspirationImage
 from pipeline.lib.images import ImageError, decode_image, sniff_content_type
 from pipeline.lib.sources import PhotoFetchError, PhotoSource, SourcePhoto
@@ -132,7 +133,7 @@ def _track_use(
     with db.session() as session:
         tracked = session.get(InspirationImage, record.id)
         assert tracked is not None
-        tracked.download_tracked_at = datetime.now(UTC)
+        tracked.download_tracked_at = clock.utc_now()
 
 
 def _photo_of(record: InspirationImage) -> SourcePhoto:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
+from pipeline.lib.clock import not_after_now
+
 # Statuses as Dagster's AssetPartitionStatus names them; None = never materialized or tried.
 MATERIALIZED, FAILED, IN_PROGRESS = "MATERIALIZED", "FAILED", "IN_PROGRESS"
 Status = Literal["MATERIALIZED", "FAILED", "IN_PROGRESS"] | None
@@ -128,7 +130,9 @@ def _decide(
             "capped",
         )
     if attempts and history.last_failure_at is not None:
-        retry_at = history.last_failure_at + policy.retry_wait(attempts)
+        # A failure stamped after `now` (another process's clock) counts as just now.
+        failed_at = not_after_now(history.last_failure_at, now)
+        retry_at = failed_at + policy.retry_wait(attempts)
         if now < retry_at:
             return DayDecision(
                 day,

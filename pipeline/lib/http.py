@@ -16,6 +16,8 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from pipeline.lib import clock
+
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
@@ -48,7 +50,7 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
             when = parsedate_to_datetime(value)
         except (TypeError, ValueError):
             return None
-        return max(0.0, when.timestamp() - time.time())
+        return max(0.0, when.timestamp() - clock.utc_now().timestamp())
 
 
 def send_with_retries(

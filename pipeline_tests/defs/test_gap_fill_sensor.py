@@ -19,6 +19,7 @@ from pipeline.defs.backfill_request import list_backfills, requested_days
 from pipeline.defs.resources import build_resources
 from pipeline.defs.resources.generators import ImageGeneratorResource
 from pipeline.defs.sensors import GAP_FILL_TAGS, build_gap_fill_sensor
+from pipeline.lib import clock
 from pipeline.lib.generators import ImageGenerator
 from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline_tests.fakes import (
@@ -91,9 +92,10 @@ def fail(settings: DoppelSettings, instance: dg.DagsterInstance, day: str) -> No
 
 
 def tick(settings: DoppelSettings, instance: dg.DagsterInstance) -> Any:
-    sensor = build_gap_fill_sensor(settings, clock=lambda: NOW)
+    sensor = build_gap_fill_sensor(settings)
     context = dg.build_sensor_context(instance=instance, definitions=build_definitions(settings))
-    return sensor.evaluate_tick(context)
+    with clock.pinned(NOW):
+        return sensor.evaluate_tick(context)
 
 
 def submit_like_the_daemon(instance: dg.DagsterInstance, run_request: dg.RunRequest) -> str:

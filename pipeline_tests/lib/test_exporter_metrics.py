@@ -12,6 +12,7 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from pipeline.lib import clock
 from pipeline.lib.db import Database, GeneratedImage, InspirationImage
 from pipeline.lib.observability.exporter import (
     DoppelCollector,
@@ -22,6 +23,12 @@ from pipeline.lib.observability.exporter import (
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)  # yesterday: 2026-11-26
 START = date(2026, 11, 1)
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock() -> Iterator[None]:
+    with clock.pinned(NOW):
+        yield
 
 
 def samples(collector: DoppelCollector) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -92,7 +99,7 @@ def test_exporter_metrics_from_database_and_instance(database: Database) -> None
         )
         assert not dg.materialize([broken], instance=instance, raise_on_error=False).success
         collector = DoppelCollector(
-            database, lambda: instance, start_date=START, daily_budget_usd=5.0, clock=lambda: NOW
+            database, lambda: instance, start_date=START, daily_budget_usd=5.0
         )
         found = samples(collector)
 
@@ -135,7 +142,7 @@ def test_exporter_reports_unreadable_parts_instead_of_failing() -> None:
     def no_instance() -> dg.DagsterInstance:
         raise RuntimeError("DAGSTER_HOME is not set")
 
-    found = samples(DoppelCollector(nowhere, no_instance, start_date=START, clock=lambda: NOW))
+    found = samples(DoppelCollector(nowhere, no_instance, start_date=START))
     assert value(found, "doppel_exporter_read_ok", part="database") == 0
     assert value(found, "doppel_exporter_read_ok", part="dagster") == 0
     assert not any(name.startswith("doppel_photos") for name, _ in found)
@@ -145,9 +152,7 @@ def test_exporter_reports_unreadable_parts_instead_of_failing() -> None:
 def test_exporter_on_a_fresh_database_counts_nothing_yet(tmp_path: Path) -> None:
     fresh = Database(f"sqlite:///{tmp_path / 'empty.db'}")  # no tables: before the first run
     with dg.instance_for_test() as instance:
-        found = samples(
-            DoppelCollector(fresh, lambda: instance, start_date=START, clock=lambda: NOW)
-        )
+        found = samples(DoppelCollector(fresh, lambda: instance, start_date=START))
     assert value(found, "doppel_exporter_read_ok", part="database") == 1
     assert value(found, "doppel_partitions_behind") == 26  # every day from 11-01 to 11-26
     assert value(found, "doppel_unsplash_ratelimit_remaining") is None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -19,9 +19,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from pipeline.lib import clock
+
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return clock.utc_now()
 
 
 class Base(DeclarativeBase):

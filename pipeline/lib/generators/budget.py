@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from pipeline.lib import clock
 from pipeline.lib.db import Database, GeneratedImage
 from pipeline.lib.generators import GenerationError
 
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 def spent_today(db: Database, now: datetime | None = None) -> float:
     """USD recorded on generations updated today (UTC). A row touched again today for
     another reason counts again: the figure errs on the side of spending less."""
-    now = now or datetime.now(UTC)
+    now = now or clock.utc_now()
     start = datetime.combine(now.astimezone(UTC).date(), time.min, tzinfo=UTC)
     with db.session() as session:
         total = session.scalar(

@@ -35,6 +35,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from sqlalchemy import case, func, inspect, select
 
+from pipeline.lib.clock import utc_now
 from pipeline.lib.db import Database, GeneratedImage, InspirationImage
 from pipeline.lib.generators.budget import spent_today
 
@@ -168,14 +169,12 @@ class DoppelCollector(Collector):
         *,
         start_date: date,
         daily_budget_usd: float | None = None,
-        clock: Callable[[], datetime] | None = None,
     ):
         self.database = database
         self._open_instance = instance
         self._instance: DagsterInstance | None = None
         self.start_date = start_date
         self.daily_budget_usd = daily_budget_usd
-        self.clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
 
     def describe(self) -> Iterator[Metric]:
@@ -202,7 +201,7 @@ class DoppelCollector(Collector):
                 return True  # a fresh deployment before its first run: nothing to count
             self._photos(families)
             self._generations(families)
-            families.spend_today.add_metric([], spent_today(self.database, self.clock()))
+            families.spend_today.add_metric([], spent_today(self.database, utc_now()))
         except Exception as exc:
             log.warning("exporter: cannot read the database: %s", _brief(exc))
             return False
@@ -284,7 +283,7 @@ class DoppelCollector(Collector):
         from dagster import AssetKey
 
         done = instance.get_materialized_partitions(AssetKey(GENERATED_ASSET))
-        yesterday = self.clock().astimezone(UTC).date() - timedelta(days=1)
+        yesterday = utc_now().astimezone(UTC).date() - timedelta(days=1)
         newest = max((d for d in map(_as_day, done) if d is not None), default=None)
         families.days_behind.add_metric([], float(days_behind(newest, yesterday, self.start_date)))
         if newest is not None:

@@ -22,11 +22,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 
+from pipeline.lib import clock
 from pipeline.lib.http import RetryPolicy, send_with_retries
 from pipeline.lib.images import decode_image
 from pipeline.lib.sources import PhotoFetchError, SourceUnavailable
@@ -224,7 +225,7 @@ class UnsplashClient:
             log.warning("Unsplash deprecation warning on GET %s: %s", what, warning[:300])
 
     def rate_limited_error(self, detail: str) -> UnsplashRateLimited:
-        when = datetime.now(UTC) + timedelta(seconds=RATE_LIMIT_RETRY_S)
+        when = clock.utc_now() + timedelta(seconds=RATE_LIMIT_RETRY_S)
         return UnsplashRateLimited(
             f"Unsplash's hourly request limit is used up ({detail}); try this day again after "
             f"{when:%Y-%m-%d %H:%M} UTC (limits are per hour: 50 for demo apps, 5,000 in "
