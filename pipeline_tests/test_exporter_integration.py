@@ -33,6 +33,7 @@ from sqlalchemy import create_engine, text
 from pipeline_tests.conftest import free_port, postgres_databases
 from pipeline_tests.dagster_processes import BIN, dagster_env, dagster_process, tail, wait_for_http
 from pipeline_tests.fixtures.unsplash_server import UnsplashImitation
+from pipeline_tests.system_tools import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
 REPO = Path(__file__).resolve().parents[1]
 DEADLINE_S = 240  # start-up, one queued run, its teardown: about a minute on two cores
@@ -355,26 +356,11 @@ def test_exporter_deployment_leaks_no_secret(deployment: Deployment) -> None:
     assert not leaks, leaks
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-
-
 def test_exporter_deployment_dagster_ui_shows_the_days_materialization(
     deployment: Deployment, tmp_path: Path
 ) -> None:
-    # As the gallery's browser test: skipped without a browser, unless CI requires one.
-    missing = None if CHROMIUM.exists() else "no /usr/bin/chromium (apt-get install chromium)"
-    try:
-        from playwright.sync_api import expect, sync_playwright
-    except ImportError:
-        missing = "playwright is not installed (pip install -e '.[dev]')"
-    if missing:
-        if os.environ.get("DOPPEL_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{missing}, and DOPPEL_REQUIRE_BROWSER=1 requires the browser test")
-        pytest.skip(missing)
+    require_chromium()
+    from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

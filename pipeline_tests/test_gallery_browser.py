@@ -3,7 +3,7 @@
 index → day → pair by clicking links; every image decodes; the overlay slider moves with the
 keyboard; no console errors (which includes CSP violations); no horizontal scrolling on a
 phone. Screenshots of the index and a pair page are saved to docs/screenshots/ (the README
-shows one). Skips without /usr/bin/chromium, unless DOPPEL_REQUIRE_BROWSER=1 (CI) says fail.
+shows one). Skips without /usr/bin/chromium, unless DOPPEL_REQUIRE_TOOLS=1 (CI) says fail.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import http.server
 import io
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,29 +29,16 @@ from pipeline_tests.fixtures.gallery_days import (
     unsplash_photo_bytes,
     write_gallery_days,
 )
+from pipeline_tests.system_tools import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
-
-
-def _browser_missing(reason: str) -> None:
-    if os.environ.get("DOPPEL_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{reason}, and DOPPEL_REQUIRE_BROWSER=1 requires the browser test")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
 def playwright_api() -> Any:
-    if not CHROMIUM.exists():
-        _browser_missing("no /usr/bin/chromium (apt-get install -y chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _browser_missing("playwright is not installed (pip install -e '.[dev]')")
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
     return sync_playwright
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import socket
 import subprocess
 import time
@@ -20,6 +19,7 @@ import pytest
 
 from pipeline.lib.settings import DoppelSettings
 from pipeline_tests.deploy.tools import REPO, load_yaml, run, tool
+from pipeline_tests.system_tools import require_tool
 
 COMPOSE_FILES = ["docker-compose.yml", "docker-compose.dev.yml"]
 DAGSTER_SERVICES = ["user_code", "webserver", "daemon", "exporter"]
@@ -143,9 +143,9 @@ def _free_port() -> int:
 def gallery_nginx(s3_server: str, s3_bucket: str, tmp_path: Path) -> Iterator[str]:
     """nginx with deploy/nginx/gallery.conf.template (rendered as the image does) in front
     of moto's S3 server, as it is in front of MinIO in compose."""
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(nginx).exists():
-        pytest.fail("nginx is not installed: apt-get install -y nginx-light", pytrace=False)
+    nginx = require_tool(
+        "nginx", "apt-get install -y --no-install-recommends nginx-light", also=("/usr/sbin/nginx",)
+    )
     port = _free_port()
     origin = f"{s3_server}/{s3_bucket}/doppel/site"
     conf = (REPO / "deploy/nginx/gallery.conf.template").read_text()

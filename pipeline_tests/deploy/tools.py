@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
+
+from pipeline_tests.system_tools import require_tool
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -20,14 +20,8 @@ PROMETHEUS_SERIES = {"up", "scrape_duration_seconds", "scrape_samples_scraped"}
 
 
 def tool(name: str, install_hint: str) -> str:
-    """A checker from the venv (dev extras) or the system; a clear failure if missing."""
-    found = VENV_BIN / name
-    if found.exists():
-        return str(found)
-    system = shutil.which(name)
-    if system:
-        return system
-    pytest.fail(f"`{name}` is not installed: {install_hint}", pytrace=False)
+    """A checker from the venv (dev extras) or the system; a skip naming the install if not."""
+    return require_tool(name, install_hint, also=(str(VENV_BIN / name),))
 
 
 def promtool() -> str:

@@ -1,0 +1,50 @@
+"""System tools some tests need (Chromium, nginx, promtool, faketime): one rule for all.
+
+On a machine without one, its tests skip with one line that names the install command. CI
+sets DOPPEL_REQUIRE_TOOLS=1 after installing them, which turns any such skip into a failure,
+so a green CI run never hides a test that did not run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+REQUIRE_TOOLS_ENV = "DOPPEL_REQUIRE_TOOLS"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_INSTALL = "apt-get install -y chromium"
+# Headless, and quiet: without the background-networking flags Chromium keeps dialling out.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+def tool_missing(what: str, install: str) -> NoReturn:
+    reason = f"{what} is not installed ({install})"
+    if os.environ.get(REQUIRE_TOOLS_ENV) == "1":
+        pytest.fail(f"{reason}, and {REQUIRE_TOOLS_ENV}=1 requires it", pytrace=False)
+    pytest.skip(reason)
+
+
+def require_tool(name: str, install: str, *, also: tuple[str, ...] = ()) -> str:
+    """The path of `name` on PATH (or at one of `also`), or a skip that says how to install it."""
+    for candidate in (shutil.which(name), *also):
+        if candidate and Path(candidate).exists():
+            return candidate
+    tool_missing(f"`{name}`", install)
+
+
+def require_chromium() -> Path:
+    """Debian's Chromium and Playwright for Python, which drives it (no browser download)."""
+    if not CHROMIUM.exists():
+        tool_missing(str(CHROMIUM), CHROMIUM_INSTALL)
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        tool_missing("playwright", "pip install -e '.[dev]'")
+    return CHROMIUM
