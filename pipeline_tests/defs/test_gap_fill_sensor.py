@@ -29,6 +29,8 @@ from pipeline_tests.fakes import (
 )
 
 # The sensor's clock: the window is the four days before, whatever the real date is.
+pytestmark = pytest.mark.dates  # `make test-dates` runs these under faketime
+
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 MISSING, RUNNING, FAILING, DONE = "2026-11-24", "2026-11-25", "2026-11-26", "2026-11-27"
 BOTH = {unsplash_images.key.to_user_string(), generated_images.key.to_user_string()}

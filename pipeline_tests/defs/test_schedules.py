@@ -12,6 +12,8 @@ from pipeline.definitions import build_definitions
 from pipeline.defs.schedules import DAILY_TRIGGER_TAGS
 from pipeline.lib.settings import DoppelSettings
 
+pytestmark = pytest.mark.dates  # `make test-dates` runs these under faketime
+
 
 @pytest.fixture(autouse=True)
 def instance() -> Iterator[dg.DagsterInstance]:

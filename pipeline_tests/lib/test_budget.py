@@ -14,6 +14,8 @@ from pipeline.lib.db import Database, GeneratedImage, InspirationImage
 from pipeline.lib.generators import GenerationError
 from pipeline.lib.generators.budget import DailyBudget, spent_today
 
+pytestmark = pytest.mark.dates  # `make test-dates` runs these under faketime
+
 
 def test_reserve_settle_release_keep() -> None:
     budget = DailyBudget(1.0, spent_usd=0.2)

@@ -21,6 +21,8 @@ from pipeline.lib.observability.exporter import (
     exported_metric_names,
 )
 
+pytestmark = pytest.mark.dates  # `make test-dates` runs these under faketime
+
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)  # yesterday: 2026-11-26
 START = date(2026, 11, 1)
 

@@ -8,6 +8,8 @@ import pytest
 
 from pipeline.lib.gaps import FAILED, IN_PROGRESS, MATERIALIZED, DayHistory, GapPolicy, find_gaps
 
+pytestmark = pytest.mark.dates  # `make test-dates` runs these under faketime
+
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 DAYS = ["2026-11-24", "2026-11-25", "2026-11-26", "2026-11-27"]
 POLICY = GapPolicy(max_attempts=3, retry_after=timedelta(minutes=30), schedule_time=time(1, 0))
@@ -95,3 +97,18 @@ def test_gap_fill_sensor_leaves_the_newest_day_to_the_schedule_until_it_has_fire
 def test_gap_fill_sensor_summary_of_an_all_done_window() -> None:
     report = decide([MATERIALIZED] * 4, [MATERIALIZED] * 4)
     assert report.summary() == "2026-11-24..2026-11-27: nothing to fill; 4 done"
+
+
+def test_gap_fill_sensor_treats_a_failure_stamped_after_now_as_just_now() -> None:
+    # Another process's clock ran ahead: its failure "ends" 3 hours after the sensor's now.
+    # Read as "just failed", the day cools down from now (with no wait it is due at once),
+    # instead of being a failure from the future that no comparison ever makes old enough.
+    ahead = {DAYS[-1]: DayHistory(failed_attempts=1, last_failure_at=NOW + timedelta(hours=3))}
+    lookalikes = [MATERIALIZED] * 3 + [FAILED]
+    cooling = decide([MATERIALIZED] * 4, lookalikes, ahead)
+    assert cooling.days_to_backfill == []
+    assert "retried after 2026-11-28 12:30 UTC" in cooling.decisions[-1].reason
+    no_wait = GapPolicy(max_attempts=3, retry_after=timedelta(0), schedule_time=time(1, 0))
+    assert decide([MATERIALIZED] * 4, lookalikes, ahead, policy=no_wait).days_to_backfill == [
+        DAYS[-1]
+    ]
