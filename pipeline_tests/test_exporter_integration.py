@@ -30,6 +30,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
+from pipeline.lib import clock
 from pipeline_tests.conftest import free_port, postgres_databases
 from pipeline_tests.dagster_processes import BIN, dagster_env, dagster_process, tail, wait_for_http
 from pipeline_tests.fixtures.unsplash_server import UnsplashImitation
@@ -37,7 +38,8 @@ from pipeline_tests.system_tools import CHROMIUM, CHROMIUM_ARGS, require_chromiu
 
 REPO = Path(__file__).resolve().parents[1]
 DEADLINE_S = 240  # start-up, one queued run, its teardown: about a minute on two cores
-YESTERDAY = datetime.now(UTC).date() - timedelta(days=1)
+# The exporter and the daemon run on the real clock, in their own processes.
+YESTERDAY = clock.utc_today() - timedelta(days=1)
 DAY = YESTERDAY.isoformat()
 
 # Fake secrets, configured for the run the way a deployment configures real ones.

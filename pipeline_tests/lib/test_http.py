@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import httpx
 import pytest
 
+from pipeline.lib import clock
 from pipeline.lib.http import RetryPolicy, retry_after_seconds, send_with_retries
 
 
@@ -98,8 +100,11 @@ def test_timeouts_and_resets_are_retried_then_raised(server: str) -> None:
         run(server, ["slow", "slow"], attempts=2)
 
 
+@pytest.mark.dates
 def test_retry_after_http_date() -> None:
-    future = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 60))
-    response = httpx.Response(503, headers={"retry-after": future})
-    assert 50 < (retry_after_seconds(response) or 0) <= 60
+    response = httpx.Response(503, headers={"retry-after": "Fri, 31 Dec 2027 23:59:30 GMT"})
+    with clock.pinned(datetime(2027, 12, 31, 23, 58, 30, tzinfo=UTC)):
+        assert retry_after_seconds(response) == 60
+    with clock.pinned(datetime(2028, 1, 1, tzinfo=UTC)):  # already past: no wait
+        assert retry_after_seconds(response) == 0
     assert retry_after_seconds(httpx.Response(503, headers={"retry-after": "soon"})) is None
