@@ -25,6 +25,7 @@ def doppel(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str
     )
 
 
+@pytest.mark.slow  # two whole `doppel run`s in a subprocess
 def test_run_twice_makes_three_days_then_nothing_new(tmp_path: Path) -> None:
     # A small working size keeps this quick; `make run` uses the defaults.
     small = {"DOPPEL_WORK_SIZE": "64", "DOPPEL_OUTPUT_SIZE": "96", "DOPPEL_PHOTOS_PER_DAY": "2"}

@@ -56,6 +56,7 @@ def doppel(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedPr
     )
 
 
+@pytest.mark.slow  # a real webserver
 def test_backfill_cli_launches_one_backfill_of_both_assets(webserver: Webserver) -> None:
     first, last = last_complete_days(2)
     result = doppel(
@@ -75,6 +76,7 @@ def test_backfill_cli_launches_one_backfill_of_both_assets(webserver: Webserver)
     assert backfill.tags["doppel/trigger"] == "doppel_backfill"
 
 
+@pytest.mark.slow  # a real webserver
 def test_backfill_refused_by_the_webserver_says_why(webserver: Webserver) -> None:
     day = last_complete_days(1)[0]
     with pytest.raises(WebserverError) as refused:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import dagster as dg
+import pytest
 import yaml
 
 from pipeline.defs.assets.generated_images import generated_images
@@ -34,6 +35,7 @@ SMALL = {"photos_per_day": "1", "work_size": "64", "output_size": "96"}
 T = TypeVar("T")
 
 
+@pytest.mark.slow  # a real daemon runs the backfill
 def test_daemon_gap_fill_sensor_backfill_heals_missing_and_failed_days(tmp_path: Path) -> None:
     home, data = make_home(tmp_path), tmp_path / "data"
     days = last_complete_days(4)

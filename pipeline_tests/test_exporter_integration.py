@@ -36,6 +36,8 @@ from pipeline_tests.dagster_processes import BIN, dagster_env, dagster_process, 
 from pipeline_tests.fixtures.unsplash_server import UnsplashImitation
 from pipeline_tests.system_tools import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
+pytestmark = pytest.mark.slow  # real webserver, daemon and exporter processes
+
 REPO = Path(__file__).resolve().parents[1]
 DEADLINE_S = 240  # start-up, one queued run, its teardown: about a minute on two cores
 # The exporter and the daemon run on the real clock, in their own processes.

@@ -31,6 +31,8 @@ from pipeline_tests.fixtures.gallery_days import (
 )
 from pipeline_tests.system_tools import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
+pytestmark = pytest.mark.slow  # a real Chromium
+
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 
 
