@@ -64,6 +64,7 @@ from pipeline.lib.sources.unsplash_client import (
     UnsplashConfig,
     UnsplashError,
 )
+from pipeline.lib.text import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,15 @@ class UnsplashSource:
             raise UnsplashError(f"photo {photo.source_id} has no download_location to trigger")
         self.client.track_download(location)
 
+    def tracking_calls_left(self) -> int | None:
+        """Calls this run may still spend: its own budget, and Unsplash's hourly remainder
+        less the reserve (0 once rate limited)."""
+        left = self.config.call_budget - self.client.api_calls
+        remaining = self.client.ratelimit_remaining
+        if remaining is not None:
+            left = min(left, remaining - self.config.reserve)
+        return max(0, left)
+
     # Reporting
 
     def run_metadata(self) -> dict[str, Any]:
@@ -261,7 +271,7 @@ def _candidate(item: Any, seen: set[str], skipped: Counter[str]) -> _Candidate |
     if not isinstance(item, dict):
         skipped["not an object"] += 1
         return None
-    photo_id = _str(item.get("id"))
+    photo_id = _text(item.get("id"), 255)
     if not photo_id:
         skipped["no id"] += 1
         return None
@@ -319,19 +329,20 @@ def _dict(value: Any) -> dict[str, Any]:
 
 
 def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    """A URL or token as given, or None if it is not one clean line (a URL is never cut)."""
+    if not isinstance(value, str) or not value or len(value) > 4096:
+        return None
+    return value if clean_text(value, 4096) == value and " " not in value else None
 
 
 def _text(value: Any, limit: int) -> str | None:
-    """Whitespace-normalised text, cut to `limit`; None for anything that is not text."""
-    if not isinstance(value, str):
-        return None
-    return " ".join(value.split())[:limit] or None
+    return clean_text(value, limit)
 
 
 def _https(value: Any) -> str | None:
     """Only https links reach the gallery (no javascript:, data: or plain-http URLs)."""
-    return value if isinstance(value, str) and value.startswith("https://") else None
+    url = _str(value)
+    return url if url and url.startswith("https://") else None
 
 
 def _int(value: Any) -> int | None:
