@@ -65,9 +65,9 @@ def test_the_listener_counts_a_connection_the_policy_allows(
     unsplash: UnsplashImitation, listener: AcceptCounter
 ) -> None:
     # The control: listed explicitly as loopback http, the port is connected to (3 tries).
-    with client_for(unsplash, f"http://127.0.0.1:{listener.port}") as client:
-        with pytest.raises(PhotoFetchError) as raised:
-            client.download_image(f"http://127.0.0.1:{listener.port}/img/x")
+    client = client_for(unsplash, f"http://127.0.0.1:{listener.port}")
+    with client, pytest.raises(PhotoFetchError) as raised:
+        client.download_image(f"http://127.0.0.1:{listener.port}/img/x")
     assert not isinstance(raised.value, PhotoRefused)
     assert listener.accepts >= 1
 
@@ -97,9 +97,9 @@ def test_refused_urls_are_never_connected_to(
         "https://[fd00:ec2::254]",
         "images.unsplash.com",
     )
-    with client_for(unsplash, *listed) as client:
-        with pytest.raises(PhotoRefused, match=reason) as raised:
-            client.download_image(url.format(port=listener.port))
+    client = client_for(unsplash, *listed)
+    with client, pytest.raises(PhotoRefused, match=reason) as raised:
+        client.download_image(url.format(port=listener.port))
     assert str(raised.value).startswith("refused by URL policy: ")
     assert listener.accepts == 0
     assert unsplash.requests == []
@@ -118,9 +118,9 @@ def test_a_redirect_is_checked_before_it_is_followed(
     unsplash: UnsplashImitation, listener: AcceptCounter, target: str
 ) -> None:
     unsplash.redirects["moved"] = target.format(port=listener.port)
-    with client_for(unsplash, f"https://localhost:{listener.port}") as client:
-        with pytest.raises(PhotoRefused, match="refused by URL policy"):
-            client.download_image(f"{unsplash.root_url}/img/moved")
+    client = client_for(unsplash, f"https://localhost:{listener.port}")
+    with client, pytest.raises(PhotoRefused, match="refused by URL policy"):
+        client.download_image(f"{unsplash.root_url}/img/moved")
     assert listener.accepts == 0
     assert [r.path for r in unsplash.requests] == ["/img/moved"]  # asked once, not retried
 
