@@ -255,3 +255,55 @@ def test_a_photo_whose_row_the_database_refuses_fails_alone(
     assert [p for p, r in rows.items() if r.used] == ["d", "f", "c"]
     assert (metadata_of(result)["photos"], metadata_of(result)["photos_failed"]) == (3, 1)
     assert unsplash.requests_for("download", "b") == []  # not used, so not tracked
+
+
+def test_a_day_keeps_its_source_until_redone_and_every_total_agrees(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    from datetime import date
+
+    from pipeline.lib.db import Database
+    from pipeline_tests.fixtures.unsplash_server import tiny_jpeg
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for name in ("one", "two", "three", "four"):
+        (folder / f"{name}.jpg").write_bytes(tiny_jpeg(name))
+    common: dict[str, Any] = {"data_dir": tmp_path / "data", "photos_per_day": 3,
+                              "database_url": database_url}  # fmt: skip
+    samples = load_settings(_env_file=None, source="samples", **common)
+    mine = load_settings(_env_file=None, source="folder", folder=folder, **common)
+
+    def run(settings: DoppelSettings) -> None:
+        result = dg.materialize(
+            [unsplash_images], partition_key=DAY, resources=build_resources(settings),
+            raise_on_error=False,
+        )  # fmt: skip
+        assert result.success
+
+    def totals() -> tuple[str | None, int, int, int]:
+        db = Database(samples.resolved_database_url)
+        [status] = [d for d in db.status_by_day() if d["day"] == DAY]
+        source = db.day_source(date.fromisoformat(DAY))
+        db.dispose()
+        store = LocalObjectStore(samples.objects_dir)
+        table = store.get(f"tables/unsplash_images/{DAY}.json").decode()
+        build_site(store)
+        index = (samples.objects_dir / "site" / "index.html").read_text(encoding="utf-8")
+        shown = int(index.split(f'id="d-{DAY}"', 1)[1].split('class="muted">', 1)[1].split()[0])
+        return source, status["photos"], table.count('"status": "stored"'), shown
+
+    run(samples)
+    assert totals() == ("samples", 3, 3, 3)
+    run(mine)  # a change of source applies to days not yet collected
+    assert totals() == ("samples", 3, 3, 3)
+
+    db = Database(mine.resolved_database_url)
+    assert db.set_day_source(date.fromisoformat(DAY), "folder") == "samples"  # `doppel redo`
+    db.dispose()
+    run(mine)
+    assert totals() == ("folder", 3, 3, 3)
+    db = Database(mine.resolved_database_url)
+    kept = db.day_inspirations(date.fromisoformat(DAY), "samples")
+    db.dispose()
+    assert len(kept) == 3 and all(r.used for r in kept)  # nothing stored is lost

@@ -11,6 +11,9 @@ the success after, so a crash in between tracks that photo again on the next run
 download event for one photo is a small over-count for Unsplash; at-most-once could leave a
 used photo never tracked, which the guidelines forbid.
 
+One source per day: the first collection of a day records its source; a run with another
+source leaves that day as it is (`doppel redo DAY` hands it to the new source).
+
 Idempotent: a day whose photos are settled is not listed again (no API budget spent; only
 pending tracking calls are made). Each photo is committed on its own, and any error while
 storing one (a fetch, a decode, its database row) rolls back that photo alone and records it
@@ -63,6 +66,7 @@ class DayCollection:
     reused: bool = False
     failures: list[tuple[str, str]] = field(default_factory=list)
     waiting: int = 0  # photos chosen but not stored: no tracking call was left for them
+    kept_source: str | None = None  # set when the day keeps another source than the run's
 
     @property
     def stored(self) -> int:
@@ -91,6 +95,14 @@ def original_key(sha256: str, content_type: str) -> str:
 def collect_day(
     day: date, *, source: PhotoSource, store: ObjectStore, db: Database, count: int
 ) -> DayCollection:
+    day_source = db.claim_day(day, source.name)
+    if day_source != source.name:  # one source per day: the change applies to new days
+        log.warning(
+            "%s was collected from %s and keeps it (now %s); `doppel redo %s` re-collects it",
+            day, day_source, source.name, day,
+        )  # fmt: skip
+        kept = [row_of(photo) for photo in db.day_inspirations(day, day_source)]
+        return DayCollection(day, kept, reused=True, kept_source=day_source)
     existing = db.day_inspirations(day, source.name)
     result = DayCollection(day, [])
     if sum(1 for photo in existing if photo.status in SETTLED) >= count:

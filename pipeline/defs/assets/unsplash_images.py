@@ -64,7 +64,7 @@ def unsplash_images(
         )
     context.add_output_metadata(
         {
-            "source": source.name,
+            "source": result.kept_source or source.name,
             **_day_figures(result),
             "fetched_this_run": result.fetched,
             "reused_stored_day": result.reused,

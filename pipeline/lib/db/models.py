@@ -86,6 +86,17 @@ class InspirationImage(Base):
         return self.status == "stored" and self.download_tracked_at is not None
 
 
+class DaySource(Base):
+    """The source a day is collected from: claimed by its first collection, so one day never
+    mixes two sources; `doppel redo DAY` hands the day to another one."""
+
+    __tablename__ = "day_sources"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    chosen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 def photo_is_used() -> ColumnElement[bool]:
     """`InspirationImage.used` as SQL: the one definition of "the day's photos"."""
     return and_(
