@@ -307,3 +307,31 @@ def test_a_day_keeps_its_source_until_redone_and_every_total_agrees(
     kept = db.day_inspirations(date.fromisoformat(DAY), "samples")
     db.dispose()
     assert len(kept) == 3 and all(r.used for r in kept)  # nothing stored is lost
+
+
+def test_a_backfill_13_days_back_behind_600_newer_photos_stays_within_the_budget(
+    unsplash: UnsplashImitation, settings_for: Any
+) -> None:
+    newer = [
+        unsplash.photo(f"n{day}-{i}", promoted_at=at(day, 23 - i * 0.4), likes=999)
+        for day in range(13, 0, -1)
+        for i in range(48)
+    ]  # 13 later days of 48 promotions each: 624 photos, newest first
+    likes = [7, 40, 3, 25, 90, 12, 33, 5]
+    on_day = [unsplash.photo(f"d{i}", promoted_at=at(0, 22 - i * 2), likes=n)
+              for i, n in enumerate(likes)]  # fmt: skip
+    older = [unsplash.photo(f"o{i}", promoted_at=at(-1, 23 - i * 0.3), likes=999)
+             for i in range(60)]  # fmt: skip
+    unsplash.photos = [*newer, *on_day, *older]
+    assert len(newer) >= 600
+    settings = settings_for(unsplash_per_page=30, unsplash_call_budget=20, unsplash_max_pages=10)
+
+    result = materialize(settings)
+    assert result.success, failure_of(result)
+    rows = day_rows(settings)
+    assert [r.source_id for r in rows] == ["d4", "d1", "d6", "d3"]  # the day's top 4 by likes
+    feed = unsplash.requests_for("feed")
+    pages = -(-len(unsplash.photos) // 30)  # 24 pages; walking would need 21 to reach the day
+    assert len(feed) <= 1 + (pages - 1).bit_length() + 1  # page 1, the bisection, the day
+    assert len(unsplash.api_requests()) == len(feed) + 4 <= 20
+    assert metadata_of(result)["unsplash_day_complete"] is True

@@ -91,6 +91,8 @@ class UnsplashConfig:
 class ApiResponse:
     data: Any
     next_url: str | None  # `Link: rel="next"`, absolute, as the API wrote it
+    total: int | None = None  # `X-Total`: items in the whole listing
+    per_page: int | None = None  # `X-Per-Page`: what the API used (it clamps to 30)
 
 
 class UnsplashClient:
@@ -204,7 +206,8 @@ class UnsplashClient:
                 retry_after_s=OUTAGE_RETRY_S,
             ) from None
         next_url = response.links.get("next", {}).get("url")
-        return ApiResponse(data, next_url)
+        total = _int(response.headers.get("x-total"))
+        return ApiResponse(data, next_url, total, _int(response.headers.get("x-per-page")))
 
     def track_download(self, download_location: str) -> None:
         """Trigger `links.download_location` (an API call; the query string is kept). Tried
