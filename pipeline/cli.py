@@ -77,10 +77,8 @@ def cmd_redo(args: argparse.Namespace) -> int:
     from pipeline.lib.instance import ensure_local_instance
 
     settings = _settings()
-    try:
-        day = date.fromisoformat(args.day)
-    except ValueError:
-        raise CommandError(f"{args.day!r} is not a day: write it as YYYY-MM-DD") from None
+    [key] = _backfill_days(args.day, args.day, ("DAY", "DAY"))  # a day Doppel makes
+    day = date.fromisoformat(key)
     db = Database(settings.resolved_database_url)
     db.upgrade()
     before = db.set_day_source(day, settings.source)
@@ -155,11 +153,11 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
-def _backfill_days(first: str, last: str) -> list[str]:
+def _backfill_days(first: str, last: str, names: tuple[str, str] = ("--from", "--to")) -> list[str]:
     """The partition keys from `first` to `last`, or a CommandError saying what is wrong."""
     from datetime import date
 
-    for flag, value in (("--from", first), ("--to", last)):
+    for flag, value in zip(names, (first, last), strict=True):
         try:
             date.fromisoformat(value)
         except ValueError:

@@ -231,10 +231,20 @@ def test_configuration_errors_stop_with_one_line_and_no_retry(
     )  # fmt: skip
     assert not result.success
     retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert len([e for e in result.all_events if e.is_step_failure]) == 1
     assert retries == []
     line = _failure(result)
     assert message in line and "\n" not in line
     assert "Traceback" not in line and "Exceeded max_retries" not in line
+
+
+def test_an_empty_folder_setting_is_one_line_not_the_current_directory(tmp_path: Path) -> None:
+    from pipeline.lib.settings import SettingsError
+
+    with pytest.raises(SettingsError) as raised:
+        load_settings(_env_file=None, data_dir=tmp_path, source="folder", folder="")
+    assert "needs DOPPEL_FOLDER to name a folder of photos" in str(raised.value)
+    assert "\n" not in str(raised.value)
 
 
 def test_a_photo_whose_row_the_database_refuses_fails_alone(
