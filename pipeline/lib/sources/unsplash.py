@@ -12,8 +12,11 @@ monotonically down the feed, so only it lets paging stop correctly ("this page e
 every later page is older"); with `created_at` a photo of D could still turn up on any later
 page. It also matches the product: the photos the editors put in front of everyone on D.
 
-Paging stops when the last dated photo of a page is older than D, when the feed ends (no
-`Link: rel="next"`, or an empty page), or when a limit is reached:
+Paging starts at the page where D begins: page 1 when it reaches D, else the page found by
+bisection on the page number using `X-Total` (about 1 + log2(pages) calls; see
+`_first_page_of` and docs/unsplash.md). It stops when the last dated photo of a page is
+older than D, when the feed ends (no `Link: rel="next"`, or an empty page), or when a
+limit is reached:
 - the page cap (`max_pages`) or this run's call budget (`call_budget`, which always keeps K
   calls for download tracking): if part of D was seen the day is ranked from that part and
   logged as incomplete; if D was not reached at all the day fails (retrying will not help);
@@ -256,11 +259,12 @@ class UnsplashSource:
         user = _dict(item.get("user"))
         links = _dict(item.get("links"))
         urls = _dict(item.get("urls"))
-        username = _text(user.get("username"), 100)
-        full_name = " ".join(
-            n for n in (_text(user.get("first_name"), 100), _text(user.get("last_name"), 100)) if n
+        username = clean_text(user.get("username"), 100)
+        parts = (clean_text(user.get("first_name"), 100), clean_text(user.get("last_name"), 100))
+        full_name = " ".join(n for n in parts if n)
+        name = (
+            clean_text(user.get("name"), 100) or full_name or username or "an Unsplash photographer"
         )
-        name = _text(user.get("name"), 100) or full_name or username or "an Unsplash photographer"
         utm = self._utm
         profile = _https(_dict(user.get("links")).get("html")) or (
             f"{UNSPLASH_HOME}@{quote(username, safe='')}" if username else UNSPLASH_HOME
@@ -271,8 +275,8 @@ class UnsplashSource:
         sized = {"w": self.config.image_width, "fm": "jpg", "q": 85, "fit": "max"}
         image_ref = _with_query(raw, **sized) if raw else regular or ""
         display_url = regular or _str(urls.get("small")) or image_ref
-        description = _text(item.get("description"), 1000)
-        alt = _text(item.get("alt_description"), 1000)
+        description = clean_text(item.get("description"), 1000)
+        alt = clean_text(item.get("alt_description"), 1000)
         return SourcePhoto(
             source=self.name,
             source_id=c.id,
@@ -300,8 +304,8 @@ class UnsplashSource:
                 "text": f"Photo by {name} on Unsplash",
                 "display_url": display_url,
                 "thumb_url": _str(urls.get("small")),
-                "color": _text(item.get("color"), 16),
-                "blur_hash": _text(item.get("blur_hash"), 200),
+                "color": clean_text(item.get("color"), 16),
+                "blur_hash": clean_text(item.get("blur_hash"), 200),
                 "created_at": _iso(_time(item.get("created_at"))),
                 "promoted_at": _iso(_time(item.get("promoted_at"))),
                 "download_location": _str(links.get("download_location")),
@@ -317,7 +321,7 @@ def _candidate(item: Any, seen: set[str], skipped: Counter[str]) -> _Candidate |
     if not isinstance(item, dict):
         skipped["not an object"] += 1
         return None
-    photo_id = _text(item.get("id"), 255)
+    photo_id = clean_text(item.get("id"), 255)
     if not photo_id:
         skipped["no id"] += 1
         return None
@@ -397,10 +401,6 @@ def _str(value: Any) -> str | None:
     if not isinstance(value, str) or not value or len(value) > 4096:
         return None
     return value if clean_text(value, 4096) == value and " " not in value else None
-
-
-def _text(value: Any, limit: int) -> str | None:
-    return clean_text(value, limit)
 
 
 def _https(value: Any) -> str | None:
