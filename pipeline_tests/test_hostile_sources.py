@@ -236,6 +236,7 @@ def test_configuration_errors_stop_with_one_line_and_no_retry(
     line = _failure(result)
     assert message in line and "\n" not in line
     assert "Traceback" not in line and "Exceeded max_retries" not in line
+    assert line == f"failed at unsplash_images: {line.split(': ', 1)[1]}" and "dagster." not in line
 
 
 def test_an_empty_folder_setting_is_one_line_not_the_current_directory(tmp_path: Path) -> None:
