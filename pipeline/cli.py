@@ -64,6 +64,39 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_redo(args: argparse.Namespace) -> int:
+    """Hand a day to the configured source and collect it again (its old rows stay stored,
+    look-alikes included, but are no longer the day's)."""
+    from datetime import date
+
+    import dagster as dg
+
+    from pipeline.definitions import build_definitions
+    from pipeline.defs.jobs import daily_images_job
+    from pipeline.lib.db import Database
+    from pipeline.lib.instance import ensure_local_instance
+
+    settings = _settings()
+    [key] = _backfill_days(args.day, args.day, ("DAY", "DAY"))  # a day Doppel makes
+    day = date.fromisoformat(key)
+    db = Database(settings.resolved_database_url)
+    db.upgrade()
+    before = db.set_day_source(day, settings.source)
+    db.dispose()
+    print(f"{day}: source {before or 'none'} -> {settings.source}", flush=True)
+    ensure_local_instance()
+    job = build_definitions(settings).resolve_job_def(daily_images_job.name)
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            partition_key=day.isoformat(),
+            instance=instance,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            raise_on_error=False,
+        )
+    print(f"{day}: {'ok' if result.success else 'failed (see `make dev` for the run)'}")
+    return 0 if result.success else 1
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from pipeline.lib.db import Database
 
@@ -120,11 +153,11 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
-def _backfill_days(first: str, last: str) -> list[str]:
+def _backfill_days(first: str, last: str, names: tuple[str, str] = ("--from", "--to")) -> list[str]:
     """The partition keys from `first` to `last`, or a CommandError saying what is wrong."""
     from datetime import date
 
-    for flag, value in (("--from", first), ("--to", last)):
+    for flag, value in zip(names, (first, last), strict=True):
         try:
             date.fromisoformat(value)
         except ValueError:
@@ -189,6 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="photos and look-alikes per day, from the database")
     status.add_argument("--json", action="store_true", help="one JSON object on stdout")
     status.set_defaults(func=cmd_status)
+
+    redo = sub.add_parser(
+        "redo", help="collect a day again with the configured source (DOPPEL_SOURCE)"
+    )
+    redo.add_argument("day", metavar="DAY", help="YYYY-MM-DD")
+    redo.set_defaults(func=cmd_redo)
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)

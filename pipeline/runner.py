@@ -17,7 +17,9 @@ from pipeline.lib.db import Database
 from pipeline.lib.instance import ensure_local_instance
 from pipeline.lib.settings import DoppelSettings
 
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Each day's failure is reported below in one line; its event log (stack trace included) is in
+# the instance, for `make dev`'s UI.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 @dataclass
@@ -80,7 +82,9 @@ def run_days(settings: DoppelSettings, *, days: int) -> RunReport:
 def _failure(result: dg.ExecuteInProcessResult) -> str:
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data is not None:
+            described = event.step_failure_data.user_failure_data  # a dg.Failure says it best
             error = event.step_failure_data.error
-            message = error.message.strip().splitlines()[0] if error else "step failed"
+            text = (described.description if described else None) or (error and error.message)
+            message = text.strip().splitlines()[0] if text else "step failed"
             return f"failed at {event.step_key}: {message}"
     return "failed"

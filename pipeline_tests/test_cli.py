@@ -82,3 +82,29 @@ def test_dotenv_in_the_working_folder_is_read(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text(f"DOPPEL_DATA_DIR={tmp_path / 'from-env'}\n")
     assert doppel("db", "upgrade", cwd=tmp_path).returncode == 0
     assert (tmp_path / "from-env" / "doppel.db").is_file()
+
+
+@pytest.mark.slow
+def test_redo_hands_a_day_to_the_configured_source(tmp_path: Path) -> None:
+    from pipeline_tests.fixtures.unsplash_server import tiny_jpeg
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for name in ("one", "two"):
+        (folder / f"{name}.jpg").write_bytes(tiny_jpeg(name, (96, 64)))
+    small = {"DOPPEL_WORK_SIZE": "64", "DOPPEL_OUTPUT_SIZE": "96", "DOPPEL_PHOTOS_PER_DAY": "2"}
+    first = doppel("run", "--days", "1", cwd=tmp_path, **small)
+    assert first.returncode == 0, first.stdout + first.stderr
+    [day] = json.loads(doppel("status", "--json", cwd=tmp_path).stdout)["days"]
+
+    mine = small | {"DOPPEL_SOURCE": "folder", "DOPPEL_FOLDER": str(folder)}
+    bad = doppel("redo", "2026-13-01", cwd=tmp_path, **mine)
+    assert bad.returncode == 2 and "is not a day" in bad.stderr
+    assert bad.stderr.strip().count("\n") == 0
+
+    # (A plain run with the new source keeps the day: test_hostile_sources shows it.)
+    redo = doppel("redo", day["day"], cwd=tmp_path, **mine)
+    assert redo.returncode == 0, redo.stdout + redo.stderr
+    assert f"{day['day']}: source samples -> folder" in redo.stdout
+    [after] = json.loads(doppel("status", "--json", cwd=tmp_path).stdout)["days"]
+    assert (after["photos"], after["generated_succeeded"]) == (2, 2)

@@ -157,7 +157,7 @@ def deployment(
             home,
             source="unsplash",
             unsplash_base_url=unsplash.root_url,
-            unsplash_image_hosts="127.0.0.1",
+            unsplash_image_hosts=unsplash.root_url,
             unsplash_timeout_s="5",
             generator="patch-remix",
             store="s3",

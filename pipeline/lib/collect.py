@@ -1,9 +1,23 @@
-"""Collect a day's photos: choose them, store their bytes, record them. Idempotent.
+"""Collect a day's photos: choose them, store their bytes, track their use, record them.
 
-A day that already has its photos is not asked of the source again (no API budget spent,
-no second download-tracking call; only a tracking call that failed before is made again).
-Each photo is committed as soon as it is stored, and a photo that cannot be fetched or
-decoded is recorded with its error while the rest go on.
+A photo is *used* (one of the day's photos, handed to the generator) only once its download
+has been tracked with the source. Before a photo is stored, one tracking call must be left in
+the run's call budget and Unsplash's hourly remainder; a photo without one waits for a later
+run (`waiting`). A tracking call is tried once per run, counted before it is sent, and given
+up after `TRACKING_ATTEMPTS` tries over runs: the photo is then "untracked" and not used.
+
+Crash between a tracking call and its save: at-least-once. The attempt is recorded first and
+the success after, so a crash in between tracks that photo again on the next run. A second
+download event for one photo is a small over-count for Unsplash; at-most-once could leave a
+used photo never tracked, which the guidelines forbid.
+
+One source per day: the first collection of a day records its source; a run with another
+source leaves that day as it is (`doppel redo DAY` hands it to the new source).
+
+Idempotent: a day whose photos are settled is not listed again (no API budget spent; only
+pending tracking calls are made). Each photo is committed on its own, and any error while
+storing one (a fetch, a decode, its database row) rolls back that photo alone and records it
+with a one-line reason while the rest go on. A URL refused by the URL policy is never retried.
 """
 
 from __future__ import annotations
@@ -19,17 +33,28 @@ from sqlalchemy import select
 from pipeline.lib import clock
 from pipeline.lib.db import Database, InspirationImage
 from pipeline.lib.images import ImageError, decode_image, sniff_content_type
-from pipeline.lib.sources import PhotoFetchError, PhotoSource, SourcePhoto
+from pipeline.lib.sources import (
+    PhotoFetchError,
+    PhotoRefused,
+    PhotoSource,
+    SourceLimitReached,
+    SourcePhoto,
+)
 from pipeline.lib.storage import ObjectStore
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif"}
+# Tries of one photo's download tracking, over all runs (one per run).
+TRACKING_ATTEMPTS = 5
+# Statuses a re-listing of the feed cannot change: the day is settled when K photos have one.
+SETTLED = ("stored", "refused", "untracked")
 
 PHOTO_COLUMNS = (
     "id", "source", "source_id", "day", "rank", "status", "error", "title", "description",
     "width", "height", "likes", "published_at", "photographer_name", "photographer_url",
     "page_url", "display_url", "license", "credit", "object_key", "content_type", "sha256",
+    "tracking_attempts", "tracking_error",
 )  # fmt: skip
 
 
@@ -40,10 +65,26 @@ class DayCollection:
     fetched: int = 0
     reused: bool = False
     failures: list[tuple[str, str]] = field(default_factory=list)
+    waiting: int = 0  # photos chosen but not stored: no tracking call was left for them
+    kept_source: str | None = None  # set when the day keeps another source than the run's
 
     @property
     def stored(self) -> int:
         return sum(1 for row in self.rows if row["status"] == "stored")
+
+    @property
+    def used(self) -> int:
+        return sum(1 for row in self.rows if row["used"])
+
+    @property
+    def untracked(self) -> int:
+        """Stored photos whose tracking is still to be done (not used yet)."""
+        return self.stored - self.used
+
+    @property
+    def ok(self) -> bool:
+        """Every photo the day keeps is used, and none waits for a tracking call."""
+        return self.untracked == 0 and self.waiting == 0
 
 
 def original_key(sha256: str, content_type: str) -> str:
@@ -54,31 +95,57 @@ def original_key(sha256: str, content_type: str) -> str:
 def collect_day(
     day: date, *, source: PhotoSource, store: ObjectStore, db: Database, count: int
 ) -> DayCollection:
+    day_source = db.claim_day(day, source.name)
+    if day_source != source.name:  # one source per day: the change applies to new days
+        log.warning(
+            "%s was collected from %s and keeps it (now %s); `doppel redo %s` re-collects it",
+            day, day_source, source.name, day,
+        )  # fmt: skip
+        kept = [row_of(photo) for photo in db.day_inspirations(day, day_source)]
+        return DayCollection(day, kept, reused=True, kept_source=day_source)
     existing = db.day_inspirations(day, source.name)
-    if sum(1 for photo in existing if photo.status == "stored") >= count:
-        log.info("%s: %d photos already stored; the source is not asked again", day, count)
-        for record in existing:  # except for a download-tracking call that failed before
-            if record.status == "stored":
-                _track_use(day, _photo_of(record), record, source=source, db=db)
-        return DayCollection(day, [row_of(photo) for photo in existing], reused=True)
-
     result = DayCollection(day, [])
-    for photo in source.day_photos(day, count):
-        record = _collect_photo(day, photo, source=source, store=store, db=db)
-        if record.status == "stored":
-            result.fetched += 1
-        else:
-            result.failures.append((photo.source_id, record.error or "unknown error"))
+    if sum(1 for photo in existing if photo.status in SETTLED) >= count:
+        log.info("%s: %d photos already settled; the source is not asked again", day, count)
+        result.reused = True
+        pending = [r for r in existing if r.status == "stored" and r.download_tracked_at is None]
+        for record in pending:  # except for download tracking still to be done
+            if not _track_use(day, _photo_of(record), record.id, source=source, db=db):
+                break
+    else:
+        for photo in source.day_photos(day, count):
+            collected = _collect_photo(day, photo, source=source, store=store, db=db)
+            if collected is None:
+                result.waiting += 1
+            elif collected.status == "stored":
+                result.fetched += 1
+            else:
+                result.failures.append((photo.source_id, collected.error or "unknown error"))
     result.rows = [row_of(photo) for photo in db.day_inspirations(day, source.name)]
     return result
 
 
 def _collect_photo(
     day: date, photo: SourcePhoto, *, source: PhotoSource, store: ObjectStore, db: Database
-) -> InspirationImage:
-    record = _store_photo(day, photo, source=source, store=store, db=db)
-    if record.status == "stored":  # also when stored by an earlier run and not yet tracked
-        _track_use(day, photo, record, source=source, db=db)
+) -> InspirationImage | None:
+    """The photo's record after this run, or None when it must wait for a tracking call."""
+    known = _record_of(photo, db)
+    if known is not None and (known.status in ("refused", "untracked") or known.used):
+        return known
+    if known is None or known.download_tracked_at is None:
+        left = source.tracking_calls_left()
+        if left is not None and left < 1:  # reserve the tracking call before using the photo
+            log.warning("%s: no tracking call left for %s; it waits", day, photo.source_id)
+            return None
+    try:
+        record = _store_photo(day, photo, source=source, store=store, db=db)
+    except Exception as exc:  # one photo's trouble, its database row included, stays its own
+        reason = _one_line(exc)
+        log.warning("%s: photo %s not stored: %s", day, photo.source_id, reason)
+        return _record_failure(day, photo, "failed", reason, db)
+    if record.status == "stored" and record.download_tracked_at is None:
+        _track_use(day, photo, record.id, source=source, db=db)
+        return _record_of(photo, db)
     return record
 
 
@@ -102,8 +169,9 @@ def _store_photo(
             data = source.fetch_image(photo)
             image = decode_image(data)
         except (PhotoFetchError, ImageError) as exc:
-            log.warning("%s: photo %s not usable: %s", day, photo.source_id, exc)
-            record.status, record.error = "failed", str(exc)
+            status = "refused" if isinstance(exc, PhotoRefused) else "failed"
+            log.warning("%s: photo %s %s: %s", day, photo.source_id, status, exc)
+            record.status, record.error = status, _one_line(exc, with_type=False)
             return record
         content_type = sniff_content_type(data) or "application/octet-stream"
         digest = hashlib.sha256(data).hexdigest()
@@ -119,21 +187,90 @@ def _store_photo(
 
 
 def _track_use(
-    day: date, photo: SourcePhoto, record: InspirationImage, *, source: PhotoSource, db: Database
-) -> None:
-    # Tracking happens after the photo is safely recorded, once per photo; a failure is
-    # logged and retried on a later run (even of a complete day) rather than failing the day.
-    if record.download_tracked_at is not None:
-        return
+    day: date, photo: SourcePhoto, record_id: int, *, source: PhotoSource, db: Database
+) -> bool:
+    """One tracking try for a stored photo. False when no call may be sent this run."""
+    left = source.tracking_calls_left()
+    if left is not None and left < 1:
+        log.warning("%s: no tracking call left for %s this run", day, photo.source_id)
+        return False
+    with db.session() as session:  # counted before it is sent: a crash still counts
+        record = session.get(InspirationImage, record_id)
+        assert record is not None
+        record.tracking_attempts += 1
+        attempt = record.tracking_attempts
     try:
         source.track_use(photo)
-    except Exception as exc:  # best effort by the source's own rules
-        log.warning("%s: download tracking failed for %s: %s", day, photo.source_id, exc)
-        return
+    except SourceLimitReached as exc:  # rate limit or budget: not the endpoint's failure
+        log.warning("%s: tracking %s postponed: %s", day, photo.source_id, exc)
+        _save_tracking(record_id, db, attempt=attempt - 1, error=_one_line(exc))
+        return False
+    except Exception as exc:
+        reason = _one_line(exc)
+        log.warning(
+            "%s: download tracking failed for %s (try %d of %d): %s",
+            day, photo.source_id, attempt, TRACKING_ATTEMPTS, reason,
+        )  # fmt: skip
+        _save_tracking(record_id, db, attempt=attempt, error=reason)
+        return True
+    _save_tracking(record_id, db, attempt=attempt, error=None, tracked=True)
+    return True
+
+
+def _save_tracking(
+    record_id: int, db: Database, *, attempt: int, error: str | None, tracked: bool = False
+) -> None:
     with db.session() as session:
-        tracked = session.get(InspirationImage, record.id)
-        assert tracked is not None
-        tracked.download_tracked_at = clock.utc_now()
+        record = session.get(InspirationImage, record_id)
+        assert record is not None
+        record.tracking_attempts, record.tracking_error = attempt, error
+        if tracked:
+            record.download_tracked_at = clock.utc_now()
+        elif error is not None and attempt >= TRACKING_ATTEMPTS:
+            record.status = "untracked"
+            record.error = f"download tracking failed {attempt} times, not used: {error}"
+
+
+def _record_of(photo: SourcePhoto, db: Database) -> InspirationImage | None:
+    with db.session() as session:
+        return session.scalars(
+            select(InspirationImage).where(
+                InspirationImage.source == photo.source,
+                InspirationImage.source_id == photo.source_id,
+            )
+        ).one_or_none()
+
+
+def _record_failure(
+    day: date, photo: SourcePhoto, status: str, reason: str, db: Database
+) -> InspirationImage:
+    """The photo recorded as not usable, with only what cannot break its row again."""
+    try:
+        with db.session() as session:
+            record = session.scalars(
+                select(InspirationImage).where(
+                    InspirationImage.source == photo.source,
+                    InspirationImage.source_id == photo.source_id,
+                )
+            ).one_or_none()
+            if record is None:
+                record = InspirationImage(
+                    source=photo.source, source_id=photo.source_id, day=day, rank=photo.rank
+                )
+                session.add(record)
+            record.status, record.error = status, reason
+            return record
+    except Exception as exc:  # even the bare row cannot be written: report it in the run
+        log.error("%s: photo %s cannot be recorded: %s", day, photo.source_id, _one_line(exc))
+        return InspirationImage(
+            source=photo.source, source_id=photo.source_id, day=day, rank=photo.rank,
+            status=status, error=reason,
+        )  # fmt: skip
+
+
+def _one_line(exc: BaseException, *, with_type: bool = True) -> str:
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return f"{type(exc).__name__}: {first}" if with_type else first or type(exc).__name__
 
 
 def _photo_of(record: InspirationImage) -> SourcePhoto:
@@ -163,6 +300,7 @@ def _apply_metadata(record: InspirationImage, photo: SourcePhoto) -> None:
 def row_of(photo: InspirationImage) -> dict[str, Any]:
     row = {name: getattr(photo, name) for name in PHOTO_COLUMNS}
     row["day"] = photo.day.isoformat()
+    row["used"] = photo.used
     if photo.published_at is not None:
         row["published_at"] = photo.published_at.isoformat()
     return row

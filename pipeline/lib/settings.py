@@ -12,7 +12,14 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.lib.generators.pricing import DEFAULT_PRICES, ModelPrice
@@ -225,6 +232,12 @@ class DoppelSettings(BaseSettings):
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("OPENAI_API_KEY")
     )
+
+    @field_validator("folder", mode="before")
+    @classmethod
+    def _empty_folder_is_no_folder(cls, value: object) -> object:
+        # An empty DOPPEL_FOLDER would otherwise become Path("."), the current directory.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _backends_have_what_they_need(self) -> DoppelSettings:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,10 @@ def database(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no
 
 
 def photo(source_id: str, **kw: Any) -> InspirationImage:
-    values: dict[str, Any] = {"day": date(2026, 11, 20), "rank": 1, "status": "stored"}
+    values: dict[str, Any] = {
+        "day": date(2026, 11, 20), "rank": 1, "status": "stored",
+        "download_tracked_at": datetime(2026, 11, 21, tzinfo=UTC),
+    }  # fmt: skip
     return InspirationImage(source="samples", source_id=source_id, credit={}, **(values | kw))
 
 
@@ -72,6 +75,12 @@ def test_status_by_day_counts(database: Database) -> None:
             if status:
                 session.add(GeneratedImage(inspiration_id=p.id, status=status, generator="x"))
         session.add(photo("broken", status="failed", error="truncated"))
+        session.add(photo("untracked", download_tracked_at=None))  # stored, not yet used
+        other = photo("elsewhere")  # the day keeps its first source: not counted
+        other.source = "folder"
+        session.add(other)
+    assert database.claim_day(date(2026, 11, 20), "samples") == "samples"
+    assert database.claim_day(date(2026, 11, 20), "folder") == "samples"
     assert database.status_by_day() == [
         {
             "day": "2026-11-20",

@@ -168,8 +168,9 @@ def test_every_pair_page_credits_its_photo(built: Path, fixture_store: tuple[Pat
     text = unsplash.read_text()
     assert re.search(
         r'Photo by <a href="https://unsplash\.com/@jane_doe\?utm_source=doppel&amp;'
-        r'utm_medium=referral" rel="noopener">Jane Doe</a> on <a href="https://unsplash\.com/'
-        r'\?utm_source=doppel&amp;utm_medium=referral" rel="noopener">Unsplash</a>',
+        r'utm_medium=referral" rel="noopener"><bdi>Jane Doe</bdi></a> on '
+        r'<a href="https://unsplash\.com/\?utm_source=doppel&amp;utm_medium=referral" '
+        r'rel="noopener">Unsplash</a>',
         text,
     )
     # The original is shown only from Unsplash's own URL (ixid kept), never from a copy.

@@ -7,8 +7,8 @@ import pandas as pd
 from pipeline.defs.limits import API_STEP_RETRY, PHOTO_SOURCE_POOL
 from pipeline.defs.partitions import daily_partitions
 from pipeline.defs.resources import DatabaseResource, ObjectStoreResource, PhotoSourceResource
-from pipeline.lib.collect import collect_day
-from pipeline.lib.sources import SourceUnavailable
+from pipeline.lib.collect import TRACKING_ATTEMPTS, DayCollection, collect_day
+from pipeline.lib.sources import SourceConfigError, SourceUnavailable
 from pipeline.lib.summaries import photos_markdown
 
 
@@ -30,7 +30,11 @@ def unsplash_images(
     database: DatabaseResource,
 ) -> pd.DataFrame:
     day = date.fromisoformat(context.partition_key)
-    source = photo_source.open()
+    try:
+        source = photo_source.open()
+    except SourceConfigError as exc:
+        # Set up wrongly: one line, and no step retry (it would fail the same way).
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
     try:
         result = collect_day(
             day,
@@ -47,16 +51,21 @@ def unsplash_images(
             # seconds later would only spend requests. The gap-fill sensor returns later.
             allow_retries=exc.retry_after_s is not None and exc.retry_after_s <= 60,
         ) from exc
-    if result.rows and result.stored == 0:
+    if not result.ok:
+        raise dg.Failure(
+            description=_not_ok(result),
+            metadata={**_day_figures(result), **_source_figures(source)},
+            allow_retries=False,  # a later run (the gap-fill sensor's) picks up where this left
+        )
+    if result.rows and result.used == 0:
         raise dg.Failure(
             description=f"none of the {len(result.rows)} photos of {day} could be stored",
             metadata={"failures": dg.MetadataValue.json(dict(result.failures))},
         )
     context.add_output_metadata(
         {
-            "source": source.name,
-            "photos": result.stored,
-            "photos_failed": len(result.rows) - result.stored,
+            "source": result.kept_source or source.name,
+            **_day_figures(result),
             "fetched_this_run": result.fetched,
             "reused_stored_day": result.reused,
             "preview": dg.MetadataValue.md(photos_markdown(result.rows)),
@@ -64,6 +73,31 @@ def unsplash_images(
         }
     )
     return pd.DataFrame(result.rows)
+
+
+def _day_figures(result: DayCollection) -> dict[str, Any]:
+    return {
+        "photos": result.used,
+        "photos_failed": len(result.rows) - result.stored,
+        "photos_untracked": result.untracked,
+        "photos_waiting": result.waiting,
+    }
+
+
+def _not_ok(result: DayCollection) -> str:
+    parts = []
+    if result.untracked:
+        parts.append(
+            f"{result.untracked} stored photo(s) wait for their download tracking (tried once "
+            f"per run, at most {TRACKING_ATTEMPTS} times)"
+        )
+    if result.waiting:
+        parts.append(f"{result.waiting} photo(s) wait for a download-tracking call to be left")
+    return (
+        f"{result.day} is not complete: {result.used} photo(s) used; "
+        + "; ".join(parts)
+        + ". A later run goes on from here."
+    )
 
 
 def _source_figures(source: object) -> dict[str, Any]:

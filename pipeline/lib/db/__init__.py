@@ -1,6 +1,12 @@
 """Database of record: SQLAlchemy models, migrations and the queries everything shares."""
 
 from pipeline.lib.db.database import Database
-from pipeline.lib.db.models import Base, GeneratedImage, InspirationImage
+from pipeline.lib.db.models import (
+    Base,
+    DaySource,
+    GeneratedImage,
+    InspirationImage,
+    photo_is_used,
+)
 
-__all__ = ["Base", "Database", "GeneratedImage", "InspirationImage"]
+__all__ = ["Base", "Database", "DaySource", "GeneratedImage", "InspirationImage", "photo_is_used"]

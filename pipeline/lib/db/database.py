@@ -10,10 +10,11 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, and_, create_engine, event, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from pipeline.lib.db.models import GeneratedImage, InspirationImage
+from pipeline.lib.db.models import DaySource, GeneratedImage, InspirationImage, photo_is_used
 from pipeline.lib.settings import database_url_for
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -47,19 +48,55 @@ class Database:
     # Queries shared by the pipeline, checks, CLI and gallery.
 
     def day_inspirations(self, day: date, source: str | None = None) -> list[InspirationImage]:
+        """The day's photo records from `source`, by default the day's own source (rows a
+        day kept from a source it no longer uses are not the day's)."""
+        source = source or self.day_source(day)
         with self._sessions() as session:
             query = select(InspirationImage).where(InspirationImage.day == day)
             if source is not None:
                 query = query.where(InspirationImage.source == source)
             return list(session.scalars(query.order_by(InspirationImage.rank)).unique())
 
+    def day_source(self, day: date) -> str | None:
+        with self._sessions() as session:
+            found = session.get(DaySource, day)
+            return found.source if found else None
+
+    def claim_day(self, day: date, source: str) -> str:
+        """The day's source: the one already recorded, or `source`, recorded now."""
+        try:
+            with self.session() as session:
+                found = session.get(DaySource, day)
+                if found is not None:
+                    return found.source
+                session.add(DaySource(day=day, source=source))
+        except IntegrityError:  # another run claimed it first
+            return self.day_source(day) or source
+        return source
+
+    def set_day_source(self, day: date, source: str) -> str | None:
+        """Hand the day to `source` (for a re-collection); returns the source it had."""
+        with self.session() as session:
+            found = session.get(DaySource, day)
+            before = found.source if found else None
+            if found is None:
+                session.add(DaySource(day=day, source=source))
+            else:
+                found.source = source
+        return before
+
     def status_by_day(self) -> list[dict[str, Any]]:
-        """Per day: photos stored, look-alikes succeeded, and failures of either kind."""
+        """Per day: its photos (used, from the day's source: the gallery's definition too),
+        look-alikes succeeded, and failures of either kind."""
+        of_day = and_(
+            DaySource.day == InspirationImage.day, DaySource.source == InspirationImage.source
+        )
         with self._sessions() as session:
             photos = dict(
                 session.execute(
                     select(InspirationImage.day, func.count())
-                    .where(InspirationImage.status == "stored")
+                    .join(DaySource, of_day)
+                    .where(photo_is_used())
                     .group_by(InspirationImage.day)
                 ).all()
             )
@@ -67,6 +104,8 @@ class Database:
             rows = session.execute(
                 select(InspirationImage.day, GeneratedImage.status, func.count())
                 .join(GeneratedImage.inspiration)
+                .join(DaySource, of_day)
+                .where(photo_is_used())
                 .group_by(InspirationImage.day, GeneratedImage.status)
             ).all()
             for day, status, count in rows:
@@ -74,7 +113,8 @@ class Database:
             failed_photos = dict(
                 session.execute(
                     select(InspirationImage.day, func.count())
-                    .where(InspirationImage.status == "failed")
+                    .join(DaySource, of_day)
+                    .where(InspirationImage.status != "stored")
                     .group_by(InspirationImage.day)
                 ).all()
             )

@@ -16,8 +16,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 from pipeline.lib import clock
 
@@ -31,7 +33,10 @@ class Base(DeclarativeBase):
 
 
 class InspirationImage(Base):
-    """A source photo chosen for a day. `status` is "stored" once its bytes are safe."""
+    """A source photo chosen for a day. `status` is "stored" once its bytes are safe; it is
+    *used* (one of the day's photos, handed to the generator) once its download is tracked too.
+    Other statuses: "failed" (tried again on a re-run), "refused" (by the URL policy, never
+    retried), "untracked" (download tracking failed too often; not used)."""
 
     __tablename__ = "inspiration_images"
     __table_args__ = (UniqueConstraint("source", "source_id", name="uq_inspiration_source_id"),)
@@ -63,6 +68,9 @@ class InspirationImage(Base):
     sha256: Mapped[str | None] = mapped_column(String(64))
     byte_size: Mapped[int | None] = mapped_column(Integer)
     download_tracked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Counted before each call is sent, so a crash still counts towards the bound.
+    tracking_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    tracking_error: Mapped[str | None] = mapped_column(Text)
 
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
@@ -71,6 +79,28 @@ class InspirationImage(Base):
 
     generation: Mapped[GeneratedImage | None] = relationship(
         back_populates="inspiration", uselist=False, lazy="joined"
+    )
+
+    @property
+    def used(self) -> bool:
+        return self.status == "stored" and self.download_tracked_at is not None
+
+
+class DaySource(Base):
+    """The source a day is collected from: claimed by its first collection, so one day never
+    mixes two sources; `doppel redo DAY` hands the day to another one."""
+
+    __tablename__ = "day_sources"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    chosen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def photo_is_used() -> ColumnElement[bool]:
+    """`InspirationImage.used` as SQL: the one definition of "the day's photos"."""
+    return and_(
+        InspirationImage.status == "stored", InspirationImage.download_tracked_at.is_not(None)
     )
 
 

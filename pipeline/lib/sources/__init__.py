@@ -19,8 +19,21 @@ class SourceUnavailable(Exception):
         self.retry_after_s = retry_after_s
 
 
+class SourceLimitReached(SourceUnavailable):
+    """No further call may be sent now (rate limit, the run's call budget); nothing failed."""
+
+
+class SourceConfigError(ValueError):
+    """The source is set up wrongly (empty folder, missing key, unreadable credits file).
+    Retrying cannot help: the run stops at once with this one-line message."""
+
+
 class PhotoFetchError(Exception):
     """One photo's bytes could not be fetched; the rest of the day carries on."""
+
+
+class PhotoRefused(PhotoFetchError):
+    """The photo's URL breaks the URL policy: recorded as refused and never tried again."""
 
 
 @dataclass(frozen=True)
@@ -59,5 +72,9 @@ class PhotoSource(Protocol):
         ...
 
     def track_use(self, photo: SourcePhoto) -> None:
-        """Tell the source the photo was used (once per photo). Best effort."""
+        """Tell the source the photo is used (once per photo). Raises on failure."""
+        ...
+
+    def tracking_calls_left(self) -> int | None:
+        """How many `track_use` calls this run may still send (None: no limit)."""
         ...

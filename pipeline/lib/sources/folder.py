@@ -13,7 +13,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pipeline.lib.sources import PhotoFetchError, SourcePhoto
+from pipeline.lib.sources import PhotoFetchError, SourceConfigError, SourcePhoto
+from pipeline.lib.text import clean_text
 
 SAMPLE_PHOTOS_DIR = Path(__file__).parent / "sample_photos"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
@@ -24,9 +25,17 @@ class FolderSource:
     def __init__(self, folder: str | Path, *, name: str = "folder"):
         self.folder = Path(folder)
         self.name = name
-        self._entries = _read_entries(self.folder)
+        if not str(folder).strip():
+            raise SourceConfigError(
+                "DOPPEL_FOLDER is empty: set it to a folder of photos, or use DOPPEL_SOURCE=samples"
+            )
+        if not self.folder.is_dir():
+            raise SourceConfigError(f"the photo folder {self.folder} does not exist")
+        self._entries = [_cleaned(entry) for entry in _read_entries(self.folder)]
         if not self._entries:
-            raise ValueError(f"no photos found in {self.folder}: add images or a photos.json")
+            raise SourceConfigError(
+                f"no photos found in {self.folder}: add images or a photos.json"
+            )
         # A fixed shuffle, then a window that slides by `count` each day: neighbouring days
         # differ, every photo comes round, and the choice never depends on the clock.
         self._order = sorted(self._entries, key=lambda e: e["id"])
@@ -49,6 +58,9 @@ class FolderSource:
 
     def track_use(self, photo: SourcePhoto) -> None:
         """Local files need no download tracking."""
+
+    def tracking_calls_left(self) -> int | None:
+        return None
 
     def _photo(self, entry: dict[str, Any], day: date, rank: int) -> SourcePhoto:
         # The same file may be chosen on several days; each day's use is its own record,
@@ -77,14 +89,43 @@ def sample_source() -> FolderSource:
 def _read_entries(folder: Path) -> list[dict[str, Any]]:
     manifest = folder / "photos.json"
     if manifest.is_file():
-        entries = json.loads(manifest.read_text(encoding="utf-8"))
+        try:
+            entries = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0][:200]
+            raise SourceConfigError(f"cannot read the credits file {manifest}: {reason}") from None
         if not isinstance(entries, list) or not all(
-            isinstance(e, dict) and "id" in e and "file" in e for e in entries
+            isinstance(e, dict) and isinstance(e.get("id"), str) and isinstance(e.get("file"), str)
+            for e in entries
         ):
-            raise ValueError(f"{manifest} must be a list of objects with 'id' and 'file'")
+            raise SourceConfigError(f"{manifest} must be a list of objects with 'id' and 'file'")
         return entries
+    try:
+        paths = sorted(folder.iterdir())
+    except OSError as exc:
+        raise SourceConfigError(f"cannot read the photo folder {folder}: {exc.strerror}") from None
     return [
         {"id": path.stem, "file": path.name}
-        for path in sorted(folder.iterdir())
+        for path in paths
         if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
     ]
+
+
+def _cleaned(entry: dict[str, Any]) -> dict[str, Any]:
+    """The entry's text through the one cleaner; `file` stays as is, it only opens the file."""
+    url = clean_text(entry.get("source_url"), 2048)
+    return {
+        "id": clean_text(entry["id"], 200) or clean_text(entry["file"], 200) or "photo",
+        "file": entry["file"],
+        "title": clean_text(entry.get("title"), 200),
+        "description": clean_text(entry.get("description"), 1000),
+        "photographer": clean_text(entry.get("photographer"), 100),
+        "license": clean_text(entry.get("license"), 200),
+        "source_url": url if url and url.startswith(("https://", "http://")) else None,
+        "width": _int(entry.get("width")),
+        "height": _int(entry.get("height")),
+    }
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -11,9 +11,11 @@ What it guarantees (the contract is in docs/unsplash.md and the shared API notes
 - 429, and 403 with a text body or `X-Ratelimit-Remaining: 0`, mean "rate limited": raised
   as `UnsplashRateLimited` (a `SourceUnavailable` saying when to retry); after that no
   request is sent at all (no hot loop).
-- Images come only over https (plain http only on loopback, for tests) from allow-listed
-  hosts, without redirects, capped in bytes while streaming, checked for an image content
-  type and decoded under a pixel cap. Failures raise `PhotoFetchError` or `ImageError`.
+- Images come only from URLs the URL policy allows (`pipeline.lib.url_policy`: scheme, host
+  and port allow-listed, no private addresses), redirects included and each checked before it
+  is followed; capped in bytes while streaming, checked for an image content type and decoded
+  under a pixel cap. A refused URL raises `PhotoRefused`; other failures `PhotoFetchError`
+  or `ImageError`.
 """
 
 from __future__ import annotations
@@ -30,7 +32,14 @@ import httpx
 from pipeline.lib import clock
 from pipeline.lib.http import RetryPolicy, send_with_retries
 from pipeline.lib.images import decode_image
-from pipeline.lib.sources import PhotoFetchError, SourceUnavailable
+from pipeline.lib.sources import (
+    PhotoFetchError,
+    PhotoRefused,
+    SourceConfigError,
+    SourceLimitReached,
+    SourceUnavailable,
+)
+from pipeline.lib.url_policy import UrlPolicy, UrlRefused, UrlUnresolved, parse_origins
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +50,20 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 RATE_LIMIT_RETRY_S = 3600.0
 # An outage, timeout or garbled page is usually over within minutes.
 OUTAGE_RETRY_S = 600.0
+MAX_IMAGE_REDIRECTS = 3
+# Download tracking is retried over runs (bounded in `collect`), so one try per run.
+TRACKING_RETRY = RetryPolicy(attempts=1)
 
 
 class UnsplashError(SourceUnavailable):
     """An API call failed, so the day cannot be collected now; the message says what to do."""
 
 
-class UnsplashRateLimited(UnsplashError):
+class UnsplashRateLimited(UnsplashError, SourceLimitReached):
     """Unsplash's hourly request limit is used up (or would be by the next call)."""
 
 
-class UnsplashBudgetSpent(UnsplashError):
+class UnsplashBudgetSpent(UnsplashError, SourceLimitReached):
     """This run's own API-call budget (`call_budget`) is spent."""
 
 
@@ -79,6 +91,8 @@ class UnsplashConfig:
 class ApiResponse:
     data: Any
     next_url: str | None  # `Link: rel="next"`, absolute, as the API wrote it
+    total: int | None = None  # `X-Total`: items in the whole listing
+    per_page: int | None = None  # `X-Per-Page`: what the API used (it clamps to 30)
 
 
 class UnsplashClient:
@@ -86,11 +100,15 @@ class UnsplashClient:
 
     def __init__(self, config: UnsplashConfig, *, sleep: Callable[[float], None] = time.sleep):
         if not config.access_key.strip():
-            raise ValueError(
+            raise SourceConfigError(
                 "the Unsplash source needs an access key: set UNSPLASH_ACCESS_KEY, or use "
                 "DOPPEL_SOURCE=samples for the bundled photos"
             )
         self.config = config
+        try:
+            self.image_policy = UrlPolicy(parse_origins(config.allowed_image_hosts))
+        except ValueError as exc:
+            raise SourceConfigError(f"DOPPEL_UNSPLASH_IMAGE_HOSTS: {exc}") from None
         self.base_url = checked_base_url(config.base_url)
         self._origin = _origin(httpx.URL(self.base_url))
         self._sleep = sleep
@@ -124,8 +142,15 @@ class UnsplashClient:
 
     # API calls
 
-    def get_json(self, path_or_url: str, params: dict[str, Any] | None = None) -> ApiResponse:
+    def get_json(
+        self,
+        path_or_url: str,
+        params: dict[str, Any] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> ApiResponse:
         """GET an API path (relative to the base URL) or an absolute URL the API returned."""
+        policy = retry or self.config.retry
         url = self._api_url(path_or_url)
         what = httpx.URL(url).path
         if self._rate_limited is not None or self.ratelimit_remaining == 0:
@@ -134,12 +159,12 @@ class UnsplashClient:
             )
         try:
             response = send_with_retries(
-                self._api, "GET", url, policy=self.config.retry, sleep=self._sleep, params=params
+                self._api, "GET", url, policy=policy, sleep=self._sleep, params=params
             )
         except httpx.TimeoutException:
             raise UnsplashError(
                 f"Unsplash did not answer GET {what} within {self.config.timeout_s:g} s "
-                f"({self.config.retry.attempts} tries); the day can be retried in a few minutes",
+                f"({policy.attempts} tries); the day can be retried in a few minutes",
                 retry_after_s=OUTAGE_RETRY_S,
             ) from None
         except httpx.TransportError as exc:
@@ -160,16 +185,16 @@ class UnsplashClient:
                 "UNSPLASH_ACCESS_KEY (the app's Access Key, not its Secret key)"
             )
         if response.status_code >= 400:
-            retry = OUTAGE_RETRY_S if response.status_code >= 500 else None
+            retry_after = OUTAGE_RETRY_S if response.status_code >= 500 else None
             advice = (
                 "the day can be retried in a few minutes"
-                if retry
+                if retry_after
                 else "this will not pass by retrying; check the key's permissions and settings"
             )
             raise UnsplashError(
                 f"Unsplash answered HTTP {response.status_code} to GET {what}: "
                 f"{self._errors(response)}; {advice}",
-                retry_after_s=retry,
+                retry_after_s=retry_after,
             )
         try:
             data = response.json()
@@ -181,11 +206,13 @@ class UnsplashClient:
                 retry_after_s=OUTAGE_RETRY_S,
             ) from None
         next_url = response.links.get("next", {}).get("url")
-        return ApiResponse(data, next_url)
+        total = _int(response.headers.get("x-total"))
+        return ApiResponse(data, next_url, total, _int(response.headers.get("x-per-page")))
 
     def track_download(self, download_location: str) -> None:
-        """Trigger `links.download_location` (an API call; the query string is kept)."""
-        self.get_json(download_location)
+        """Trigger `links.download_location` (an API call; the query string is kept). Tried
+        once: a failure is retried on a later run, within the bound `collect` keeps."""
+        self.get_json(download_location, retry=TRACKING_RETRY)
 
     def _api_url(self, path_or_url: str) -> str:
         if "://" not in path_or_url:
@@ -265,29 +292,18 @@ class UnsplashClient:
         return data
 
     def check_image_url(self, url: str) -> None:
+        """Raises PhotoRefused unless the URL policy allows the URL (no connection is made)."""
         try:
-            parsed = httpx.URL(url)
-        except httpx.InvalidURL:
-            raise PhotoFetchError(f"unusable image URL {url[:100]!r}") from None
-        host = parsed.host
-        if not (parsed.scheme == "https" or (parsed.scheme == "http" and host in LOOPBACK_HOSTS)):
-            raise PhotoFetchError(f"image URL must be https, got {parsed.scheme}://{host}")
-        if host not in self.config.allowed_image_hosts:
-            raise PhotoFetchError(
-                f"image host {host} is not allowed ({', '.join(self.config.allowed_image_hosts)}); "
-                "add it to DOPPEL_UNSPLASH_IMAGE_HOSTS only if you trust it"
-            )
+            self.image_policy.check(url)
+        except UrlRefused as exc:
+            raise PhotoRefused(f"refused by URL policy: {exc}") from None
+        except UrlUnresolved as exc:
+            raise PhotoFetchError(str(exc)) from None
 
     def _download_capped(self, url: str) -> bytes:
         # A body cut short is tried once more: the CDN is free and the glitch usually passes.
         for attempt in (1, 2):
-            try:
-                response = send_with_retries(
-                    self._images, "GET", url, policy=self.config.retry, sleep=self._sleep,
-                    stream=True,
-                )  # fmt: skip
-            except httpx.TransportError as exc:
-                raise PhotoFetchError(f"image download failed: {type(exc).__name__}") from None
+            response = self._get_image(url)
             try:
                 self._check_image_response(response)
                 return self._read_capped(response)
@@ -302,11 +318,30 @@ class UnsplashClient:
                 response.close()
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _get_image(self, url: str) -> httpx.Response:
+        """The streamed answer for `url`, following a few redirects, each target checked by
+        the URL policy before anything connects to it."""
+        for _hop in range(MAX_IMAGE_REDIRECTS + 1):
+            try:
+                response = send_with_retries(
+                    self._images, "GET", url, policy=self.config.retry, sleep=self._sleep,
+                    stream=True,
+                )  # fmt: skip
+            except httpx.TransportError as exc:
+                raise PhotoFetchError(f"image download failed: {type(exc).__name__}") from None
+            if not response.is_redirect:
+                return response
+            response.close()
+            target = response.headers.get("location", "")
+            try:
+                url = str(response.url.join(target))
+            except httpx.InvalidURL:
+                bad = f"bad redirect {target[:100]!r}"
+                raise PhotoRefused(f"refused by URL policy: {bad}") from None
+            self.check_image_url(url)
+        raise PhotoFetchError(f"the image URL redirects more than {MAX_IMAGE_REDIRECTS} times")
+
     def _check_image_response(self, response: httpx.Response) -> None:
-        if response.is_redirect:
-            raise PhotoFetchError(
-                f"the image URL redirects (HTTP {response.status_code}); redirects are not followed"
-            )
         if response.status_code != 200:
             raise PhotoFetchError(f"the image server answered HTTP {response.status_code}")
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
