@@ -20,13 +20,15 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "DOPPEL_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 )
 SECRET_ENV = ("UNSPLASH_ACCESS_KEY", "OPENAI_API_KEY")
+# Settings of the test run itself, not of Doppel: they survive the isolation below.
+TEST_RUN_ENV = {"DOPPEL_TEST_POSTGRES_URL", "DOPPEL_REQUIRE_TOOLS"}
 
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the developer's .env, keys, proxies or Doppel settings."""
     for name in list(os.environ):
-        if name.startswith("DOPPEL_") and name not in {"DOPPEL_TEST_POSTGRES_URL"}:
+        if name.startswith("DOPPEL_") and name not in TEST_RUN_ENV:
             monkeypatch.delenv(name)
     for name in SECRET_ENV:
         monkeypatch.delenv(name, raising=False)

@@ -27,3 +27,9 @@ def test_ci_turns_the_skip_into_a_failure(monkeypatch: pytest.MonkeyPatch) -> No
 def test_a_present_tool_is_found_on_path_or_at_a_known_place() -> None:
     assert require_tool("sh", "-").endswith("/sh")
     assert require_tool(MISSING, "-", also=("/bin/sh",)) == "/bin/sh"
+
+
+def test_the_ci_flag_survives_the_tests_isolated_environment() -> None:
+    from pipeline_tests.conftest import TEST_RUN_ENV
+
+    assert REQUIRE_TOOLS_ENV in TEST_RUN_ENV
