@@ -12,7 +12,7 @@ from typing import Any
 
 from PIL import Image
 
-from pipeline.lib import metrics
+from pipeline.lib import metrics, semantic
 from pipeline.lib.image_stats import image_stats, phash_distance
 
 MEASURE_SIDE = 256  # bounded cost: a 4K look-alike is measured like a 256 px one
@@ -22,10 +22,17 @@ def compare_images(original: Image.Image, generated: Image.Image) -> dict[str, A
     """Pair measures at the top level, each image's own measures under its role.
 
     Keys: ssim, colour_distance, patch_swd, zero_shift, largest_copied_region, phash_distance,
-    original and generated (each the dict of `image_stats.image_stats`).
+    semantic_similarity, original and generated (each the dict of `image_stats.image_stats`
+    plus `labels`: the network's top ImageNet labels, [{name, share}]).
     """
     copied = metrics.copy_measures(generated, original)
     original_stats, generated_stats = image_stats(original), image_stats(generated)
+    original_meaning, generated_meaning = (
+        semantic.semantics(original),
+        semantic.semantics(generated),
+    )
+    original_stats["labels"] = semantic.labels_record(original_meaning)
+    generated_stats["labels"] = semantic.labels_record(generated_meaning)
     return {
         "ssim": round(metrics.ssim(original, generated, max_side=MEASURE_SIDE), 4),
         "colour_distance": round(metrics.colour_distance(original, generated), 5),
@@ -33,6 +40,7 @@ def compare_images(original: Image.Image, generated: Image.Image) -> dict[str, A
         "zero_shift": round(copied.zero_shift, 4),
         "largest_copied_region": round(copied.largest_region, 4),
         "phash_distance": phash_distance(original_stats["phash"], generated_stats["phash"]),
+        "semantic_similarity": round(semantic.similarity(original_meaning, generated_meaning), 3),
         "original": original_stats,
         "generated": generated_stats,
     }

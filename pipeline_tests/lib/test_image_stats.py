@@ -105,11 +105,15 @@ def test_compare_images_keeps_old_keys_and_adds_both_images_stats() -> None:
     record = compare_images(photo, lookalike)
     for key in ("ssim", "colour_distance", "patch_swd", "zero_shift", "largest_copied_region"):
         assert isinstance(record[key], float)
+    labels = {role: record[role].pop("labels") for role in ("original", "generated")}
     assert record["original"] == image_stats(photo)
     assert record["generated"] == image_stats(lookalike)
+    assert labels["original"][0]["name"] == labels["generated"][0]["name"]  # a mirrored cat
+    assert 0.85 < record["semantic_similarity"] <= 1.0
     assert record["phash_distance"] == phash_distance(
         record["original"]["phash"], record["generated"]["phash"]
     )
     assert json.loads(json.dumps(record)) == record  # stored as JSON as it is
     same = compare_images(photo, photo)
     assert same["phash_distance"] == 0 and same["ssim"] > 0.99
+    assert same["semantic_similarity"] == pytest.approx(1.0, abs=1e-3)

@@ -206,6 +206,23 @@ def test_pair_page_shows_measures_palettes_and_how_it_was_made(built: Path) -> N
     assert 'type="range"' in text and "data-compare hidden" in text
     stats = (built / "stats.html").read_text()
     assert stats.count("<polyline") >= 10 and "<svg" in stats
+    assert "keeps the photo&#39;s main subject" in stats and 'legend--gen0">' in stats
+
+
+def test_pair_page_says_what_each_image_shows(
+    built: Path, fixture_store: tuple[Path, dict]
+) -> None:
+    [coffee] = built.glob(f"pairs/{DAY_SAMPLES}/01-*.html")
+    text = coffee.read_text()
+    assert ">What it shows<" in text and ">What each shows<" in text
+    [reading] = re.findall(r'What it shows</span>\s*<span class="measure-value">([\d.]+)</span>'
+                           r'\s*<span class="measure-reading">([^<]+)<', text)  # fmt: skip
+    assert 0 < float(reading[0]) <= 1 and reading[1]
+    photo, lookalike = re.findall(r"<dd>(.*?)</dd>", text.split("What each shows")[1])[:2]
+    photo_labels = re.findall(r'<span class="label[^"]*">([^<✓]+)', photo)
+    assert photo_labels and photo_labels[0].strip() == "espresso"
+    shared = re.findall(r'<span class="label label--shared">([^<✓]+)', lookalike)
+    assert {n.strip() for n in shared} <= {n.strip() for n in photo_labels}
 
 
 def test_lookalikes_are_served_as_webp_thumbnails(built: Path) -> None:

@@ -97,6 +97,11 @@ def top_labels(probs: np.ndarray, k: int = TOP_LABELS) -> tuple[Label, ...]:
     return tuple(kept) or (Label(ranked[0][0], round(ranked[0][1], 3)),)
 
 
+def labels_record(meaning: Semantics) -> list[dict[str, object]]:
+    """The labels as stored with a generation's comparisons: [{"name", "share"}]."""
+    return [{"name": label.name, "share": label.share} for label in meaning.labels]
+
+
 def similarity(a: Semantics, b: Semantics) -> float:
     """Cosine similarity of the two images' features (−1–1; in practice 0–1)."""
     return float(np.dot(a.features, b.features))

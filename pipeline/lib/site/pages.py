@@ -20,6 +20,7 @@ from typing import Any
 
 from pipeline.lib.site.charts import Series, bucket_means, bucket_of, choose_grain, line_chart
 from pipeline.lib.site.data import DayTables
+from pipeline.lib.site.labels import pair_labels, subject_kept
 from pipeline.lib.site.links import relative, safe_url, sized_hotlink, slug, with_utm
 from pipeline.lib.site.media import Media, MediaSource
 from pipeline.lib.site.readings import (
@@ -38,6 +39,8 @@ MONTH_CARDS = 3  # pairs per day on a month page
 HOTLINK_THUMB, HOTLINK_LARGE = 400, 1080  # Unsplash's `small` and `regular` widths
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 UNSPLASH_HOME = "https://unsplash.com/"
+SUBJECT = "subject_kept."  # day series per generator: 1 when the photo's top label is kept
+GENERATOR_LINES = 4  # distinct line colours for per-generator series (style.css .series--genN)
 
 
 def day_label(day: str) -> str:
@@ -387,6 +390,7 @@ def pair_page(
         "flag": quality_flag(pair),
         "measures": measures(pair),
         "image_measures": image_measures(pair),
+        "labels": pair_labels(pair.comparisons, _caption(pair)),
         "palettes": {
             "photo": palette(pair.comparisons.get("original")),
             "lookalike": palette(pair.comparisons.get("generated")),
@@ -394,6 +398,11 @@ def pair_page(
         "prev": _link(root, prev.path, _text(prev.title, 60)) if prev else None,
         "next": _link(root, next_.path, _text(next_.title, 60)) if next_ else None,
     }
+
+
+def _caption(pair: Pair) -> str | None:
+    """Unsplash's own caption (`alt_description`, kept as the photo's description)."""
+    return _text(pair.photo.get("description"), 300) if pair.unsplash else None
 
 
 def _link(root: str, path: str, label: str | None) -> dict[str, str | None]:
@@ -544,6 +553,8 @@ def day_info(pairs: list[Pair], skipped: list[dict[str, Any]], problems: list[st
             continue
         add("latency", gen.get("latency_s"))
         comparisons = p.comparisons
+        if (kept := subject_kept(comparisons)) is not None:
+            add(f"subject_kept.{_text(gen.get('generator'), 80) or 'unknown'}", float(kept))
         for measure in PAIR_MEASURES:
             add(measure.key, comparisons.get(measure.key))
         for role in ("original", "generated"):
@@ -620,6 +631,10 @@ def stats_page(days: list[tuple[str, dict[str, Any]]], summary: dict[str, Any]) 
         for measure in PAIR_MEASURES[:4]:
             chart(f"{measure.label} ({measure.what})",
                   Series("Mean over the day's pairs", "measure", means(measure.key)))  # fmt: skip
+        kept = sorted({n for _, info in days for n in info["series"] if n.startswith(SUBJECT)})
+        chart("How often the look-alike keeps the photo's main subject (share of pairs)",
+              *(Series(n[len(SUBJECT):], f"gen{i % GENERATOR_LINES}", means(n))
+                for i, n in enumerate(kept)))  # fmt: skip
         chart("Cost per day (USD)", Series("Cost per day", "measure", means("cost")))
         chart("Generation time (seconds per look-alike)",
               Series("Mean time", "measure", means("latency")))  # fmt: skip
