@@ -134,15 +134,16 @@ def save_screenshot(page: Any, name: str, **options: Any) -> None:
 
 
 def assert_images_decode(page: Any) -> int:
-    """Scroll every image into view (they load lazily), then check each one decoded."""
-    count = page.locator("img").count()
+    """Scroll every shown image into view (they load lazily), then check each one decoded.
+    (Images in hidden parts, like the game's later rounds, load when they are shown.)"""
+    shown = page.locator("img:visible")
+    count = shown.count()
     for i in range(count):
-        page.locator("img").nth(i).scroll_into_view_if_needed()
-    page.wait_for_function(
-        "[...document.images].every(i => i.complete)", timeout=15_000, polling=100
-    )
+        shown.nth(i).scroll_into_view_if_needed()
+    visible = "[...document.images].filter(i => i.checkVisibility())"
+    page.wait_for_function(f"{visible}.every(i => i.complete)", timeout=15_000, polling=100)
     broken = page.evaluate(
-        "[...document.images].filter(i => !(i.naturalWidth > 0)).map(i => i.currentSrc || i.src)"
+        f"{visible}.filter(i => !(i.naturalWidth > 0)).map(i => i.currentSrc || i.src)"
     )
     assert broken == [], broken
     return count
@@ -235,3 +236,66 @@ def test_works_from_the_file_system_without_a_server(browser: Any, served_site: 
     assert_images_decode(page)
     assert watch.problems == []
     page.close()
+
+
+def _visible_round(page: Any) -> Any:
+    return page.locator("[data-round]:not([hidden])")
+
+
+def _choice_index(page: Any, kind: str) -> int:
+    """Where the script put the photo (or the look-alike) this time: 0 or 1."""
+    return int(
+        _visible_round(page)
+        .locator("[data-choice]")
+        .evaluate_all(f"bs => bs.findIndex(b => b.dataset.choice === '{kind}')")
+    )
+
+
+def _score(page: Any) -> tuple[str, ...]:
+    return tuple(
+        page.locator(f"[data-{name}]").inner_text() for name in ("score", "played", "streak")
+    )
+
+
+def test_which_is_human_picks_reveals_and_keeps_the_score(browser: Any, served_site: Any) -> None:
+    url, _ = served_site
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    watch = _Watch(page)
+    page.goto(url + "index.html")
+    page.get_by_role("link", name="Which is human?").click()
+    page.wait_for_url("**/game.html")
+
+    ids = page.locator("[data-round]").evaluate_all("rs => rs.map(r => r.dataset.round)")
+    assert ids[0].startswith(DAY_SAMPLES)  # newest day first
+    assert not any(i.startswith(f"{DAY_SAMPLES}/02-") for i in ids)  # the flagged one is out
+    assert _visible_round(page).count() == 1 and _score(page) == ("0", "0", "0")
+    first = _visible_round(page).get_attribute("data-round")
+    assert_images_decode(page)
+
+    # Keyboard: "1" picks the first picture, "2" the second.
+    page.keyboard.press(str(_choice_index(page, "photo") + 1))
+    answer = _visible_round(page).locator("[data-answer]")
+    assert answer.is_visible()
+    assert answer.locator("[data-verdict]").inner_text() == "Right: that is the photo."
+    assert (
+        answer.get_by_role("link", name="The pair, compared")
+        .get_attribute("href")
+        .startswith("pairs/")
+    )
+    assert "what it shows" in answer.inner_text().lower()
+    assert _score(page) == ("1", "1", "1")
+    if _choice_index(page, "photo") == 0:  # the order is random; keep the screenshot stable
+        save_screenshot(page, "gallery-game.png")
+
+    page.reload()  # the score and the rounds played survive
+    assert _score(page) == ("1", "1", "1")
+    second = _visible_round(page).get_attribute("data-round")
+    assert second != first
+    _visible_round(page).locator("[data-choice]").nth(_choice_index(page, "lookalike")).click()
+    assert _visible_round(page).locator("[data-verdict]").inner_text().startswith("No")
+    assert _score(page) == ("1", "2", "0") and page.locator("[data-best]").inner_text() == "1"
+    page.keyboard.press("n")
+    assert _visible_round(page).get_attribute("data-round") not in {first, second}
+    assert watch.problems == []
+    context.close()

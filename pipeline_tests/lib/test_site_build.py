@@ -209,6 +209,21 @@ def test_pair_page_shows_measures_palettes_and_how_it_was_made(built: Path) -> N
     assert "keeps the photo&#39;s main subject" in stats and 'legend--gen0">' in stats
 
 
+def test_the_game_plays_accepted_lookalikes_without_giving_the_answer_away(built: Path) -> None:
+    game = (built / "game.html").read_text()
+    rounds = re.findall(r'data-round="([^"]+)"', game)
+    assert rounds[0].startswith(f"{DAY_SAMPLES}/01-")  # newest day first
+    assert all(not r.startswith(f"{DAY_SAMPLES}/02-") for r in rounds)  # flagged: not played
+    assert f"{DAY_HOSTILE}/02-" not in " ".join(rounds)  # failed: nothing to play
+    choices = re.findall(r'<button type="button" class="game-choice" data-choice="(\w+)"><img '
+                         r'[^>]*alt=""', game)  # fmt: skip
+    assert choices == ["photo", "lookalike"] * len(rounds)
+    assert (
+        re.search(r"static/game\.\w+\.js", game)
+        and 'href="game.html"' in (built / "index.html").read_text()
+    )
+
+
 def test_pair_page_says_what_each_image_shows(
     built: Path, fixture_store: tuple[Path, dict]
 ) -> None:

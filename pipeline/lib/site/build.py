@@ -24,7 +24,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from pipeline.lib.site import pages
+from pipeline.lib.site import game, pages
 from pipeline.lib.site.data import TABLES_PREFIX, RawDay, read_days
 from pipeline.lib.site.media import Media, MediaReport, MediaSource, ensure_media
 from pipeline.lib.site.publish import PublishCounts, SiteWriter
@@ -171,6 +171,7 @@ def build_site(
         ("about.html", "about.html.j2", pages.about_page([i for _, i in infos], summary)),
         (INDEX, "index.html.j2",
          pages.index_page(newest, pages.months_summary(infos), media, summary)),
+        (game.GAME_PATH, "game.html.j2", game.game_page(newest, media)),
     ):  # fmt: skip
         writer.page(path, [template, model], partial(renderer.render, template, model))
 

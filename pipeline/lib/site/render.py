@@ -33,7 +33,8 @@ BATCH_PAGES = 100
 
 SITE_SOURCE_DIR = Path(__file__).resolve().parents[3] / "site"
 BUILDER_CODE_DIR = Path(__file__).resolve().parent
-NAV_SECTIONS = {"index.html.j2": "index", "stats.html.j2": "stats", "about.html.j2": "about"}
+NAV_SECTIONS = {"index.html.j2": "index", "stats.html.j2": "stats", "about.html.j2": "about",
+                "game.html.j2": "game"}  # fmt: skip
 BUILDER_VERSION = "gallery-1"
 """Part of every page's input hash, with this package's code, the templates and static files:
 a change to how pages are made re-renders them all (bytes that come out the same are still
