@@ -79,7 +79,7 @@ def served_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         (root / "img").mkdir()
         (root / "img" / UNSPLASH_FILE).write_bytes(unsplash_photo_bytes())
         write_gallery_days(store, unsplash_image_base=f"{base}/img")
-        build_site(store)
+        build_site(store, image_origins=(base,))  # the imitation image host, as CSP allows
         yield f"{base}/site/", root / "site"
     finally:
         server.shutdown()
@@ -299,3 +299,30 @@ def test_which_is_human_picks_reveals_and_keeps_the_score(browser: Any, served_s
     assert _visible_round(page).get_attribute("data-round") not in {first, second}
     assert watch.problems == []
     context.close()
+
+
+def test_an_injected_inline_script_is_blocked_and_the_page_still_works(
+    browser: Any, served_site: Any
+) -> None:
+    """Suppose an escaping slip let markup through: the page's CSP still stops it running."""
+    url, site = served_site
+    [pair] = site.glob(f"pairs/{DAY_UNSPLASH}/01-*.html")
+    injected = pair.with_name("injected.html")
+    slip = (
+        "<script>window.injected = 'inline script ran'</script>"
+        '<button id="slip" onclick="window.injected = \'handler ran\'">slip</button>'
+    )
+    injected.write_text(pair.read_text().replace("<h1>", slip + "<h1>", 1))
+    page = browser.new_page()
+    messages: list[str] = []
+    page.on("console", lambda m: messages.append(m.text))
+    try:
+        page.goto(url + f"pairs/{DAY_UNSPLASH}/injected.html")
+        page.locator("#slip").click()
+        assert page.evaluate("window.injected === undefined")
+        assert sum("Content Security Policy" in m for m in messages) >= 2, messages
+        assert page.locator("section.compare").is_visible()  # the site's own script runs
+        assert_images_decode(page)  # the hotlinked photo is allowed, from its own host
+    finally:
+        page.close()
+        injected.unlink()

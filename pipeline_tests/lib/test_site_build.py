@@ -224,6 +224,18 @@ def test_the_game_plays_accepted_lookalikes_without_giving_the_answer_away(built
     )
 
 
+def test_every_page_carries_the_content_security_policy(built: Path) -> None:
+    policy = (
+        "default-src 'self'; img-src 'self' https://images.unsplash.com; style-src 'self'; "
+        "script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'"
+    )
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{policy}">'.replace("'", "&#39;")
+    for page in html_files(built):
+        assert meta in page.read_text(), page
+    with pytest.raises(ValueError, match="not an http"):
+        render.content_security_policy(["https://x.test; script-src *"])
+
+
 def test_pair_page_says_what_each_image_shows(
     built: Path, fixture_store: tuple[Path, dict]
 ) -> None:

@@ -9,6 +9,9 @@ class GallerySiteResource(dg.ConfigurableResource):
 
     prefix: str = "site"
     folder: str | None = None
+    # Origins the pages may show images from besides their own (the photo source's image
+    # host): the pages' Content-Security-Policy allows exactly these.
+    image_origins: list[str] = ["https://images.unsplash.com"]
 
     def destination(self, store: ObjectStore) -> tuple[ObjectStore, str]:
         if self.folder:

@@ -28,7 +28,7 @@ from pipeline.lib.site import game, pages
 from pipeline.lib.site.data import TABLES_PREFIX, RawDay, read_days
 from pipeline.lib.site.media import Media, MediaReport, MediaSource, ensure_media
 from pipeline.lib.site.publish import PublishCounts, SiteWriter
-from pipeline.lib.site.render import SITE_SOURCE_DIR, Rendered, Renderer
+from pipeline.lib.site.render import DEFAULT_IMAGE_ORIGINS, SITE_SOURCE_DIR, Rendered, Renderer
 from pipeline.lib.storage import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -98,15 +98,17 @@ def build_site(
     source_dir: Path = SITE_SOURCE_DIR,
     workers: int = 2,
     render_workers: int | None = None,
+    image_origins: tuple[str, ...] = DEFAULT_IMAGE_ORIGINS,
 ) -> SiteBuild:
     """Build and publish the gallery; `out_store` defaults to the data store itself.
 
     `workers` threads make image copies; `render_workers` processes render pages when there
-    are many (default: one per CPU).
+    are many (default: one per CPU). `image_origins`: where hotlinked photos come from
+    besides the site itself (the pages' Content-Security-Policy allows only these).
     """
     started = time.perf_counter()
     out = out_store if out_store is not None else data_store
-    renderer = Renderer(source_dir)
+    renderer = Renderer(source_dir, image_origins=image_origins)
     writer = SiteWriter(out, prefix, builder=renderer.version, force=force)
 
     days = [_Day(raw, writer.old_days.get(raw.day)) for raw in read_days(data_store, tables_prefix)]
