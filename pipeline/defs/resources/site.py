@@ -1,4 +1,7 @@
 import dagster as dg
+from pydantic import Field
+
+from pipeline.lib.site.render import DEFAULT_IMAGE_ORIGINS
 
 from pipeline.lib.storage import LocalObjectStore, ObjectStore
 
@@ -11,7 +14,7 @@ class GallerySiteResource(dg.ConfigurableResource):
     folder: str | None = None
     # Origins the pages may show images from besides their own (the photo source's image
     # host): the pages' Content-Security-Policy allows exactly these.
-    image_origins: list[str] = ["https://images.unsplash.com"]
+    image_origins: list[str] = Field(default_factory=lambda: list(DEFAULT_IMAGE_ORIGINS))
 
     def destination(self, store: ObjectStore) -> tuple[ObjectStore, str]:
         if self.folder:
