@@ -2,7 +2,6 @@ import dagster as dg
 from pydantic import Field
 
 from pipeline.lib.site.render import DEFAULT_IMAGE_ORIGINS
-
 from pipeline.lib.storage import LocalObjectStore, ObjectStore
 
 
