@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+from xml.etree import ElementTree as ET
 
 import boto3
 import dagster as dg
@@ -138,7 +139,9 @@ def test_hostile_strings_are_escaped_everywhere(built: Path) -> None:
             assert marker not in text, f"{page.relative_to(built)} contains {marker!r}"
         tags = parse(page).tags
         scripts = [attrs for tag, attrs in tags if tag == "script"]
-        assert len(scripts) == 1 and re.search(r"gallery\.[0-9a-f]+\.js$", scripts[0]["src"] or "")
+        assert scripts and all(
+            re.search(r"static/(gallery|game)\.[0-9a-f]+\.js$", s["src"] or "") for s in scripts
+        )
         handlers = [(tag, name) for tag, attrs in tags for name in attrs if name.startswith("on")]
         assert handlers == [], page
     [hostile] = built.glob(f"pairs/{DAY_HOSTILE}/01-*.html")
@@ -282,11 +285,11 @@ def test_rebuild_writes_only_what_changed(data: LocalObjectStore) -> None:
         os.utime(path, ns=(0, 0))
     added = build_site(data)
     assert added.media.made == 0 and added.media.reused == 10  # same images: shared copies
-    changed = {"index.html", "stats.html", "about.html", "months/2026-11.html",
+    changed = {"index.html", "stats.html", "about.html", "months/2026-11.html", "game.html",
                f"days/{DAY_SAMPLES}.html", f"days/{new_day}.html",
                f"pairs/{new_day}/01-coffee.html", f"pairs/{new_day}/02-chelsea.html"}  # fmt: skip
-    assert added.files.written == len(changed)
-    assert added.files.unchanged == 3  # the static files, compared byte for byte
+    assert added.files.written == len(changed) + 1  # and feed.xml
+    assert added.files.unchanged == 4  # the static files, compared byte for byte
     assert {p.relative_to(site).as_posix() for p in html_files(site)
             if p.stat().st_mtime_ns > 0} == changed  # fmt: skip
 
@@ -308,7 +311,7 @@ def test_changed_templates_rerender_but_identical_bytes_are_not_rewritten(
     base.write_text(base.read_text().replace("<main ", "{# renders as nothing #}<main "))
     result = build_site(data, source_dir=source)
     assert result.files.skipped == 10  # only the cached images
-    assert result.files.written == 0 and result.files.unchanged == 14 + 3  # pages + static
+    assert result.files.written == 0 and result.files.unchanged == 17 + 4  # pages + static
 
 
 def test_rendering_in_worker_processes_gives_the_same_pages(
@@ -411,3 +414,93 @@ def test_url_helpers() -> None:
     }  # fmt: skip
     assert slug("../../etc/passwd") == "etc-passwd"
     assert slug("<script>") == "script" and slug("") == "x"
+
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+
+
+def _resolves(site: Path, page: Path, url: str) -> bool:
+    """A link from `page` names a published file (absolute http(s) links are the photo host's)."""
+    if urlsplit(url).scheme in {"http", "https"}:
+        return url.startswith(IMAGE_BASE)
+    target = (page.parent / unquote(urlsplit(url).path)).resolve()
+    return target.is_file() and site.resolve() in target.parents
+
+
+def test_the_feed_is_atom_with_each_days_pair_images_and_credits(built: Path) -> None:
+    feed = ET.parse(built / "feed.xml").getroot()
+    assert feed.tag == f"{ATOM}feed"
+    for element in (feed, *feed.findall(f"{ATOM}entry")):  # what RFC 4287 requires
+        assert element.findtext(f"{ATOM}id", "").startswith("urn:uuid:")
+        assert element.findtext(f"{ATOM}title") and element.findtext(f"{ATOM}updated")
+    entries = feed.findall(f"{ATOM}entry")
+    assert [e.findtext(f"{ATOM}updated")[:10] for e in entries] == ["2026-11-21", "2026-11-20",
+                                                                  "2026-11-19"]  # fmt: skip
+    assert feed.findtext(f"{ATOM}updated") == entries[0].findtext(f"{ATOM}updated")
+    for entry in entries:
+        link = entry.find(f"{ATOM}link").get("href")
+        assert _resolves(built, built / "feed.xml", link), link
+    content = entries[0].findtext(f"{ATOM}content")
+    body = parse_html(content)
+    assert body.imgs and all(_resolves(built, built / "feed.xml", i["src"]) for i in body.imgs)
+    assert "Photo by Rachel Michetti · CC0 1.0" in content
+    unsplash = entries[1].findtext(f"{ATOM}content")
+    assert "Photo by Jane Doe on Unsplash" in unsplash and IMAGE_BASE in unsplash
+    assert "<script" not in "".join(e.findtext(f"{ATOM}content") for e in entries)
+
+
+def parse_html(text: str) -> _Links:
+    parser = _Links()
+    parser.feed(text)
+    return parser
+
+
+def _share_tags(page: Path) -> dict[str, str]:
+    tags = {}
+    for tag, values in parse(page).tags:
+        key = values.get("property") or values.get("name")
+        if tag == "meta" and key and (key.startswith("og:") or key.startswith("twitter:")):
+            tags[key] = values.get("content") or ""
+    return tags
+
+
+def test_day_and_pair_pages_have_share_tags_that_point_at_files(built: Path) -> None:
+    pages_checked = 0
+    for page in [*built.glob("days/*.html"), *built.glob("pairs/*/*.html")]:
+        tags = _share_tags(page)
+        assert tags["og:title"] and tags["og:description"] and tags["twitter:card"], page
+        assert (
+            _resolves(built, page, tags["og:url"])
+            and (page.parent / tags["og:url"]).resolve() == page.resolve()
+        )
+        if "og:image" in tags:
+            assert _resolves(built, page, tags["og:image"]), (page, tags["og:image"])
+            assert tags["twitter:image"] == tags["og:image"]
+            pages_checked += 1
+    assert pages_checked >= 5
+    assert not (built / "sitemap.xml").exists()  # no public address, no sitemap
+    missing = (built / "404.html").read_text()
+    assert "Nothing here" in missing and 'href="index.html"' in missing
+
+
+def test_with_a_public_address_links_are_absolute_and_the_sitemap_lists_every_page(
+    data: LocalObjectStore,
+) -> None:
+    site_url = "https://doppel.example/gallery/"
+    build_site(data, site_url=site_url)
+    site = data.root / "site"
+    locs = [u.findtext(f"{SITEMAP}loc") for u in ET.parse(site / "sitemap.xml").getroot()]
+    assert all(loc.startswith(site_url) for loc in locs)
+    pages = {p.relative_to(site).as_posix() for p in html_files(site)} - {"404.html"}
+    assert sorted(loc[len(site_url) :] for loc in locs) == sorted(pages)
+    [pair] = site.glob(f"pairs/{DAY_SAMPLES}/01-*.html")
+    tags = _share_tags(pair)
+    assert tags["og:url"] == site_url + pair.relative_to(site).as_posix()
+    assert tags["og:image"].startswith(site_url + "media/")
+    assert (site / tags["og:image"][len(site_url) :]).is_file()
+    assert f'href="{site_url}static/style.' in (site / "404.html").read_text()
+    feed = (site / "feed.xml").read_text()
+    assert f'href="{site_url}days/{DAY_SAMPLES}.html"' in feed
+    with pytest.raises(ValueError, match="public address"):
+        build_site(data, site_url="javascript:alert(1)//")

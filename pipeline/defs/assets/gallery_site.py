@@ -26,7 +26,11 @@ def gallery_site(
     store = object_store.open()
     out, prefix = gallery.destination(store)
     result = build_site(
-        store, out_store=out, prefix=prefix, image_origins=tuple(gallery.image_origins)
+        store,
+        out_store=out,
+        prefix=prefix,
+        image_origins=tuple(gallery.image_origins),
+        site_url=gallery.site_url,
     )
     context.log.info(result.summary())
     for problem in result.problems:

@@ -14,6 +14,7 @@ class GallerySiteResource(dg.ConfigurableResource):
     # Origins the pages may show images from besides their own (the photo source's image
     # host): the pages' Content-Security-Policy allows exactly these.
     image_origins: list[str] = Field(default_factory=lambda: list(DEFAULT_IMAGE_ORIGINS))
+    site_url: str | None = None  # the public address: absolute share links and a sitemap
 
     def destination(self, store: ObjectStore) -> tuple[ObjectStore, str]:
         if self.folder:

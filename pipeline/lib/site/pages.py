@@ -21,7 +21,14 @@ from typing import Any
 from pipeline.lib.site.charts import Series, bucket_means, bucket_of, choose_grain, line_chart
 from pipeline.lib.site.data import DayTables
 from pipeline.lib.site.labels import pair_labels, subject_kept
-from pipeline.lib.site.links import relative, safe_url, sized_hotlink, slug, with_utm
+from pipeline.lib.site.links import (
+    relative,
+    safe_url,
+    share_facts,
+    sized_hotlink,
+    slug,
+    with_utm,
+)
 from pipeline.lib.site.media import Media, MediaSource
 from pipeline.lib.site.readings import (
     IMAGE_MEASURES,
@@ -391,6 +398,12 @@ def pair_page(
         "measures": measures(pair),
         "image_measures": image_measures(pair),
         "labels": pair_labels(pair.comparisons, _caption(pair)),
+        "social": share_facts(
+            pair.title,
+            f"A photo and a machine-made look-alike of it, compared ({day_label(pair.day)}).",
+            lookalike or photo,
+            pair.path,
+        ),
         "palettes": {
             "photo": palette(pair.comparisons.get("original")),
             "lookalike": palette(pair.comparisons.get("generated")),
@@ -450,13 +463,23 @@ def day_page(
     next_: str | None,
 ) -> dict[str, Any]:
     root = "../"
+    cards = [card(p, media, root) for p in pairs]
+    shown = next(
+        (c["lookalike"] or c["photo"] for c in cards if c["lookalike"] or c["photo"]), None
+    )
     return {
         "root": root,
         "day": day,
         "label": day_label(day),
+        "social": share_facts(
+            f"{day_label(day)} · Doppel",
+            f"{len(pairs)} of the day's popular photos beside machine-made look-alikes.",
+            shown,
+            day_path(day),
+        ),
         "month": {"href": relative(root, month_path(day[:7])), "label": month_label(day[:7])},
         "summary": _day_summary(pairs),
-        "cards": [card(p, media, root) for p in pairs],
+        "cards": cards,
         "skipped": skipped,
         "prev": _link(root, day_path(prev), short_day(prev)) if prev else None,
         "next": _link(root, day_path(next_), short_day(next_)) if next_ else None,
