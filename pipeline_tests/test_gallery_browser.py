@@ -103,8 +103,14 @@ class _Watch:
         self.problems: list[str] = []
         page.on("console", self._console)
         page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
-        page.on("requestfailed", lambda r: self.problems.append(f"failed: {r.url}"))
+        page.on("requestfailed", self._failed)
         page.on("response", self._response)
+
+    def _failed(self, request: Any) -> None:
+        # A load the page itself cancelled (a reload mid-way, a lazy image no longer wanted)
+        # is not a broken file; those show as HTTP errors or decode failures.
+        if request.failure != "net::ERR_ABORTED":
+            self.problems.append(f"failed: {request.url} ({request.failure})")
 
     def _console(self, message: Any) -> None:
         if message.type in {"error", "warning"}:
@@ -326,3 +332,32 @@ def test_an_injected_inline_script_is_blocked_and_the_page_still_works(
     finally:
         page.close()
         injected.unlink()
+
+
+ROWS_BY_CARDS = {1: [1], 2: [2], 3: [3], 4: [2, 2], 5: [3, 2], 6: [3, 3]}
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_a_days_grid_leaves_no_card_alone_for_1_to_6_photos(
+    browser: Any, served_site: Any, width: int
+) -> None:
+    """The stylesheet's grid--nN rules, on the day page's real cards (the builder gives the
+    fixture day's 2 cards grid--n2)."""
+    url, _ = served_site
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(url + f"days/{DAY_SAMPLES}.html")
+    assert page.locator(".grid.grid--n2 > .card").count() == 2
+    for n, expected in ROWS_BY_CARDS.items():
+        rows = page.evaluate(
+            """n => {
+              const grid = document.querySelector('.grid');
+              const card = grid.querySelector('.card');
+              grid.replaceChildren(...Array.from({length: n}, () => card.cloneNode(true)));
+              grid.className = 'grid grid--n' + n;
+              const tops = [...grid.children].map(c => Math.round(c.getBoundingClientRect().top));
+              return [...new Set(tops)].map(t => tops.filter(x => x === t).length);
+            }""",
+            n,
+        )
+        assert rows == expected, (width, n, rows)
+    page.close()

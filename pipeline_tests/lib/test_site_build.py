@@ -3,7 +3,9 @@ publishing to a folder and to S3 (moto's server over HTTP)."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import os
 import re
 import shutil
@@ -23,6 +25,7 @@ from pipeline.defs.assets.gallery_site import gallery_site
 from pipeline.defs.resources import build_resources
 from pipeline.lib.settings import load_settings
 from pipeline.lib.site import build_site, render
+from pipeline.lib.site.charts import nice_ticks
 from pipeline.lib.site.links import safe_url, sized_hotlink, slug, with_utm
 from pipeline.lib.site.publish import MANIFEST_PATH
 from pipeline.lib.storage import LocalObjectStore, S3ObjectStore
@@ -210,6 +213,16 @@ def test_pair_page_shows_measures_palettes_and_how_it_was_made(built: Path) -> N
     stats = (built / "stats.html").read_text()
     assert stats.count("<polyline") >= 10 and "<svg" in stats
     assert "keeps the photo&#39;s main subject" in stats and 'legend--gen0">' in stats
+    assert "<dt>Spent</dt><dd>$0.042</dd></div>" in stats  # a short figure, on one line
+
+
+def test_chart_ticks_are_round_numbers() -> None:
+    for lo, hi in [(0.0, 0.9), (0.0, 0.74), (0.1, 0.35), (0.0, 3.3), (0.0, 130.0)]:
+        ticks = nice_ticks(lo, hi)
+        steps = {round(b - a, 9) for a, b in itertools.pairwise(ticks)}
+        assert len(steps) == 1, ticks
+        [step] = steps
+        assert step / 10 ** math.floor(math.log10(step)) in {1, 2, 5}, (lo, hi, ticks)
 
 
 def test_the_game_plays_accepted_lookalikes_without_giving_the_answer_away(built: Path) -> None:

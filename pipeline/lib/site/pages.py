@@ -302,6 +302,11 @@ def _money(value: Any) -> str | None:
     return "free (runs locally)" if v == 0 else f"${v:.3f}" if v < 0.1 else f"${v:.2f}"
 
 
+def _total_money(value: float) -> str:
+    """A total for a stats tile: always a short figure (the tile's note says why it is 0)."""
+    return f"${value:.2f}" if value >= 0.1 or value == 0 else f"${value:.3f}"
+
+
 def _seconds(value: Any) -> str | None:
     v = number(value)
     return None if v is None else f"{v:.1f} s" if v < 100 else f"{v / 60:.1f} min"
@@ -617,7 +622,8 @@ def totals(infos: list[dict[str, Any]]) -> dict[str, Any]:
         "made": statuses.get("succeeded", 0),
         "failed": statuses.get("failed", 0),
         "refused": statuses.get("refused", 0),
-        "cost": _money(sum(info["cost"] for info in infos)) or "$0.00",
+        "cost": _total_money(sum(info["cost"] for info in infos)),
+        "cost_note": "free: runs locally" if not any(info["cost"] for info in infos) else None,
         "latency": _seconds(latency[0] / latency[1]) if latency[1] else None,
         "generators": [{"name": g, "count": n} for g, n in generators.most_common()],
     }
