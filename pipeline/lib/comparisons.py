@@ -14,6 +14,7 @@ from PIL import Image
 
 from pipeline.lib import metrics, semantic
 from pipeline.lib.image_stats import image_stats, phash_distance
+from pipeline.lib.patch_remix import quality
 
 MEASURE_SIDE = 256  # bounded cost: a 4K look-alike is measured like a 256 px one
 
@@ -25,7 +26,11 @@ def compare_images(original: Image.Image, generated: Image.Image) -> dict[str, A
     semantic_similarity, original and generated (each the dict of `image_stats.image_stats`
     plus `labels`: the network's top ImageNet labels, [{name, share}]).
     """
-    copied = metrics.copy_measures(generated, original)
+    # The quality gate's own copy measure, at its working size: one measure, one name.
+    source = metrics.cap_side(original, MEASURE_SIDE)
+    copied, _ = quality.copy_measures(
+        source, metrics.fit_to(generated, source.shape[0], source.shape[1]), metrics.PATCH
+    )
     original_stats, generated_stats = image_stats(original), image_stats(generated)
     original_meaning, generated_meaning = (
         semantic.semantics(original),

@@ -216,6 +216,17 @@ def test_pair_page_shows_measures_palettes_and_how_it_was_made(built: Path) -> N
     assert "<dt>Spent</dt><dd>$0.042</dd></div>" in stats  # a short figure, on one line
 
 
+def test_copy_figures_and_attempts_read_as_the_gate_recorded_them(built: Path) -> None:
+    [chelsea] = built.glob(f"pairs/{DAY_SAMPLES}/02-*.html")
+    text = chelsea.read_text()
+    values = dict(re.findall(r'measure-label">([^<]+)</span>\s*<span class="measure-value">'
+                             r"([^<]+)<", text))  # fmt: skip
+    assert values["Copied in place"] == "20%" and values["Largest copied block"] == "16%"
+    facts = dict(re.findall(r"<dt>([^<]+)</dt><dd>([^<]+)</dd>", text))
+    assert facts["Attempts"] == "3; no. 2 kept (the least bad; none passed)"
+    assert facts["Strategy"] == "noise 1.5× contrast" and facts["Generator calls"] == "1"
+
+
 def test_chart_ticks_are_round_numbers() -> None:
     for lo, hi in [(0.0, 0.9), (0.0, 0.74), (0.1, 0.35), (0.0, 3.3), (0.0, 130.0)]:
         ticks = nice_ticks(lo, hi)

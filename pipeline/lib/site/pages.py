@@ -302,6 +302,27 @@ def _money(value: Any) -> str | None:
     return "free (runs locally)" if v == 0 else f"${v:.3f}" if v < 0.1 else f"${v:.2f}"
 
 
+_ATTEMPT_SUFFIX = re.compile(r",? attempt \d+ \([^)]*\)$")
+
+
+def _strategy(value: Any) -> str | None:
+    """Older patch remixes put "attempt N (accepted)" in their strategy; attempts have their
+    own line now, read from the gate's record, so they read the same everywhere."""
+    text = _text(value, 120)
+    return _ATTEMPT_SUFFIX.sub("", text) or None if text else None
+
+
+def _attempts(quality: Any) -> str | None:
+    """The generator's own tries (patch remix): how many, and which one was kept."""
+    if not isinstance(quality, dict) or not isinstance(quality.get("attempts"), list):
+        return None
+    tried, kept = len(quality["attempts"]), number(quality.get("attempt"))
+    if not tried or kept is None:
+        return None
+    state = "passed the quality gate" if quality.get("accepted") else "the least bad; none passed"
+    return f"{tried}; no. {kept:.0f} kept ({state})"
+
+
 def _total_money(value: float) -> str:
     """A total for a stats tile: always a short figure (the tile's note says why it is 0)."""
     return f"${value:.2f}" if value >= 0.1 or value == 0 else f"${value:.3f}"
@@ -312,10 +333,18 @@ def _seconds(value: Any) -> str | None:
     return None if v is None else f"{v:.1f} s" if v < 100 else f"{v / 60:.1f} min"
 
 
+GATE_MEASURES = ("zero_shift", "largest_copied_region")
+"""Measured by the generator's own quality gate too (patch remix): its receipt's figure is
+the one shown, so the gallery and the receipt never disagree about the same look-alike."""
+
+
 def measures(pair: Pair) -> list[dict[str, str]]:
     out = []
+    gate = (pair.generation or {}).get("quality")
     for m in PAIR_MEASURES:
         v = number(pair.comparisons.get(m.key))
+        if m.key in GATE_MEASURES and isinstance(gate, dict):
+            v = number(gate.get(m.key)) if number(gate.get(m.key)) is not None else v
         if v is not None:
             out.append({"key": m.key, "label": m.label, "value": m.fmt(v), "reading": m.read(v),
                         "what": m.what})  # fmt: skip
@@ -362,11 +391,12 @@ def generation_facts(pair: Pair) -> list[dict[str, str]]:
     facts = [
         ("Generator", _text(gen.get("generator"), 80)),
         ("Model", _text(gen.get("model"), 120)),
-        ("Strategy", _text(gen.get("strategy"), 120)),
+        ("Strategy", _strategy(gen.get("strategy"))),
         ("Cost", _money(gen.get("cost_usd"))),
         ("Time", _seconds(gen.get("latency_s"))),
         ("Seed", _text(gen.get("seed"))),
-        ("Attempts", _text(gen.get("attempts"))),
+        ("Attempts", _attempts(gen.get("quality"))),
+        ("Generator calls", _text(gen.get("attempts"))),
     ]
     return [{"label": label, "value": value} for label, value in facts if value]
 
