@@ -67,7 +67,7 @@ def served_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         (root / "img").mkdir()
         (root / "img" / UNSPLASH_FILE).write_bytes(unsplash_photo_bytes())
         write_gallery_days(store, unsplash_image_base=f"{base}/img")
-        build_site(store)
+        build_site(store, image_origins=(base,))  # the imitation image host, as CSP allows
         yield f"{base}/site/", root / "site"
     finally:
         server.shutdown()
@@ -91,8 +91,14 @@ class _Watch:
         self.problems: list[str] = []
         page.on("console", self._console)
         page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
-        page.on("requestfailed", lambda r: self.problems.append(f"failed: {r.url}"))
+        page.on("requestfailed", self._failed)
         page.on("response", self._response)
+
+    def _failed(self, request: Any) -> None:
+        # A load the page itself cancelled (a reload mid-way, a lazy image no longer wanted)
+        # is not a broken file; those show as HTTP errors or decode failures.
+        if request.failure != "net::ERR_ABORTED":
+            self.problems.append(f"failed: {request.url} ({request.failure})")
 
     def _console(self, message: Any) -> None:
         if message.type in {"error", "warning"}:
@@ -122,15 +128,16 @@ def save_screenshot(page: Any, name: str, **options: Any) -> None:
 
 
 def assert_images_decode(page: Any) -> int:
-    """Scroll every image into view (they load lazily), then check each one decoded."""
-    count = page.locator("img").count()
+    """Scroll every shown image into view (they load lazily), then check each one decoded.
+    (Images in hidden parts, like the game's later rounds, load when they are shown.)"""
+    shown = page.locator("img:visible")
+    count = shown.count()
     for i in range(count):
-        page.locator("img").nth(i).scroll_into_view_if_needed()
-    page.wait_for_function(
-        "[...document.images].every(i => i.complete)", timeout=15_000, polling=100
-    )
+        shown.nth(i).scroll_into_view_if_needed()
+    visible = "[...document.images].filter(i => i.checkVisibility())"
+    page.wait_for_function(f"{visible}.every(i => i.complete)", timeout=15_000, polling=100)
     broken = page.evaluate(
-        "[...document.images].filter(i => !(i.naturalWidth > 0)).map(i => i.currentSrc || i.src)"
+        f"{visible}.filter(i => !(i.naturalWidth > 0)).map(i => i.currentSrc || i.src)"
     )
     assert broken == [], broken
     return count
@@ -222,4 +229,123 @@ def test_works_from_the_file_system_without_a_server(browser: Any, served_site: 
     assert page.locator("section.compare").is_visible()  # the script ran from file://
     assert_images_decode(page)
     assert watch.problems == []
+    page.close()
+
+
+def _visible_round(page: Any) -> Any:
+    return page.locator("[data-round]:not([hidden])")
+
+
+def _choice_index(page: Any, kind: str) -> int:
+    """Where the script put the photo (or the look-alike) this time: 0 or 1."""
+    return int(
+        _visible_round(page)
+        .locator("[data-choice]")
+        .evaluate_all(f"bs => bs.findIndex(b => b.dataset.choice === '{kind}')")
+    )
+
+
+def _score(page: Any) -> tuple[str, ...]:
+    return tuple(
+        page.locator(f"[data-{name}]").inner_text() for name in ("score", "played", "streak")
+    )
+
+
+def test_which_is_human_picks_reveals_and_keeps_the_score(browser: Any, served_site: Any) -> None:
+    url, _ = served_site
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    watch = _Watch(page)
+    page.goto(url + "index.html")
+    page.get_by_role("link", name="Which is human?").click()
+    page.wait_for_url("**/game.html")
+
+    ids = page.locator("[data-round]").evaluate_all("rs => rs.map(r => r.dataset.round)")
+    assert ids[0].startswith(DAY_SAMPLES)  # newest day first
+    assert not any(i.startswith(f"{DAY_SAMPLES}/02-") for i in ids)  # the flagged one is out
+    assert _visible_round(page).count() == 1 and _score(page) == ("0", "0", "0")
+    first = _visible_round(page).get_attribute("data-round")
+    assert_images_decode(page)
+
+    # Keyboard: "1" picks the first picture, "2" the second.
+    page.keyboard.press(str(_choice_index(page, "photo") + 1))
+    answer = _visible_round(page).locator("[data-answer]")
+    assert answer.is_visible()
+    assert answer.locator("[data-verdict]").inner_text() == "Right: that is the photo."
+    assert (
+        answer.get_by_role("link", name="The pair, compared")
+        .get_attribute("href")
+        .startswith("pairs/")
+    )
+    assert "what it shows" in answer.inner_text().lower()
+    assert _score(page) == ("1", "1", "1")
+    if _choice_index(page, "photo") == 0:  # the order is random; keep the screenshot stable
+        save_screenshot(page, "gallery-game.png")
+
+    page.reload()  # the score and the rounds played survive
+    assert _score(page) == ("1", "1", "1")
+    second = _visible_round(page).get_attribute("data-round")
+    assert second != first
+    _visible_round(page).locator("[data-choice]").nth(_choice_index(page, "lookalike")).click()
+    assert _visible_round(page).locator("[data-verdict]").inner_text().startswith("No")
+    assert _score(page) == ("1", "2", "0") and page.locator("[data-best]").inner_text() == "1"
+    page.keyboard.press("n")
+    assert _visible_round(page).get_attribute("data-round") not in {first, second}
+    assert watch.problems == []
+    context.close()
+
+
+def test_an_injected_inline_script_is_blocked_and_the_page_still_works(
+    browser: Any, served_site: Any
+) -> None:
+    """Suppose an escaping slip let markup through: the page's CSP still stops it running."""
+    url, site = served_site
+    [pair] = site.glob(f"pairs/{DAY_UNSPLASH}/01-*.html")
+    injected = pair.with_name("injected.html")
+    slip = (
+        "<script>window.injected = 'inline script ran'</script>"
+        '<button id="slip" onclick="window.injected = \'handler ran\'">slip</button>'
+    )
+    injected.write_text(pair.read_text().replace("<h1>", slip + "<h1>", 1))
+    page = browser.new_page()
+    messages: list[str] = []
+    page.on("console", lambda m: messages.append(m.text))
+    try:
+        page.goto(url + f"pairs/{DAY_UNSPLASH}/injected.html")
+        page.locator("#slip").click()
+        assert page.evaluate("window.injected === undefined")
+        assert sum("Content Security Policy" in m for m in messages) >= 2, messages
+        assert page.locator("section.compare").is_visible()  # the site's own script runs
+        assert_images_decode(page)  # the hotlinked photo is allowed, from its own host
+    finally:
+        page.close()
+        injected.unlink()
+
+
+ROWS_BY_CARDS = {1: [1], 2: [2], 3: [3], 4: [2, 2], 5: [3, 2], 6: [3, 3]}
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_a_days_grid_leaves_no_card_alone_for_1_to_6_photos(
+    browser: Any, served_site: Any, width: int
+) -> None:
+    """The stylesheet's grid--nN rules, on the day page's real cards (the builder gives the
+    fixture day's 2 cards grid--n2)."""
+    url, _ = served_site
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(url + f"days/{DAY_SAMPLES}.html")
+    assert page.locator(".grid.grid--n2 > .card").count() == 2
+    for n, expected in ROWS_BY_CARDS.items():
+        rows = page.evaluate(
+            """n => {
+              const grid = document.querySelector('.grid');
+              const card = grid.querySelector('.card');
+              grid.replaceChildren(...Array.from({length: n}, () => card.cloneNode(true)));
+              grid.className = 'grid grid--n' + n;
+              const tops = [...grid.children].map(c => Math.round(c.getBoundingClientRect().top));
+              return [...new Set(tops)].map(t => tops.filter(x => x === t).length);
+            }""",
+            n,
+        )
+        assert rows == expected, (width, n, rows)
     page.close()

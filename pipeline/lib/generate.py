@@ -230,8 +230,9 @@ def _adopt_sidecar(day: date, photo: InspirationImage, store: ObjectStore, db: D
 
 
 def _outdated(comparisons: dict[str, Any] | None) -> bool:
-    """Missing, or made before the per-image measures existed: measure again (it is free)."""
-    return comparisons is None or "original" not in comparisons
+    """Missing, or made before the per-image or semantic measures existed: measure again
+    (it is free)."""
+    return comparisons is None or not {"original", "semantic_similarity"} <= comparisons.keys()
 
 
 def _still_stored(row: GeneratedImage, store: ObjectStore) -> bool:

@@ -212,6 +212,10 @@ class DoppelSettings(BaseSettings):
     site_dir: Path | None = Field(
         default=None, description="Publish the gallery to this folder instead of the store."
     )
+    site_url: str | None = Field(
+        default=None,
+        description="The gallery's public address (https://…/): absolute share links, sitemap.",
+    )
 
     # --- Deployment and observability (docs/deploy.md) --------------------------------------
     log_format: Literal["text", "json"] = Field(

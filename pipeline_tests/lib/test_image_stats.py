@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
+from pipeline.lib import metrics
 from pipeline.lib.comparisons import compare_images
 from pipeline.lib.image_stats import (
     colourfulness,
@@ -17,6 +18,7 @@ from pipeline.lib.image_stats import (
     phash_distance,
 )
 from pipeline.lib.images import load_image_file
+from pipeline.lib.patch_remix import RemixSettings, remix
 from pipeline.lib.sources.folder import SAMPLE_PHOTOS_DIR
 
 
@@ -105,11 +107,28 @@ def test_compare_images_keeps_old_keys_and_adds_both_images_stats() -> None:
     record = compare_images(photo, lookalike)
     for key in ("ssim", "colour_distance", "patch_swd", "zero_shift", "largest_copied_region"):
         assert isinstance(record[key], float)
+    labels = {role: record[role].pop("labels") for role in ("original", "generated")}
     assert record["original"] == image_stats(photo)
     assert record["generated"] == image_stats(lookalike)
+    assert labels["original"][0]["name"] == labels["generated"][0]["name"]  # a mirrored cat
+    assert 0.85 < record["semantic_similarity"] <= 1.0
     assert record["phash_distance"] == phash_distance(
         record["original"]["phash"], record["generated"]["phash"]
     )
     assert json.loads(json.dumps(record)) == record  # stored as JSON as it is
     same = compare_images(photo, photo)
     assert same["phash_distance"] == 0 and same["ssim"] > 0.99
+    assert same["semantic_similarity"] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_the_gates_copy_measure_reads_as_the_exact_search_did() -> None:
+    """compare_images now uses the quality gate's (approximate) copy search: on remixes it
+    must give the figures the exact search gave, within 0.01."""
+    for name in ("coffee.jpg", "rocket.jpg"):
+        photo = load_image_file(SAMPLE_PHOTOS_DIR / name)
+        lookalike = remix(photo, seed=1, settings=RemixSettings(work_size=128, max_attempts=1))
+        exact = metrics.copy_measures(lookalike.image, photo)
+        record = compare_images(photo, lookalike.image)
+        assert record["zero_shift"] == pytest.approx(exact.zero_shift, abs=0.01)
+        assert record["largest_copied_region"] == pytest.approx(exact.largest_region, abs=0.01)
+        assert record["zero_shift"] > 0.01  # a remix copies a little in place: not vacuous

@@ -3,7 +3,9 @@ publishing to a folder and to S3 (moto's server over HTTP)."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import os
 import re
 import shutil
@@ -13,6 +15,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+from xml.etree import ElementTree as ET
 
 import boto3
 import dagster as dg
@@ -22,6 +25,7 @@ from pipeline.defs.assets.gallery_site import gallery_site
 from pipeline.defs.resources import build_resources
 from pipeline.lib.settings import load_settings
 from pipeline.lib.site import build_site, render
+from pipeline.lib.site.charts import nice_ticks
 from pipeline.lib.site.links import safe_url, sized_hotlink, slug, with_utm
 from pipeline.lib.site.publish import MANIFEST_PATH
 from pipeline.lib.storage import LocalObjectStore, S3ObjectStore
@@ -138,7 +142,9 @@ def test_hostile_strings_are_escaped_everywhere(built: Path) -> None:
             assert marker not in text, f"{page.relative_to(built)} contains {marker!r}"
         tags = parse(page).tags
         scripts = [attrs for tag, attrs in tags if tag == "script"]
-        assert len(scripts) == 1 and re.search(r"gallery\.[0-9a-f]+\.js$", scripts[0]["src"] or "")
+        assert scripts and all(
+            re.search(r"static/(gallery|game)\.[0-9a-f]+\.js$", s["src"] or "") for s in scripts
+        )
         handlers = [(tag, name) for tag, attrs in tags for name in attrs if name.startswith("on")]
         assert handlers == [], page
     [hostile] = built.glob(f"pairs/{DAY_HOSTILE}/01-*.html")
@@ -207,6 +213,71 @@ def test_pair_page_shows_measures_palettes_and_how_it_was_made(built: Path) -> N
     assert 'type="range"' in text and "data-compare hidden" in text
     stats = (built / "stats.html").read_text()
     assert stats.count("<polyline") >= 10 and "<svg" in stats
+    assert "keeps the photo&#39;s main subject" in stats and 'legend--gen0">' in stats
+    assert "<dt>Spent</dt><dd>$0.042</dd></div>" in stats  # a short figure, on one line
+
+
+def test_copy_figures_and_attempts_read_as_the_gate_recorded_them(built: Path) -> None:
+    [chelsea] = built.glob(f"pairs/{DAY_SAMPLES}/02-*.html")
+    text = chelsea.read_text()
+    values = dict(re.findall(r'measure-label">([^<]+)</span>\s*<span class="measure-value">'
+                             r"([^<]+)<", text))  # fmt: skip
+    assert values["Copied in place"] == "20%" and values["Largest copied block"] == "16%"
+    facts = dict(re.findall(r"<dt>([^<]+)</dt><dd>([^<]+)</dd>", text))
+    assert facts["Attempts"] == "3; no. 2 kept (the least bad; none passed)"
+    assert facts["Strategy"] == "noise 1.5× contrast" and facts["Generator calls"] == "1"
+
+
+def test_chart_ticks_are_round_numbers() -> None:
+    for lo, hi in [(0.0, 0.9), (0.0, 0.74), (0.1, 0.35), (0.0, 3.3), (0.0, 130.0)]:
+        ticks = nice_ticks(lo, hi)
+        steps = {round(b - a, 9) for a, b in itertools.pairwise(ticks)}
+        assert len(steps) == 1, ticks
+        [step] = steps
+        assert step / 10 ** math.floor(math.log10(step)) in {1, 2, 5}, (lo, hi, ticks)
+
+
+def test_the_game_plays_accepted_lookalikes_without_giving_the_answer_away(built: Path) -> None:
+    game = (built / "game.html").read_text()
+    rounds = re.findall(r'data-round="([^"]+)"', game)
+    assert rounds[0].startswith(f"{DAY_SAMPLES}/01-")  # newest day first
+    assert all(not r.startswith(f"{DAY_SAMPLES}/02-") for r in rounds)  # flagged: not played
+    assert f"{DAY_HOSTILE}/02-" not in " ".join(rounds)  # failed: nothing to play
+    choices = re.findall(r'<button type="button" class="game-choice" data-choice="(\w+)"><img '
+                         r'[^>]*alt=""', game)  # fmt: skip
+    assert choices == ["photo", "lookalike"] * len(rounds)
+    assert (
+        re.search(r"static/game\.\w+\.js", game)
+        and 'href="game.html"' in (built / "index.html").read_text()
+    )
+
+
+def test_every_page_carries_the_content_security_policy(built: Path) -> None:
+    policy = (
+        "default-src 'self'; img-src 'self' https://images.unsplash.com; style-src 'self'; "
+        "script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'"
+    )
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{policy}">'.replace("'", "&#39;")
+    for page in html_files(built):
+        assert meta in page.read_text(), page
+    with pytest.raises(ValueError, match="not an http"):
+        render.content_security_policy(["https://x.test; script-src *"])
+
+
+def test_pair_page_says_what_each_image_shows(
+    built: Path, fixture_store: tuple[Path, dict]
+) -> None:
+    [coffee] = built.glob(f"pairs/{DAY_SAMPLES}/01-*.html")
+    text = coffee.read_text()
+    assert ">What it shows<" in text and ">What each shows<" in text
+    [reading] = re.findall(r'What it shows</span>\s*<span class="measure-value">([\d.]+)</span>'
+                           r'\s*<span class="measure-reading">([^<]+)<', text)  # fmt: skip
+    assert 0 < float(reading[0]) <= 1 and reading[1]
+    photo, lookalike = re.findall(r"<dd>(.*?)</dd>", text.split("What each shows")[1])[:2]
+    photo_labels = re.findall(r'<span class="label[^"]*">([^<✓]+)', photo)
+    assert photo_labels and photo_labels[0].strip() == "espresso"
+    shared = re.findall(r'<span class="label label--shared">([^<✓]+)', lookalike)
+    assert {n.strip() for n in shared} <= {n.strip() for n in photo_labels}
 
 
 def test_lookalikes_are_served_as_webp_thumbnails(built: Path) -> None:
@@ -239,11 +310,11 @@ def test_rebuild_writes_only_what_changed(data: LocalObjectStore) -> None:
         os.utime(path, ns=(0, 0))
     added = build_site(data)
     assert added.media.made == 0 and added.media.reused == 10  # same images: shared copies
-    changed = {"index.html", "stats.html", "about.html", "months/2026-11.html",
+    changed = {"index.html", "stats.html", "about.html", "months/2026-11.html", "game.html",
                f"days/{DAY_SAMPLES}.html", f"days/{new_day}.html",
                f"pairs/{new_day}/01-coffee.html", f"pairs/{new_day}/02-chelsea.html"}  # fmt: skip
-    assert added.files.written == len(changed)
-    assert added.files.unchanged == 3  # the static files, compared byte for byte
+    assert added.files.written == len(changed) + 1  # and feed.xml
+    assert added.files.unchanged == 4  # the static files, compared byte for byte
     assert {p.relative_to(site).as_posix() for p in html_files(site)
             if p.stat().st_mtime_ns > 0} == changed  # fmt: skip
 
@@ -265,7 +336,7 @@ def test_changed_templates_rerender_but_identical_bytes_are_not_rewritten(
     base.write_text(base.read_text().replace("<main ", "{# renders as nothing #}<main "))
     result = build_site(data, source_dir=source)
     assert result.files.skipped == 10  # only the cached images
-    assert result.files.written == 0 and result.files.unchanged == 14 + 3  # pages + static
+    assert result.files.written == 0 and result.files.unchanged == 17 + 4  # pages + static
 
 
 def test_rendering_in_worker_processes_gives_the_same_pages(
@@ -368,3 +439,93 @@ def test_url_helpers() -> None:
     }  # fmt: skip
     assert slug("../../etc/passwd") == "etc-passwd"
     assert slug("<script>") == "script" and slug("") == "x"
+
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+
+
+def _resolves(site: Path, page: Path, url: str) -> bool:
+    """A link from `page` names a published file (absolute http(s) links are the photo host's)."""
+    if urlsplit(url).scheme in {"http", "https"}:
+        return url.startswith(IMAGE_BASE)
+    target = (page.parent / unquote(urlsplit(url).path)).resolve()
+    return target.is_file() and site.resolve() in target.parents
+
+
+def test_the_feed_is_atom_with_each_days_pair_images_and_credits(built: Path) -> None:
+    feed = ET.parse(built / "feed.xml").getroot()
+    assert feed.tag == f"{ATOM}feed"
+    for element in (feed, *feed.findall(f"{ATOM}entry")):  # what RFC 4287 requires
+        assert element.findtext(f"{ATOM}id", "").startswith("urn:uuid:")
+        assert element.findtext(f"{ATOM}title") and element.findtext(f"{ATOM}updated")
+    entries = feed.findall(f"{ATOM}entry")
+    assert [e.findtext(f"{ATOM}updated")[:10] for e in entries] == ["2026-11-21", "2026-11-20",
+                                                                  "2026-11-19"]  # fmt: skip
+    assert feed.findtext(f"{ATOM}updated") == entries[0].findtext(f"{ATOM}updated")
+    for entry in entries:
+        link = entry.find(f"{ATOM}link").get("href")
+        assert _resolves(built, built / "feed.xml", link), link
+    content = entries[0].findtext(f"{ATOM}content")
+    body = parse_html(content)
+    assert body.imgs and all(_resolves(built, built / "feed.xml", i["src"]) for i in body.imgs)
+    assert "Photo by Rachel Michetti · CC0 1.0" in content
+    unsplash = entries[1].findtext(f"{ATOM}content")
+    assert "Photo by Jane Doe on Unsplash" in unsplash and IMAGE_BASE in unsplash
+    assert "<script" not in "".join(e.findtext(f"{ATOM}content") for e in entries)
+
+
+def parse_html(text: str) -> _Links:
+    parser = _Links()
+    parser.feed(text)
+    return parser
+
+
+def _share_tags(page: Path) -> dict[str, str]:
+    tags = {}
+    for tag, values in parse(page).tags:
+        key = values.get("property") or values.get("name")
+        if tag == "meta" and key and (key.startswith("og:") or key.startswith("twitter:")):
+            tags[key] = values.get("content") or ""
+    return tags
+
+
+def test_day_and_pair_pages_have_share_tags_that_point_at_files(built: Path) -> None:
+    pages_checked = 0
+    for page in [*built.glob("days/*.html"), *built.glob("pairs/*/*.html")]:
+        tags = _share_tags(page)
+        assert tags["og:title"] and tags["og:description"] and tags["twitter:card"], page
+        assert (
+            _resolves(built, page, tags["og:url"])
+            and (page.parent / tags["og:url"]).resolve() == page.resolve()
+        )
+        if "og:image" in tags:
+            assert _resolves(built, page, tags["og:image"]), (page, tags["og:image"])
+            assert tags["twitter:image"] == tags["og:image"]
+            pages_checked += 1
+    assert pages_checked >= 5
+    assert not (built / "sitemap.xml").exists()  # no public address, no sitemap
+    missing = (built / "404.html").read_text()
+    assert "Nothing here" in missing and 'href="index.html"' in missing
+
+
+def test_with_a_public_address_links_are_absolute_and_the_sitemap_lists_every_page(
+    data: LocalObjectStore,
+) -> None:
+    site_url = "https://doppel.example/gallery/"
+    build_site(data, site_url=site_url)
+    site = data.root / "site"
+    locs = [u.findtext(f"{SITEMAP}loc") for u in ET.parse(site / "sitemap.xml").getroot()]
+    assert all(loc.startswith(site_url) for loc in locs)
+    pages = {p.relative_to(site).as_posix() for p in html_files(site)} - {"404.html"}
+    assert sorted(loc[len(site_url) :] for loc in locs) == sorted(pages)
+    [pair] = site.glob(f"pairs/{DAY_SAMPLES}/01-*.html")
+    tags = _share_tags(pair)
+    assert tags["og:url"] == site_url + pair.relative_to(site).as_posix()
+    assert tags["og:image"].startswith(site_url + "media/")
+    assert (site / tags["og:image"][len(site_url) :]).is_file()
+    assert f'href="{site_url}static/style.' in (site / "404.html").read_text()
+    feed = (site / "feed.xml").read_text()
+    assert f'href="{site_url}days/{DAY_SAMPLES}.html"' in feed
+    with pytest.raises(ValueError, match="public address"):
+        build_site(data, site_url="javascript:alert(1)//")

@@ -25,7 +25,13 @@ def gallery_site(
 ) -> dg.MaterializeResult:
     store = object_store.open()
     out, prefix = gallery.destination(store)
-    result = build_site(store, out_store=out, prefix=prefix)
+    result = build_site(
+        store,
+        out_store=out,
+        prefix=prefix,
+        image_origins=tuple(gallery.image_origins),
+        site_url=gallery.site_url,
+    )
     context.log.info(result.summary())
     for problem in result.problems:
         context.log.warning(problem)

@@ -50,6 +50,12 @@ def build_resources(settings: DoppelSettings) -> dict[str, Any]:
         "gallery": GallerySiteResource(
             prefix=settings.site_prefix,
             folder=str(settings.site_dir.resolve()) if settings.site_dir else None,
+            site_url=settings.site_url,
+            image_origins=[
+                f"https://{h.strip()}"
+                for h in settings.unsplash_image_hosts.split(",")
+                if h.strip()
+            ],
         ),
     }
 

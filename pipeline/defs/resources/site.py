@@ -1,5 +1,7 @@
 import dagster as dg
+from pydantic import Field
 
+from pipeline.lib.site.render import DEFAULT_IMAGE_ORIGINS
 from pipeline.lib.storage import LocalObjectStore, ObjectStore
 
 
@@ -9,6 +11,10 @@ class GallerySiteResource(dg.ConfigurableResource):
 
     prefix: str = "site"
     folder: str | None = None
+    # Origins the pages may show images from besides their own (the photo source's image
+    # host): the pages' Content-Security-Policy allows exactly these.
+    image_origins: list[str] = Field(default_factory=lambda: list(DEFAULT_IMAGE_ORIGINS))
+    site_url: str | None = None  # the public address: absolute share links and a sitemap
 
     def destination(self, store: ObjectStore) -> tuple[ObjectStore, str]:
         if self.folder:

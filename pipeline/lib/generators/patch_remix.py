@@ -41,12 +41,11 @@ class PatchRemixGenerator:
         except MemoryError as exc:
             raise GenerationError("patch remix ran out of memory", retryable=True) from exc
         record = result.record
-        state = "accepted" if record["accepted"] else "flagged: gate not passed"
         return Generation(
             image=result.image,
             generator=self.name,
             model=VERSION,
-            strategy=f"noise {record['noise']}× contrast, attempt {record['attempt']} ({state})",
+            strategy=f"noise {record['noise']}× contrast",  # its attempts: in `quality`
             prompt=None,
             cost_usd=0.0,
             seconds=round(time.perf_counter() - t0, 3),

@@ -24,16 +24,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from pipeline.lib.site import pages
+from pipeline.lib.site import game, pages, syndication
 from pipeline.lib.site.data import TABLES_PREFIX, RawDay, read_days
 from pipeline.lib.site.media import Media, MediaReport, MediaSource, ensure_media
 from pipeline.lib.site.publish import PublishCounts, SiteWriter
-from pipeline.lib.site.render import SITE_SOURCE_DIR, Rendered, Renderer
+from pipeline.lib.site.render import DEFAULT_IMAGE_ORIGINS, SITE_SOURCE_DIR, Rendered, Renderer
 from pipeline.lib.storage import ObjectStore
 
 log = logging.getLogger(__name__)
 
 INDEX = "index.html"
+NOT_FOUND = "404.html"  # what S3 website hosting, GitHub Pages and nginx serve for a miss
 
 
 @dataclass
@@ -98,15 +99,19 @@ def build_site(
     source_dir: Path = SITE_SOURCE_DIR,
     workers: int = 2,
     render_workers: int | None = None,
+    image_origins: tuple[str, ...] = DEFAULT_IMAGE_ORIGINS,
+    site_url: str | None = None,
 ) -> SiteBuild:
     """Build and publish the gallery; `out_store` defaults to the data store itself.
 
     `workers` threads make image copies; `render_workers` processes render pages when there
-    are many (default: one per CPU).
+    are many (default: one per CPU). `image_origins`: where hotlinked photos come from
+    besides the site itself (the pages' Content-Security-Policy allows only these).
+    `site_url`: the site's public address, for absolute share links and the sitemap.
     """
     started = time.perf_counter()
     out = out_store if out_store is not None else data_store
-    renderer = Renderer(source_dir)
+    renderer = Renderer(source_dir, image_origins=image_origins, site_url=site_url)
     writer = SiteWriter(out, prefix, builder=renderer.version, force=force)
 
     days = [_Day(raw, writer.old_days.get(raw.day)) for raw in read_days(data_store, tables_prefix)]
@@ -171,8 +176,17 @@ def build_site(
         ("about.html", "about.html.j2", pages.about_page([i for _, i in infos], summary)),
         (INDEX, "index.html.j2",
          pages.index_page(newest, pages.months_summary(infos), media, summary)),
+        (game.GAME_PATH, "game.html.j2", game.game_page(newest, media)),
+        # Served for a miss at any depth, so its links are absolute when they can be.
+        (NOT_FOUND, "404.html.j2", {"root": renderer.site_url or ""}),
     ):  # fmt: skip
         writer.page(path, [template, model], partial(renderer.render, template, model))
+    feed = syndication.feed_xml(newest, media, renderer.site_url)
+    writer.page(syndication.FEED_PATH, feed, lambda: feed)
+    if renderer.site_url:
+        listed = [(d.day, list(d.info["slugs"])) for d in days]
+        sitemap = syndication.sitemap_xml(listed, renderer.site_url)
+        writer.page(syndication.SITEMAP_PATH, sitemap, lambda: sitemap)
 
     files = writer.finish()
     local = getattr(out, "path", None)

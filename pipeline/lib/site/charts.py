@@ -65,7 +65,8 @@ def nice_ticks(lo: float, hi: float, count: int = 4) -> list[float]:
         hi = lo + (abs(lo) or 1.0)
     raw = (hi - lo) / count
     magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    # 1-2-5 steps only: a 2.5 step needs one more decimal than its neighbours (0.25, 0.5, 0.75)
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
     start = math.floor(lo / step) * step
     ticks, value = [], start
     while value <= hi + step * 1e-9:

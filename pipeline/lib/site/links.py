@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 UTM_SOURCE = "doppel"
@@ -77,3 +78,16 @@ def relative(root: str, path: str) -> str:
     if "://" in path:
         return path
     return root + path
+
+
+def share_facts(
+    title: str, description: str, image: dict[str, Any] | None, path: str
+) -> dict[str, Any]:
+    """A page's Open Graph / Twitter card facts. `image` is one of the page's image dicts
+    (its src relative to the page at `path`); its src becomes a path from the site's root,
+    which the template makes absolute when the site's address is known."""
+    src = image["src"] if image else None
+    up = "../" * path.count("/")
+    if src and "://" not in src and src.startswith(up):
+        src = src[len(up) :]
+    return {"title": title, "description": description, "image": src, "path": path}

@@ -20,7 +20,15 @@ from typing import Any
 
 from pipeline.lib.site.charts import Series, bucket_means, bucket_of, choose_grain, line_chart
 from pipeline.lib.site.data import DayTables
-from pipeline.lib.site.links import relative, safe_url, sized_hotlink, slug, with_utm
+from pipeline.lib.site.labels import pair_labels, subject_kept
+from pipeline.lib.site.links import (
+    relative,
+    safe_url,
+    share_facts,
+    sized_hotlink,
+    slug,
+    with_utm,
+)
 from pipeline.lib.site.media import Media, MediaSource
 from pipeline.lib.site.readings import (
     IMAGE_MEASURES,
@@ -38,6 +46,8 @@ MONTH_CARDS = 3  # pairs per day on a month page
 HOTLINK_THUMB, HOTLINK_LARGE = 400, 1080  # Unsplash's `small` and `regular` widths
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 UNSPLASH_HOME = "https://unsplash.com/"
+SUBJECT = "subject_kept."  # day series per generator: 1 when the photo's top label is kept
+GENERATOR_LINES = 4  # distinct line colours for per-generator series (style.css .series--genN)
 
 
 def day_label(day: str) -> str:
@@ -292,15 +302,49 @@ def _money(value: Any) -> str | None:
     return "free (runs locally)" if v == 0 else f"${v:.3f}" if v < 0.1 else f"${v:.2f}"
 
 
+_ATTEMPT_SUFFIX = re.compile(r",? attempt \d+ \([^)]*\)$")
+
+
+def _strategy(value: Any) -> str | None:
+    """Older patch remixes put "attempt N (accepted)" in their strategy; attempts have their
+    own line now, read from the gate's record, so they read the same everywhere."""
+    text = _text(value, 120)
+    return _ATTEMPT_SUFFIX.sub("", text) or None if text else None
+
+
+def _attempts(quality: Any) -> str | None:
+    """The generator's own tries (patch remix): how many, and which one was kept."""
+    if not isinstance(quality, dict) or not isinstance(quality.get("attempts"), list):
+        return None
+    tried, kept = len(quality["attempts"]), number(quality.get("attempt"))
+    if not tried or kept is None:
+        return None
+    state = "passed the quality gate" if quality.get("accepted") else "the least bad; none passed"
+    return f"{tried}; no. {kept:.0f} kept ({state})"
+
+
+def _total_money(value: float) -> str:
+    """A total for a stats tile: always a short figure (the tile's note says why it is 0)."""
+    return f"${value:.2f}" if value >= 0.1 or value == 0 else f"${value:.3f}"
+
+
 def _seconds(value: Any) -> str | None:
     v = number(value)
     return None if v is None else f"{v:.1f} s" if v < 100 else f"{v / 60:.1f} min"
 
 
+GATE_MEASURES = ("zero_shift", "largest_copied_region")
+"""Measured by the generator's own quality gate too (patch remix): its receipt's figure is
+the one shown, so the gallery and the receipt never disagree about the same look-alike."""
+
+
 def measures(pair: Pair) -> list[dict[str, str]]:
     out = []
+    gate = (pair.generation or {}).get("quality")
     for m in PAIR_MEASURES:
         v = number(pair.comparisons.get(m.key))
+        if m.key in GATE_MEASURES and isinstance(gate, dict):
+            v = number(gate.get(m.key)) if number(gate.get(m.key)) is not None else v
         if v is not None:
             out.append({"key": m.key, "label": m.label, "value": m.fmt(v), "reading": m.read(v),
                         "what": m.what})  # fmt: skip
@@ -347,11 +391,12 @@ def generation_facts(pair: Pair) -> list[dict[str, str]]:
     facts = [
         ("Generator", _text(gen.get("generator"), 80)),
         ("Model", _text(gen.get("model"), 120)),
-        ("Strategy", _text(gen.get("strategy"), 120)),
+        ("Strategy", _strategy(gen.get("strategy"))),
         ("Cost", _money(gen.get("cost_usd"))),
         ("Time", _seconds(gen.get("latency_s"))),
         ("Seed", _text(gen.get("seed"))),
-        ("Attempts", _text(gen.get("attempts"))),
+        ("Attempts", _attempts(gen.get("quality"))),
+        ("Generator calls", _text(gen.get("attempts"))),
     ]
     return [{"label": label, "value": value} for label, value in facts if value]
 
@@ -387,6 +432,13 @@ def pair_page(
         "flag": quality_flag(pair),
         "measures": measures(pair),
         "image_measures": image_measures(pair),
+        "labels": pair_labels(pair.comparisons, _caption(pair)),
+        "social": share_facts(
+            pair.title,
+            f"A photo and a machine-made look-alike of it, compared ({day_label(pair.day)}).",
+            lookalike or photo,
+            pair.path,
+        ),
         "palettes": {
             "photo": palette(pair.comparisons.get("original")),
             "lookalike": palette(pair.comparisons.get("generated")),
@@ -394,6 +446,11 @@ def pair_page(
         "prev": _link(root, prev.path, _text(prev.title, 60)) if prev else None,
         "next": _link(root, next_.path, _text(next_.title, 60)) if next_ else None,
     }
+
+
+def _caption(pair: Pair) -> str | None:
+    """Unsplash's own caption (`alt_description`, kept as the photo's description)."""
+    return _text(pair.photo.get("description"), 300) if pair.unsplash else None
 
 
 def _link(root: str, path: str, label: str | None) -> dict[str, str | None]:
@@ -441,13 +498,23 @@ def day_page(
     next_: str | None,
 ) -> dict[str, Any]:
     root = "../"
+    cards = [card(p, media, root) for p in pairs]
+    shown = next(
+        (c["lookalike"] or c["photo"] for c in cards if c["lookalike"] or c["photo"]), None
+    )
     return {
         "root": root,
         "day": day,
         "label": day_label(day),
+        "social": share_facts(
+            f"{day_label(day)} · Doppel",
+            f"{len(pairs)} of the day's popular photos beside machine-made look-alikes.",
+            shown,
+            day_path(day),
+        ),
         "month": {"href": relative(root, month_path(day[:7])), "label": month_label(day[:7])},
         "summary": _day_summary(pairs),
-        "cards": [card(p, media, root) for p in pairs],
+        "cards": cards,
         "skipped": skipped,
         "prev": _link(root, day_path(prev), short_day(prev)) if prev else None,
         "next": _link(root, day_path(next_), short_day(next_)) if next_ else None,
@@ -544,6 +611,8 @@ def day_info(pairs: list[Pair], skipped: list[dict[str, Any]], problems: list[st
             continue
         add("latency", gen.get("latency_s"))
         comparisons = p.comparisons
+        if (kept := subject_kept(comparisons)) is not None:
+            add(f"subject_kept.{_text(gen.get('generator'), 80) or 'unknown'}", float(kept))
         for measure in PAIR_MEASURES:
             add(measure.key, comparisons.get(measure.key))
         for role in ("original", "generated"):
@@ -583,7 +652,8 @@ def totals(infos: list[dict[str, Any]]) -> dict[str, Any]:
         "made": statuses.get("succeeded", 0),
         "failed": statuses.get("failed", 0),
         "refused": statuses.get("refused", 0),
-        "cost": _money(sum(info["cost"] for info in infos)) or "$0.00",
+        "cost": _total_money(sum(info["cost"] for info in infos)),
+        "cost_note": "free: runs locally" if not any(info["cost"] for info in infos) else None,
         "latency": _seconds(latency[0] / latency[1]) if latency[1] else None,
         "generators": [{"name": g, "count": n} for g, n in generators.most_common()],
     }
@@ -620,6 +690,10 @@ def stats_page(days: list[tuple[str, dict[str, Any]]], summary: dict[str, Any]) 
         for measure in PAIR_MEASURES[:4]:
             chart(f"{measure.label} ({measure.what})",
                   Series("Mean over the day's pairs", "measure", means(measure.key)))  # fmt: skip
+        kept = sorted({n for _, info in days for n in info["series"] if n.startswith(SUBJECT)})
+        chart("How often the look-alike keeps the photo's main subject (share of pairs)",
+              *(Series(n[len(SUBJECT):], f"gen{i % GENERATOR_LINES}", means(n))
+                for i, n in enumerate(kept)))  # fmt: skip
         chart("Cost per day (USD)", Series("Cost per day", "measure", means("cost")))
         chart("Generation time (seconds per look-alike)",
               Series("Mean time", "measure", means("latency")))  # fmt: skip

@@ -36,7 +36,8 @@ MANIFEST_PATH = "_doppel/manifest.json"
 MANIFEST_VERSION = 1
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
                  ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml",
-                 ".json": "application/json", ".webp": "image/webp"}  # fmt: skip
+                 ".json": "application/json", ".webp": "image/webp",
+                 ".xml": "application/xml; charset=utf-8"}  # fmt: skip
 
 
 def sha256(data: bytes) -> str:

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -33,7 +34,11 @@ BATCH_PAGES = 100
 
 SITE_SOURCE_DIR = Path(__file__).resolve().parents[3] / "site"
 BUILDER_CODE_DIR = Path(__file__).resolve().parent
-NAV_SECTIONS = {"index.html.j2": "index", "stats.html.j2": "stats", "about.html.j2": "about"}
+NAV_SECTIONS = {"index.html.j2": "index", "stats.html.j2": "stats", "about.html.j2": "about",
+                "game.html.j2": "game"}  # fmt: skip
+DEFAULT_IMAGE_ORIGINS = ("https://images.unsplash.com",)
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
+_SITE_URL = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9._~/-]*)?$")
 BUILDER_VERSION = "gallery-1"
 """Part of every page's input hash, with this package's code, the templates and static files:
 a change to how pages are made re-renders them all (bytes that come out the same are still
@@ -56,8 +61,27 @@ class _ModelEnvironment(jinja2.Environment):
         return super().getattr(obj, attribute)
 
 
+def content_security_policy(image_origins: Sequence[str]) -> str:
+    """Scripts and styles from the site only; images from the site and `image_origins`.
+    Held in a <meta> so it applies from file://, any static host and the nginx proxy alike."""
+    for origin in image_origins:
+        if not _ORIGIN.match(origin):
+            raise ValueError(f"not an http(s) origin for the gallery's images: {origin!r}")
+    images = " ".join(["'self'", *image_origins])
+    return (
+        f"default-src 'self'; img-src {images}; style-src 'self'; script-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'none'"
+    )
+
+
 class Renderer:
-    def __init__(self, source_dir: Path = SITE_SOURCE_DIR):
+    def __init__(
+        self,
+        source_dir: Path = SITE_SOURCE_DIR,
+        *,
+        image_origins: Sequence[str] = DEFAULT_IMAGE_ORIGINS,
+        site_url: str | None = None,
+    ):
         self.templates_dir = source_dir / "templates"
         self.static_dir = source_dir / "static"
         if not self.templates_dir.is_dir():
@@ -74,7 +98,14 @@ class Renderer:
             auto_reload=False,  # templates are read once per build, not stat()ed per page
         )
         self.static: dict[str, tuple[str, bytes]] = {}
-        digest = hashlib.sha256(BUILDER_VERSION.encode())
+        self.image_origins = tuple(image_origins)
+        if site_url is not None and not _SITE_URL.match(site_url):
+            raise ValueError(f"the site's public address must be an http(s) URL: {site_url!r}")
+        self.site_url = site_url.rstrip("/") + "/" if site_url else None
+        csp = content_security_policy(self.image_origins)
+        digest = hashlib.sha256(
+            BUILDER_VERSION.encode() + csp.encode() + (self.site_url or "").encode()
+        )
         for path in sorted(BUILDER_CODE_DIR.glob("*.py")):
             digest.update(path.read_bytes())
         for path in sorted(self.templates_dir.rglob("*")):
@@ -92,6 +123,8 @@ class Renderer:
                 digest.update(hashed.encode())
         self.version = digest.hexdigest()
         self.env.globals["static"] = {name: hashed for name, (hashed, _) in self.static.items()}
+        self.env.globals["content_security_policy"] = csp
+        self.env.globals["site_url"] = self.site_url
 
     def render(self, template: str, model: dict[str, Any]) -> str:
         return self.env.get_template(template).render(
@@ -146,7 +179,8 @@ class Renderer:
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
             pending: set[Future[list[tuple[int, list[Rendered]]]]] = set()
             for batch in _batches(jobs, size):
-                pending.add(pool.submit(_run_batch, source, work, batch))
+                options = (self.image_origins, self.site_url)
+                pending.add(pool.submit(_run_batch, source, options, work, batch))
                 if len(pending) >= 2 * workers:  # bounded memory, workers kept busy
                     finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for future in finished:
@@ -168,16 +202,21 @@ def _batches(jobs: Sequence[Job], size: Callable[[Job], int]) -> Iterator[list[t
         yield batch
 
 
-_WORKER_RENDERERS: dict[str, Renderer] = {}
+_WORKER_RENDERERS: dict[tuple[str, tuple[tuple[str, ...], str | None]], Renderer] = {}
 
 
 def _run_batch(
     source_dir: str,
+    options: tuple[tuple[str, ...], str | None],
     work: Callable[[Renderer, Job], list[Rendered]],
     batch: list[tuple[int, Job]],
 ) -> list[tuple[int, list[Rendered]]]:
     """In a worker process: run a batch of jobs with this process's renderer."""
-    renderer = _WORKER_RENDERERS.get(source_dir)
+    key = (source_dir, options)
+    renderer = _WORKER_RENDERERS.get(key)
     if renderer is None:
-        renderer = _WORKER_RENDERERS[source_dir] = Renderer(Path(source_dir))
+        image_origins, site_url = options
+        renderer = _WORKER_RENDERERS[key] = Renderer(
+            Path(source_dir), image_origins=image_origins, site_url=site_url
+        )
     return [(index, work(renderer, job)) for index, job in batch]

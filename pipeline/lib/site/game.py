@@ -1,0 +1,59 @@
+"""The "Which is human?" game page: pairs from the newest published days, newest first.
+
+Static like the rest of the site: every round is in the page, and `static/game.js` shuffles
+each round's two pictures, keeps the score in `localStorage` and reveals the answer. Only
+look-alikes the generator itself accepted are played: a flagged one (below its quality gate,
+possibly a near copy) would make a poor question.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.lib.site.links import relative
+from pipeline.lib.site.media import Media
+from pipeline.lib.site.pages import (
+    Pair,
+    day_label,
+    lookalike_image,
+    measures,
+    photo_image,
+    quality_flag,
+)
+
+GAME_PATH = "game.html"
+GAME_ROUNDS = 60  # enough for a sitting, and the page stays small however long Doppel runs
+GAME_MEASURES = ("semantic_similarity", "ssim", "colour_distance", "zero_shift")
+
+
+def playable(pair: Pair) -> bool:
+    return pair.status == "succeeded" and quality_flag(pair) is None
+
+
+def game_page(newest: list[tuple[str, list[Pair]]], media: dict[str, Media]) -> dict[str, Any]:
+    """`newest`: (day, pairs) newest day first."""
+    root = ""
+    rounds: list[dict[str, Any]] = []
+    for day, pairs in newest:
+        for pair in pairs:
+            if len(rounds) == GAME_ROUNDS or not playable(pair):
+                continue
+            photo = photo_image(pair, media, root, large=False)
+            lookalike = lookalike_image(pair, media, root, large=False)
+            if photo is None or lookalike is None:
+                continue
+            readings = {m["key"]: m for m in measures(pair)}
+            rounds.append(
+                {
+                    "id": f"{day}/{pair.slug}",
+                    "title": pair.title,
+                    "day": day_label(day),
+                    "href": relative(root, pair.path),
+                    "photo": photo,
+                    "lookalike": lookalike,
+                    "credit": pair.credit,
+                    "generator": (pair.generation or {}).get("generator") or "the generator",
+                    "measures": [readings[k] for k in GAME_MEASURES if k in readings],
+                }
+            )
+    return {"root": root, "rounds": rounds}
