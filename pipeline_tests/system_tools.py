@@ -1,4 +1,5 @@
-"""System tools some tests need (Chromium, nginx, promtool, faketime): one rule for all.
+"""System tools some tests need (Chromium, nginx, promtool, torch for a reference test): one
+rule for all.
 
 On a machine without one, its tests skip with one line that names the install command. CI
 sets DOPPEL_REQUIRE_TOOLS=1 after installing them, which turns any such skip into a failure,
@@ -7,10 +8,11 @@ so a green CI run never hides a test that did not run.
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
@@ -28,7 +30,7 @@ def tool_missing(what: str, install: str) -> NoReturn:
     reason = f"{what} is not installed ({install})"
     if os.environ.get(REQUIRE_TOOLS_ENV) == "1":
         pytest.fail(f"{reason}, and {REQUIRE_TOOLS_ENV}=1 requires it", pytrace=False)
-    pytest.skip(reason)
+    pytest.skip(reason, allow_module_level=True)
 
 
 def require_tool(name: str, install: str, *, also: tuple[str, ...] = ()) -> str:
@@ -48,3 +50,11 @@ def require_chromium() -> Path:
     except ImportError:
         tool_missing("playwright", "pip install -e '.[dev]'")
     return CHROMIUM
+
+
+def require_module(name: str, install: str) -> Any:
+    """An optional Python package a reference test needs (torch), by the same rule."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        tool_missing(f"the Python package {name}", install)

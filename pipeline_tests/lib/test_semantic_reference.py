@@ -16,8 +16,9 @@ from pipeline.lib import semantic
 from pipeline.lib.images import load_image_file
 from pipeline.lib.semantic import efficientnet_lite0
 from pipeline.lib.semantic.torch_legacy_file import read_state_dict
+from pipeline_tests.system_tools import require_module
 
-torch = pytest.importorskip("torch")
+torch = require_module("torch", "pip install torch==2.13.0, the CPU build; see .ci/run")
 nn = torch.nn
 
 SAMPLES = Path(__file__).parents[2] / "pipeline" / "lib" / "sources" / "sample_photos"
