@@ -60,14 +60,17 @@ lint: install
 
 # The whole suite, as CI runs it. Without Chromium, nginx or promtool the tests that need
 # them skip with one line naming the install command (README, "Tests").
+# Test modules are shared between two workers, each module whole (its fixtures stay shared).
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 test: install
 	$(BIN)/ruff check pipeline pipeline_tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(PYTEST)
 
 # The inner loop: everything but the end-to-end tests marked slow.
 test-fast: install
-	$(BIN)/pytest -m "not slow" -q
+	$(PYTEST) -m "not slow" -q
 
 # The tests that read the clock, under libfaketime at instants around a year end, a leap day
 # and now: the process clock is faked, the PostgreSQL server's is not. The library comes from
@@ -83,10 +86,10 @@ test-dates: install
 		echo "== dated tests at $$at UTC (libfaketime)"; \
 		$(FAKETIME_ENV) FAKETIME="@$$at" $(BIN)/python -c \
 			"from pipeline.lib import clock; print('clock:', clock.utc_now().isoformat())"; \
-		$(FAKETIME_ENV) FAKETIME="@$$at" $(BIN)/pytest -m dates -q -p no:cacheprovider || exit 1; \
+		$(FAKETIME_ENV) FAKETIME="@$$at" $(PYTEST) -m dates -q -p no:cacheprovider || exit 1; \
 	done
 	@echo "== dated tests at the real now"
-	$(BIN)/pytest -m dates -q -p no:cacheprovider
+	$(PYTEST) -m dates -q -p no:cacheprovider
 
 lock: install
 	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) -o requirements.lock
