@@ -1,0 +1,173 @@
+"""Pay once: every fault of the Images API, through the real asset and SDK against the
+imitation server, counted on the server's side (what it answered with 200 is billed, even
+when it finished after the client gave up). Each fault gets two full runs, then a run that
+is killed with SIGKILL in the middle of its requests, then one more run. Dagster's step
+retry policy stays on: nothing here may be repeated by it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from pipeline.lib.db import BilledRequest, Database
+from pipeline.lib.generators.pricing import DEFAULT_PRICES, PriceTable
+from pipeline.lib.settings import DoppelSettings, load_settings
+from pipeline_tests.fixtures.openai_server import TEST_API_KEY, OpenAIImitation
+from pipeline_tests.test_openai_generated_images import (
+    DAY,
+    EDITS,
+    materialize,
+    rows_by_photo,
+    small_photos,
+)
+
+PRICES = PriceTable(DEFAULT_PRICES, unpriced_call_usd=0.25)
+CAP = 3  # room for two full runs and the killed one
+# fault -> does the server bill it (answer 200)?
+FAULTS = {
+    "malformed_json": True,  # a 200 whose JSON is cut off
+    "cut_body": True,  # a 200 whose body stops short of its Content-Length
+    "not_json": True,  # a 200 text/html
+    "empty_data": True,
+    "broken_base64": True,
+    "truncated_png": True,
+    "slow": True,  # finished and billed after the client timed out
+    "reset": False,
+    "rate_limited": False,
+    "bad_gateway": False,
+}
+NAMES = ("boat", "tiger", "lake", "forest")  # small_photos' photos
+
+
+def paid_env(tmp_path: Path, server: OpenAIImitation, **extra: str) -> dict[str, str]:
+    return {
+        "OPENAI_API_KEY": TEST_API_KEY,
+        "DOPPEL_DATA_DIR": str(tmp_path / "data"),
+        "DOPPEL_SOURCE": "folder",
+        "DOPPEL_FOLDER": str(small_photos(tmp_path / "photos")),
+        "DOPPEL_GENERATOR": "openai",
+        "DOPPEL_OPENAI_BASE_URL": server.base_url,
+        "DOPPEL_OPENAI_SIZE": "128x128",
+        "DOPPEL_OPENAI_QUALITY": "low",
+        "DOPPEL_OPENAI_TIMEOUT_S": "1.5",
+        "DOPPEL_OPENAI_MAX_RETRIES": "1",
+        "DOPPEL_MAX_PAID_ATTEMPTS": str(CAP),
+        **extra,
+    }
+
+
+def settings_from(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> DoppelSettings:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return load_settings(_env_file=None)
+
+
+def photo_of(request: Any) -> str:
+    prompt = request.params.get("prompt", "")
+    [name] = [n for n in NAMES if f"a {n}." in prompt]
+    return name
+
+
+def expected_cost(request: Any, fault: str) -> float:
+    """What the ledger should count for a request the server billed: the price of the
+    usage the client read, or the estimate when it could read none."""
+    prompt = request.params["prompt"]
+    if fault in ("empty_data", "broken_base64", "truncated_png"):
+        text = len(prompt) // 4 + 1
+        usage = {"input_tokens": text + 1000,
+                 "input_tokens_details": {"text_tokens": text, "image_tokens": 1000},
+                 "output_tokens": 4, "output_tokens_details": {"image_tokens": 4}}  # fmt: skip
+        cost = PRICES.image_cost("gpt-image-2", quality="low", size="128x128", usage=usage)
+        assert cost is not None
+        return cost
+    return PRICES.estimate_image(
+        "gpt-image-2", quality="low", size="128x128", prompt=prompt, input_fidelity="low"
+    )
+
+
+def ledger_rows(settings: DoppelSettings) -> list[BilledRequest]:
+    db = Database(settings.resolved_database_url)
+    with db.session() as session:
+        rows = list(session.scalars(select(BilledRequest).order_by(BilledRequest.id)))
+    db.dispose()
+    return rows
+
+
+def killed_mid_request(env: dict[str, str], server: OpenAIImitation, tmp_path: Path) -> None:
+    """Run the day in another process and SIGKILL it once all its requests are in flight."""
+    before = len(server.requests_to(EDITS))
+    server.stall_s = 1.5  # the server holds each request; the kill lands in the middle
+    log = (tmp_path / "killed.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline_tests.fixtures.materialize_day", DAY],
+        env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+        cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while len(server.requests_to(EDITS)) < before + 4 and process.poll() is None:
+            assert time.monotonic() < deadline, (tmp_path / "killed.log").read_text()
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+        log.close()
+        server.stall_s = 0.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_each_fault_is_paid_for_at_most_the_cap_per_photo(
+    fault: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with OpenAIImitation(slow_s=2.0, retry_after=0.0) as server:
+        server.add_fault(fault, times=10_000, path=EDITS)
+        env = paid_env(tmp_path, server)
+        settings = settings_from(env, monkeypatch)
+
+        for _ in range(2):
+            result = materialize(settings)
+            assert not result.success
+        billed = server.billed()
+        # No step retry, no immediate retry of anything billed: one paid request per photo
+        # per run; the faults that bill nothing were retried within the request only.
+        per_photo = Counter(photo_of(r) for r in billed)
+        assert per_photo == (Counter(dict.fromkeys(NAMES, 2)) if FAULTS[fault] else Counter())
+        if not FAULTS[fault]:
+            assert len(server.requests_to(EDITS)) == 4 * 2 * 2  # 2 tries, 2 runs
+        rows = ledger_rows(settings)
+        spent = sum(r.cost_usd or 0 for r in rows)
+        assert spent == pytest.approx(sum(expected_cost(r, fault) for r in billed), abs=1e-6)
+        costs = {name: row.cost_usd or 0 for name, row in rows_by_photo(settings).items()}
+        assert sum(costs.values()) == pytest.approx(spent, abs=1e-6)  # failed rows show cost
+
+        killed_mid_request(env, server, tmp_path)
+        result = materialize(settings)
+        # At the cap a photo is failed for good (not retryable): the partition is done, its
+        # check says which photos failed, and only `doppel retry` sends them again.
+        assert result.success is FAULTS[fault]
+        billed = server.billed()
+        assert max(Counter(photo_of(r) for r in billed).values(), default=0) <= CAP
+        rows = ledger_rows(settings)
+        assert all(r.outcome != "pending" or r.completed_at is None for r in rows)
+        # A killed request is counted as billed whether or not the server finished it: the
+        # ledger may count more than the server billed, never less.
+        assert sum(r.cost_usd or r.estimated_usd for r in rows if r.outcome != "not_billed") >= (
+            sum(expected_cost(r, fault) for r in billed) - 1e-6
+        )
+        if FAULTS[fault]:
+            # Run 1, run 2, the killed run: the cap; the last run sent nothing.
+            assert Counter(photo_of(r) for r in billed) == Counter(dict.fromkeys(NAMES, CAP))
+            assert len(server.requests_to(EDITS)) == 4 * CAP
+            assert {r.error.split(";")[0] for r in rows_by_photo(settings).values() if r.error} == {
+                f"stopped after {CAP} paid attempts (the cap is {CAP}, DOPPEL_MAX_PAID_ATTEMPTS)"
+            }
