@@ -137,6 +137,7 @@ def test_each_fault_is_paid_for_at_most_the_cap_per_photo(
         for _ in range(2):
             result = materialize(settings)
             assert not result.success
+            assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
         billed = server.billed()
         # No step retry, no immediate retry of anything billed: one paid request per photo
         # per run; the faults that bill nothing were retried within the request only.
@@ -171,3 +172,48 @@ def test_each_fault_is_paid_for_at_most_the_cap_per_photo(
             assert {r.error.split(";")[0] for r in rows_by_photo(settings).values() if r.error} == {
                 f"stopped after {CAP} paid attempts (the cap is {CAP}, DOPPEL_MAX_PAID_ATTEMPTS)"
             }
+
+
+def eight_photos(folder: Path) -> Path:
+    import json
+
+    from PIL import Image
+
+    folder.mkdir()
+    entries = []
+    for i in range(8):
+        Image.new("RGB", (80, 64), (30 * i, 200 - 20 * i, 90)).save(folder / f"p{i}.jpg")
+        entries.append({"id": f"p{i}", "file": f"p{i}.jpg", "description": f"photo number {i}"})
+    (folder / "photos.json").write_text(json.dumps(entries))
+    return folder
+
+
+@pytest.mark.parametrize("fault", ["insufficient_quota", "unauthorized"])
+def test_a_permanent_refusal_stops_the_day_and_a_rerun_sends_one_probe(
+    fault: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with OpenAIImitation() as server:
+        server.latency_s = 0.2  # the first four are in flight together
+        server.add_fault(fault, times=10_000, path=EDITS)
+        env = paid_env(
+            tmp_path, server, DOPPEL_FOLDER=str(eight_photos(tmp_path / "eight")),
+            DOPPEL_PHOTOS_PER_DAY="8", DOPPEL_GENERATION_CONCURRENCY="4",
+        )  # fmt: skip
+        settings = settings_from(env, monkeypatch)
+        first = materialize(settings)
+        assert not first.success
+        assert 1 <= len(server.requests_to(EDITS)) <= 4  # at most what was already in flight
+        [failure] = [e for e in first.get_step_failure_events() if "generated" in e.step_key]
+        assert "cannot take requests" in failure.step_failure_data.error.message  # type: ignore[union-attr]
+        assert not [e for e in first.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+
+        for _ in range(2):  # a re-run (or the sensor's probe once its wait has passed)
+            server.clear()
+            server.add_fault(fault, times=10_000, path=EDITS)
+            assert not materialize(settings).success
+            assert len(server.requests_to(EDITS)) == 1
+
+        server.clear()  # the key is fixed / credit added: the probe succeeds, then the rest
+        assert materialize(settings).success
+        assert len(server.requests_to(EDITS)) == 8
+        assert server.billed() and len(server.billed()) == 8

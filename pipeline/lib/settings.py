@@ -202,6 +202,12 @@ class DoppelSettings(BaseSettings):
     gap_retry_after_minutes: float = Field(
         default=30, ge=0, description="Wait after a day's failed run; doubles with each failure."
     )
+    gap_stop_wait_hours: float = Field(
+        default=6,
+        ge=0,
+        description="After the generator refused for good (bad key, no quota), hours before "
+        "the gap-fill sensor probes again with one day.",
+    )
     gap_sensor_interval_s: int = Field(default=600, ge=1, le=86_400)
     run_executor: Literal["multiprocess", "in_process"] = Field(
         default="multiprocess",

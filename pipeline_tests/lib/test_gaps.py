@@ -95,3 +95,22 @@ def test_gap_fill_sensor_leaves_the_newest_day_to_the_schedule_until_it_has_fire
 def test_gap_fill_sensor_summary_of_an_all_done_window() -> None:
     report = decide([MATERIALIZED] * 4, [MATERIALIZED] * 4)
     assert report.summary() == "2026-11-24..2026-11-27: nothing to fill; 4 done"
+
+
+def test_after_a_permanent_stop_gaps_wait_hours_then_one_day_probes() -> None:
+    photos = [MATERIALIZED] * 4
+    lookalikes = [FAILED, FAILED, None, MATERIALIZED]
+    stopped = NOW - timedelta(hours=1)
+
+    def report_at(now: datetime):  # type: ignore[no-untyped-def]
+        return find_gaps(DAYS, statuses(photos, lookalikes), {}, now=now, policy=POLICY,
+                         generator_stopped_at=stopped)  # fmt: skip
+
+    held = report_at(NOW)
+    assert held.days_to_backfill == []
+    assert "held until 2026-11-28 17:00 UTC" in held.decisions[0].reason
+    assert POLICY.stop_wait == timedelta(hours=6)  # hours, not the 30 minutes of a blip
+
+    probing = report_at(stopped + POLICY.stop_wait)
+    assert probing.days_to_backfill == ["2026-11-24"]  # one day: its run sends one request
+    assert [d.kind for d in probing.decisions] == ["gap", "cooling_down", "cooling_down", "done"]
