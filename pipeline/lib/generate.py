@@ -19,7 +19,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
@@ -128,21 +128,29 @@ def generate_day(
         # Photos already run in parallel; BLAS threads inside each would oversubscribe the
         # cores (measured: 44 s instead of 33 s for `make run` on 2 cores).
         blas = threadpool_limits(1, user_api="blas") if workers > 1 else nullcontext()
-        with blas, ThreadPoolExecutor(max_workers=workers) as pool:
+        pool = ThreadPoolExecutor(max_workers=workers)
+        with blas:
             futures = [
                 pool.submit(_generate_one, day, photo, generator, store, db, compare, stopped)
                 for photo in todo
             ]
             try:
-                for future in as_completed(futures):
-                    result.generator_calls += future.result()
-            except (GeneratorUnavailable, KeyboardInterrupt, SystemExit):
-                # A permanent failure or an interrupt: photos not yet started are cancelled;
-                # those in flight finish and are kept.
+                pending = set(futures)
+                while pending:
+                    # Short waits, not one long one: a signal may wake any thread, and the
+                    # main thread only runs Python's handler (Ctrl-C, SIGTERM) once it wakes.
+                    finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        result.generator_calls += future.result()
+            except BaseException as exc:
+                # A permanent failure: photos not yet started are cancelled, those in flight
+                # finish and are kept. An interrupt (Ctrl-C, SIGTERM; Dagster raises its own
+                # BaseException for them): don't wait for requests in flight (up to their
+                # timeout); their ledger rows stay pending, which counts them as billed.
                 stopped.set()
-                for future in futures:
-                    future.cancel()
+                pool.shutdown(wait=isinstance(exc, Exception), cancel_futures=True)
                 raise
+            pool.shutdown(wait=True)
     finally:
         if ledger is not None:
             _record_costs(ledger, [photo.id for photo in photos], db)

@@ -54,6 +54,12 @@ def generated_images(
         raise dg.Failure(
             description=f"{generator.name} cannot take requests: {exc}", allow_retries=False
         ) from exc
+    except Exception:
+        raise  # a blip (database, store): the step retry may try again at no extra cost
+    except BaseException as exc:  # Ctrl-C, SIGTERM, Dagster's own interrupt error
+        # Dagster honours the retry policy on interrupts too; a stopped run must stay
+        # stopped (its requests in flight are pending in the ledger, counted as billed).
+        raise dg.Failure(description="interrupted", allow_retries=False) from exc
 
     context.log.info(
         f"{day}: {result.generator_calls} generator calls, {result.reused} reused, "
