@@ -142,13 +142,20 @@ def generate_day(
                     finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
                     for future in finished:
                         result.generator_calls += future.result()
-            except BaseException as exc:
-                # A permanent failure: photos not yet started are cancelled, those in flight
-                # finish and are kept. An interrupt (Ctrl-C, SIGTERM; Dagster raises its own
-                # BaseException for them): don't wait for requests in flight (up to their
-                # timeout); their ledger rows stay pending, which counts them as billed.
+            except GeneratorUnavailable:
+                # Photos not yet started are cancelled; those in flight finish and are kept.
                 stopped.set()
-                pool.shutdown(wait=isinstance(exc, Exception), cancel_futures=True)
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            except Exception:
+                pool.shutdown(wait=True)  # a bug in one photo: the others still finish
+                raise
+            except BaseException:
+                # An interrupt (Ctrl-C, SIGTERM; Dagster raises its own BaseException): don't
+                # wait for requests in flight (up to their timeout); their ledger rows stay
+                # pending, which counts them as billed.
+                stopped.set()
+                pool.shutdown(wait=False, cancel_futures=True)
                 raise
             pool.shutdown(wait=True)
     finally:
