@@ -217,3 +217,25 @@ def test_a_permanent_refusal_stops_the_day_and_a_rerun_sends_one_probe(
         assert materialize(settings).success
         assert len(server.requests_to(EDITS)) == 8
         assert server.billed() and len(server.billed()) == 8
+
+
+def test_doppel_retry_lifts_the_cap_for_a_photo_and_the_ledger_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.cli import main
+
+    with OpenAIImitation() as server:
+        server.add_fault("empty_data", times=10_000, path=EDITS)
+        env = paid_env(tmp_path, server, DOPPEL_MAX_PAID_ATTEMPTS="1")
+        settings = settings_from(env, monkeypatch)
+        assert not materialize(settings).success
+        assert materialize(settings).success  # every photo at its cap: nothing sent
+        assert len(server.requests_to(EDITS)) == 4
+
+        assert main(["retry", DAY, "--photo", f"{DAY}/boat"]) == 0
+        assert main(["retry", DAY, "--photo", "no-such-photo"]) == 2
+        server.clear()
+        materialize(settings)
+        assert [photo_of(r) for r in server.requests_to(EDITS)] == ["boat"]
+        lifted = [r for r in ledger_rows(settings) if r.kind == "cap_lifted"]
+        assert [r.detail for r in lifted] == [f"doppel retry {DAY} --photo {DAY}/boat"]
