@@ -10,12 +10,12 @@ Two strategies, chosen in settings:
   photo itself never reaches the image model. Chat Completions (not the Responses API) is
   used because OpenAI-compatible servers implement it far more widely.
 
-Retries: the SDK is built with `max_retries=0` and this module runs its own bounded loop.
-The SDK retries every 429, but a 429 `insufficient_quota` will not clear in seconds and must
-stop the day at once, and only the body (not a header) tells the two apart; the loop also
-reserves budget per attempt and honours `retry-after-ms`/`retry-after` within a cap. Timeouts,
-dropped connections, 408/409/429 `rate_limit_exceeded` and 5xx are retried; a refusal, a bad
-request or a bad key never are.
+Retries: the SDK is built with `max_retries=0` and this module runs its own bounded loop,
+classified by the one table in `pipeline.lib.generators.failures`: only what was not billed
+(429 `rate_limit_exceeded`, 5xx, a reset before any reply) is retried within the request;
+a 200 that cannot be used or a timeout is billed (or may be) and is never retried at once;
+a bad key, no quota or an unknown model stops the day. Every request is written to the
+ledger of billed requests before it is sent, which also holds the per-photo cap.
 """
 
 from __future__ import annotations
