@@ -239,3 +239,35 @@ def test_doppel_retry_lifts_the_cap_for_a_photo_and_the_ledger_says_so(
         assert [photo_of(r) for r in server.requests_to(EDITS)] == ["boat"]
         lifted = [r for r in ledger_rows(settings) if r.kind == "cap_lifted"]
         assert [r.detail for r in lifted] == [f"doppel retry {DAY} --photo {DAY}/boat"]
+
+
+@pytest.mark.slow
+def test_two_processes_on_the_same_day_never_exceed_the_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_database: dict[str, str]
+) -> None:
+    with OpenAIImitation() as server:
+        server.latency_s = 0.3  # both processes' requests overlap
+        server.add_fault("empty_data", times=10_000, path=EDITS)  # billed, never usable
+        env = paid_env(tmp_path, server, DOPPEL_DATABASE_URL=postgres_database["url"],
+                       DOPPEL_MAX_PAID_ATTEMPTS="1")  # fmt: skip
+        settings = settings_from(env, monkeypatch)
+        assert materialize(settings, selection=["unsplash_images"]).success
+        command = [sys.executable, "-m", "pipeline_tests.fixtures.materialize_day", DAY,
+                   "--look-alikes-only"]  # fmt: skip
+        for _ in range(2):  # two rounds of two processes racing for each photo's one slot
+            processes = [
+                subprocess.Popen(
+                    command,
+                    env={**os.environ, **env},
+                    cwd=Path(__file__).resolve().parents[1],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                for _ in range(2)
+            ]
+            for process in processes:
+                process.wait(timeout=120)
+        per_photo = Counter(photo_of(r) for r in server.billed())
+        assert per_photo == Counter(dict.fromkeys(NAMES, 1))
+        rows = [r for r in ledger_rows(settings) if r.outcome != "not_billed"]
+        assert sorted(Counter(r.inspiration_id for r in rows).values()) == [1, 1, 1, 1]
