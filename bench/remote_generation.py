@@ -4,8 +4,9 @@ A day of N photos (the bundled sample photos, repeated) goes through the real
 `generate_day` with the real OpenAI generator (edit strategy, through the `openai` SDK) at
 each concurrency c, against the OpenAI imitation server answering every request after a
 fixed latency. The server runs in its own process so its work does not compete with the
-client for the GIL. Every look-alike is validated, stored (PNG + JSON receipt) and recorded
-in a SQLite database, as in a real day; comparisons are off (CPU work, see
+client for the GIL. Every request is written to the ledger of billed requests before it is
+sent and completed after; every look-alike is validated, stored (PNG + JSON receipt) and
+recorded in a SQLite database, as in a real day; comparisons are off (CPU work, see
 bench/comparisons.py).
 
 share_of_ideal_at_c = (N / c × latency) / measured wall time; 1.0 means no overhead.
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for pipeline_tes
 from pipeline.lib.db import Database, InspirationImage
 from pipeline.lib.generate import generate_day
 from pipeline.lib.generators.budget import DailyBudget
+from pipeline.lib.generators.ledger import Ledger
 from pipeline.lib.generators.openai_images import (
     OpenAIImagesConfig,
     OpenAIImagesGenerator,
@@ -82,15 +84,18 @@ def run_day(base_url: str, workdir: Path, photos: int, concurrency: int) -> floa
         timeout_s=30.0,
         max_retries=0,
     )
+    ledger = Ledger(db)  # two ledger writes per request, as in a real day
     generator = OpenAIImagesGenerator(
         config,
         prices=PriceTable(DEFAULT_PRICES, unpriced_call_usd=0.25),
         budget=DailyBudget(100.0),
+        ledger=ledger,
     )
     started = time.perf_counter()
     result = generate_day(
-        DAY, ids, generator=generator, store=store, db=db, concurrency=concurrency, compare=None
-    )
+        DAY, ids, generator=generator, store=store, db=db, concurrency=concurrency,
+        compare=None, ledger=ledger,
+    )  # fmt: skip
     wall = time.perf_counter() - started
     generator.close()
     db.dispose()

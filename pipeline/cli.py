@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -38,10 +39,45 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = _settings()
     print(settings.summary(), flush=True)
-    report = run_days(settings, days=args.days)
+    signal.signal(signal.SIGTERM, _interrupt)  # `timeout`, `docker stop`: like Ctrl-C
+    try:
+        day = _backfill_days(args.day, args.day)[0] if args.day else None
+        report = run_days(settings, days=args.days, day=day)
+    except KeyboardInterrupt:
+        print("doppel: interrupted; this run's Dagster runs are marked failed and their pool "
+              "slots freed", file=sys.stderr, flush=True)  # fmt: skip
+        # Exit now rather than wait for requests in flight (up to their timeout): their
+        # ledger rows stay pending, which counts them as billed, and no re-run repeats them.
+        os._exit(130)
     for line in report.lines():
         print(line, flush=True)
     return 0 if report.ok else 1
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    from pipeline.lib.db import Database
+    from pipeline.lib.paid_retry import RetryRefused, lift_paid_cap
+
+    settings = _settings()
+    db = Database(settings.resolved_database_url)
+    db.upgrade()
+    try:
+        lifted = lift_paid_cap(
+            db, args.day, photo=args.photo, generator=settings.generator,
+            max_paid_attempts=settings.max_paid_attempts,
+        )  # fmt: skip
+    except RetryRefused as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        db.dispose()
+    for name in lifted:
+        print(f"{args.day}: {name} may be paid for again ({settings.max_paid_attempts} attempts)")
+    print(f"the next `doppel run` or backfill of {args.day} asks for them again")
+    return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -217,7 +253,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="materialize the last complete days into the local instance")
     run.add_argument("--days", type=int, default=3, help="how many recent days (default 3)")
+    run.add_argument("--day", metavar="DAY", help="this one day instead (YYYY-MM-DD)")
     run.set_defaults(func=cmd_run)
+
+    retry = sub.add_parser(
+        "retry", help="let a day's failed photos be paid for again (lifts the per-photo cap)"
+    )
+    retry.add_argument("day", metavar="DAY", help="YYYY-MM-DD")
+    retry.add_argument("--photo", metavar="ID", help="only this photo (its id or source id)")
+    retry.set_defaults(func=cmd_retry)
 
     status = sub.add_parser("status", help="photos and look-alikes per day, from the database")
     status.add_argument("--json", action="store_true", help="one JSON object on stdout")

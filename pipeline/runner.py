@@ -1,25 +1,36 @@
 """`make run`: materialize the last complete days into the persistent local instance.
 
 Runs go through Dagster (in-process), so they show in `make dev`'s UI with their metadata
-and checks. Days already done cost nothing: the assets reuse what is stored.
+and checks. Days already done cost nothing: the assets reuse what is stored. Before the
+first day, runs left STARTED by a killed `doppel run` are marked failed and their pool
+slots freed (`pipeline.lib.local_runs`); a wait for a slot is bounded.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, TypeVar, cast
 
 import dagster as dg
+from sqlalchemy import func, select
 
 from pipeline.definitions import build_definitions
 from pipeline.defs.jobs import daily_images_job, gallery_site_job
+from pipeline.defs.limits import IMAGE_GENERATOR_POOL
 from pipeline.defs.partitions import last_complete_days
-from pipeline.lib.db import Database
+from pipeline.lib.db import Database, GeneratedImage, InspirationImage
 from pipeline.lib.instance import ensure_local_instance
+from pipeline.lib.local_runs import owner_tags, recover_stale_runs, wait_for_pool_slot
 from pipeline.lib.settings import DoppelSettings
 
+T = TypeVar("T")
 # Each day's failure is reported below in one line; its event log (stack trace included) is in
 # the instance, for `make dev`'s UI.
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+SLOT_WAIT_S = 60.0  # a day's step holds its slot for minutes at most on a laptop
 
 
 @dataclass
@@ -29,6 +40,7 @@ class RunReport:
     results: dict[str, str] = field(default_factory=dict)
     new_generations: int = 0
     gallery: str | None = None  # the published index.html
+    recovered: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -36,7 +48,11 @@ class RunReport:
 
     def lines(self) -> list[str]:
         s = self.settings
-        out = [f"{day}: {status}" for day, status in self.results.items()]
+        out = []
+        if self.recovered:
+            out.append(f"marked {len(self.recovered)} run(s) of a killed doppel run as failed "
+                       "and freed their pool slots")  # fmt: skip
+        out += [f"{day}: {status}" for day, status in self.results.items()]
         out.append(f"new look-alikes this run: {self.new_generations}")
         out.append(f"database:        {s.resolved_database_url.split('://', 1)[0]} "
                    f"({s.resolved_database_url.split(':///', 1)[-1]})")  # fmt: skip
@@ -51,40 +67,112 @@ class RunReport:
         return out
 
 
-def run_days(settings: DoppelSettings, *, days: int) -> RunReport:
+def run_days(
+    settings: DoppelSettings,
+    *,
+    days: int,
+    day: str | None = None,
+    say: Callable[[str], None] = print,
+    slot_wait_s: float = SLOT_WAIT_S,
+) -> RunReport:
     home = ensure_local_instance()
     report = RunReport(settings, str(home))
     defs = build_definitions(settings)
     job = defs.resolve_job_def(daily_images_job.name)
+    db = Database(settings.resolved_database_url)
+    db.upgrade()  # the assets would; the before/after counts need the tables first
     with dg.DagsterInstance.get() as instance:
-        for day in last_complete_days(days):
-            result = job.execute_in_process(
-                partition_key=day, instance=instance, run_config=QUIET_LOGS, raise_on_error=False
-            )
-            report.results[day] = "ok" if result.success else _failure(result)
-            for event in result.get_asset_materialization_events():
-                materialization = event.event_specific_data.materialization  # type: ignore[union-attr]
-                calls = materialization.metadata.get("generator_calls_this_run")
-                if calls is not None:
-                    report.new_generations += int(calls.value)  # type: ignore[arg-type]
-        # Then the gallery, from every day's tables (unchanged pages are not rewritten).
-        gallery = defs.resolve_job_def(gallery_site_job.name).execute_in_process(
-            instance=instance, run_config=QUIET_LOGS, raise_on_error=False
-        )
+        report.recovered = recover_stale_runs(instance)
+        try:
+            for key in [day] if day else last_complete_days(days):
+                held = wait_for_pool_slot(
+                    instance, IMAGE_GENERATOR_POOL, timeout_s=slot_wait_s, say=say
+                )
+                if held is not None:
+                    report.results[key] = f"not run: {held}"
+                    continue
+                before = _look_alikes(db, key)
+                result = _off_the_main_thread(
+                    lambda key=key: job.execute_in_process(  # type: ignore[misc]
+                        partition_key=key, instance=instance, run_config=QUIET_LOGS,
+                        raise_on_error=False, tags=owner_tags(),
+                    )
+                )  # fmt: skip
+                report.results[key] = "ok" if result.success else _failure(result)
+                report.new_generations += max(0, _look_alikes(db, key) - before)
+            # Then the gallery, from every day's tables (unchanged pages are not rewritten).
+            gallery = _off_the_main_thread(
+                lambda: defs.resolve_job_def(gallery_site_job.name).execute_in_process(
+                    instance=instance, run_config=QUIET_LOGS, raise_on_error=False,
+                    tags=owner_tags(),
+                )
+            )  # fmt: skip
+        except BaseException:
+            # Ctrl-C or SIGTERM: leave no run STARTED and no slot claimed behind us.
+            recover_stale_runs(instance, include_own=True)
+            raise
         report.results["gallery build"] = "ok" if gallery.success else _failure(gallery)
         for event in gallery.get_asset_materialization_events():
             index = event.event_specific_data.materialization.metadata.get("index")  # type: ignore[union-attr]
             report.gallery = str(index.value) if index is not None else None
-    Database(settings.resolved_database_url).dispose()
+    db.dispose()
     return report
 
 
+def _look_alikes(db: Database, day: str) -> int:
+    """Succeeded look-alikes of a day, from the database (not from any run's counters)."""
+    with db.session() as session:
+        count = session.scalar(
+            select(func.count())
+            .select_from(GeneratedImage)
+            .join(GeneratedImage.inspiration)
+            .where(
+                InspirationImage.day == date.fromisoformat(day),
+                GeneratedImage.status == "succeeded",
+            )
+        )
+    return int(count or 0)
+
+
+def _off_the_main_thread(execute: Callable[[], T]) -> T:
+    """Run `execute` in a worker thread while the main thread waits in short steps.
+
+    On the main thread Dagster takes over Ctrl-C and SIGTERM during a run and turns them
+    into a step retry (it honours the step's RetryPolicy on interrupts), so `doppel run`
+    would not stop. Off it, Dagster leaves the signals alone, they raise KeyboardInterrupt
+    here at once, and `run_days` marks the run failed and frees its slots."""
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["value"] = execute()
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name="doppel-run", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.25)
+    if "error" in outcome:
+        raise outcome["error"]
+    return cast(T, outcome["value"])
+
+
 def _failure(result: dg.ExecuteInProcessResult) -> str:
+    """The first real reason: a step's own failure description, never Dagster's summary of
+    retries ("Exceeded max_retries")."""
     for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data is not None:
-            described = event.step_failure_data.user_failure_data  # a dg.Failure says it best
-            error = event.step_failure_data.error
-            text = (described.description if described else None) or (error and error.message)
-            message = text.strip().splitlines()[0] if text else "step failed"
-            return f"failed at {event.step_key}: {message}"
+        if not event.is_step_failure or event.step_failure_data is None:
+            continue
+        data = event.step_failure_data
+        user = data.user_failure_data
+        if user is not None and user.description:
+            message = user.description
+        else:
+            error = data.error
+            while error is not None and error.message.startswith("Exceeded max_retries"):
+                error = error.cause
+            message = error.message if error is not None else "step failed"
+        first = " ".join(message.strip().splitlines()[0].split()) if message.strip() else ""
+        return f"failed at {event.step_key}: {first[:400] or 'step failed'}"
     return "failed"

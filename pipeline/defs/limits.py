@@ -8,9 +8,11 @@ or `dagster instance concurrency set image_generator 2`), so they change without
 
 Retries come in layers, short to long:
 1. the HTTP helper (`pipeline.lib.http.send_with_retries`) retries one request, in seconds;
-2. `API_STEP_RETRY` re-runs a failed step a couple of times after a short wait, for a blip
-   outside a single request (database or store reconnects, a dropped worker); a retried
-   `generated_images` step only calls the generator for the photos still missing;
+2. `API_STEP_RETRY` re-runs a failed step a couple of times after a short wait, only for a
+   blip that costs nothing to repeat (database or store reconnects, a dropped worker).
+   Whatever may have been billed, or will fail the same way again (a bad key), raises
+   `dg.Failure(allow_retries=False)`: the table in `pipeline.lib.generators.failures` says
+   which, and the ledger's per-photo cap bounds what any retry can pay;
 3. instance `run_retries` re-launch a run whose worker crashed;
 4. the gap-fill sensor comes back for a failed day after 30 min, then 60 min, and leaves it
    to a person after DOPPEL_GAP_MAX_ATTEMPTS failed runs. Long outages are its job, which is

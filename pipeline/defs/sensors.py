@@ -33,6 +33,7 @@ def gap_policy(settings: DoppelSettings) -> GapPolicy:
         max_attempts=settings.gap_max_attempts,
         retry_after=timedelta(minutes=settings.gap_retry_after_minutes),
         schedule_time=time(settings.schedule_hour, settings.schedule_minute),
+        stop_wait=timedelta(hours=settings.gap_stop_wait_hours),
     )
 
 
@@ -68,7 +69,10 @@ def build_gap_fill_sensor(settings: DoppelSettings) -> dg.SensorDefinition:
         days = daily_partitions.get_partition_keys(current_time=now)[-lookback:]
         statuses = {label: _statuses(instance, key, days) for key, label in ASSET_LABELS.items()}
         history = _failed_attempts(instance, _candidates(days, statuses), policy.max_attempts)
-        report = find_gaps(days, statuses, history, now=now, policy=policy)
+        report = find_gaps(
+            days, statuses, history, now=now, policy=policy,
+            generator_stopped_at=_generator_stopped_at(settings),
+        )  # fmt: skip
         for capped in report.of_kind("capped"):
             context.log.warning(f"{capped.day}: {capped.reason}")
         if not report.days_to_backfill:
@@ -79,6 +83,19 @@ def build_gap_fill_sensor(settings: DoppelSettings) -> dg.SensorDefinition:
         )
 
     return gap_fill_sensor
+
+
+def _generator_stopped_at(settings: DoppelSettings) -> datetime | None:
+    """When the generator last refused for good, from the ledger of billed requests."""
+    from pipeline.lib.db import Database
+    from pipeline.lib.generators.ledger import Ledger
+
+    db = Database(settings.resolved_database_url)
+    try:
+        db.upgrade()
+        return Ledger(db).last_stop(settings.generator)
+    finally:
+        db.dispose()
 
 
 def _is_ours(tags: dict[str, str]) -> bool:

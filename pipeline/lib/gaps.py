@@ -36,6 +36,9 @@ class GapPolicy:
     # When the daily schedule fires (UTC); until then (plus grace) a new day is its job.
     schedule_time: time = time(1, 0)
     schedule_grace: timedelta = timedelta(minutes=15)
+    # After the generator refused for good (bad key, no quota), wait this long, then probe
+    # with one day (whose run sends one request first), not every gap at once.
+    stop_wait: timedelta = timedelta(hours=6)
 
     def retry_wait(self, failed_attempts: int) -> timedelta:
         return self.retry_after * 2 ** max(0, failed_attempts - 1)
@@ -85,17 +88,42 @@ def find_gaps(
     *,
     now: datetime,
     policy: GapPolicy,
+    generator_stopped_at: datetime | None = None,
 ) -> GapReport:
     """Decide for each day (oldest first) whether to backfill it.
 
     `statuses` maps an asset's label (e.g. "photos") to its status per day; `history` holds
-    failed attempts per day (days without an entry have none).
+    failed attempts per day (days without an entry have none). `generator_stopped_at` is
+    when the generator last refused for good (the ledger knows), if that was its last word.
     """
     decisions = []
     for day in days:
         per_asset = {label: by_day.get(day) for label, by_day in statuses.items()}
         decisions.append(_decide(day, per_asset, history.get(day, DayHistory()), now, policy))
+    if generator_stopped_at is not None:
+        decisions = _after_a_stop(decisions, not_after_now(generator_stopped_at, now), now, policy)
     return GapReport(tuple(decisions))
+
+
+def _after_a_stop(
+    decisions: list[DayDecision], stopped_at: datetime, now: datetime, policy: GapPolicy
+) -> list[DayDecision]:
+    """Hold every gap until `stop_wait` has passed, then let only the first one probe."""
+    probe_at = stopped_at + policy.stop_wait
+    out, probing = [], False
+    for d in decisions:
+        if not d.backfill:
+            out.append(d)
+        elif now < probe_at:
+            reason = (f"held until {probe_at:%Y-%m-%d %H:%M} UTC: the generator refused for "
+                      f"good at {stopped_at:%H:%M} (see the last failed run)")  # fmt: skip
+            out.append(DayDecision(d.day, False, reason, "cooling_down"))
+        elif not probing:
+            probing = True
+            out.append(DayDecision(d.day, True, f"{d.reason}; probing after a stop", "gap"))
+        else:
+            out.append(DayDecision(d.day, False, "waits for the probe's day", "cooling_down"))
+    return out
 
 
 def _decide(

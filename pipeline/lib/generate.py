@@ -4,6 +4,10 @@ Each success is written to the object store (image, then a JSON sidecar with wha
 and recorded in the database the moment it completes, so a crash loses nothing already
 paid for. A re-run skips finished and refused photos, adopts any stored result the
 database missed, and only calls the generator for what is left.
+
+Each photo's `cost_usd` is what the ledger of billed requests says it cost, failed attempts
+included. After a permanent stop (bad key, no quota) the next run probes with one photo
+before it sends the rest, so a key that is still wrong costs one request, not a day's worth.
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ import hashlib
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
@@ -32,6 +37,7 @@ from pipeline.lib.generators import (
     ImageGenerator,
     SourceImage,
 )
+from pipeline.lib.generators.ledger import Ledger
 from pipeline.lib.images import ImageError, decode_image, encode_image
 from pipeline.lib.storage import ObjectNotFound, ObjectStore
 
@@ -83,6 +89,7 @@ def generate_day(
     db: Database,
     concurrency: int = 2,
     compare: Compare | None = None,
+    ledger: Ledger | None = None,
 ) -> DayGeneration:
     result = DayGeneration(day)
     ids = list(photo_ids)
@@ -109,23 +116,51 @@ def generate_day(
 
     if todo:
         log.info("%s: generating %d look-alikes with %s", day, len(todo), generator.name)
-    workers = max(1, min(concurrency, len(todo)))
-    # Photos already run in parallel; BLAS threads inside each would oversubscribe the
-    # cores (measured: 44 s instead of 33 s for `make run` on 2 cores).
-    blas = threadpool_limits(1, user_api="blas") if workers > 1 else nullcontext()
-    with blas, ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {
-            pool.submit(_generate_one, day, photo, generator, store, db, compare): photo
-            for photo in todo
-        }
-        try:
-            for future in as_completed(futures):
-                result.generator_calls += future.result()
-        except GeneratorUnavailable:
-            # Photos not yet started are cancelled; those in flight finish and are kept.
-            for future in futures:
-                future.cancel()
-            raise
+    stopped = threading.Event()  # set at the first permanent failure: start nothing more
+    try:
+        if todo and ledger is not None and ledger.last_stop(generator.name) is not None:
+            log.info("%s: the last request was refused for good; probing with one photo", day)
+            probe = todo.pop(0)
+            result.generator_calls += _generate_one(
+                day, probe, generator, store, db, compare, stopped
+            )
+        workers = max(1, min(concurrency, len(todo)))
+        # Photos already run in parallel; BLAS threads inside each would oversubscribe the
+        # cores (measured: 44 s instead of 33 s for `make run` on 2 cores).
+        blas = threadpool_limits(1, user_api="blas") if workers > 1 else nullcontext()
+        pool = ThreadPoolExecutor(max_workers=workers)
+        with blas:
+            futures = [
+                pool.submit(_generate_one, day, photo, generator, store, db, compare, stopped)
+                for photo in todo
+            ]
+            try:
+                pending = set(futures)
+                while pending:
+                    # Short waits, not one long one: a signal may wake any thread, and the
+                    # main thread only runs Python's handler (Ctrl-C, SIGTERM) once it wakes.
+                    finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        result.generator_calls += future.result()
+            except GeneratorUnavailable:
+                # Photos not yet started are cancelled; those in flight finish and are kept.
+                stopped.set()
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            except Exception:
+                pool.shutdown(wait=True)  # a bug in one photo: the others still finish
+                raise
+            except BaseException:
+                # An interrupt (Ctrl-C, SIGTERM; Dagster raises its own BaseException): don't
+                # wait for requests in flight (up to their timeout); their ledger rows stay
+                # pending, which counts them as billed.
+                stopped.set()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown(wait=True)
+    finally:
+        if ledger is not None:
+            _record_costs(ledger, [photo.id for photo in photos], db)
 
     with db.session() as session:
         rows = session.scalars(
@@ -145,8 +180,11 @@ def _generate_one(
     store: ObjectStore,
     db: Database,
     compare: Compare | None,
+    stopped: threading.Event,
 ) -> int:
     """Generate, store and record one look-alike. Returns 1 if the generator was called."""
+    if stopped.is_set():
+        return 0
     try:
         data = store.get(photo.object_key or "")
         original = decode_image(data)
@@ -160,11 +198,13 @@ def _generate_one(
         seed=seed_for(photo),
         description=photo.description or photo.title,
         name=photo.source_id,
+        photo_id=photo.id,
     )
     started = time.monotonic()
     try:
         generation = generator.generate(source)
     except GeneratorUnavailable as exc:
+        stopped.set()
         _record_failure(photo, generator.name, str(exc), True, db)
         raise
     except GenerationError as exc:
@@ -305,6 +345,19 @@ def _record_failure(
         generator=generator,
         object_key=None,
     )
+
+
+def _record_costs(ledger: Ledger, photo_ids: list[int], db: Database) -> None:
+    """Each look-alike's cost is what the ledger says its photo's requests cost."""
+    spent = ledger.spent_by_photo(photo_ids)
+    if not spent:
+        return
+    with db.session() as session:
+        rows = session.scalars(
+            select(GeneratedImage).where(GeneratedImage.inspiration_id.in_(list(spent)))
+        )
+        for row in rows:
+            row.cost_usd = spent[row.inspiration_id]
 
 
 def _row_of(row: GeneratedImage) -> dict[str, Any]:

@@ -127,7 +127,9 @@ class DoppelSettings(BaseSettings):
     )
     openai_image_model: str = "gpt-image-2"
     openai_vision_model: str = Field(
-        default="gpt-5-mini", description="Vision-capable chat model for strategy=describe."
+        # gpt-5-mini shuts down 2026-12-11; this is its listed replacement (docs/openai.md).
+        default="gpt-6.1-terra",
+        description="Vision-capable chat model for strategy=describe.",
     )
     openai_size: str = Field(default="1024x1024", description="WxH or auto.")
     openai_quality: Literal["low", "medium", "high", "auto", "xhigh", "max"] = "medium"
@@ -146,7 +148,9 @@ class DoppelSettings(BaseSettings):
             "DOPPEL_OPENAI_BASE_URL", "OPENAI_BASE_URL", "openai_base_url"
         ),
     )
-    openai_timeout_s: float = Field(default=180.0, gt=0, le=3600)
+    # The SDK's own default (600 s), which OpenAI sized for its slowest generations; high
+    # and max quality at large sizes take minutes, and a timed-out request is still billed.
+    openai_timeout_s: float = Field(default=600.0, gt=0, le=3600)
     openai_max_retries: int = Field(default=2, ge=0, le=10)
     openai_daily_budget_usd: float = Field(
         default=5.0, ge=0, description="New requests stop once today's (UTC) spend reaches it."
@@ -156,7 +160,17 @@ class DoppelSettings(BaseSettings):
         description="ESTIMATED prices per model (JSON); see pipeline/lib/generators/pricing.py.",
     )
     openai_unpriced_call_usd: float = Field(
-        default=0.25, ge=0, description="Assumed cost of a call to a model not in the table."
+        default=0.25,
+        ge=0,
+        description="Cost of a call to a model not in the table; a model missing from it is "
+        "refused at start unless this is set.",
+    )
+    max_paid_attempts: int = Field(
+        default=2,
+        ge=1,
+        le=20,
+        description="Requests per photo that may be billed, across runs, before it waits for "
+        "`doppel retry`.",
     )
 
     img2img_base_url: str = "http://127.0.0.1:7860"
@@ -194,6 +208,12 @@ class DoppelSettings(BaseSettings):
     )
     gap_retry_after_minutes: float = Field(
         default=30, ge=0, description="Wait after a day's failed run; doubles with each failure."
+    )
+    gap_stop_wait_hours: float = Field(
+        default=6,
+        ge=0,
+        description="After the generator refused for good (bad key, no quota), hours before "
+        "the gap-fill sensor probes again with one day.",
     )
     gap_sensor_interval_s: int = Field(default=600, ge=1, le=86_400)
     run_executor: Literal["multiprocess", "in_process"] = Field(
@@ -280,10 +300,29 @@ class DoppelSettings(BaseSettings):
                 "DOPPEL_OPENAI_GENERATE_PROMPT must contain {description}, where the photo's "
                 "description goes."
             )
+        if self.generator == "openai" and "openai_unpriced_call_usd" not in self.model_fields_set:
+            self._models_have_prices()
         auth = self.img2img_auth.get_secret_value() if self.img2img_auth else ""
         if auth and ":" not in auth:
             raise SettingsError("DOPPEL_IMG2IMG_AUTH must be user:password (as --api-auth).")
         return self
+
+    def _models_have_prices(self) -> None:
+        """A paid request must never count as $0 (or a guess) for the budget unnoticed."""
+        from pipeline.lib.generators.pricing import PriceTable
+
+        table = PriceTable(self.openai_prices, unpriced_call_usd=0.0)
+        models = [("DOPPEL_OPENAI_IMAGE_MODEL", self.openai_image_model)]
+        if self.openai_strategy == "describe":
+            models.append(("DOPPEL_OPENAI_VISION_MODEL", self.openai_vision_model))
+        for variable, model in models:
+            if table.price_of(model) is None:
+                raise SettingsError(
+                    f"{variable}={model} has no price in Doppel's table, so the daily budget "
+                    "could not count what it costs: add it to DOPPEL_OPENAI_PRICES (JSON, see "
+                    "docs/openai.md) or set DOPPEL_OPENAI_UNPRICED_CALL_USD to what one call "
+                    "costs (0 for a free local server)."
+                )
 
     @property
     def remote_generation_concurrency(self) -> int:

@@ -1,18 +1,15 @@
-"""The daily spending cap: reservations, settling, many threads, and today's figure from the
-database."""
+"""The daily spending cap: reservations, settling and many threads (today's starting figure
+comes from the ledger: pipeline_tests/lib/test_ledger.py)."""
 
 from __future__ import annotations
 
 import random
 import threading
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from pipeline.lib.db import Database, GeneratedImage, InspirationImage
 from pipeline.lib.generators import GenerationError
-from pipeline.lib.generators.budget import DailyBudget, spent_today
+from pipeline.lib.generators.budget import DailyBudget
 
 pytestmark = pytest.mark.dates  # `make test-dates` runs these under faketime
 
@@ -91,43 +88,3 @@ def test_the_cap_holds_with_many_threads() -> None:
     assert granted > 0 and refused > 0
     assert max(peaks) <= cap + 1e-9
     assert budget.spent_usd <= cap + 1e-9
-
-
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_spent_today_sums_costs_recorded_today_utc(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'doppel.db'}"
-    else:
-        url = request.getfixturevalue("postgres_database")["url"]
-    db = Database(url)
-    db.upgrade()
-    now = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
-    rows = [
-        (0.10, now - timedelta(hours=2)),
-        (0.25, now.replace(hour=0, minute=0, second=1)),
-        (None, now - timedelta(hours=1)),  # a failure: no cost
-        (5.00, now - timedelta(days=1)),  # yesterday's spending
-    ]
-    with db.session() as session:
-        for i, (cost, updated) in enumerate(rows):
-            photo = InspirationImage(
-                source="samples", source_id=f"p{i}", day=date(2026, 11, 20), rank=i,
-                status="stored",
-            )  # fmt: skip
-            session.add(photo)
-            session.flush()
-            session.add(
-                GeneratedImage(
-                    inspiration_id=photo.id,
-                    status="succeeded" if cost else "failed",
-                    generator="openai",
-                    cost_usd=cost,
-                    created_at=updated,
-                    updated_at=updated,
-                )
-            )
-    assert spent_today(db, now) == pytest.approx(0.35)
-    assert spent_today(db, now + timedelta(days=1)) == 0.0
-    db.dispose()

@@ -112,3 +112,22 @@ def test_gap_fill_sensor_treats_a_failure_stamped_after_now_as_just_now() -> Non
     assert decide([MATERIALIZED] * 4, lookalikes, ahead, policy=no_wait).days_to_backfill == [
         DAYS[-1]
     ]
+
+
+def test_after_a_permanent_stop_gaps_wait_hours_then_one_day_probes() -> None:
+    photos = [MATERIALIZED] * 4
+    lookalikes = [FAILED, FAILED, None, MATERIALIZED]
+    stopped = NOW - timedelta(hours=1)
+
+    def report_at(now: datetime):  # type: ignore[no-untyped-def]
+        return find_gaps(DAYS, statuses(photos, lookalikes), {}, now=now, policy=POLICY,
+                         generator_stopped_at=stopped)  # fmt: skip
+
+    held = report_at(NOW)
+    assert held.days_to_backfill == []
+    assert "held until 2026-11-28 17:00 UTC" in held.decisions[0].reason
+    assert POLICY.stop_wait == timedelta(hours=6)  # hours, not the 30 minutes of a blip
+
+    probing = report_at(stopped + POLICY.stop_wait)
+    assert probing.days_to_backfill == ["2026-11-24"]  # one day: its run sends one request
+    assert [d.kind for d in probing.decisions] == ["gap", "cooling_down", "cooling_down", "done"]

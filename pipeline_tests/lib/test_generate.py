@@ -46,14 +46,16 @@ def test_a_crash_after_storing_is_adopted_not_paid_again(
     monkeypatch.setattr(generate, "_record_success", crash_before_the_row)
     with pytest.raises(SimulatedCrash):
         generate.generate_day(DAY, ids, generator=first, store=store, db=db, concurrency=1)
-    assert CALLS[first.counter] == 3  # all three paid for, every row lost
+    # Paid for, rows lost; a dying process starts no more (one may have been under way).
+    paid = CALLS[first.counter]
+    assert 1 <= paid <= 2
     with db.session() as session:
         assert session.scalars(select(GeneratedImage)).all() == []
 
     monkeypatch.setattr(generate, "_record_success", real_record)
     second = MirrorGenerator(f"m-{uuid.uuid4().hex}")
     result = generate.generate_day(DAY, ids, generator=second, store=store, db=db)
-    assert result.adopted == 3 and CALLS[second.counter] == 0
+    assert result.adopted == paid and CALLS[second.counter] == 3 - paid
     assert result.count("succeeded") == 3
 
 

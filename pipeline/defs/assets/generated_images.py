@@ -47,9 +47,19 @@ def generated_images(
             db=db,
             concurrency=image_generator.concurrency,
             compare=compare_images,
+            ledger=getattr(generator, "ledger", None),
         )
     except GeneratorUnavailable as exc:
-        raise dg.Failure(description=f"{generator.name} cannot take requests: {exc}") from exc
+        # Permanent (bad key, no quota): a step retry would only pay to hear it again.
+        raise dg.Failure(
+            description=f"{generator.name} cannot take requests: {exc}", allow_retries=False
+        ) from exc
+    except Exception:
+        raise  # a blip (database, store): the step retry may try again at no extra cost
+    except BaseException as exc:  # Ctrl-C, SIGTERM, Dagster's own interrupt error
+        # Dagster honours the retry policy on interrupts too; a stopped run must stay
+        # stopped (its requests in flight are pending in the ledger, counted as billed).
+        raise dg.Failure(description="interrupted", allow_retries=False) from exc
 
     context.log.info(
         f"{day}: {result.generator_calls} generator calls, {result.reused} reused, "
@@ -62,8 +72,10 @@ def generated_images(
     )
     if result.retryable_failures:
         # Everything that succeeded is already stored; failing the partition lets the
-        # retry policy and the gap-fill sensor come back for the rest.
+        # gap-fill sensor come back for the rest, later. Not the step retry: these requests
+        # may have been billed, and the ledger's cap is what bounds how often they are paid.
         raise dg.Failure(
+            allow_retries=False,
             description=(
                 f"{len(result.retryable_failures)} look-alikes of {day} failed and will be "
                 "retried: "

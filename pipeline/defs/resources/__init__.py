@@ -131,6 +131,7 @@ def _image_generator(settings: DoppelSettings) -> ImageGeneratorResource:
             daily_budget_usd=settings.openai_daily_budget_usd,
             prices=prices_config(settings.openai_prices),
             unpriced_call_usd=settings.openai_unpriced_call_usd,
+            max_paid_attempts=settings.max_paid_attempts,
         )
     if settings.generator == "img2img":
         return Img2ImgResource(

@@ -50,29 +50,32 @@ class PatchRemixResource(ImageGeneratorResource):
 class OpenAIImagesResource(ImageGeneratorResource):
     """OpenAI's Images API, or any OpenAI-compatible server at `base_url` (docs/openai.md).
 
-    The daily budget starts from what the database already recorded as spent today (UTC),
-    so several runs on one day share one cap."""
+    The daily budget starts from what the ledger of billed requests records as spent today
+    (UTC), so several runs on one day share one cap; the ledger also holds each photo to
+    `max_paid_attempts` paid requests across runs and processes."""
 
     api_key: str = Field(description="Pass dg.EnvVar('OPENAI_API_KEY'), never the value.")
     database: DatabaseResource
     base_url: str | None = None
     strategy: str = "edit"
     image_model: str = "gpt-image-2"
-    vision_model: str = "gpt-5-mini"
+    vision_model: str = "gpt-6.1-terra"
     size: str = "1024x1024"
     quality: str = "medium"
     input_fidelity: str | None = None
     edit_prompt: str = DEFAULT_EDIT_PROMPT
     describe_prompt: str = DEFAULT_DESCRIBE_PROMPT
     generate_prompt: str = DEFAULT_GENERATE_PROMPT
-    timeout_s: float = 180.0
+    timeout_s: float = 600.0
     max_retries: int = 2
+    max_paid_attempts: int = 2
     daily_budget_usd: float = 5.0
     prices: dict[str, Any] = Field(default_factory=lambda: prices_config(DEFAULT_PRICES))
     unpriced_call_usd: float = 0.25
 
     def open(self) -> ImageGenerator:
         from pipeline.lib.generators.budget import DailyBudget, spent_today
+        from pipeline.lib.generators.ledger import Ledger
         from pipeline.lib.generators.openai_images import (
             OpenAIImagesConfig,
             OpenAIImagesGenerator,
@@ -84,8 +87,10 @@ class OpenAIImagesResource(ImageGeneratorResource):
             {name: ModelPrice.model_validate(p) for name, p in self.prices.items()},
             unpriced_call_usd=self.unpriced_call_usd,
         )
-        budget = DailyBudget(self.daily_budget_usd, spent_today(self.database.get()))
-        return OpenAIImagesGenerator(config, prices=prices, budget=budget)
+        db = self.database.get()
+        budget = DailyBudget(self.daily_budget_usd, spent_today(db))
+        ledger = Ledger(db, max_paid_attempts=self.max_paid_attempts)
+        return OpenAIImagesGenerator(config, prices=prices, budget=budget, ledger=ledger)
 
 
 class Img2ImgResource(ImageGeneratorResource):

@@ -3,10 +3,19 @@
 from pipeline.lib.db.database import Database
 from pipeline.lib.db.models import (
     Base,
+    BilledRequest,
     DaySource,
     GeneratedImage,
     InspirationImage,
     photo_is_used,
 )
 
-__all__ = ["Base", "Database", "DaySource", "GeneratedImage", "InspirationImage", "photo_is_used"]
+__all__ = [
+    "Base",
+    "BilledRequest",
+    "Database",
+    "DaySource",
+    "GeneratedImage",
+    "InspirationImage",
+    "photo_is_used",
+]

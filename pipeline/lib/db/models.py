@@ -1,4 +1,5 @@
-"""The database of record: each photo used, and the one look-alike made from it."""
+"""The database of record: each photo used, the one look-alike made from it, and every
+request that may have been billed on the way."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Float,
@@ -144,3 +146,55 @@ class GeneratedImage(Base):
     )
 
     inspiration: Mapped[InspirationImage] = relationship(back_populates="generation")
+
+
+class BilledRequest(Base):
+    """One request that may be billed (an image, edit or vision POST), written before it is
+    sent and completed after. `outcome` is "pending" until then; a crash leaves it pending,
+    which counts as billed, like "unknown" (a timeout or a cut reply).
+
+    The per-photo cap is the table's own rule: an attempt that may be billed holds one of
+    the photo's `paid_cap` slots in its current `cap_round`, and the unique constraint lets
+    no two requests hold the same slot, whatever process or thread sent them. A request that
+    turned out not billed (an error status) gives its slot back (NULL). `doppel retry` lifts
+    the cap by writing a "cap_lifted" row that opens the next round.
+    """
+
+    __tablename__ = "billed_requests"
+    __table_args__ = (
+        UniqueConstraint("inspiration_id", "cap_round", "paid_slot", name="uq_billed_paid_slot"),
+        CheckConstraint(
+            "paid_slot IS NULL OR (paid_slot >= 1 AND paid_slot <= paid_cap)",
+            name="ck_billed_slot_within_cap",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inspiration_id: Mapped[int] = mapped_column(
+        ForeignKey("inspiration_images.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), default="request")  # request | cap_lifted
+    cap_round: Mapped[int] = mapped_column(Integer, default=1)
+    paid_slot: Mapped[int | None] = mapped_column(Integer)
+    paid_cap: Mapped[int] = mapped_column(Integer, default=0)
+
+    generator: Mapped[str] = mapped_column(String(32))
+    endpoint: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(128))
+    size: Mapped[str | None] = mapped_column(String(32))
+    quality: Mapped[str | None] = mapped_column(String(32))
+    attempt: Mapped[int] = mapped_column(Integer, default=1)  # this photo's nth request
+    estimated_usd: Mapped[float] = mapped_column(Float, default=0.0)
+
+    # pending | billed | unknown | not_billed (| lifted, for cap_lifted rows)
+    outcome: Mapped[str] = mapped_column(String(16), default="pending")
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    usage: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    reserved_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

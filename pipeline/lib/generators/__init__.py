@@ -25,6 +25,7 @@ class SourceImage:
     seed: int
     description: str | None = None
     name: str = "photo"
+    photo_id: int | None = None  # its inspiration_images row: the ledger's key
 
 
 @dataclass
@@ -59,7 +60,8 @@ class GenerationError(Exception):
 
 class GeneratorUnavailable(Exception):
     """The backend cannot serve any request now (bad key, quota exhausted): stop the day
-    at once instead of failing every remaining photo the same way."""
+    at once instead of failing every remaining photo the same way. Never worth a Dagster
+    step retry (see `pipeline.lib.generators.failures`)."""
 
 
 class ImageGenerator(Protocol):

@@ -7,39 +7,28 @@ estimate, because the server may have finished and billed it. Reservations count
 the cap at once, so N threads can never together start more than the cap allows.
 
 The day is the UTC calendar day of the spending, not the partition: the starting figure is
-what the database already recorded as spent today (`spent_today`).
+what the ledger of billed requests records as spent today (`spent_today`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-
 from pipeline.lib import clock
-from pipeline.lib.db import Database, GeneratedImage
+from pipeline.lib.db import Database
 from pipeline.lib.generators import GenerationError
+from pipeline.lib.generators.ledger import Ledger, day_bounds
 
 log = logging.getLogger(__name__)
 
 
 def spent_today(db: Database, now: datetime | None = None) -> float:
-    """USD recorded on generations updated today (UTC). A row touched again today for
-    another reason counts again: the figure errs on the side of spending less."""
-    now = now or clock.utc_now()
-    start = datetime.combine(now.astimezone(UTC).date(), time.min, tzinfo=UTC)
-    with db.session() as session:
-        total = session.scalar(
-            select(func.coalesce(func.sum(GeneratedImage.cost_usd), 0.0)).where(
-                GeneratedImage.updated_at >= start,
-                GeneratedImage.updated_at < start + timedelta(days=1),
-                GeneratedImage.cost_usd.is_not(None),
-            )
-        )
-    return float(total or 0.0)
+    """USD of the requests the ledger records as billed, possibly billed or in flight today
+    (UTC): paid answers that turned out broken count as much as good ones."""
+    return Ledger(db).spent_between(*day_bounds(now or clock.utc_now()))
 
 
 class Reservation:

@@ -10,12 +10,12 @@ Two strategies, chosen in settings:
   photo itself never reaches the image model. Chat Completions (not the Responses API) is
   used because OpenAI-compatible servers implement it far more widely.
 
-Retries: the SDK is built with `max_retries=0` and this module runs its own bounded loop.
-The SDK retries every 429, but a 429 `insufficient_quota` will not clear in seconds and must
-stop the day at once, and only the body (not a header) tells the two apart; the loop also
-reserves budget per attempt and honours `retry-after-ms`/`retry-after` within a cap. Timeouts,
-dropped connections, 408/409/429 `rate_limit_exceeded` and 5xx are retried; a refusal, a bad
-request or a bad key never are.
+Retries: the SDK is built with `max_retries=0` and this module runs its own bounded loop,
+classified by the one table in `pipeline.lib.generators.failures`: only what was not billed
+(429 `rate_limit_exceeded`, 5xx, a reset before any reply) is retried within the request;
+a 200 that cannot be used or a timeout is billed (or may be) and is never retried at once;
+a bad key, no quota or an unknown model stops the day. Every request is written to the
+ledger of billed requests before it is sent, which also holds the per-photo cap.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ from pipeline.lib.generators import (
     SourceImage,
 )
 from pipeline.lib.generators.budget import DailyBudget, Reservation
+from pipeline.lib.generators.failures import LEDGER_OUTCOME, Disposition, disposition_of
+from pipeline.lib.generators.ledger import Ledger, LedgerEntry
 from pipeline.lib.generators.pricing import PriceTable
 from pipeline.lib.generators.transfer import Upload, image_from_base64, upload_of
 from pipeline.lib.http import RetryPolicy, retry_after_seconds
@@ -52,7 +54,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 REFUSAL_CODES = frozenset({"moderation_blocked", "content_policy_violation"})
-RETRY_STATUSES = frozenset({408, 409, 429})
+# 400s about the photo itself (Doppel re-encodes what the API cannot take, so these are rare).
+BAD_PHOTO_CODES = frozenset({"invalid_image_file", "unsupported_file_mimetype", "invalid_image",
+                             "image_too_large"})  # fmt: skip
 _KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_*\-]{3,}")
 
 
@@ -62,14 +66,14 @@ class OpenAIImagesConfig:
     base_url: str | None = None  # None: OPENAI_BASE_URL, else https://api.openai.com/v1
     strategy: Literal["edit", "describe"] = "edit"
     image_model: str = "gpt-image-2"
-    vision_model: str = "gpt-5-mini"
+    vision_model: str = "gpt-6.1-terra"
     size: str = "1024x1024"
     quality: str = "medium"
     input_fidelity: Literal["low", "high"] | None = None
     edit_prompt: str = DEFAULT_EDIT_PROMPT
     describe_prompt: str = DEFAULT_DESCRIBE_PROMPT
     generate_prompt: str = DEFAULT_GENERATE_PROMPT
-    timeout_s: float = 180.0
+    timeout_s: float = 600.0  # the SDK's default; see settings.openai_timeout_s
     max_retries: int = 2
     max_retry_after_s: float = 60.0
     max_upload_side: int = 1536
@@ -86,6 +90,7 @@ class OpenAIImagesGenerator:
         *,
         prices: PriceTable,
         budget: DailyBudget | None = None,
+        ledger: Ledger | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
         if config.strategy not in ("edit", "describe"):
@@ -93,6 +98,9 @@ class OpenAIImagesGenerator:
         self.config = config
         self.prices = prices
         self.budget = budget if budget is not None else DailyBudget(None)
+        # Without a ledger (one file from the shell, no database) nothing is recorded and
+        # no cap applies; the pipeline always passes one.
+        self.ledger = ledger
         self._sleep = sleep
         self._policy = RetryPolicy(
             attempts=config.max_retries + 1, max_retry_after_s=config.max_retry_after_s
@@ -114,7 +122,7 @@ class OpenAIImagesGenerator:
         if self.config.strategy == "edit":
             generation = self._edit(source, upload)
         else:
-            generation = self._describe_then_generate(upload)
+            generation = self._describe_then_generate(upload, source.photo_id)
         generation.seconds = round(time.monotonic() - started, 3)
         return generation
 
@@ -133,8 +141,9 @@ class OpenAIImagesGenerator:
             cfg.image_model, quality=cfg.quality, size=cfg.size, prompt=prompt,
             input_fidelity=cfg.input_fidelity or "low",
         )  # fmt: skip
-        response, hold = self._call(
+        response, paid = self._call(
             "images.edit",
+            cfg.image_model,
             estimate,
             # Model ids and qualities are settings (str), newer than the SDK's literals.
             lambda headers: self._client.images.edit(  # type: ignore[call-overload]
@@ -147,14 +156,15 @@ class OpenAIImagesGenerator:
                 extra_headers=headers,
                 **options,
             ),
+            source.photo_id,
         )
-        image, cost, usage, request_id = self._image_of(response, hold)
+        image, cost, usage, request_id = self._image_of(response, paid)
         return Generation(
             image=image, generator=self.name, model=cfg.image_model, strategy="edit",
             prompt=prompt, cost_usd=cost, usage=usage, request_id=request_id,
         )  # fmt: skip
 
-    def _describe_then_generate(self, upload: Upload) -> Generation:
+    def _describe_then_generate(self, upload: Upload, photo_id: int | None) -> Generation:
         cfg = self.config
         data_url = f"data:{upload.content_type};base64,{upload.base64()}"
         messages: Any = [
@@ -167,22 +177,25 @@ class OpenAIImagesGenerator:
                 ],
             }
         ]
-        completion, hold = self._call(
+        completion, paid = self._call(
             "chat.completions",
+            cfg.vision_model,
             self.prices.estimate_text(cfg.vision_model, prompt=cfg.describe_prompt),
             lambda headers: self._client.chat.completions.create(
                 model=cfg.vision_model, messages=messages, extra_headers=headers
             ),
+            photo_id,
         )
-        description, describe_cost, describe_usage = self._description_of(completion, hold)
+        description, describe_cost, describe_usage = self._description_of(completion, paid)
 
         prompt = cfg.generate_prompt.replace("{description}", description)
         estimate = self.prices.estimate_image(
             cfg.image_model, quality=cfg.quality, size=cfg.size, prompt=prompt,
             input_fidelity=None,
         )  # fmt: skip
-        response, hold = self._call(
+        response, paid = self._call(
             "images.generate",
+            cfg.image_model,
             estimate,
             lambda headers: self._client.images.generate(  # type: ignore[call-overload]
                 model=cfg.image_model,
@@ -192,8 +205,9 @@ class OpenAIImagesGenerator:
                 n=1,
                 extra_headers=headers,
             ),
+            photo_id,
         )
-        image, image_cost, image_usage, request_id = self._image_of(response, hold)
+        image, image_cost, image_usage, request_id = self._image_of(response, paid)
         costs = [c for c in (describe_cost, image_cost) if c is not None]
         return Generation(
             image=image,
@@ -216,14 +230,15 @@ class OpenAIImagesGenerator:
     # Results
 
     def _image_of(
-        self, response: object, hold: Reservation
+        self, response: object, paid: _Paid
     ) -> tuple[Any, float | None, dict[str, Any] | None, str | None]:
-        """Validate an images response; the reservation is settled with what it cost."""
+        """Validate an images response. It was a 200, so it is billed, usable or not."""
         if not isinstance(response, ImagesResponse):
-            hold.keep()
+            paid.billed(None, detail=f"non-JSON content {_snippet(response)}")
             raise GenerationError(
                 f"OpenAI answered with non-JSON content ({_snippet(response)}); check "
-                "DOPPEL_OPENAI_BASE_URL points at an OpenAI-compatible API. Retried next run.",
+                "DOPPEL_OPENAI_BASE_URL points at an OpenAI-compatible API. It was billed, "
+                "so it is not sent again now (a later run may, within the cap).",
                 retryable=True,
             )
         cfg = self.config
@@ -234,31 +249,34 @@ class OpenAIImagesGenerator:
             size=str(response.size or cfg.size),
             usage=usage,
         )
-        hold.settle(cost)  # paid for, whether or not the image turns out usable
-        if cost is None:
-            cost = hold.amount
+        request_id = _request_id(response)
+        cost = paid.billed(cost, usage=usage, request_id=request_id)
         data = response.data
         if not isinstance(data, list) or not data:
             raise GenerationError(
-                "OpenAI returned no image (empty `data`); retried on the next run",
+                "OpenAI returned no image (empty `data`); it was billed, so it is not sent "
+                "again now (a later run may, within the cap)",
                 retryable=True,
             )
         image = image_from_base64(getattr(data[0], "b64_json", None), origin="OpenAI")
-        return image, cost, usage, _request_id(response)
+        return image, cost, usage, request_id
 
     def _description_of(
-        self, completion: object, hold: Reservation
+        self, completion: object, paid: _Paid
     ) -> tuple[str, float | None, dict[str, Any] | None]:
         if not isinstance(completion, ChatCompletion):
-            hold.keep()
+            paid.billed(None, detail=f"non-JSON content {_snippet(completion)}")
             raise GenerationError(
                 f"the describe step answered with non-JSON content ({_snippet(completion)}); "
                 "retried on the next run",
                 retryable=True,
             )
         usage = completion.usage.model_dump(exclude_none=True) if completion.usage else None
-        cost = self.prices.text_cost(self.config.vision_model, usage)
-        hold.settle(cost)
+        cost = paid.billed(
+            self.prices.text_cost(self.config.vision_model, usage),
+            usage=usage,
+            request_id=_request_id(completion),
+        )
         choices = completion.choices if isinstance(completion.choices, list) else []
         if not choices:
             raise GenerationError("the describe step returned no choices", retryable=True)
@@ -274,42 +292,67 @@ class OpenAIImagesGenerator:
         text = _clean_text(choice.message.content, 2000)
         if not text:
             raise GenerationError("the describe step returned an empty description", retryable=True)
-        return text, (cost if cost is not None else hold.amount), usage
+        return text, cost, usage
 
-    # The retry loop and error mapping
+    # The retry loop and error mapping (the table is pipeline.lib.generators.failures)
 
     def _call(
-        self, what: str, estimate: float, send: Callable[[dict[str, str]], T]
-    ) -> tuple[T, Reservation]:
-        """Send with bounded retries; returns the SDK's result and its open reservation."""
+        self,
+        what: str,
+        model: str,
+        estimate: float,
+        send: Callable[[dict[str, str]], T],
+        photo_id: int | None,
+    ) -> tuple[T, _Paid]:
+        """Send with bounded retries of what was not billed; returns the SDK's result and
+        the request's open money (budget hold and ledger row) for the caller to settle."""
         attempts = self._policy.attempts
         problem = ""
         for attempt in range(1, attempts + 1):
-            hold = self.budget.reserve(estimate)  # raises GenerationError(kind="budget")
+            paid = self._reserve(what, model, estimate, photo_id)
             response = None
             try:
                 # Tell the server which retry this is, as the SDK's own loop would.
-                return send({"x-stainless-retry-count": str(attempt - 1)}), hold
+                return send({"x-stainless-retry-count": str(attempt - 1)}), paid
             except openai.APIConnectionError as exc:  # includes APITimeoutError
-                hold.keep()  # the server may have finished (and billed) the request
-                kind = "timed out" if isinstance(exc, openai.APITimeoutError) else "failed"
-                problem = f"the connection {kind} ({_cause(exc)})"
+                happened = _connection_failure(exc)
+                problem = f"the connection failed ({happened.replace('_', ' ')}, {_cause(exc)})"
+                if disposition_of(happened) is Disposition.BILLED:
+                    paid.unknown(problem)
+                    raise GenerationError(
+                        f"OpenAI {what}: {problem}; the server may have finished and billed "
+                        "it, so it is not sent again now (a later run may, within the cap)",
+                        retryable=True,
+                    ) from None
+                paid.not_billed("not_billed", None, None, problem)
             except openai.APIStatusError as exc:
-                hold.release()  # an error status is not billed
-                failure = self._failure_of(exc)
-                if failure is not None:
-                    raise failure from None
+                happened = _status_failure(exc)
+                disposition = disposition_of(happened)
                 problem = self._describe(exc)
+                paid.not_billed(LEDGER_OUTCOME[disposition], exc.status_code, exc.request_id,
+                                problem)  # fmt: skip
+                if disposition is Disposition.STOP_DAY:
+                    raise GeneratorUnavailable(_stop_message(happened, problem)) from None
+                if disposition is Disposition.BAD_INPUT:
+                    if happened == "refused":
+                        raise GenerationError(
+                            f"refused by OpenAI's safety system ({problem})",
+                            kind="refused",
+                            retryable=False,
+                        ) from None
+                    raise GenerationError(
+                        f"OpenAI could not use this photo ({problem})", retryable=False
+                    ) from None
                 response = exc.response
-            except ValueError as exc:  # a 2xx whose JSON does not parse
-                hold.keep()
+            except ValueError as exc:  # a 2xx whose JSON does not parse: answered, so billed
+                paid.billed(None, detail=f"malformed JSON: {_brief(exc)}")
                 raise GenerationError(
-                    f"OpenAI {what} answered with malformed JSON ({_brief(exc)}); retried on "
-                    "the next run",
+                    f"OpenAI {what} answered with malformed JSON ({_brief(exc)}); it was "
+                    "billed, so it is not sent again now (a later run may, within the cap)",
                     retryable=True,
                 ) from None
-            except openai.OpenAIError as exc:
-                hold.release()
+            except openai.OpenAIError as exc:  # after sending, outcome unknown: assume billed
+                paid.unknown(_brief(exc))
                 raise GenerationError(
                     f"OpenAI {what} failed: {self._redact(_brief(exc))}", retryable=True
                 ) from None
@@ -323,44 +366,26 @@ class OpenAIImagesGenerator:
                 self._sleep(delay)
         tries = "1 try" if attempt == 1 else f"{attempt} tries"
         raise GenerationError(
-            f"OpenAI {what}: {problem}, after {tries}; retried on the next run", retryable=True
+            f"OpenAI {what}: {problem}, after {tries} (none billed); retried on the next run",
+            retryable=True,
         )
 
-    def _failure_of(self, exc: openai.APIStatusError) -> Exception | None:
-        """The error to raise for a status, or None if another try may succeed."""
-        status, code, type_ = exc.status_code, exc.code or "", exc.type or ""
-        detail = self._describe(exc)
-        if code in REFUSAL_CODES or type_ == "image_generation_user_error":
-            return GenerationError(
-                f"refused by OpenAI's safety system ({detail})", kind="refused", retryable=False
-            )
-        if status == 401:
-            return GeneratorUnavailable(
-                f"OpenAI rejected the API key ({detail}); set a valid OPENAI_API_KEY "
-                "(https://platform.openai.com/api-keys) and re-run the day"
-            )
-        if status == 429 and "insufficient_quota" in (code, type_):
-            return GeneratorUnavailable(
-                f"the OpenAI account is out of quota ({detail}); add credit or raise the limit "
-                "at https://platform.openai.com/settings/organization/billing, then re-run"
-            )
-        if status == 403:
-            return GeneratorUnavailable(
-                f"OpenAI refused access ({detail}); check the project's permissions, the "
-                "organisation's verification for this model, and the region"
-            )
-        if status == 404 or code == "model_not_found":
-            return GeneratorUnavailable(
-                f"OpenAI could not find the model or route ({detail}); set "
-                "DOPPEL_OPENAI_IMAGE_MODEL / DOPPEL_OPENAI_VISION_MODEL to current models and "
-                "check DOPPEL_OPENAI_BASE_URL"
-            )
-        if status in RETRY_STATUSES or status >= 500:
-            return None
-        return GenerationError(
-            f"OpenAI rejected the request ({detail}); check the DOPPEL_OPENAI_* settings",
-            retryable=False,
-        )
+    def _reserve(self, what: str, model: str, estimate: float, photo_id: int | None) -> _Paid:
+        """Budget first (cheap, in memory), then the ledger row, both before sending."""
+        hold = self.budget.reserve(estimate)  # raises GenerationError(kind="budget")
+        if self.ledger is None or photo_id is None:
+            return _Paid(hold, None, None)
+        try:
+            entry = self.ledger.reserve(
+                photo_id, generator=self.name, endpoint=what, model=model,
+                size=None if what == "chat.completions" else self.config.size,
+                quality=None if what == "chat.completions" else self.config.quality,
+                estimated_usd=estimate,
+            )  # fmt: skip
+        except BaseException:
+            hold.release()
+            raise
+        return _Paid(hold, self.ledger, entry)
 
     def _delay(self, attempt: int, response: Any) -> float | None:
         """Seconds before the next try: the server's Retry-After if it sent one, else jittered
@@ -426,3 +451,100 @@ def _cause(exc: BaseException) -> str:
 
 def _brief(exc: BaseException) -> str:
     return _clean_text(str(exc), 200) or type(exc).__name__
+
+
+class _Paid:
+    """One sent request's money: its budget hold and its ledger row, closed together."""
+
+    def __init__(self, hold: Reservation, ledger: Ledger | None, entry: LedgerEntry | None):
+        self.hold, self.ledger, self.entry = hold, ledger, entry
+
+    def billed(
+        self,
+        cost: float | None,
+        *,
+        usage: dict[str, Any] | None = None,
+        request_id: str | None = None,
+        detail: str | None = None,
+    ) -> float:
+        """A 200: billed at `cost` (None: at the estimate). Returns the figure counted."""
+        self.hold.settle(cost)
+        counted = self.hold.amount if cost is None else cost
+        if self.ledger is not None and self.entry is not None:
+            self.ledger.complete(self.entry, "billed", http_status=200, request_id=request_id,
+                                 usage=usage, cost_usd=counted, detail=detail)  # fmt: skip
+        return counted
+
+    def unknown(self, detail: str) -> None:
+        """Sent, no usable answer: the server may have finished it, so it counts as billed."""
+        self.hold.keep()
+        if self.ledger is not None and self.entry is not None:
+            self.ledger.complete(self.entry, "unknown", detail=detail)
+
+    def not_billed(
+        self, outcome: str, status: int | None, request_id: str | None, detail: str
+    ) -> None:
+        self.hold.release()
+        if self.ledger is not None and self.entry is not None:
+            self.ledger.complete(self.entry, outcome, http_status=status,
+                                 request_id=request_id, detail=detail)  # fmt: skip
+
+
+def _status_failure(exc: openai.APIStatusError) -> str:
+    """The key of `failures.WHAT_HAPPENED` for an error status."""
+    status, code, type_ = exc.status_code, exc.code or "", exc.type or ""
+    param = getattr(exc, "param", None) or ""
+    if code in REFUSAL_CODES or type_ == "image_generation_user_error":
+        return "refused"
+    if status == 401:
+        return "bad_key"
+    if status == 429 and "insufficient_quota" in (code, type_):
+        return "out_of_quota"
+    if "billing" in code or "billing" in type_:
+        return "billing_limit"
+    if status == 403:
+        return "forbidden"
+    if status == 404 or code == "model_not_found":
+        return "model_not_found"
+    if status == 429:
+        return "rate_limited"
+    if status in (408, 409):
+        return "conflict_or_timeout_status"
+    if status >= 500:
+        return "server_error"
+    if param == "image" or code in BAD_PHOTO_CODES:
+        return "bad_photo"
+    return "invalid_request"
+
+
+def _connection_failure(exc: openai.APIConnectionError) -> str:
+    """Was the request sent, and did any of a reply arrive? Only the transport knows."""
+    cause = exc.__cause__
+    name = type(cause).__name__ if cause is not None else ""
+    if name in ("ConnectError", "ConnectTimeout", "PoolTimeout"):
+        return "not_sent"
+    if isinstance(exc, openai.APITimeoutError) or name.endswith("Timeout"):
+        return "timeout_after_send"
+    if "complete message body" in str(cause) or "incomplete" in str(cause).lower():
+        return "reply_cut_short"
+    return "reset_before_reply"
+
+
+def _stop_message(happened: str, detail: str) -> str:
+    return {
+        "bad_key": f"OpenAI rejected the API key ({detail}); set a valid OPENAI_API_KEY "
+        "(https://platform.openai.com/api-keys) and re-run the day",
+        "out_of_quota": f"the OpenAI account is out of quota ({detail}); add credit or raise "
+        "the limit at https://platform.openai.com/settings/organization/billing, then re-run",
+        "billing_limit": f"the OpenAI account reached its billing limit ({detail}); raise it "
+        "at https://platform.openai.com/settings/organization/billing, then re-run",
+        "forbidden": f"OpenAI refused access ({detail}); check the project's permissions, the "
+        "organisation's verification for this model, and the region",
+        "model_not_found": f"OpenAI could not find the model or route ({detail}); set "
+        "DOPPEL_OPENAI_IMAGE_MODEL / DOPPEL_OPENAI_VISION_MODEL to current models and check "
+        "DOPPEL_OPENAI_BASE_URL",
+    }.get(
+        happened,
+        f"OpenAI rejects every request like this one ({detail}); check the DOPPEL_OPENAI_* "
+        "settings",
+    )

@@ -38,8 +38,9 @@ def _per_image(square: tuple[float, float, float], wide: tuple[float, float, flo
     }
 
 
-# Estimates gathered in November 2026 (external-apis notes §2.9); check
-# https://openai.com/api/pricing before trusting a bill to them.
+# Estimates as of 2026-12-01 (external-apis notes §2.9 and its 2026-12-01 addendum); check
+# https://openai.com/api/pricing before trusting a bill to them. Qualities xhigh and max
+# (2.5/2.6 models) are priced by their tokens like the rest.
 def _token_priced_image(source: str) -> ModelPrice:
     return ModelPrice(
         text_input_per_mtok=5.0, image_input_per_mtok=8.0, image_output_per_mtok=30.0,
@@ -51,6 +52,8 @@ DEFAULT_PRICES: dict[str, ModelPrice] = {
     "gpt-image-2": _token_priced_image("third-party (fal.ai), 2026"),
     "gpt-image-2.5-flare": _token_priced_image("third-party, reported"),
     "gpt-image-2.5-sunburst": _token_priced_image("third-party, reported"),
+    "gpt-image-2.6-flare": _token_priced_image("third-party reseller, 2026-11; unconfirmed"),
+    "gpt-image-2.6-sunburst": _token_priced_image("third-party reseller, 2026-11; unconfirmed"),
     "gpt-image-1.5": ModelPrice(
         per_image_usd=_per_image((0.009, 0.034, 0.133), (0.013, 0.050, 0.200)),
         source="third-party (llmreference); shut down 2026-12-01",
@@ -71,6 +74,18 @@ DEFAULT_PRICES: dict[str, ModelPrice] = {
     "gpt-5-mini": ModelPrice(
         text_input_per_mtok=0.25, text_output_per_mtok=2.0, source="OpenAI pricing page, 2025"
     ),
+}
+
+# Shutdown dates, from OpenAI's deprecations page (developers.openai.com/api/docs/deprecations)
+# as read on 2026-12-01. None of them may be a default; docs/openai.md lists them.
+MODEL_SHUTDOWNS = {
+    "dall-e-2": "2026-05-12",
+    "dall-e-3": "2026-05-12",
+    "gpt-image-1": "2026-10-23",
+    "gpt-image-1-mini": "2026-12-01",
+    "gpt-image-1.5": "2026-12-01",
+    "chatgpt-image-latest": "2026-12-01",
+    "gpt-5-mini": "2026-12-11",
 }
 
 # Output image tokens at 1024x1024 by quality (the published gpt-image-1 figures); larger

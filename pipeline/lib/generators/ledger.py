@@ -1,0 +1,243 @@
+"""The ledger of billed requests, and the per-photo cap on paid attempts it enforces.
+
+A request that may be billed gets its row *before* it is sent (`reserve`) and is completed
+after (`complete`). A crash in between leaves the row "pending", which counts as billed:
+the server may well have finished it. Spend, the daily budget and each photo's cost are
+read from here, so paid answers that turned out broken are counted too.
+
+The cap (DOPPEL_MAX_PAID_ATTEMPTS, default 2) is held by the database, not by Python: a
+reservation takes a free slot 1..cap of the photo's current round under a unique
+constraint, in the same transaction that looks for the free slot. Two threads or two
+processes that race for the last slot cannot both get it; the loser looks again and finds
+the photo at its cap. Only the photo's row is contended, so requests for different photos
+never wait for one another.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from pipeline.lib import clock
+from pipeline.lib.db import BilledRequest, Database
+from pipeline.lib.generators import GenerationError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_PAID_ATTEMPTS = 2
+SPENT = ("pending", "billed", "unknown")  # outcomes that count as money spent
+_COST = func.coalesce(BilledRequest.cost_usd, BilledRequest.estimated_usd)
+
+
+class PaidAttemptCapReached(GenerationError):
+    """The photo has used all its paid attempts; only `doppel retry` lets it try again."""
+
+    def __init__(self, message: str):
+        super().__init__(message, kind="failed", retryable=False)
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    id: int
+    photo_id: int
+    estimated_usd: float
+
+
+class Ledger:
+    """Thread-safe: every call is its own short transaction."""
+
+    def __init__(self, db: Database, *, max_paid_attempts: int = DEFAULT_MAX_PAID_ATTEMPTS):
+        if max_paid_attempts < 1:
+            raise ValueError("max_paid_attempts must be at least 1")
+        self.db = db
+        self.max_paid_attempts = max_paid_attempts
+
+    def reserve(
+        self,
+        photo_id: int,
+        *,
+        generator: str,
+        endpoint: str,
+        model: str | None,
+        size: str | None = None,
+        quality: str | None = None,
+        estimated_usd: float = 0.0,
+    ) -> LedgerEntry:
+        """Record a request about to be sent, in a free paid slot, or raise
+        `PaidAttemptCapReached`. Call it right before sending, never after."""
+        cap = self.max_paid_attempts
+        for _ in range(cap + 5):  # each lost race means another slot was taken
+            try:
+                with self.db.session() as session:
+                    cap_round = self._round(session, photo_id)
+                    taken = set(
+                        session.scalars(
+                            select(BilledRequest.paid_slot).where(
+                                BilledRequest.inspiration_id == photo_id,
+                                BilledRequest.cap_round == cap_round,
+                                BilledRequest.paid_slot.is_not(None),
+                            )
+                        )
+                    )
+                    free = next((s for s in range(1, cap + 1) if s not in taken), None)
+                    if free is None:
+                        raise PaidAttemptCapReached(
+                            f"stopped after {len(taken)} paid attempts (the cap is {cap}, "
+                            "DOPPEL_MAX_PAID_ATTEMPTS); nothing more is sent for this photo "
+                            "until `doppel retry DAY --photo ID` lifts the cap"
+                        )
+                    sent_before = session.scalar(
+                        select(func.count()).where(
+                            BilledRequest.inspiration_id == photo_id,
+                            BilledRequest.kind == "request",
+                        )
+                    )
+                    row = BilledRequest(
+                        inspiration_id=photo_id, kind="request", cap_round=cap_round,
+                        paid_slot=free, paid_cap=cap, generator=generator, endpoint=endpoint,
+                        model=model, size=size, quality=quality,
+                        attempt=int(sent_before or 0) + 1,
+                        estimated_usd=round(max(0.0, estimated_usd), 6), outcome="pending",
+                    )  # fmt: skip
+                    session.add(row)
+                    session.flush()
+                    return LedgerEntry(row.id, photo_id, row.estimated_usd)
+            except IntegrityError:
+                continue  # another request took that slot first: look again
+        raise PaidAttemptCapReached(f"no paid slot could be taken (the cap is {cap})")
+
+    def complete(
+        self,
+        entry: LedgerEntry,
+        outcome: str,
+        *,
+        http_status: int | None = None,
+        request_id: str | None = None,
+        usage: Mapping[str, Any] | None = None,
+        cost_usd: float | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """`billed` (a 200), `unknown` (timed out or cut short), `not_billed` or `rejected`
+        (an error status; the slot is given back). A billed request without a known cost
+        keeps its estimate."""
+        values: dict[str, Any] = {
+            "outcome": outcome,
+            "http_status": http_status,
+            "request_id": request_id,
+            "usage": dict(usage) if usage else None,
+            "detail": (detail or "")[:1000] or None,
+            "completed_at": clock.utc_now(),
+        }
+        if outcome in SPENT:
+            values["cost_usd"] = round(cost_usd if cost_usd is not None else entry.estimated_usd, 6)
+        else:
+            values["cost_usd"] = 0.0
+            values["paid_slot"] = None
+        with self.db.session() as session:
+            session.execute(
+                update(BilledRequest).where(BilledRequest.id == entry.id).values(**values)
+            )
+
+    # What was spent
+
+    def spent_between(self, start: datetime, end: datetime) -> float:
+        with self.db.session() as session:
+            total = session.scalar(
+                select(func.coalesce(func.sum(_COST), 0.0)).where(
+                    BilledRequest.kind == "request",
+                    BilledRequest.outcome.in_(SPENT),
+                    BilledRequest.reserved_at >= start,
+                    BilledRequest.reserved_at < end,
+                )
+            )
+        return float(total or 0.0)
+
+    def spent_by_photo(self, photo_ids: Iterable[int]) -> dict[int, float]:
+        ids = list(photo_ids)
+        if not ids:
+            return {}
+        with self.db.session() as session:
+            rows = session.execute(
+                select(BilledRequest.inspiration_id, func.sum(_COST))
+                .where(
+                    BilledRequest.inspiration_id.in_(ids),
+                    BilledRequest.kind == "request",
+                    BilledRequest.outcome.in_(SPENT),
+                )
+                .group_by(BilledRequest.inspiration_id)
+            ).all()
+        return {int(photo): round(float(cost or 0.0), 6) for photo, cost in rows}
+
+    def last_stop(self, generator: str) -> datetime | None:
+        """When this generator's latest finished request was a permanent rejection (bad key,
+        no quota...), else None: the next run then sends one probe before the rest."""
+        with self.db.session() as session:
+            row = session.execute(
+                select(BilledRequest.outcome, BilledRequest.completed_at)
+                .where(
+                    BilledRequest.generator == generator,
+                    BilledRequest.kind == "request",
+                    BilledRequest.completed_at.is_not(None),
+                )
+                .order_by(BilledRequest.completed_at.desc(), BilledRequest.id.desc())
+                .limit(1)
+            ).first()
+        if row is None or row.outcome != "rejected":
+            return None
+        when = row.completed_at
+        return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+    # The cap
+
+    def lift_cap(self, photo_ids: Iterable[int], *, generator: str, reason: str) -> int:
+        """Open a new round of paid attempts for each photo (what `doppel retry` does); the
+        lifting is itself a ledger row. Returns how many photos were lifted."""
+        lifted = 0
+        with self.db.session() as session:
+            for photo_id in photo_ids:
+                session.add(
+                    BilledRequest(
+                        inspiration_id=photo_id, kind="cap_lifted",
+                        cap_round=self._round(session, photo_id) + 1, paid_slot=None,
+                        paid_cap=self.max_paid_attempts, generator=generator, attempt=0,
+                        estimated_usd=0.0, outcome="lifted", cost_usd=0.0,
+                        detail=reason[:1000], completed_at=clock.utc_now(),
+                    )
+                )  # fmt: skip
+                session.flush()
+                lifted += 1
+        return lifted
+
+    def paid_attempts(self, photo_id: int) -> int:
+        """Paid slots the photo holds in its current round."""
+        with self.db.session() as session:
+            cap_round = self._round(session, photo_id)
+            count = session.scalar(
+                select(func.count()).where(
+                    BilledRequest.inspiration_id == photo_id,
+                    BilledRequest.cap_round == cap_round,
+                    BilledRequest.paid_slot.is_not(None),
+                )
+            )
+        return int(count or 0)
+
+    @staticmethod
+    def _round(session: Any, photo_id: int) -> int:
+        value = session.scalar(
+            select(func.max(BilledRequest.cap_round)).where(
+                BilledRequest.inspiration_id == photo_id
+            )
+        )
+        return int(value or 1)
+
+
+def day_bounds(now: datetime) -> tuple[datetime, datetime]:
+    """The UTC calendar day around `now`."""
+    start = datetime.combine(now.astimezone(UTC).date(), time.min, tzinfo=UTC)
+    return start, start + timedelta(days=1)
