@@ -82,6 +82,17 @@ ensure_engine() {
   engine_failed "dockerd did not answer within 60 s: ${why:-see $STATE/dockerd.log}"
 }
 
+# quietly NAME COMMAND...: the command's output goes to $STATE/NAME.log, shown only if it fails.
+quietly() {
+  local name=$1
+  shift
+  if ! "$@" >"$STATE/$name.log" 2>&1; then
+    tail -n 25 "$STATE/$name.log" >&2
+    log "$name failed (full log: $STATE/$name.log)"
+    return 1
+  fi
+}
+
 # A hash of the files that make an image, so an unchanged base is never rebuilt.
 inputs_hash() {
   (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum; echo "${2:-}") | sha256sum | cut -c1-16
@@ -101,9 +112,9 @@ build_rootfs() {
     return
   fi
   log "building the debian:bookworm-slim stand-in (mmdebstrap)"
-  mmdebstrap --quiet --variant=minbase --include=ca-certificates bookworm "$STATE/rootfs.tar" "$sources"
-  docker import --change "LABEL doppel.inputs=$hash" --change 'CMD ["bash"]' \
-    "$STATE/rootfs.tar" debian:bookworm-slim >/dev/null
+  quietly mmdebstrap mmdebstrap --variant=minbase --include=ca-certificates bookworm "$STATE/rootfs.tar" "$sources"
+  quietly import docker import --change "LABEL doppel.inputs=$hash" --change 'CMD ["bash"]' \
+    "$STATE/rootfs.tar" debian:bookworm-slim
   rm -f "$STATE/rootfs.tar"
 }
 
@@ -122,22 +133,41 @@ build_base() {
     return
   fi
   log "building the $tag stand-in"
-  DOCKER_BUILDKIT=0 docker build -q --label "doppel.inputs=$hash" -t "$tag" "$context" >/dev/null
+  DOCKER_BUILDKIT=0 quietly "build-$2" docker build --label "doppel.inputs=$hash" -t "$tag" "$context"
+}
+
+# The production Dockerfile as it is; the classic builder uses the local stand-ins without
+# asking a registry.
+build_doppel() {
+  log "building doppel:local from ./Dockerfile"
+  DOCKER_BUILDKIT=0 quietly build-doppel docker build -t doppel:local .
+}
+
+# in_parallel "COMMAND ARGS" ...: run each in the background; fail if any failed.
+in_parallel() {
+  local pids=() failed=0 pid
+  for job in "$@"; do
+    # shellcheck disable=SC2086 # each job is a function name and its words
+    $job &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  return "$failed"
 }
 
 main() {
   local t0=$SECONDS
   ensure_engine
   build_rootfs
-  build_base python:3.11.10-slim-bookworm python debian:bookworm-slim
-  build_base postgres:16.4-bookworm postgres debian:bookworm-slim
-  build_base nginx:1.27.2-alpine nginx debian:bookworm-slim
-  build_base prom/prometheus:v2.54.1 prometheus debian:bookworm-slim
-  build_base doppel-test/s3:local s3 python:3.11.10-slim-bookworm
-  log "images: bases ready after $((SECONDS - t0)) s; building doppel:local from ./Dockerfile"
-  # The production Dockerfile as it is; the classic builder uses the local stand-ins without
-  # asking a registry.
-  DOCKER_BUILDKIT=0 docker build -q -t doppel:local . >/dev/null
+  # Two independent apt layers at once, then the thin stand-ins and the app images at once:
+  # the machine's time goes to downloads and layer commits more than to its cores.
+  in_parallel "build_base python:3.11.10-slim-bookworm python debian:bookworm-slim" \
+    "build_base doppel-test/services:local services debian:bookworm-slim"
+  in_parallel "build_base postgres:16.4-bookworm postgres doppel-test/services:local" \
+    "build_base nginx:1.27.2-alpine nginx doppel-test/services:local" \
+    "build_base prom/prometheus:v2.54.1 prometheus doppel-test/services:local" \
+    "build_base doppel-test/s3:local s3 python:3.11.10-slim-bookworm" \
+    build_doppel
   log "images ready after $((SECONDS - t0)) s"
   PYTHONPATH="$REPO" "$PYTHON" deploy/test/stack.py --project "$PROJECT" --state "$STATE" "$@"
 }

@@ -1,15 +1,34 @@
-"""The test stack's minio-init: the bucket on moto's S3 server (moto checks no credentials or
-bucket policies, so MinIO's user and anonymous-read steps have nothing to set). Idempotent."""
+"""The test stack's minio-init, for moto's S3 server: the bucket, and anonymous read of the
+gallery's prefix only (what nginx serves), as deploy/minio/init.sh sets on MinIO. moto
+enforces that bucket policy for anonymous requests; it has no users, so MinIO's user step has
+nothing to set here. Idempotent: runs on every `up`."""
 
+import json
 import os
-import urllib.error
-import urllib.request
+
+import boto3
 
 bucket = os.environ["DOPPEL_S3_BUCKET"]
-request = urllib.request.Request(f"http://minio:9000/{bucket}", method="PUT")
-try:
-    urllib.request.urlopen(request, timeout=30)
-except urllib.error.HTTPError as exc:
-    if exc.code != 409:  # BucketAlreadyOwnedByYou on a later `up`
-        raise
-print(f"s3-init: bucket {bucket} ready")
+site = os.environ["DOPPEL_SITE_KEY_PREFIX"]
+s3 = boto3.client(
+    "s3",
+    endpoint_url="http://minio:9000",
+    region_name="us-east-1",
+    aws_access_key_id=os.environ["DOPPEL_ACCESS_KEY_ID"],
+    aws_secret_access_key=os.environ["DOPPEL_SECRET_ACCESS_KEY"],
+)
+if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+    s3.create_bucket(Bucket=bucket)
+policy = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": ["*"]},
+            "Action": ["s3:GetObject"],
+            "Resource": [f"arn:aws:s3:::{bucket}/{site}/*"],
+        }
+    ],
+}
+s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+print(f"s3-init: bucket {bucket} ready; public read on {site}/")

@@ -336,6 +336,66 @@ class Checks:
         self.table.check(f"{day}: the run's compute logs are in the bucket", probe)
 
 
+WORKSPACE = "/opt/dagster/home/workspace.yaml"
+
+
+def gap_sensor(stack: Stack, action: str) -> None:
+    """Start or stop the gap-fill sensor (`dagster sensor start|stop` in the webserver)."""
+    stack.compose("exec", "-T", "webserver", "dagster", "sensor", action, "gap_fill_sensor",
+                  "-w", WORKSPACE)  # fmt: skip
+
+
+def step_started(stack: Stack, day: str, step: str) -> bool:
+    rows = stack.sql(
+        "dagster",
+        "select count(*) from event_logs e join run_tags t on t.run_id = e.run_id "
+        f"where t.key = 'dagster/partition' and t.value = '{day}' "
+        f"and e.dagster_event_type = 'STEP_START' and e.step_key like '{step}%'",
+    )
+    return int(rows[0][0]) > 0
+
+
+def failure_text(stack: Stack, day: str) -> str:
+    """The error messages of the day's failed steps and runs, from Dagster's event log."""
+    rows = stack.sql(
+        "dagster",
+        "select e.event from event_logs e join run_tags t on t.run_id = e.run_id "
+        f"where t.key = 'dagster/partition' and t.value = '{day}' "
+        "and e.dagster_event_type in ('STEP_FAILURE', 'RUN_FAILURE', 'PIPELINE_FAILURE')",
+    )
+    messages: list[str] = []
+    for (event,) in rows:
+        messages += re.findall(r'"message": "((?:[^"\\]|\\.)*)"', event)
+    return " | ".join(dict.fromkeys(m for m in messages if m))
+
+
+def day_healed(stack: Stack, day: str, timeout_s: float) -> list[tuple[str, str]]:
+    """Wait until the day's newest run succeeded and every photo has its look-alike."""
+
+    def healed() -> list[tuple[str, str]] | None:
+        runs = day_runs(stack, day)
+        counts = day_rows(stack, day)
+        if runs and runs[-1][1] == "SUCCESS" and counts["succeeded"] == PHOTOS_PER_DAY:
+            return runs
+        return None
+
+    return list(wait_for(f"{day} to complete", healed, timeout_s, every_s=3))
+
+
+def nothing_twice(stack: Stack, day: str) -> str:
+    """One row per photo, one look-alike object per row, each row's bytes the stored ones."""
+    counts = day_rows(stack, day)
+    if counts["photos"] != PHOTOS_PER_DAY or counts["lookalikes"] != PHOTOS_PER_DAY:
+        raise CheckFailed(f"duplicate or missing rows: {counts}")
+    pngs = [k for k in stack.keys(f"{PREFIX}/generated/{day}/") if k.endswith(".png")]
+    originals = day_object_keys(stack, day)
+    if len(pngs) != PHOTOS_PER_DAY or len(set(originals)) != len(originals):
+        raise CheckFailed(f"{len(pngs)} look-alike objects for {PHOTOS_PER_DAY} photos")
+    if counts["max_attempts"] != 1:
+        raise CheckFailed(f"a look-alike was generated more than once: {counts}")
+    return f"{counts['photos']} photos, {len(pngs)} look-alikes, each made once"
+
+
 def snapshot(stack: Stack, days: Sequence[str]) -> dict[str, Any]:
     """What must survive `down`/`up`: runs, rows, objects, the gallery's index."""
     gallery = httpx.get(f"http://{stack.ip('gallery')}:8080/", timeout=10)
@@ -347,6 +407,49 @@ def snapshot(stack: Stack, days: Sequence[str]) -> dict[str, Any]:
     }
 
 
+def faults(stack: Stack, table: Table, pg_day: str, s3_day: str) -> None:
+    def postgres_restart() -> str:
+        launch_day(stack, pg_day)
+        wait_for(
+            "generation to start", lambda: step_started(stack, pg_day, "generated_images"), 600, 1
+        )
+        stack.compose("restart", "postgres")
+        # A failed day is the gap-fill sensor's to heal (run retries cover dead workers only).
+        gap_sensor(stack, "start")
+        try:
+            runs = day_healed(stack, pg_day, 600)
+        finally:
+            gap_sensor(stack, "stop")
+        return f"runs {[s for _, s in runs]}; " + nothing_twice(stack, pg_day)
+
+    table.check(f"{pg_day}: Postgres restarted mid-generation, day completes", postgres_restart)
+
+    def s3_outage() -> str:
+        outage = time.monotonic()
+        stack.compose("stop", "minio")
+        launch_day(stack, s3_day)
+
+        def failed() -> str | None:
+            runs = day_runs(stack, s3_day)
+            return failure_text(stack, s3_day) if runs and runs[-1][1] == "FAILURE" else None
+
+        error = str(wait_for(f"{s3_day} to fail without S3", failed, 300, 3))
+        if not re.search(r"endpoint|connect|minio", error, re.I):
+            raise CheckFailed(f"the failure does not say S3 is unreachable: {error[:200]}")
+        time.sleep(max(0.0, 60 - (time.monotonic() - outage)))
+        stack.compose("start", "minio")
+        gap_sensor(stack, "start")
+        try:
+            runs = day_healed(stack, s3_day, 600)
+        finally:
+            gap_sensor(stack, "stop")
+        return f"failed with {error[:70]!r}; then runs {[s for _, s in runs]}; " + nothing_twice(
+            stack, s3_day
+        )
+
+    table.check(f"{s3_day}: S3 stopped a minute: clear failure, then completes", s3_outage)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--project", default="doppel-test")
@@ -356,12 +459,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # The last complete UTC day, and the two before it for the faults.
     today = clock.utc_now().date()
-    day, fault_day = (
-        (today - timedelta(days=1)).isoformat(),
-        (today - timedelta(days=2)).isoformat(),
-    )
+    day = (today - timedelta(days=1)).isoformat()
+    fault_day = (today - timedelta(days=2)).isoformat()
+    s3_day = (today - timedelta(days=3)).isoformat()
     env_file = args.state / "test.env"
-    write_env(env_file, start_day=fault_day)
+    write_env(env_file, start_day=s3_day)
     stack = Stack(args.project, env_file)
     table = Table()
     checks = Checks(stack, table)
@@ -409,6 +511,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
 
             table.check("down then up: everything still there", down_up)
+            faults(stack, table, fault_day, s3_day)
 
     print(f"\nDoppel deploy-test ({time.monotonic() - started:.0f} s in the stack)")
     print(table.render())

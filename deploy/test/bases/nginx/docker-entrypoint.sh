@@ -2,7 +2,9 @@
 # As the official image: each /etc/nginx/templates/NAME.template becomes conf.d/NAME with
 # only the variables that are set substituted (nginx's own $variables stay as they are).
 set -eu
-defined=$(printf '${%s} ' $(env | cut -d= -f1))
+# envsubst takes the literal list "${A} ${B}": the single quotes are meant.
+# shellcheck disable=SC2016
+defined=$(awk 'BEGIN { for (name in ENVIRON) printf "${%s} ", name }')
 for template in /etc/nginx/templates/*.template; do
   [ -e "$template" ] || continue
   name=$(basename "$template" .template)
