@@ -28,7 +28,6 @@ cleanup() {
   local status=$?
   if docker info >/dev/null 2>&1; then
     docker compose -p "$PROJECT" down -v --remove-orphans >/dev/null 2>&1 || true
-    docker compose -p "$PROJECT-runs" down -v --remove-orphans >/dev/null 2>&1 || true
   fi
   if [ -n "$started_engine" ]; then
     log "stopping the engine this run started (pid $started_engine)"
