@@ -1,6 +1,6 @@
 # One image for every Doppel service: the Dagster code server (where runs execute), the
 # webserver, the daemon and the metrics exporter; docker-compose.yml picks the command.
-# Build: docker build -t doppel .   Size: python slim + the locked dependency set.
+# Build: docker build -t doppel .   Size: python slim + the locked set (requirements.lock).
 
 FROM python:3.11.10-slim-bookworm AS base
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -13,10 +13,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 FROM base AS build
 WORKDIR /opt/doppel
 RUN python -m venv /opt/venv
-# Dependencies first, from pyproject.toml alone, so a code change does not reinstall them.
+# Dependencies first, exactly the locked set (every version and hash fixed, nothing resolved
+# at build time), so a code change does not reinstall them.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --require-hashes --no-deps -r requirements.lock
 COPY pyproject.toml README.md ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
-    && pip install --no-cache-dir -r /tmp/requirements.txt
 # The project is installed in place (editable): the gallery's templates in site/ are found
 # next to the package, as in a checkout.
 COPY pipeline ./pipeline

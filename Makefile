@@ -102,3 +102,11 @@ upgrade-lock: install
 
 clean:
 	rm -rf $(VENV) .dagster_home data site/_build
+
+# --- The deployment for real (deploy/test/run.sh; docs/deploy.md): installs and starts a Docker
+# engine if missing, builds stand-in base images (cached), the production image and compose
+# stack, runs a day end to end through the containers, injects faults and prints a table.
+# Separate from `make test` (minutes, not seconds); CI runs both.
+.PHONY: deploy-test
+deploy-test: install
+	PYTHON=$(abspath $(BIN))/python bash deploy/test/run.sh

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
@@ -41,8 +41,11 @@ def write_atomically(path: Path, data: bytes, *, durable: bool = True) -> None:
 
     `durable` also syncs it to disk first; data that can be rebuilt may skip that.
     """
+    # Folders and files get the usual 0777/0666 less the umask (0755/0644 with umask 022), so
+    # another user such as a web server can read them. mkstemp would force 0600.
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.part"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

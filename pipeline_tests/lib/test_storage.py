@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import boto3
 import pytest
 
-from pipeline.lib.storage import LocalObjectStore, ObjectNotFound, S3ObjectStore
+from pipeline.lib.storage import (
+    LocalObjectStore,
+    ObjectNotFound,
+    S3ObjectStore,
+    write_atomically,
+)
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -67,3 +74,25 @@ def test_local_writes_leave_no_partial_file(
         store.put("img/a.png", b"new-but-never-complete")
     assert store.get("img/a.png") == b"old"
     assert [p.name for p in (tmp_path / "img").iterdir()] == ["a.png"]
+
+
+@pytest.mark.parametrize(
+    ("umask", "file_mode", "dir_mode"), [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750)]
+)
+def test_local_files_and_folders_follow_the_umask(
+    tmp_path: Path, umask: int, file_mode: int, dir_mode: int
+) -> None:
+    """A web server running as another user must be able to read what the store writes
+    (a 0600 file answered 403 on every gallery page)."""
+    previous = os.umask(umask)
+    try:
+        store = LocalObjectStore(tmp_path / "objects")
+        store.put("site/2026/11/26/index.html", b"<html></html>")
+        write_atomically(tmp_path / "objects" / "site" / "rebuildable.css", b"", durable=False)
+    finally:
+        os.umask(previous)
+    root = tmp_path / "objects"
+    for folder in (root, root / "site", root / "site/2026", root / "site/2026/11/26"):
+        assert stat.S_IMODE(folder.stat().st_mode) == dir_mode, folder
+    for name in ("site/2026/11/26/index.html", "site/rebuildable.css"):
+        assert stat.S_IMODE((root / name).stat().st_mode) == file_mode, name
