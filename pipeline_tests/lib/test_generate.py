@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import date
 from pathlib import Path
@@ -46,6 +47,10 @@ def test_a_crash_after_storing_is_adopted_not_paid_again(
     monkeypatch.setattr(generate, "_record_success", crash_before_the_row)
     with pytest.raises(SimulatedCrash):
         generate.generate_day(DAY, ids, generator=first, store=store, db=db, concurrency=1)
+    # The process is gone: whatever was under way in its worker thread has ended too.
+    for thread in threading.enumerate():
+        if thread.name.startswith("ThreadPoolExecutor"):
+            thread.join(timeout=30)
     # Paid for, rows lost; a dying process starts no more (one may have been under way).
     paid = CALLS[first.counter]
     assert 1 <= paid <= 2
