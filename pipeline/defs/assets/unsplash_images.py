@@ -59,7 +59,13 @@ def unsplash_images(
         )
     if result.rows and result.used == 0:
         raise dg.Failure(
-            description=f"none of the {len(result.rows)} photos of {day} could be stored",
+            # The first photo's own reason says what to fix (often the store: all fail alike).
+            description=f"none of the {len(result.rows)} photos of {day} could be stored"
+            + (
+                f"; first: {result.failures[0][0]}: {result.failures[0][1]}"
+                if result.failures
+                else ""
+            ),
             metadata={"failures": dg.MetadataValue.json(dict(result.failures))},
         )
     context.add_output_metadata(
