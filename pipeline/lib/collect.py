@@ -29,6 +29,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from pipeline.lib import clock
 from pipeline.lib.db import Database, InspirationImage
@@ -153,15 +154,7 @@ def _store_photo(
     day: date, photo: SourcePhoto, *, source: PhotoSource, store: ObjectStore, db: Database
 ) -> InspirationImage:
     with db.session() as session:
-        record = session.scalars(
-            select(InspirationImage).where(
-                InspirationImage.source == photo.source,
-                InspirationImage.source_id == photo.source_id,
-            )
-        ).one_or_none()
-        if record is None:
-            record = InspirationImage(source=photo.source, source_id=photo.source_id, day=day)
-            session.add(record)
+        record = _row_for(session, day, photo)
         _apply_metadata(record, photo)
         if record.status == "stored" and record.object_key and store.exists(record.object_key):
             return record
@@ -233,12 +226,28 @@ def _save_tracking(
 
 def _record_of(photo: SourcePhoto, db: Database) -> InspirationImage | None:
     with db.session() as session:
-        return session.scalars(
-            select(InspirationImage).where(
-                InspirationImage.source == photo.source,
-                InspirationImage.source_id == photo.source_id,
-            )
-        ).one_or_none()
+        return _find_row(session, photo)
+
+
+def _find_row(session: Session, photo: SourcePhoto) -> InspirationImage | None:
+    """The photo's row: one per (source, source_id), whatever the day."""
+    return session.scalars(
+        select(InspirationImage).where(
+            InspirationImage.source == photo.source,
+            InspirationImage.source_id == photo.source_id,
+        )
+    ).one_or_none()
+
+
+def _row_for(session: Session, day: date, photo: SourcePhoto) -> InspirationImage:
+    """The photo's row, added to the session if it has none yet."""
+    record = _find_row(session, photo)
+    if record is None:
+        record = InspirationImage(
+            source=photo.source, source_id=photo.source_id, day=day, rank=photo.rank
+        )
+        session.add(record)
+    return record
 
 
 def _record_failure(
@@ -247,17 +256,7 @@ def _record_failure(
     """The photo recorded as not usable, with only what cannot break its row again."""
     try:
         with db.session() as session:
-            record = session.scalars(
-                select(InspirationImage).where(
-                    InspirationImage.source == photo.source,
-                    InspirationImage.source_id == photo.source_id,
-                )
-            ).one_or_none()
-            if record is None:
-                record = InspirationImage(
-                    source=photo.source, source_id=photo.source_id, day=day, rank=photo.rank
-                )
-                session.add(record)
+            record = _row_for(session, day, photo)
             record.status, record.error = status, reason
             return record
     except Exception as exc:  # even the bare row cannot be written: report it in the run
