@@ -48,7 +48,7 @@ def require_chromium() -> Path:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        tool_missing("playwright", "pip install -e '.[dev]'")
+        tool_missing("playwright", "make install")
     return CHROMIUM
 
 

