@@ -14,7 +14,7 @@ from pipeline.defs.assets.generated_images import generated_images
 from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.resources import build_resources
 from pipeline.defs.resources.generators import Img2ImgResource, OpenAIImagesResource
-from pipeline.lib.db import Database, GeneratedImage
+from pipeline.lib.db import BilledRequest, Database, GeneratedImage
 from pipeline.lib.settings import SettingsError, load_settings
 from pipeline_tests.fixtures.img2img_server import Img2ImgImitation
 
@@ -112,6 +112,12 @@ def test_an_img2img_day_through_dagster_with_basic_auth(
             ("succeeded", "img2img", "img2img", "sdxl_imitation")
         ] * 2
         assert all("pier-secret" not in repr(vars(r)) for r in rows)
+        # Each POST is in the ledger, reserved before it was sent and completed after.
+        ledger = session.scalars(select(BilledRequest).order_by(BilledRequest.id)).all()
+        assert [(r.generator, r.endpoint, r.outcome, r.http_status) for r in ledger] == [
+            ("img2img", "/sdapi/v1/img2img", "billed", 200)
+        ] * 2
+        assert sorted(r.inspiration_id for r in ledger) == sorted(r.inspiration_id for r in rows)
     db.dispose()
 
 
@@ -121,7 +127,10 @@ def test_resources_pass_every_shared_setting_to_the_library_config() -> None:
     from pipeline.lib.generators.img2img import Img2ImgConfig
     from pipeline.lib.generators.openai_images import OpenAIImagesConfig
 
-    img2img = Img2ImgResource(base_url="http://gpu:7860", steps=12, denoising_strength=0.4)
+    img2img = Img2ImgResource(
+        base_url="http://gpu:7860", steps=12, denoising_strength=0.4,
+        database=DatabaseResource(url="sqlite://"),
+    )  # fmt: skip
     config = config_from(img2img, Img2ImgConfig, auth=("u", "p"))
     assert (config.base_url, config.steps, config.denoising_strength) == (
         "http://gpu:7860",
