@@ -26,7 +26,6 @@ def test_openai_settings_become_a_resource_that_holds_the_key_by_name(
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     settings = load_settings(
         _env_file=None, data_dir=tmp_path, generator="openai", openai_strategy="describe",
-        openai_unpriced_call_usd=0.3,  # the default vision model has no published price yet
     )  # fmt: skip
     resource = build_resources(settings)["image_generator"]
     assert isinstance(resource, OpenAIImagesResource)
@@ -65,8 +64,10 @@ def test_a_model_without_a_price_is_refused_at_start_unless_given_one(
     base = {"_env_file": None, "data_dir": tmp_path, "generator": "openai"}
     with pytest.raises(SettingsError, match=r"DOPPEL_OPENAI_IMAGE_MODEL=gpt-image-9 has no price"):
         load_settings(**base, openai_image_model="gpt-image-9")
-    with pytest.raises(SettingsError, match=r"DOPPEL_OPENAI_VISION_MODEL=gpt-6\.1-terra"):
-        load_settings(**base, openai_strategy="describe")
+    with pytest.raises(SettingsError, match=r"DOPPEL_OPENAI_VISION_MODEL=gpt-vision-9 has no"):
+        load_settings(**base, openai_strategy="describe", openai_vision_model="gpt-vision-9")
+    # The defaults are priced: a new user needs no price of their own.
+    assert load_settings(**base, openai_strategy="describe").openai_strategy == "describe"
     for model in ("gpt-image-2.6-sunburst", "gpt-image-2.5-flare-2026-09-08"):
         assert load_settings(**base, openai_image_model=model).openai_image_model == model
     given = load_settings(**base, openai_image_model="gpt-image-9", openai_unpriced_call_usd=0.4)
