@@ -14,7 +14,7 @@ from pipeline.defs.assets.generated_images import generated_images
 from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.resources import build_resources
 from pipeline.defs.resources.generators import Img2ImgResource, OpenAIImagesResource
-from pipeline.lib.db import Database, GeneratedImage
+from pipeline.lib.db import BilledRequest, Database, GeneratedImage
 from pipeline.lib.settings import SettingsError, load_settings
 from pipeline_tests.fixtures.img2img_server import Img2ImgImitation
 
@@ -26,7 +26,6 @@ def test_openai_settings_become_a_resource_that_holds_the_key_by_name(
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     settings = load_settings(
         _env_file=None, data_dir=tmp_path, generator="openai", openai_strategy="describe",
-        openai_unpriced_call_usd=0.3,  # the default vision model has no published price yet
     )  # fmt: skip
     resource = build_resources(settings)["image_generator"]
     assert isinstance(resource, OpenAIImagesResource)
@@ -65,8 +64,10 @@ def test_a_model_without_a_price_is_refused_at_start_unless_given_one(
     base = {"_env_file": None, "data_dir": tmp_path, "generator": "openai"}
     with pytest.raises(SettingsError, match=r"DOPPEL_OPENAI_IMAGE_MODEL=gpt-image-9 has no price"):
         load_settings(**base, openai_image_model="gpt-image-9")
-    with pytest.raises(SettingsError, match=r"DOPPEL_OPENAI_VISION_MODEL=gpt-6\.1-terra"):
-        load_settings(**base, openai_strategy="describe")
+    with pytest.raises(SettingsError, match=r"DOPPEL_OPENAI_VISION_MODEL=gpt-vision-9 has no"):
+        load_settings(**base, openai_strategy="describe", openai_vision_model="gpt-vision-9")
+    # The defaults are priced: a new user needs no price of their own.
+    assert load_settings(**base, openai_strategy="describe").openai_strategy == "describe"
     for model in ("gpt-image-2.6-sunburst", "gpt-image-2.5-flare-2026-09-08"):
         assert load_settings(**base, openai_image_model=model).openai_image_model == model
     given = load_settings(**base, openai_image_model="gpt-image-9", openai_unpriced_call_usd=0.4)
@@ -112,6 +113,12 @@ def test_an_img2img_day_through_dagster_with_basic_auth(
             ("succeeded", "img2img", "img2img", "sdxl_imitation")
         ] * 2
         assert all("pier-secret" not in repr(vars(r)) for r in rows)
+        # Each POST is in the ledger, reserved before it was sent and completed after.
+        ledger = session.scalars(select(BilledRequest).order_by(BilledRequest.id)).all()
+        assert [(r.generator, r.endpoint, r.outcome, r.http_status) for r in ledger] == [
+            ("img2img", "/sdapi/v1/img2img", "billed", 200)
+        ] * 2
+        assert sorted(r.inspiration_id for r in ledger) == sorted(r.inspiration_id for r in rows)
     db.dispose()
 
 
@@ -121,7 +128,10 @@ def test_resources_pass_every_shared_setting_to_the_library_config() -> None:
     from pipeline.lib.generators.img2img import Img2ImgConfig
     from pipeline.lib.generators.openai_images import OpenAIImagesConfig
 
-    img2img = Img2ImgResource(base_url="http://gpu:7860", steps=12, denoising_strength=0.4)
+    img2img = Img2ImgResource(
+        base_url="http://gpu:7860", steps=12, denoising_strength=0.4,
+        database=DatabaseResource(url="sqlite://"),
+    )  # fmt: skip
     config = config_from(img2img, Img2ImgConfig, auth=("u", "p"))
     assert (config.base_url, config.steps, config.denoising_strength) == (
         "http://gpu:7860",

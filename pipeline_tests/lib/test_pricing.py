@@ -84,3 +84,41 @@ def test_the_price_table_can_be_overridden_from_the_environment(
     assert settings.openai_prices == {
         "my-model": ModelPrice(per_image_usd={"low": {"512x512": 0.001}})
     }
+
+
+def test_every_default_model_is_priced_and_not_being_shut_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pipeline.defs.resources.generators import OpenAIImagesResource
+    from pipeline.lib.generators.openai_images import OpenAIImagesConfig
+    from pipeline.lib.generators.pricing import MODEL_SHUTDOWNS
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-pricing-test")
+    # A new user's describe day loads with no price of their own (none is refused).
+    settings = load_settings(_env_file=None, generator="openai", openai_strategy="describe")
+    fields = OpenAIImagesResource.model_fields
+    config = OpenAIImagesConfig(api_key="sk-x")
+    defaults = {
+        settings.openai_image_model, settings.openai_vision_model,
+        fields["image_model"].default, fields["vision_model"].default,
+        config.image_model, config.vision_model,
+    }  # fmt: skip
+    assert defaults == {"gpt-image-2", "gpt-6.1-terra"}  # one default each, everywhere
+    for model in defaults:
+        assert TABLE.price_of(model) is not None, model
+        assert model not in MODEL_SHUTDOWNS, model
+    describe = TABLE.estimate_text(settings.openai_vision_model, prompt="describe")
+    assert 0 < describe < TABLE.unpriced_call_usd  # counted, and not as $0
+
+
+def test_the_docs_list_every_shutdown_date_with_its_source() -> None:
+    from pathlib import Path
+
+    from pipeline.lib.generators.pricing import MODEL_SHUTDOWNS
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "openai.md").read_text()
+    rows = [line for line in docs.splitlines() if line.startswith("| `")]
+    for model, when in MODEL_SHUTDOWNS.items():
+        [row] = [r for r in rows if f"`{model}`" in r.split("|")[1]]
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[1] == when and cells[2], row  # the date, and where it comes from

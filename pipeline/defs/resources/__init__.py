@@ -135,6 +135,8 @@ def _image_generator(settings: DoppelSettings) -> ImageGeneratorResource:
         )
     if settings.generator == "img2img":
         return Img2ImgResource(
+            database=DatabaseResource(url=_database_url(settings)),
+            max_paid_attempts=settings.max_paid_attempts,
             base_url=settings.img2img_base_url,
             # user:password by name only; absent when the server runs without --api-auth.
             auth=dg.EnvVar("DOPPEL_IMG2IMG_AUTH") if settings.img2img_auth else None,

@@ -95,8 +95,12 @@ class OpenAIImagesResource(ImageGeneratorResource):
 
 class Img2ImgResource(ImageGeneratorResource):
     """A self-hosted Stable Diffusion server speaking /sdapi/v1/img2img (A1111, Forge,
-    SD.Next). `auth` is "user:password" from dg.EnvVar('DOPPEL_IMG2IMG_AUTH'), if any."""
+    SD.Next). `auth` is "user:password" from dg.EnvVar('DOPPEL_IMG2IMG_AUTH'), if any.
+    Its requests go in the ledger of billed requests, under the same per-photo cap as
+    OpenAI's (a hosted server may bill them)."""
 
+    database: DatabaseResource
+    max_paid_attempts: int = 2
     base_url: str = "http://127.0.0.1:7860"
     auth: str | None = None
     prompt: str = DEFAULT_IMG2IMG_PROMPT
@@ -112,10 +116,12 @@ class Img2ImgResource(ImageGeneratorResource):
 
     def open(self) -> ImageGenerator:
         from pipeline.lib.generators.img2img import Img2ImgConfig, Img2ImgGenerator
+        from pipeline.lib.generators.ledger import Ledger
 
         user, _, password = (self.auth or "").partition(":")
         auth = (user, password) if self.auth else None
-        return Img2ImgGenerator(config_from(self, Img2ImgConfig, auth=auth))
+        ledger = Ledger(self.database.get(), max_paid_attempts=self.max_paid_attempts)
+        return Img2ImgGenerator(config_from(self, Img2ImgConfig, auth=auth), ledger=ledger)
 
 
 def prices_config(prices: Mapping[str, ModelPrice]) -> dict[str, Any]:

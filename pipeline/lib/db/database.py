@@ -18,6 +18,13 @@ from pipeline.lib.db.models import DaySource, GeneratedImage, InspirationImage, 
 from pipeline.lib.settings import database_url_for
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Connections per process. A day's remote requests run in up to DOPPEL_GENERATION_CONCURRENCY
+# threads (at most 64), each opening two short ledger sessions per request. SQLAlchemy's
+# defaults (5 kept, 10 more) would close and reopen a connection per request past 5 threads
+# (a new PostgreSQL backend each time), and make threads past 15 wait for one: the ledger
+# must never queue requests behind the pool.
+POOL_SIZE = 10
+POOL_OVERFLOW = 70
 
 
 class Database:
@@ -136,9 +143,13 @@ class Database:
 def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
-        if path and path != ":memory:":
+        pool: dict[str, Any] = {}
+        if path and path != ":memory:" and not url.endswith("sqlite://"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            pool = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}  # in memory: one
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -150,4 +161,4 @@ def _make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)

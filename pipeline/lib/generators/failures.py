@@ -1,7 +1,8 @@
 """The one table of what a failed request means for money and for retries.
 
 Every remote generator (OpenAI, img2img) names what happened with one of the keys of
-`WHAT_HAPPENED`; the table says whether it may have been billed and what may follow:
+`WHAT_HAPPENED`, and `pipeline.lib.generators.paid` acts on it; the table says whether it
+may have been billed and what may follow:
 
 - RETRY_NOW: the server billed nothing (429 rate limit, 5xx, a reset before any reply, a
   connection never made): retry within the request, backing off, honouring Retry-After.
@@ -38,6 +39,7 @@ WHAT_HAPPENED: dict[str, Disposition] = {
     "unusable_reply": Disposition.BILLED,  # a 200 whose body or image cannot be used
     "timeout_after_send": Disposition.BILLED,
     "reply_cut_short": Disposition.BILLED,
+    "sent_outcome_unknown": Disposition.BILLED,  # any other error once the request was sent
     # permanent: stop the day
     "bad_key": Disposition.STOP_DAY,
     "forbidden": Disposition.STOP_DAY,

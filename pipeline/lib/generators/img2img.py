@@ -4,8 +4,14 @@ Automatic1111, Forge and SD.Next all speak this route when started with `--api`:
 goes in as a base64 `init_images` entry, and `denoising_strength` says how far the result may
 wander from it (0.3–0.6 keeps the composition). The seed is the photo's stable seed, so a
 retry draws the same look-alike. Such servers run one job at a time, so extra concurrency
-only queues; the timeout must cover the queue. Self-hosted generation costs nothing per
-call, so no cost is recorded and the OpenAI budget does not apply.
+only queues; the timeout must cover the queue.
+
+A self-hosted server costs nothing per call, but a rented or hosted one may bill each
+answer, so every POST goes through the same paid-request loop as OpenAI's
+(`pipeline.lib.generators.paid`): a ledger row before it is sent, the per-photo cap, and the
+one failures table. Only what was not billed (a 5xx, 429, a reset before any reply) is
+retried at once; a 200 that cannot be used or a timeout counts against the cap; a refused
+login or a missing route stops the day. No price is known, so the estimate is $0.
 """
 
 from __future__ import annotations
@@ -19,8 +25,12 @@ from typing import Any
 import httpx
 
 from pipeline.lib.generators import Generation, GenerationError, GeneratorUnavailable, SourceImage
+from pipeline.lib.generators.budget import DailyBudget
+from pipeline.lib.generators.failures import Disposition
+from pipeline.lib.generators.ledger import Ledger
+from pipeline.lib.generators.paid import Failure, PaidRequest, PaidRequests, transport_failure
 from pipeline.lib.generators.transfer import image_from_base64, upload_of
-from pipeline.lib.http import RetryPolicy, send_with_retries
+from pipeline.lib.http import RetryPolicy, retry_after_seconds
 from pipeline.lib.settings import DEFAULT_IMG2IMG_PROMPT
 
 ROUTE = "/sdapi/v1/img2img"
@@ -50,10 +60,20 @@ class Img2ImgGenerator:
 
     name = "img2img"
 
-    def __init__(self, config: Img2ImgConfig, *, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        config: Img2ImgConfig,
+        *,
+        ledger: Ledger | None = None,
+        budget: DailyBudget | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.config = config
-        self._sleep = sleep
         self._policy = RetryPolicy(attempts=config.max_retries + 1)
+        self._paid = PaidRequests(
+            self.name, policy=self._policy, budget=budget, ledger=ledger, sleep=sleep
+        )
+        self.budget, self.ledger = self._paid.budget, self._paid.ledger  # read by the asset
         self._client = httpx.Client(
             base_url=config.base_url,
             timeout=httpx.Timeout(config.timeout_s, connect=min(10.0, config.timeout_s)),
@@ -92,7 +112,9 @@ class Img2ImgGenerator:
         if cfg.checkpoint:
             payload["override_settings"] = {"sd_model_checkpoint": cfg.checkpoint}
 
-        response = self._post(payload)
+        response, paid = self._post(payload, source.photo_id)
+        # A 200: billed (if the server bills at all), whatever the body turns out to be.
+        paid.billed(None, request_id=response.headers.get("x-request-id"))
         body = self._json_of(response)
         images = body.get("images")
         if not isinstance(images, list) or not images:
@@ -113,55 +135,67 @@ class Img2ImgGenerator:
             seconds=round(time.monotonic() - started, 3),
         )
 
-    def _post(self, payload: dict[str, Any]) -> httpx.Response:
-        url = self.config.base_url.rstrip("/") + ROUTE
-        try:
-            response = send_with_retries(
-                self._client, "POST", ROUTE, policy=self._policy, sleep=self._sleep, json=payload
-            )
-        except httpx.ConnectError as exc:
-            raise GeneratorUnavailable(
-                f"cannot connect to the img2img server at {url} ({type(exc).__name__}); start "
-                "it with --api or fix DOPPEL_IMG2IMG_BASE_URL"
-            ) from None
-        except httpx.TimeoutException as exc:
-            raise GenerationError(
-                f"the img2img server did not answer within {self.config.timeout_s:g}s "
-                f"({type(exc).__name__}, {self._policy.attempts} tries); raise "
-                "DOPPEL_IMG2IMG_TIMEOUT_S if it is busy. Retried next run.",
-                retryable=True,
-            ) from None
-        except httpx.TransportError as exc:
-            raise GenerationError(
-                f"the img2img server dropped the connection ({type(exc).__name__}, "
-                f"{self._policy.attempts} tries); retried on the next run",
-                retryable=True,
-            ) from None
-        if response.status_code == 200:
+    def _post(
+        self, payload: dict[str, Any], photo_id: int | None
+    ) -> tuple[httpx.Response, PaidRequest]:
+        def send(_retry: int) -> httpx.Response:
+            response = self._client.post(ROUTE, json=payload)
+            response.raise_for_status()  # an error status is classified, not returned
             return response
-        detail = f"HTTP {response.status_code}: {_error_detail(response)}"
-        if response.status_code in (401, 403):
-            raise GeneratorUnavailable(
+
+        return self._paid.send(
+            ROUTE, send, classify=_classify, explain=self._explain, photo_id=photo_id,
+            model=self.config.checkpoint,
+        )  # fmt: skip
+
+    def _explain(self, failure: Failure, tries: int) -> Exception:
+        url = self.config.base_url.rstrip("/") + ROUTE
+        happened, detail = failure.happened, failure.detail
+        count = "1 try" if tries == 1 else f"{tries} tries"
+        if happened == "not_sent":
+            return GeneratorUnavailable(
+                f"cannot connect to the img2img server at {url} ({detail}, {count}); start it "
+                "with --api or fix DOPPEL_IMG2IMG_BASE_URL"
+            )
+        if happened in ("bad_key", "forbidden"):
+            return GeneratorUnavailable(
                 f"the img2img server refused the credentials ({detail}); set "
                 "DOPPEL_IMG2IMG_AUTH=user:password as given to --api-auth"
             )
-        if response.status_code == 404:
-            if "init image" in detail.lower():
-                raise GenerationError(f"the img2img server lost the photo ({detail})",
-                                      retryable=False)  # fmt: skip
-            raise GeneratorUnavailable(
+        if happened == "model_not_found":
+            return GeneratorUnavailable(
                 f"the img2img server cannot serve {ROUTE} ({detail}); start it with --api and "
                 "check DOPPEL_IMG2IMG_SAMPLER / DOPPEL_IMG2IMG_CHECKPOINT"
             )
-        if response.status_code >= 500:
-            raise GenerationError(
-                f"the img2img server failed ({detail}) after {self._policy.attempts} tries; "
-                "retried on the next run",
+        if failure.disposition is Disposition.STOP_DAY:
+            return GeneratorUnavailable(
+                f"the img2img server rejects every request like this one ({detail}); check "
+                "DOPPEL_IMG2IMG_*"
+            )
+        if happened == "bad_photo":
+            return GenerationError(f"the img2img server lost the photo ({detail})",
+                                   retryable=False)  # fmt: skip
+        billed = "; it may have been billed, so it is not sent again now (a later run may, " \
+            "within the cap)"  # fmt: skip
+        if happened == "timeout_after_send":
+            return GenerationError(
+                f"the img2img server did not answer within {self.config.timeout_s:g}s "
+                f"({detail}){billed}; raise DOPPEL_IMG2IMG_TIMEOUT_S if it is busy",
                 retryable=True,
             )
-        raise GenerationError(
-            f"the img2img server rejected the request ({detail}); check DOPPEL_IMG2IMG_*",
-            retryable=False,
+        if failure.disposition is Disposition.BILLED:
+            return GenerationError(f"the img2img server cut its answer short ({detail}){billed}",
+                                   retryable=True)  # fmt: skip
+        if happened == "reset_before_reply":
+            return GenerationError(
+                f"the img2img server dropped the connection ({detail}, {count}); retried on "
+                "the next run",
+                retryable=True,
+            )
+        return GenerationError(
+            f"the img2img server failed ({detail}) after {count} (none billed); retried on "
+            "the next run",
+            retryable=True,
         )
 
     @staticmethod
@@ -171,7 +205,7 @@ class Img2ImgGenerator:
         except ValueError as exc:
             raise GenerationError(
                 f"the img2img server answered with malformed JSON ({type(exc).__name__}); "
-                "retried on the next run",
+                "retried on a later run, within the cap",
                 retryable=True,
             ) from None
         if not isinstance(body, dict):
@@ -198,6 +232,38 @@ def _info_of(raw: object) -> tuple[dict[str, Any], str | None]:
     except ValueError:
         return {}, "info is not valid JSON"
     return (info, None) if isinstance(info, dict) else ({}, "info is not a JSON object")
+
+
+def _classify(exc: Exception) -> Failure:
+    """The key of `failures.WHAT_HAPPENED` for what a POST raised."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        response = exc.response
+        status = response.status_code
+        detail = f"HTTP {status}: {_error_detail(response)}"
+        retry_after = retry_after_seconds(response)
+        return Failure(_status_failure(status, detail), detail, status, None, retry_after)
+    if isinstance(exc, httpx.TransportError):
+        happened = transport_failure(exc)
+        return Failure(happened, f"{happened.replace('_', ' ')}, {type(exc).__name__}")
+    return Failure("sent_outcome_unknown", f"{type(exc).__name__}: {exc}"[:200])
+
+
+def _status_failure(status: int, detail: str) -> str:
+    """A1111 answers 401 for a wrong --api-auth login, 404 for a missing route, sampler or
+    init image, 422 for a body it cannot validate, 500 for a crash (out of GPU memory)."""
+    if status == 401:
+        return "bad_key"
+    if status == 403:
+        return "forbidden"
+    if status == 404:
+        return "bad_photo" if "init image" in detail.lower() else "model_not_found"
+    if status == 429:
+        return "rate_limited"
+    if status in (408, 409):
+        return "conflict_or_timeout_status"
+    if status >= 500:
+        return "server_error"
+    return "invalid_request"
 
 
 def _error_detail(response: httpx.Response) -> str:

@@ -10,18 +10,18 @@ Two strategies, chosen in settings:
   photo itself never reaches the image model. Chat Completions (not the Responses API) is
   used because OpenAI-compatible servers implement it far more widely.
 
-Retries: the SDK is built with `max_retries=0` and this module runs its own bounded loop,
-classified by the one table in `pipeline.lib.generators.failures`: only what was not billed
-(429 `rate_limit_exceeded`, 5xx, a reset before any reply) is retried within the request;
-a 200 that cannot be used or a timeout is billed (or may be) and is never retried at once;
-a bad key, no quota or an unknown model stops the day. Every request is written to the
-ledger of billed requests before it is sent, which also holds the per-photo cap.
+Retries: the SDK is built with `max_retries=0` and requests go through the loop all remote
+generators share (`pipeline.lib.generators.paid`), classified by the one table in
+`pipeline.lib.generators.failures`: only what was not billed (429 `rate_limit_exceeded`,
+5xx, a reset before any reply) is retried within the request; a 200 that cannot be used or
+a timeout is billed (or may be) and is never retried at once; a bad key, no quota or an
+unknown model stops the day. Every request is written to the ledger of billed requests
+before it is sent, which also holds the per-photo cap.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import re
 import time
 from collections.abc import Callable
@@ -38,9 +38,10 @@ from pipeline.lib.generators import (
     GeneratorUnavailable,
     SourceImage,
 )
-from pipeline.lib.generators.budget import DailyBudget, Reservation
-from pipeline.lib.generators.failures import LEDGER_OUTCOME, Disposition, disposition_of
-from pipeline.lib.generators.ledger import Ledger, LedgerEntry
+from pipeline.lib.generators.budget import DailyBudget
+from pipeline.lib.generators.failures import Disposition
+from pipeline.lib.generators.ledger import Ledger
+from pipeline.lib.generators.paid import Failure, PaidRequest, PaidRequests, transport_failure
 from pipeline.lib.generators.pricing import PriceTable
 from pipeline.lib.generators.transfer import Upload, image_from_base64, upload_of
 from pipeline.lib.http import RetryPolicy, retry_after_seconds
@@ -97,15 +98,17 @@ class OpenAIImagesGenerator:
             raise ValueError(f"unknown OpenAI strategy {config.strategy!r}")
         self.config = config
         self.prices = prices
-        self.budget = budget if budget is not None else DailyBudget(None)
-        # Without a ledger (one file from the shell, no database) nothing is recorded and
-        # no cap applies; the pipeline always passes one.
-        self.ledger = ledger
-        self._sleep = sleep
-        self._policy = RetryPolicy(
-            attempts=config.max_retries + 1, max_retry_after_s=config.max_retry_after_s
+        self._paid = PaidRequests(
+            self.name,
+            policy=RetryPolicy(
+                attempts=config.max_retries + 1, max_retry_after_s=config.max_retry_after_s
+            ),
+            budget=budget,
+            ledger=ledger,
+            sleep=sleep,
         )
-        self._rng = random.Random()
+        # What the asset reads: today's spending, and the ledger behind the cap.
+        self.budget, self.ledger = self._paid.budget, self._paid.ledger
         self._client = openai.OpenAI(
             api_key=config.api_key,
             base_url=config.base_url,
@@ -230,7 +233,7 @@ class OpenAIImagesGenerator:
     # Results
 
     def _image_of(
-        self, response: object, paid: _Paid
+        self, response: object, paid: PaidRequest
     ) -> tuple[Any, float | None, dict[str, Any] | None, str | None]:
         """Validate an images response. It was a 200, so it is billed, usable or not."""
         if not isinstance(response, ImagesResponse):
@@ -262,7 +265,7 @@ class OpenAIImagesGenerator:
         return image, cost, usage, request_id
 
     def _description_of(
-        self, completion: object, paid: _Paid
+        self, completion: object, paid: PaidRequest
     ) -> tuple[str, float | None, dict[str, Any] | None]:
         if not isinstance(completion, ChatCompletion):
             paid.billed(None, detail=f"non-JSON content {_snippet(completion)}")
@@ -294,7 +297,7 @@ class OpenAIImagesGenerator:
             raise GenerationError("the describe step returned an empty description", retryable=True)
         return text, cost, usage
 
-    # The retry loop and error mapping (the table is pipeline.lib.generators.failures)
+    # Sending, and naming what went wrong (the table is pipeline.lib.generators.failures)
 
     def _call(
         self,
@@ -303,97 +306,68 @@ class OpenAIImagesGenerator:
         estimate: float,
         send: Callable[[dict[str, str]], T],
         photo_id: int | None,
-    ) -> tuple[T, _Paid]:
-        """Send with bounded retries of what was not billed; returns the SDK's result and
-        the request's open money (budget hold and ledger row) for the caller to settle."""
-        attempts = self._policy.attempts
-        problem = ""
-        for attempt in range(1, attempts + 1):
-            paid = self._reserve(what, model, estimate, photo_id)
-            response = None
-            try:
-                # Tell the server which retry this is, as the SDK's own loop would.
-                return send({"x-stainless-retry-count": str(attempt - 1)}), paid
-            except openai.APIConnectionError as exc:  # includes APITimeoutError
-                happened = _connection_failure(exc)
-                problem = f"the connection failed ({happened.replace('_', ' ')}, {_cause(exc)})"
-                if disposition_of(happened) is Disposition.BILLED:
-                    paid.unknown(problem)
-                    raise GenerationError(
-                        f"OpenAI {what}: {problem}; the server may have finished and billed "
-                        "it, so it is not sent again now (a later run may, within the cap)",
-                        retryable=True,
-                    ) from None
-                paid.not_billed("not_billed", None, None, problem)
-            except openai.APIStatusError as exc:
-                happened = _status_failure(exc)
-                disposition = disposition_of(happened)
-                problem = self._describe(exc)
-                paid.not_billed(LEDGER_OUTCOME[disposition], exc.status_code, exc.request_id,
-                                problem)  # fmt: skip
-                if disposition is Disposition.STOP_DAY:
-                    raise GeneratorUnavailable(_stop_message(happened, problem)) from None
-                if disposition is Disposition.BAD_INPUT:
-                    if happened == "refused":
-                        raise GenerationError(
-                            f"refused by OpenAI's safety system ({problem})",
-                            kind="refused",
-                            retryable=False,
-                        ) from None
-                    raise GenerationError(
-                        f"OpenAI could not use this photo ({problem})", retryable=False
-                    ) from None
-                response = exc.response
-            except ValueError as exc:  # a 2xx whose JSON does not parse: answered, so billed
-                paid.billed(None, detail=f"malformed JSON: {_brief(exc)}")
-                raise GenerationError(
-                    f"OpenAI {what} answered with malformed JSON ({_brief(exc)}); it was "
-                    "billed, so it is not sent again now (a later run may, within the cap)",
-                    retryable=True,
-                ) from None
-            except openai.OpenAIError as exc:  # after sending, outcome unknown: assume billed
-                paid.unknown(_brief(exc))
-                raise GenerationError(
-                    f"OpenAI {what} failed: {self._redact(_brief(exc))}", retryable=True
-                ) from None
-            if attempt < attempts:
-                delay = self._delay(attempt, response)
-                if delay is None:
-                    problem += f" and asked to wait over {self._policy.max_retry_after_s:g}s"
-                    break
-                log.info("OpenAI %s: %s; retry %d/%d in %.1fs", what, problem, attempt,
-                         attempts - 1, delay)  # fmt: skip
-                self._sleep(delay)
-        tries = "1 try" if attempt == 1 else f"{attempt} tries"
-        raise GenerationError(
-            f"OpenAI {what}: {problem}, after {tries} (none billed); retried on the next run",
-            retryable=True,
+    ) -> tuple[T, PaidRequest]:
+        """Send through the shared paid-request loop; returns the SDK's result and the
+        request's open money (budget hold and ledger row) for the caller to settle."""
+        image = what != "chat.completions"
+        return self._paid.send(
+            what,
+            # Tell the server which retry this is, as the SDK's own loop would.
+            lambda retry: send({"x-stainless-retry-count": str(retry)}),
+            classify=self._classify,
+            explain=lambda failure, tries: self._explain(what, failure, tries),
+            photo_id=photo_id,
+            model=model,
+            size=self.config.size if image else None,
+            quality=self.config.quality if image else None,
+            estimate=estimate,
         )
 
-    def _reserve(self, what: str, model: str, estimate: float, photo_id: int | None) -> _Paid:
-        """Budget first (cheap, in memory), then the ledger row, both before sending."""
-        hold = self.budget.reserve(estimate)  # raises GenerationError(kind="budget")
-        if self.ledger is None or photo_id is None:
-            return _Paid(hold, None, None)
-        try:
-            entry = self.ledger.reserve(
-                photo_id, generator=self.name, endpoint=what, model=model,
-                size=None if what == "chat.completions" else self.config.size,
-                quality=None if what == "chat.completions" else self.config.quality,
-                estimated_usd=estimate,
-            )  # fmt: skip
-        except BaseException:
-            hold.release()
-            raise
-        return _Paid(hold, self.ledger, entry)
+    def _classify(self, exc: Exception) -> Failure:
+        if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+            happened = transport_failure(exc.__cause__)
+            if happened == "reset_before_reply" and isinstance(exc, openai.APITimeoutError):
+                happened = "timeout_after_send"
+            detail = f"the connection failed ({happened.replace('_', ' ')}, {_cause(exc)})"
+            return Failure(happened, detail)
+        if isinstance(exc, openai.APIStatusError):
+            return Failure(_status_failure(exc), self._describe(exc), exc.status_code,
+                           exc.request_id, _retry_after(exc.response))  # fmt: skip
+        if isinstance(exc, ValueError):  # a 2xx whose JSON does not parse: answered, so billed
+            return Failure("unusable_reply", f"malformed JSON: {_brief(exc)}", status=200)
+        # An SDK error after sending, or anything else: the outcome is unknown, assume billed.
+        return Failure("sent_outcome_unknown", self._redact(_brief(exc)))
 
-    def _delay(self, attempt: int, response: Any) -> float | None:
-        """Seconds before the next try: the server's Retry-After if it sent one, else jittered
-        backoff. None if the server asks for longer than the cap: like the SDK, don't wait."""
-        advised = _retry_after(response) if response is not None else None
-        if advised is None:
-            return self._policy.delay(attempt, None, self._rng)
-        return advised if advised <= self._policy.max_retry_after_s else None
+    def _explain(self, what: str, failure: Failure, tries: int) -> Exception:
+        happened, problem = failure.happened, failure.detail
+        disposition = failure.disposition
+        if disposition is Disposition.STOP_DAY:
+            return GeneratorUnavailable(_stop_message(happened, problem))
+        if happened == "refused":
+            return GenerationError(f"refused by OpenAI's safety system ({problem})",
+                                   kind="refused", retryable=False)  # fmt: skip
+        if disposition is Disposition.BAD_INPUT:
+            return GenerationError(f"OpenAI could not use this photo ({problem})",
+                                   retryable=False)  # fmt: skip
+        if happened == "unusable_reply":
+            return GenerationError(
+                f"OpenAI {what} answered with {problem}; it was billed, so it is not sent "
+                "again now (a later run may, within the cap)",
+                retryable=True,
+            )
+        if happened == "sent_outcome_unknown":
+            return GenerationError(f"OpenAI {what} failed: {problem}", retryable=True)
+        if disposition is Disposition.BILLED:
+            return GenerationError(
+                f"OpenAI {what}: {problem}; the server may have finished and billed it, so it "
+                "is not sent again now (a later run may, within the cap)",
+                retryable=True,
+            )
+        count = "1 try" if tries == 1 else f"{tries} tries"
+        return GenerationError(
+            f"OpenAI {what}: {problem}, after {count} (none billed); retried on the next run",
+            retryable=True,
+        )
 
     def _describe(self, exc: openai.APIStatusError) -> str:
         body = exc.body if isinstance(exc.body, dict) else {}
@@ -453,43 +427,6 @@ def _brief(exc: BaseException) -> str:
     return _clean_text(str(exc), 200) or type(exc).__name__
 
 
-class _Paid:
-    """One sent request's money: its budget hold and its ledger row, closed together."""
-
-    def __init__(self, hold: Reservation, ledger: Ledger | None, entry: LedgerEntry | None):
-        self.hold, self.ledger, self.entry = hold, ledger, entry
-
-    def billed(
-        self,
-        cost: float | None,
-        *,
-        usage: dict[str, Any] | None = None,
-        request_id: str | None = None,
-        detail: str | None = None,
-    ) -> float:
-        """A 200: billed at `cost` (None: at the estimate). Returns the figure counted."""
-        self.hold.settle(cost)
-        counted = self.hold.amount if cost is None else cost
-        if self.ledger is not None and self.entry is not None:
-            self.ledger.complete(self.entry, "billed", http_status=200, request_id=request_id,
-                                 usage=usage, cost_usd=counted, detail=detail)  # fmt: skip
-        return counted
-
-    def unknown(self, detail: str) -> None:
-        """Sent, no usable answer: the server may have finished it, so it counts as billed."""
-        self.hold.keep()
-        if self.ledger is not None and self.entry is not None:
-            self.ledger.complete(self.entry, "unknown", detail=detail)
-
-    def not_billed(
-        self, outcome: str, status: int | None, request_id: str | None, detail: str
-    ) -> None:
-        self.hold.release()
-        if self.ledger is not None and self.entry is not None:
-            self.ledger.complete(self.entry, outcome, http_status=status,
-                                 request_id=request_id, detail=detail)  # fmt: skip
-
-
 def _status_failure(exc: openai.APIStatusError) -> str:
     """The key of `failures.WHAT_HAPPENED` for an error status."""
     status, code, type_ = exc.status_code, exc.code or "", exc.type or ""
@@ -515,19 +452,6 @@ def _status_failure(exc: openai.APIStatusError) -> str:
     if param == "image" or code in BAD_PHOTO_CODES:
         return "bad_photo"
     return "invalid_request"
-
-
-def _connection_failure(exc: openai.APIConnectionError) -> str:
-    """Was the request sent, and did any of a reply arrive? Only the transport knows."""
-    cause = exc.__cause__
-    name = type(cause).__name__ if cause is not None else ""
-    if name in ("ConnectError", "ConnectTimeout", "PoolTimeout"):
-        return "not_sent"
-    if isinstance(exc, openai.APITimeoutError) or name.endswith("Timeout"):
-        return "timeout_after_send"
-    if "complete message body" in str(cause) or "incomplete" in str(cause).lower():
-        return "reply_cut_short"
-    return "reset_before_reply"
 
 
 def _stop_message(happened: str, detail: str) -> str:
