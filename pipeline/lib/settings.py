@@ -157,7 +157,8 @@ class DoppelSettings(BaseSettings):
     )
     openai_prices: dict[str, ModelPrice] = Field(
         default_factory=lambda: dict(DEFAULT_PRICES),
-        description="ESTIMATED prices per model (JSON); see pipeline/lib/generators/pricing.py.",
+        description="ESTIMATED prices per model (JSON), added to or replacing the built-in "
+        "entries of pipeline/lib/generators/pricing.py.",
     )
     openai_unpriced_call_usd: float = Field(
         default=0.25,
@@ -256,6 +257,12 @@ class DoppelSettings(BaseSettings):
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("OPENAI_API_KEY")
     )
+
+    @field_validator("openai_prices", mode="after")
+    @classmethod
+    def _over_the_built_in_prices(cls, value: dict[str, ModelPrice]) -> dict[str, ModelPrice]:
+        # Pricing one new model must not unprice the defaults.
+        return {**DEFAULT_PRICES, **value}
 
     @field_validator("folder", mode="before")
     @classmethod

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from pipeline.lib.generators.pricing import DEFAULT_PRICES, ModelPrice, PriceTable
-from pipeline.lib.settings import load_settings
+from pipeline.lib.settings import SettingsError, load_settings
 
 TABLE = PriceTable(DEFAULT_PRICES, unpriced_call_usd=0.25)
 USAGE = {
@@ -81,9 +83,9 @@ def test_the_price_table_can_be_overridden_from_the_environment(
         "DOPPEL_OPENAI_PRICES", '{"my-model": {"per_image_usd": {"low": {"512x512": 0.001}}}}'
     )
     settings = load_settings(_env_file=None)
-    assert settings.openai_prices == {
+    assert settings.openai_prices == DEFAULT_PRICES | {
         "my-model": ModelPrice(per_image_usd={"low": {"512x512": 0.001}})
-    }
+    }  # added to the built-in table, which keeps the defaults priced
 
 
 def test_every_default_model_is_priced_and_not_being_shut_down(
@@ -94,21 +96,25 @@ def test_every_default_model_is_priced_and_not_being_shut_down(
     from pipeline.lib.generators.pricing import MODEL_SHUTDOWNS
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-pricing-test")
-    # A new user's describe day loads with no price of their own (none is refused).
-    settings = load_settings(_env_file=None, generator="openai", openai_strategy="describe")
+    settings = load_settings(_env_file=None, generator="openai")
     fields = OpenAIImagesResource.model_fields
     config = OpenAIImagesConfig(api_key="sk-x")
-    defaults = {
-        settings.openai_image_model, settings.openai_vision_model,
-        fields["image_model"].default, fields["vision_model"].default,
-        config.image_model, config.vision_model,
-    }  # fmt: skip
-    assert defaults == {"gpt-image-2", "gpt-6.1-terra"}  # one default each, everywhere
-    for model in defaults:
-        assert TABLE.price_of(model) is not None, model
-        assert model not in MODEL_SHUTDOWNS, model
-    describe = TABLE.estimate_text(settings.openai_vision_model, prompt="describe")
-    assert 0 < describe < TABLE.unpriced_call_usd  # counted, and not as $0
+    images = {settings.openai_image_model, fields["image_model"].default, config.image_model}
+    visions = {settings.openai_vision_model, fields["vision_model"].default, config.vision_model}
+    assert images == {"gpt-image-2"} and visions == {"gpt-6.1-terra"}  # one default each
+    assert TABLE.price_of("gpt-image-2") is not None  # the default day loads as it is
+    assert not {*images, *visions} & set(MODEL_SHUTDOWNS)
+    # OpenAI has published no price for the describe model: rather than guess one, Doppel
+    # refuses the describe strategy until the user gives it a price.
+    assert TABLE.price_of("gpt-6.1-terra") is None
+    refusal = re.escape("DOPPEL_OPENAI_VISION_MODEL=gpt-6.1-terra has no price")
+    with pytest.raises(SettingsError, match=refusal):
+        load_settings(_env_file=None, generator="openai", openai_strategy="describe")
+    prices = {"gpt-6.1-terra": ModelPrice(text_input_per_mtok=1.0, text_output_per_mtok=8.0)}
+    priced = load_settings(
+        _env_file=None, generator="openai", openai_strategy="describe", openai_prices=prices
+    )
+    assert priced.openai_vision_model == "gpt-6.1-terra"
 
 
 def test_the_docs_list_every_shutdown_date_with_its_source() -> None:

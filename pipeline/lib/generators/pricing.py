@@ -70,17 +70,6 @@ DEFAULT_PRICES: dict[str, ModelPrice] = {
         image_input_per_mtok=10.0,
         source="OpenAI model page; shut down 2026-10-23 (kept for compatible servers)",
     ),
-    # The default describe model, listed on the deprecations page as gpt-5-mini's
-    # replacement. No price for it was found anywhere as of 2026-12-01, so this is a
-    # placeholder set high on purpose (10x gpt-5-mini's per-token prices): the budget then
-    # over-counts a describe call (estimated at $0.044) rather than counting it as $0, and a
-    # new user's defaults work without a price of their own. Replace it once OpenAI
-    # publishes one (DOPPEL_OPENAI_PRICES).
-    "gpt-6.1-terra": ModelPrice(
-        text_input_per_mtok=2.5,
-        text_output_per_mtok=20.0,
-        source="placeholder, no published price as of 2026-12-01 (10x gpt-5-mini)",
-    ),
     # A vision-capable text model priced per token; shuts down 2026-12-11.
     "gpt-5-mini": ModelPrice(
         text_input_per_mtok=0.25,
