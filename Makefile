@@ -63,9 +63,10 @@ lint: install
 
 # The whole suite, as CI runs it. Without Chromium, nginx or promtool the tests that need
 # them skip with one line naming the install command (README, "Tests").
-# Test modules are shared between two workers, each module whole (its fixtures stay shared).
+# Two workers share the tests one by one, the slow ones first; a module with an expensive
+# module fixture (webserver, browser, network) goes whole to one worker (its xdist_group).
 TEST_WORKERS ?= 2
-PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 test: install
 	$(BIN)/ruff check pipeline pipeline_tests bench
 	$(BIN)/mypy

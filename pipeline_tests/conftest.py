@@ -24,6 +24,14 @@ SECRET_ENV = ("UNSPLASH_ACCESS_KEY", "OPENAI_API_KEY")
 TEST_RUN_ENV = {"DOPPEL_TEST_POSTGRES_URL", "DOPPEL_REQUIRE_TOOLS"}
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with slow end-to-end tests start first, so no worker is left with a long test
+    at the end while the other idles (xdist hands tests out in this order). Each module stays
+    in one piece, so its module fixtures are made once; the sort is stable."""
+    slow_modules = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_modules)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the developer's .env, keys, proxies or Doppel settings."""

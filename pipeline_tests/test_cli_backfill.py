@@ -25,6 +25,9 @@ from pipeline_tests.dagster_processes import (
     wait_for_http,
 )
 
+# One worker takes the whole module, so its module fixtures are made once.
+pytestmark = pytest.mark.xdist_group("test_cli_backfill")
+
 DOPPEL = str(Path(sys.executable).parent / "doppel")
 BOTH = {"unsplash_images", "generated_images"}
 

@@ -36,7 +36,8 @@ from pipeline_tests.dagster_processes import BIN, dagster_env, dagster_process, 
 from pipeline_tests.fixtures.unsplash_server import UnsplashImitation
 from pipeline_tests.system_tools import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
-pytestmark = pytest.mark.slow  # real webserver, daemon and exporter processes
+# Real webserver, daemon and exporter processes, made once: one worker takes the whole module.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_exporter_integration")]
 
 REPO = Path(__file__).resolve().parents[1]
 DEADLINE_S = 240  # start-up, one queued run, its teardown: about a minute on two cores

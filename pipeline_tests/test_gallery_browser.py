@@ -31,7 +31,8 @@ from pipeline_tests.fixtures.gallery_days import (
 )
 from pipeline_tests.system_tools import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
-pytestmark = pytest.mark.slow  # a real Chromium
+# A real Chromium, made once: one worker takes the whole module.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_gallery_browser")]
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 

@@ -6,10 +6,7 @@ retry policy stays on: nothing here may be repeated by it."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -21,6 +18,7 @@ from sqlalchemy import select
 from pipeline.lib.db import BilledRequest, Database
 from pipeline.lib.generators.pricing import DEFAULT_PRICES, PriceTable
 from pipeline.lib.settings import DoppelSettings, load_settings
+from pipeline_tests.fixtures import materialize_day
 from pipeline_tests.fixtures.openai_server import TEST_API_KEY, OpenAIImitation
 from pipeline_tests.test_openai_generated_images import (
     DAY,
@@ -106,22 +104,19 @@ def killed_mid_request(env: dict[str, str], server: OpenAIImitation, tmp_path: P
     """Run the day in another process and SIGKILL it once all its requests are in flight."""
     before = len(server.requests_to(EDITS))
     server.stall_s = 1.5  # the server holds each request; the kill lands in the middle
-    log = (tmp_path / "killed.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline_tests.fixtures.materialize_day", DAY],
-        env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-        cwd=Path(__file__).resolve().parents[1],
-    )  # fmt: skip
+    log = tmp_path / "killed.log"
+    process = materialize_day.start(DAY, env, log)
     try:
         deadline = time.monotonic() + 60
-        while len(server.requests_to(EDITS)) < before + 4 and process.poll() is None:
-            assert time.monotonic() < deadline, (tmp_path / "killed.log").read_text()
+        while len(server.requests_to(EDITS)) < before + 4 and process.is_alive():
+            assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.02)
-        process.send_signal(signal.SIGKILL)
+        assert process.is_alive(), log.read_text()  # killed in the middle, not after
+        process.kill()  # SIGKILL
     finally:
-        process.wait(timeout=30)
-        log.close()
+        process.join(timeout=30)
         server.stall_s = 0.0
+    assert process.exitcode == -signal.SIGKILL
 
 
 @pytest.mark.slow
@@ -252,21 +247,14 @@ def test_two_processes_on_the_same_day_never_exceed_the_cap(
                        DOPPEL_MAX_PAID_ATTEMPTS="1")  # fmt: skip
         settings = settings_from(env, monkeypatch)
         assert materialize(settings, selection=["unsplash_images"]).success
-        command = [sys.executable, "-m", "pipeline_tests.fixtures.materialize_day", DAY,
-                   "--look-alikes-only"]  # fmt: skip
-        for _ in range(2):  # two rounds of two processes racing for each photo's one slot
+        for round_ in range(2):  # two rounds of two processes racing for each photo's one slot
             processes = [
-                subprocess.Popen(
-                    command,
-                    env={**os.environ, **env},
-                    cwd=Path(__file__).resolve().parents[1],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-                for _ in range(2)
+                materialize_day.start(DAY, env, tmp_path / f"race{round_}{i}.log", True)
+                for i in range(2)
             ]
             for process in processes:
-                process.wait(timeout=120)
+                process.join(timeout=120)
+                assert process.exitcode is not None
         per_photo = Counter(photo_of(r) for r in server.billed())
         assert per_photo == Counter(dict.fromkeys(NAMES, 1))
         rows = [r for r in ledger_rows(settings) if r.outcome != "not_billed"]

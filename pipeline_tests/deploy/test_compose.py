@@ -21,6 +21,9 @@ from pipeline.lib.settings import DoppelSettings
 from pipeline_tests.deploy.tools import REPO, load_yaml, run, tool
 from pipeline_tests.system_tools import require_tool
 
+# One worker takes the whole module, so its module fixtures are made once.
+pytestmark = pytest.mark.xdist_group("test_compose")
+
 COMPOSE_FILES = ["docker-compose.yml", "docker-compose.dev.yml"]
 DAGSTER_SERVICES = ["user_code", "webserver", "daemon", "exporter"]
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|API_KEY|ACCESS_KEY|TOKEN")

@@ -22,6 +22,9 @@ from pipeline_tests.deploy.tools import (
     run,
 )
 
+# One worker takes the whole module, so its module fixtures are made once.
+pytestmark = pytest.mark.xdist_group("test_grafana")
+
 DASHBOARD = REPO / "deploy/grafana/dashboards/doppel.json"
 
 

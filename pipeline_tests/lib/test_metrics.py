@@ -11,6 +11,9 @@ from PIL import Image
 from pipeline.lib import metrics
 from pipeline.lib.images import load_image_file, resize_long_side
 
+# One worker takes the whole module, so its module fixtures are made once.
+pytestmark = pytest.mark.xdist_group("test_metrics")
+
 SAMPLES = Path(__file__).parents[2] / "pipeline" / "lib" / "sources" / "sample_photos"
 
 

@@ -19,6 +19,9 @@ from pipeline.lib.patch_remix import RemixSettings, remix
 from pipeline.lib.patch_remix.files import generate_file
 from pipeline.lib.patch_remix.quality import judge, measure
 
+# One worker takes the whole module, so its module fixtures are made once.
+pytestmark = pytest.mark.xdist_group("test_patch_remix")
+
 SAMPLES = Path(__file__).parents[2] / "pipeline" / "lib" / "sources" / "sample_photos"
 SAMPLE_NAMES = sorted(p.stem for p in SAMPLES.glob("*.jpg"))
 SMALL = RemixSettings(work_size=96)

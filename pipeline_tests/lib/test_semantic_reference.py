@@ -18,6 +18,9 @@ from pipeline.lib.semantic import efficientnet_lite0
 from pipeline.lib.semantic.torch_legacy_file import read_state_dict
 from pipeline_tests.system_tools import require_module
 
+# One worker takes the whole module, so its module fixtures are made once.
+pytestmark = pytest.mark.xdist_group("test_semantic_reference")
+
 torch = require_module("torch", "pip install torch==2.13.0, the CPU build; see .ci/run")
 nn = torch.nn
 

@@ -38,6 +38,9 @@ from pipeline_tests.fixtures.gallery_days import (
     write_gallery_days,
 )
 
+# One worker takes the whole module, so its module fixtures are made once.
+pytestmark = pytest.mark.xdist_group("test_site_build")
+
 IMAGE_BASE = "https://images.unsplash.test/img"  # never fetched: the builder only links it
 
 
