@@ -26,6 +26,7 @@ def test_openai_settings_become_a_resource_that_holds_the_key_by_name(
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     settings = load_settings(
         _env_file=None, data_dir=tmp_path, generator="openai", openai_strategy="describe",
+        openai_vision_model="gpt-5-mini",
     )  # fmt: skip
     resource = build_resources(settings)["image_generator"]
     assert isinstance(resource, OpenAIImagesResource)
@@ -66,8 +67,8 @@ def test_a_model_without_a_price_is_refused_at_start_unless_given_one(
         load_settings(**base, openai_image_model="gpt-image-9")
     with pytest.raises(SettingsError, match=r"DOPPEL_OPENAI_VISION_MODEL=gpt-vision-9 has no"):
         load_settings(**base, openai_strategy="describe", openai_vision_model="gpt-vision-9")
-    # The defaults are priced: a new user needs no price of their own.
-    assert load_settings(**base, openai_strategy="describe").openai_strategy == "describe"
+    # The default edit day is priced: a new user needs no price of their own.
+    assert load_settings(**base).openai_strategy == "edit"
     for model in ("gpt-image-2.6-sunburst", "gpt-image-2.5-flare-2026-09-08"):
         assert load_settings(**base, openai_image_model=model).openai_image_model == model
     given = load_settings(**base, openai_image_model="gpt-image-9", openai_unpriced_call_usd=0.4)
