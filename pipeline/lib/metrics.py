@@ -164,10 +164,15 @@ def _sorted_projections(arr: np.ndarray, dirs: np.ndarray, patch: int, seed: int
     Sorting dominates the cost, so big images are measured on a random subset of patches;
     the subset depends only on the patch count and `seed`, so identical images still score 0.
     """
-    patches = patch_matrix(arr, patch)
-    if len(patches) > SWD_MAX_PATCHES:
-        pick = np.random.default_rng(seed).choice(len(patches), SWD_MAX_PATCHES, replace=False)
-        patches = patches[np.sort(pick)]
+    win = sliding_window_view(arr, (patch, patch), axis=(0, 1))  # (Hp, Wp, C, p, p)
+    count = win.shape[0] * win.shape[1]
+    if count > SWD_MAX_PATCHES:
+        # Only the picked patches are copied out of the image (not all of them, then a few).
+        pick = np.sort(np.random.default_rng(seed).choice(count, SWD_MAX_PATCHES, replace=False))
+        ys, xs = np.divmod(pick, win.shape[1])
+        patches = np.ascontiguousarray(win[ys, xs].reshape(len(pick), -1), dtype=np.float32)
+    else:
+        patches = patch_matrix(arr, patch)
     proj = dirs.T @ patches.T  # rows are contiguous, so the sort below is cache-friendly
     proj.sort(axis=1)
     return proj
