@@ -132,3 +132,17 @@ def test_arrays_and_images_measure_alike(coffee: Image.Image) -> None:
     arr = np.asarray(coffee)
     assert metrics.patch_swd(arr, coffee) == 0.0
     assert metrics.ssim(arr.astype(np.float32) / 255.0, coffee) == pytest.approx(1.0)
+
+
+def test_colour_distance_counts_bytes_as_the_float_histogram_would(
+    coffee: Image.Image, rocket: Image.Image
+) -> None:
+    # PIL images are histogrammed by counting bytes; float arrays go through np.histogram.
+    # Both must give the same figure, shrunk (max_side) or not.
+    for max_side in (None, 96):
+        as_images = metrics.colour_distance(coffee, rocket, max_side=max_side)
+        as_arrays = metrics.colour_distance(
+            metrics.cap_side(coffee, max_side), metrics.cap_side(rocket, max_side), max_side=None
+        )
+        assert as_images == as_arrays
+        assert as_images > 0.01
