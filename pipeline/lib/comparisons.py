@@ -10,8 +10,10 @@ take about a quarter each, the rest is shrinking, palettes and colour histograms
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from pipeline.lib import metrics, semantic
@@ -20,13 +22,22 @@ from pipeline.lib.patch_remix import quality
 
 MEASURE_SIDE = 256  # bounded cost: a 4K look-alike is measured like a 256 px one
 COPY_SIDE = 128  # the copy search is the dearest measure: 0.2 s here against 1.3 s at 256 px
+PAIR_SWD_PROJECTIONS = 64
+PAIR_SWD_PATCHES = 8192
+"""patch-SWD of a pair on 64 directions and at most 8,192 patches per scale, not the
+gate's 128 and 16,384: a third of the cost. See `bench/comparisons.py` for how far the
+figures move; the patch remix's gate keeps its own, finer estimate."""
 COPY_STEPS = 3
 """PatchMatch steps of the cold copy search: on the sample photos' copies, crops, flips and
 remixes 3 steps give the figures 5 gave (within 0.002); 2 left half of a copy unfound."""
 
 
 def compare_images(
-    original: Image.Image, generated: Image.Image, timings: dict[str, float] | None = None
+    original: Image.Image,
+    generated: Image.Image,
+    timings: dict[str, float] | None = None,
+    *,
+    receipt: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Pair measures at the top level, each image's own measures under its role.
 
@@ -34,8 +45,11 @@ def compare_images(
     semantic_similarity, original and generated (each the dict of `image_stats.image_stats`
     plus `labels`: the network's top ImageNet labels, [{name, share}]). With `timings`, the
     CPU seconds of each step are added to it under the step's name (`bench/comparisons.py`).
+    `receipt` is the generator's quality record: when its own gate already measured the
+    copy figures (a patch remix), they are taken from it, not searched for again.
     """
     clock = _StepClock(timings)
+    gate = gate_copy_measures(receipt)
     with clock("resize"):
         # Each image is shrunk once to the measuring size; the pixel measures read that copy.
         photo = metrics.cap_side(original, MEASURE_SIDE)
@@ -46,12 +60,10 @@ def compare_images(
             if lookalike.shape == photo.shape
             else metrics.fit_to(generated, photo.shape[0], photo.shape[1])
         )
-        source = metrics.cap_side(photo, COPY_SIDE)
-        copy_output = metrics.fit_to(aligned, source.shape[0], source.shape[1])
     with clock("copy"):
-        # The quality gate's own copy measure (one measure, one name); a patch remix's pair
-        # page shows the gate's figure from its receipt, this one serves other generators.
-        copied, _ = quality.copy_measures(source, copy_output, metrics.PATCH, steps=COPY_STEPS)
+        # The quality gate's own copy measure (one measure, one name): a patch remix's
+        # receipt has it already; other generators' look-alikes are searched here.
+        copied = gate if gate is not None else _copy_measures(photo, aligned)
     with clock("image_stats"):
         original_stats, generated_stats = image_stats(original), image_stats(generated)
     with clock("semantic"):
@@ -66,7 +78,13 @@ def compare_images(
         # field's stars) keeps its real share there.
         colour = metrics.colour_distance(original, generated)
     with clock("patch_swd"):
-        swd = metrics.patch_swd(photo, lookalike, max_side=None)
+        swd = metrics.patch_swd(
+            photo,
+            lookalike,
+            max_side=None,
+            projections=PAIR_SWD_PROJECTIONS,
+            max_patches=PAIR_SWD_PATCHES,
+        )
     original_stats["labels"] = semantic.labels_record(original_meaning)
     generated_stats["labels"] = semantic.labels_record(generated_meaning)
     return {
@@ -80,6 +98,31 @@ def compare_images(
         "original": original_stats,
         "generated": generated_stats,
     }
+
+
+def gate_copy_measures(receipt: Mapping[str, Any] | None) -> metrics.CopyMeasures | None:
+    """The copy figures a generator's quality gate recorded (both or none), if any."""
+    if receipt is None:
+        return None
+    zero_shift = _number(receipt.get("zero_shift"))
+    largest = _number(receipt.get("largest_copied_region"))
+    if zero_shift is None or largest is None:
+        return None
+    return metrics.CopyMeasures(zero_shift, largest)
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _copy_measures(photo: np.ndarray, aligned: np.ndarray) -> metrics.CopyMeasures:
+    """A cold copy search at COPY_SIDE px of `aligned` (the look-alike at the photo's size)."""
+    source = metrics.cap_side(photo, COPY_SIDE)
+    output = metrics.fit_to(aligned, source.shape[0], source.shape[1])
+    copied, _ = quality.copy_measures(source, output, metrics.PATCH, steps=COPY_STEPS)
+    return copied
 
 
 class _StepClock:

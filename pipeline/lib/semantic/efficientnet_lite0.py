@@ -22,7 +22,6 @@ import numpy as np
 BN_EPS = 1e-3
 # Index of every block that halves the resolution (the first block of stages 2, 3, 4 and 6).
 DOWNSAMPLING_BLOCKS = frozenset({1, 3, 5, 11})
-INPUT_SIDE = 224
 FEATURES = 1280
 CHANNELS_FIRST_SIDE = 56  # depthwise layers whose input is at least this wide run channels-first
 CHUNK_VALUES = 16384  # floats in one channels-first chunk of running sums (64 KB: stays in cache)
@@ -53,7 +52,8 @@ class Lite0:
     classifier_bias: np.ndarray
 
     def features(self, image: np.ndarray) -> np.ndarray:
-        """The 1280 pooled features of a normalised (224, 224, 3) float32 image."""
+        """The 1280 pooled features of a normalised (H, W, 3) float32 image (any size: the
+        layers are convolutions and the features a global mean; trained at 224 px)."""
         x = _relu6(_dense_conv(image, self.stem)).transpose(2, 0, 1)  # channels-first
         first = True
         for block in self.blocks:
