@@ -18,12 +18,12 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 from PIL import Image
 from sqlalchemy import select
@@ -50,7 +50,18 @@ GENERATION_COLUMNS = (
     "cost_usd", "latency_s", "request_id", "usage", "quality", "comparisons",
 )  # fmt: skip
 
-Compare = Callable[[Image.Image, Image.Image], dict[str, Any]]
+
+class Compare(Protocol):
+    """Measures a look-alike against its photo; `receipt` is the generator's quality record
+    (figures its own gate measured are taken from it, not measured twice)."""
+
+    def __call__(
+        self,
+        original: Image.Image,
+        generated: Image.Image,
+        *,
+        receipt: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -219,7 +230,9 @@ def _generate_one(
         generation.seconds = round(time.monotonic() - started, 3)
     record = _store_generation(day, photo, generation, source.seed, store)
     if compare is not None:
-        record["comparisons"] = _safe_compare(compare, original, generation.image, photo)
+        record["comparisons"] = _safe_compare(
+            compare, original, generation.image, photo, generation.quality
+        )
     _record_success(photo, record, db)
     return 1
 
@@ -281,10 +294,14 @@ def _still_stored(row: GeneratedImage, store: ObjectStore) -> bool:
 
 
 def _safe_compare(
-    compare: Compare, original: Image.Image, generated: Image.Image, photo: InspirationImage
+    compare: Compare,
+    original: Image.Image,
+    generated: Image.Image,
+    photo: InspirationImage,
+    receipt: Mapping[str, Any] | None,
 ) -> dict[str, Any] | None:
     try:
-        return compare(original, generated)
+        return compare(original, generated, receipt=receipt)
     except Exception:  # comparisons are extras; they must never cost a paid image
         log.exception("comparisons failed for %s", photo.source_id)
         return None
@@ -302,7 +319,7 @@ def _backfill_comparisons(
         generated = decode_image(store.get(row.object_key or ""))
     except (ObjectNotFound, ImageError):
         return
-    comparisons = _safe_compare(compare, original, generated, photo)
+    comparisons = _safe_compare(compare, original, generated, photo, row.quality)
     with db.session() as session:
         stored = session.get(GeneratedImage, row.id)
         if stored is not None:

@@ -18,6 +18,7 @@ are in `pipeline/lib/patch_remix/settings.py`):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -96,16 +97,23 @@ def resize_array(arr: np.ndarray, height: int, width: int) -> np.ndarray:
 def cap_side(img: ImageLike, max_side: int | None) -> np.ndarray:
     """`to_float`, downscaled so the long side is at most `max_side` (None: as is). PIL
     images are shrunk before conversion, so a 4K photo never becomes a 4K float array."""
-    if isinstance(img, Image.Image) and max_side is not None and max(img.size) > max_side:
-        s = max_side / max(img.size)
-        size = (max(1, round(img.width * s)), max(1, round(img.height * s)))
-        img = img.convert("RGB").resize(size, Image.Resampling.BICUBIC)
+    if isinstance(img, Image.Image):
+        img = _shrunk(img, max_side)
     arr = to_float(img)
     h, w = arr.shape[:2]
     if max_side is None or max(h, w) <= max_side:
         return arr
     s = max_side / max(h, w)
     return resize_array(arr, max(1, round(h * s)), max(1, round(w * s)))
+
+
+def _shrunk(img: Image.Image, max_side: int | None) -> Image.Image:
+    """`img` (bicubic) downscaled so the long side is at most `max_side` (None: as is)."""
+    if max_side is None or max(img.size) <= max_side:
+        return img
+    s = max_side / max(img.size)
+    size = (max(1, round(img.width * s)), max(1, round(img.height * s)))
+    return img.convert("RGB").resize(size, Image.Resampling.BICUBIC)
 
 
 def fit_to(img: ImageLike, height: int, width: int) -> np.ndarray:
@@ -129,15 +137,17 @@ def patch_swd_scales(
     *,
     scales: Sequence[float] = SWD_SCALES,
     projections: int = SWD_PROJECTIONS,
+    max_patches: int = SWD_MAX_PATCHES,
     patch: int = PATCH,
     max_side: int | None = MEASURE_SIDE,
     seed: int = 0,
 ) -> list[float]:
     """Sliced Wasserstein distance between the patch distributions of `a` and `b`, per scale.
 
-    At each scale both images are downscaled, all 7×7 RGB patches are projected on the same
-    `projections` random unit directions (fixed `seed`), and the sorted projections are compared
-    at common quantiles (so sizes may differ). Result: mean absolute gap ×100 on [0, 1] pixels.
+    At each scale both images are downscaled, all 7×7 RGB patches (at most `max_patches`, a
+    seeded random subset) are projected on the same `projections` random unit directions
+    (fixed `seed`), and the sorted projections are compared at common quantiles (so sizes may
+    differ). Result: mean absolute gap ×100 on [0, 1] pixels.
     """
     fa, fb = cap_side(a, max_side), cap_side(b, max_side)
     rng = np.random.default_rng(seed)
@@ -149,35 +159,57 @@ def patch_swd_scales(
         if pa is None or pb is None:
             continue
         qa, qb = (
-            _sorted_projections(pa, dirs, patch, seed),
-            _sorted_projections(pb, dirs, patch, seed),
+            _sorted_projections(pa, dirs, patch, seed, max_patches),
+            _sorted_projections(pb, dirs, patch, seed, max_patches),
         )
         n = min(qa.shape[1], qb.shape[1])
-        qa, qb = qa[:, _quantile_cols(qa.shape[1], n)], qb[:, _quantile_cols(qb.shape[1], n)]
-        out.append(float(np.abs(qa - qb).mean() * 100.0))
+        # Same-length lists (two large images both sampled) need no re-indexing: the common
+        # quantiles are then every column. Both lists are fresh arrays made here, so the
+        # difference may overwrite one of them.
+        if qa.shape[1] != n:
+            qa = qa[:, _quantile_cols(qa.shape[1], n)]
+        if qb.shape[1] != n:
+            qb = qb[:, _quantile_cols(qb.shape[1], n)]
+        gap = np.subtract(qa, qb, out=qa)
+        out.append(float(np.abs(gap, out=gap).mean() * 100.0))
     return out
 
 
-def _sorted_projections(arr: np.ndarray, dirs: np.ndarray, patch: int, seed: int) -> np.ndarray:
-    """(projections, n) sorted projections of at most SWD_MAX_PATCHES patches of `arr`.
+def _sorted_projections(
+    arr: np.ndarray, dirs: np.ndarray, patch: int, seed: int, max_patches: int
+) -> np.ndarray:
+    """(projections, n) sorted projections of at most `max_patches` patches of `arr`.
 
     Sorting dominates the cost, so big images are measured on a random subset of patches;
     the subset depends only on the patch count and `seed`, so identical images still score 0.
     """
-    patches = patch_matrix(arr, patch)
-    if len(patches) > SWD_MAX_PATCHES:
-        pick = np.random.default_rng(seed).choice(len(patches), SWD_MAX_PATCHES, replace=False)
-        patches = patches[np.sort(pick)]
+    win = sliding_window_view(arr, (patch, patch), axis=(0, 1))  # (Hp, Wp, C, p, p)
+    count = win.shape[0] * win.shape[1]
+    if count > max_patches:
+        # Only the picked patches are copied out of the image (not all of them, then a few).
+        pick = np.sort(np.random.default_rng(seed).choice(count, max_patches, replace=False))
+        ys, xs = np.divmod(pick, win.shape[1])
+        patches = np.ascontiguousarray(win[ys, xs].reshape(len(pick), -1), dtype=np.float32)
+    else:
+        patches = patch_matrix(arr, patch)
     proj = dirs.T @ patches.T  # rows are contiguous, so the sort below is cache-friendly
     proj.sort(axis=1)
     return proj
 
 
 def patch_swd(
-    a: ImageLike, b: ImageLike, *, max_side: int | None = MEASURE_SIDE, seed: int = 0
+    a: ImageLike,
+    b: ImageLike,
+    *,
+    max_side: int | None = MEASURE_SIDE,
+    seed: int = 0,
+    projections: int = SWD_PROJECTIONS,
+    max_patches: int = SWD_MAX_PATCHES,
 ) -> float:
     """Mean of `patch_swd_scales` over the scales 1, 1/2, 1/4 (×100 on [0, 1] pixels)."""
-    per_scale = patch_swd_scales(a, b, max_side=max_side, seed=seed)
+    per_scale = patch_swd_scales(
+        a, b, max_side=max_side, seed=seed, projections=projections, max_patches=max_patches
+    )
     return float(np.mean(per_scale)) if per_scale else float("nan")
 
 
@@ -347,15 +379,31 @@ def colour_distance(
     """Mean over R, G, B of the 1-D Wasserstein distance between pixel-value histograms on [0, 1].
 
     Sizes may differ (each image is capped to `max_side` first, which barely changes a
-    histogram); 0 means identical colour distributions, 1 is the maximum.
+    histogram: PIL images by averaging whole blocks of pixels, arrays bicubic); 0 means
+    identical colour distributions, 1 is the maximum.
     """
-    fa, fb = cap_side(a, max_side), cap_side(b, max_side)
     total = 0.0
-    for c in range(3):
-        ha = np.histogram(fa[:, :, c], bins=bins, range=(0.0, 1.0))[0] / fa[:, :, c].size
-        hb = np.histogram(fb[:, :, c], bins=bins, range=(0.0, 1.0))[0] / fb[:, :, c].size
+    for ha, hb in zip(_histograms(a, bins, max_side), _histograms(b, bins, max_side), strict=True):
         total += float(np.abs(np.cumsum(ha) - np.cumsum(hb)).sum()) / bins
     return total / 3.0
+
+
+def _histograms(img: ImageLike, bins: int, max_side: int | None) -> list[np.ndarray]:
+    """Each channel's share of pixels per bin, `bins` equal bins on [0, 1]."""
+    if bins == 256 and isinstance(img, Image.Image):
+        # Byte k is k/255 on [0, 1], which lies in [k/256, (k + 1)/256): 256 bins count the
+        # bytes themselves, which Pillow does at ~2 ms a megapixel. Larger images are first
+        # reduced by whole blocks (no resampling filter to pay for, and a star keeps its
+        # share of a block), so the cost stays bounded.
+        rgb = img if img.mode == "RGB" else img.convert("RGB")
+        if max_side is not None and max(rgb.size) > max_side:
+            rgb = rgb.reduce(math.ceil(max(rgb.size) / max_side))
+        counts = np.asarray(rgb.histogram(), dtype=np.float64).reshape(3, 256)
+        return list(counts / (rgb.width * rgb.height))
+    f = cap_side(img, max_side)
+    return [
+        np.histogram(f[:, :, c], bins=bins, range=(0.0, 1.0))[0] / f[:, :, c].size for c in range(3)
+    ]
 
 
 def pixel_diversity(outputs: Sequence[ImageLike], source: ImageLike) -> float:

@@ -91,10 +91,10 @@ def test_outdated_comparisons_are_measured_again_for_free(
 ) -> None:
     db, store, ids = day
 
-    def old_compare(original: object, generated: object) -> dict[str, float]:
+    def old_compare(original: object, generated: object, **_: object) -> dict[str, float]:
         return {"ssim": 0.5}
 
-    def new_compare(original: object, generated: object) -> dict[str, object]:
+    def new_compare(original: object, generated: object, **_: object) -> dict[str, object]:
         return {"ssim": 0.5, "original": {"brightness": 0.4}}
 
     mirror = MirrorGenerator(f"m-{uuid.uuid4().hex}")
@@ -104,3 +104,28 @@ def test_outdated_comparisons_are_measured_again_for_free(
     )
     assert CALLS[mirror.counter] == 3 and result.reused == 3
     assert all(row["comparisons"]["original"] for row in result.rows)
+
+
+def test_the_generators_quality_record_reaches_the_comparison(
+    day: tuple[Database, LocalObjectStore, list[int]],
+) -> None:
+    """compare gets the generation's own receipt, fresh and when measured again later, so a
+    figure the generator's gate already measured is not measured twice."""
+    db, store, ids = day
+    seen: list[object] = []
+
+    class Gated(MirrorGenerator):
+        def generate(self, source: SourceImage) -> Generation:
+            made = super().generate(source)
+            made.quality = {"zero_shift": 0.25, "largest_copied_region": 0.125}
+            return made
+
+    def compare(original: object, generated: object, *, receipt: object = None) -> dict:
+        seen.append(receipt)
+        return {"ssim": 0.5}
+
+    gated = Gated(f"m-{uuid.uuid4().hex}")
+    generate.generate_day(DAY, ids, generator=gated, store=store, db=db, compare=compare)
+    generate.generate_day(DAY, ids, generator=gated, store=store, db=db, compare=compare)
+    expected = {"zero_shift": 0.25, "largest_copied_region": 0.125}
+    assert len(seen) == 6 and all(r == expected for r in seen)  # 3 fresh, 3 outdated again

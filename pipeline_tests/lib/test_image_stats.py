@@ -132,3 +132,24 @@ def test_the_gates_copy_measure_reads_as_the_exact_search_did() -> None:
         assert record["zero_shift"] == pytest.approx(exact.zero_shift, abs=0.01)
         assert record["largest_copied_region"] == pytest.approx(exact.largest_region, abs=0.01)
         assert record["zero_shift"] > 0.01  # a remix copies a little in place: not vacuous
+
+
+def test_a_receipts_copy_figures_are_taken_not_searched_again() -> None:
+    """After a patch remix, the gate's own copy figures are the pair's (one measure, one
+    source); a receipt without them (another generator's) leaves the search to run."""
+    photo = load_image_file(SAMPLE_PHOTOS_DIR / "coffee.jpg")
+    lookalike = remix(photo, seed=1, settings=RemixSettings(work_size=128, max_attempts=1))
+    searched = compare_images(photo, lookalike.image)
+    timings: dict[str, float] = {}
+    taken = compare_images(photo, lookalike.image, timings, receipt=lookalike.record)
+    assert taken["zero_shift"] == lookalike.record["zero_shift"]
+    assert taken["largest_copied_region"] == lookalike.record["largest_copied_region"]
+    assert (taken["zero_shift"], taken["largest_copied_region"]) != (
+        searched["zero_shift"],
+        searched["largest_copied_region"],
+    )  # the two measurements differ, so the test shows which one was kept
+    assert timings["copy"] < 0.005  # no search ran
+    unrelated = {"model": "gpt-image-1", "zero_shift": "n/a"}
+    assert compare_images(photo, lookalike.image, receipt=unrelated) == searched
+    rest = {k: v for k, v in taken.items() if k not in ("zero_shift", "largest_copied_region")}
+    assert rest == {k: v for k, v in searched.items() if k in rest}

@@ -135,3 +135,20 @@ def test_arrays_and_images_measure_alike(coffee: Image.Image) -> None:
     arr = np.asarray(coffee)
     assert metrics.patch_swd(arr, coffee) == 0.0
     assert metrics.ssim(arr.astype(np.float32) / 255.0, coffee) == pytest.approx(1.0)
+
+
+def test_colour_distance_counts_bytes_as_the_float_histogram_would(
+    coffee: Image.Image, rocket: Image.Image
+) -> None:
+    # PIL images are histogrammed by Pillow counting bytes; float arrays go through
+    # np.histogram. Unshrunk, both must give the same figure.
+    as_images = metrics.colour_distance(coffee, rocket, max_side=None)
+    as_arrays = metrics.colour_distance(metrics.to_float(coffee), metrics.to_float(rocket))
+    assert as_images == pytest.approx(as_arrays, abs=1e-12)
+    assert as_images > 0.01
+    # Shrunk by whole blocks, a histogram barely moves.
+    assert metrics.colour_distance(coffee, rocket, max_side=40) == pytest.approx(
+        as_images, abs=0.01
+    )
+    grey = Image.new("L", (30, 20), 128)  # other modes are counted as RGB
+    assert metrics.colour_distance(grey, Image.new("RGB", (5, 5), (128,) * 3)) == 0.0

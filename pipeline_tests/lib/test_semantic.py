@@ -118,7 +118,7 @@ def test_every_flip_and_crop_beats_every_unrelated_photo(
         if other != name
     ]
     assert min(own) > max(unrelated)
-    assert min(own) > 0.6 and max(unrelated) < 0.45  # measured: 0.74 and 0.42
+    assert min(own) > 0.6 and max(unrelated) < 0.45  # measured at 192 px: 0.74 and 0.37
 
 
 def test_each_patch_remix_finds_its_own_original_7_of_7(

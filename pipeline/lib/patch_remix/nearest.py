@@ -115,18 +115,23 @@ class PatchMatch:
         best = self.cost(query_desc, field)
         hq, wq = field.shape
         ys, xs = np.arange(hq), np.arange(wq)
+        scratch = np.empty_like(query_desc)
         for j in jumps:
-            for ay, ax in ((j, 0), (-j, 0), (0, j), (0, -j)):
-                ny = np.clip(ys + ay, 0, hq - 1)[:, None]
-                nx = np.clip(xs + ax, 0, wq - 1)[None, :]
-                cy = np.clip(fy[ny, nx] - (ny - ys[:, None]), 0, self.hk - 1)
-                cx = np.clip(fx[ny, nx] - (nx - xs[None, :]), 0, self.wk - 1)
-                best, fy, fx = self._keep_better(query_desc, best, fy, fx, cy, cx)
+            for shift in (j, -j):
+                # A shift along one axis leaves the other coordinate as it is: the
+                # neighbours' matches are whole rows (or columns) of the field.
+                rows = np.clip(ys + shift, 0, hq - 1)
+                cy = _clamped(fy[rows] - (rows - ys)[:, None], self.hk)
+                self._keep_better(query_desc, best, fy, fx, cy, fx[rows], scratch)
+            for shift in (j, -j):
+                cols = np.clip(xs + shift, 0, wq - 1)
+                cx = _clamped(fx[:, cols] - (cols - xs)[None, :], self.wk)
+                self._keep_better(query_desc, best, fy, fx, fy[:, cols], cx, scratch)
         r = radius if radius is not None else max(self.hk, self.wk) // 2
         while r >= 1:
-            cy = np.clip(fy + rng.integers(-r, r + 1, fy.shape), 0, self.hk - 1)
-            cx = np.clip(fx + rng.integers(-r, r + 1, fx.shape), 0, self.wk - 1)
-            best, fy, fx = self._keep_better(query_desc, best, fy, fx, cy, cx)
+            cy = _clamped(fy + rng.integers(-r, r + 1, fy.shape), self.hk)
+            cx = _clamped(fx + rng.integers(-r, r + 1, fx.shape), self.wk)
+            self._keep_better(query_desc, best, fy, fx, cy, cx, scratch)
             r //= 2
         return fy * self.wk + fx, best
 
@@ -138,10 +143,22 @@ class PatchMatch:
         fx: np.ndarray,
         cy: np.ndarray,
         cx: np.ndarray,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        c = self.cost(query_desc, cy * self.wk + cx)
+        scratch: np.ndarray,
+    ) -> None:
+        """Where the candidate (cy, cx) is closer, take it: `best`, `fy`, `fx` in place."""
+        np.take(self.keys, (cy * self.wk + cx).ravel(), axis=0, out=scratch)
+        np.subtract(query_desc, scratch, out=scratch)
+        c = np.einsum("ij,ij->i", scratch, scratch).reshape(best.shape)
         better = c < best
-        return np.where(better, c, best), np.where(better, cy, fy), np.where(better, cx, fx)
+        np.copyto(best, c, where=better)
+        np.copyto(fy, cy, where=better)
+        np.copyto(fx, cx, where=better)
+
+
+def _clamped(values: np.ndarray, size: int) -> np.ndarray:
+    """`values` clipped to 0 … size − 1, in place (np.clip's own checks cost more here)."""
+    np.maximum(values, 0, out=values)
+    return np.minimum(values, size - 1, out=values)
 
 
 def match_field(

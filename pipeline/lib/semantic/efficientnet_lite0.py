@@ -1,9 +1,16 @@
 """EfficientNet-Lite0 (Tan & Le 2019, the "Lite" variant: ReLU6, no squeeze-excite) in numpy.
 
-Inference only, one image at a time, channels-last. Batch norm is folded into the convolution
-before it when the weights are loaded, so a layer is one matmul (1×1) or one shifted
-multiply-accumulate per kernel tap (depthwise). The layer sizes come from the weights; only
-the strides are fixed by the architecture.
+Inference only, one image at a time. Batch norm is folded into the convolution before it when
+the weights are loaded, so a layer is one matmul (1×1) or one shifted multiply-accumulate per
+kernel tap (depthwise). The layer sizes come from the weights; only the strides are fixed by
+the architecture.
+
+The depthwise convolutions are most of the time, and numpy runs them at memory speed, so
+their layout follows the layer's shape: the large early layers (≥ CHANNELS_FIRST_SIDE px)
+run channels-first, where every kernel tap is one contiguous run of each channel's padded
+rows, a few channels at a time so the sums stay in cache (2–3× faster there); the small deep
+layers run channels-last, where the many channels make long contiguous runs already. Both
+add the taps in the same order, so the result does not depend on the layout.
 """
 
 from __future__ import annotations
@@ -15,8 +22,9 @@ import numpy as np
 BN_EPS = 1e-3
 # Index of every block that halves the resolution (the first block of stages 2, 3, 4 and 6).
 DOWNSAMPLING_BLOCKS = frozenset({1, 3, 5, 11})
-INPUT_SIDE = 224
 FEATURES = 1280
+CHANNELS_FIRST_SIDE = 56  # depthwise layers whose input is at least this wide run channels-first
+CHUNK_VALUES = 16384  # floats in one channels-first chunk of running sums (64 KB: stays in cache)
 
 
 @dataclass(frozen=True)
@@ -44,13 +52,22 @@ class Lite0:
     classifier_bias: np.ndarray
 
     def features(self, image: np.ndarray) -> np.ndarray:
-        """The 1280 pooled features of a normalised (224, 224, 3) float32 image."""
-        x = _relu6(_dense_conv(image, self.stem))
+        """The 1280 pooled features of a normalised (H, W, 3) float32 image (any size: the
+        layers are convolutions and the features a global mean; trained at 224 px)."""
+        x = _relu6(_dense_conv(image, self.stem)).transpose(2, 0, 1)  # channels-first
+        first = True
         for block in self.blocks:
-            inner = x if block.expand is None else _relu6(_pointwise(x, block.expand))
-            inner = _relu6(_depthwise(inner, block.depthwise))
-            out = _pointwise(inner, block.project)
+            if first and x.shape[1] < CHANNELS_FIRST_SIDE:
+                x, first = np.ascontiguousarray(x.transpose(1, 2, 0)), False
+            pointwise, depthwise = (
+                (_pointwise_first, _depthwise_first) if first else (_pointwise, _depthwise)
+            )
+            inner = x if block.expand is None else _relu6(pointwise(x, block.expand))
+            inner = _relu6(depthwise(inner, block.depthwise))
+            out = pointwise(inner, block.project)
             x = out + x if block.residual else out
+        if first:
+            x = x.transpose(1, 2, 0)
         x = _relu6(_pointwise(x, self.head))
         return x.mean(axis=(0, 1))
 
@@ -141,3 +158,46 @@ def _depthwise(x: np.ndarray, conv: _Conv) -> np.ndarray:
             )
             out += tap
     return out
+
+
+def _pointwise_first(x: np.ndarray, conv: _Conv) -> np.ndarray:
+    c, h, w = x.shape
+    out = conv.weight.T @ x.reshape(c, h * w)
+    out += conv.bias[:, None]
+    return out.reshape(-1, h, w)
+
+
+def _depthwise_first(x: np.ndarray, conv: _Conv) -> np.ndarray:
+    """`_depthwise` on a channels-first (C, H, W) array.
+
+    The padded image is split into stride × stride phases (one for stride 1), each flattened
+    per channel, so tap (i, j) is the contiguous run of phase (i mod s, j mod s) starting at
+    row i // s, column j // s; the sums run over the phase's full width and the columns past
+    the image's edge are cut off at the end.
+    """
+    k, s = conv.kernel, conv.stride
+    c, h, w = x.shape
+    p = k // 2
+    h_out, w_out = (h - 1) // s + 1, (w - 1) // s + 1
+    reach = (k - 1) // s  # how far past an output position a tap reads, in phase pixels
+    rows, width = h_out + reach + 1, w_out + reach  # one spare row: the last run's overhang
+    xp = np.zeros((c, s * rows, s * width), dtype=np.float32)
+    xp[:, p : p + h, p : p + w] = x
+    phases = [
+        np.ascontiguousarray(xp[:, a::s, b::s]).reshape(c, -1) for a in range(s) for b in range(s)
+    ]
+    n = h_out * width
+    taps = conv.weight.reshape(k * k, c).T  # (C, k·k)
+    out = np.empty((c, n), dtype=np.float32)
+    step = max(1, CHUNK_VALUES // n)
+    tap = np.empty((min(step, c), n), dtype=np.float32)
+    for c0 in range(0, c, step):
+        acc, part = out[c0 : c0 + step], tap[: min(step, c - c0)]
+        acc[...] = conv.bias[c0 : c0 + step, None]
+        for i in range(k):
+            for j in range(k):
+                start = (i // s) * width + j // s
+                phase = phases[(i % s) * s + j % s][c0 : c0 + step, start : start + n]
+                np.multiply(phase, taps[c0 : c0 + step, i * k + j, None], out=part)
+                acc += part
+    return out.reshape(c, h_out, width)[:, :, :w_out]
