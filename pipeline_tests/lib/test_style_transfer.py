@@ -45,8 +45,8 @@ def _untimed(record: dict[str, object]) -> dict[str, object]:
     attempts = record["attempts"]
     assert isinstance(attempts, list)
     return {
-        **{k: v for k, v in record.items() if k != "seconds"},
-        "attempts": [{k: v for k, v in a.items() if k != "seconds"} for a in attempts],
+        **{k: v for k, v in record.items() if not k.endswith("seconds")},
+        "attempts": [{k: v for k, v in a.items() if not k.endswith("seconds")} for a in attempts],
     }
 
 

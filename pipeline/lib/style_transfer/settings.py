@@ -35,6 +35,7 @@ class StyleSettings:
     """
 
     output_size: int = 256  # long side of the returned image
+    paint_size: int = 512  # the network paints at most this (memory: 768 px peaked at 720 MB)
     gate_size: int = 256  # long side at which the gate compares painting and photo
     style: int | None = None
     style_folder: Path | None = None
@@ -52,6 +53,8 @@ class StyleSettings:
     def __post_init__(self) -> None:
         if not 32 <= self.output_size <= 4096:
             raise ValueError("output_size must be between 32 and 4096 px")
+        if not 32 <= self.paint_size <= 2048:
+            raise ValueError("paint_size must be between 32 and 2048 px")
         if not 32 <= self.gate_size <= 1024:
             raise ValueError("gate_size must be between 32 and 1024 px")
         if self.style is not None and not 0 <= self.style < NUM_BUILTIN_STYLES:
