@@ -147,7 +147,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     try:
         record = generate_file(
-            args.input, args.output, generator=args.generator, seed=args.seed, size=args.size
+            args.input,
+            args.output,
+            generator=args.generator,
+            seed=args.seed,
+            size=args.size,
+            style=args.style,
+            style_folder=args.style_folder,
+            strength=args.strength,
         )
     except ValueError as exc:  # bad arguments or files: the message says which
         raise CommandError(str(exc)) from None
@@ -280,7 +287,18 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="make one look-alike of an image file")
     gen.add_argument("input", type=Path)
     gen.add_argument("output", type=Path)
-    gen.add_argument("--generator", default="patch-remix", choices=["patch-remix"])
+    gen.add_argument(
+        "--generator", default="patch-remix", choices=["patch-remix", "style-transfer"]
+    )
+    gen.add_argument(
+        "--style", type=int, help="style-transfer: a built-in style, 0-25 (default: by seed)"
+    )
+    gen.add_argument(
+        "--style-folder", type=Path, help="style-transfer: draw the style from these pictures"
+    )
+    gen.add_argument(
+        "--strength", type=float, default=0.75, help="style-transfer: painting's share, 0-1"
+    )
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--size", type=int, default=256, help="long side of the output, pixels")
     gen.set_defaults(func=cmd_generate)

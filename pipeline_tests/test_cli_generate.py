@@ -81,3 +81,18 @@ def test_bad_arguments_are_one_plain_line(
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("doppel: error: ") and needle in line
     assert "ValueError" not in line and "DOPPEL_DEBUG" not in line
+
+
+def test_style_transfer_from_the_command_line(tmp_path: Path) -> None:
+    out = tmp_path / "painted.png"
+    done = _doppel(
+        "generate", str(SAMPLES / "coffee.jpg"), str(out),
+        "--generator", "style-transfer", "--seed", "7", "--size", "120", "--style", "9",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout.strip().splitlines()[-1])
+    assert record["generator"] == "style-transfer" and record["style_key"] == "builtin:9"
+    assert decode_image(out.read_bytes()).size == (120, 80)
+    bad = _doppel("generate", str(SAMPLES / "coffee.jpg"), str(out), "--generator",
+                  "style-transfer", "--style", "31")  # fmt: skip
+    assert bad.returncode == 2 and "0 to 25" in bad.stderr and "Traceback" not in bad.stderr

@@ -25,7 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pipeline.lib.generators.pricing import DEFAULT_PRICES, ModelPrice
 
 SourceName = Literal["samples", "folder", "unsplash"]
-GeneratorName = Literal["patch-remix", "openai", "img2img"]
+GeneratorName = Literal["patch-remix", "style-transfer", "openai", "img2img"]
 StoreName = Literal["local", "s3"]
 
 # Remote generators' default prompts (OpenAI / img2img block below).
@@ -75,9 +75,26 @@ class DoppelSettings(BaseSettings):
 
     folder: Path | None = Field(default=None, description="Photo folder for source=folder.")
 
-    # Patch-remix working and output resolution (long side, pixels).
+    # Patch-remix working and output resolution (long side, pixels); style-transfer paints
+    # at output_size.
     work_size: int = Field(default=256, ge=64, le=1024)
     output_size: int = Field(default=768, ge=64, le=4096)
+
+    # Style transfer (generator=style-transfer): by default each photo's seed picks one of
+    # the 26 built-in styles; or fix one, or use a folder of your own style pictures.
+    style_transfer_style: int | None = Field(
+        default=None, ge=0, le=25, description="A built-in style (0-25) for every photo."
+    )
+    style_transfer_folder: Path | None = Field(
+        default=None, description="A folder of style pictures (.jpg, .png, .webp)."
+    )
+    style_transfer_strength: float = Field(
+        default=0.75,
+        gt=0.0,
+        le=1.0,
+        description="Share of the painting in its blend with the photo.",
+    )
+    style_transfer_max_attempts: int = Field(default=3, ge=1, le=26)
 
     s3_bucket: str | None = None
     s3_prefix: str = "doppel"
@@ -264,7 +281,7 @@ class DoppelSettings(BaseSettings):
         # Pricing one new model must not unprice the defaults.
         return {**DEFAULT_PRICES, **value}
 
-    @field_validator("folder", mode="before")
+    @field_validator("folder", "style_transfer_folder", "style_transfer_style", mode="before")
     @classmethod
     def _empty_folder_is_no_folder(cls, value: object) -> object:
         # An empty DOPPEL_FOLDER would otherwise become Path("."), the current directory.
@@ -281,6 +298,15 @@ class DoppelSettings(BaseSettings):
             raise SettingsError(
                 f"DOPPEL_SOURCE=folder needs DOPPEL_FOLDER to name a folder of photos "
                 f"(got {self.folder!s})."
+            )
+        if self.style_transfer_folder is not None and not self.style_transfer_folder.is_dir():
+            raise SettingsError(
+                f"DOPPEL_STYLE_TRANSFER_FOLDER must name a folder of style pictures "
+                f"(got {self.style_transfer_folder!s})."
+            )
+        if self.style_transfer_folder is not None and self.style_transfer_style is not None:
+            raise SettingsError(
+                "Set DOPPEL_STYLE_TRANSFER_STYLE or DOPPEL_STYLE_TRANSFER_FOLDER, not both."
             )
         if self.generator == "openai" and not _present(self.openai_api_key):
             raise SettingsError(

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from pipeline.lib.settings import SettingsError, database_url_for, load_settings
+
+SAMPLES = Path(__file__).parents[2] / "pipeline" / "lib" / "sources" / "sample_photos"
 
 
 def test_embedded_default_needs_nothing(tmp_path: Path) -> None:
@@ -58,3 +61,45 @@ def test_postgres_urls_use_psycopg2() -> None:
     assert database_url_for("postgresql://u@h/db") == "postgresql+psycopg2://u@h/db"
     assert database_url_for("postgres://u@h/db") == "postgresql+psycopg2://u@h/db"
     assert database_url_for("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_style_transfer_settings_reach_its_generator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.defs.resources import build_resources
+    from pipeline.defs.resources.generators import StyleTransferResource
+
+    (tmp_path / "wave.png").write_bytes((SAMPLES / "coffee.jpg").read_bytes())
+    monkeypatch.setenv("DOPPEL_GENERATOR", "style-transfer")
+    monkeypatch.setenv("DOPPEL_STYLE_TRANSFER_FOLDER", str(tmp_path))
+    monkeypatch.setenv("DOPPEL_STYLE_TRANSFER_STRENGTH", "0.6")
+    monkeypatch.setenv("DOPPEL_STYLE_TRANSFER_STYLE", "")  # blank: not set
+    monkeypatch.setenv("DOPPEL_OUTPUT_SIZE", "512")
+    monkeypatch.setenv("DOPPEL_GENERATION_CONCURRENCY", "2")
+    settings = load_settings(_env_file=None, data_dir=tmp_path)
+    resource = build_resources(settings)["image_generator"]
+    assert isinstance(resource, StyleTransferResource)
+    generator = resource.open()
+    s = generator.settings  # type: ignore[attr-defined]
+    assert (s.output_size, s.strength, s.style, s.style_folder) == (512, 0.6, None, tmp_path)
+    cores = len(os.sched_getaffinity(0))
+    assert s.threads == max(1, cores // 2)  # onnxruntime held to one worker's share
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"DOPPEL_STYLE_TRANSFER_FOLDER": "/no/such/folder"}, "DOPPEL_STYLE_TRANSFER_FOLDER"),
+        ({"DOPPEL_STYLE_TRANSFER_STYLE": "26"}, "DOPPEL_STYLE_TRANSFER_STYLE"),
+        ({"DOPPEL_STYLE_TRANSFER_STRENGTH": "0"}, "DOPPEL_STYLE_TRANSFER_STRENGTH"),
+        ({"DOPPEL_STYLE_TRANSFER_STYLE": "3", "DOPPEL_STYLE_TRANSFER_FOLDER": "."}, "not both"),
+    ],
+)
+def test_bad_style_transfer_settings_say_what_to_fix(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], needle: str
+) -> None:
+    monkeypatch.setenv("DOPPEL_GENERATOR", "style-transfer")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=needle):
+        load_settings(_env_file=None)

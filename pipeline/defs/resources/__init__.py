@@ -12,6 +12,7 @@ from pipeline.defs.resources.generators import (
     Img2ImgResource,
     OpenAIImagesResource,
     PatchRemixResource,
+    StyleTransferResource,
     prices_config,
 )
 from pipeline.defs.resources.io_managers import DayTableIOManager
@@ -151,6 +152,16 @@ def _image_generator(settings: DoppelSettings) -> ImageGeneratorResource:
             long_side=settings.img2img_long_side,
             timeout_s=settings.img2img_timeout_s,
             max_retries=settings.img2img_max_retries,
+        )
+    if settings.generator == "style-transfer":
+        folder = settings.style_transfer_folder
+        return StyleTransferResource(
+            concurrency=settings.generation_concurrency,
+            output_size=settings.output_size,
+            style=settings.style_transfer_style,
+            style_folder=str(folder) if folder else None,
+            strength=settings.style_transfer_strength,
+            max_attempts=settings.style_transfer_max_attempts,
         )
     return PatchRemixResource(
         concurrency=settings.generation_concurrency,

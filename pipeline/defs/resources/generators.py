@@ -47,6 +47,37 @@ class PatchRemixResource(ImageGeneratorResource):
         )
 
 
+class StyleTransferResource(ImageGeneratorResource):
+    """The offline style-transfer generator (small ONNX networks from a wheel; no key).
+
+    Each of the `concurrency` workers gets its share of the cores for onnxruntime's threads,
+    as patch-remix's BLAS threads are held to one while photos run in parallel."""
+
+    output_size: int = 768
+    style: int | None = None
+    style_folder: str | None = None
+    strength: float = 0.75
+    max_attempts: int = 3
+
+    def open(self) -> ImageGenerator:
+        from pathlib import Path
+
+        from pipeline.lib.generators.style_transfer import StyleTransferGenerator
+        from pipeline.lib.style_transfer import StyleSettings
+        from pipeline.lib.style_transfer.settings import threads_per_worker
+
+        return StyleTransferGenerator(
+            StyleSettings(
+                output_size=self.output_size,
+                style=self.style,
+                style_folder=Path(self.style_folder) if self.style_folder else None,
+                strength=self.strength,
+                max_attempts=self.max_attempts,
+                threads=threads_per_worker(self.concurrency),
+            )
+        )
+
+
 class OpenAIImagesResource(ImageGeneratorResource):
     """OpenAI's Images API, or any OpenAI-compatible server at `base_url` (docs/openai.md).
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.lib.images import encode_image, load_image_file
-from pipeline.lib.patch_remix.remix import remix
+from pipeline.lib.patch_remix.remix import RemixResult, remix
 from pipeline.lib.patch_remix.settings import RemixSettings
 from pipeline.lib.storage import write_atomically
 
-GENERATORS = ("patch-remix",)
+if TYPE_CHECKING:
+    from pipeline.lib.style_transfer import PaintResult
+
+GENERATORS = ("patch-remix", "style-transfer")
 _FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 MAX_SIZE = 4096
 
@@ -24,13 +27,17 @@ def generate_file(
     seed: int = 0,
     size: int = 256,
     work_size: int | None = None,
+    style: int | None = None,
+    style_folder: str | os.PathLike[str] | None = None,
+    strength: float = 0.75,
 ) -> dict[str, Any]:
     """Make a look-alike of the photo at `in_path`, write it to `out_path`, return its record.
 
     `size` is the long side of the written image; the remix works at `work_size` (default:
-    the smaller of `size` and 256 px) and upscales. The format follows `out_path`'s extension
-    (.png, .jpg/.jpeg, .webp). Every problem the user can fix raises `ValueError` (an
-    `ImageError` for the input photo) with a one-line message; nothing else is expected.
+    the smaller of `size` and 256 px) and upscales; style transfer paints at `size` (with a
+    fixed built-in `style`, or the pictures in `style_folder`, and `strength`). The format
+    follows `out_path`'s extension (.png, .jpg/.jpeg, .webp). Every problem the user can fix
+    raises `ValueError` (an `ImageError` for the input photo) with a one-line message.
     """
     if generator not in GENERATORS:
         raise ValueError(f"unknown generator {generator!r}; choose one of: {', '.join(GENERATORS)}")
@@ -43,9 +50,22 @@ def generate_file(
     if not out.parent.is_dir():
         raise ValueError(f"{out}: the folder {out.parent} does not exist")
 
+    painter = None
+    if generator == "style-transfer":
+        from pipeline.lib.style_transfer import Painter, StyleSettings
+
+        folder = Path(style_folder) if style_folder is not None else None
+        painter = Painter(  # a bad style or style folder is a ValueError, before any work
+            StyleSettings(output_size=size, style=style, style_folder=folder, strength=strength)
+        )
     image = load_image_file(in_path)  # raises ImageError with a one-line message
-    settings = RemixSettings(work_size=work_size or min(size, 256), output_size=size)
-    result = remix(image, seed=seed, settings=settings)
+    if painter is not None:
+        from pipeline.lib.style_transfer import paint
+
+        result: RemixResult | PaintResult = paint(image, seed=seed, painter=painter)
+    else:
+        settings = RemixSettings(work_size=work_size or min(size, 256), output_size=size)
+        result = remix(image, seed=seed, settings=settings)
     data = encode_image(result.image, fmt)
     _write_atomically(out, data)
     return {**result.record, "input": str(in_path), "output": str(out), "format": fmt}

@@ -46,6 +46,8 @@ MONTH_CARDS = 3  # pairs per day on a month page
 HOTLINK_THUMB, HOTLINK_LARGE = 400, 1080  # Unsplash's `small` and `regular` widths
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 UNSPLASH_HOME = "https://unsplash.com/"
+BY_GENERATOR = "by_generator."  # day series per generator, for the stats page's comparison
+COMPARED_MEASURES = ("semantic_similarity", "ssim", "colour_distance", "patch_swd")
 SUBJECT = "subject_kept."  # day series per generator: 1 when the photo's top label is kept
 GENERATOR_LINES = 4  # distinct line colours for per-generator series (style.css .series--genN)
 
@@ -386,6 +388,17 @@ def palette(stats: Any) -> list[dict[str, Any]]:
     return swatches
 
 
+def style_line(pair: Pair) -> str | None:
+    """What a style-transfer look-alike was painted like, from its receipt."""
+    quality = (pair.generation or {}).get("quality")
+    style = _text(quality.get("style"), 80) if isinstance(quality, dict) else None
+    if not style:
+        return None
+    strength = number(quality.get("strength")) if isinstance(quality, dict) else None
+    blend = f" ({strength * 100:.0f}% painting, the rest the photo)" if strength else ""
+    return f"Painted in the manner of {style}{blend}."
+
+
 def generation_facts(pair: Pair) -> list[dict[str, str]]:
     gen = pair.generation or {}
     facts = [
@@ -426,6 +439,7 @@ def pair_page(
         "status": pair.status,
         "reason": _reason(pair) if lookalike is None or pair.status != "succeeded" else None,
         "generator": _text((pair.generation or {}).get("generator"), 80) or "the generator",
+        "style": style_line(pair) if lookalike is not None else None,
         "credit": pair.credit,
         "facts": generation_facts(pair),
         "prompt": _text((pair.generation or {}).get("prompt"), 4000),
@@ -611,8 +625,17 @@ def day_info(pairs: list[Pair], skipped: list[dict[str, Any]], problems: list[st
             continue
         add("latency", gen.get("latency_s"))
         comparisons = p.comparisons
+        by = f"{BY_GENERATOR}{_text(gen.get('generator'), 80) or 'unknown'}."
+        quality = gen.get("quality")
+        add(by + "made", 1.0)
+        add(by + "flagged", float(isinstance(quality, dict) and quality.get("accepted") is False))
+        add(by + "latency", gen.get("latency_s"))
+        add(by + "cost", gen.get("cost_usd"))
+        for key in COMPARED_MEASURES:
+            add(by + key, comparisons.get(key))
         if (kept := subject_kept(comparisons)) is not None:
             add(f"subject_kept.{_text(gen.get('generator'), 80) or 'unknown'}", float(kept))
+            add(by + "subject_kept", float(kept))
         for measure in PAIR_MEASURES:
             add(measure.key, comparisons.get(measure.key))
         for role in ("original", "generated"):
@@ -647,6 +670,7 @@ def totals(infos: list[dict[str, Any]]) -> dict[str, Any]:
         day_latency = info["series"].get("latency", [0.0, 0])
         latency = [latency[0] + day_latency[0], latency[1] + day_latency[1]]
     return {
+        "compare": compare_generators(infos) if len(generators) > 1 else [],
         "days": len(infos),
         "pairs": sum(statuses.values()),
         "made": statuses.get("succeeded", 0),
@@ -657,6 +681,48 @@ def totals(infos: list[dict[str, Any]]) -> dict[str, Any]:
         "latency": _seconds(latency[0] / latency[1]) if latency[1] else None,
         "generators": [{"name": g, "count": n} for g, n in generators.most_common()],
     }
+
+
+def compare_generators(infos: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per generator over all days: how many, how often flagged, and the mean of
+    each compared measure, so a site made by more than one generator can set them side by
+    side."""
+    sums: dict[str, dict[str, list[float]]] = defaultdict(dict)
+    for info in infos:
+        for name, (total, count) in info["series"].items():
+            if name.startswith(BY_GENERATOR):
+                generator, _, key = name[len(BY_GENERATOR) :].rpartition(".")
+                acc = sums[generator].setdefault(key, [0.0, 0])
+                acc[0] += total
+                acc[1] += count
+
+    def mean(values: dict[str, list[float]], key: str) -> float | None:
+        total, count = values.get(key, [0.0, 0])
+        return total / count if count else None
+
+    rows = []
+    for generator, values in sorted(sums.items(), key=lambda kv: -kv[1].get("made", [0, 0])[0]):
+        cells = [  # in the order of compared_measure_labels()
+            m.fmt(v) if (v := mean(values, m.key)) is not None else None
+            for m in PAIR_MEASURES
+            if m.key in COMPARED_MEASURES
+        ]
+        flagged, kept = mean(values, "flagged"), mean(values, "subject_kept")
+        rows.append({
+            "name": generator,
+            "made": int(values.get("made", [0, 0])[0]),
+            "flagged": None if flagged is None else f"{flagged * 100:.0f}%",
+            "subject_kept": None if kept is None else f"{kept * 100:.0f}%",
+            "time": _seconds(mean(values, "latency")),
+            "cost": _money(mean(values, "cost")),
+            "measures": cells,
+        })  # fmt: skip
+    return rows
+
+
+def compared_measure_labels() -> list[dict[str, str]]:
+    return [{"key": m.key, "label": m.label, "what": m.what}
+            for m in PAIR_MEASURES if m.key in COMPARED_MEASURES]  # fmt: skip
 
 
 def months_summary(days: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -697,7 +763,12 @@ def stats_page(days: list[tuple[str, dict[str, Any]]], summary: dict[str, Any]) 
         chart("Cost per day (USD)", Series("Cost per day", "measure", means("cost")))
         chart("Generation time (seconds per look-alike)",
               Series("Mean time", "measure", means("latency")))  # fmt: skip
-    return {"root": "", "totals": summary, "charts": [c for c in charts if c]}
+    return {
+        "root": "",
+        "totals": summary,
+        "compared": compared_measure_labels(),
+        "charts": [c for c in charts if c],
+    }
 
 
 def about_page(infos: list[dict[str, Any]], summary: dict[str, Any]) -> dict[str, Any]:
