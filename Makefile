@@ -55,8 +55,8 @@ types: install
 	$(BIN)/mypy
 
 lint: install
-	$(BIN)/ruff check pipeline pipeline_tests bench
-	$(BIN)/ruff format --check pipeline pipeline_tests bench
+	$(BIN)/ruff check pipeline pipeline_tests bench deploy
+	$(BIN)/ruff format --check pipeline pipeline_tests bench deploy
 
 # The whole suite, as CI runs it. Without Chromium, nginx or promtool the tests that need
 # them skip with one line naming the install command (README, "Tests").
@@ -64,7 +64,7 @@ lint: install
 TEST_WORKERS ?= 2
 PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 test: install
-	$(BIN)/ruff check pipeline pipeline_tests bench
+	$(BIN)/ruff check pipeline pipeline_tests bench deploy
 	$(BIN)/mypy
 	$(PYTEST)
 
