@@ -13,8 +13,9 @@ LOCK_FLAGS := --universal --generate-hashes --python-version 3.11 --quiet
 .PHONY: install run dev test test-fast test-dates lint types clean lock upgrade-lock \
 	dev-services dev-services-down dev-deployed exporter
 
-# requirements.lock: what the Docker image installs; requirements-dev.lock: that plus the
-# test tools. Both come from pyproject.toml through `make lock` (or `make upgrade-lock`).
+# requirements.lock: what the Docker image installs (with the `docker` extra: one container
+# per run); requirements-dev.lock: that plus the test tools. Both come from pyproject.toml
+# through `make lock` (or `make upgrade-lock`).
 $(BIN)/doppel: requirements-dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'uv==$(UV_VERSION)'
@@ -92,13 +93,13 @@ test-dates: install
 	$(PYTEST) -m dates -q -p no:cacheprovider
 
 lock: install
-	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) -o requirements.lock
-	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) --extra dev -c requirements.lock -o requirements-dev.lock
+	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) --extra docker -o requirements.lock
+	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) --extra docker --extra dev -c requirements.lock -o requirements-dev.lock
 
 # Newest versions pyproject.toml allows; then run `make test` and commit both lock files.
 upgrade-lock: install
-	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) --upgrade -o requirements.lock
-	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) --extra dev -c requirements.lock --upgrade -o requirements-dev.lock
+	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) --extra docker --upgrade -o requirements.lock
+	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) --extra docker --extra dev -c requirements.lock --upgrade -o requirements-dev.lock
 
 clean:
 	rm -rf $(VENV) .dagster_home data site/_build
