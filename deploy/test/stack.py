@@ -558,7 +558,8 @@ def one_container_per_run(stack: Stack, table: Table, days: Sequence[str]) -> No
         )
 
     def retried() -> str:
-        runs = day_healed(stack, killed["day"], 900)
+        # Behind the backfill's other runs in the queue (two backfill runs at a time).
+        runs = day_healed(stack, killed["day"], 1800)
         retry = [r for r, _ in runs if run_tag(stack, r, "dagster/parent_run_id") == killed["run"]]
         if not retry or runs[-1][0] != retry[-1]:
             raise CheckFailed(f"no successful retry of {killed['run']}: runs {runs}")
