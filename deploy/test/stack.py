@@ -2,7 +2,9 @@
 
 Brings up docker-compose.yml plus deploy/test/docker-compose.test.yml as its own project,
 launches a day through the containerized webserver (`doppel backfill`), checks where every
-piece of it landed, injects faults, and prints one table. Exits non-zero if any row fails.
+piece of it landed, injects faults, then layers docker-compose.docker-runs.yml on top for a
+backfill with a container per run (one of them killed), and prints one table. Exits non-zero
+if any row fails.
 The day is the last complete UTC day by the pipeline's clock, never a fixed date.
 """
 
