@@ -49,6 +49,8 @@ def test_deployed_dagster_yaml_runs_on_postgres(deployed_env: None, tmp_path: Pa
         assert type(instance.compute_log_manager).__name__ == "S3ComputeLogManager"
         assert dg.materialize([ping], instance=instance).success
         assert len(instance.get_runs()) == 1
+        # Pool slots of a run whose worker died are freed (else its retry waits for ever).
+        assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] > 0
 
 
 def test_docker_runs_instance_gives_each_run_container_doppels_environment(
