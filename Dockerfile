@@ -1,5 +1,6 @@
 # One image for every Doppel service: the Dagster code server (where runs execute), the
 # webserver, the daemon and the metrics exporter; docker-compose.yml picks the command.
+# It also runs each run's own container under docker-compose.docker-runs.yml.
 # Build: docker build -t doppel .   Size: python slim + the locked set (requirements.lock).
 
 FROM python:3.11.10-slim-bookworm AS base
@@ -10,32 +11,41 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH
 
-FROM base AS build
-WORKDIR /opt/doppel
-RUN python -m venv /opt/venv
-# Dependencies first, exactly the locked set (every version and hash fixed, nothing resolved
-# at build time), so a code change does not reinstall them.
-COPY requirements.lock ./
-RUN pip install --no-cache-dir --require-hashes --no-deps -r requirements.lock
-COPY pyproject.toml README.md ./
-# The project is installed in place (editable): the gallery's templates in site/ are found
-# next to the package, as in a checkout.
-COPY pipeline ./pipeline
-COPY site ./site
-RUN pip install --no-cache-dir --no-deps -e .
+FROM base AS deps
+# uv installs the lock several times faster than pip (the same version `make install` uses);
+# it lives in a venv of its own that the final image never copies. It trusts the system's
+# certificates (UV_NATIVE_TLS), as pip does.
+ENV UV_NATIVE_TLS=1 UV_NO_CACHE=1 UV_LINK_MODE=copy
+RUN python -m venv /opt/uv && /opt/uv/bin/pip install --no-cache-dir uv==0.13.9 \
+    && python -m venv /opt/venv
+# Exactly the locked set (every version and hash fixed, nothing resolved at build time). This
+# stage depends on the lock only, so a code change neither reinstalls nor recopies it.
+COPY requirements.lock /opt/
+RUN /opt/uv/bin/uv pip install --python /opt/venv/bin/python --require-hashes --no-deps \
+        -r /opt/requirements.lock
 
 FROM base
 # An unprivileged user; DAGSTER_HOME holds the instance config (storage is in PostgreSQL,
 # compute logs in S3), plus Dagster's small local scratch files.
 RUN groupadd --system --gid 10001 doppel \
     && useradd --system --uid 10001 --gid doppel --home-dir /opt/doppel --shell /usr/sbin/nologin doppel \
-    && mkdir -p /opt/dagster/home \
-    && chown doppel:doppel /opt/dagster/home
-COPY --from=build /opt/venv /opt/venv
-COPY --from=build --chown=doppel:doppel /opt/doppel /opt/doppel
-COPY dagster.yaml workspace.yaml /opt/dagster/home/
-ENV DAGSTER_HOME=/opt/dagster/home
+    && mkdir -p /opt/dagster/home /opt/dagster/home-docker-runs \
+    && chown doppel:doppel /opt/dagster/home /opt/dagster/home-docker-runs
+COPY --from=deps /opt/venv /opt/venv
 WORKDIR /opt/doppel
+# The project is installed in place (editable): the gallery's templates in site/ are found
+# next to the package, as in a checkout. Only this small layer changes with the code.
+COPY --chown=doppel:doppel pyproject.toml README.md ./
+COPY --chown=doppel:doppel pipeline ./pipeline
+COPY --chown=doppel:doppel site ./site
+RUN pip install --no-cache-dir --no-deps -e . && chown -R doppel:doppel /opt/doppel
+COPY dagster.yaml workspace.yaml /opt/dagster/home/
+# The instance of one container per run: the same dagster.yaml plus its run launcher.
+COPY deploy/docker-runs/run-launcher.yaml /opt/dagster/
+RUN cat /opt/dagster/home/dagster.yaml /opt/dagster/run-launcher.yaml \
+        >/opt/dagster/home-docker-runs/dagster.yaml \
+    && cp /opt/dagster/home/workspace.yaml /opt/dagster/home-docker-runs/
+ENV DAGSTER_HOME=/opt/dagster/home
 USER 10001:10001
 EXPOSE 3000 4000 9108
 # The code server by default; the webserver, daemon and exporter override the command.

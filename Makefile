@@ -16,8 +16,9 @@ LOCK_FLAGS := --universal --generate-hashes --python-version 3.11 --quiet
 .PHONY: install run dev test test-fast test-dates lint types clean lock upgrade-lock \
 	dev-services dev-services-down dev-deployed exporter
 
-# requirements.lock: what the Docker image installs; requirements-dev.lock: that plus the
-# test tools. Both come from pyproject.toml through `make lock` (or `make upgrade-lock`).
+# requirements.lock: what the Docker image installs (with the `docker` extra: one container
+# per run); requirements-dev.lock: that plus the test tools. Both come from pyproject.toml
+# through `make lock` (or `make upgrade-lock`).
 $(BIN)/doppel: requirements-dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'uv==$(UV_VERSION)'
@@ -58,8 +59,8 @@ types: install
 	$(BIN)/mypy
 
 lint: install
-	$(BIN)/ruff check pipeline pipeline_tests bench
-	$(BIN)/ruff format --check pipeline pipeline_tests bench
+	$(BIN)/ruff check pipeline pipeline_tests bench deploy
+	$(BIN)/ruff format --check pipeline pipeline_tests bench deploy
 
 # The whole suite, as CI runs it. Without Chromium, nginx or promtool the tests that need
 # them skip with one line naming the install command (README, "Tests").
@@ -68,7 +69,7 @@ lint: install
 TEST_WORKERS ?= 2
 PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 test: install
-	$(BIN)/ruff check pipeline pipeline_tests bench
+	$(BIN)/ruff check pipeline pipeline_tests bench deploy
 	$(BIN)/mypy
 	$(PYTEST)
 
@@ -96,13 +97,13 @@ test-dates: install
 	$(PYTEST) -m dates -q -p no:cacheprovider
 
 lock: install
-	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) -o requirements.lock
-	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) --extra dev -c requirements.lock -o requirements-dev.lock
+	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) --extra docker -o requirements.lock
+	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) --extra docker --extra dev -c requirements.lock -o requirements-dev.lock
 
 # Newest versions pyproject.toml allows; then run `make test` and commit both lock files.
 upgrade-lock: install
-	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) --upgrade -o requirements.lock
-	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) --extra dev -c requirements.lock --upgrade -o requirements-dev.lock
+	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) --extra docker --upgrade -o requirements.lock
+	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) --extra docker --extra dev -c requirements.lock --upgrade -o requirements-dev.lock
 
 clean:
 	rm -rf $(VENV) .dagster_home data site/_build

@@ -1,5 +1,5 @@
-"""The instance files as shipped: the deployed dagster.yaml on PostgreSQL, the local one on
-SQLite. Both run a real materialization."""
+"""The instance files as shipped: the deployed dagster.yaml on PostgreSQL (also with the run
+launcher of one container per run), the local one on SQLite. Both run a real materialization."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from typing import Any
 
 import dagster as dg
 import pytest
+from dagster._core.utils import parse_env_var
 
+from pipeline.lib.docker_runs import EnvForwardingDockerRunLauncher, forwarded_names
 from pipeline.lib.instance import LOCAL_INSTANCE_YAML, ensure_local_instance
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,15 +22,12 @@ def ping() -> int:
     return 1
 
 
-def test_deployed_dagster_yaml_runs_on_postgres(
-    make_postgres_database: Any,
-    s3_server: str,
-    s3_bucket: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.fixture
+def deployed_env(
+    make_postgres_database: Any, s3_server: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """What compose gives every Dagster container, pointed at a throwaway database and bucket."""
     db = make_postgres_database()
-    shutil.copy(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
     for name, value in {
         "DAGSTER_PG_USER": db["username"],
         "DAGSTER_PG_PASSWORD": "",
@@ -40,12 +39,67 @@ def test_deployed_dagster_yaml_runs_on_postgres(
         "AWS_ENDPOINT_URL_S3": s3_server,
     }.items():
         monkeypatch.setenv(name, value)
+
+
+def test_deployed_dagster_yaml_runs_on_postgres(deployed_env: None, tmp_path: Path) -> None:
+    shutil.copy(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
         assert type(instance.compute_log_manager).__name__ == "S3ComputeLogManager"
         assert dg.materialize([ping], instance=instance).success
         assert len(instance.get_runs()) == 1
+        # Pool slots of a run whose worker died are freed (else its retry waits for ever).
+        assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] > 0
+
+
+def test_docker_runs_instance_gives_each_run_container_doppels_environment(
+    deployed_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The instance of docker-compose.docker-runs.yml, assembled as the Dockerfile does: the
+    same storage, plus a launcher whose run containers join the stack's network, go away when
+    they exit, and get every Doppel setting the daemon has (the optional ones too), but not
+    the .env's MinIO root password."""
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "cat /opt/dagster/home/dagster.yaml /opt/dagster/run-launcher.yaml" in dockerfile
+    launcher_yaml = REPO / "deploy/docker-runs/run-launcher.yaml"
+    (tmp_path / "dagster.yaml").write_text(
+        (REPO / "dagster.yaml").read_text() + launcher_yaml.read_text()
+    )
+    monkeypatch.setenv("DOPPEL_RUN_NETWORK", "doppel_default")
+    monkeypatch.setenv("DOPPEL_PHOTOS_PER_DAY", "3")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("MINIO_ROOT_PASSWORD", "root-only")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        launcher = instance.run_launcher
+        assert isinstance(launcher, EnvForwardingDockerRunLauncher)
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert dg.materialize([ping], instance=instance).success  # in process, as a run worker
+        context = launcher.get_container_context(instance.get_runs()[0])
+    assert context.networks == ["doppel_default"]
+    assert context.container_kwargs == {"auto_remove": True}
+    # What the launcher hands the engine; it raises on a name that is not set.
+    env = dict(parse_env_var(entry) for entry in context.env_vars)
+    assert env["DOPPEL_PHOTOS_PER_DAY"] == "3" and env["OPENAI_API_KEY"] == "sk-test"
+    assert env["DOPPEL_RUN_NETWORK"] == "doppel_default"  # the run's own instance reads it
+    assert {"DAGSTER_PG_HOST", "DAGSTER_COMPUTE_LOGS_BUCKET", "AWS_ENDPOINT_URL_S3"} <= set(env)
+    assert "MINIO_ROOT_PASSWORD" not in env
+    assert len(context.env_vars) == len(env)  # each name once
+
+
+def test_forwarded_names_are_doppels_own() -> None:
+    environ = {
+        "DOPPEL_GENERATOR": "openai",
+        "UNSPLASH_ACCESS_KEY": "k",
+        "AWS_REGION": "us-east-1",
+        "DAGSTER_PG_PASSWORD": "p",
+        "DAGSTER_HOME": "/opt/dagster/home-docker-runs",  # the run's image has its own
+        "GRAFANA_ADMIN_PASSWORD": "g",
+        "PATH": "/usr/bin",
+    }
+    assert forwarded_names(environ) == [
+        "AWS_REGION", "DAGSTER_PG_PASSWORD", "DOPPEL_GENERATOR", "UNSPLASH_ACCESS_KEY",
+    ]  # fmt: skip
 
 
 def test_local_instance_is_sqlite_and_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

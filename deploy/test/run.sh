@@ -27,6 +27,10 @@ engine_failed() {
 cleanup() {
   local status=$?
   if docker info >/dev/null 2>&1; then
+    # Run containers (docker-compose.docker-runs.yml) are the engine's, not compose's: remove
+    # any of this project's network before compose removes the network itself.
+    docker ps -aq --filter label=dagster/run_id --filter "network=${PROJECT}_default" |
+      xargs -r docker rm -f >/dev/null 2>&1 || true
     docker compose -p "$PROJECT" down -v --remove-orphans >/dev/null 2>&1 || true
   fi
   if [ -n "$started_engine" ]; then

@@ -2,18 +2,22 @@
 
 Brings up docker-compose.yml plus deploy/test/docker-compose.test.yml as its own project,
 launches a day through the containerized webserver (`doppel backfill`), checks where every
-piece of it landed, injects faults, and prints one table. Exits non-zero if any row fails.
+piece of it landed, injects faults, then layers docker-compose.docker-runs.yml on top for a
+backfill with a container per run (one of them killed), and prints one table. Exits non-zero
+if any row fails.
 The day is the last complete UTC day by the pipeline's clock, never a fixed date.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import secrets
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +32,8 @@ from pipeline.lib import clock
 
 REPO = Path(__file__).resolve().parents[2]
 FILES = ["docker-compose.yml", "deploy/test/docker-compose.test.yml"]
+# One container per run (dagster-docker's DockerRunLauncher), layered on top for its phase.
+DOCKER_RUNS_FILE = "docker-compose.docker-runs.yml"
 # Everything the day needs; the daemon comes last so the first backfill is the test's own.
 SERVICES = ["postgres", "minio", "user_code", "webserver", "exporter", "gallery", "prometheus"]
 PHOTOS_PER_DAY = 3
@@ -35,6 +41,10 @@ BUCKET = "doppel"
 PREFIX = "doppel"
 LOGS_PREFIX = "dagster-logs"
 IP_FORMAT = "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}"
+DOCKER_SOCKET = "/var/run/docker.sock"
+# Labels and tags dagster-docker puts on a run's container and on the run.
+RUN_LABEL = "dagster/run_id"
+CONTAINER_TAG = "docker/container_id"
 
 
 class CheckFailed(Exception):
@@ -92,10 +102,11 @@ class Stack:
     def __init__(self, project: str, env_file: Path):
         self.project = project
         self.env_file = env_file
+        self.files = list(FILES)
 
     def compose(self, *args: str, timeout_s: float = 600) -> str:
         command = ["docker", "compose", "-p", self.project, "--env-file", str(self.env_file)]
-        for name in FILES:
+        for name in self.files:
             command += ["-f", name]
         done = subprocess.run(
             [*command, *args],
@@ -154,7 +165,7 @@ class Stack:
         return found
 
 
-def write_env(path: Path, start_day: str) -> None:
+def write_env(path: Path, start_day: str, project: str) -> None:
     """The test deployment's .env: fresh random secrets each run, never written in the repo."""
     values = {
         "DAGSTER_PG_PASSWORD": secrets.token_hex(16),
@@ -168,14 +179,21 @@ def write_env(path: Path, start_day: str) -> None:
         # The gap-fill sensor heals a failed day within a minute here, not hours.
         "DOPPEL_GAP_SENSOR_INTERVAL_S": "20",
         "DOPPEL_GAP_RETRY_AFTER_MINUTES": "0.2",
+        # Only the fault days, so it never touches the days of the one-container-per-run phase.
+        "DOPPEL_GAP_LOOKBACK_DAYS": "3",
+        # docker-compose.docker-runs.yml: the socket's group, and the project's own network.
+        "DOCKER_SOCKET_GID": str(os.stat(DOCKER_SOCKET).st_gid),
+        "DOPPEL_RUN_NETWORK": f"{project}_default",
     }
     path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
     path.chmod(0o600)
 
 
-def launch_day(stack: Stack, day: str) -> str:
+def launch_day(stack: Stack, day: str, last_day: str | None = None) -> str:
     """`doppel backfill` inside the webserver container, against the webserver's GraphQL."""
-    out = stack.compose("exec", "-T", "webserver", "doppel", "backfill", "--from", day, "--to", day)
+    out = stack.compose(
+        "exec", "-T", "webserver", "doppel", "backfill", "--from", day, "--to", last_day or day
+    )
     found = re.search(r"^backfill (\S+):", out, re.M)
     if not found:
         raise CheckFailed(f"doppel backfill printed no id: {out.strip()}")
@@ -465,10 +483,136 @@ def faults(stack: Stack, table: Table, pg_day: str, s3_day: str) -> None:
         gap_sensor(stack, "stop")
 
 
+def run_tag(stack: Stack, run_id: str, key: str) -> str:
+    rows = stack.sql(
+        "dagster", f"select value from run_tags where run_id = '{run_id}' and key = '{key}'"
+    )
+    return rows[0][0] if rows else ""
+
+
+def run_containers() -> dict[str, str]:
+    """Container id → run id of every run container on the engine, running or not."""
+    out = subprocess.run(
+        ["docker", "ps", "-a", "--no-trunc", "--filter", f"label={RUN_LABEL}",
+         "--format", '{{.ID}} {{.Label "' + RUN_LABEL + '"}}'],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+
+
+def one_container_per_run(stack: Stack, table: Table, days: Sequence[str]) -> None:
+    """docker-compose.docker-runs.yml on top: a backfill of `days` whose runs each get a
+    container of their own, one of them killed mid-generation. Run monitoring notices the
+    dead container and the run retry (not the gap-fill sensor, which stays off) completes it."""
+    seen: dict[str, str] = {}  # every run container the engine had, container id → run id
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            # A failed look is retried a second later: a run container lives far longer.
+            with contextlib.suppress(subprocess.CalledProcessError):
+                seen.update(run_containers())
+            stop.wait(1)
+
+    def switch() -> str:
+        stack.files.append(DOCKER_RUNS_FILE)
+        stack.compose("up", "-d", "--wait", *SERVICES, "daemon")
+        launcher = stack.compose(
+            "exec", "-T", "daemon", "python", "-c",
+            "import dagster; print(type(dagster.DagsterInstance.get().run_launcher).__name__)",
+        ).strip()  # fmt: skip
+        if launcher != "EnvForwardingDockerRunLauncher":
+            raise CheckFailed(f"the daemon's run launcher is {launcher}")
+        return f"daemon and webserver recreated with {DOCKER_RUNS_FILE}: run launcher {launcher}"
+
+    killed: dict[str, str] = {}
+
+    def kill() -> str:
+        killed["backfill"] = launch_day(stack, days[0], days[-1])
+
+        def generating() -> tuple[str, str] | None:
+            for day in days:
+                runs = day_runs(stack, day)
+                started = runs and runs[-1][1] == "STARTED"
+                if started and step_started(stack, day, "generated_images"):
+                    return day, runs[-1][0]
+            return None
+
+        day, run_id = wait_for("a run to start generating", generating, 900, every_s=1)
+        container = run_tag(stack, run_id, CONTAINER_TAG)
+        if not container:
+            raise CheckFailed(f"run {run_id} has no {CONTAINER_TAG} tag: not in a container")
+        subprocess.run(["docker", "kill", container], check=True, capture_output=True)
+        made = day_rows(stack, day)["succeeded"]
+        killed.update(day=day, run=run_id)
+
+        def ended() -> str | None:
+            status = dict(day_runs(stack, day)).get(run_id, "")
+            return status if status in ("SUCCESS", "FAILURE", "CANCELED") else None
+
+        status = str(wait_for(f"run {run_id} to be marked ended", ended, 600, every_s=3))
+        if status != "FAILURE":
+            raise CheckFailed(f"the killed run ended {status}")
+        return (
+            f"backfill {killed['backfill']} {days[0]}..{days[-1]}; killed {container[:12]} "
+            f"(run {run_id[:8]}) in generated_images, {made}/{PHOTOS_PER_DAY} look-alikes made; "
+            "run monitoring marked the run FAILURE"
+        )
+
+    def retried() -> str:
+        # Behind the backfill's other runs in the queue (two backfill runs at a time).
+        runs = day_healed(stack, killed["day"], 1800)
+        retry = [r for r, _ in runs if run_tag(stack, r, "dagster/parent_run_id") == killed["run"]]
+        if not retry or runs[-1][0] != retry[-1]:
+            raise CheckFailed(f"no successful retry of {killed['run']}: runs {runs}")
+        return f"retry {retry[-1][:8]} SUCCESS; " + nothing_twice(stack, killed["day"])
+
+    def containers() -> str:
+        for day in days:
+            day_healed(stack, day, 900)
+        runs = [run_id for day in days for run_id, _ in day_runs(stack, day)]
+        of_run = {run_id: run_tag(stack, run_id, CONTAINER_TAG) for run_id in runs}
+        alone = [r for r, c in of_run.items() if c and seen.get(c) == r]
+        if len(alone) != len(runs) or len(set(of_run.values())) != len(runs):
+            raise CheckFailed(f"runs without a container of their own: {of_run}, seen {seen}")
+        firsts = [r for r in runs if not run_tag(stack, r, "dagster/parent_run_id")]
+        if len(firsts) != len(days):
+            raise CheckFailed(f"{len(firsts)} first runs for {len(days)} days")
+        left = lambda: not set(of_run.values()) & set(run_containers())  # noqa: E731
+        wait_for("the run containers to be removed", left, 120, every_s=2)
+        for day in days:
+            if day != killed.get("day"):
+                nothing_twice(stack, day)
+        status = backfill_status(stack, killed["backfill"])
+        return (
+            f"{len(runs)} runs ({len(firsts)} + {len(runs) - len(firsts)} retry) in "
+            f"{len(runs)} containers, each seen on the engine, all removed; every day's newest "
+            f"run SUCCESS, nothing twice; backfill {status}"
+        )
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        if table.check("one container per run: DockerRunLauncher profile up", switch) and (
+            table.check("run container killed mid-generation: run monitoring fails it", kill)
+        ):
+            table.check(f"{killed['day']}: the run retry completes it, nothing twice", retried)
+        if "backfill" in killed:
+            table.check(f"{days[0]}..{days[-1]}: 3-day backfill, a container per run", containers)
+    finally:
+        stop.set()
+        watcher.join()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--project", default="doppel-test")
     parser.add_argument("--state", type=Path, default=Path("/tmp/doppel-deploy-test"))
+    parser.add_argument(
+        "--only-docker-runs",
+        action="store_true",
+        help="only the one-container-per-run phase (to work on it; not a passing run)",
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
 
@@ -477,8 +621,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     day = (today - timedelta(days=1)).isoformat()
     fault_day = (today - timedelta(days=2)).isoformat()
     s3_day = (today - timedelta(days=3)).isoformat()
+    # The oldest three: the backfill of one container per run.
+    run_days = [(today - timedelta(days=n)).isoformat() for n in (6, 5, 4)]
     env_file = args.state / "test.env"
-    write_env(env_file, start_day=s3_day)
+    write_env(env_file, start_day=run_days[0], project=args.project)
     stack = Stack(args.project, env_file)
     table = Table()
     checks = Checks(stack, table)
@@ -499,13 +645,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             "-w", "/opt/dagster/home/workspace.yaml",
         )  # fmt: skip
         backfill = {}
+        if args.only_docker_runs:
+            one_container_per_run(stack, table, run_days)
 
         def launch() -> str:
             backfill["id"] = launch_day(stack, day)
             stack.compose("up", "-d", "daemon")
             return f"doppel backfill --from {day} --to {day} in webserver → {backfill['id']}"
 
-        if table.check(f"{day}: launched through the containerized webserver", launch):
+        launched = not args.only_docker_runs and table.check(
+            f"{day}: launched through the containerized webserver", launch
+        )
+        if launched:
             checks.day_complete(day, backfill["id"], timeout_s=900)
             checks.rows_and_objects(day)
             checks.gallery(day)
@@ -527,6 +678,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             table.check("down then up: everything still there", down_up)
             faults(stack, table, fault_day, s3_day)
+            one_container_per_run(stack, table, run_days)
 
     print(f"\nDoppel deploy-test ({time.monotonic() - started:.0f} s in the stack)")
     print(table.render())

@@ -25,6 +25,8 @@ from pipeline_tests.system_tools import require_tool
 pytestmark = pytest.mark.xdist_group("test_compose")
 
 COMPOSE_FILES = ["docker-compose.yml", "docker-compose.dev.yml"]
+# An override of docker-compose.yml (one container per run), not a file of its own.
+DOCKER_RUNS = "docker-compose.docker-runs.yml"
 DAGSTER_SERVICES = ["user_code", "webserver", "daemon", "exporter"]
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|API_KEY|ACCESS_KEY|TOKEN")
 
@@ -40,7 +42,7 @@ def env_of(service: dict[str, Any]) -> dict[str, str]:
 
 def test_compose_files_match_the_compose_spec_schema() -> None:
     checker = tool("check-jsonschema", "make install")
-    result = run(checker, "--builtin-schema", "vendor.compose-spec", *COMPOSE_FILES)
+    result = run(checker, "--builtin-schema", "vendor.compose-spec", *COMPOSE_FILES, DOCKER_RUNS)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -95,7 +97,7 @@ def test_compose_images_are_pinned_and_mounts_exist() -> None:
 
 def test_compose_holds_no_secret_and_env_example_documents_every_variable() -> None:
     example = (REPO / ".env.example").read_text()
-    for path in COMPOSE_FILES:
+    for path in [*COMPOSE_FILES, DOCKER_RUNS]:
         text = (REPO / path).read_text()
         for name in set(re.findall(r"(?<!\$)\$\{(\w+)", text)):  # $${X}: the container's
             assert re.search(rf"\b{name}=", example), f"{path} uses ${{{name}}}, undocumented"
@@ -116,6 +118,21 @@ def test_compose_env_example_documents_every_setting() -> None:
         assert any(re.search(rf"\b{re.escape(n)}=", example) for n in names), names
     for name in re.findall(r"\{env: (\w+)\}", (REPO / "dagster.yaml").read_text()):
         assert re.search(rf"\b{name}=", example), name
+
+
+def test_compose_docker_runs_override_moves_only_the_launchers_to_docker_runs() -> None:
+    """The daemon (which launches runs) and the webserver (which may stop one) use the image's
+    second instance, can reach the engine, and tell run containers the stack's network."""
+    services = load_yaml(DOCKER_RUNS)["services"]
+    assert set(services) == {"daemon", "webserver"}
+    home = "/opt/dagster/home-docker-runs"
+    assert f">{home}/dagster.yaml" in (REPO / "Dockerfile").read_text()
+    assert load_yaml("docker-compose.yml")["name"] == "doppel"  # its network: doppel_default
+    for service in services.values():
+        assert env_of(service)["DAGSTER_HOME"] == home
+        assert env_of(service)["DOPPEL_RUN_NETWORK"] == "${DOPPEL_RUN_NETWORK:-doppel_default}"
+        assert "/var/run/docker.sock:/var/run/docker.sock" in service["volumes"]
+        assert service["group_add"][0].startswith("${DOCKER_SOCKET_GID:?")
 
 
 def test_compose_dev_file_runs_only_postgres_and_minio() -> None:
