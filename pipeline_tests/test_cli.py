@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,28 +27,52 @@ def doppel(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str
     )
 
 
+# A small working size keeps this quick; `make run` uses the defaults.
+SMALL = {"DOPPEL_WORK_SIZE": "64", "DOPPEL_OUTPUT_SIZE": "96", "DOPPEL_PHOTOS_PER_DAY": "2"}
+# One worker takes the whole module, so the first `doppel run` below is made once.
+pytestmark = pytest.mark.xdist_group("test_cli")
+
+
+@dataclass
+class FirstRun:
+    folder: Path
+    result: subprocess.CompletedProcess[str]
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> FirstRun:
+    """`doppel run --days 3` in a new folder, as `make run` does for a new user."""
+    folder = tmp_path_factory.mktemp("first-run")
+    return FirstRun(folder, doppel("run", "--days", "3", cwd=folder, **SMALL))
+
+
+def copy_of(run: FirstRun, tmp_path: Path) -> Path:
+    """A private copy of the first run's folder (database, images, Dagster instance)."""
+    shutil.copytree(run.folder, tmp_path / "copy")
+    return tmp_path / "copy"
+
+
 @pytest.mark.slow  # two whole `doppel run`s in a subprocess
-def test_run_twice_makes_three_days_then_nothing_new(tmp_path: Path) -> None:
-    # A small working size keeps this quick; `make run` uses the defaults.
-    small = {"DOPPEL_WORK_SIZE": "64", "DOPPEL_OUTPUT_SIZE": "96", "DOPPEL_PHOTOS_PER_DAY": "2"}
-    first = doppel("run", "--days", "3", cwd=tmp_path, **small)
+def test_run_twice_makes_three_days_then_nothing_new(first_run: FirstRun, tmp_path: Path) -> None:
+    first = first_run.result
     assert first.returncode == 0, first.stdout + first.stderr
     assert "new look-alikes this run: 6" in first.stdout
+    folder = copy_of(first_run, tmp_path)
     # ...and ends by printing the gallery's local index.html, built from those days.
-    index = (tmp_path / "data" / "objects" / "site" / "index.html").resolve()
+    index = (first_run.folder / "data" / "objects" / "site" / "index.html").resolve()
     assert first.stdout.strip().splitlines()[-1] == f"gallery:         {index}"
     assert index.is_file() and "gallery build: ok" in first.stdout
-    status = json.loads(doppel("status", "--json", cwd=tmp_path).stdout)
+    status = json.loads(doppel("status", "--json", cwd=folder).stdout)
     assert len(status["days"]) == 3
     assert all(d["photos"] == 2 and d["generated_succeeded"] == 2 for d in status["days"])
 
-    second = doppel("run", "--days", "3", cwd=tmp_path, **small)
+    second = doppel("run", "--days", "3", cwd=folder, **SMALL)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "new look-alikes this run: 0" in second.stdout
-    assert json.loads(doppel("status", "--json", cwd=tmp_path).stdout) == status
+    assert json.loads(doppel("status", "--json", cwd=folder).stdout) == status
     # The runs went into the persistent local instance that `make dev` opens.
-    assert (tmp_path / ".dagster_home" / "dagster.yaml").is_file()
-    assert any((tmp_path / ".dagster_home").rglob("*.db"))
+    assert (folder / ".dagster_home" / "dagster.yaml").is_file()
+    assert any((folder / ".dagster_home").rglob("*.db"))
 
 
 def test_status_json_on_an_empty_database(tmp_path: Path) -> None:
@@ -85,26 +111,26 @@ def test_dotenv_in_the_working_folder_is_read(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_redo_hands_a_day_to_the_configured_source(tmp_path: Path) -> None:
+def test_redo_hands_a_day_to_the_configured_source(first_run: FirstRun, tmp_path: Path) -> None:
     from pipeline_tests.fixtures.unsplash_server import tiny_jpeg
 
-    folder = tmp_path / "mine"
-    folder.mkdir()
+    assert first_run.result.returncode == 0, first_run.result.stdout + first_run.result.stderr
+    folder = copy_of(first_run, tmp_path)
+    mine_folder = tmp_path / "mine"
+    mine_folder.mkdir()
     for name in ("one", "two"):
-        (folder / f"{name}.jpg").write_bytes(tiny_jpeg(name, (96, 64)))
-    small = {"DOPPEL_WORK_SIZE": "64", "DOPPEL_OUTPUT_SIZE": "96", "DOPPEL_PHOTOS_PER_DAY": "2"}
-    first = doppel("run", "--days", "1", cwd=tmp_path, **small)
-    assert first.returncode == 0, first.stdout + first.stderr
-    [day] = json.loads(doppel("status", "--json", cwd=tmp_path).stdout)["days"]
+        (mine_folder / f"{name}.jpg").write_bytes(tiny_jpeg(name, (96, 64)))
+    day, *others = json.loads(doppel("status", "--json", cwd=folder).stdout)["days"]
 
-    mine = small | {"DOPPEL_SOURCE": "folder", "DOPPEL_FOLDER": str(folder)}
-    bad = doppel("redo", "2026-13-01", cwd=tmp_path, **mine)
+    mine = SMALL | {"DOPPEL_SOURCE": "folder", "DOPPEL_FOLDER": str(mine_folder)}
+    bad = doppel("redo", "2026-13-01", cwd=folder, **mine)
     assert bad.returncode == 2 and "is not a day" in bad.stderr
     assert bad.stderr.strip().count("\n") == 0
 
     # (A plain run with the new source keeps the day: test_hostile_sources shows it.)
-    redo = doppel("redo", day["day"], cwd=tmp_path, **mine)
+    redo = doppel("redo", day["day"], cwd=folder, **mine)
     assert redo.returncode == 0, redo.stdout + redo.stderr
     assert f"{day['day']}: source samples -> folder" in redo.stdout
-    [after] = json.loads(doppel("status", "--json", cwd=tmp_path).stdout)["days"]
-    assert (after["photos"], after["generated_succeeded"]) == (2, 2)
+    after, *others_after = json.loads(doppel("status", "--json", cwd=folder).stdout)["days"]
+    assert (after["day"], after["photos"], after["generated_succeeded"]) == (day["day"], 2, 2)
+    assert others_after == others  # the other days are left as they were

@@ -27,7 +27,7 @@ from pipeline_tests.fakes import UnreachableGeneratorResource
 
 # Hard bound on the daemon part: start-up, the sensor's tick, the backfill daemon (which
 # wakes every 30 s), three runs one after another, the backfill's completion, a skip tick.
-DEADLINE_S = 180
+DEADLINE_S = 300
 ASSETS = [unsplash_images, generated_images]
 BOTH = {a.key.to_user_string() for a in ASSETS}
 # Small images keep each daemon-launched run to a few seconds on two cores.
