@@ -18,7 +18,7 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 from pipeline.lib.observability.logs import install_secret_redaction
-from pipeline.lib.settings import SettingsError, load_settings
+from pipeline.lib.settings import DoppelSettings, SettingsError, load_settings
 
 
 class CommandError(Exception):
@@ -41,7 +41,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(settings.summary(), flush=True)
     signal.signal(signal.SIGTERM, _interrupt)  # `timeout`, `docker stop`: like Ctrl-C
     try:
-        day = _backfill_days(args.day, args.day)[0] if args.day else None
+        day = _backfill_days(settings, args.day, args.day)[0] if args.day else None
         report = run_days(settings, days=args.days, day=day)
     except KeyboardInterrupt:
         print("doppel: interrupted; this run's Dagster runs are marked failed and their pool "
@@ -113,7 +113,7 @@ def cmd_redo(args: argparse.Namespace) -> int:
     from pipeline.lib.instance import ensure_local_instance
 
     settings = _settings()
-    [key] = _backfill_days(args.day, args.day, ("DAY", "DAY"))  # a day Doppel makes
+    [key] = _backfill_days(settings, args.day, args.day, ("DAY", "DAY"))  # a day Doppel makes
     day = date.fromisoformat(key)
     db = Database(settings.resolved_database_url)
     db.upgrade()
@@ -166,7 +166,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from pipeline.lib.webserver_backfill import WebserverError, launch_backfill
 
     settings = _settings()
-    days = _backfill_days(args.first, args.last)
+    days = _backfill_days(settings, args.first, args.last)
     from pipeline.defs.sensors import ASSET_LABELS  # the assets a day consists of
 
     url = args.url or settings.webserver_url
@@ -189,7 +189,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
-def _backfill_days(first: str, last: str, names: tuple[str, str] = ("--from", "--to")) -> list[str]:
+def _backfill_days(
+    settings: DoppelSettings, first: str, last: str, names: tuple[str, str] = ("--from", "--to")
+) -> list[str]:
     """The partition keys from `first` to `last`, or a CommandError saying what is wrong."""
     from datetime import date
 
@@ -200,9 +202,9 @@ def _backfill_days(first: str, last: str, names: tuple[str, str] = ("--from", "-
             raise CommandError(f"{flag} {value!r} is not a day: write it as YYYY-MM-DD") from None
     if first > last:
         raise CommandError(f"--from {first} is after --to {last}")
-    from pipeline.defs.partitions import complete_days  # after .env: it reads the start
+    from pipeline.defs.partitions import complete_days, daily_partitions
 
-    keys = complete_days()
+    keys = complete_days(daily_partitions(settings.start_date))
     if not keys:
         raise CommandError("no UTC day has closed since DOPPEL_START_DATE: nothing to backfill")
     for day in (first, last):

@@ -5,10 +5,10 @@ import logging
 import dagster as dg
 from dotenv import load_dotenv
 
+from pipeline.defs.assets import daily_assets
 from pipeline.defs.assets.gallery_site import gallery_site
-from pipeline.defs.assets.generated_images import generated_images
-from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.jobs import daily_images_job, gallery_site_job
+from pipeline.defs.partitions import daily_partitions
 from pipeline.defs.resources import build_resources
 from pipeline.defs.schedules import build_daily_images_schedule
 from pipeline.defs.sensors import build_gap_fill_sensor, gallery_refresh_sensor
@@ -20,7 +20,8 @@ log = logging.getLogger("doppel")
 
 def build_definitions(settings: DoppelSettings) -> dg.Definitions:
     return dg.Definitions(
-        assets=[unsplash_images, generated_images, gallery_site],
+        # Days from the settings' start, with the production step retry.
+        assets=[*daily_assets(daily_partitions(settings.start_date)), gallery_site],
         jobs=[daily_images_job, gallery_site_job],
         schedules=[build_daily_images_schedule(settings)],
         sensors=[build_gap_fill_sensor(settings), gallery_refresh_sensor],

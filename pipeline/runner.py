@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from pipeline.definitions import build_definitions
 from pipeline.defs.jobs import daily_images_job, gallery_site_job
 from pipeline.defs.limits import IMAGE_GENERATOR_POOL
-from pipeline.defs.partitions import last_complete_days
+from pipeline.defs.partitions import daily_partitions, last_complete_days
 from pipeline.lib.db import Database, GeneratedImage, InspirationImage
 from pipeline.lib.instance import ensure_local_instance
 from pipeline.lib.local_runs import owner_tags, recover_stale_runs, wait_for_pool_slot
@@ -78,13 +78,14 @@ def run_days(
     home = ensure_local_instance()
     report = RunReport(settings, str(home))
     defs = build_definitions(settings)
+    partitions = daily_partitions(settings.start_date)
     job = defs.resolve_job_def(daily_images_job.name)
     db = Database(settings.resolved_database_url)
     db.upgrade()  # the assets would; the before/after counts need the tables first
     with dg.DagsterInstance.get() as instance:
         report.recovered = recover_stale_runs(instance)
         try:
-            for key in [day] if day else last_complete_days(days):
+            for key in [day] if day else last_complete_days(partitions, days):
                 held = wait_for_pool_slot(
                     instance, IMAGE_GENERATOR_POOL, timeout_s=slot_wait_s, say=say
                 )

@@ -15,7 +15,7 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.defs.backfill_request import list_backfills
-from pipeline.defs.partitions import last_complete_days
+from pipeline.defs.partitions import DEFAULT_PARTITIONS, last_complete_days
 from pipeline.lib.webserver_backfill import WebserverError, launch_backfill
 from pipeline_tests.conftest import free_port
 from pipeline_tests.dagster_processes import (
@@ -61,7 +61,7 @@ def doppel(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedPr
 
 @pytest.mark.slow  # a real webserver
 def test_backfill_cli_launches_one_backfill_of_both_assets(webserver: Webserver) -> None:
-    first, last = last_complete_days(2)
+    first, last = last_complete_days(DEFAULT_PARTITIONS, 2)
     result = doppel(
         "backfill", "--from", first, "--to", last, "--url", webserver.url,
         env=webserver.env, cwd=webserver.cwd,
@@ -81,7 +81,7 @@ def test_backfill_cli_launches_one_backfill_of_both_assets(webserver: Webserver)
 
 @pytest.mark.slow  # a real webserver
 def test_backfill_refused_by_the_webserver_says_why(webserver: Webserver) -> None:
-    day = last_complete_days(1)[0]
+    day = last_complete_days(DEFAULT_PARTITIONS, 1)[0]
     with pytest.raises(WebserverError) as refused:
         launch_backfill(
             webserver.url,
@@ -96,7 +96,7 @@ def test_backfill_refused_by_the_webserver_says_why(webserver: Webserver) -> Non
 
 
 def test_backfill_cli_without_a_webserver_is_one_line(tmp_path: Path) -> None:
-    day = last_complete_days(1)[0]
+    day = last_complete_days(DEFAULT_PARTITIONS, 1)[0]
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens here
     env = dagster_env(make_home(tmp_path), webserver_url=url)
     result = doppel("backfill", "--from", day, "--to", day, env=env, cwd=tmp_path)
@@ -108,7 +108,7 @@ def test_backfill_cli_without_a_webserver_is_one_line(tmp_path: Path) -> None:
 
 
 def _bad_ranges() -> list[tuple[str, str, str]]:
-    last = last_complete_days(1)[0]
+    last = last_complete_days(DEFAULT_PARTITIONS, 1)[0]
     tomorrow = (date.fromisoformat(last) + timedelta(days=1)).isoformat()
     return [
         ("2026-11-20", "2026-11-19", "--from 2026-11-20 is after --to 2026-11-19"),

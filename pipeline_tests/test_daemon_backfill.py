@@ -16,7 +16,7 @@ import yaml
 from pipeline.defs.assets.generated_images import generated_images
 from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.backfill_request import BackfillSummary, list_backfills
-from pipeline.defs.partitions import daily_partitions, last_complete_days
+from pipeline.defs.partitions import DEFAULT_PARTITIONS, last_complete_days
 from pipeline.defs.resources import build_resources
 from pipeline.defs.sensors import GAP_FILL_TAGS
 from pipeline.lib.db import Database
@@ -38,7 +38,7 @@ T = TypeVar("T")
 @pytest.mark.slow  # a real daemon runs the backfill
 def test_daemon_gap_fill_sensor_backfill_heals_missing_and_failed_days(tmp_path: Path) -> None:
     home, data = make_home(tmp_path), tmp_path / "data"
-    days = last_complete_days(4)
+    days = last_complete_days(DEFAULT_PARTITIONS, 4)
     first_missing, failed, second_missing, done = days
     gaps = [first_missing, failed, second_missing]
 
@@ -148,7 +148,7 @@ def materialize(day: str, resources: dict[str, Any], instance: dg.DagsterInstanc
 def statuses(instance: dg.DagsterInstance, days: list[str]) -> dict[str, str | None]:
     """One status per day: the same for both assets, or a tuple when they differ."""
     per_asset = [
-        instance.get_status_by_partition(a.key, days, daily_partitions) or {} for a in ASSETS
+        instance.get_status_by_partition(a.key, days, DEFAULT_PARTITIONS) or {} for a in ASSETS
     ]
     out: dict[str, Any] = {}
     for day in days:

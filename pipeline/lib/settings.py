@@ -46,8 +46,8 @@ DEFAULT_IMG2IMG_PROMPT = "a high quality photograph, natural light, detailed"
 REMOTE_GENERATION_CONCURRENCY = 4
 
 
-# The first daily partition. Dagster needs it when the partitions are defined (import time),
-# so `pipeline/defs/partitions.py` reads DOPPEL_START_DATE itself, with this default.
+# The first daily partition unless DOPPEL_START_DATE says otherwise; `build_definitions`
+# hands `start_date` to Dagster's partitions (pipeline/defs/partitions.py).
 DEFAULT_START_DATE = date(2026, 11, 1)
 
 
