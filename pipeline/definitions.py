@@ -1,6 +1,7 @@
 """The one entry point Dagster loads (`dagster dev`, code server, daemon)."""
 
 import logging
+from datetime import timedelta
 
 import dagster as dg
 from dotenv import load_dotenv
@@ -12,6 +13,8 @@ from pipeline.defs.partitions import daily_partitions
 from pipeline.defs.resources import build_resources
 from pipeline.defs.schedules import build_daily_images_schedule
 from pipeline.defs.sensors import build_gap_fill_sensor, gallery_refresh_sensor
+from pipeline.lib import clock
+from pipeline.lib.instance import with_local_start
 from pipeline.lib.observability.logs import configure_logging
 from pipeline.lib.settings import DoppelSettings, load_settings
 
@@ -42,7 +45,9 @@ def build_definitions(settings: DoppelSettings) -> dg.Definitions:
 def defs() -> dg.Definitions:
     # Secrets in .env must reach os.environ for Dagster's EnvVar; real env vars win.
     load_dotenv(".env", override=False)
-    settings = load_settings()
+    # A new local instance starts at yesterday, the first day the schedule or the gap-fill
+    # sensor makes (or earlier, if `doppel run` made earlier days first).
+    settings = with_local_start(load_settings(), clock.utc_today() - timedelta(days=1))
     configure_logging(settings.log_format, settings.log_level)
     log.info(settings.summary())
     return build_definitions(settings)

@@ -39,6 +39,9 @@ def test_run_twice_makes_three_days_then_nothing_new(tmp_path: Path) -> None:
     status = json.loads(doppel("status", "--json", cwd=tmp_path).stdout)
     assert len(status["days"]) == 3
     assert all(d["photos"] == 2 and d["generated_succeeded"] == 2 for d in status["days"])
+    # The local instance's partitions start at the first of those days (what `make dev` shows).
+    first_day = (tmp_path / ".dagster_home" / "doppel_first_day").read_text().strip()
+    assert first_day == min(d["day"] for d in status["days"])
 
     second = doppel("run", "--days", "3", cwd=tmp_path, **small)
     assert second.returncode == 0, second.stdout + second.stderr

@@ -202,7 +202,10 @@ class DoppelSettings(BaseSettings):
     )
     schedule_minute: int = Field(default=0, ge=0, le=59)
     gap_lookback_days: int = Field(
-        default=14, ge=1, le=366, description="Recent days the gap-fill sensor checks."
+        default=3,  # a laptop's first `make dev` catches up a few days, not two weeks
+        ge=1,
+        le=366,
+        description="Recent days the gap-fill sensor checks (deployments: 14).",
     )
     gap_max_attempts: int = Field(
         default=3, ge=1, le=20, description="Failed runs after which a day is left to a person."
