@@ -26,12 +26,17 @@ class CommandError(Exception):
 
 
 def _settings():  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from pipeline.lib import clock
+    from pipeline.lib.instance import with_local_start
     from pipeline.lib.observability.logs import configure_logging
 
     load_dotenv(".env", override=False)
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)  # secrets from .env included
-    return settings
+    # The start the local instance's partitions have (as `make dev` loads them).
+    return with_local_start(settings, clock.utc_today() - timedelta(days=1))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -160,6 +165,15 @@ def cmd_instance_init(args: argparse.Namespace) -> int:
 
     print(f"local Dagster instance: {ensure_local_instance()}")
     return 0
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from pipeline.dev import run_dev
+    from pipeline.lib.instance import ensure_local_instance
+
+    home = ensure_local_instance()
+    settings = _settings()  # after the instance: the local start is recorded in it
+    return run_dev(settings, home, ["-h", args.host, "-p", str(args.port)])
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
@@ -292,6 +306,13 @@ def build_parser() -> argparse.ArgumentParser:
     inst_sub.add_parser("init", help="create DAGSTER_HOME and its dagster.yaml").set_defaults(
         func=cmd_instance_init
     )
+
+    dev = sub.add_parser(
+        "dev", help="the Dagster UI and daemon on the local instance (`make dev`); Ctrl-C stops all"
+    )
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.set_defaults(func=cmd_dev)
 
     backfill = sub.add_parser(
         "backfill", help="launch a backfill of a range of days on a running Dagster webserver"
