@@ -25,7 +25,7 @@ class CommandError(Exception):
     """A user-facing failure: printed as one line, exit code 2."""
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings(local_start: bool = True):  # type: ignore[no-untyped-def]
     from datetime import timedelta
 
     from pipeline.lib import clock
@@ -35,19 +35,21 @@ def _settings():  # type: ignore[no-untyped-def]
     load_dotenv(".env", override=False)
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)  # secrets from .env included
-    # The start the local instance's partitions have (as `make dev` loads them).
+    if not local_start:
+        return settings
+    # The start the local instance's partitions have (as `make dev` loads them). Once only:
+    # a resolved start counts as set, so it would not move earlier again.
     return with_local_start(settings, clock.utc_today() - timedelta(days=1))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.runner import run_days
 
-    settings = _settings()
-    print(settings.summary(), flush=True)
+    settings = _settings(local_start=False)  # run_days starts at the first day it makes
     signal.signal(signal.SIGTERM, _interrupt)  # `timeout`, `docker stop`: like Ctrl-C
     try:
         day = _backfill_days(settings, args.day, args.day)[0] if args.day else None
-        report = run_days(settings, days=args.days, day=day)
+        report = run_days(settings, days=args.days, day=day, say=lambda s: print(s, flush=True))
     except KeyboardInterrupt:
         print("doppel: interrupted; this run's Dagster runs are marked failed and their pool "
               "slots freed", file=sys.stderr, flush=True)  # fmt: skip

@@ -69,7 +69,7 @@ def run_dev(
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         if not stop_at:  # once: a second Ctrl-C must not restart Dagster's shutdown
-            say(f"doppel dev: stopping (everything is gone within {grace_s + 2:.0f} s)")
+            say(f"doppel dev: stopping (Dagster has {grace_s:g} s, then what is left is killed)")
             stop_at.append(time.monotonic() + grace_s)
             _signal_group(server.pid, signal.SIGINT)
 

@@ -81,6 +81,7 @@ def run_days(
     # earlier one (or DOPPEL_START_DATE is set).
     wanted = date.fromisoformat(day) if day else clock.utc_today() - timedelta(days=days)
     settings = with_local_start(settings, wanted)
+    say(settings.summary())  # with the start the days are checked against
     report = RunReport(settings, str(home))
     defs = build_definitions(settings)
     partitions = daily_partitions(settings.start_date)

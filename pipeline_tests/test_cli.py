@@ -29,6 +29,10 @@ def doppel(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str
 def test_run_twice_makes_three_days_then_nothing_new(tmp_path: Path) -> None:
     # A small working size keeps this quick; `make run` uses the defaults.
     small = {"DOPPEL_WORK_SIZE": "64", "DOPPEL_OUTPUT_SIZE": "96", "DOPPEL_PHOTOS_PER_DAY": "2"}
+    # As after a `make dev` on its own: the local instance already starts at yesterday.
+    assert doppel("instance", "init", cwd=tmp_path).returncode == 0
+    assert doppel("status", cwd=tmp_path).returncode == 0
+    assert (tmp_path / ".dagster_home" / "doppel_first_day").is_file()
     first = doppel("run", "--days", "3", cwd=tmp_path, **small)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "new look-alikes this run: 6" in first.stdout

@@ -66,7 +66,8 @@ def with_local_start(settings: DoppelSettings, wanted: date) -> DoppelSettings:
     An explicit DOPPEL_START_DATE wins: deployments set one (docker-compose.yml requires it),
     and so may a user. Otherwise a local instance starts at its `first_day`, so a new one
     shows only the days it made, not weeks of days missing since a fixed date. Any other
-    instance keeps the settings' default."""
+    instance keeps the settings' default. Call it once per settings object: the start it
+    returns counts as set."""
     home = os.environ.get("DAGSTER_HOME")
     if "start_date" in settings.model_fields_set or not home or not is_local_instance(Path(home)):
         return settings
