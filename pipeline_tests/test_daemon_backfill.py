@@ -21,7 +21,7 @@ from pipeline.defs.resources import build_resources
 from pipeline.defs.sensors import GAP_FILL_TAGS
 from pipeline.lib.db import Database
 from pipeline.lib.instance import LOCAL_INSTANCE_YAML
-from pipeline.lib.settings import load_settings
+from pipeline.lib.settings import DEFAULT_START_DATE, load_settings
 from pipeline_tests.dagster_processes import dagster_env, dagster_process, make_home, tail
 from pipeline_tests.fakes import UnreachableGeneratorResource
 
@@ -60,6 +60,8 @@ def test_daemon_gap_fill_sensor_backfill_heals_missing_and_failed_days(tmp_path:
     env = dagster_env(
         home,
         data_dir=str(data),
+        # Explicit, as a deployment's: the seeded history is older than the instance.
+        start_date=DEFAULT_START_DATE.isoformat(),
         gap_lookback_days="4",
         gap_sensor_interval_s="2",
         gap_retry_after_minutes="0",
