@@ -31,9 +31,11 @@ install: $(BIN)/doppel
 run: install
 	$(BIN)/doppel run --days 3
 
+# `dagster dev` on the local instance, started from it (so Dagster does not warn about the
+# root dagster.yaml, the deployed one); Ctrl-C stops every process within 10 s and cancels
+# what was queued (pipeline/dev.py).
 dev: install
-	$(BIN)/doppel instance init
-	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
+	$(BIN)/doppel dev --host 127.0.0.1 --port 3000
 
 # --- The deployed setup on this machine (docs/deploy.md) -------------------------------------
 # PostgreSQL and MinIO in Docker (docker-compose.dev.yml); Dagster and Doppel's code run here,

@@ -18,31 +18,38 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 from pipeline.lib.observability.logs import install_secret_redaction
-from pipeline.lib.settings import SettingsError, load_settings
+from pipeline.lib.settings import DoppelSettings, SettingsError, load_settings
 
 
 class CommandError(Exception):
     """A user-facing failure: printed as one line, exit code 2."""
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings(local_start: bool = True):  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from pipeline.lib import clock
+    from pipeline.lib.instance import with_local_start
     from pipeline.lib.observability.logs import configure_logging
 
     load_dotenv(".env", override=False)
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)  # secrets from .env included
-    return settings
+    if not local_start:
+        return settings
+    # The start the local instance's partitions have (as `make dev` loads them). Once only:
+    # a resolved start counts as set, so it would not move earlier again.
+    return with_local_start(settings, clock.utc_today() - timedelta(days=1))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.runner import run_days
 
-    settings = _settings()
-    print(settings.summary(), flush=True)
+    settings = _settings(local_start=False)  # run_days starts at the first day it makes
     signal.signal(signal.SIGTERM, _interrupt)  # `timeout`, `docker stop`: like Ctrl-C
     try:
-        day = _backfill_days(args.day, args.day)[0] if args.day else None
-        report = run_days(settings, days=args.days, day=day)
+        day = _backfill_days(settings, args.day, args.day)[0] if args.day else None
+        report = run_days(settings, days=args.days, day=day, say=lambda s: print(s, flush=True))
     except KeyboardInterrupt:
         print("doppel: interrupted; this run's Dagster runs are marked failed and their pool "
               "slots freed", file=sys.stderr, flush=True)  # fmt: skip
@@ -113,7 +120,7 @@ def cmd_redo(args: argparse.Namespace) -> int:
     from pipeline.lib.instance import ensure_local_instance
 
     settings = _settings()
-    [key] = _backfill_days(args.day, args.day, ("DAY", "DAY"))  # a day Doppel makes
+    [key] = _backfill_days(settings, args.day, args.day, ("DAY", "DAY"))  # a day Doppel makes
     day = date.fromisoformat(key)
     db = Database(settings.resolved_database_url)
     db.upgrade()
@@ -169,11 +176,20 @@ def cmd_instance_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dev(args: argparse.Namespace) -> int:
+    from pipeline.dev import run_dev
+    from pipeline.lib.instance import ensure_local_instance
+
+    home = ensure_local_instance()
+    settings = _settings()  # after the instance: the local start is recorded in it
+    return run_dev(settings, home, ["-h", args.host, "-p", str(args.port)])
+
+
 def cmd_backfill(args: argparse.Namespace) -> int:
     from pipeline.lib.webserver_backfill import WebserverError, launch_backfill
 
     settings = _settings()
-    days = _backfill_days(args.first, args.last)
+    days = _backfill_days(settings, args.first, args.last)
     from pipeline.defs.sensors import ASSET_LABELS  # the assets a day consists of
 
     url = args.url or settings.webserver_url
@@ -196,7 +212,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
-def _backfill_days(first: str, last: str, names: tuple[str, str] = ("--from", "--to")) -> list[str]:
+def _backfill_days(
+    settings: DoppelSettings, first: str, last: str, names: tuple[str, str] = ("--from", "--to")
+) -> list[str]:
     """The partition keys from `first` to `last`, or a CommandError saying what is wrong."""
     from datetime import date
 
@@ -207,9 +225,9 @@ def _backfill_days(first: str, last: str, names: tuple[str, str] = ("--from", "-
             raise CommandError(f"{flag} {value!r} is not a day: write it as YYYY-MM-DD") from None
     if first > last:
         raise CommandError(f"--from {first} is after --to {last}")
-    from pipeline.defs.partitions import complete_days  # after .env: it reads the start
+    from pipeline.defs.partitions import complete_days, daily_partitions
 
-    keys = complete_days()
+    keys = complete_days(daily_partitions(settings.start_date))
     if not keys:
         raise CommandError("no UTC day has closed since DOPPEL_START_DATE: nothing to backfill")
     for day in (first, last):
@@ -308,6 +326,13 @@ def build_parser() -> argparse.ArgumentParser:
     inst_sub.add_parser("init", help="create DAGSTER_HOME and its dagster.yaml").set_defaults(
         func=cmd_instance_init
     )
+
+    dev = sub.add_parser(
+        "dev", help="the Dagster UI and daemon on the local instance (`make dev`); Ctrl-C stops all"
+    )
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.set_defaults(func=cmd_dev)
 
     backfill = sub.add_parser(
         "backfill", help="launch a backfill of a range of days on a running Dagster webserver"

@@ -1,17 +1,20 @@
 """The one entry point Dagster loads (`dagster dev`, code server, daemon)."""
 
 import logging
+from datetime import timedelta
 
 import dagster as dg
 from dotenv import load_dotenv
 
+from pipeline.defs.assets import daily_assets
 from pipeline.defs.assets.gallery_site import gallery_site
-from pipeline.defs.assets.generated_images import generated_images
-from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.jobs import daily_images_job, gallery_site_job
+from pipeline.defs.partitions import daily_partitions
 from pipeline.defs.resources import build_resources
 from pipeline.defs.schedules import build_daily_images_schedule
 from pipeline.defs.sensors import build_gap_fill_sensor, gallery_refresh_sensor
+from pipeline.lib import clock
+from pipeline.lib.instance import with_local_start
 from pipeline.lib.observability.logs import configure_logging
 from pipeline.lib.settings import DoppelSettings, load_settings
 
@@ -20,7 +23,8 @@ log = logging.getLogger("doppel")
 
 def build_definitions(settings: DoppelSettings) -> dg.Definitions:
     return dg.Definitions(
-        assets=[unsplash_images, generated_images, gallery_site],
+        # Days from the settings' start, with the production step retry.
+        assets=[*daily_assets(daily_partitions(settings.start_date)), gallery_site],
         jobs=[daily_images_job, gallery_site_job],
         schedules=[build_daily_images_schedule(settings)],
         sensors=[build_gap_fill_sensor(settings), gallery_refresh_sensor],
@@ -41,7 +45,9 @@ def build_definitions(settings: DoppelSettings) -> dg.Definitions:
 def defs() -> dg.Definitions:
     # Secrets in .env must reach os.environ for Dagster's EnvVar; real env vars win.
     load_dotenv(".env", override=False)
-    settings = load_settings()
+    # A new local instance starts at yesterday, the first day the schedule or the gap-fill
+    # sensor makes (or earlier, if `doppel run` made earlier days first).
+    settings = with_local_start(load_settings(), clock.utc_today() - timedelta(days=1))
     configure_logging(settings.log_format, settings.log_level)
     log.info(settings.summary())
     return build_definitions(settings)

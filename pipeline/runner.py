@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, TypeVar, cast
 
 import dagster as dg
@@ -20,9 +20,10 @@ from sqlalchemy import func, select
 from pipeline.definitions import build_definitions
 from pipeline.defs.jobs import daily_images_job, gallery_site_job
 from pipeline.defs.limits import IMAGE_GENERATOR_POOL
-from pipeline.defs.partitions import last_complete_days
+from pipeline.defs.partitions import daily_partitions, last_complete_days
+from pipeline.lib import clock
 from pipeline.lib.db import Database, GeneratedImage, InspirationImage
-from pipeline.lib.instance import ensure_local_instance
+from pipeline.lib.instance import ensure_local_instance, with_local_start
 from pipeline.lib.local_runs import owner_tags, recover_stale_runs, wait_for_pool_slot
 from pipeline.lib.settings import DoppelSettings
 
@@ -76,15 +77,21 @@ def run_days(
     slot_wait_s: float = SLOT_WAIT_S,
 ) -> RunReport:
     home = ensure_local_instance()
+    # The first day this run makes is the local instance's first day, unless it has an
+    # earlier one (or DOPPEL_START_DATE is set).
+    wanted = date.fromisoformat(day) if day else clock.utc_today() - timedelta(days=days)
+    settings = with_local_start(settings, wanted)
+    say(settings.summary())  # with the start the days are checked against
     report = RunReport(settings, str(home))
     defs = build_definitions(settings)
+    partitions = daily_partitions(settings.start_date)
     job = defs.resolve_job_def(daily_images_job.name)
     db = Database(settings.resolved_database_url)
     db.upgrade()  # the assets would; the before/after counts need the tables first
     with dg.DagsterInstance.get() as instance:
         report.recovered = recover_stale_runs(instance)
         try:
-            for key in [day] if day else last_complete_days(days):
+            for key in [day] if day else last_complete_days(partitions, days):
                 held = wait_for_pool_slot(
                     instance, IMAGE_GENERATOR_POOL, timeout_s=slot_wait_s, say=say
                 )

@@ -43,6 +43,10 @@ class FirstRun:
 def first_run(tmp_path_factory: pytest.TempPathFactory) -> FirstRun:
     """`doppel run --days 3` in a new folder, as `make run` does for a new user."""
     folder = tmp_path_factory.mktemp("first-run")
+    # As after a `make dev` on its own: the local instance already starts at yesterday.
+    assert doppel("instance", "init", cwd=folder).returncode == 0
+    assert doppel("status", cwd=folder).returncode == 0
+    assert (folder / ".dagster_home" / "doppel_first_day").is_file()
     return FirstRun(folder, doppel("run", "--days", "3", cwd=folder, **SMALL))
 
 
@@ -65,6 +69,9 @@ def test_run_twice_makes_three_days_then_nothing_new(first_run: FirstRun, tmp_pa
     status = json.loads(doppel("status", "--json", cwd=folder).stdout)
     assert len(status["days"]) == 3
     assert all(d["photos"] == 2 and d["generated_succeeded"] == 2 for d in status["days"])
+    # The local instance's partitions start at the first of those days (what `make dev` shows).
+    first_day = (folder / ".dagster_home" / "doppel_first_day").read_text().strip()
+    assert first_day == min(d["day"] for d in status["days"])
 
     second = doppel("run", "--days", "3", cwd=folder, **SMALL)
     assert second.returncode == 0, second.stdout + second.stderr

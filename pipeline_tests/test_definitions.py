@@ -5,10 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
+import pytest
+
 from pipeline.definitions import build_definitions
-from pipeline.lib.settings import DoppelSettings
+from pipeline.defs.assets import daily_assets
+from pipeline.defs.limits import API_STEP_RETRY
+from pipeline.lib.settings import DoppelSettings, SettingsError, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -36,6 +41,39 @@ def test_definitions_hold_the_pipeline(local_settings: DoppelSettings) -> None:
     assert {"unsplash_images", "generated_images"} <= keys
     job = defs.resolve_job_def("daily_images_job")
     assert job.partitions_def is not None
+
+
+def test_the_daily_assets_take_their_start_and_step_retry_from_the_definitions(
+    local_settings: DoppelSettings,
+) -> None:
+    settings = local_settings.model_copy(update={"start_date": date(2026, 11, 20)})
+    defs = build_definitions(settings)
+    for name in ("unsplash_images", "generated_images"):
+        asset = defs.get_assets_def(name)
+        assert asset.op.retry_policy == API_STEP_RETRY  # production: blips are retried
+        assert asset.partitions_def is not None
+        assert asset.partitions_def.get_first_partition_key() == "2026-11-20"
+    job = defs.resolve_job_def("daily_images_job")
+    assert job.partitions_def is not None
+    assert job.partitions_def.get_first_partition_key() == "2026-11-20"
+    # One attempt per run is asked for by building the assets so, not by patching them.
+    assert [a.op.retry_policy for a in daily_assets(step_retry=None)] == [None, None]
+
+
+def test_a_malformed_start_date_is_a_settings_error_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DOPPEL_START_DATE", "2026-13-01")
+    with pytest.raises(SettingsError, match="DOPPEL_START_DATE"):
+        load_settings(_env_file=None)
+    # Importing the wiring reads nothing from the environment (the settings do, once).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOPPEL_")}
+    result = subprocess.run(
+        [sys.executable, "-c", "import pipeline.defs.sensors, pipeline.defs.assets"],
+        env=env | {"DOPPEL_START_DATE": "not a date"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
 
 
 def test_unbuilt_real_backend_fails_loading_with_a_clear_message(tmp_path: Path) -> None:

@@ -3,16 +3,23 @@ launcher of one container per run), the local one on SQLite. Both run a real mat
 
 from __future__ import annotations
 
+import os
 import shutil
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
-from dagster._core.utils import parse_env_var
 
 from pipeline.lib.docker_runs import EnvForwardingDockerRunLauncher, forwarded_names
-from pipeline.lib.instance import LOCAL_INSTANCE_YAML, ensure_local_instance
+from pipeline.lib.instance import (
+    FIRST_DAY_FILE,
+    LOCAL_INSTANCE_YAML,
+    ensure_local_instance,
+    with_local_start,
+)
+from pipeline.lib.settings import DEFAULT_START_DATE, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -79,7 +86,7 @@ def test_docker_runs_instance_gives_each_run_container_doppels_environment(
     assert context.networks == ["doppel_default"]
     assert context.container_kwargs == {"auto_remove": True}
     # What the launcher hands the engine; it raises on a name that is not set.
-    env = dict(parse_env_var(entry) for entry in context.env_vars)
+    env = dict(env_entry(entry) for entry in context.env_vars)
     assert env["DOPPEL_PHOTOS_PER_DAY"] == "3" and env["OPENAI_API_KEY"] == "sk-test"
     assert env["DOPPEL_RUN_NETWORK"] == "doppel_default"  # the run's own instance reads it
     assert {"DAGSTER_PG_HOST", "DAGSTER_COMPUTE_LOGS_BUCKET", "AWS_ENDPOINT_URL_S3"} <= set(env)
@@ -120,3 +127,49 @@ def test_a_users_own_local_dagster_yaml_is_left_alone(
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: true\n")
     ensure_local_instance()
     assert (tmp_path / "dagster.yaml").read_text() == "telemetry:\n  enabled: true\n"
+
+
+def test_a_new_local_instance_starts_at_the_first_day_it_makes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    home = ensure_local_instance()
+    settings = load_settings(_env_file=None)
+
+    def start(wanted: date) -> date:
+        return with_local_start(settings, wanted).start_date
+
+    assert start(date(2026, 11, 26)) == date(2026, 11, 26)  # `doppel run --days 3` on the 29th
+    assert (home / FIRST_DAY_FILE).read_text() == "2026-11-26\n"
+    # Later processes (dagster dev's code servers, the next day's run) keep it...
+    assert start(date(2026, 11, 28)) == date(2026, 11, 26)
+    assert start(date(2026, 12, 3)) == date(2026, 11, 26)
+    # ...and an earlier day asked for moves it earlier: partitions are added, none hidden.
+    assert start(date(2026, 11, 20)) == date(2026, 11, 20)
+    assert start(date(2026, 11, 26)) == date(2026, 11, 20)
+
+
+def test_an_explicit_start_date_or_a_deployed_instance_keeps_its_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "local"))
+    local = ensure_local_instance()
+    monkeypatch.setenv("DOPPEL_START_DATE", "2026-11-10")
+    explicit = load_settings(_env_file=None)
+    assert with_local_start(explicit, date(2026, 11, 26)).start_date == date(2026, 11, 10)
+    assert not (local / FIRST_DAY_FILE).exists()
+
+    monkeypatch.delenv("DOPPEL_START_DATE")
+    deployed = tmp_path / "deployed"
+    deployed.mkdir()
+    shutil.copy(REPO / "dagster.yaml", deployed / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(deployed))
+    settings = load_settings(_env_file=None)
+    assert with_local_start(settings, date(2026, 11, 26)).start_date == DEFAULT_START_DATE
+    assert not (deployed / FIRST_DAY_FILE).exists()
+
+
+def env_entry(entry: str) -> tuple[str, str]:
+    """A launcher env entry as Docker gets it: NAME=value, or NAME taken from this process."""
+    name, sep, value = entry.partition("=")
+    return (name, value) if sep else (name, os.environ[name])

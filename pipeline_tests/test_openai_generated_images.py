@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from pipeline.defs.assets.generated_images import generated_images
+from pipeline.defs.assets import daily_assets
 from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.resources import build_resources
 from pipeline.defs.resources.generators import OpenAIImagesResource
@@ -30,11 +30,7 @@ EDITS = "/v1/images/edits"
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Any:
-    # The asset's step retry policy (re-runs seconds apart, within one run) belongs to the
-    # orchestration and execute_in_process ignores executor retry config; these tests look
-    # at exactly one attempt per run, so the policy is lifted for their duration.
-    monkeypatch.setattr(generated_images.op, "_retry_policy", None)
+def server() -> Any:
     with OpenAIImitation() as imitation:
         yield imitation
 
@@ -73,10 +69,16 @@ def openai_settings(
 
 
 def materialize(
-    settings: DoppelSettings, instance: dg.DagsterInstance | None = None, **kwargs: Any
+    settings: DoppelSettings,
+    instance: dg.DagsterInstance | None = None,
+    *,
+    step_retry: dg.RetryPolicy | None = None,
+    **kwargs: Any,
 ) -> dg.ExecuteInProcessResult:
+    """The day through Dagster. Without a `step_retry` (the asset's re-runs seconds apart,
+    within one run) each run is exactly one attempt, which is what these tests count."""
     return dg.materialize(
-        [unsplash_images, generated_images],
+        daily_assets(step_retry=step_retry),
         partition_key=DAY,
         resources=build_resources(settings),
         instance=instance,

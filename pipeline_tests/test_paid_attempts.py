@@ -12,9 +12,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import pytest
 from sqlalchemy import select
 
+from pipeline.defs.limits import API_STEP_RETRY
 from pipeline.lib.db import BilledRequest, Database
 from pipeline.lib.generators.pricing import DEFAULT_PRICES, PriceTable
 from pipeline.lib.settings import DoppelSettings, load_settings
@@ -23,10 +25,10 @@ from pipeline_tests.fixtures.openai_server import TEST_API_KEY, OpenAIImitation
 from pipeline_tests.test_openai_generated_images import (
     DAY,
     EDITS,
-    materialize,
     rows_by_photo,
     small_photos,
 )
+from pipeline_tests.test_openai_generated_images import materialize as materialize_once
 
 PRICES = PriceTable(DEFAULT_PRICES, unpriced_call_usd=0.25)
 CAP = 3  # room for two full runs and the killed one
@@ -44,6 +46,11 @@ FAULTS = {
     "bad_gateway": False,
 }
 NAMES = ("boat", "tiger", "lake", "forest")  # small_photos' photos
+
+
+def materialize(settings: DoppelSettings, **kwargs: Any) -> dg.ExecuteInProcessResult:
+    """With the production step retry: nothing it repeats may be paid twice."""
+    return materialize_once(settings, step_retry=API_STEP_RETRY, **kwargs)
 
 
 def paid_env(tmp_path: Path, server: OpenAIImitation, **extra: str) -> dict[str, str]:

@@ -3,7 +3,11 @@
 A sensor can only start a real asset backfill (one entry in the UI's backfill list, runs and
 retries managed by the backfill daemon) through `RunRequest.for_asset_graph_subset`, whose
 argument type, `AssetGraphSubset`, is private; reading backfills back (`get_backfills`,
-`BulkActionsFilter`, `BulkActionStatus`) is private too. Everything private stays here.
+`BulkActionsFilter`, `BulkActionStatus`) is private too. So is what the sensor daemon does
+with such a request (`submit_backfill`, for tests that stand in for the daemon) and setting a
+backfill's status (`set_backfill_status`). Everything private stays here, and
+pipeline_tests/defs/test_backfill_request.py is the contract test that fails on an upgrade
+that changes any of it.
 
 When Dagster ships the public `RunRequest.for_asset_partition_range(asset_selection=...,
 partition_key_range=PartitionKeyRange(start, end), run_key=..., tags=...)` (dagster PR
@@ -95,6 +99,26 @@ def backfills_in_flight(
     """Backfills (from this sensor, the UI or `doppel backfill`) that may still launch runs
     for any of `asset_keys`."""
     return [b for b in list_backfills(instance, in_flight_only=True) if b.touches(asset_keys)]
+
+
+def submit_backfill(instance: dg.DagsterInstance, run_request: dg.RunRequest) -> str:
+    """Record `run_request` as a REQUESTED backfill, as the sensor daemon does when a sensor
+    returns it; return the backfill's id. (The daemon's own function, so the record is
+    exactly the daemon's.)"""
+    from dagster._core.utils import make_new_backfill_id
+    from dagster._daemon.sensor import _submit_backfill_request
+
+    backfill_id = make_new_backfill_id()
+    _submit_backfill_request(backfill_id, run_request, instance)
+    return backfill_id
+
+
+def set_backfill_status(instance: dg.DagsterInstance, backfill_id: str, status: str) -> None:
+    """Move a backfill to `status` (a `BulkActionStatus` name such as "CANCELED")."""
+    backfill = instance.get_backfill(backfill_id)
+    if backfill is None:
+        raise KeyError(f"no backfill {backfill_id}")
+    instance.update_backfill(backfill.with_status(BulkActionStatus[status]))
 
 
 def _days_by_asset(subset: AssetGraphSubset) -> dict[str, list[str]]:

@@ -1,29 +1,38 @@
-"""The daily partitions every asset, job, schedule and sensor shares."""
+"""The daily partitions every asset, job, schedule and sensor shares.
 
-import os
+Built from a start date, never from the environment at import: the start is a setting
+(`DoppelSettings.start_date`, validated there), and `build_definitions` hands it in.
+"""
+
+from datetime import date
 
 import dagster as dg
 
 from pipeline.lib import clock
-from pipeline.lib.settings import DEFAULT_START_DATE as DEFAULT_START
-
-# Fixed, not computed from "today": persisted partition subsets are tied to this definition.
-# DOPPEL_START_DATE moves it for a new deployment; change it before the first run, not after.
-DEFAULT_START_DATE = DEFAULT_START.isoformat()
-
-daily_partitions = dg.DailyPartitionsDefinition(
-    start_date=os.environ.get("DOPPEL_START_DATE") or DEFAULT_START_DATE,
-    timezone="UTC",
-    # 0: the newest partition is the last *complete* UTC day, never the one in progress.
-    end_offset=0,
-)
+from pipeline.lib.settings import DEFAULT_START_DATE
 
 
-def complete_days() -> list[str]:
+def daily_partitions(start: date) -> dg.DailyPartitionsDefinition:
+    """UTC days from `start`. Persisted partition subsets are tied to the start: move it
+    before the first run, and only ever earlier after that."""
+    return dg.DailyPartitionsDefinition(
+        start_date=start.isoformat(),
+        timezone="UTC",
+        # 0: the newest partition is the last *complete* UTC day, never the one in progress.
+        end_offset=0,
+    )
+
+
+# What the module-level assets are built with (tests materialize them; other code needs
+# only their keys). The pipeline's own definitions use the settings' start.
+DEFAULT_PARTITIONS = daily_partitions(DEFAULT_START_DATE)
+
+
+def complete_days(partitions: dg.PartitionsDefinition) -> list[str]:
     """Every partition key up to the last complete UTC day by Doppel's clock, oldest first."""
-    return daily_partitions.get_partition_keys(current_time=clock.utc_now())
+    return partitions.get_partition_keys(current_time=clock.utc_now())
 
 
-def last_complete_days(count: int) -> list[str]:
+def last_complete_days(partitions: dg.PartitionsDefinition, count: int) -> list[str]:
     """Keys of the newest `count` complete days, oldest first."""
-    return complete_days()[-count:]
+    return complete_days(partitions)[-count:]

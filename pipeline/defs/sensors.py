@@ -41,12 +41,13 @@ def build_gap_fill_sensor(settings: DoppelSettings) -> dg.SensorDefinition:
     """ "Now" is `pipeline.lib.clock`'s, which tests pin."""
     policy = gap_policy(settings)
     lookback = settings.gap_lookback_days
+    partitions = daily_partitions(settings.start_date)
 
     # asset_selection= (not target=): the daemon only accepts backfill requests from
     # sensors with an asset selection that covers every asset in the backfill.
     @dg.sensor(
         name="gap_fill_sensor",
-        asset_selection=[unsplash_images, generated_images],
+        asset_selection=list(ASSET_LABELS),
         minimum_interval_seconds=settings.gap_sensor_interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
@@ -66,8 +67,10 @@ def build_gap_fill_sensor(settings: DoppelSettings) -> dg.SensorDefinition:
             )
 
         now = clock.utc_now()
-        days = daily_partitions.get_partition_keys(current_time=now)[-lookback:]
-        statuses = {label: _statuses(instance, key, days) for key, label in ASSET_LABELS.items()}
+        days = partitions.get_partition_keys(current_time=now)[-lookback:]
+        statuses = {
+            label: _statuses(instance, key, partitions, days) for key, label in ASSET_LABELS.items()
+        }
         history = _failed_attempts(instance, _candidates(days, statuses), policy.max_attempts)
         report = find_gaps(
             days, statuses, history, now=now, policy=policy,
@@ -79,7 +82,7 @@ def build_gap_fill_sensor(settings: DoppelSettings) -> dg.SensorDefinition:
             return dg.SkipReason(report.summary())
         context.log.info(report.summary())
         return request_backfill(
-            list(ASSET_LABELS), daily_partitions, report.days_to_backfill, GAP_FILL_TAGS
+            list(ASSET_LABELS), partitions, report.days_to_backfill, GAP_FILL_TAGS
         )
 
     return gap_fill_sensor
@@ -103,9 +106,12 @@ def _is_ours(tags: dict[str, str]) -> bool:
 
 
 def _statuses(
-    instance: dg.DagsterInstance, key: dg.AssetKey, days: Sequence[str]
+    instance: dg.DagsterInstance,
+    key: dg.AssetKey,
+    partitions: dg.PartitionsDefinition,
+    days: Sequence[str],
 ) -> dict[str, Status]:
-    found = instance.get_status_by_partition(key, list(days), daily_partitions) or {}
+    found = instance.get_status_by_partition(key, list(days), partitions) or {}
     return {day: found[day].value if found.get(day) else None for day in days}  # type: ignore[misc]
 
 

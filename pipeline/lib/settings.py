@@ -46,8 +46,8 @@ DEFAULT_IMG2IMG_PROMPT = "a high quality photograph, natural light, detailed"
 REMOTE_GENERATION_CONCURRENCY = 4
 
 
-# The first daily partition. Dagster needs it when the partitions are defined (import time),
-# so `pipeline/defs/partitions.py` reads DOPPEL_START_DATE itself, with this default.
+# The first daily partition unless DOPPEL_START_DATE says otherwise; `build_definitions`
+# hands `start_date` to Dagster's partitions (pipeline/defs/partitions.py).
 DEFAULT_START_DATE = date(2026, 11, 1)
 
 
@@ -219,7 +219,10 @@ class DoppelSettings(BaseSettings):
     )
     schedule_minute: int = Field(default=0, ge=0, le=59)
     gap_lookback_days: int = Field(
-        default=14, ge=1, le=366, description="Recent days the gap-fill sensor checks."
+        default=3,  # a laptop's first `make dev` catches up a few days, not two weeks
+        ge=1,
+        le=366,
+        description="Recent days the gap-fill sensor checks (deployments: 14).",
     )
     gap_max_attempts: int = Field(
         default=3, ge=1, le=20, description="Failed runs after which a day is left to a person."

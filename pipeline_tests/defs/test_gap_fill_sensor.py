@@ -15,7 +15,12 @@ import pytest
 from pipeline.definitions import build_definitions
 from pipeline.defs.assets.generated_images import generated_images
 from pipeline.defs.assets.unsplash_images import unsplash_images
-from pipeline.defs.backfill_request import list_backfills, requested_days
+from pipeline.defs.backfill_request import (
+    list_backfills,
+    requested_days,
+    set_backfill_status,
+    submit_backfill,
+)
 from pipeline.defs.resources import build_resources
 from pipeline.defs.resources.generators import ImageGeneratorResource
 from pipeline.defs.sensors import GAP_FILL_TAGS, build_gap_fill_sensor
@@ -100,16 +105,6 @@ def tick(settings: DoppelSettings, instance: dg.DagsterInstance) -> Any:
         return sensor.evaluate_tick(context)
 
 
-def submit_like_the_daemon(instance: dg.DagsterInstance, run_request: dg.RunRequest) -> str:
-    """What the sensor daemon does with a backfill request (dagster 1.13, private)."""
-    from dagster._core.utils import make_new_backfill_id
-    from dagster._daemon.sensor import _submit_backfill_request
-
-    backfill_id = make_new_backfill_id()
-    _submit_backfill_request(backfill_id, run_request, instance)
-    return backfill_id
-
-
 def test_gap_fill_sensor_backfills_missing_and_failed_days_not_running_or_done(
     settings: DoppelSettings, instance: dg.DagsterInstance
 ) -> None:
@@ -164,7 +159,7 @@ def test_gap_fill_sensor_launches_no_second_backfill_while_one_is_in_flight(
     settings: DoppelSettings, instance: dg.DagsterInstance
 ) -> None:
     [request] = tick(settings, instance).run_requests
-    backfill_id = submit_like_the_daemon(instance, request)
+    backfill_id = submit_backfill(instance, request)
     [backfill] = list_backfills(instance)
     assert (backfill.id, backfill.status) == (backfill_id, "REQUESTED")
     assert backfill.tags.items() >= GAP_FILL_TAGS.items()
@@ -177,7 +172,7 @@ def test_gap_fill_sensor_launches_no_second_backfill_while_one_is_in_flight(
 
     # It is the in-flight check, not a cursor, that holds the sensor back: once the
     # backfill has ended (here: canceled), the still-missing days are requested again.
-    _set_status(instance, backfill_id, "CANCELED")
+    set_backfill_status(instance, backfill_id, "CANCELED")
     assert tick(settings, instance).run_requests
 
 
@@ -186,7 +181,7 @@ def test_gap_fill_sensor_waits_for_a_backfill_started_by_hand(
 ) -> None:
     [request] = tick(settings, instance).run_requests
     by_hand = request.with_replaced_attrs(tags={"doppel/trigger": "cli"})
-    backfill_id = submit_like_the_daemon(instance, by_hand)
+    backfill_id = submit_backfill(instance, by_hand)
     result = tick(settings, instance)
     assert result.skip_message.startswith(f"another backfill {backfill_id} is still")
 
@@ -214,11 +209,3 @@ def _wait_until_in_progress(instance: dg.DagsterInstance, day: str, timeout: flo
             return
         time.sleep(0.05)
     raise AssertionError(f"{day} never showed as in progress")
-
-
-def _set_status(instance: dg.DagsterInstance, backfill_id: str, status: str) -> None:
-    from dagster._core.execution.backfill import BulkActionStatus
-
-    backfill = instance.get_backfill(backfill_id)
-    assert backfill is not None
-    instance.update_backfill(backfill.with_status(BulkActionStatus(status)))

@@ -5,19 +5,19 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from pipeline.defs.partitions import daily_partitions
+from pipeline.defs.partitions import DEFAULT_PARTITIONS
 from pipeline.defs.resources import DayTableIOManager
 from pipeline.defs.resources.storage import LocalObjectStoreResource
 from pipeline.lib.storage import LocalObjectStore
 
 
-@dg.asset(partitions_def=daily_partitions)
+@dg.asset(partitions_def=DEFAULT_PARTITIONS)
 def day_table(context: dg.AssetExecutionContext) -> pd.DataFrame:
     return pd.DataFrame([{"day": context.partition_key, "n": 1, "note": "a|b <c>"}])
 
 
 @dg.asset(
-    partitions_def=daily_partitions,
+    partitions_def=DEFAULT_PARTITIONS,
     ins={"day_table": dg.AssetIn(partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1))},
 )
 def two_days(day_table: dict[str, pd.DataFrame]) -> pd.DataFrame:

@@ -1,30 +1,25 @@
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
-from pipeline.defs.partitions import (
-    DEFAULT_START_DATE,
-    complete_days,
-    daily_partitions,
-    last_complete_days,
-)
+from pipeline.defs.partitions import complete_days, daily_partitions, last_complete_days
 from pipeline.lib import clock
 
 pytestmark = pytest.mark.dates  # `make test-dates` runs these under faketime
 
 
-def test_daily_partitions_are_utc_days_from_a_fixed_start() -> None:
-    assert daily_partitions.timezone == "UTC"
-    keys = daily_partitions.get_partition_keys(
+def test_daily_partitions_are_utc_days_from_the_start_they_are_given() -> None:
+    partitions = daily_partitions(date(2026, 11, 20))
+    assert partitions.timezone == "UTC"
+    keys = partitions.get_partition_keys(current_time=datetime(2026, 11, 28, 0, 30, tzinfo=UTC))
+    # Exactly the days from the start to the last complete one, never the one in progress.
+    assert keys == [f"2026-11-{d}" for d in range(20, 28)]
+    later = partitions.get_partition_keys(current_time=datetime(2026, 11, 28, 23, 59, tzinfo=UTC))
+    assert later == keys
+    # Another start, other days: nothing is read from anywhere but the argument.
+    assert daily_partitions(date(2026, 11, 26)).get_partition_keys(
         current_time=datetime(2026, 11, 28, 0, 30, tzinfo=UTC)
-    )
-    assert keys[0] == DEFAULT_START_DATE
-    # The newest partition is the last complete day, never the one in progress.
-    assert keys[-1] == "2026-11-27"
-    later = daily_partitions.get_partition_keys(
-        current_time=datetime(2026, 11, 28, 23, 59, tzinfo=UTC)
-    )
-    assert later[-1] == "2026-11-27"
+    ) == ["2026-11-26", "2026-11-27"]
 
 
 @pytest.mark.parametrize(
@@ -37,6 +32,7 @@ def test_daily_partitions_are_utc_days_from_a_fixed_start() -> None:
     ],
 )
 def test_last_complete_days_follow_doppels_clock(now: datetime, newest: list[str]) -> None:
+    partitions = daily_partitions(date(2026, 11, 1))
     with clock.pinned(now):
-        assert last_complete_days(2) == newest
-        assert complete_days()[-1] == newest[-1]
+        assert last_complete_days(partitions, 2) == newest
+        assert complete_days(partitions)[-1] == newest[-1]

@@ -10,8 +10,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from pipeline.defs.assets.generated_images import generated_images
-from pipeline.defs.assets.unsplash_images import unsplash_images
+from pipeline.defs.assets import daily_assets
 from pipeline.defs.resources import build_resources
 from pipeline.defs.resources.generators import Img2ImgResource, OpenAIImagesResource
 from pipeline.lib.db import BilledRequest, Database, GeneratedImage
@@ -81,7 +80,6 @@ def test_a_model_without_a_price_is_refused_at_start_unless_given_one(
 def test_an_img2img_day_through_dagster_with_basic_auth(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(generated_images.op, "_retry_policy", None)  # one attempt per run
     folder = tmp_path / "photos"
     folder.mkdir()
     entries = []
@@ -99,8 +97,8 @@ def test_an_img2img_day_through_dagster_with_basic_auth(
         )  # fmt: skip
         resources = build_resources(settings)
         assert isinstance(resources["image_generator"], Img2ImgResource)
-        result = dg.materialize(
-            [unsplash_images, generated_images], partition_key="2026-11-20", resources=resources
+        result = dg.materialize(  # one attempt per run: the server sees each request once
+            daily_assets(step_retry=None), partition_key="2026-11-20", resources=resources
         )
         assert result.success
         assert [r.status for r in server.requests] == [200, 200]

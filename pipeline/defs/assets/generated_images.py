@@ -5,7 +5,7 @@ import pandas as pd
 
 from pipeline.defs.checks import GENERATED_IMAGES_CHECKS, day_check_results
 from pipeline.defs.limits import API_STEP_RETRY, IMAGE_GENERATOR_POOL
-from pipeline.defs.partitions import daily_partitions
+from pipeline.defs.partitions import DEFAULT_PARTITIONS
 from pipeline.defs.resources import DatabaseResource, ImageGeneratorResource, ObjectStoreResource
 from pipeline.lib.comparisons import compare_images
 from pipeline.lib.generate import generate_day
@@ -13,19 +13,27 @@ from pipeline.lib.generators import GeneratorUnavailable
 from pipeline.lib.summaries import generations_markdown
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    group_name="doppel",
-    pool=IMAGE_GENERATOR_POOL,
-    retry_policy=API_STEP_RETRY,
-    kinds={"python", "image"},
-    check_specs=GENERATED_IMAGES_CHECKS,
-    description=(
-        "One look-alike per photo of the day, stored as each one succeeds, with the "
-        "comparisons the gallery shows; the day's table goes through the IO manager."
-    ),
-)
-def generated_images(
+def build_generated_images(
+    partitions: dg.PartitionsDefinition = DEFAULT_PARTITIONS,
+    step_retry: dg.RetryPolicy | None = API_STEP_RETRY,
+) -> dg.AssetsDefinition:
+    """The asset over `partitions`; `step_retry=None` gives one attempt per run."""
+    return dg.asset(
+        name="generated_images",
+        partitions_def=partitions,
+        group_name="doppel",
+        pool=IMAGE_GENERATOR_POOL,
+        retry_policy=step_retry,
+        kinds={"python", "image"},
+        check_specs=GENERATED_IMAGES_CHECKS,
+        description=(
+            "One look-alike per photo of the day, stored as each one succeeds, with the "
+            "comparisons the gallery shows; the day's table goes through the IO manager."
+        ),
+    )(_generated_images)
+
+
+def _generated_images(
     context: dg.AssetExecutionContext,
     unsplash_images: pd.DataFrame,
     image_generator: ImageGeneratorResource,
@@ -101,3 +109,6 @@ def generated_images(
         },
     )
     yield from day_check_results(day, unsplash_images, store=store, db=db)
+
+
+generated_images = build_generated_images()

@@ -5,25 +5,33 @@ import dagster as dg
 import pandas as pd
 
 from pipeline.defs.limits import API_STEP_RETRY, PHOTO_SOURCE_POOL
-from pipeline.defs.partitions import daily_partitions
+from pipeline.defs.partitions import DEFAULT_PARTITIONS
 from pipeline.defs.resources import DatabaseResource, ObjectStoreResource, PhotoSourceResource
 from pipeline.lib.collect import TRACKING_ATTEMPTS, DayCollection, collect_day
 from pipeline.lib.sources import SourceConfigError, SourceUnavailable
 from pipeline.lib.summaries import photos_markdown
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    group_name="doppel",
-    pool=PHOTO_SOURCE_POOL,
-    retry_policy=API_STEP_RETRY,
-    kinds={"python", "image"},
-    description=(
-        "The day's most popular photos (top K): originals stored in the object store, one "
-        "row each in inspiration_images, the day's table through the IO manager."
-    ),
-)
-def unsplash_images(
+def build_unsplash_images(
+    partitions: dg.PartitionsDefinition = DEFAULT_PARTITIONS,
+    step_retry: dg.RetryPolicy | None = API_STEP_RETRY,
+) -> dg.AssetsDefinition:
+    """The asset over `partitions`; `step_retry=None` gives one attempt per run."""
+    return dg.asset(
+        name="unsplash_images",
+        partitions_def=partitions,
+        group_name="doppel",
+        pool=PHOTO_SOURCE_POOL,
+        retry_policy=step_retry,
+        kinds={"python", "image"},
+        description=(
+            "The day's most popular photos (top K): originals stored in the object store, one "
+            "row each in inspiration_images, the day's table through the IO manager."
+        ),
+    )(_unsplash_images)
+
+
+def _unsplash_images(
     context: dg.AssetExecutionContext,
     photo_source: PhotoSourceResource,
     object_store: ObjectStoreResource,
@@ -111,3 +119,6 @@ def _source_figures(source: object) -> dict[str, Any]:
     (read by the metrics exporter); sources without a report add nothing."""
     report = getattr(source, "run_metadata", None)
     return report() if callable(report) else {}
+
+
+unsplash_images = build_unsplash_images()
