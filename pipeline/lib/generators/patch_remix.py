@@ -12,11 +12,10 @@ when several generations run in parallel threads, so they do not oversubscribe t
 
 from __future__ import annotations
 
-import time
-from dataclasses import replace
 from typing import Any
 
-from pipeline.lib.generators import Generation, GenerationError, SourceImage
+from pipeline.lib.generators import Generation, SourceImage
+from pipeline.lib.generators.offline import offline_generation, offline_settings
 from pipeline.lib.patch_remix import VERSION, RemixSettings, remix
 
 
@@ -26,28 +25,13 @@ class PatchRemixGenerator:
     name = "patch-remix"
 
     def __init__(self, settings: RemixSettings | None = None, **fields: Any) -> None:
-        unknown = set(fields) - RemixSettings.field_names()
-        if unknown:
-            raise TypeError(f"unknown patch-remix settings: {', '.join(sorted(unknown))}")
-        base = settings if settings is not None else RemixSettings()
-        self.settings = replace(base, **fields) if fields else base
+        self.settings = offline_settings(RemixSettings, settings, fields, "patch-remix")
 
     def generate(self, source: SourceImage) -> Generation:
-        t0 = time.perf_counter()
-        try:
-            result = remix(source.image, seed=source.seed, settings=self.settings)
-        except ValueError as exc:  # an image the remix cannot work with: retrying won't help
-            raise GenerationError(f"patch remix: {exc}", retryable=False) from exc
-        except MemoryError as exc:
-            raise GenerationError("patch remix ran out of memory", retryable=True) from exc
-        record = result.record
-        return Generation(
-            image=result.image,
+        return offline_generation(
+            lambda: remix(source.image, seed=source.seed, settings=self.settings),
+            label="patch remix",
             generator=self.name,
             model=VERSION,
-            strategy=f"noise {record['noise']}× contrast",  # its attempts: in `quality`
-            prompt=None,
-            cost_usd=0.0,
-            seconds=round(time.perf_counter() - t0, 3),
-            quality=record,
+            strategy=lambda record: f"noise {record['noise']}× contrast",
         )

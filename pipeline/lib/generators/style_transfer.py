@@ -7,11 +7,10 @@ true`, as patch-remix does. One instance may serve several threads (see `Painter
 
 from __future__ import annotations
 
-import time
-from dataclasses import replace
 from typing import Any
 
-from pipeline.lib.generators import Generation, GenerationError, SourceImage
+from pipeline.lib.generators import Generation, SourceImage
+from pipeline.lib.generators.offline import offline_generation, offline_settings
 from pipeline.lib.style_transfer import VERSION, Painter, StyleSettings, paint
 
 
@@ -21,29 +20,14 @@ class StyleTransferGenerator:
     name = "style-transfer"
 
     def __init__(self, settings: StyleSettings | None = None, **fields: Any) -> None:
-        unknown = set(fields) - StyleSettings.field_names()
-        if unknown:
-            raise TypeError(f"unknown style-transfer settings: {', '.join(sorted(unknown))}")
-        base = settings if settings is not None else StyleSettings()
-        self.settings = replace(base, **fields) if fields else base
+        self.settings = offline_settings(StyleSettings, settings, fields, "style-transfer")
         self.painter = Painter(self.settings)  # a bad style folder fails here, at load
 
     def generate(self, source: SourceImage) -> Generation:
-        t0 = time.perf_counter()
-        try:
-            result = paint(source.image, seed=source.seed, painter=self.painter)
-        except ValueError as exc:  # an image the network cannot work with: retrying won't help
-            raise GenerationError(f"style transfer: {exc}", retryable=False) from exc
-        except MemoryError as exc:
-            raise GenerationError("style transfer ran out of memory", retryable=True) from exc
-        record = result.record
-        return Generation(
-            image=result.image,
+        return offline_generation(
+            lambda: paint(source.image, seed=source.seed, painter=self.painter),
+            label="style transfer",
             generator=self.name,
             model=VERSION,
-            strategy=f"{record['style']}, strength {record['strength']}",
-            prompt=None,
-            cost_usd=0.0,
-            seconds=round(time.perf_counter() - t0, 3),
-            quality=record,
+            strategy=lambda record: f"{record['style']}, strength {record['strength']}",
         )

@@ -26,7 +26,7 @@ full size (region ≤ 0.24); 27 of the 33 screened as copies were copies at full
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 
@@ -98,7 +98,3 @@ class RemixSettings:
         out["fine_iterations"] = list(self.fine_iterations)
         out["noise_ladder"] = list(self.noise_ladder)
         return out
-
-    @classmethod
-    def field_names(cls) -> set[str]:
-        return {f.name for f in fields(cls)}

@@ -18,7 +18,7 @@ Gate calibration (the 7 sample photos at 256 px, all 26 built-in styles at stren
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -72,10 +72,6 @@ class StyleSettings:
         out = asdict(self)
         out["style_folder"] = str(self.style_folder) if self.style_folder else None
         return out
-
-    @classmethod
-    def field_names(cls) -> set[str]:
-        return {f.name for f in fields(cls)}
 
 
 def threads_per_worker(concurrency: int) -> int:
