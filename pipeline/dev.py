@@ -94,6 +94,7 @@ def run_dev(
 def tidy_instance() -> list[str]:
     """Cancel what the stopped server left queued, running or requested; say what."""
     from pipeline.defs.backfill_request import list_backfills, set_backfill_status
+    from pipeline.lib.local_runs import fail_run
 
     done = []
     with dg.DagsterInstance.get() as instance:
@@ -104,8 +105,7 @@ def tidy_instance() -> list[str]:
             done.append(f"run {record.dagster_run.run_id[:8]} was queued: canceled")
         for record in instance.get_run_records(dg.RunsFilter(statuses=ACTIVE_RUNS)):
             run = record.dagster_run
-            instance.report_run_failed(run, message="doppel dev stopped while it ran")
-            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            fail_run(instance, run, "doppel dev stopped while it ran")
             done.append(f"run {run.run_id[:8]} was {run.status.value.lower()}: marked failed")
         for backfill in list_backfills(instance, in_flight_only=True):
             set_backfill_status(instance, backfill.id, "CANCELED")

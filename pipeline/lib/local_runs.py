@@ -58,11 +58,16 @@ def recover_stale_runs(instance: dg.DagsterInstance, *, include_own: bool = Fals
         own = pid == os.getpid()
         if pid and ((own and include_own) or (not own and not process_alive(pid))):
             reason = "interrupted" if own else f"its process {pid} is gone"
-            instance.report_run_failed(run, message=f"marked failed by doppel: {reason}")
-            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            fail_run(instance, run, f"marked failed by doppel: {reason}")
             recovered.append(run.run_id)
     _free_slots_of_ended_runs(instance)
     return recovered
+
+
+def fail_run(instance: dg.DagsterInstance, run: dg.DagsterRun, message: str) -> None:
+    """Mark a run whose process is gone (or stopping) failed and free its pool slots."""
+    instance.report_run_failed(run, message=message)
+    instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
 
 
 def _free_slots_of_ended_runs(instance: dg.DagsterInstance) -> None:
