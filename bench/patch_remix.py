@@ -22,7 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from PIL import Image, ImageDraw
+from contact_sheet import save_contact_sheet  # bench/, beside this script
+from PIL import Image
 
 from pipeline.lib.images import load_image_file, resize_long_side
 from pipeline.lib.metrics import pixel_diversity
@@ -162,7 +163,6 @@ def _contact_sheet(
 ) -> None:
     """One row per photo: the input, then each seed's output labelled with its verdict."""
     by_key = {(r["photo"], r["seed"]): r for r in runs}
-    pad, label = 6, 14
     rows = []
     for photo in photos:
         tiles = [(resize_long_side(load_image_file(photo), size), f"{photo.stem} (input)")]
@@ -173,19 +173,7 @@ def _contact_sheet(
             text = f"seed {seed} {verdict} swd {r['patch_swd']:.1f} copy {copy:.2f}"
             tiles.append((Image.open(r["output_png"]).convert("RGB"), text))
         rows.append(tiles)
-    width = max(sum(img.width + pad for img, _ in tiles) for tiles in rows) + pad
-    height = sum(max(img.height for img, _ in tiles) + label + pad for tiles in rows) + pad
-    sheet = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(sheet)
-    y = pad
-    for tiles in rows:
-        x = pad
-        for img, text in tiles:
-            draw.text((x, y), text, fill="black")
-            sheet.paste(img, (x, y + label))
-            x += img.width + pad
-        y += max(img.height for img, _ in tiles) + label + pad
-    sheet.save(path)
+    save_contact_sheet(rows, path)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-from PIL import Image, ImageDraw
+from contact_sheet import save_contact_sheet  # bench/, beside this script
+from PIL import Image
 
 from pipeline.lib.images import load_image_file, resize_long_side
 from pipeline.lib.style_transfer import Painter, StyleSettings, paint
@@ -135,27 +136,13 @@ def _line(r: dict) -> str:
 
 def _contact_sheet(runs: list[dict], size: int, path: Path) -> None:
     """One row per photo: the input, then its painting labelled with style and verdict."""
-    pad, label = 6, 14
     rows = []
     for r in runs:
         photo = resize_long_side(load_image_file(SAMPLES / f"{r['photo']}.jpg"), size)
         verdict = "ok" if r["accepted"] else "FLAGGED"
         text = f"{r['style']} {verdict} sem {r['semantic_similarity']:.2f} ssim {r['ssim']:.2f}"
         rows.append([(photo, r["photo"]), (Image.open(r["output_png"]).convert("RGB"), text)])
-    width = max(sum(img.width + pad for img, _ in tiles) for tiles in rows) + pad
-    height = sum(max(img.height for img, _ in tiles) + label + pad for tiles in rows) + pad
-    sheet = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(sheet)
-    y = pad
-    for tiles in rows:
-        x = pad
-        for img, text in tiles:
-            draw.text((x, y), text, fill="black")
-            sheet.paste(img, (x, y + label))
-            x += img.width + pad
-        y += max(img.height for img, _ in tiles) + label + pad
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(path, optimize=True)
+    save_contact_sheet(rows, path)
 
 
 if __name__ == "__main__":
