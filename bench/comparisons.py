@@ -60,9 +60,9 @@ import time
 
 from PIL import Image
 
-from pipeline.lib import semantic
-from pipeline.lib.comparisons import compare_images
-from pipeline.lib.images import load_image_file, resize_long_side
+from pipeline.lib.core.images import load_image_file, resize_long_side
+from pipeline.lib.measures import semantic
+from pipeline.lib.measures.comparisons import compare_images
 from pipeline.lib.sources.folder import SAMPLE_PHOTOS_DIR
 
 TARGET_S = 0.15  # per pair, every measure included (issue 16)

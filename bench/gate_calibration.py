@@ -27,11 +27,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from pipeline.lib.comparisons import compare_images
+from pipeline.lib.core.images import load_image_file, resize_long_side
 from pipeline.lib.generators import SourceImage
-from pipeline.lib.generators.patch_remix import PatchRemixGenerator
-from pipeline.lib.generators.style_transfer import StyleTransferGenerator
-from pipeline.lib.images import load_image_file, resize_long_side
+from pipeline.lib.generators.patch_remix.generator import PatchRemixGenerator
+from pipeline.lib.generators.style_transfer.generator import StyleTransferGenerator
+from pipeline.lib.measures.comparisons import compare_images
 from pipeline.lib.site.labels import subject_kept
 
 # file → kind; licences from scikit-image's data docstrings (CC0 or public domain)

@@ -25,9 +25,9 @@ from pathlib import Path
 from contact_sheet import save_contact_sheet  # bench/, beside this script
 from PIL import Image
 
-from pipeline.lib.images import load_image_file, resize_long_side
-from pipeline.lib.metrics import pixel_diversity
-from pipeline.lib.patch_remix import RemixSettings, remix
+from pipeline.lib.core.images import load_image_file, resize_long_side
+from pipeline.lib.generators.patch_remix import RemixSettings, remix
+from pipeline.lib.measures.metrics import pixel_diversity
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "pipeline" / "lib" / "sources" / "sample_photos"

@@ -37,8 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for pipeline_tes
 
 from sqlalchemy import create_engine, make_url, text
 
+from pipeline.lib.core.storage import LocalObjectStore
+from pipeline.lib.day.generate import generate_day
 from pipeline.lib.db import Database, InspirationImage
-from pipeline.lib.generate import generate_day
+from pipeline.lib.db.database import database_url_for
 from pipeline.lib.generators.budget import DailyBudget
 from pipeline.lib.generators.ledger import Ledger
 from pipeline.lib.generators.openai_images import (
@@ -46,9 +48,7 @@ from pipeline.lib.generators.openai_images import (
     OpenAIImagesGenerator,
 )
 from pipeline.lib.generators.pricing import DEFAULT_PRICES, PriceTable
-from pipeline.lib.settings import database_url_for
 from pipeline.lib.sources.folder import SAMPLE_PHOTOS_DIR
-from pipeline.lib.storage import LocalObjectStore
 from pipeline_tests.fixtures.openai_server import TEST_API_KEY, OpenAIImitation
 
 DAY = date(2026, 11, 20)

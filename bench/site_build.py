@@ -35,9 +35,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from pipeline.lib.day_tables import encode_table, table_key
+from pipeline.lib.core.storage import LocalObjectStore
+from pipeline.lib.day.tables import encode_table, table_key
 from pipeline.lib.site import build_site
-from pipeline.lib.storage import LocalObjectStore
 
 START = date(2024, 1, 1)
 W, H = 96, 64

@@ -28,9 +28,9 @@ from pathlib import Path
 from contact_sheet import save_contact_sheet  # bench/, beside this script
 from PIL import Image
 
-from pipeline.lib.images import load_image_file, resize_long_side
-from pipeline.lib.style_transfer import Painter, StyleSettings, paint
-from pipeline.lib.style_transfer.settings import threads_per_worker
+from pipeline.lib.core.images import load_image_file, resize_long_side
+from pipeline.lib.generators.style_transfer import Painter, StyleSettings, paint
+from pipeline.lib.generators.style_transfer.settings import threads_per_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "pipeline" / "lib" / "sources" / "sample_photos"

@@ -28,9 +28,9 @@ class CommandError(Exception):
 def _settings(local_start: bool = True):  # type: ignore[no-untyped-def]
     from datetime import timedelta
 
-    from pipeline.lib import clock
-    from pipeline.lib.instance import with_local_start
+    from pipeline.lib.core import clock
     from pipeline.lib.observability.logs import configure_logging
+    from pipeline.lib.orchestration.instance import with_local_start
 
     load_dotenv(".env", override=False)
     settings = load_settings()
@@ -66,8 +66,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
+    from pipeline.lib.day.paid_retry import RetryRefused, lift_paid_cap
     from pipeline.lib.db import Database
-    from pipeline.lib.paid_retry import RetryRefused, lift_paid_cap
 
     settings = _settings()
     db = Database(settings.resolved_database_url)
@@ -117,7 +117,7 @@ def cmd_redo(args: argparse.Namespace) -> int:
     from pipeline.definitions import build_definitions
     from pipeline.defs.jobs import daily_images_job
     from pipeline.lib.db import Database
-    from pipeline.lib.instance import ensure_local_instance
+    from pipeline.lib.orchestration.instance import ensure_local_instance
 
     settings = _settings()
     [key] = _backfill_days(settings, args.day, args.day, ("DAY", "DAY"))  # a day Doppel makes
@@ -150,7 +150,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from pipeline.lib.patch_remix.files import generate_file
+    from pipeline.lib.generators.patch_remix.files import generate_file
 
     try:
         record = generate_file(
@@ -170,7 +170,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_instance_init(args: argparse.Namespace) -> int:
-    from pipeline.lib.instance import ensure_local_instance
+    from pipeline.lib.orchestration.instance import ensure_local_instance
 
     print(f"local Dagster instance: {ensure_local_instance()}")
     return 0
@@ -178,7 +178,7 @@ def cmd_instance_init(args: argparse.Namespace) -> int:
 
 def cmd_dev(args: argparse.Namespace) -> int:
     from pipeline.dev import run_dev
-    from pipeline.lib.instance import ensure_local_instance
+    from pipeline.lib.orchestration.instance import ensure_local_instance
 
     home = ensure_local_instance()
     settings = _settings()  # after the instance: the local start is recorded in it
@@ -186,7 +186,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from pipeline.lib.webserver_backfill import WebserverError, launch_backfill
+    from pipeline.lib.orchestration.webserver_backfill import WebserverError, launch_backfill
 
     settings = _settings()
     days = _backfill_days(settings, args.first, args.last)
@@ -241,8 +241,8 @@ def _backfill_days(
 
 def cmd_exporter(args: argparse.Namespace) -> int:
     from pipeline.lib.db import Database
-    from pipeline.lib.instance import ensure_local_instance
     from pipeline.lib.observability.exporter import DoppelCollector, build_registry, serve
+    from pipeline.lib.orchestration.instance import ensure_local_instance
 
     settings = _settings()
     if not os.environ.get("DAGSTER_HOME"):
@@ -370,7 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _one_line(exc: Exception) -> str:
-    from pipeline.lib.images import ImageError
+    from pipeline.lib.core.images import ImageError
 
     message = " ".join(str(exc).split()) or type(exc).__name__
     if isinstance(exc, SettingsError | ImageError | CommandError):

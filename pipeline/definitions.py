@@ -13,9 +13,9 @@ from pipeline.defs.partitions import daily_partitions
 from pipeline.defs.resources import build_resources
 from pipeline.defs.schedules import build_daily_images_schedule
 from pipeline.defs.sensors import build_gap_fill_sensor, gallery_refresh_sensor
-from pipeline.lib import clock
-from pipeline.lib.instance import with_local_start
+from pipeline.lib.core import clock
 from pipeline.lib.observability.logs import configure_logging
+from pipeline.lib.orchestration.instance import with_local_start
 from pipeline.lib.settings import DoppelSettings, load_settings
 
 log = logging.getLogger("doppel")

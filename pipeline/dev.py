@@ -94,7 +94,7 @@ def run_dev(
 def tidy_instance() -> list[str]:
     """Cancel what the stopped server left queued, running or requested; say what."""
     from pipeline.defs.backfill_request import list_backfills, set_backfill_status
-    from pipeline.lib.local_runs import fail_run
+    from pipeline.lib.orchestration.local_runs import fail_run
 
     done = []
     with dg.DagsterInstance.get() as instance:

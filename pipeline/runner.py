@@ -3,7 +3,7 @@
 Runs go through Dagster (in-process), so they show in `make dev`'s UI with their metadata
 and checks. Days already done cost nothing: the assets reuse what is stored. Before the
 first day, runs left STARTED by a killed `doppel run` are marked failed and their pool
-slots freed (`pipeline.lib.local_runs`); a wait for a slot is bounded.
+slots freed (`pipeline.lib.orchestration.local_runs`); a wait for a slot is bounded.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from pipeline.definitions import build_definitions
 from pipeline.defs.jobs import daily_images_job, gallery_site_job
 from pipeline.defs.limits import IMAGE_GENERATOR_POOL
 from pipeline.defs.partitions import daily_partitions, last_complete_days
-from pipeline.lib import clock
+from pipeline.lib.core import clock
 from pipeline.lib.db import Database, GeneratedImage, InspirationImage
-from pipeline.lib.instance import ensure_local_instance, with_local_start
-from pipeline.lib.local_runs import owner_tags, recover_stale_runs, wait_for_pool_slot
+from pipeline.lib.orchestration.instance import ensure_local_instance, with_local_start
+from pipeline.lib.orchestration.local_runs import owner_tags, recover_stale_runs, wait_for_pool_slot
 from pipeline.lib.settings import DoppelSettings
 
 T = TypeVar("T")

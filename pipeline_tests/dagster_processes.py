@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from pipeline.lib.instance import LOCAL_INSTANCE_YAML
+from pipeline.lib.orchestration.instance import LOCAL_INSTANCE_YAML
 
 BIN = Path(sys.executable).parent
 

@@ -16,8 +16,8 @@ import pytest
 from pipeline.cli import main
 from pipeline.defs.backfill_request import list_backfills
 from pipeline.defs.partitions import DEFAULT_PARTITIONS, last_complete_days
+from pipeline.lib.orchestration.webserver_backfill import WebserverError, launch_backfill
 from pipeline.lib.settings import DEFAULT_START_DATE
-from pipeline.lib.webserver_backfill import WebserverError, launch_backfill
 from pipeline_tests.conftest import free_port
 from pipeline_tests.dagster_processes import (
     dagster_env,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.lib.images import decode_image
+from pipeline.lib.core.images import decode_image
 
 SAMPLES = Path(__file__).parents[1] / "pipeline" / "lib" / "sources" / "sample_photos"
 

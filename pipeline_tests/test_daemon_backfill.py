@@ -20,7 +20,7 @@ from pipeline.defs.partitions import DEFAULT_PARTITIONS, last_complete_days
 from pipeline.defs.resources import build_resources
 from pipeline.defs.sensors import GAP_FILL_TAGS
 from pipeline.lib.db import Database
-from pipeline.lib.instance import LOCAL_INSTANCE_YAML
+from pipeline.lib.orchestration.instance import LOCAL_INSTANCE_YAML
 from pipeline.lib.settings import DEFAULT_START_DATE, load_settings
 from pipeline_tests.dagster_processes import dagster_env, dagster_process, make_home, tail
 from pipeline_tests.fakes import UnreachableGeneratorResource

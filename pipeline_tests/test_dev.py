@@ -20,7 +20,7 @@ import pytest
 from pipeline.defs.backfill_request import list_backfills, request_backfill, submit_backfill
 from pipeline.defs.partitions import daily_partitions
 from pipeline.dev import tidy_instance
-from pipeline.lib.instance import FIRST_DAY_FILE, ensure_local_instance
+from pipeline.lib.orchestration.instance import FIRST_DAY_FILE, ensure_local_instance
 from pipeline_tests.conftest import free_port
 from pipeline_tests.dagster_processes import dagster_env, processes_with, wait_for_http
 

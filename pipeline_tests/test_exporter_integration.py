@@ -30,7 +30,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
-from pipeline.lib import clock
+from pipeline.lib.core import clock
 from pipeline_tests.conftest import free_port, postgres_databases
 from pipeline_tests.dagster_processes import BIN, dagster_env, dagster_process, tail, wait_for_http
 from pipeline_tests.fixtures.unsplash_server import UnsplashImitation

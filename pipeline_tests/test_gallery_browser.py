@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageChops
 
+from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.site import build_site
-from pipeline.lib.storage import LocalObjectStore
 from pipeline_tests.fixtures.gallery_days import (
     DAY_SAMPLES,
     DAY_UNSPLASH,

@@ -15,11 +15,11 @@ import pytest
 
 from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.resources import build_resources
-from pipeline.lib.collect import TRACKING_ATTEMPTS
+from pipeline.lib.core.storage import LocalObjectStore
+from pipeline.lib.day.collect import TRACKING_ATTEMPTS
 from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline.lib.site import build_site
-from pipeline.lib.storage import LocalObjectStore
-from pipeline.lib.text import BIDI_CONTROLS
+from pipeline.lib.sources.text import BIDI_CONTROLS
 from pipeline.runner import _failure
 from pipeline_tests.fixtures.unsplash_server import TEST_ACCESS_KEY, UnsplashImitation, at
 from pipeline_tests.test_unsplash_images import (

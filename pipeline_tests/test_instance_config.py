@@ -12,8 +12,8 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from pipeline.lib.docker_runs import EnvForwardingDockerRunLauncher, forwarded_names
-from pipeline.lib.instance import (
+from pipeline.lib.orchestration.docker_runs import EnvForwardingDockerRunLauncher, forwarded_names
+from pipeline.lib.orchestration.instance import (
     FIRST_DAY_FILE,
     LOCAL_INSTANCE_YAML,
     ensure_local_instance,

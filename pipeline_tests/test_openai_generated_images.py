@@ -19,10 +19,10 @@ from pipeline.defs.assets import daily_assets
 from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.resources import build_resources
 from pipeline.defs.resources.generators import OpenAIImagesResource
+from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.db import Database, GeneratedImage, InspirationImage
 from pipeline.lib.generators.pricing import DEFAULT_PRICES, PriceTable
 from pipeline.lib.settings import DEFAULT_EDIT_PROMPT, DoppelSettings, load_settings
-from pipeline.lib.storage import LocalObjectStore
 from pipeline_tests.fixtures.openai_server import TEST_API_KEY, OpenAIImitation
 
 DAY = "2026-11-20"

@@ -18,11 +18,11 @@ from pipeline.defs.assets.generated_images import generated_images
 from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.resources import build_resources
 from pipeline.defs.resources.generators import PatchRemixResource
+from pipeline.lib.core.images import decode_image
+from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.db import Database, GeneratedImage, InspirationImage
-from pipeline.lib.images import decode_image
 from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline.lib.sources.folder import SAMPLE_PHOTOS_DIR
-from pipeline.lib.storage import LocalObjectStore
 from pipeline_tests.fakes import CALLS, MirrorGeneratorResource
 
 DAY = "2026-11-20"

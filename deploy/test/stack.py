@@ -28,7 +28,7 @@ from typing import Any
 import boto3
 import httpx
 
-from pipeline.lib import clock
+from pipeline.lib.core import clock
 
 REPO = Path(__file__).resolve().parents[2]
 FILES = ["docker-compose.yml", "deploy/test/docker-compose.test.yml"]

@@ -6,9 +6,9 @@ from datetime import date
 import dagster as dg
 import pandas as pd
 
-from pipeline.lib.audit import audit_day
+from pipeline.lib.core.storage import ObjectStore
+from pipeline.lib.day.audit import audit_day
 from pipeline.lib.db import Database
-from pipeline.lib.storage import ObjectStore
 
 GENERATED_IMAGES_CHECKS = [
     dg.AssetCheckSpec(

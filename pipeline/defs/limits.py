@@ -7,7 +7,7 @@ patch-remix). Limits live in the instance (`dagster.yaml` `concurrency.pools.def
 or `dagster instance concurrency set image_generator 2`), so they change without a deploy.
 
 Retries come in layers, short to long:
-1. the HTTP helper (`pipeline.lib.http.send_with_retries`) retries one request, in seconds;
+1. the HTTP helper (`pipeline.lib.core.http.send_with_retries`) retries one request, in seconds;
 2. `API_STEP_RETRY` re-runs a failed step a couple of times after a short wait, only for a
    blip that costs nothing to repeat (database or store reconnects, a dropped worker).
    Whatever may have been billed, or will fail the same way again (a bad key), raises

@@ -8,7 +8,7 @@ from datetime import date
 
 import dagster as dg
 
-from pipeline.lib import clock
+from pipeline.lib.core import clock
 from pipeline.lib.settings import DEFAULT_START_DATE
 
 

@@ -18,8 +18,15 @@ from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.backfill_request import backfills_in_flight, request_backfill
 from pipeline.defs.jobs import gallery_site_job
 from pipeline.defs.partitions import daily_partitions
-from pipeline.lib import clock
-from pipeline.lib.gaps import FAILED, IN_PROGRESS, DayHistory, GapPolicy, Status, find_gaps
+from pipeline.lib.core import clock
+from pipeline.lib.orchestration.gaps import (
+    FAILED,
+    IN_PROGRESS,
+    DayHistory,
+    GapPolicy,
+    Status,
+    find_gaps,
+)
 from pipeline.lib.settings import DoppelSettings
 
 GAP_FILL_TAGS = {"doppel/trigger": "gap_fill_sensor"}
@@ -38,7 +45,7 @@ def gap_policy(settings: DoppelSettings) -> GapPolicy:
 
 
 def build_gap_fill_sensor(settings: DoppelSettings) -> dg.SensorDefinition:
-    """ "Now" is `pipeline.lib.clock`'s, which tests pin."""
+    """ "Now" is `pipeline.lib.core.clock`'s, which tests pin."""
     policy = gap_policy(settings)
     lookback = settings.gap_lookback_days
     partitions = daily_partitions(settings.start_date)

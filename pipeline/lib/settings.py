@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline.lib.db.database import database_url_for
 from pipeline.lib.generators.pricing import DEFAULT_PRICES, ModelPrice
 
 SourceName = Literal["samples", "folder", "unsplash"]
@@ -395,17 +396,6 @@ _SIZE = re.compile(r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$")
 
 def _present(secret: SecretStr | None) -> bool:
     return secret is not None and bool(secret.get_secret_value().strip())
-
-
-def database_url_for(url: str) -> str:
-    """Pin Postgres URLs to psycopg2, the driver dagster-postgres already installs.
-
-    SQLAlchemy 2.1 maps a bare `postgresql://` to psycopg 3, which is not installed.
-    """
-    for bare in ("postgresql://", "postgres://"):
-        if url.startswith(bare):
-            return "postgresql+psycopg2://" + url[len(bare) :]
-    return url
 
 
 def load_settings(**overrides: object) -> DoppelSettings:

@@ -24,7 +24,7 @@ from pipeline.defs.backfill_request import (
 from pipeline.defs.resources import build_resources
 from pipeline.defs.resources.generators import ImageGeneratorResource
 from pipeline.defs.sensors import GAP_FILL_TAGS, build_gap_fill_sensor
-from pipeline.lib import clock
+from pipeline.lib.core import clock
 from pipeline.lib.generators import ImageGenerator
 from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline_tests.fakes import (

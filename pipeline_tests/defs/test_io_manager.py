@@ -8,7 +8,7 @@ import pandas as pd
 from pipeline.defs.partitions import DEFAULT_PARTITIONS
 from pipeline.defs.resources import DayTableIOManager
 from pipeline.defs.resources.storage import LocalObjectStoreResource
-from pipeline.lib.storage import LocalObjectStore
+from pipeline.lib.core.storage import LocalObjectStore
 
 
 @dg.asset(partitions_def=DEFAULT_PARTITIONS)

@@ -3,7 +3,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from pipeline.defs.partitions import complete_days, daily_partitions, last_complete_days
-from pipeline.lib import clock
+from pipeline.lib.core import clock
 
 pytestmark = pytest.mark.dates  # `make test-dates` runs these under faketime
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.site import build_site
-from pipeline.lib.storage import LocalObjectStore
 from pipeline_tests.fixtures.gallery_days import write_gallery_days
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from pipeline.lib import clock
+from pipeline.lib.core import clock
 
 pytestmark = pytest.mark.dates
 

@@ -12,7 +12,7 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from pipeline.lib import clock
+from pipeline.lib.core import clock
 from pipeline.lib.db import Database, GeneratedImage, InspirationImage
 from pipeline.lib.observability.exporter import (
     DoppelCollector,

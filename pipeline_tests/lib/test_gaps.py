@@ -6,7 +6,14 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from pipeline.lib.gaps import FAILED, IN_PROGRESS, MATERIALIZED, DayHistory, GapPolicy, find_gaps
+from pipeline.lib.orchestration.gaps import (
+    FAILED,
+    IN_PROGRESS,
+    MATERIALIZED,
+    DayHistory,
+    GapPolicy,
+    find_gaps,
+)
 
 pytestmark = pytest.mark.dates  # `make test-dates` runs these under faketime
 

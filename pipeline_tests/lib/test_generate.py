@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from pipeline.lib import generate
-from pipeline.lib.collect import collect_day
+from pipeline.lib.core.storage import LocalObjectStore
+from pipeline.lib.day import generate
+from pipeline.lib.day.collect import collect_day
 from pipeline.lib.db import Database, GeneratedImage
 from pipeline.lib.generators import Generation, GenerationError, SourceImage
 from pipeline.lib.sources.folder import sample_source
-from pipeline.lib.storage import LocalObjectStore
 from pipeline_tests.fakes import CALLS, MirrorGenerator
 
 DAY = date(2026, 11, 20)

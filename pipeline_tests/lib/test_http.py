@@ -12,8 +12,8 @@ from typing import ClassVar
 import httpx
 import pytest
 
-from pipeline.lib import clock
-from pipeline.lib.http import RetryPolicy, retry_after_seconds, send_with_retries
+from pipeline.lib.core import clock
+from pipeline.lib.core.http import RetryPolicy, retry_after_seconds, send_with_retries
 
 
 class Script(BaseHTTPRequestHandler):

@@ -8,17 +8,17 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-from pipeline.lib import metrics
-from pipeline.lib.comparisons import compare_images
-from pipeline.lib.image_stats import (
+from pipeline.lib.core.images import load_image_file
+from pipeline.lib.generators.patch_remix import RemixSettings, remix
+from pipeline.lib.measures import metrics
+from pipeline.lib.measures.comparisons import compare_images
+from pipeline.lib.measures.image_stats import (
     colourfulness,
     dominant_colours,
     image_stats,
     phash,
     phash_distance,
 )
-from pipeline.lib.images import load_image_file
-from pipeline.lib.patch_remix import RemixSettings, remix
 from pipeline.lib.sources.folder import SAMPLE_PHOTOS_DIR
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.lib.images import (
+from pipeline.lib.core.images import (
     MIN_SIDE,
     ImageError,
     content_type_for,

@@ -18,12 +18,12 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from pipeline.lib.core.storage import LocalObjectStore
+from pipeline.lib.day.generate import generate_day
 from pipeline.lib.db import BilledRequest, Database, InspirationImage
-from pipeline.lib.generate import generate_day
 from pipeline.lib.generators import GenerationError, GeneratorUnavailable, SourceImage
 from pipeline.lib.generators.img2img import ROUTE, Img2ImgConfig, Img2ImgGenerator
 from pipeline.lib.generators.ledger import Ledger, PaidAttemptCapReached
-from pipeline.lib.storage import LocalObjectStore
 from pipeline_tests.fixtures.img2img_server import Img2ImgImitation
 
 DAY = date(2026, 11, 20)

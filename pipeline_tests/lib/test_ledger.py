@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from pipeline.lib import clock
+from pipeline.lib.core import clock
 from pipeline.lib.db import BilledRequest, Database, InspirationImage
 from pipeline.lib.generators.budget import spent_today
 from pipeline.lib.generators.ledger import Ledger, PaidAttemptCapReached

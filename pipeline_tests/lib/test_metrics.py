@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.lib import metrics
-from pipeline.lib.images import load_image_file, resize_long_side
+from pipeline.lib.core.images import load_image_file, resize_long_side
+from pipeline.lib.measures import metrics
 
 # One worker takes the whole module, so its module fixtures are made once.
 pytestmark = pytest.mark.xdist_group("test_metrics")
@@ -68,7 +68,7 @@ def test_copy_measures_see_a_copy_and_a_moved_copy(coffee: Image.Image) -> None:
 
 
 def test_copy_measures_survive_jpeg_recompression(coffee: Image.Image) -> None:
-    from pipeline.lib.images import decode_image, encode_image
+    from pipeline.lib.core.images import decode_image, encode_image
 
     recompressed = decode_image(encode_image(coffee, "JPEG", quality=85))
     assert metrics.copy_measures(recompressed, coffee).largest_region > 0.3  # the gate's limit

@@ -74,14 +74,14 @@ def test_json_log_lines_from_doppel_loggers(
     redaction: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     configure_logging("json", "info")
-    logging.getLogger("pipeline.lib.collect").info(
+    logging.getLogger("pipeline.lib.day.collect").info(
         "collected %d photos", 3, extra={"day": "2026-11-20", "key": OPENAI}
     )
     logging.getLogger("doppel").debug("not at INFO")
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert len(lines) == 1
     [line] = lines
-    assert line["level"] == "info" and line["logger"] == "pipeline.lib.collect"
+    assert line["level"] == "info" and line["logger"] == "pipeline.lib.day.collect"
     assert line["message"] == "collected 3 photos"
     assert line["day"] == "2026-11-20" and line["key"] == "***"
     assert line["ts"].endswith("+00:00")

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pipeline.lib.core.images import ImageError, decode_image, load_image_file, resize_long_side
 from pipeline.lib.generators import Generation, GenerationError, SourceImage
-from pipeline.lib.generators.patch_remix import PatchRemixGenerator
-from pipeline.lib.images import ImageError, decode_image, load_image_file, resize_long_side
-from pipeline.lib.metrics import to_float
-from pipeline.lib.patch_remix import RemixSettings, remix
-from pipeline.lib.patch_remix.files import generate_file
-from pipeline.lib.patch_remix.quality import judge, measure
+from pipeline.lib.generators.patch_remix import RemixSettings, remix
+from pipeline.lib.generators.patch_remix.files import generate_file
+from pipeline.lib.generators.patch_remix.generator import PatchRemixGenerator
+from pipeline.lib.generators.patch_remix.quality import judge, measure
+from pipeline.lib.measures.metrics import to_float
 
 # One worker takes the whole module, so its module fixtures are made once.
 pytestmark = pytest.mark.xdist_group("test_patch_remix")

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.lib import semantic
-from pipeline.lib.images import load_image_file
-from pipeline.lib.patch_remix import RemixSettings, remix
-from pipeline.lib.semantic.torch_legacy_file import (
+from pipeline.lib.core.images import load_image_file
+from pipeline.lib.generators.patch_remix import RemixSettings, remix
+from pipeline.lib.measures import semantic
+from pipeline.lib.measures.semantic.torch_legacy_file import (
     LEGACY_MAGIC,
     LEGACY_PROTOCOL,
     TorchFileError,

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.lib import semantic
-from pipeline.lib.images import load_image_file
-from pipeline.lib.semantic import efficientnet_lite0
-from pipeline.lib.semantic.torch_legacy_file import read_state_dict
+from pipeline.lib.core.images import load_image_file
+from pipeline.lib.measures import semantic
+from pipeline.lib.measures.semantic import efficientnet_lite0
+from pipeline.lib.measures.semantic.torch_legacy_file import read_state_dict
 from pipeline_tests.system_tools import require_module
 
 # One worker takes the whole module, so its module fixtures are made once.

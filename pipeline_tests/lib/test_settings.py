@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.lib.settings import SettingsError, database_url_for, load_settings
+from pipeline.lib.db.database import database_url_for
+from pipeline.lib.settings import SettingsError, load_settings
 
 SAMPLES = Path(__file__).parents[2] / "pipeline" / "lib" / "sources" / "sample_photos"
 

@@ -23,12 +23,12 @@ import pytest
 
 from pipeline.defs.assets.gallery_site import gallery_site
 from pipeline.defs.resources import build_resources
+from pipeline.lib.core.storage import LocalObjectStore, S3ObjectStore
 from pipeline.lib.settings import load_settings
 from pipeline.lib.site import build_site, render
 from pipeline.lib.site.charts import nice_ticks
 from pipeline.lib.site.links import safe_url, sized_hotlink, slug, with_utm
 from pipeline.lib.site.publish import MANIFEST_PATH
-from pipeline.lib.storage import LocalObjectStore, S3ObjectStore
 from pipeline_tests.fixtures.gallery_days import (
     DAY_HOSTILE,
     DAY_SAMPLES,

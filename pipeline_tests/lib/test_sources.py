@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.lib.images import decode_image
+from pipeline.lib.core.images import decode_image
 from pipeline.lib.sources import PhotoFetchError
 from pipeline.lib.sources.folder import SAMPLE_PHOTOS_DIR, FolderSource, sample_source
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from pipeline.lib.storage import (
+from pipeline.lib.core.storage import (
     LocalObjectStore,
     ObjectNotFound,
     S3ObjectStore,
@@ -69,7 +69,7 @@ def test_local_writes_leave_no_partial_file(
     def broken_replace(src: str, dst: str) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr("pipeline.lib.storage.os.replace", broken_replace)
+    monkeypatch.setattr("pipeline.lib.core.storage.os.replace", broken_replace)
     with pytest.raises(OSError):
         store.put("img/a.png", b"new-but-never-complete")
     assert store.get("img/a.png") == b"old"

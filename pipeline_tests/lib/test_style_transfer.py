@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pipeline.lib.core.images import ImageError, decode_image, load_image_file, resize_long_side
 from pipeline.lib.generators import Generation, GenerationError, SourceImage
-from pipeline.lib.generators.style_transfer import StyleTransferGenerator
-from pipeline.lib.images import ImageError, decode_image, load_image_file, resize_long_side
-from pipeline.lib.patch_remix.files import generate_file
-from pipeline.lib.style_transfer import Painter, StyleSettings, paint
-from pipeline.lib.style_transfer.paint import judge, measure, reference, style_order
+from pipeline.lib.generators.patch_remix.files import generate_file
+from pipeline.lib.generators.style_transfer import Painter, StyleSettings, paint
+from pipeline.lib.generators.style_transfer.generator import StyleTransferGenerator
+from pipeline.lib.generators.style_transfer.paint import judge, measure, reference, style_order
 
 SAMPLES = Path(__file__).parents[2] / "pipeline" / "lib" / "sources" / "sample_photos"
 SAMPLE_NAMES = sorted(p.stem for p in SAMPLES.glob("*.jpg"))

@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from pipeline.lib.http import RetryPolicy
-from pipeline.lib.images import ImageError, decode_image
+from pipeline.lib.core.http import RetryPolicy
+from pipeline.lib.core.images import ImageError, decode_image
 from pipeline.lib.sources import PhotoFetchError, PhotoRefused, SourcePhoto
 from pipeline.lib.sources.unsplash import UnsplashSource
 from pipeline.lib.sources.unsplash_client import (

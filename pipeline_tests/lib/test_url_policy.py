@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from pipeline.lib.http import RetryPolicy
+from pipeline.lib.core.http import RetryPolicy
 from pipeline.lib.sources import PhotoFetchError, PhotoRefused
 from pipeline.lib.sources.unsplash_client import UnsplashClient, UnsplashConfig
-from pipeline.lib.url_policy import Origin, UrlPolicy, UrlRefused, parse_origins
+from pipeline.lib.sources.url_policy import Origin, UrlPolicy, UrlRefused, parse_origins
 from pipeline_tests.fixtures.unsplash_server import TEST_ACCESS_KEY, UnsplashImitation
 
 
@@ -167,10 +167,10 @@ def test_a_refused_photo_is_recorded_and_never_tried_again(
 ) -> None:
     from datetime import date
 
-    from pipeline.lib.collect import collect_day
+    from pipeline.lib.core.storage import LocalObjectStore
+    from pipeline.lib.day.collect import collect_day
     from pipeline.lib.db import Database
     from pipeline.lib.sources.unsplash import UnsplashSource
-    from pipeline.lib.storage import LocalObjectStore
     from pipeline_tests.fixtures.unsplash_server import at
 
     bad = unsplash.photo("bad", promoted_at=at(0, 5), likes=9)

@@ -7,10 +7,10 @@ from pipeline.defs.checks import GENERATED_IMAGES_CHECKS, day_check_results
 from pipeline.defs.limits import API_STEP_RETRY, IMAGE_GENERATOR_POOL
 from pipeline.defs.partitions import DEFAULT_PARTITIONS
 from pipeline.defs.resources import DatabaseResource, ImageGeneratorResource, ObjectStoreResource
-from pipeline.lib.comparisons import compare_images
-from pipeline.lib.generate import generate_day
+from pipeline.lib.day.generate import generate_day
+from pipeline.lib.day.summaries import generations_markdown
 from pipeline.lib.generators import GeneratorUnavailable
-from pipeline.lib.summaries import generations_markdown
+from pipeline.lib.measures.comparisons import compare_images
 
 
 def build_generated_images(

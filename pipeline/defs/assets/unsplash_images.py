@@ -7,9 +7,9 @@ import pandas as pd
 from pipeline.defs.limits import API_STEP_RETRY, PHOTO_SOURCE_POOL
 from pipeline.defs.partitions import DEFAULT_PARTITIONS
 from pipeline.defs.resources import DatabaseResource, ObjectStoreResource, PhotoSourceResource
-from pipeline.lib.collect import TRACKING_ATTEMPTS, DayCollection, collect_day
+from pipeline.lib.day.collect import TRACKING_ATTEMPTS, DayCollection, collect_day
+from pipeline.lib.day.summaries import photos_markdown
 from pipeline.lib.sources import SourceConfigError, SourceUnavailable
-from pipeline.lib.summaries import photos_markdown
 
 
 def build_unsplash_images(

@@ -35,8 +35,8 @@ class PatchRemixResource(ImageGeneratorResource):
     max_attempts: int = 3
 
     def open(self) -> ImageGenerator:
-        from pipeline.lib.generators.patch_remix import PatchRemixGenerator
-        from pipeline.lib.patch_remix import RemixSettings
+        from pipeline.lib.generators.patch_remix import RemixSettings
+        from pipeline.lib.generators.patch_remix.generator import PatchRemixGenerator
 
         return PatchRemixGenerator(
             RemixSettings(
@@ -62,9 +62,9 @@ class StyleTransferResource(ImageGeneratorResource):
     def open(self) -> ImageGenerator:
         from pathlib import Path
 
-        from pipeline.lib.generators.style_transfer import StyleTransferGenerator
-        from pipeline.lib.style_transfer import StyleSettings
-        from pipeline.lib.style_transfer.settings import threads_per_worker
+        from pipeline.lib.generators.style_transfer import StyleSettings
+        from pipeline.lib.generators.style_transfer.generator import StyleTransferGenerator
+        from pipeline.lib.generators.style_transfer.settings import threads_per_worker
 
         return StyleTransferGenerator(
             StyleSettings(

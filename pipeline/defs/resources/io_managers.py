@@ -5,8 +5,8 @@ import dagster as dg
 import pandas as pd
 
 from pipeline.defs.resources.storage import ObjectStoreResource
-from pipeline.lib.day_tables import TABLES_PREFIX, decode_rows, encode_table, table_key
-from pipeline.lib.storage import ObjectNotFound
+from pipeline.lib.core.storage import ObjectNotFound
+from pipeline.lib.day.tables import TABLES_PREFIX, decode_rows, encode_table, table_key
 
 
 class DayTableIOManager(dg.ConfigurableIOManager):

@@ -1,8 +1,8 @@
 import dagster as dg
 from pydantic import Field
 
+from pipeline.lib.core.storage import LocalObjectStore, ObjectStore
 from pipeline.lib.site.render import DEFAULT_IMAGE_ORIGINS
-from pipeline.lib.storage import LocalObjectStore, ObjectStore
 
 
 class GallerySiteResource(dg.ConfigurableResource):

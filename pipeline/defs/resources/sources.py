@@ -1,7 +1,7 @@
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from pipeline.lib.http import RetryPolicy
+from pipeline.lib.core.http import RetryPolicy
 from pipeline.lib.sources import PhotoSource
 from pipeline.lib.sources.folder import FolderSource, sample_source
 from pipeline.lib.sources.unsplash import UnsplashSource

@@ -2,7 +2,7 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 
-from pipeline.lib.storage import LocalObjectStore, ObjectStore, S3ObjectStore
+from pipeline.lib.core.storage import LocalObjectStore, ObjectStore, S3ObjectStore
 
 
 class ObjectStoreResource(dg.ConfigurableResource):

@@ -15,7 +15,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.lib.db.models import DaySource, GeneratedImage, InspirationImage, photo_is_used
-from pipeline.lib.settings import database_url_for
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Connections per process. A day's remote requests run in up to DOPPEL_GENERATION_CONCURRENCY
@@ -25,6 +24,17 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # must never queue requests behind the pool.
 POOL_SIZE = 10
 POOL_OVERFLOW = 70
+
+
+def database_url_for(url: str) -> str:
+    """Pin Postgres URLs to psycopg2, the driver dagster-postgres already installs.
+
+    SQLAlchemy 2.1 maps a bare `postgresql://` to psycopg 3, which is not installed.
+    """
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            return "postgresql+psycopg2://" + url[len(bare) :]
+    return url
 
 
 class Database:

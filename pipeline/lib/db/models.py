@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
-from pipeline.lib import clock
+from pipeline.lib.core import clock
 
 
 def utcnow() -> datetime:

@@ -17,7 +17,7 @@ import threading
 from datetime import datetime
 from typing import Any
 
-from pipeline.lib import clock
+from pipeline.lib.core import clock
 from pipeline.lib.db import Database
 from pipeline.lib.generators import GenerationError
 from pipeline.lib.generators.ledger import Ledger, day_bounds

@@ -24,13 +24,13 @@ from typing import Any
 
 import httpx
 
+from pipeline.lib.core.http import RetryPolicy, retry_after_seconds
 from pipeline.lib.generators import Generation, GenerationError, GeneratorUnavailable, SourceImage
 from pipeline.lib.generators.budget import DailyBudget
 from pipeline.lib.generators.failures import Disposition
 from pipeline.lib.generators.ledger import Ledger
 from pipeline.lib.generators.paid import Failure, PaidRequest, PaidRequests, transport_failure
 from pipeline.lib.generators.transfer import image_from_base64, upload_of
-from pipeline.lib.http import RetryPolicy, retry_after_seconds
 from pipeline.lib.settings import DEFAULT_IMG2IMG_PROMPT
 
 ROUTE = "/sdapi/v1/img2img"

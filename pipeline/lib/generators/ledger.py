@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from pipeline.lib import clock
+from pipeline.lib.core import clock
 from pipeline.lib.db import BilledRequest, Database
 from pipeline.lib.generators import GenerationError
 

@@ -32,6 +32,7 @@ import openai
 from openai.types import ImagesResponse
 from openai.types.chat import ChatCompletion
 
+from pipeline.lib.core.http import RetryPolicy, retry_after_seconds
 from pipeline.lib.generators import (
     Generation,
     GenerationError,
@@ -44,7 +45,6 @@ from pipeline.lib.generators.ledger import Ledger
 from pipeline.lib.generators.paid import Failure, PaidRequest, PaidRequests, transport_failure
 from pipeline.lib.generators.pricing import PriceTable
 from pipeline.lib.generators.transfer import Upload, image_from_base64, upload_of
-from pipeline.lib.http import RetryPolicy, retry_after_seconds
 from pipeline.lib.settings import (
     DEFAULT_DESCRIBE_PROMPT,
     DEFAULT_EDIT_PROMPT,

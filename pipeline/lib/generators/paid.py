@@ -16,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from pipeline.lib.core.http import RetryPolicy
 from pipeline.lib.generators.budget import DailyBudget, Reservation
 from pipeline.lib.generators.failures import LEDGER_OUTCOME, Disposition, disposition_of
 from pipeline.lib.generators.ledger import Ledger, LedgerEntry
-from pipeline.lib.http import RetryPolicy
 
 log = logging.getLogger(__name__)
 

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from pipeline.lib.generators import GenerationError, SourceImage
-from pipeline.lib.images import (
+from pipeline.lib.core.images import (
     ImageError,
     decode_image,
     encode_image,
     resize_long_side,
     sniff_content_type,
 )
+from pipeline.lib.generators import GenerationError, SourceImage
 
 UPLOAD_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # well under OpenAI's 50 MB; bigger photos are re-encoded

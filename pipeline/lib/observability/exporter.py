@@ -35,7 +35,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from sqlalchemy import case, func, inspect, select
 
-from pipeline.lib.clock import utc_now
+from pipeline.lib.core.clock import utc_now
 from pipeline.lib.db import Database, GeneratedImage, InspirationImage
 from pipeline.lib.generators.budget import spent_today
 

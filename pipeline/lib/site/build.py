@@ -24,12 +24,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from pipeline.lib.core.storage import ObjectStore
 from pipeline.lib.site import game, pages, syndication
 from pipeline.lib.site.data import TABLES_PREFIX, RawDay, read_days
 from pipeline.lib.site.media import Media, MediaReport, MediaSource, ensure_media
 from pipeline.lib.site.publish import PublishCounts, SiteWriter
 from pipeline.lib.site.render import DEFAULT_IMAGE_ORIGINS, SITE_SOURCE_DIR, Rendered, Renderer
-from pipeline.lib.storage import ObjectStore
 
 log = logging.getLogger(__name__)
 

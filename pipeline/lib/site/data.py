@@ -1,7 +1,7 @@
 """What the partitions materialized: the day tables the IO manager wrote, read back as they are.
 
 Each partition of `unsplash_images` and `generated_images` is stored as
-`tables/<asset>/<day>.json` (the format lives in `pipeline/lib/day_tables.py`; see
+`tables/<asset>/<day>.json` (the format lives in `pipeline/lib/day/tables.py`; see
 `pipeline/defs/resources/io_managers.py`). The gallery reads only these tables, never the
 database, so what it shows is exactly what the assets produced. A day's bytes are hashed
 before they are parsed: a day whose digest the site already knows need not be parsed at all.
@@ -16,14 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.lib.day_tables import (
+from pipeline.lib.core.storage import ObjectNotFound, ObjectStore
+from pipeline.lib.day.tables import (
     GENERATIONS_ASSET,
     PHOTOS_ASSET,
     TABLES_PREFIX,
     decode_rows,
     table_key,
 )
-from pipeline.lib.storage import ObjectNotFound, ObjectStore
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,9 @@
 """What each image of a pair shows, in words: the network's labels, shared ones marked.
 
 The labels are stored with the comparisons (`comparisons.original.labels` and
-`comparisons.generated.labels`, see `pipeline.lib.semantic`). "The main subject is kept" when
-the photo's top label is among the look-alike's labels; the stats page charts how often.
+`comparisons.generated.labels`, see `pipeline.lib.measures.semantic`). "The main subject is
+kept" when the photo's top label is among the look-alike's labels; the stats page charts how
+often.
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.lib.images import ImageError, decode_image, encode_image, resize_long_side
+from pipeline.lib.core.images import ImageError, decode_image, encode_image, resize_long_side
+from pipeline.lib.core.storage import ObjectNotFound, ObjectStore
 from pipeline.lib.site.publish import SiteWriter
-from pipeline.lib.storage import ObjectNotFound, ObjectStore
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.lib.storage import (
+from pipeline.lib.core.storage import (
     LocalObjectStore,
     ObjectNotFound,
     ObjectStore,

@@ -1,7 +1,7 @@
 """Each comparison measure in one line of plain language.
 
 The thresholds follow what the measures do on the bundled photos and their look-alikes (see
-`pipeline/lib/metrics.py`): SSIM ≈ 1 for a copy and 0.1–0.7 for a variation; patch-SWD ≈ 0
+`pipeline/lib/measures/metrics.py`): SSIM ≈ 1 for a copy and 0.1–0.7 for a variation; patch-SWD ≈ 0
 for a copy, 1–3 for a good variation, above ~4 for "texture soup"; pHash distance ≈ 32 for
 unrelated pictures. Semantic similarity (7 photos, network input 192 px): 0.90–0.98 for a
 flip, 0.74–0.95 for a crop, 0.70–0.92 for a patch remix (default settings, seed 1), at most

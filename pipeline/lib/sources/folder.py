@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.lib.sources import PhotoFetchError, SourceConfigError, SourcePhoto
-from pipeline.lib.text import clean_text
+from pipeline.lib.sources.text import clean_text
 
 SAMPLE_PHOTOS_DIR = Path(__file__).parent / "sample_photos"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}

@@ -62,13 +62,13 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from pipeline.lib.sources import SourcePhoto
+from pipeline.lib.sources.text import clean_text
 from pipeline.lib.sources.unsplash_client import (
     ApiResponse,
     UnsplashClient,
     UnsplashConfig,
     UnsplashError,
 )
-from pipeline.lib.text import clean_text
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ What it guarantees (the contract is in docs/unsplash.md and the shared API notes
 - 429, and 403 with a text body or `X-Ratelimit-Remaining: 0`, mean "rate limited": raised
   as `UnsplashRateLimited` (a `SourceUnavailable` saying when to retry); after that no
   request is sent at all (no hot loop).
-- Images come only from URLs the URL policy allows (`pipeline.lib.url_policy`: scheme, host
+- Images come only from URLs the URL policy allows (`pipeline.lib.sources.url_policy`: scheme, host
   and port allow-listed, no private addresses), redirects included and each checked before it
   is followed; capped in bytes while streaming, checked for an image content type and decoded
   under a pixel cap. A refused URL raises `PhotoRefused`; other failures `PhotoFetchError`
@@ -29,9 +29,9 @@ from typing import Any
 
 import httpx
 
-from pipeline.lib import clock
-from pipeline.lib.http import RetryPolicy, send_with_retries
-from pipeline.lib.images import decode_image
+from pipeline.lib.core import clock
+from pipeline.lib.core.http import RetryPolicy, send_with_retries
+from pipeline.lib.core.images import decode_image
 from pipeline.lib.sources import (
     PhotoFetchError,
     PhotoRefused,
@@ -39,7 +39,7 @@ from pipeline.lib.sources import (
     SourceLimitReached,
     SourceUnavailable,
 )
-from pipeline.lib.url_policy import UrlPolicy, UrlRefused, UrlUnresolved, parse_origins
+from pipeline.lib.sources.url_policy import UrlPolicy, UrlRefused, UrlUnresolved, parse_origins
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from pipeline.lib.generators import Generation, SourceImage
 from pipeline.lib.generators.offline import offline_generation, offline_settings
-from pipeline.lib.style_transfer import VERSION, Painter, StyleSettings, paint
+from pipeline.lib.generators.style_transfer import VERSION, Painter, StyleSettings, paint
 
 
 class StyleTransferGenerator:

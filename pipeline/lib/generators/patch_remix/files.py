@@ -6,13 +6,13 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.lib.images import encode_image, load_image_file
-from pipeline.lib.patch_remix.remix import RemixResult, remix
-from pipeline.lib.patch_remix.settings import RemixSettings
-from pipeline.lib.storage import write_atomically
+from pipeline.lib.core.images import encode_image, load_image_file
+from pipeline.lib.core.storage import write_atomically
+from pipeline.lib.generators.patch_remix.remix import RemixResult, remix
+from pipeline.lib.generators.patch_remix.settings import RemixSettings
 
 if TYPE_CHECKING:
-    from pipeline.lib.style_transfer import PaintResult
+    from pipeline.lib.generators.style_transfer import PaintResult
 
 GENERATORS = ("patch-remix", "style-transfer")
 _FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
@@ -52,7 +52,7 @@ def generate_file(
 
     painter = None
     if generator == "style-transfer":
-        from pipeline.lib.style_transfer import Painter, StyleSettings
+        from pipeline.lib.generators.style_transfer import Painter, StyleSettings
 
         folder = Path(style_folder) if style_folder is not None else None
         painter = Painter(  # a bad style or style folder is a ValueError, before any work
@@ -60,7 +60,7 @@ def generate_file(
         )
     image = load_image_file(in_path)  # raises ImageError with a one-line message
     if painter is not None:
-        from pipeline.lib.style_transfer import paint
+        from pipeline.lib.generators.style_transfer import paint
 
         result: RemixResult | PaintResult = paint(image, seed=seed, painter=painter)
     else:

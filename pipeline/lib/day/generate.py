@@ -29,6 +29,8 @@ from PIL import Image
 from sqlalchemy import select
 from threadpoolctl import threadpool_limits
 
+from pipeline.lib.core.images import ImageError, decode_image, encode_image
+from pipeline.lib.core.storage import ObjectNotFound, ObjectStore
 from pipeline.lib.db import Database, GeneratedImage, InspirationImage
 from pipeline.lib.generators import (
     Generation,
@@ -38,8 +40,6 @@ from pipeline.lib.generators import (
     SourceImage,
 )
 from pipeline.lib.generators.ledger import Ledger
-from pipeline.lib.images import ImageError, decode_image, encode_image
-from pipeline.lib.storage import ObjectNotFound, ObjectStore
 
 log = logging.getLogger(__name__)
 

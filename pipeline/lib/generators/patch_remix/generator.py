@@ -16,7 +16,7 @@ from typing import Any
 
 from pipeline.lib.generators import Generation, SourceImage
 from pipeline.lib.generators.offline import offline_generation, offline_settings
-from pipeline.lib.patch_remix import VERSION, RemixSettings, remix
+from pipeline.lib.generators.patch_remix import VERSION, RemixSettings, remix
 
 
 class PatchRemixGenerator:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
-from pipeline.lib.clock import not_after_now
+from pipeline.lib.core.clock import not_after_now
 
 # Statuses as Dagster's AssetPartitionStatus names them; None = never materialized or tried.
 MATERIALIZED, FAILED, IN_PROGRESS = "MATERIALIZED", "FAILED", "IN_PROGRESS"

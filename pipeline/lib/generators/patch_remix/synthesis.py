@@ -20,10 +20,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.lib.metrics import patch_matrix, resize_array
-from pipeline.lib.patch_remix.nearest import PatchMatch, assign, exact_nn, fit_projection
-from pipeline.lib.patch_remix.pyramid import centre_fold, fold, fold_weights, rescale_field
-from pipeline.lib.patch_remix.settings import RemixSettings
+from pipeline.lib.generators.patch_remix.pyramid import (
+    centre_fold,
+    fold,
+    fold_weights,
+    rescale_field,
+)
+from pipeline.lib.generators.patch_remix.settings import RemixSettings
+from pipeline.lib.measures.metrics import patch_matrix, resize_array
+from pipeline.lib.measures.nearest import PatchMatch, assign, exact_nn, fit_projection
 
 
 @dataclass

@@ -6,7 +6,7 @@ these measures for its quality gate and the gallery uses them to compare any pho
 look-alike, so this module knows nothing about how an image was made.
 
 Typical values on the 7 sample photos at 256 px (the patch remix's gate and its calibration
-are in `pipeline/lib/patch_remix/settings.py`):
+are in `pipeline/lib/generators/patch_remix/settings.py`):
 
 | measure | copy | accepted patch remix | 8 px block shuffle ("soup") |
 |---|---|---|---|

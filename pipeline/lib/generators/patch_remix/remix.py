@@ -23,12 +23,19 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from pipeline.lib.images import resize_long_side
-from pipeline.lib.metrics import to_float
-from pipeline.lib.patch_remix.pyramid import build_pyramid, level_shapes
-from pipeline.lib.patch_remix.quality import Measures, Verdict, badness, judge, measure, predict
-from pipeline.lib.patch_remix.settings import RemixSettings
-from pipeline.lib.patch_remix.synthesis import State, advance, begin
+from pipeline.lib.core.images import resize_long_side
+from pipeline.lib.generators.patch_remix.pyramid import build_pyramid, level_shapes
+from pipeline.lib.generators.patch_remix.quality import (
+    Measures,
+    Verdict,
+    badness,
+    judge,
+    measure,
+    predict,
+)
+from pipeline.lib.generators.patch_remix.settings import RemixSettings
+from pipeline.lib.generators.patch_remix.synthesis import State, advance, begin
+from pipeline.lib.measures.metrics import to_float
 
 VERSION = "patch-remix-v1"
 DEFAULT_SETTINGS = RemixSettings()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from pipeline.lib.core.images import ImageError, decode_image
+from pipeline.lib.core.storage import ObjectNotFound, ObjectStore
 from pipeline.lib.db import Database
-from pipeline.lib.images import ImageError, decode_image
-from pipeline.lib.storage import ObjectNotFound, ObjectStore
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Gate calibration (the 7 sample photos at 256 px, all 26 built-in styles at strength 0.75):
 
 * subject: semantic similarity to the photo (cosine of EfficientNet-Lite0 features,
-  `pipeline.lib.semantic`) was 0.12-0.78 (median 0.31-0.53 per photo). The photo's own
+  `pipeline.lib.measures.semantic`) was 0.12-0.78 (median 0.31-0.53 per photo). The photo's own
   pixels shuffled (its colours, none of its subject) score a baseline of 0.16-0.29, so the
   floor is baseline + 0.05, at least 0.25; uniform noise scores 0.13-0.28. A star field
   shuffled is still a star field (Hubble: baseline 0.67, noise 0.54), so the floor is capped

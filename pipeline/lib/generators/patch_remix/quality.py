@@ -2,7 +2,7 @@
 
 Copy and coherence measures are read from a match field (output patch → nearest source
 patch), warm-started from the synthesis's own last field; the rest come from
-`pipeline.lib.metrics`. Thresholds live in `RemixSettings`; see remix.py for calibration.
+`pipeline.lib.measures.metrics`. Thresholds live in `RemixSettings`; see remix.py for calibration.
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from pipeline.lib import metrics
-from pipeline.lib.patch_remix.nearest import match_field
-from pipeline.lib.patch_remix.pyramid import patch_errors
-from pipeline.lib.patch_remix.settings import RemixSettings
+from pipeline.lib.generators.patch_remix.settings import RemixSettings
+from pipeline.lib.measures import metrics
+from pipeline.lib.measures.nearest import copy_measures
 
 Verdict = Literal["ok", "copy", "soup"]
 
@@ -32,29 +31,6 @@ class Measures:
 
     def as_record(self) -> dict[str, Any]:
         return {k: round(v, 4) for k, v in asdict(self).items()}
-
-
-def copy_measures(
-    source: np.ndarray,
-    output: np.ndarray,
-    patch: int,
-    field: np.ndarray | None = None,
-    steps: int | None = None,
-) -> tuple[metrics.CopyMeasures, float]:
-    """(copy measures, incoherence) of `output` against `source` (same-size float arrays),
-    read from a match field: output patch → nearest source patch. `field` (e.g. the
-    synthesis's last one) only warm-starts the search; without it the search starts cold."""
-    rng = np.random.default_rng(0)  # measuring must not depend on the remix's seed
-    steps = steps if steps is not None else (2 if field is not None else 5)
-    field = match_field(output, source, rng, patch=patch, init=field, steps=steps)
-    wk = source.shape[1] - patch + 1
-    ky, kx = np.divmod(field, wk)
-    mse = patch_errors(output, source, ky * source.shape[1] + kx, patch)
-    copies = metrics.copy_measures_from_field(
-        np.stack([ky, kx], axis=-1), mse, metrics.patch_variance(output, patch=patch)
-    )
-    incoherence = metrics.incoherence_from_field(mse, metrics.patch_variance(source, patch=patch))
-    return copies, incoherence
 
 
 def measure(

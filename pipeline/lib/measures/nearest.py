@@ -1,4 +1,5 @@
 """Patch nearest-neighbour search: exact with completeness for small levels, PatchMatch above.
+The patch remix synthesises with it; the comparisons measure copying with it.
 
 Patches are rows of a matrix (see `metrics.patch_matrix`); distances are per-value mean
 squared differences on [0, 1] pixels, so the completeness constant alpha has GPNN's units.
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from pipeline.lib.metrics import patch_matrix
+from pipeline.lib.measures import metrics
+from pipeline.lib.measures.metrics import patch_matrix
 
 
 def exact_nn(
@@ -184,3 +186,43 @@ def match_field(
     for _ in range(steps):
         field, _ = matcher.step(query, field, rng)
     return field
+
+
+def patch_errors(
+    image: np.ndarray, values: np.ndarray, field: np.ndarray, patch: int
+) -> np.ndarray:
+    """Per-pixel mean squared error between each patch of `image` and its matched value patch."""
+    h, w = values.shape[:2]
+    hq, wq = field.shape
+    planes = np.ascontiguousarray(values.transpose(2, 0, 1).reshape(3, h * w))
+    img = image.transpose(2, 0, 1)
+    base = field.ravel()
+    err = np.zeros((hq, wq), np.float32)
+    for dy in range(patch):
+        for dx in range(patch):
+            got = np.take(planes, base + (dy * w + dx), axis=1).reshape(3, hq, wq)
+            err += ((img[:, dy : dy + hq, dx : dx + wq] - got) ** 2).sum(axis=0)
+    return err / (3 * patch * patch)
+
+
+def copy_measures(
+    source: np.ndarray,
+    output: np.ndarray,
+    patch: int,
+    field: np.ndarray | None = None,
+    steps: int | None = None,
+) -> tuple[metrics.CopyMeasures, float]:
+    """(copy measures, incoherence) of `output` against `source` (same-size float arrays),
+    read from a match field: output patch → nearest source patch. `field` (e.g. the
+    synthesis's last one) only warm-starts the search; without it the search starts cold."""
+    rng = np.random.default_rng(0)  # measuring must not depend on the remix's seed
+    steps = steps if steps is not None else (2 if field is not None else 5)
+    field = match_field(output, source, rng, patch=patch, init=field, steps=steps)
+    wk = source.shape[1] - patch + 1
+    ky, kx = np.divmod(field, wk)
+    mse = patch_errors(output, source, ky * source.shape[1] + kx, patch)
+    copies = metrics.copy_measures_from_field(
+        np.stack([ky, kx], axis=-1), mse, metrics.patch_variance(output, patch=patch)
+    )
+    incoherence = metrics.incoherence_from_field(mse, metrics.patch_variance(source, patch=patch))
+    return copies, incoherence

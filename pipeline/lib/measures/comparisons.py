@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from pipeline.lib import metrics, semantic
-from pipeline.lib.image_stats import image_stats, phash_distance
-from pipeline.lib.patch_remix import quality
+from pipeline.lib.measures import metrics, nearest, semantic
+from pipeline.lib.measures.image_stats import image_stats, phash_distance
 
 MEASURE_SIDE = 256  # bounded cost: a 4K look-alike is measured like a 256 px one
 COPY_SIDE = 128  # the copy search is the dearest measure: 0.2 s here against 1.3 s at 256 px
@@ -122,7 +121,7 @@ def _copy_measures(photo: np.ndarray, aligned: np.ndarray) -> metrics.CopyMeasur
     """A cold copy search at COPY_SIDE px of `aligned` (the look-alike at the photo's size)."""
     source = metrics.cap_side(photo, COPY_SIDE)
     output = metrics.fit_to(aligned, source.shape[0], source.shape[1])
-    copied, _ = quality.copy_measures(source, output, metrics.PATCH, steps=COPY_STEPS)
+    copied, _ = nearest.copy_measures(source, output, metrics.PATCH, steps=COPY_STEPS)
     return copied
 
 

@@ -21,8 +21,8 @@ from importlib import resources
 import numpy as np
 from PIL import Image
 
-from pipeline.lib.semantic import efficientnet_lite0
-from pipeline.lib.semantic.torch_legacy_file import read_state_dict
+from pipeline.lib.measures.semantic import efficientnet_lite0
+from pipeline.lib.measures.semantic.torch_legacy_file import read_state_dict
 
 # EfficientNet-Lite's preprocessing: pixels (x − 127) / 128, i.e. mean 0.5, std 0.5 on [0, 1].
 INPUT_MEAN = 127.0

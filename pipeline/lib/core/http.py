@@ -16,7 +16,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from pipeline.lib import clock
+from pipeline.lib.core import clock
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ A coarse-to-fine patch nearest-neighbour synthesis (the GPNN family) with a qual
 rejects copies and "texture soup". Plain numpy/scipy; no Dagster, no deep-learning framework.
 """
 
-from pipeline.lib.patch_remix.remix import VERSION, RemixResult, remix
-from pipeline.lib.patch_remix.settings import RemixSettings
+from pipeline.lib.generators.patch_remix.remix import VERSION, RemixResult, remix
+from pipeline.lib.generators.patch_remix.settings import RemixSettings
 
 __all__ = ["VERSION", "RemixResult", "RemixSettings", "remix"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.lib.metrics import resize_array
+from pipeline.lib.measures.metrics import resize_array
 
 
 def level_shapes(height: int, width: int, ratio: float, min_side: int) -> list[tuple[int, int]]:
@@ -73,23 +73,6 @@ def centre_fold(values: np.ndarray, field: np.ndarray, weights: np.ndarray) -> n
         hq, wq, 3
     )
     return out
-
-
-def patch_errors(
-    image: np.ndarray, values: np.ndarray, field: np.ndarray, patch: int
-) -> np.ndarray:
-    """Per-pixel mean squared error between each patch of `image` and its matched value patch."""
-    h, w = values.shape[:2]
-    hq, wq = field.shape
-    planes = np.ascontiguousarray(values.transpose(2, 0, 1).reshape(3, h * w))
-    img = image.transpose(2, 0, 1)
-    base = field.ravel()
-    err = np.zeros((hq, wq), np.float32)
-    for dy in range(patch):
-        for dx in range(patch):
-            got = np.take(planes, base + (dy * w + dx), axis=1).reshape(3, hq, wq)
-            err += ((img[:, dy : dy + hq, dx : dx + wq] - got) ** 2).sum(axis=0)
-    return err / (3 * patch * patch)
 
 
 def rescale_field(

@@ -1,0 +1,1 @@
+"""Foundations every layer may use: the clock, HTTP, image decoding, the object store."""

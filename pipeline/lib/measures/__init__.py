@@ -1,0 +1,1 @@
+"""How a look-alike compares with its photo: pixels, statistics, what it shows."""

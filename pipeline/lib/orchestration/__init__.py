@@ -1,0 +1,1 @@
+"""Helpers for Dagster's side: the instance, gaps, local runs, backfills, run containers."""
