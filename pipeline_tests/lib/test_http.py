@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from pipeline.lib.core import clock
-from pipeline.lib.core.http import RetryPolicy, retry_after_seconds, send_with_retries
+from pipeline.lib.core.http import HttpRetry, retry_after_seconds, send_with_retries
 
 
 class Script(BaseHTTPRequestHandler):
@@ -60,7 +60,7 @@ def run(url: str, steps: list[str], attempts: int = 3) -> tuple[httpx.Response, 
     waits: list[float] = []
     with httpx.Client(timeout=0.2) as client:
         response = send_with_retries(
-            client, "GET", url, policy=RetryPolicy(attempts=attempts), sleep=waits.append
+            client, "GET", url, policy=HttpRetry(attempts=attempts), sleep=waits.append
         )
     return response, waits
 
@@ -87,7 +87,7 @@ def test_retry_after_is_honoured_and_capped(server: str) -> None:
     waits: list[float] = []
     with httpx.Client(timeout=1) as client:
         response = send_with_retries(
-            client, "GET", server, policy=RetryPolicy(max_retry_after_s=5), sleep=waits.append
+            client, "GET", server, policy=HttpRetry(max_retry_after_s=5), sleep=waits.append
         )
     assert response.status_code == 200
     assert waits == [2.0, 5.0]

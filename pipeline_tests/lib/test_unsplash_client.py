@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from pipeline.lib.core.http import RetryPolicy
+from pipeline.lib.core.http import HttpRetry
 from pipeline.lib.core.images import ImageError, decode_image
 from pipeline.lib.sources import PhotoFetchError, PhotoRefused, SourcePhoto
 from pipeline.lib.sources.unsplash import UnsplashSource
@@ -51,7 +51,7 @@ def make_source(unsplash: UnsplashImitation) -> Iterator[Callable[..., UnsplashS
             "allowed_image_hosts": (unsplash.root_url,),
             "timeout_s": 0.3,
             "image_timeout_s": 0.3,
-            "retry": RetryPolicy(attempts=3, backoff_s=0.01, max_backoff_s=0.02),
+            "retry": HttpRetry(attempts=3, backoff_s=0.01, max_backoff_s=0.02),
             "max_image_pixels": 1_000_000,
         } | overrides
         source = UnsplashSource(UnsplashConfig(**settings))
@@ -359,7 +359,7 @@ def test_unsplash_slow_or_dropped_answers_are_retried_then_time_out(
 
     unsplash.clear()
     unsplash.fail("feed", "slow", times=2)
-    source = make_source(retry=RetryPolicy(attempts=2, backoff_s=0.01))
+    source = make_source(retry=HttpRetry(attempts=2, backoff_s=0.01))
     with pytest.raises(UnsplashError, match=r"did not answer GET /photos within 0\.3 s"):
         source.day_photos(DAY, 4)
     assert calls(unsplash, source) == 2

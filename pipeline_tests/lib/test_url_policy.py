@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.lib.core.http import RetryPolicy
+from pipeline.lib.core.http import HttpRetry
 from pipeline.lib.sources import PhotoFetchError, PhotoRefused
 from pipeline.lib.sources.unsplash_client import UnsplashClient, UnsplashConfig
 from pipeline.lib.sources.url_policy import Origin, UrlPolicy, UrlRefused, parse_origins
@@ -56,7 +56,7 @@ def client_for(server: UnsplashImitation, *hosts: str) -> UnsplashClient:
             base_url=server.root_url,
             allowed_image_hosts=(server.root_url, *hosts),
             image_timeout_s=0.5,
-            retry=RetryPolicy(attempts=3, backoff_s=0.01, max_backoff_s=0.02),
+            retry=HttpRetry(attempts=3, backoff_s=0.01, max_backoff_s=0.02),
         )
     )
 

@@ -1,7 +1,7 @@
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from pipeline.lib.core.http import RetryPolicy
+from pipeline.lib.core.http import HttpRetry
 from pipeline.lib.sources import PhotoSource
 from pipeline.lib.sources.folder import FolderSource, sample_source
 from pipeline.lib.sources.unsplash import UnsplashSource
@@ -72,7 +72,7 @@ class UnsplashPhotosResource(PhotoSourceResource):
                 allowed_image_hosts=tuple(self.allowed_image_hosts),
                 timeout_s=self.timeout_s,
                 image_timeout_s=self.image_timeout_s,
-                retry=RetryPolicy(attempts=self.retry_attempts, backoff_s=self.retry_backoff_s),
+                retry=HttpRetry(attempts=self.retry_attempts, backoff_s=self.retry_backoff_s),
                 image_width=self.image_width,
                 max_image_bytes=self.max_image_bytes,
                 max_image_pixels=self.max_image_pixels,

@@ -24,7 +24,10 @@ RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
+class HttpRetry:
+    """How often one HTTP request is tried and how long to wait between tries (not
+    Dagster's `RetryPolicy`, which re-runs a whole step)."""
+
     attempts: int = 3  # total tries, the first included
     backoff_s: float = 0.5
     max_backoff_s: float = 8.0
@@ -58,7 +61,7 @@ def send_with_retries(
     method: str,
     url: str,
     *,
-    policy: RetryPolicy,
+    policy: HttpRetry,
     retry_statuses: Collection[int] = RETRYABLE_STATUSES,
     sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from pipeline.lib.core.http import RetryPolicy, retry_after_seconds
+from pipeline.lib.core.http import HttpRetry, retry_after_seconds
 from pipeline.lib.generators import Generation, GenerationError, GeneratorUnavailable, SourceImage
 from pipeline.lib.generators.budget import DailyBudget
 from pipeline.lib.generators.failures import Disposition
@@ -69,7 +69,7 @@ class Img2ImgGenerator:
         sleep: Callable[[float], None] = time.sleep,
     ):
         self.config = config
-        self._policy = RetryPolicy(attempts=config.max_retries + 1)
+        self._policy = HttpRetry(attempts=config.max_retries + 1)
         self._paid = PaidRequests(
             self.name, policy=self._policy, budget=budget, ledger=ledger, sleep=sleep
         )

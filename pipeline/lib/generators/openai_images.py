@@ -32,7 +32,7 @@ import openai
 from openai.types import ImagesResponse
 from openai.types.chat import ChatCompletion
 
-from pipeline.lib.core.http import RetryPolicy, retry_after_seconds
+from pipeline.lib.core.http import HttpRetry, retry_after_seconds
 from pipeline.lib.generators import (
     Generation,
     GenerationError,
@@ -100,7 +100,7 @@ class OpenAIImagesGenerator:
         self.prices = prices
         self._paid = PaidRequests(
             self.name,
-            policy=RetryPolicy(
+            policy=HttpRetry(
                 attempts=config.max_retries + 1, max_retry_after_s=config.max_retry_after_s
             ),
             budget=budget,

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pipeline.lib.core.http import RetryPolicy
+from pipeline.lib.core.http import HttpRetry
 from pipeline.lib.generators.budget import DailyBudget, Reservation
 from pipeline.lib.generators.failures import LEDGER_OUTCOME, Disposition, disposition_of
 from pipeline.lib.generators.ledger import Ledger, LedgerEntry
@@ -100,7 +100,7 @@ class PaidRequests:
         self,
         generator: str,
         *,
-        policy: RetryPolicy,
+        policy: HttpRetry,
         budget: DailyBudget | None = None,
         ledger: Ledger | None = None,
         sleep: Callable[[float], None] = time.sleep,

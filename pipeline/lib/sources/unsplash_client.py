@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 
 from pipeline.lib.core import clock
-from pipeline.lib.core.http import RetryPolicy, send_with_retries
+from pipeline.lib.core.http import HttpRetry, send_with_retries
 from pipeline.lib.core.images import decode_image
 from pipeline.lib.sources import (
     PhotoFetchError,
@@ -52,7 +52,7 @@ RATE_LIMIT_RETRY_S = 3600.0
 OUTAGE_RETRY_S = 600.0
 MAX_IMAGE_REDIRECTS = 3
 # Download tracking is retried over runs (bounded in `collect`), so one try per run.
-TRACKING_RETRY = RetryPolicy(attempts=1)
+TRACKING_RETRY = HttpRetry(attempts=1)
 
 
 class UnsplashError(SourceUnavailable):
@@ -80,7 +80,7 @@ class UnsplashConfig:
     allowed_image_hosts: tuple[str, ...] = DEFAULT_IMAGE_HOSTS
     timeout_s: float = 10.0
     image_timeout_s: float = 30.0
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry: HttpRetry = field(default_factory=HttpRetry)
     image_width: int = 1536  # long side the originals are fetched at (imgix `w`)
     max_image_bytes: int = 20 * 2**20
     max_image_pixels: int = 25_000_000
@@ -147,7 +147,7 @@ class UnsplashClient:
         path_or_url: str,
         params: dict[str, Any] | None = None,
         *,
-        retry: RetryPolicy | None = None,
+        retry: HttpRetry | None = None,
     ) -> ApiResponse:
         """GET an API path (relative to the base URL) or an absolute URL the API returned."""
         policy = retry or self.config.retry
