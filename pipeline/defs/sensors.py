@@ -19,20 +19,19 @@ from pipeline.defs.backfill_request import backfills_in_flight, request_backfill
 from pipeline.defs.jobs import gallery_site_job
 from pipeline.defs.partitions import daily_partitions
 from pipeline.lib.core import clock
-from pipeline.lib.orchestration.gaps import (
-    FAILED,
-    IN_PROGRESS,
-    DayHistory,
-    GapPolicy,
-    Status,
-    find_gaps,
-)
+from pipeline.lib.orchestration.gaps import DayHistory, GapPolicy, PartState, State, find_gaps
 from pipeline.lib.settings import DoppelSettings
 
 GAP_FILL_TAGS = {"doppel/trigger": "gap_fill_sensor"}
 # The assets every gap-filling backfill covers, with the words a tick's reason uses.
 ASSET_LABELS = {unsplash_images.key: "photos", generated_images.key: "look-alikes"}
 FAILED_RUN_STATUSES = [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
+# Dagster's partition statuses in the words of `find_gaps` (anything else: not made yet).
+PART_STATES = {
+    dg.AssetPartitionStatus.MATERIALIZED: PartState.MADE,
+    dg.AssetPartitionStatus.FAILED: PartState.FAILED,
+    dg.AssetPartitionStatus.IN_PROGRESS: PartState.RUNNING,
+}
 
 
 def gap_policy(settings: DoppelSettings) -> GapPolicy:
@@ -117,18 +116,18 @@ def _statuses(
     key: dg.AssetKey,
     partitions: dg.PartitionsDefinition,
     days: Sequence[str],
-) -> dict[str, Status]:
+) -> dict[str, State]:
     found = instance.get_status_by_partition(key, list(days), partitions) or {}
-    return {day: found[day].value if found.get(day) else None for day in days}  # type: ignore[misc]
+    return {day: PART_STATES.get(found[day]) if found.get(day) else None for day in days}
 
 
-def _candidates(days: Sequence[str], statuses: dict[str, dict[str, Status]]) -> list[str]:
+def _candidates(days: Sequence[str], statuses: dict[str, dict[str, State]]) -> list[str]:
     """Days where some asset is missing or failed and nothing is running."""
     return [
         day
         for day in days
-        if not any(s[day] == IN_PROGRESS for s in statuses.values())
-        and any(s[day] in (None, FAILED) for s in statuses.values())
+        if not any(s[day] is PartState.RUNNING for s in statuses.values())
+        and any(s[day] in (None, PartState.FAILED) for s in statuses.values())
     ]
 
 

@@ -7,13 +7,14 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from pipeline.lib.orchestration.gaps import (
-    FAILED,
-    IN_PROGRESS,
-    MATERIALIZED,
     DayHistory,
     GapPolicy,
+    PartState,
+    State,
     find_gaps,
 )
+
+MATERIALIZED, FAILED, IN_PROGRESS = PartState.MADE, PartState.FAILED, PartState.RUNNING
 
 pytestmark = pytest.mark.dates  # `make test-dates` runs these under faketime
 
@@ -22,7 +23,7 @@ DAYS = ["2026-11-24", "2026-11-25", "2026-11-26", "2026-11-27"]
 POLICY = GapPolicy(max_attempts=3, retry_after=timedelta(minutes=30), schedule_time=time(1, 0))
 
 
-def statuses(photos: list[str | None], lookalikes: list[str | None]) -> dict:
+def statuses(photos: list[State], lookalikes: list[State]) -> dict:
     return {
         "photos": dict(zip(DAYS, photos, strict=True)),
         "look-alikes": dict(zip(DAYS, lookalikes, strict=True)),

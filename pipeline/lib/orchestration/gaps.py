@@ -10,13 +10,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from enum import Enum
 from typing import Literal
 
 from pipeline.lib.core.clock import not_after_now
 
-# Statuses as Dagster's AssetPartitionStatus names them; None = never materialized or tried.
-MATERIALIZED, FAILED, IN_PROGRESS = "MATERIALIZED", "FAILED", "IN_PROGRESS"
-Status = Literal["MATERIALIZED", "FAILED", "IN_PROGRESS"] | None
+
+class PartState(Enum):
+    """Where one asset stands for one day, in this module's own words (the sensor translates
+    the orchestrator's statuses into these); None stands for never made nor tried."""
+
+    MADE = "made"
+    FAILED = "failed"
+    RUNNING = "running"
+
+
+State = PartState | None
 
 
 @dataclass(frozen=True)
@@ -83,7 +92,7 @@ class GapReport:
 
 def find_gaps(
     days: Sequence[str],
-    statuses: Mapping[str, Mapping[str, Status]],
+    statuses: Mapping[str, Mapping[str, State]],
     history: Mapping[str, DayHistory],
     *,
     now: datetime,
@@ -128,14 +137,14 @@ def _after_a_stop(
 
 def _decide(
     day: str,
-    per_asset: Mapping[str, Status],
+    per_asset: Mapping[str, State],
     history: DayHistory,
     now: datetime,
     policy: GapPolicy,
 ) -> DayDecision:
-    if running := [label for label, s in per_asset.items() if s == IN_PROGRESS]:
+    if running := [label for label, s in per_asset.items() if s is PartState.RUNNING]:
         return DayDecision(day, False, f"{' and '.join(running)} in progress", "in_progress")
-    failed = [label for label, s in per_asset.items() if s == FAILED]
+    failed = [label for label, s in per_asset.items() if s is PartState.FAILED]
     missing = [label for label, s in per_asset.items() if s is None]
     if not failed and not missing:
         return DayDecision(day, False, "done", "done")
