@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.lib.core.images import load_image_file, resize_long_side
-from pipeline.lib.generators import SourceImage
+from pipeline.lib.generators import LoadedPhoto
 from pipeline.lib.generators.patch_remix.generator import PatchRemixGenerator
 from pipeline.lib.generators.style_transfer.generator import StyleTransferGenerator
 from pipeline.lib.measures.comparisons import compare_images
@@ -76,7 +76,7 @@ def main() -> int:
         kind = KINDS[path.name]
         photo = resize_long_side(load_image_file(path), args.size)
         for gen in generators:
-            made = gen.generate(SourceImage(photo, b"", "image/png", seed=args.seed))
+            made = gen.generate(LoadedPhoto(photo, b"", "image/png", seed=args.seed))
             accepted = bool(made.quality["accepted"])
             fair = judge(gen.name, compare_images(photo, made.image))
             t = tally[(gen.name, kind)]

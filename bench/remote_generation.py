@@ -39,7 +39,7 @@ from sqlalchemy import create_engine, make_url, text
 
 from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.day.generate import generate_day
-from pipeline.lib.db import Database, InspirationImage
+from pipeline.lib.db import Database, Photo
 from pipeline.lib.db.database import database_url_for
 from pipeline.lib.generators.budget import DailyBudget
 from pipeline.lib.generators.ledger import Ledger
@@ -69,7 +69,7 @@ def seed_day(db: Database, store: LocalObjectStore, photos: int) -> list[int]:
             path = samples[rank % len(samples)]
             key = f"originals/bench/{rank}-{path.name}"
             store.put(key, path.read_bytes(), "image/jpeg")
-            photo = InspirationImage(
+            photo = Photo(
                 source="bench", source_id=f"{DAY}/{rank}-{path.stem}", day=DAY, rank=rank,
                 status="stored", object_key=key, content_type="image/jpeg",
                 description=path.stem.replace("-", " "),

@@ -112,7 +112,7 @@ def write_day(store: LocalObjectStore, day: str, first_id: int, count: int, bund
         key = f"generated/{day}/{pid}-photo{pid:07d}.png"
         store.put(key, data)
         generations.append({
-            "inspiration_id": pid, "source_id": photo["source_id"], "status": "succeeded",
+            "photo_id": pid, "source_id": photo["source_id"], "status": "succeeded",
             "retryable": False, "error": None, "attempts": 1, "generator": "patch-remix",
             "model": "patch-remix-v1", "strategy": "patch nearest-neighbour remix",
             "prompt": None, "seed": pid, "object_key": key, "content_type": "image/png",

@@ -22,7 +22,7 @@ from pipeline.defs.jobs import daily_images_job, gallery_site_job
 from pipeline.defs.limits import IMAGE_GENERATOR_POOL
 from pipeline.defs.partitions import daily_partitions, last_complete_days
 from pipeline.lib.core import clock
-from pipeline.lib.db import Database, GeneratedImage, InspirationImage
+from pipeline.lib.db import Database, LookAlike, Photo
 from pipeline.lib.orchestration.instance import ensure_local_instance, with_local_start
 from pipeline.lib.orchestration.local_runs import owner_tags, recover_stale_runs, wait_for_pool_slot
 from pipeline.lib.settings import DoppelSettings
@@ -131,11 +131,11 @@ def _look_alikes(db: Database, day: str) -> int:
     with db.session() as session:
         count = session.scalar(
             select(func.count())
-            .select_from(GeneratedImage)
-            .join(GeneratedImage.inspiration)
+            .select_from(LookAlike)
+            .join(LookAlike.photo)
             .where(
-                InspirationImage.day == date.fromisoformat(day),
-                GeneratedImage.status == "succeeded",
+                Photo.day == date.fromisoformat(day),
+                LookAlike.status == "succeeded",
             )
         )
     return int(count or 0)

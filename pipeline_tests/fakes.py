@@ -8,7 +8,7 @@ from collections import Counter
 from PIL import Image, ImageOps
 
 from pipeline.defs.resources.generators import ImageGeneratorResource
-from pipeline.lib.generators import Generation, ImageGenerator, SourceImage
+from pipeline.lib.generators import Generation, ImageGenerator, LoadedPhoto
 
 # Calls per counter name; resources are re-created by Dagster, so the count lives here.
 CALLS: Counter[str] = Counter()
@@ -24,7 +24,7 @@ class MirrorGenerator:
         self.counter = counter
         self.fail_after = fail_after
 
-    def generate(self, source: SourceImage) -> Generation:
+    def generate(self, source: LoadedPhoto) -> Generation:
         with _LOCK:
             CALLS[self.counter] += 1
             call = CALLS[self.counter]

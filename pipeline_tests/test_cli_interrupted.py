@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from pipeline.defs.limits import IMAGE_GENERATOR_POOL
-from pipeline.lib.db import Database, GeneratedImage
+from pipeline.lib.db import Database, LookAlike
 from pipeline_tests.fixtures.openai_server import OpenAIImitation
 from pipeline_tests.test_paid_attempts import DAY, EDITS, paid_env, photo_of
 
@@ -84,7 +84,7 @@ def test_kill_9_mid_day_then_run_again_completes_and_pays_nothing_twice(
     assert started and claimed == 1  # what the next run has to clean up
     db = Database(f"sqlite:///{env['DOPPEL_DATA_DIR']}/doppel.db")
     with db.session() as session:  # a look-alike stored just before its row may be missing
-        recorded = len(session.scalars(select(GeneratedImage)).all())
+        recorded = len(session.scalars(select(LookAlike)).all())
     db.dispose()
 
     started_at = time.monotonic()

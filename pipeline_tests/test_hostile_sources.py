@@ -315,7 +315,7 @@ def test_a_day_keeps_its_source_until_redone_and_every_total_agrees(
     run(mine)
     assert totals() == ("folder", 3, 3, 3)
     db = Database(mine.resolved_database_url)
-    kept = db.day_inspirations(date.fromisoformat(DAY), "samples")
+    kept = db.photos_of_day(date.fromisoformat(DAY), "samples")
     db.dispose()
     assert len(kept) == 3 and all(r.used for r in kept)  # nothing stored is lost
 

@@ -20,7 +20,7 @@ from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.resources import build_resources
 from pipeline.defs.resources.generators import OpenAIImagesResource
 from pipeline.lib.core.storage import LocalObjectStore
-from pipeline.lib.db import Database, GeneratedImage, InspirationImage
+from pipeline.lib.db import Database, LookAlike, Photo
 from pipeline.lib.generators.pricing import DEFAULT_PRICES, PriceTable
 from pipeline.lib.settings import DEFAULT_EDIT_PROMPT, DoppelSettings, load_settings
 from pipeline_tests.fixtures.openai_server import TEST_API_KEY, OpenAIImitation
@@ -87,27 +87,27 @@ def materialize(
     )
 
 
-def day_photos(settings: DoppelSettings) -> list[InspirationImage]:
+def day_photos(settings: DoppelSettings) -> list[Photo]:
     """Collect the day first, so faults can be aimed at particular photos."""
     result = materialize(settings, selection=[unsplash_images])
     assert result.success
     db = Database(settings.resolved_database_url)
-    photos = db.day_inspirations(date.fromisoformat(DAY))
+    photos = db.photos_of_day(date.fromisoformat(DAY))
     db.dispose()
     assert len(photos) == 4
     return photos
 
 
-def mentions(photo: InspirationImage) -> Any:
+def mentions(photo: Photo) -> Any:
     text = photo.description or photo.title or ""
     return lambda request: text in request.params.get("prompt", "")
 
 
-def rows_by_photo(settings: DoppelSettings) -> dict[str, GeneratedImage]:
+def rows_by_photo(settings: DoppelSettings) -> dict[str, LookAlike]:
     db = Database(settings.resolved_database_url)
     with db.session() as session:
-        rows = session.scalars(select(GeneratedImage)).all()
-        out = {row.inspiration.source_id: row for row in rows}
+        rows = session.scalars(select(LookAlike)).all()
+        out = {row.photo.source_id: row for row in rows}
     db.dispose()
     return out
 

@@ -265,4 +265,4 @@ def test_two_processes_on_the_same_day_never_exceed_the_cap(
         per_photo = Counter(photo_of(r) for r in server.billed())
         assert per_photo == Counter(dict.fromkeys(NAMES, 1))
         rows = [r for r in ledger_rows(settings) if r.outcome != "not_billed"]
-        assert sorted(Counter(r.inspiration_id for r in rows).values()) == [1, 1, 1, 1]
+        assert sorted(Counter(r.photo_id for r in rows).values()) == [1, 1, 1, 1]

@@ -20,7 +20,7 @@ from pipeline.defs.resources import build_resources
 from pipeline.defs.resources.generators import PatchRemixResource
 from pipeline.lib.core.images import decode_image
 from pipeline.lib.core.storage import LocalObjectStore
-from pipeline.lib.db import Database, GeneratedImage, InspirationImage
+from pipeline.lib.db import Database, LookAlike, Photo
 from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline.lib.sources.folder import SAMPLE_PHOTOS_DIR
 from pipeline_tests.fakes import CALLS, MirrorGeneratorResource
@@ -48,8 +48,8 @@ def checks_of(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
 
 def counts(db: Database) -> tuple[int, int]:
     with db.session() as session:
-        photos = session.scalar(select(func.count()).select_from(InspirationImage))
-        generations = session.scalar(select(func.count()).select_from(GeneratedImage))
+        photos = session.scalar(select(func.count()).select_from(Photo))
+        generations = session.scalar(select(func.count()).select_from(LookAlike))
     return int(photos or 0), int(generations or 0)
 
 
@@ -149,9 +149,7 @@ def test_generator_failing_after_n_photos_then_rerun(local_settings: DoppelSetti
     assert CALLS[first] == 4
     with db.session() as session:
         paid_for = set(
-            session.scalars(
-                select(GeneratedImage.object_key).where(GeneratedImage.status == "succeeded")
-            )
+            session.scalars(select(LookAlike.object_key).where(LookAlike.status == "succeeded"))
         )
 
     healthy = resources | {"image_generator": MirrorGeneratorResource(counter=second)}
@@ -159,7 +157,7 @@ def test_generator_failing_after_n_photos_then_rerun(local_settings: DoppelSetti
     assert CALLS[second] == 2  # only the two that failed
     assert counts(db) == (4, 4)  # no duplicate rows
     with db.session() as session:
-        rows = session.scalars(select(GeneratedImage)).all()
+        rows = session.scalars(select(LookAlike)).all()
         assert {r.status for r in rows} == {"succeeded"}
         assert paid_for <= {r.object_key for r in rows}
         assert sorted(r.attempts for r in rows) == [1, 1, 2, 2]
@@ -198,7 +196,7 @@ def test_truncated_photo_is_recorded_and_reported(tmp_path: Path) -> None:
     assert CALLS[counter] == 3
 
     db = Database(settings.resolved_database_url)
-    photos = {p.source_id.split("/")[-1]: p for p in db.day_inspirations(date.fromisoformat(DAY))}
+    photos = {p.source_id.split("/")[-1]: p for p in db.photos_of_day(date.fromisoformat(DAY))}
     assert photos["broken"].status == "failed"
     assert "truncated" in (photos["broken"].error or "").lower()
     assert all(photos[n].status == "stored" for n in ("coffee", "rocket", "chelsea"))

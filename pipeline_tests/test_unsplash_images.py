@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.resources import build_resources
-from pipeline.lib.db import Database, InspirationImage
+from pipeline.lib.db import Database, Photo
 from pipeline.lib.settings import DoppelSettings, SettingsError, load_settings
 from pipeline_tests.fixtures.unsplash_server import (
     IXID,
@@ -82,10 +82,10 @@ def failure_of(result: dg.ExecuteInProcessResult) -> tuple[str, dict[str, Any]]:
     return data.description or "", {k: v.value for k, v in data.metadata.items()}
 
 
-def day_rows(settings: DoppelSettings) -> list[InspirationImage]:
+def day_rows(settings: DoppelSettings) -> list[Photo]:
     db = Database(settings.resolved_database_url)
     try:
-        return db.day_inspirations(date.fromisoformat(DAY))
+        return db.photos_of_day(date.fromisoformat(DAY))
     finally:
         db.dispose()
 
@@ -289,7 +289,7 @@ def test_unsplash_key_never_reaches_logs_metadata_database_or_files(
     assert not any(key in event for event in events)
     db = Database(settings.resolved_database_url)
     with db.session() as session:
-        for row in session.scalars(select(InspirationImage)):
+        for row in session.scalars(select(Photo)):
             assert key not in repr({c.name: getattr(row, c.name) for c in row.__table__.columns})
     db.dispose()
     for path in tmp_path.rglob("*"):  # SQLite files, stored objects, Dagster's run storage

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from pipeline.defs.assets import daily_assets
 from pipeline.defs.resources import build_resources
 from pipeline.defs.resources.generators import Img2ImgResource, OpenAIImagesResource
-from pipeline.lib.db import BilledRequest, Database, GeneratedImage
+from pipeline.lib.db import BilledRequest, Database, LookAlike
 from pipeline.lib.settings import SettingsError, load_settings
 from pipeline_tests.fixtures.img2img_server import Img2ImgImitation
 
@@ -107,7 +107,7 @@ def test_an_img2img_day_through_dagster_with_basic_auth(
 
     db = Database(settings.resolved_database_url)
     with db.session() as session:
-        rows = session.scalars(select(GeneratedImage)).all()
+        rows = session.scalars(select(LookAlike)).all()
         assert [(r.status, r.generator, r.strategy, r.model) for r in rows] == [
             ("succeeded", "img2img", "img2img", "sdxl_imitation")
         ] * 2
@@ -117,7 +117,7 @@ def test_an_img2img_day_through_dagster_with_basic_auth(
         assert [(r.generator, r.endpoint, r.outcome, r.http_status) for r in ledger] == [
             ("img2img", "/sdapi/v1/img2img", "billed", 200)
         ] * 2
-        assert sorted(r.inspiration_id for r in ledger) == sorted(r.inspiration_id for r in rows)
+        assert sorted(r.photo_id for r in ledger) == sorted(r.photo_id for r in rows)
     db.dispose()
 
 

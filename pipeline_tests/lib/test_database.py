@@ -12,7 +12,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
-from pipeline.lib.db import Base, Database, GeneratedImage, InspirationImage
+from pipeline.lib.db import Base, Database, LookAlike, Photo
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -26,12 +26,12 @@ def database(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no
     db.dispose()
 
 
-def photo(source_id: str, **kw: Any) -> InspirationImage:
+def photo(source_id: str, **kw: Any) -> Photo:
     values: dict[str, Any] = {
         "day": date(2026, 11, 20), "rank": 1, "status": "stored",
         "download_tracked_at": datetime(2026, 11, 21, tzinfo=UTC),
     }  # fmt: skip
-    return InspirationImage(source="samples", source_id=source_id, credit={}, **(values | kw))
+    return Photo(source="samples", source_id=source_id, credit={}, **(values | kw))
 
 
 def test_migrations_match_the_models(database: Database) -> None:
@@ -47,7 +47,7 @@ def test_migrations_match_the_models(database: Database) -> None:
 def test_source_ids_are_unique_per_source(database: Database) -> None:
     with database.session() as session:
         session.add(photo("a"))
-        session.add(InspirationImage(
+        session.add(Photo(
             source="folder", source_id="a", day=date(2026, 11, 20), rank=1, status="stored",
             credit={},
         ))  # fmt: skip
@@ -60,10 +60,10 @@ def test_one_generation_per_photo(database: Database) -> None:
         p = photo("b")
         session.add(p)
         session.flush()
-        session.add(GeneratedImage(inspiration_id=p.id, status="succeeded", generator="x"))
+        session.add(LookAlike(photo_id=p.id, status="succeeded", generator="x"))
         photo_id = p.id
     with pytest.raises(IntegrityError), database.session() as session:
-        session.add(GeneratedImage(inspiration_id=photo_id, status="failed", generator="x"))
+        session.add(LookAlike(photo_id=photo_id, status="failed", generator="x"))
 
 
 def test_status_by_day_counts(database: Database) -> None:
@@ -73,7 +73,7 @@ def test_status_by_day_counts(database: Database) -> None:
             session.add(p)
             session.flush()
             if status:
-                session.add(GeneratedImage(inspiration_id=p.id, status=status, generator="x"))
+                session.add(LookAlike(photo_id=p.id, status=status, generator="x"))
         session.add(photo("broken", status="failed", error="truncated"))
         session.add(photo("untracked", download_tracked_at=None))  # stored, not yet used
         other = photo("elsewhere")  # the day keeps its first source: not counted

@@ -13,7 +13,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from pipeline.lib.core import clock
-from pipeline.lib.db import Database, GeneratedImage, InspirationImage
+from pipeline.lib.db import Database, LookAlike, Photo
 from pipeline.lib.observability.exporter import (
     DoppelCollector,
     build_registry,
@@ -57,18 +57,14 @@ def database(tmp_path: Path) -> Iterator[Database]:
 def add_day(db: Database, day: date, generations: list[dict[str, Any]], source: str = "samples"):  # type: ignore[no-untyped-def]
     with db.session() as session:
         for rank, fields in enumerate(generations):
-            photo = InspirationImage(
+            photo = Photo(
                 source=source, source_id=f"{day}-{rank}", day=day, rank=rank, status="stored"
             )
             session.add(photo)
             session.flush()
             if fields:
-                session.add(GeneratedImage(inspiration_id=photo.id, **fields))
-        session.add(
-            InspirationImage(
-                source=source, source_id=f"{day}-bad", day=day, rank=99, status="failed"
-            )
-        )
+                session.add(LookAlike(photo_id=photo.id, **fields))
+        session.add(Photo(source=source, source_id=f"{day}-bad", day=day, rank=99, status="failed"))
 
 
 @dg.asset

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.day import generate
 from pipeline.lib.day.collect import collect_day
-from pipeline.lib.db import Database, GeneratedImage
-from pipeline.lib.generators import Generation, GenerationError, SourceImage
+from pipeline.lib.db import Database, LookAlike
+from pipeline.lib.generators import Generation, GenerationError, LoadedPhoto
 from pipeline.lib.sources.folder import sample_source
 from pipeline_tests.fakes import CALLS, MirrorGenerator
 
@@ -55,7 +55,7 @@ def test_a_crash_after_storing_is_adopted_not_paid_again(
     paid = CALLS[first.counter]
     assert 1 <= paid <= 2
     with db.session() as session:
-        assert session.scalars(select(GeneratedImage)).all() == []
+        assert session.scalars(select(LookAlike)).all() == []
 
     monkeypatch.setattr(generate, "_record_success", real_record)
     second = MirrorGenerator(f"m-{uuid.uuid4().hex}")
@@ -70,7 +70,7 @@ class Refusing:
     def __init__(self) -> None:
         self.calls = 0
 
-    def generate(self, source: SourceImage) -> Generation:
+    def generate(self, source: LoadedPhoto) -> Generation:
         self.calls += 1
         raise GenerationError("moderation_blocked", kind="refused", retryable=False)
 
@@ -115,7 +115,7 @@ def test_the_generators_quality_record_reaches_the_comparison(
     seen: list[object] = []
 
     class Gated(MirrorGenerator):
-        def generate(self, source: SourceImage) -> Generation:
+        def generate(self, source: LoadedPhoto) -> Generation:
             made = super().generate(source)
             made.quality = {"zero_shift": 0.25, "largest_copied_region": 0.125}
             return made

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from pipeline.lib.generators import GenerationError, GeneratorUnavailable, SourceImage
+from pipeline.lib.generators import GenerationError, GeneratorUnavailable, LoadedPhoto
 from pipeline.lib.generators.img2img import Img2ImgConfig, Img2ImgGenerator, output_size
 from pipeline_tests.conftest import free_port
 from pipeline_tests.fixtures.img2img_server import Img2ImgImitation
@@ -23,11 +23,11 @@ def server() -> Iterator[Img2ImgImitation]:
         yield imitation
 
 
-def photo(description: str | None = "Chelsea the cat, close-up") -> SourceImage:
+def photo(description: str | None = "Chelsea the cat, close-up") -> LoadedPhoto:
     image = Image.new("RGB", (120, 80), (200, 90, 40))
     buffer = io.BytesIO()
     image.save(buffer, "JPEG")
-    return SourceImage(
+    return LoadedPhoto(
         image=image, data=buffer.getvalue(), content_type="image/jpeg", seed=4242,
         description=description,
     )  # fmt: skip

@@ -20,8 +20,8 @@ from sqlalchemy import select
 
 from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.day.generate import generate_day
-from pipeline.lib.db import BilledRequest, Database, InspirationImage
-from pipeline.lib.generators import GenerationError, GeneratorUnavailable, SourceImage
+from pipeline.lib.db import BilledRequest, Database, Photo
+from pipeline.lib.generators import GenerationError, GeneratorUnavailable, LoadedPhoto
 from pipeline.lib.generators.img2img import ROUTE, Img2ImgConfig, Img2ImgGenerator
 from pipeline.lib.generators.ledger import Ledger, PaidAttemptCapReached
 from pipeline_tests.fixtures.img2img_server import Img2ImgImitation
@@ -57,7 +57,7 @@ def add_photos(db: Database, store: LocalObjectStore | None, count: int) -> list
             key = f"originals/{DAY}/{rank}.jpg"
             if store is not None:
                 store.put(key, jpeg(rank * 40), "image/jpeg")
-            photo = InspirationImage(
+            photo = Photo(
                 source="samples", source_id=f"p{rank}", day=DAY, rank=rank,
                 status="stored", object_key=key, content_type="image/jpeg",
             )  # fmt: skip
@@ -67,9 +67,9 @@ def add_photos(db: Database, store: LocalObjectStore | None, count: int) -> list
         return [p.id for p in photos]
 
 
-def source(photo_id: int) -> SourceImage:
+def source(photo_id: int) -> LoadedPhoto:
     data = jpeg()
-    return SourceImage(
+    return LoadedPhoto(
         image=Image.open(io.BytesIO(data)).convert("RGB"), data=data,
         content_type="image/jpeg", seed=4242, photo_id=photo_id,
     )  # fmt: skip
@@ -197,12 +197,12 @@ def test_a_killed_process_leaves_an_outcome_unknown_row_counted_as_billed(
         "import io, sys\n"
         "from PIL import Image\n"
         "from pipeline.lib.db import Database\n"
-        "from pipeline.lib.generators import SourceImage\n"
+        "from pipeline.lib.generators import LoadedPhoto\n"
         "from pipeline.lib.generators.img2img import Img2ImgConfig, Img2ImgGenerator\n"
         "from pipeline.lib.generators.ledger import Ledger\n"
         "data = io.BytesIO()\n"
         "Image.new('RGB', (120, 80)).save(data, 'JPEG')\n"
-        "photo = SourceImage(Image.new('RGB', (120, 80)), data.getvalue(), 'image/jpeg', 1,\n"
+        "photo = LoadedPhoto(Image.new('RGB', (120, 80)), data.getvalue(), 'image/jpeg', 1,\n"
         "                    photo_id=int(sys.argv[3]))\n"
         "config = Img2ImgConfig(base_url=sys.argv[2], long_side=128, timeout_s=30)\n"
         "Img2ImgGenerator(config, ledger=Ledger(Database(sys.argv[1]))).generate(photo)\n"

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.lib.core import clock
-from pipeline.lib.db import BilledRequest, Database, InspirationImage
+from pipeline.lib.db import BilledRequest, Database, Photo
 from pipeline.lib.generators.budget import spent_today
 from pipeline.lib.generators.ledger import Ledger, PaidAttemptCapReached
 
@@ -35,7 +35,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
 def add_photos(db: Database, count: int) -> list[int]:
     with db.session() as session:
         photos = [
-            InspirationImage(
+            Photo(
                 source="samples",
                 source_id=f"p{i}",
                 day=date(2026, 11, 20),
@@ -99,7 +99,7 @@ def test_the_cap_counts_paid_attempts_and_retry_lifts_it_on_the_record(db: Datab
 def test_the_database_itself_refuses_a_slot_beyond_the_cap_or_taken_twice(db: Database) -> None:
     [photo] = add_photos(db, 1)
     row = {
-        "inspiration_id": photo, "kind": "request", "cap_round": 1, "paid_cap": 2,
+        "photo_id": photo, "kind": "request", "cap_round": 1, "paid_cap": 2,
         "generator": "openai", "attempt": 1, "estimated_usd": 0.0, "outcome": "pending",
     }  # fmt: skip
     with db.session() as session:

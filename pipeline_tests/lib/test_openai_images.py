@@ -13,7 +13,7 @@ import openai
 import pytest
 from PIL import Image
 
-from pipeline.lib.generators import GenerationError, GeneratorUnavailable, SourceImage
+from pipeline.lib.generators import GenerationError, GeneratorUnavailable, LoadedPhoto
 from pipeline.lib.generators.budget import DailyBudget
 from pipeline.lib.generators.openai_images import OpenAIImagesConfig, OpenAIImagesGenerator
 from pipeline.lib.generators.pricing import DEFAULT_PRICES, PriceTable
@@ -29,13 +29,13 @@ def server() -> Iterator[OpenAIImitation]:
         yield imitation
 
 
-def photo(fmt: str = "JPEG", size: tuple[int, int] = (96, 64), **extra: Any) -> SourceImage:
+def photo(fmt: str = "JPEG", size: tuple[int, int] = (96, 64), **extra: Any) -> LoadedPhoto:
     image = Image.new("RGB", size, (20, 120, 200))
     buffer = io.BytesIO()
     image.save(buffer, fmt)
     fields: dict[str, Any] = {"content_type": f"image/{fmt.lower()}", "seed": 7, "name": "p1"}
     fields |= extra
-    return SourceImage(image=image, data=buffer.getvalue(), **fields)
+    return LoadedPhoto(image=image, data=buffer.getvalue(), **fields)
 
 
 def generator(

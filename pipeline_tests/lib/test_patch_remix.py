@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from pipeline.lib.core.images import ImageError, decode_image, load_image_file, resize_long_side
-from pipeline.lib.generators import Generation, GenerationError, SourceImage
+from pipeline.lib.generators import Generation, GenerationError, LoadedPhoto
 from pipeline.lib.generators.patch_remix import RemixSettings, remix
 from pipeline.lib.generators.patch_remix.files import generate_file
 from pipeline.lib.generators.patch_remix.generator import PatchRemixGenerator
@@ -149,7 +149,7 @@ def test_generator_fills_a_generation_and_is_thread_safe(coffee: Image.Image) ->
     gen = PatchRemixGenerator(work_size=96)
     assert gen.name == "patch-remix" and gen.settings.work_size == 96
     sources = [
-        SourceImage(image=coffee, data=b"", content_type="image/jpeg", seed=s) for s in (1, 2)
+        LoadedPhoto(image=coffee, data=b"", content_type="image/jpeg", seed=s) for s in (1, 2)
     ]
     alone = [gen.generate(s) for s in sources]
     together: list[Generation | None] = [None, None]
@@ -173,7 +173,7 @@ def test_generator_fills_a_generation_and_is_thread_safe(coffee: Image.Image) ->
 def test_generator_rejects_unknown_settings_and_tiny_images() -> None:
     with pytest.raises(TypeError):
         PatchRemixGenerator(no_such_setting=1)
-    tiny = SourceImage(image=Image.new("RGB", (10, 10)), data=b"", content_type="", seed=0)
+    tiny = LoadedPhoto(image=Image.new("RGB", (10, 10)), data=b"", content_type="", seed=0)
     with pytest.raises(GenerationError) as exc:
         PatchRemixGenerator().generate(tiny)
     assert exc.value.retryable is False

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from pipeline.lib.core.images import ImageError, decode_image, load_image_file, resize_long_side
-from pipeline.lib.generators import Generation, GenerationError, SourceImage
+from pipeline.lib.generators import Generation, GenerationError, LoadedPhoto
 from pipeline.lib.generators.patch_remix.files import generate_file
 from pipeline.lib.generators.style_transfer import Painter, StyleSettings, paint
 from pipeline.lib.generators.style_transfer.generator import StyleTransferGenerator
@@ -177,7 +177,7 @@ def test_generator_fills_a_generation_and_is_thread_safe(coffee: Image.Image) ->
     gen = StyleTransferGenerator(ONE_TRY)
     assert gen.name == "style-transfer" and gen.settings.output_size == 96
     sources = [
-        SourceImage(image=coffee, data=b"", content_type="image/jpeg", seed=s) for s in (1, 2)
+        LoadedPhoto(image=coffee, data=b"", content_type="image/jpeg", seed=s) for s in (1, 2)
     ]
     alone = [gen.generate(s) for s in sources]
     together: list[Generation | None] = [None, None]
@@ -204,7 +204,7 @@ def test_generator_fills_a_generation_and_is_thread_safe(coffee: Image.Image) ->
     ids=["tiny", "sliver"],
 )
 def test_images_it_cannot_paint_fail_for_good_not_crash(image: Image.Image) -> None:
-    tiny = SourceImage(image=image, data=b"", content_type="", seed=0)
+    tiny = LoadedPhoto(image=image, data=b"", content_type="", seed=0)
     with pytest.raises(GenerationError, match="style transfer") as exc:
         StyleTransferGenerator(output_size=256).generate(tiny)
     assert exc.value.retryable is False
@@ -216,7 +216,7 @@ def test_images_it_cannot_paint_fail_for_good_not_crash(image: Image.Image) -> N
 def test_odd_image_modes_are_painted_in_rgb(coffee: Image.Image, mode: str) -> None:
     odd = coffee.resize((120, 80)).convert(mode if mode != "I;16" else "I").convert(mode)
     out = StyleTransferGenerator(output_size=64, style=2, max_attempts=1).generate(
-        SourceImage(image=odd, data=b"", content_type="", seed=0)
+        LoadedPhoto(image=odd, data=b"", content_type="", seed=0)
     )
     assert out.image.mode == "RGB" and out.image.size == (64, 43)
 

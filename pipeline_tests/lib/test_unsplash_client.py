@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.lib.core.http import HttpRetry
 from pipeline.lib.core.images import ImageError, decode_image
-from pipeline.lib.sources import PhotoFetchError, PhotoRefused, SourcePhoto
+from pipeline.lib.sources import ListedPhoto, PhotoFetchError, PhotoRefused
 from pipeline.lib.sources.unsplash import UnsplashSource
 from pipeline.lib.sources.unsplash_client import (
     UnsplashBudgetSpent,
@@ -262,7 +262,7 @@ def test_unsplash_rate_limit_stops_everything_with_a_retry_time(
     assert caught.value.retry_after_s == 3600
     with pytest.raises(UnsplashRateLimited):
         source.day_photos(DAY, 4)
-    photo = SourcePhoto("unsplash", "x", 1, "", credit={
+    photo = ListedPhoto("unsplash", "x", 1, "", credit={
         "download_location": f"{unsplash.root_url}/photos/x/download?ixid={IXID}"})  # fmt: skip
     with pytest.raises(UnsplashRateLimited):
         source.track_use(photo)
@@ -428,7 +428,7 @@ def test_unsplash_download_tracking_keeps_the_query_and_fails_loudly(
         source.track_use(photos["deny"])
     assert len(unsplash.requests_for("download", "deny")) == 1
 
-    elsewhere = SourcePhoto("unsplash", "x", 1, "", credit={
+    elsewhere = ListedPhoto("unsplash", "x", 1, "", credit={
         "download_location": "https://tracker.example.test/photos/x/download?ixid=1"})  # fmt: skip
     with pytest.raises(UnsplashError, match="another host"):
         source.track_use(elsewhere)
@@ -440,7 +440,7 @@ def test_unsplash_download_tracking_keeps_the_query_and_fails_loudly(
 
 def day_photo(
     server: UnsplashImitation, source: UnsplashSource, photo_id: str = "p", **kwargs: Any
-) -> SourcePhoto:
+) -> ListedPhoto:
     server.photos = [server.photo(photo_id, promoted_at=at(0, 5), **kwargs)]
     [photo] = source.day_photos(DAY, 1)
     return photo
@@ -476,7 +476,7 @@ def test_unsplash_image_from_a_host_not_allowed_is_refused_unfetched(
     assert unsplash.requests_for("image") == []
 
     plain = make_source(allowed_image_hosts=("images.example.test",))
-    insecure = SourcePhoto("unsplash", "x", 1, "http://images.example.test/x.jpg")
+    insecure = ListedPhoto("unsplash", "x", 1, "http://images.example.test/x.jpg")
     with pytest.raises(PhotoRefused, match=r"http://images\.example\.test:80 is not on"):
         plain.fetch_image(insecure)
 

@@ -25,7 +25,7 @@ class DayAudit:
 def audit_day(day: date, source_ids: set[str], *, db: Database, store: ObjectStore) -> DayAudit:
     """Audit the photos of `day` named in its table (`source_ids`)."""
     audit = DayAudit(day)
-    for photo in db.day_inspirations(day):
+    for photo in db.photos_of_day(day):
         if photo.source_id not in source_ids:
             continue
         audit.photos += 1
@@ -36,7 +36,7 @@ def audit_day(day: date, source_ids: set[str], *, db: Database, store: ObjectSto
                 audit.unaccounted.append(photo.source_id)
             continue
         _check_decodes(audit, photo.source_id, photo.object_key, store)
-        generation = photo.generation
+        generation = photo.look_alike
         if generation is None:
             audit.unaccounted.append(photo.source_id)
         elif generation.status != "succeeded":

@@ -34,13 +34,13 @@ from sqlalchemy.orm import Session
 from pipeline.lib.core import clock
 from pipeline.lib.core.images import ImageError, decode_image, sniff_content_type
 from pipeline.lib.core.storage import ObjectStore
-from pipeline.lib.db import Database, InspirationImage
+from pipeline.lib.db import Database, Photo
 from pipeline.lib.sources import (
+    ListedPhoto,
     PhotoFetchError,
     PhotoRefused,
     PhotoSource,
     SourceLimitReached,
-    SourcePhoto,
 )
 
 log = logging.getLogger(__name__)
@@ -102,9 +102,9 @@ def collect_day(
             "%s was collected from %s and keeps it (now %s); `doppel redo %s` re-collects it",
             day, day_source, source.name, day,
         )  # fmt: skip
-        kept = [row_of(photo) for photo in db.day_inspirations(day, day_source)]
+        kept = [row_of(photo) for photo in db.photos_of_day(day, day_source)]
         return DayCollection(day, kept, reused=True, kept_source=day_source)
-    existing = db.day_inspirations(day, source.name)
+    existing = db.photos_of_day(day, source.name)
     result = DayCollection(day, [])
     if sum(1 for photo in existing if photo.status in SETTLED) >= count:
         log.info("%s: %d photos already settled; the source is not asked again", day, count)
@@ -122,13 +122,13 @@ def collect_day(
                 result.fetched += 1
             else:
                 result.failures.append((photo.source_id, collected.error or "unknown error"))
-    result.rows = [row_of(photo) for photo in db.day_inspirations(day, source.name)]
+    result.rows = [row_of(photo) for photo in db.photos_of_day(day, source.name)]
     return result
 
 
 def _collect_photo(
-    day: date, photo: SourcePhoto, *, source: PhotoSource, store: ObjectStore, db: Database
-) -> InspirationImage | None:
+    day: date, photo: ListedPhoto, *, source: PhotoSource, store: ObjectStore, db: Database
+) -> Photo | None:
     """The photo's record after this run, or None when it must wait for a tracking call."""
     known = _record_of(photo, db)
     if known is not None and (known.status in ("refused", "untracked") or known.used):
@@ -151,8 +151,8 @@ def _collect_photo(
 
 
 def _store_photo(
-    day: date, photo: SourcePhoto, *, source: PhotoSource, store: ObjectStore, db: Database
-) -> InspirationImage:
+    day: date, photo: ListedPhoto, *, source: PhotoSource, store: ObjectStore, db: Database
+) -> Photo:
     with db.session() as session:
         record = _row_for(session, day, photo)
         _apply_metadata(record, photo)
@@ -180,7 +180,7 @@ def _store_photo(
 
 
 def _track_use(
-    day: date, photo: SourcePhoto, record_id: int, *, source: PhotoSource, db: Database
+    day: date, photo: ListedPhoto, record_id: int, *, source: PhotoSource, db: Database
 ) -> bool:
     """One tracking try for a stored photo. False when no call may be sent this run."""
     left = source.tracking_calls_left()
@@ -188,7 +188,7 @@ def _track_use(
         log.warning("%s: no tracking call left for %s this run", day, photo.source_id)
         return False
     with db.session() as session:  # counted before it is sent: a crash still counts
-        record = session.get(InspirationImage, record_id)
+        record = session.get(Photo, record_id)
         assert record is not None
         record.tracking_attempts += 1
         attempt = record.tracking_attempts
@@ -214,7 +214,7 @@ def _save_tracking(
     record_id: int, db: Database, *, attempt: int, error: str | None, tracked: bool = False
 ) -> None:
     with db.session() as session:
-        record = session.get(InspirationImage, record_id)
+        record = session.get(Photo, record_id)
         assert record is not None
         record.tracking_attempts, record.tracking_error = attempt, error
         if tracked:
@@ -224,35 +224,31 @@ def _save_tracking(
             record.error = f"download tracking failed {attempt} times, not used: {error}"
 
 
-def _record_of(photo: SourcePhoto, db: Database) -> InspirationImage | None:
+def _record_of(photo: ListedPhoto, db: Database) -> Photo | None:
     with db.session() as session:
         return _find_row(session, photo)
 
 
-def _find_row(session: Session, photo: SourcePhoto) -> InspirationImage | None:
+def _find_row(session: Session, photo: ListedPhoto) -> Photo | None:
     """The photo's row: one per (source, source_id), whatever the day."""
     return session.scalars(
-        select(InspirationImage).where(
-            InspirationImage.source == photo.source,
-            InspirationImage.source_id == photo.source_id,
+        select(Photo).where(
+            Photo.source == photo.source,
+            Photo.source_id == photo.source_id,
         )
     ).one_or_none()
 
 
-def _row_for(session: Session, day: date, photo: SourcePhoto) -> InspirationImage:
+def _row_for(session: Session, day: date, photo: ListedPhoto) -> Photo:
     """The photo's row, added to the session if it has none yet."""
     record = _find_row(session, photo)
     if record is None:
-        record = InspirationImage(
-            source=photo.source, source_id=photo.source_id, day=day, rank=photo.rank
-        )
+        record = Photo(source=photo.source, source_id=photo.source_id, day=day, rank=photo.rank)
         session.add(record)
     return record
 
 
-def _record_failure(
-    day: date, photo: SourcePhoto, status: str, reason: str, db: Database
-) -> InspirationImage:
+def _record_failure(day: date, photo: ListedPhoto, status: str, reason: str, db: Database) -> Photo:
     """The photo recorded as not usable, with only what cannot break its row again."""
     try:
         with db.session() as session:
@@ -261,7 +257,7 @@ def _record_failure(
             return record
     except Exception as exc:  # even the bare row cannot be written: report it in the run
         log.error("%s: photo %s cannot be recorded: %s", day, photo.source_id, _one_line(exc))
-        return InspirationImage(
+        return Photo(
             source=photo.source, source_id=photo.source_id, day=day, rank=photo.rank,
             status=status, error=reason,
         )  # fmt: skip
@@ -272,9 +268,9 @@ def _one_line(exc: BaseException, *, with_type: bool = True) -> str:
     return f"{type(exc).__name__}: {first}" if with_type else first or type(exc).__name__
 
 
-def _photo_of(record: InspirationImage) -> SourcePhoto:
+def _photo_of(record: Photo) -> ListedPhoto:
     """What a source needs to track a stored photo again: its id and credit data."""
-    return SourcePhoto(
+    return ListedPhoto(
         source=record.source,
         source_id=record.source_id,
         rank=record.rank,
@@ -284,7 +280,7 @@ def _photo_of(record: InspirationImage) -> SourcePhoto:
     )
 
 
-def _apply_metadata(record: InspirationImage, photo: SourcePhoto) -> None:
+def _apply_metadata(record: Photo, photo: ListedPhoto) -> None:
     record.rank = photo.rank
     for name in (
         "title", "description", "likes", "published_at", "photographer_name",
@@ -296,7 +292,7 @@ def _apply_metadata(record: InspirationImage, photo: SourcePhoto) -> None:
         record.width, record.height = photo.width, photo.height
 
 
-def row_of(photo: InspirationImage) -> dict[str, Any]:
+def row_of(photo: Photo) -> dict[str, Any]:
     row = {name: getattr(photo, name) for name in PHOTO_COLUMNS}
     row["day"] = photo.day.isoformat()
     row["used"] = photo.used

@@ -31,13 +31,13 @@ from threadpoolctl import threadpool_limits
 
 from pipeline.lib.core.images import ImageError, decode_image, encode_image
 from pipeline.lib.core.storage import ObjectNotFound, ObjectStore
-from pipeline.lib.db import Database, GeneratedImage, InspirationImage
+from pipeline.lib.db import Database, LookAlike, Photo
 from pipeline.lib.generators import (
     Generation,
     GenerationError,
     GeneratorUnavailable,
     ImageGenerator,
-    SourceImage,
+    LoadedPhoto,
 )
 from pipeline.lib.generators.ledger import Ledger
 
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 DONE = ("succeeded", "refused")
 GENERATION_COLUMNS = (
-    "inspiration_id", "status", "retryable", "error", "attempts", "generator", "model",
+    "photo_id", "status", "retryable", "error", "attempts", "generator", "model",
     "strategy", "prompt", "seed", "object_key", "content_type", "width", "height", "sha256",
     "cost_usd", "latency_s", "request_id", "usage", "quality", "comparisons",
 )  # fmt: skip
@@ -80,12 +80,12 @@ class DayGeneration:
         return [r for r in self.rows if r["status"] not in DONE and r["retryable"]]
 
 
-def generation_key(day: date, photo: InspirationImage, suffix: str) -> str:
+def generation_key(day: date, photo: Photo, suffix: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", photo.source_id).strip("_")[:80]
     return f"generated/{day.isoformat()}/{photo.id}-{safe}{suffix}"
 
 
-def seed_for(photo: InspirationImage) -> int:
+def seed_for(photo: Photo) -> int:
     """A stable seed per photo, so a retry draws the same look-alike."""
     digest = hashlib.sha256(f"{photo.source}:{photo.source_id}".encode()).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
@@ -107,15 +107,15 @@ def generate_day(
     with db.session() as session:
         photos = list(
             session.scalars(
-                select(InspirationImage)
-                .where(InspirationImage.id.in_(ids), InspirationImage.status == "stored")
-                .order_by(InspirationImage.rank)
+                select(Photo)
+                .where(Photo.id.in_(ids), Photo.status == "stored")
+                .order_by(Photo.rank)
             ).unique()
         )
 
-    todo: list[InspirationImage] = []
+    todo: list[Photo] = []
     for photo in photos:
-        done = photo.generation
+        done = photo.look_alike
         if done is not None and done.status in DONE and _still_stored(done, store):
             if done.status == "succeeded" and compare is not None and _outdated(done.comparisons):
                 _backfill_comparisons(photo, done, store, db, compare)
@@ -175,10 +175,7 @@ def generate_day(
 
     with db.session() as session:
         rows = session.scalars(
-            select(GeneratedImage)
-            .join(GeneratedImage.inspiration)
-            .where(InspirationImage.id.in_(ids))
-            .order_by(InspirationImage.rank)
+            select(LookAlike).join(LookAlike.photo).where(Photo.id.in_(ids)).order_by(Photo.rank)
         ).all()
         result.rows = [_row_of(row) for row in rows]
     return result
@@ -186,7 +183,7 @@ def generate_day(
 
 def _generate_one(
     day: date,
-    photo: InspirationImage,
+    photo: Photo,
     generator: ImageGenerator,
     store: ObjectStore,
     db: Database,
@@ -202,7 +199,7 @@ def _generate_one(
     except (ObjectNotFound, ImageError) as exc:
         _record_failure(photo, generator.name, f"stored original unusable: {exc}", False, db)
         return 0
-    source = SourceImage(
+    loaded = LoadedPhoto(
         image=original,
         data=data,
         content_type=photo.content_type or "application/octet-stream",
@@ -213,7 +210,7 @@ def _generate_one(
     )
     started = time.monotonic()
     try:
-        generation = generator.generate(source)
+        generation = generator.generate(loaded)
     except GeneratorUnavailable as exc:
         stopped.set()
         _record_failure(photo, generator.name, str(exc), True, db)
@@ -228,7 +225,7 @@ def _generate_one(
         return 1
     if generation.seconds is None:
         generation.seconds = round(time.monotonic() - started, 3)
-    record = _store_generation(day, photo, generation, source.seed, store)
+    record = _store_generation(day, photo, generation, loaded.seed, store)
     if compare is not None:
         record["comparisons"] = _safe_compare(
             compare, original, generation.image, photo, generation.quality
@@ -238,7 +235,7 @@ def _generate_one(
 
 
 def _store_generation(
-    day: date, photo: InspirationImage, generation: Generation, seed: int, store: ObjectStore
+    day: date, photo: Photo, generation: Generation, seed: int, store: ObjectStore
 ) -> dict[str, Any]:
     data = encode_image(generation.image, "PNG", optimize=True)
     key = generation_key(day, photo, ".png")
@@ -270,7 +267,7 @@ def _store_generation(
     return record
 
 
-def _adopt_sidecar(day: date, photo: InspirationImage, store: ObjectStore, db: Database) -> bool:
+def _adopt_sidecar(day: date, photo: Photo, store: ObjectStore, db: Database) -> bool:
     try:
         record = json.loads(store.get(generation_key(day, photo, ".json")))
     except (ObjectNotFound, ValueError):
@@ -288,7 +285,7 @@ def _outdated(comparisons: dict[str, Any] | None) -> bool:
     return comparisons is None or not {"original", "semantic_similarity"} <= comparisons.keys()
 
 
-def _still_stored(row: GeneratedImage, store: ObjectStore) -> bool:
+def _still_stored(row: LookAlike, store: ObjectStore) -> bool:
     key = row.object_key
     return row.status != "succeeded" or (key is not None and key != "" and store.exists(key))
 
@@ -297,7 +294,7 @@ def _safe_compare(
     compare: Compare,
     original: Image.Image,
     generated: Image.Image,
-    photo: InspirationImage,
+    photo: Photo,
     receipt: Mapping[str, Any] | None,
 ) -> dict[str, Any] | None:
     try:
@@ -308,8 +305,8 @@ def _safe_compare(
 
 
 def _backfill_comparisons(
-    photo: InspirationImage,
-    row: GeneratedImage,
+    photo: Photo,
+    row: LookAlike,
     store: ObjectStore,
     db: Database,
     compare: Compare,
@@ -321,31 +318,29 @@ def _backfill_comparisons(
         return
     comparisons = _safe_compare(compare, original, generated, photo, row.quality)
     with db.session() as session:
-        stored = session.get(GeneratedImage, row.id)
+        stored = session.get(LookAlike, row.id)
         if stored is not None:
             stored.comparisons = comparisons
 
 
-def _upsert(photo: InspirationImage, db: Database, **values: Any) -> None:
+def _upsert(photo: Photo, db: Database, **values: Any) -> None:
     with db.session() as session:
-        row = session.scalars(
-            select(GeneratedImage).where(GeneratedImage.inspiration_id == photo.id)
-        ).one_or_none()
+        row = session.scalars(select(LookAlike).where(LookAlike.photo_id == photo.id)).one_or_none()
         if row is None:
-            row = GeneratedImage(inspiration_id=photo.id, attempts=0)
+            row = LookAlike(photo_id=photo.id, attempts=0)
             session.add(row)
         row.attempts = (row.attempts or 0) + 1
         for name, value in values.items():
             setattr(row, name, value)
 
 
-def _record_success(photo: InspirationImage, record: dict[str, Any], db: Database) -> None:
+def _record_success(photo: Photo, record: dict[str, Any], db: Database) -> None:
     fields = {k: v for k, v in record.items() if k in GENERATION_COLUMNS}
     _upsert(photo, db, status="succeeded", retryable=False, error=None, **fields)
 
 
 def _record_failure(
-    photo: InspirationImage,
+    photo: Photo,
     generator: str,
     error: str,
     retryable: bool,
@@ -370,14 +365,12 @@ def _record_costs(ledger: Ledger, photo_ids: list[int], db: Database) -> None:
     if not spent:
         return
     with db.session() as session:
-        rows = session.scalars(
-            select(GeneratedImage).where(GeneratedImage.inspiration_id.in_(list(spent)))
-        )
+        rows = session.scalars(select(LookAlike).where(LookAlike.photo_id.in_(list(spent))))
         for row in rows:
-            row.cost_usd = spent[row.inspiration_id]
+            row.cost_usd = spent[row.photo_id]
 
 
-def _row_of(row: GeneratedImage) -> dict[str, Any]:
+def _row_of(row: LookAlike) -> dict[str, Any]:
     out = {name: getattr(row, name) for name in GENERATION_COLUMNS}
-    out["source_id"] = row.inspiration.source_id
+    out["source_id"] = row.photo.source_id
     return out

@@ -11,7 +11,7 @@ from datetime import date
 
 from sqlalchemy import select
 
-from pipeline.lib.db import Database, GeneratedImage, InspirationImage
+from pipeline.lib.db import Database, LookAlike, Photo
 from pipeline.lib.generators.ledger import Ledger
 
 
@@ -29,23 +29,23 @@ def lift_paid_cap(
         raise RetryRefused(f"{day!r} is not a day: write it as YYYY-MM-DD") from None
     with db.session() as session:
         rows = session.execute(
-            select(InspirationImage, GeneratedImage)
-            .join(GeneratedImage, GeneratedImage.inspiration_id == InspirationImage.id)
-            .where(InspirationImage.day == when, GeneratedImage.status != "succeeded")
-            .order_by(InspirationImage.rank)
+            select(Photo, LookAlike)
+            .join(LookAlike, LookAlike.photo_id == Photo.id)
+            .where(Photo.day == when, LookAlike.status != "succeeded")
+            .order_by(Photo.rank)
         ).all()
         chosen = [
-            (inspiration, generated)
-            for inspiration, generated in rows
-            if photo is None or photo in (str(inspiration.id), inspiration.source_id)
+            (record, look_alike)
+            for record, look_alike in rows
+            if photo is None or photo in (str(record.id), record.source_id)
         ]
         if not chosen:
             which = f"photo {photo!r}" if photo else "photo"
             raise RetryRefused(f"no failed {which} on {day}: nothing to retry")
-        for _, generated in chosen:
-            generated.retryable = True
-        ids = [inspiration.id for inspiration, _ in chosen]
-        names = [inspiration.source_id for inspiration, _ in chosen]
+        for _, look_alike in chosen:
+            look_alike.retryable = True
+        ids = [record.id for record, _ in chosen]
+        names = [record.source_id for record, _ in chosen]
     reason = f"doppel retry {day}" + (f" --photo {photo}" if photo else "")
     Ledger(db, max_paid_attempts=max_paid_attempts).lift_cap(
         ids, generator=generator, reason=reason

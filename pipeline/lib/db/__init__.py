@@ -5,8 +5,8 @@ from pipeline.lib.db.models import (
     Base,
     BilledRequest,
     DaySource,
-    GeneratedImage,
-    InspirationImage,
+    LookAlike,
+    Photo,
     photo_is_used,
 )
 
@@ -15,7 +15,7 @@ __all__ = [
     "BilledRequest",
     "Database",
     "DaySource",
-    "GeneratedImage",
-    "InspirationImage",
+    "LookAlike",
+    "Photo",
     "photo_is_used",
 ]

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, and_, create_engine, event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from pipeline.lib.db.models import DaySource, GeneratedImage, InspirationImage, photo_is_used
+from pipeline.lib.db.models import DaySource, LookAlike, Photo, photo_is_used
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Connections per process. A day's remote requests run in up to DOPPEL_GENERATION_CONCURRENCY
@@ -64,15 +64,15 @@ class Database:
 
     # Queries shared by the pipeline, checks, CLI and gallery.
 
-    def day_inspirations(self, day: date, source: str | None = None) -> list[InspirationImage]:
+    def photos_of_day(self, day: date, source: str | None = None) -> list[Photo]:
         """The day's photo records from `source`, by default the day's own source (rows a
         day kept from a source it no longer uses are not the day's)."""
         source = source or self.day_source(day)
         with self._sessions() as session:
-            query = select(InspirationImage).where(InspirationImage.day == day)
+            query = select(Photo).where(Photo.day == day)
             if source is not None:
-                query = query.where(InspirationImage.source == source)
-            return list(session.scalars(query.order_by(InspirationImage.rank)).unique())
+                query = query.where(Photo.source == source)
+            return list(session.scalars(query.order_by(Photo.rank)).unique())
 
     def day_source(self, day: date) -> str | None:
         with self._sessions() as session:
@@ -105,34 +105,32 @@ class Database:
     def status_by_day(self) -> list[dict[str, Any]]:
         """Per day: its photos (used, from the day's source: the gallery's definition too),
         look-alikes succeeded, and failures of either kind."""
-        of_day = and_(
-            DaySource.day == InspirationImage.day, DaySource.source == InspirationImage.source
-        )
+        of_day = and_(DaySource.day == Photo.day, DaySource.source == Photo.source)
         with self._sessions() as session:
             photos = dict(
                 session.execute(
-                    select(InspirationImage.day, func.count())
+                    select(Photo.day, func.count())
                     .join(DaySource, of_day)
                     .where(photo_is_used())
-                    .group_by(InspirationImage.day)
+                    .group_by(Photo.day)
                 ).all()
             )
             generated: dict[date, dict[str, int]] = {}
             rows = session.execute(
-                select(InspirationImage.day, GeneratedImage.status, func.count())
-                .join(GeneratedImage.inspiration)
+                select(Photo.day, LookAlike.status, func.count())
+                .join(LookAlike.photo)
                 .join(DaySource, of_day)
                 .where(photo_is_used())
-                .group_by(InspirationImage.day, GeneratedImage.status)
+                .group_by(Photo.day, LookAlike.status)
             ).all()
             for day, status, count in rows:
                 generated.setdefault(day, {})[status] = count
             failed_photos = dict(
                 session.execute(
-                    select(InspirationImage.day, func.count())
+                    select(Photo.day, func.count())
                     .join(DaySource, of_day)
-                    .where(InspirationImage.status != "stored")
-                    .group_by(InspirationImage.day)
+                    .where(Photo.status != "stored")
+                    .group_by(Photo.day)
                 ).all()
             )
         days = sorted(set(photos) | set(generated) | set(failed_photos))

@@ -1,5 +1,11 @@
 """The database of record: each photo used, the one look-alike made from it, and every
-request that may have been billed on the way."""
+request that may have been billed on the way.
+
+The code says *photo* and *look-alike* (`Photo`, `LookAlike`, `photo_id`); the tables and
+columns keep the names they were created with (`inspiration_images`, `generated_images`,
+`inspiration_id`) because existing deployments hold data in them and the deploy checks and
+dashboards query them by name. Renaming them would need a migration for no change in
+behaviour; the mapping below is the one place the two vocabularies meet."""
 
 from __future__ import annotations
 
@@ -34,9 +40,10 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON}
 
 
-class InspirationImage(Base):
-    """A source photo chosen for a day. `status` is "stored" once its bytes are safe; it is
-    *used* (one of the day's photos, handed to the generator) once its download is tracked too.
+class Photo(Base):
+    """A photo chosen for a day (table `inspiration_images`). `status` is "stored" once its
+    bytes are safe; it is *used* (one of the day's photos, handed to the generator) once its
+    download is tracked too.
     Other statuses: "failed" (tried again on a re-run), "refused" (by the URL policy, never
     retried), "untracked" (download tracking failed too often; not used)."""
 
@@ -79,8 +86,8 @@ class InspirationImage(Base):
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
 
-    generation: Mapped[GeneratedImage | None] = relationship(
-        back_populates="inspiration", uselist=False, lazy="joined"
+    look_alike: Mapped[LookAlike | None] = relationship(
+        back_populates="photo", uselist=False, lazy="joined"
     )
 
     @property
@@ -100,20 +107,19 @@ class DaySource(Base):
 
 
 def photo_is_used() -> ColumnElement[bool]:
-    """`InspirationImage.used` as SQL: the one definition of "the day's photos"."""
-    return and_(
-        InspirationImage.status == "stored", InspirationImage.download_tracked_at.is_not(None)
-    )
+    """`Photo.used` as SQL: the one definition of "the day's photos"."""
+    return and_(Photo.status == "stored", Photo.download_tracked_at.is_not(None))
 
 
-class GeneratedImage(Base):
-    """The look-alike of one inspiration image (one-to-one), or why there is none."""
+class LookAlike(Base):
+    """The look-alike of one photo (one-to-one), or why there is none (table
+    `generated_images`)."""
 
     __tablename__ = "generated_images"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    inspiration_id: Mapped[int] = mapped_column(
-        ForeignKey("inspiration_images.id", ondelete="CASCADE"), unique=True
+    photo_id: Mapped[int] = mapped_column(
+        "inspiration_id", ForeignKey("inspiration_images.id", ondelete="CASCADE"), unique=True
     )
     # succeeded | failed | refused | budget
     status: Mapped[str] = mapped_column(String(16))
@@ -145,7 +151,7 @@ class GeneratedImage(Base):
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
 
-    inspiration: Mapped[InspirationImage] = relationship(back_populates="generation")
+    photo: Mapped[Photo] = relationship(back_populates="look_alike")
 
 
 class BilledRequest(Base):
@@ -170,8 +176,8 @@ class BilledRequest(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    inspiration_id: Mapped[int] = mapped_column(
-        ForeignKey("inspiration_images.id", ondelete="CASCADE"), index=True
+    photo_id: Mapped[int] = mapped_column(
+        "inspiration_id", ForeignKey("inspiration_images.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[str] = mapped_column(String(16), default="request")  # request | cap_lifted
     cap_round: Mapped[int] = mapped_column(Integer, default=1)

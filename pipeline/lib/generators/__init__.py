@@ -1,7 +1,7 @@
 """Look-alike generators behind one small interface.
 
 Every backend (the offline patch remix, OpenAI, a self-hosted img2img server) takes a
-`SourceImage` and returns a `Generation`, or raises `GenerationError` saying whether the
+`LoadedPhoto` and returns a `Generation`, or raises `GenerationError` saying whether the
 failure is worth retrying. The pipeline never needs to know which backend it talks to.
 """
 
@@ -16,8 +16,9 @@ FailureKind = Literal["failed", "refused", "budget"]
 
 
 @dataclass(frozen=True)
-class SourceImage:
-    """A photo handed to a generator: decoded RGB pixels plus what prompts may use."""
+class LoadedPhoto:
+    """A stored photo loaded for a generator: its bytes, decoded RGB pixels, and what
+    prompts may use."""
 
     image: Image.Image
     data: bytes
@@ -25,7 +26,7 @@ class SourceImage:
     seed: int
     description: str | None = None
     name: str = "photo"
-    photo_id: int | None = None  # its inspiration_images row: the ledger's key
+    photo_id: int | None = None  # its `Photo` row: the ledger's key
 
 
 @dataclass
@@ -69,4 +70,4 @@ class ImageGenerator(Protocol):
 
     name: str
 
-    def generate(self, source: SourceImage) -> Generation: ...
+    def generate(self, photo: LoadedPhoto) -> Generation: ...

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from pipeline.lib.core.http import HttpRetry, retry_after_seconds
-from pipeline.lib.generators import Generation, GenerationError, GeneratorUnavailable, SourceImage
+from pipeline.lib.generators import Generation, GenerationError, GeneratorUnavailable, LoadedPhoto
 from pipeline.lib.generators.budget import DailyBudget
 from pipeline.lib.generators.failures import Disposition
 from pipeline.lib.generators.ledger import Ledger
@@ -84,22 +84,22 @@ class Img2ImgGenerator:
     def close(self) -> None:
         self._client.close()
 
-    def generate(self, source: SourceImage) -> Generation:
+    def generate(self, photo: LoadedPhoto) -> Generation:
         cfg = self.config
         started = time.monotonic()
-        width, height = output_size(source.image.size, cfg.long_side)
+        width, height = output_size(photo.image.size, cfg.long_side)
         prompt = cfg.prompt
-        if source.description:
-            description = " ".join(source.description.split())[:300]
+        if photo.description:
+            description = " ".join(photo.description.split())[:300]
             prompt = f"{description}, {prompt}"
         payload: dict[str, Any] = {
-            "init_images": [upload_of(source, max(cfg.long_side, 512)).base64()],
+            "init_images": [upload_of(photo, max(cfg.long_side, 512)).base64()],
             "prompt": prompt,
             "negative_prompt": cfg.negative_prompt,
             "denoising_strength": cfg.denoising_strength,
             "steps": cfg.steps,
             "cfg_scale": cfg.cfg_scale,
-            "seed": source.seed,
+            "seed": photo.seed,
             "width": width,
             "height": height,
             "batch_size": 1,
@@ -112,7 +112,7 @@ class Img2ImgGenerator:
         if cfg.checkpoint:
             payload["override_settings"] = {"sd_model_checkpoint": cfg.checkpoint}
 
-        response, paid = self._post(payload, source.photo_id)
+        response, paid = self._post(payload, photo.photo_id)
         # A 200: billed (if the server bills at all), whatever the body turns out to be.
         paid.billed(None, request_id=response.headers.get("x-request-id"))
         body = self._json_of(response)

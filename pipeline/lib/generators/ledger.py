@@ -82,7 +82,7 @@ class Ledger:
                     rows = connection.execute(
                         select(BilledRequest.cap_round, BilledRequest.paid_slot,
                                BilledRequest.kind)
-                        .where(BilledRequest.inspiration_id == photo_id)
+                        .where(BilledRequest.photo_id == photo_id)
                     ).all()  # fmt: skip
                     cap_round = max((r.cap_round for r in rows), default=1)
                     taken = {
@@ -101,7 +101,7 @@ class Ledger:
                     estimate = round(max(0.0, estimated_usd), 6)
                     row_id = connection.execute(
                         insert(BilledRequest).values(
-                            inspiration_id=photo_id, kind="request", cap_round=cap_round,
+                            photo_id=photo_id, kind="request", cap_round=cap_round,
                             paid_slot=free, paid_cap=cap, generator=generator,
                             endpoint=endpoint, model=model, size=size, quality=quality,
                             attempt=sent_before + 1, estimated_usd=estimate,
@@ -165,13 +165,13 @@ class Ledger:
             return {}
         with self.db.session() as session:
             rows = session.execute(
-                select(BilledRequest.inspiration_id, func.sum(_COST))
+                select(BilledRequest.photo_id, func.sum(_COST))
                 .where(
-                    BilledRequest.inspiration_id.in_(ids),
+                    BilledRequest.photo_id.in_(ids),
                     BilledRequest.kind == "request",
                     BilledRequest.outcome.in_(SPENT),
                 )
-                .group_by(BilledRequest.inspiration_id)
+                .group_by(BilledRequest.photo_id)
             ).all()
         return {int(photo): round(float(cost or 0.0), 6) for photo, cost in rows}
 
@@ -204,7 +204,7 @@ class Ledger:
             for photo_id in photo_ids:
                 session.add(
                     BilledRequest(
-                        inspiration_id=photo_id, kind="cap_lifted",
+                        photo_id=photo_id, kind="cap_lifted",
                         cap_round=self._round(session, photo_id) + 1, paid_slot=None,
                         paid_cap=self.max_paid_attempts, generator=generator, attempt=0,
                         estimated_usd=0.0, outcome="lifted", cost_usd=0.0,
@@ -221,7 +221,7 @@ class Ledger:
             cap_round = self._round(session, photo_id)
             count = session.scalar(
                 select(func.count()).where(
-                    BilledRequest.inspiration_id == photo_id,
+                    BilledRequest.photo_id == photo_id,
                     BilledRequest.cap_round == cap_round,
                     BilledRequest.paid_slot.is_not(None),
                 )
@@ -231,9 +231,7 @@ class Ledger:
     @staticmethod
     def _round(session: Any, photo_id: int) -> int:
         value = session.scalar(
-            select(func.max(BilledRequest.cap_round)).where(
-                BilledRequest.inspiration_id == photo_id
-            )
+            select(func.max(BilledRequest.cap_round)).where(BilledRequest.photo_id == photo_id)
         )
         return int(value or 1)
 

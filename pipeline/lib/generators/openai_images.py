@@ -37,7 +37,7 @@ from pipeline.lib.generators import (
     Generation,
     GenerationError,
     GeneratorUnavailable,
-    SourceImage,
+    LoadedPhoto,
 )
 from pipeline.lib.generators.budget import DailyBudget
 from pipeline.lib.generators.failures import Disposition
@@ -119,22 +119,22 @@ class OpenAIImagesGenerator:
     def close(self) -> None:
         self._client.close()
 
-    def generate(self, source: SourceImage) -> Generation:
+    def generate(self, photo: LoadedPhoto) -> Generation:
         started = time.monotonic()
-        upload = upload_of(source, self.config.max_upload_side)
+        upload = upload_of(photo, self.config.max_upload_side)
         if self.config.strategy == "edit":
-            generation = self._edit(source, upload)
+            generation = self._edit(photo, upload)
         else:
-            generation = self._describe_then_generate(upload, source.photo_id)
+            generation = self._describe_then_generate(upload, photo.photo_id)
         generation.seconds = round(time.monotonic() - started, 3)
         return generation
 
     # Strategies
 
-    def _edit(self, source: SourceImage, upload: Upload) -> Generation:
+    def _edit(self, photo: LoadedPhoto, upload: Upload) -> Generation:
         cfg = self.config
         prompt = cfg.edit_prompt
-        description = _clean_text(source.description, 300)
+        description = _clean_text(photo.description, 300)
         if description:
             prompt += f" The photo shows: {description}."
         options: dict[str, Any] = {}
@@ -159,7 +159,7 @@ class OpenAIImagesGenerator:
                 extra_headers=headers,
                 **options,
             ),
-            source.photo_id,
+            photo.photo_id,
         )
         image, cost, usage, request_id = self._image_of(response, paid)
         return Generation(

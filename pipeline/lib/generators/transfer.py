@@ -24,7 +24,7 @@ from pipeline.lib.core.images import (
     resize_long_side,
     sniff_content_type,
 )
-from pipeline.lib.generators import GenerationError, SourceImage
+from pipeline.lib.generators import GenerationError, LoadedPhoto
 
 UPLOAD_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # well under OpenAI's 50 MB; bigger photos are re-encoded
@@ -79,17 +79,17 @@ class Upload:
         return base64.b64encode(self.data).decode()
 
 
-def upload_of(source: SourceImage, max_side: int) -> Upload:
+def upload_of(photo: LoadedPhoto, max_side: int) -> Upload:
     """The photo as a remote generator takes it: a JPEG, PNG or WebP at most `max_side`
     pixels on its long side."""
-    content_type = sniff_content_type(source.data)
+    content_type = sniff_content_type(photo.data)
     if (
         content_type in UPLOAD_TYPES
-        and len(source.data) <= MAX_UPLOAD_BYTES
-        and max(source.image.size) <= max_side
+        and len(photo.data) <= MAX_UPLOAD_BYTES
+        and max(photo.image.size) <= max_side
     ):
-        return Upload(source.data, content_type)
-    image = source.image
+        return Upload(photo.data, content_type)
+    image = photo.image
     if max(image.size) > max_side:
         image = resize_long_side(image, max_side)
     return Upload(encode_image(image, "JPEG"), "image/jpeg")

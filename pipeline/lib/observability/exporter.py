@@ -36,7 +36,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import case, func, inspect, select
 
 from pipeline.lib.core.clock import utc_now
-from pipeline.lib.db import Database, GeneratedImage, InspirationImage
+from pipeline.lib.db import Database, LookAlike, Photo
 from pipeline.lib.generators.budget import spent_today
 
 if TYPE_CHECKING:
@@ -197,7 +197,7 @@ class DoppelCollector(Collector):
 
     def _read_database(self, families: Families) -> bool:
         try:
-            if not inspect(self.database.engine).has_table(GeneratedImage.__tablename__):
+            if not inspect(self.database.engine).has_table(LookAlike.__tablename__):
                 return True  # a fresh deployment before its first run: nothing to count
             self._photos(families)
             self._generations(families)
@@ -208,8 +208,8 @@ class DoppelCollector(Collector):
         return True
 
     def _photos(self, families: Families) -> None:
-        query = select(InspirationImage.source, InspirationImage.status, func.count()).group_by(
-            InspirationImage.source, InspirationImage.status
+        query = select(Photo.source, Photo.status, func.count()).group_by(
+            Photo.source, Photo.status
         )
         with self.database.session() as session:
             rows = session.execute(query).all()
@@ -220,7 +220,7 @@ class DoppelCollector(Collector):
                 families.photos_failed.add_metric([source], count)
 
     def _generations(self, families: Families) -> None:
-        g = GeneratedImage
+        g = LookAlike
         with self.database.session() as session:
             by_status = session.execute(
                 select(g.generator, g.status, func.count(), func.coalesce(func.sum(g.cost_usd), 0))

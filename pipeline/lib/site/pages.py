@@ -139,7 +139,7 @@ def pairs_of_day(tables: DayTables) -> tuple[list[Pair], list[dict[str, Any]]]:
     """The day's stored photos with their look-alikes (rank order), and the photos not stored."""
     by_photo: dict[Any, dict[str, Any]] = {}
     for row in tables.generations:
-        by_photo[row.get("inspiration_id")] = row
+        by_photo[row.get("photo_id")] = row
         by_photo.setdefault(("source_id", row.get("source_id")), row)
     pairs: list[Pair] = []
     skipped: list[dict[str, Any]] = []

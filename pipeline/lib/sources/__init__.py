@@ -37,8 +37,9 @@ class PhotoRefused(PhotoFetchError):
 
 
 @dataclass(frozen=True)
-class SourcePhoto:
-    """One photo chosen for a day, with everything the credits and gallery need."""
+class ListedPhoto:
+    """One photo as a source lists it for a day (before it is stored and becomes a `Photo`
+    row), with everything the credits and gallery need."""
 
     source: str
     source_id: str
@@ -63,15 +64,15 @@ class SourcePhoto:
 class PhotoSource(Protocol):
     name: str
 
-    def day_photos(self, day: date, count: int) -> list[SourcePhoto]:
+    def day_photos(self, day: date, count: int) -> list[ListedPhoto]:
         """The day's top `count` photos, best first. Raises SourceUnavailable."""
         ...
 
-    def fetch_image(self, photo: SourcePhoto) -> bytes:
+    def fetch_image(self, photo: ListedPhoto) -> bytes:
         """The photo's bytes. Raises PhotoFetchError (or ImageError) for this photo only."""
         ...
 
-    def track_use(self, photo: SourcePhoto) -> None:
+    def track_use(self, photo: ListedPhoto) -> None:
         """Tell the source the photo is used (once per photo). Raises on failure."""
         ...
 

@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pipeline.lib.sources import PhotoFetchError, SourceConfigError, SourcePhoto
+from pipeline.lib.sources import ListedPhoto, PhotoFetchError, SourceConfigError
 from pipeline.lib.sources.text import clean_text
 
 SAMPLE_PHOTOS_DIR = Path(__file__).parent / "sample_photos"
@@ -41,13 +41,13 @@ class FolderSource:
         self._order = sorted(self._entries, key=lambda e: e["id"])
         random.Random(20261128).shuffle(self._order)
 
-    def day_photos(self, day: date, count: int) -> list[SourcePhoto]:
+    def day_photos(self, day: date, count: int) -> list[ListedPhoto]:
         n = len(self._order)
         start = (day.toordinal() * count) % n
         chosen = [self._order[(start + i) % n] for i in range(min(count, n))]
         return [self._photo(entry, day, rank) for rank, entry in enumerate(chosen, start=1)]
 
-    def fetch_image(self, photo: SourcePhoto) -> bytes:
+    def fetch_image(self, photo: ListedPhoto) -> bytes:
         path = self.folder / photo.image_ref
         try:
             if path.stat().st_size > MAX_FILE_BYTES:
@@ -56,16 +56,16 @@ class FolderSource:
         except OSError as exc:
             raise PhotoFetchError(f"cannot read {path.name}: {exc.strerror or exc}") from None
 
-    def track_use(self, photo: SourcePhoto) -> None:
+    def track_use(self, photo: ListedPhoto) -> None:
         """Local files need no download tracking."""
 
     def tracking_calls_left(self) -> int | None:
         return None
 
-    def _photo(self, entry: dict[str, Any], day: date, rank: int) -> SourcePhoto:
+    def _photo(self, entry: dict[str, Any], day: date, rank: int) -> ListedPhoto:
         # The same file may be chosen on several days; each day's use is its own record,
         # while the stored bytes are shared (originals are keyed by content hash).
-        return SourcePhoto(
+        return ListedPhoto(
             source=self.name,
             source_id=f"{day.isoformat()}/{entry['id']}",
             rank=rank,

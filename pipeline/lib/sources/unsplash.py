@@ -28,7 +28,7 @@ Skipped (and logged with a count per reason): sponsored posts (`sponsorship` not
 whose `asset_type` is present and not "photo", ids already seen on an earlier page, items
 without an id, a date, an image URL or a `links.download_location`.
 
-`SourcePhoto` fields filled: `source_id` = the Unsplash photo id; `display_url` =
+`ListedPhoto` fields filled: `source_id` = the Unsplash photo id; `display_url` =
 `urls.regular` (ixid kept): the gallery must show the original from this URL (hotlinking);
 `image_ref` = `urls.raw` + `w`, `fm=jpg`, `q=85`, `fit=max` (ixid kept), what is stored and
 sent to the generator; `photographer_url` and `page_url` carry
@@ -61,7 +61,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from pipeline.lib.sources import SourcePhoto
+from pipeline.lib.sources import ListedPhoto
 from pipeline.lib.sources.text import clean_text
 from pipeline.lib.sources.unsplash_client import (
     ApiResponse,
@@ -98,7 +98,7 @@ class UnsplashSource:
 
     # PhotoSource
 
-    def day_photos(self, day: date, count: int) -> list[SourcePhoto]:
+    def day_photos(self, day: date, count: int) -> list[ListedPhoto]:
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         end = start + timedelta(days=1)
         if self.config.call_budget - self.client.api_calls < count + 1:
@@ -202,12 +202,12 @@ class UnsplashSource:
         log.info("%s: the day starts at feed page %d of %d", day, older, pages)
         return min(older, pages)
 
-    def fetch_image(self, photo: SourcePhoto) -> bytes:
+    def fetch_image(self, photo: ListedPhoto) -> bytes:
         if photo.display_url:
             self.client.check_image_url(photo.display_url)  # the gallery will hotlink it
         return self.client.download_image(photo.image_ref)
 
-    def track_use(self, photo: SourcePhoto) -> None:
+    def track_use(self, photo: ListedPhoto) -> None:
         location = photo.credit.get("download_location")
         if not isinstance(location, str) or not location:
             raise UnsplashError(f"photo {photo.source_id} has no download_location to trigger")
@@ -254,7 +254,7 @@ class UnsplashSource:
             )
         return ""
 
-    def _photo(self, c: _Candidate, rank: int) -> SourcePhoto:
+    def _photo(self, c: _Candidate, rank: int) -> ListedPhoto:
         item = c.item
         user = _dict(item.get("user"))
         links = _dict(item.get("links"))
@@ -277,7 +277,7 @@ class UnsplashSource:
         display_url = regular or _str(urls.get("small")) or image_ref
         description = clean_text(item.get("description"), 1000)
         alt = clean_text(item.get("alt_description"), 1000)
-        return SourcePhoto(
+        return ListedPhoto(
             source=self.name,
             source_id=c.id,
             rank=rank,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.lib.generators import Generation, SourceImage
+from pipeline.lib.generators import Generation, LoadedPhoto
 from pipeline.lib.generators.offline import offline_generation, offline_settings
 from pipeline.lib.generators.patch_remix import VERSION, RemixSettings, remix
 
@@ -27,9 +27,9 @@ class PatchRemixGenerator:
     def __init__(self, settings: RemixSettings | None = None, **fields: Any) -> None:
         self.settings = offline_settings(RemixSettings, settings, fields, "patch-remix")
 
-    def generate(self, source: SourceImage) -> Generation:
+    def generate(self, photo: LoadedPhoto) -> Generation:
         return offline_generation(
-            lambda: remix(source.image, seed=source.seed, settings=self.settings),
+            lambda: remix(photo.image, seed=photo.seed, settings=self.settings),
             label="patch remix",
             generator=self.name,
             model=VERSION,

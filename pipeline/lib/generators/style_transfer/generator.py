@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.lib.generators import Generation, SourceImage
+from pipeline.lib.generators import Generation, LoadedPhoto
 from pipeline.lib.generators.offline import offline_generation, offline_settings
 from pipeline.lib.generators.style_transfer import VERSION, Painter, StyleSettings, paint
 
@@ -23,9 +23,9 @@ class StyleTransferGenerator:
         self.settings = offline_settings(StyleSettings, settings, fields, "style-transfer")
         self.painter = Painter(self.settings)  # a bad style folder fails here, at load
 
-    def generate(self, source: SourceImage) -> Generation:
+    def generate(self, photo: LoadedPhoto) -> Generation:
         return offline_generation(
-            lambda: paint(source.image, seed=source.seed, painter=self.painter),
+            lambda: paint(photo.image, seed=photo.seed, painter=self.painter),
             label="style transfer",
             generator=self.name,
             model=VERSION,
