@@ -35,8 +35,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from pipeline.defs.keys import DAY_TABLES
 from pipeline.lib.core.storage import LocalObjectStore
-from pipeline.lib.day.tables import encode_table, table_key
+from pipeline.lib.day.tables import LOOK_ALIKES, PHOTOS, encode_table, table
 from pipeline.lib.site import build_site
 
 START = date(2024, 1, 1)
@@ -129,8 +130,9 @@ def write_day(store: LocalObjectStore, day: str, first_id: int, count: int, bund
                 "original": image_stats(rng), "generated": image_stats(rng),
             },
         })  # fmt: skip
-    for asset, rows in (("unsplash_images", photos), ("generated_images", generations)):
-        store.put(table_key(asset, day), encode_table(day, rows), "application/json")
+    for schema, rows in ((PHOTOS, photos), (LOOK_ALIKES, generations)):
+        data = encode_table(table(schema, day, rows))
+        store.put(DAY_TABLES.key(schema, day), data, "application/json")
 
 
 def _cpu_seconds() -> float:
@@ -162,14 +164,14 @@ def main() -> None:
 
     try:
         cpu = _cpu_seconds()
-        full = build_site(store)
+        full = build_site(store, tables=DAY_TABLES)
         full_cpu = _cpu_seconds() - cpu
         print(f"full build:  {full.summary()}")
         new_day = (START + timedelta(days=days)).isoformat()
         write_day(store, new_day, days * args.per_day + 1, args.per_day, args.bundled_share, rng)
-        one = build_site(store)
+        one = build_site(store, tables=DAY_TABLES)
         print(f"one day:     {one.summary()}")
-        noop = build_site(store)
+        noop = build_site(store, tables=DAY_TABLES)
         print(f"no change:   {noop.summary()}")
         index_kb = (root / "site" / "index.html").stat().st_size / 1024
         pages = sum(1 for _ in (root / "site").rglob("*.html"))

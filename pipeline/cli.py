@@ -88,12 +88,13 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from pipeline.lib.day.tables import day_status
     from pipeline.lib.db import Database
 
     settings = _settings()
     db = Database(settings.resolved_database_url)
     db.upgrade()
-    days = db.status_by_day()
+    days = day_status(db)
     if args.json:
         print(json.dumps({"days": days}))
         return 0
@@ -240,8 +241,14 @@ def _backfill_days(
 
 
 def cmd_exporter(args: argparse.Namespace) -> int:
+    from pipeline.defs.keys import LOOK_ALIKES_KEY, PHOTOS_KEY
     from pipeline.lib.db import Database
-    from pipeline.lib.observability.exporter import DoppelCollector, build_registry, serve
+    from pipeline.lib.observability.exporter import (
+        DoppelCollector,
+        WatchedAssets,
+        build_registry,
+        serve,
+    )
     from pipeline.lib.orchestration.instance import ensure_local_instance
 
     settings = _settings()
@@ -257,6 +264,7 @@ def cmd_exporter(args: argparse.Namespace) -> int:
         Database(settings.resolved_database_url),
         open_instance,
         start_date=settings.start_date,
+        assets=WatchedAssets(photos=PHOTOS_KEY, look_alikes=LOOK_ALIKES_KEY),
         daily_budget_usd=settings.openai_daily_budget_usd,
     )
     serve(

@@ -19,6 +19,7 @@ from pipeline.defs.backfill_request import BackfillSummary, list_backfills
 from pipeline.defs.partitions import DEFAULT_PARTITIONS, last_complete_days
 from pipeline.defs.resources import build_resources
 from pipeline.defs.sensors import GAP_FILL_TAGS
+from pipeline.lib.day.tables import day_status
 from pipeline.lib.db import Database
 from pipeline.lib.orchestration.instance import LOCAL_INSTANCE_YAML
 from pipeline.lib.settings import DEFAULT_START_DATE, load_settings
@@ -108,7 +109,7 @@ def test_daemon_gap_fill_sensor_backfill_heals_missing_and_failed_days(tmp_path:
     )
 
     db = Database(settings.resolved_database_url)
-    status = {d["day"]: (d["photos"], d["generated_succeeded"]) for d in db.status_by_day()}
+    status = {d["day"]: (d["photos"], d["generated_succeeded"]) for d in day_status(db)}
     db.dispose()
     assert status == dict.fromkeys(days, (1, 1))
 

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageChops
 
+from pipeline.defs.keys import DAY_TABLES
 from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.site import build_site
 from pipeline_tests.fixtures.gallery_days import (
@@ -68,7 +69,9 @@ def served_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         (root / "img").mkdir()
         (root / "img" / UNSPLASH_FILE).write_bytes(unsplash_photo_bytes())
         write_gallery_days(store, unsplash_image_base=f"{base}/img")
-        build_site(store, image_origins=(base,))  # the imitation image host, as CSP allows
+        build_site(
+            store, tables=DAY_TABLES, image_origins=(base,)
+        )  # the imitation image host, as CSP allows
         yield f"{base}/site/", root / "site"
     finally:
         server.shutdown()

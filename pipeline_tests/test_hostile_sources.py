@@ -14,9 +14,11 @@ import dagster as dg
 import pytest
 
 from pipeline.defs.assets.unsplash_images import unsplash_images
+from pipeline.defs.keys import DAY_TABLES
 from pipeline.defs.resources import build_resources
 from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.day.collect import TRACKING_ATTEMPTS
+from pipeline.lib.day.tables import day_status
 from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline.lib.site import build_site
 from pipeline.lib.sources.text import BIDI_CONTROLS
@@ -118,7 +120,7 @@ def test_hostile_strings_are_cleaned_in_the_database_and_the_site(
     assert by_id["long"].photographer_name == "n" * 100
     assert by_id["decomposed"].description == "Caf\u00e9 au lait"
 
-    site = build_site(LocalObjectStore(settings.objects_dir))
+    site = build_site(LocalObjectStore(settings.objects_dir), tables=DAY_TABLES)
     pages = [p for p in (settings.objects_dir / "site").rglob("*.html")]
     assert site is not None and pages
     html = "\n".join(p.read_text(encoding="utf-8") for p in pages)
@@ -294,12 +296,12 @@ def test_a_day_keeps_its_source_until_redone_and_every_total_agrees(
 
     def totals() -> tuple[str | None, int, int, int]:
         db = Database(samples.resolved_database_url)
-        [status] = [d for d in db.status_by_day() if d["day"] == DAY]
+        [status] = [d for d in day_status(db) if d["day"] == DAY]
         source = db.day_source(date.fromisoformat(DAY))
         db.dispose()
         store = LocalObjectStore(samples.objects_dir)
         table = store.get(f"tables/unsplash_images/{DAY}.json").decode()
-        build_site(store)
+        build_site(store, tables=DAY_TABLES)
         index = (samples.objects_dir / "site" / "index.html").read_text(encoding="utf-8")
         shown = int(index.split(f'id="d-{DAY}"', 1)[1].split('class="muted">', 1)[1].split()[0])
         return source, status["photos"], table.count('"status": "stored"'), shown

@@ -20,6 +20,7 @@ from pipeline.defs.resources import build_resources
 from pipeline.defs.resources.generators import PatchRemixResource
 from pipeline.lib.core.images import decode_image
 from pipeline.lib.core.storage import LocalObjectStore
+from pipeline.lib.day.tables import day_status
 from pipeline.lib.db import Database, LookAlike, Photo
 from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline.lib.sources.folder import SAMPLE_PHOTOS_DIR
@@ -61,7 +62,7 @@ def test_day_on_sqlite_and_local_folder(local_settings: DoppelSettings) -> None:
         assert DAY in instance.get_materialized_partitions(generated_images.key)
 
     db = Database(local_settings.resolved_database_url)
-    [day] = db.status_by_day()
+    [day] = day_status(db)
     assert day == {
         "day": DAY,
         "photos": 4,
@@ -115,7 +116,7 @@ def test_day_on_postgres_with_dagster_postgres_and_s3(
 
     db = Database(settings.resolved_database_url)
     assert db.engine.dialect.name == "postgresql"
-    [day] = db.status_by_day()
+    [day] = day_status(db)
     assert (day["photos"], day["generated_succeeded"], day["generated_failed"]) == (4, 4, 0)
     db.dispose()
 
@@ -142,7 +143,7 @@ def test_generator_failing_after_n_photos_then_rerun(local_settings: DoppelSetti
     failing = resources | {"image_generator": MirrorGeneratorResource(counter=first, fail_after=2)}
     result = materialize_day(failing, raise_on_error=False)
     assert not result.success  # retryable failures fail the partition so it is retried
-    [day] = db.status_by_day()
+    [day] = day_status(db)
     assert (day["generated_succeeded"], day["generated_failed"]) == (2, 2)
     # 4 calls and no step retry: a generation may be billed, so only a later run (the
     # gap-fill sensor's, within the per-photo cap) asks again, for the two that failed.

@@ -4,49 +4,49 @@ from collections.abc import Iterator
 from datetime import date
 
 import dagster as dg
-import pandas as pd
 
+from pipeline.defs.keys import LOOK_ALIKES_KEY
+from pipeline.defs.metadata import metadata
 from pipeline.lib.core.storage import ObjectStore
 from pipeline.lib.day.audit import audit_day
+from pipeline.lib.day.summaries import audit_summaries
+from pipeline.lib.day.tables import DayTable
 from pipeline.lib.db import Database
 
 GENERATED_IMAGES_CHECKS = [
     dg.AssetCheckSpec(
         "every_photo_accounted_for",
-        asset="generated_images",
+        asset=LOOK_ALIKES_KEY,
         description="Every photo of the day has a look-alike or a recorded failure.",
     ),
     dg.AssetCheckSpec(
         "stored_images_decode",
-        asset="generated_images",
+        asset=LOOK_ALIKES_KEY,
         description="Every stored original and look-alike of the day exists and decodes.",
     ),
     dg.AssetCheckSpec(
         "no_failed_photos",
-        asset="generated_images",
+        asset=LOOK_ALIKES_KEY,
         description="Warns when a photo or its look-alike failed or was refused.",
     ),
 ]
 
 
 def day_check_results(
-    day: date, photos: pd.DataFrame, *, store: ObjectStore, db: Database
+    day: date, photos: DayTable, *, store: ObjectStore, db: Database
 ) -> Iterator[dg.AssetCheckResult]:
-    source_ids = set(photos["source_id"]) if len(photos) else set()
-    audit = audit_day(day, source_ids, db=db, store=store)
-    yield dg.AssetCheckResult(
-        check_name="every_photo_accounted_for",
-        passed=not audit.unaccounted,
-        metadata={"photos": audit.photos, "unaccounted": dg.MetadataValue.json(audit.unaccounted)},
-    )
-    yield dg.AssetCheckResult(
-        check_name="stored_images_decode",
-        passed=not audit.undecodable,
-        metadata={"problems": dg.MetadataValue.json(audit.undecodable)},
-    )
-    yield dg.AssetCheckResult(
-        check_name="no_failed_photos",
-        passed=not audit.failures,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"failures": dg.MetadataValue.json(audit.failures)},
-    )
+    audit = audit_day(day, photos, db=db, store=store)
+    reports = audit_summaries(audit)
+    passed = {
+        "every_photo_accounted_for": not audit.unaccounted,
+        "stored_images_decode": not audit.undecodable,
+        "no_failed_photos": not audit.failures,
+    }
+    for spec in GENERATED_IMAGES_CHECKS:
+        warn = spec.name == "no_failed_photos"
+        yield dg.AssetCheckResult(
+            check_name=spec.name,
+            passed=passed[spec.name],
+            severity=dg.AssetCheckSeverity.WARN if warn else dg.AssetCheckSeverity.ERROR,
+            metadata=metadata(reports[spec.name]),
+        )

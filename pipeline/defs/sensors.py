@@ -118,7 +118,7 @@ def _statuses(
     days: Sequence[str],
 ) -> dict[str, State]:
     found = instance.get_status_by_partition(key, list(days), partitions) or {}
-    return {day: PART_STATES.get(found[day]) if found.get(day) else None for day in days}
+    return {day: PART_STATES.get(s) if (s := found.get(day)) else None for day in days}
 
 
 def _candidates(days: Sequence[str], statuses: dict[str, dict[str, State]]) -> list[str]:

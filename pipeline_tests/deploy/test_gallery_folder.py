@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from pipeline.defs.keys import DAY_TABLES
 from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.site import build_site
 from pipeline_tests.fixtures.gallery_days import write_gallery_days
@@ -48,7 +49,7 @@ def test_nginx_as_another_user_serves_the_gallery_folder(readable_root: Path) ->
         data = LocalObjectStore(readable_root / "objects")
         write_gallery_days(data, unsplash_image_base="https://images.unsplash.test/img")
         public = readable_root / "public"
-        result = build_site(data, out_store=LocalObjectStore(public), prefix="")
+        result = build_site(data, tables=DAY_TABLES, out_store=LocalObjectStore(public), prefix="")
     finally:
         os.umask(previous)
     assert result.problems == []

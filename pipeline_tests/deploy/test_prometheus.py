@@ -13,9 +13,11 @@ import dagster as dg
 import httpx
 import pytest
 
+from pipeline.defs.keys import LOOK_ALIKES_KEY, PHOTOS_KEY
 from pipeline.lib.db import Database
 from pipeline.lib.observability.exporter import (
     DoppelCollector,
+    WatchedAssets,
     build_registry,
     exported_metric_names,
     serve,
@@ -29,6 +31,8 @@ from pipeline_tests.deploy.tools import (
     run,
 )
 from pipeline_tests.lib.test_exporter_metrics import START, add_day
+
+WATCHED = WatchedAssets(photos=PHOTOS_KEY, look_alikes=LOOK_ALIKES_KEY)
 
 
 def test_prometheus_config_scrapes_the_exporter() -> None:
@@ -76,7 +80,9 @@ def exporter_url(tmp_path: Path) -> Iterator[str]:
                 "unsplash_images", metadata={"unsplash_ratelimit_remaining": 12}
             )
         )
-        collector = DoppelCollector(db, lambda: instance, start_date=START, daily_budget_usd=5.0)
+        collector = DoppelCollector(
+            db, lambda: instance, start_date=START, assets=WATCHED, daily_budget_usd=5.0
+        )
         thread = threading.Thread(
             target=serve,
             args=(build_registry(collector),),

@@ -12,6 +12,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
+from pipeline.lib.day.tables import day_status
 from pipeline.lib.db import Base, Database, LookAlike, Photo
 
 
@@ -81,7 +82,7 @@ def test_status_by_day_counts(database: Database) -> None:
         session.add(other)
     assert database.claim_day(date(2026, 11, 20), "samples") == "samples"
     assert database.claim_day(date(2026, 11, 20), "folder") == "samples"
-    assert database.status_by_day() == [
+    assert day_status(database) == [
         {
             "day": "2026-11-20",
             "photos": 4,

@@ -12,14 +12,18 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from pipeline.defs.keys import LOOK_ALIKES_KEY, PHOTOS_KEY
 from pipeline.lib.core import clock
 from pipeline.lib.db import Database, LookAlike, Photo
 from pipeline.lib.observability.exporter import (
     DoppelCollector,
+    WatchedAssets,
     build_registry,
     days_behind,
     exported_metric_names,
 )
+
+WATCHED = WatchedAssets(photos=PHOTOS_KEY, look_alikes=LOOK_ALIKES_KEY)
 
 pytestmark = pytest.mark.dates  # `make test-dates` runs these under faketime
 
@@ -97,7 +101,7 @@ def test_exporter_metrics_from_database_and_instance(database: Database) -> None
         )
         assert not dg.materialize([broken], instance=instance, raise_on_error=False).success
         collector = DoppelCollector(
-            database, lambda: instance, start_date=START, daily_budget_usd=5.0
+            database, lambda: instance, start_date=START, assets=WATCHED, daily_budget_usd=5.0
         )
         found = samples(collector)
 
@@ -140,7 +144,7 @@ def test_exporter_reports_unreadable_parts_instead_of_failing() -> None:
     def no_instance() -> dg.DagsterInstance:
         raise RuntimeError("DAGSTER_HOME is not set")
 
-    found = samples(DoppelCollector(nowhere, no_instance, start_date=START))
+    found = samples(DoppelCollector(nowhere, no_instance, start_date=START, assets=WATCHED))
     assert value(found, "doppel_exporter_read_ok", part="database") == 0
     assert value(found, "doppel_exporter_read_ok", part="dagster") == 0
     assert not any(name.startswith("doppel_photos") for name, _ in found)
@@ -150,7 +154,7 @@ def test_exporter_reports_unreadable_parts_instead_of_failing() -> None:
 def test_exporter_on_a_fresh_database_counts_nothing_yet(tmp_path: Path) -> None:
     fresh = Database(f"sqlite:///{tmp_path / 'empty.db'}")  # no tables: before the first run
     with dg.instance_for_test() as instance:
-        found = samples(DoppelCollector(fresh, lambda: instance, start_date=START))
+        found = samples(DoppelCollector(fresh, lambda: instance, start_date=START, assets=WATCHED))
     assert value(found, "doppel_exporter_read_ok", part="database") == 1
     assert value(found, "doppel_partitions_behind") == 26  # every day from 11-01 to 11-26
     assert value(found, "doppel_unsplash_ratelimit_remaining") is None

@@ -22,6 +22,7 @@ import dagster as dg
 import pytest
 
 from pipeline.defs.assets.gallery_site import gallery_site
+from pipeline.defs.keys import DAY_TABLES
 from pipeline.defs.resources import build_resources
 from pipeline.lib.core.storage import LocalObjectStore, S3ObjectStore
 from pipeline.lib.settings import load_settings
@@ -61,7 +62,7 @@ def data(fixture_store: tuple[Path, dict], tmp_path: Path) -> LocalObjectStore:
 
 @pytest.fixture
 def built(data: LocalObjectStore) -> Path:
-    result = build_site(data)
+    result = build_site(data, tables=DAY_TABLES)
     assert result.problems == []
     return data.root / "site"
 
@@ -293,11 +294,11 @@ def test_lookalikes_are_served_as_webp_thumbnails(built: Path) -> None:
 
 
 def test_rebuild_writes_only_what_changed(data: LocalObjectStore) -> None:
-    first = build_site(data)
+    first = build_site(data, tables=DAY_TABLES)
     assert first.files.written > 0 and first.media.made == 10
     site = data.root / "site"
 
-    again = build_site(data)
+    again = build_site(data, tables=DAY_TABLES)
     assert (again.files.written, again.media.made, again.files.deleted) == (0, 0, 0)
     assert again.files.skipped >= 20
 
@@ -311,7 +312,7 @@ def test_rebuild_writes_only_what_changed(data: LocalObjectStore) -> None:
         data.put(f"tables/{asset}/{new_day}.json", json.dumps(body).encode())
     for path in site.rglob("*"):  # mark every published file old; rewritten ones get new times
         os.utime(path, ns=(0, 0))
-    added = build_site(data)
+    added = build_site(data, tables=DAY_TABLES)
     assert added.media.made == 0 and added.media.reused == 10  # same images: shared copies
     changed = {"index.html", "stats.html", "about.html", "months/2026-11.html", "game.html",
                f"days/{DAY_SAMPLES}.html", f"days/{new_day}.html",
@@ -324,7 +325,7 @@ def test_rebuild_writes_only_what_changed(data: LocalObjectStore) -> None:
     # A day that disappears takes its pages with it.
     for asset in ("unsplash_images", "generated_images"):
         data.delete(f"tables/{asset}/{new_day}.json")
-    removed = build_site(data)
+    removed = build_site(data, tables=DAY_TABLES)
     assert removed.files.deleted == 3 and not (site / f"days/{new_day}.html").exists()
     assert check_links(site) > 100
 
@@ -334,10 +335,10 @@ def test_changed_templates_rerender_but_identical_bytes_are_not_rewritten(
 ) -> None:
     source = tmp_path / "site-source"
     shutil.copytree(Path(__file__).resolve().parents[2] / "site", source)
-    build_site(data, source_dir=source)
+    build_site(data, tables=DAY_TABLES, source_dir=source)
     base = source / "templates" / "base.html.j2"
     base.write_text(base.read_text().replace("<main ", "{# renders as nothing #}<main "))
-    result = build_site(data, source_dir=source)
+    result = build_site(data, tables=DAY_TABLES, source_dir=source)
     assert result.files.skipped == 10  # only the cached images
     assert result.files.written == 0 and result.files.unchanged == 17 + 4  # pages + static
 
@@ -346,11 +347,11 @@ def test_rendering_in_worker_processes_gives_the_same_pages(
     data: LocalObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     serial = LocalObjectStore(tmp_path / "serial")
-    build_site(data, out_store=serial, prefix="", render_workers=1)
+    build_site(data, tables=DAY_TABLES, out_store=serial, prefix="", render_workers=1)
     monkeypatch.setattr(render, "PARALLEL_MIN_PAGES", 1)
     monkeypatch.setattr(render, "BATCH_PAGES", 2)
     parallel = LocalObjectStore(tmp_path / "parallel")
-    build_site(data, out_store=parallel, prefix="", render_workers=2)
+    build_site(data, tables=DAY_TABLES, out_store=parallel, prefix="", render_workers=2)
     pages = sorted(p.relative_to(serial.root) for p in html_files(serial.root))
     assert pages == sorted(p.relative_to(parallel.root) for p in html_files(parallel.root))
     for page in pages:
@@ -364,22 +365,22 @@ def test_rendering_in_worker_processes_gives_the_same_pages(
 
     monkeypatch.setattr(render.Renderer, "_run_in_workers", breaks_halfway)
     broken = LocalObjectStore(tmp_path / "broken")
-    build_site(data, out_store=broken, prefix="", render_workers=2)
+    build_site(data, tables=DAY_TABLES, out_store=broken, prefix="", render_workers=2)
     assert sorted(p.relative_to(broken.root) for p in html_files(broken.root)) == pages
 
 
 def test_missing_index_forces_a_full_rebuild(data: LocalObjectStore) -> None:
-    build_site(data)
+    build_site(data, tables=DAY_TABLES)
     (data.root / "site" / "index.html").unlink()
     (data.root / "site" / "about.html").unlink()
-    result = build_site(data)
+    result = build_site(data, tables=DAY_TABLES)
     assert (data.root / "site" / "about.html").is_file()
     assert result.media.made == 10
 
 
 def test_publishes_to_a_local_folder(data: LocalObjectStore, tmp_path: Path) -> None:
     folder = tmp_path / "public"
-    result = build_site(data, out_store=LocalObjectStore(folder), prefix="")
+    result = build_site(data, tables=DAY_TABLES, out_store=LocalObjectStore(folder), prefix="")
     assert result.local_index == (folder / "index.html").resolve()
     assert check_links(folder) > 100
     assert not (data.root / "site").exists()
@@ -390,7 +391,7 @@ def test_publishes_to_s3_under_a_prefix(
 ) -> None:
     client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
     out = S3ObjectStore(client, s3_bucket, "doppel")
-    first = build_site(data, out_store=out, prefix="site")
+    first = build_site(data, tables=DAY_TABLES, out_store=out, prefix="site")
     assert first.index_uri == f"s3://{s3_bucket}/doppel/site/index.html"
     keys = {o["Key"] for o in client.list_objects_v2(Bucket=s3_bucket)["Contents"]}
     assert all(k.startswith("doppel/site/") for k in keys)
@@ -399,7 +400,7 @@ def test_publishes_to_s3_under_a_prefix(
     assert head["ContentType"] == "text/html; charset=utf-8"
     webp = next(k for k in keys if k.endswith(".webp"))
     assert client.head_object(Bucket=s3_bucket, Key=webp)["ContentType"] == "image/webp"
-    again = build_site(data, out_store=out, prefix="site")
+    again = build_site(data, tables=DAY_TABLES, out_store=out, prefix="site")
     assert again.files.written == 0 and again.local_index is None
 
 
@@ -516,7 +517,7 @@ def test_with_a_public_address_links_are_absolute_and_the_sitemap_lists_every_pa
     data: LocalObjectStore,
 ) -> None:
     site_url = "https://doppel.example/gallery/"
-    build_site(data, site_url=site_url)
+    build_site(data, tables=DAY_TABLES, site_url=site_url)
     site = data.root / "site"
     locs = [u.findtext(f"{SITEMAP}loc") for u in ET.parse(site / "sitemap.xml").getroot()]
     assert all(loc.startswith(site_url) for loc in locs)
@@ -531,7 +532,7 @@ def test_with_a_public_address_links_are_absolute_and_the_sitemap_lists_every_pa
     feed = (site / "feed.xml").read_text()
     assert f'href="{site_url}days/{DAY_SAMPLES}.html"' in feed
     with pytest.raises(ValueError, match="public address"):
-        build_site(data, site_url="javascript:alert(1)//")
+        build_site(data, tables=DAY_TABLES, site_url="javascript:alert(1)//")
 
 
 def test_style_transfer_pairs_name_their_style_and_stats_compare_generators(
@@ -551,7 +552,7 @@ def test_style_transfer_pairs_name_their_style_and_stats_compare_generators(
                                   "style": "built-in style 7", "strength": 0.75,
                                   "attempt": 1, "attempts": [{}]}  # fmt: skip
         data.put(f"tables/{asset}/{painted_day}.json", json.dumps(body).encode())
-    assert build_site(data).problems == []
+    assert build_site(data, tables=DAY_TABLES).problems == []
     site = data.root / "site"
     text = (site / f"pairs/{painted_day}/01-coffee.html").read_text()
     assert "Look-alike by style-transfer" in text

@@ -2,6 +2,8 @@ import dagster as dg
 
 from pipeline.defs.assets.generated_images import generated_images
 from pipeline.defs.assets.unsplash_images import unsplash_images
+from pipeline.defs.keys import DAY_TABLES
+from pipeline.defs.metadata import metadata
 from pipeline.defs.resources.site import GallerySiteResource
 from pipeline.defs.resources.storage import ObjectStoreResource
 from pipeline.lib.site import build_site
@@ -27,6 +29,7 @@ def gallery_site(
     out, prefix = gallery.destination(store)
     result = build_site(
         store,
+        tables=DAY_TABLES,
         out_store=out,
         prefix=prefix,
         image_origins=tuple(gallery.image_origins),
@@ -40,20 +43,4 @@ def gallery_site(
         if result.local_index is not None
         else dg.MetadataValue.url(result.index_uri)
     )
-    metadata: dict[str, object] = {
-        "index": index,
-        "days": result.days,
-        "pairs": result.pairs,
-        "files_written": result.files.written,
-        "files_unchanged": result.files.unchanged,
-        "pages_skipped": result.files.skipped,
-        "files_deleted": result.files.deleted,
-        "images_made": result.media.made,
-        "images_reused": result.media.reused,
-        "build_seconds": result.seconds,
-    }
-    if result.problems:
-        metadata["problems"] = dg.MetadataValue.md(
-            "\n".join(f"- {p.replace('<', '&lt;')}" for p in result.problems[:50])
-        )
-    return dg.MaterializeResult(metadata=metadata)
+    return dg.MaterializeResult(metadata={"index": index, **metadata(result.report())})

@@ -1,14 +1,16 @@
 from datetime import date
 
 import dagster as dg
-import pandas as pd
 
 from pipeline.defs.checks import GENERATED_IMAGES_CHECKS, day_check_results
+from pipeline.defs.keys import LOOK_ALIKES_KEY
 from pipeline.defs.limits import API_STEP_RETRY, IMAGE_GENERATOR_POOL
+from pipeline.defs.metadata import metadata
 from pipeline.defs.partitions import DEFAULT_PARTITIONS
 from pipeline.defs.resources import DatabaseResource, ImageGeneratorResource, ObjectStoreResource
 from pipeline.lib.day.generate import generate_day
-from pipeline.lib.day.summaries import generations_markdown
+from pipeline.lib.day.summaries import look_alikes_summary
+from pipeline.lib.day.tables import DayTable
 from pipeline.lib.generators import GeneratorUnavailable
 from pipeline.lib.measures.comparisons import compare_images
 
@@ -19,7 +21,7 @@ def build_generated_images(
 ) -> dg.AssetsDefinition:
     """The asset over `partitions`; `step_retry=None` gives one attempt per run."""
     return dg.asset(
-        name="generated_images",
+        name=LOOK_ALIKES_KEY.path[-1],
         partitions_def=partitions,
         group_name="doppel",
         pool=IMAGE_GENERATOR_POOL,
@@ -35,15 +37,13 @@ def build_generated_images(
 
 def _generated_images(
     context: dg.AssetExecutionContext,
-    unsplash_images: pd.DataFrame,
+    unsplash_images: DayTable,
     image_generator: ImageGeneratorResource,
     object_store: ObjectStoreResource,
     database: DatabaseResource,
 ):
     day = date.fromisoformat(context.partition_key)
-    photo_ids = [
-        int(row["id"]) for row in unsplash_images.to_dict("records") if row["status"] == "stored"
-    ]
+    photo_ids = [row["id"] for row in unsplash_images.where(status="stored")]
     generator = image_generator.open()
     store, db = object_store.open(), database.get()
     try:
@@ -91,23 +91,10 @@ def _generated_images(
                     f"{r['source_id']}: {r['error']}" for r in result.retryable_failures[:5]
                 )
             ),
-            metadata={"succeeded": result.count("succeeded"), **spending},
+            metadata=metadata({"succeeded": result.count("succeeded"), **spending}),
         )
-    cost = sum(r["cost_usd"] or 0.0 for r in result.rows)
-    yield dg.Output(
-        pd.DataFrame(result.rows),
-        metadata={
-            "generator": generator.name,
-            "succeeded": result.count("succeeded"),
-            "failed": result.count("failed"),
-            "refused": result.count("refused"),
-            "generator_calls_this_run": result.generator_calls,
-            "reused": result.reused + result.adopted,
-            "cost_usd": round(cost, 4),
-            **spending,
-            "preview": dg.MetadataValue.md(generations_markdown(result.rows)),
-        },
-    )
+    summary = look_alikes_summary(result, generator.name) | spending
+    yield dg.Output(result.table, metadata=metadata(summary))
     yield from day_check_results(day, unsplash_images, store=store, db=db)
 
 

@@ -2,13 +2,15 @@ from datetime import date
 from typing import Any
 
 import dagster as dg
-import pandas as pd
 
+from pipeline.defs.keys import PHOTOS_KEY
 from pipeline.defs.limits import API_STEP_RETRY, PHOTO_SOURCE_POOL
+from pipeline.defs.metadata import metadata
 from pipeline.defs.partitions import DEFAULT_PARTITIONS
 from pipeline.defs.resources import DatabaseResource, ObjectStoreResource, PhotoSourceResource
 from pipeline.lib.day.collect import TRACKING_ATTEMPTS, DayCollection, collect_day
-from pipeline.lib.day.summaries import photos_markdown
+from pipeline.lib.day.summaries import photo_counts, photos_summary
+from pipeline.lib.day.tables import DayTable
 from pipeline.lib.sources import SourceConfigError, SourceUnavailable
 
 
@@ -18,7 +20,7 @@ def build_unsplash_images(
 ) -> dg.AssetsDefinition:
     """The asset over `partitions`; `step_retry=None` gives one attempt per run."""
     return dg.asset(
-        name="unsplash_images",
+        name=PHOTOS_KEY.path[-1],
         partitions_def=partitions,
         group_name="doppel",
         pool=PHOTO_SOURCE_POOL,
@@ -26,7 +28,7 @@ def build_unsplash_images(
         kinds={"python", "image"},
         description=(
             "The day's most popular photos (top K): originals stored in the object store, one "
-            "row each in inspiration_images, the day's table through the IO manager."
+            "row each in the database (Photo), the day's table through the IO manager."
         ),
     )(_unsplash_images)
 
@@ -36,7 +38,7 @@ def _unsplash_images(
     photo_source: PhotoSourceResource,
     object_store: ObjectStoreResource,
     database: DatabaseResource,
-) -> pd.DataFrame:
+) -> dg.Output[DayTable]:
     day = date.fromisoformat(context.partition_key)
     try:
         source = photo_source.open()
@@ -54,7 +56,7 @@ def _unsplash_images(
     except SourceUnavailable as exc:
         raise dg.Failure(
             description=f"{source.name} is unavailable for {day}: {exc}",
-            metadata={"retry_after_s": exc.retry_after_s or 0, **_source_figures(source)},
+            metadata=metadata({"retry_after_s": exc.retry_after_s or 0, **_source_figures(source)}),
             # The source says when to come back (an hour for a rate limit); a step retry
             # seconds later would only spend requests. The gap-fill sensor returns later.
             allow_retries=exc.retry_after_s is not None and exc.retry_after_s <= 60,
@@ -62,7 +64,7 @@ def _unsplash_images(
     if not result.ok:
         raise dg.Failure(
             description=_not_ok(result),
-            metadata={**_day_figures(result), **_source_figures(source)},
+            metadata=metadata({**photo_counts(result), **_source_figures(source)}),
             allow_retries=False,  # a later run (the gap-fill sensor's) picks up where this left
         )
     if result.rows and result.used == 0:
@@ -74,28 +76,10 @@ def _unsplash_images(
                 if result.failures
                 else ""
             ),
-            metadata={"failures": dg.MetadataValue.json(dict(result.failures))},
+            metadata=metadata({"failures": dict(result.failures)}),
         )
-    context.add_output_metadata(
-        {
-            "source": result.kept_source or source.name,
-            **_day_figures(result),
-            "fetched_this_run": result.fetched,
-            "reused_stored_day": result.reused,
-            "preview": dg.MetadataValue.md(photos_markdown(result.rows)),
-            **_source_figures(source),
-        }
-    )
-    return pd.DataFrame(result.rows)
-
-
-def _day_figures(result: DayCollection) -> dict[str, Any]:
-    return {
-        "photos": result.used,
-        "photos_failed": len(result.rows) - result.stored,
-        "photos_untracked": result.untracked,
-        "photos_waiting": result.waiting,
-    }
+    summary = photos_summary(result, source.name) | _source_figures(source)
+    return dg.Output(result.table, metadata=metadata(summary))
 
 
 def _not_ok(result: DayCollection) -> str:

@@ -1,34 +1,36 @@
-import json
 from typing import Any
 
 import dagster as dg
-import pandas as pd
 
+from pipeline.defs.keys import table_folder
 from pipeline.defs.resources.storage import ObjectStoreResource
 from pipeline.lib.core.storage import ObjectNotFound
-from pipeline.lib.day.tables import TABLES_PREFIX, decode_rows, encode_table, table_key
+from pipeline.lib.day.tables import TABLES_PREFIX, DayTable, decode_table, encode_table, table_key
 
 
 class DayTableIOManager(dg.ConfigurableIOManager):
-    """Stores each partition's table as JSON in the object store.
+    """Stores each partition's table (a `DayTable`, built from the database by
+    `pipeline/lib/day/tables.py`) as JSON in the object store, and reads it back typed.
 
     Keys are partition-aware (`tables/<asset>/<day>.json`); with an S3 store this is the S3
-    IO manager, with a local store the same code under a local base path. The image bytes a
-    table points at are written by the asset itself as each one is made, so a crash halfway
-    through a day keeps everything already generated.
+    IO manager, with a local store the same code under a local base path. The schema and
+    the stored form are the tables module's: this only puts and gets the bytes. The image
+    bytes a table points at are written by the asset itself as each one is made, so a crash
+    halfway through a day keeps everything already generated.
     """
 
     store: ObjectStoreResource
     prefix: str = TABLES_PREFIX
 
     def _key(self, asset_key: dg.AssetKey, partition: str | None) -> str:
-        return table_key("/".join(asset_key.path), partition, self.prefix)
+        return table_key(table_folder(asset_key), partition, self.prefix)
 
-    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+    def handle_output(self, context: dg.OutputContext, obj: DayTable) -> None:
+        if not isinstance(obj, DayTable):
+            raise dg.Failure(f"expected a DayTable from {context.asset_key.to_user_string()}")
         partition = context.partition_key if context.has_partition_key else None
         key = self._key(context.asset_key, partition)
-        records = json.loads(obj.to_json(orient="records", date_format="iso"))
-        self.store.open().put(key, encode_table(partition, records), "application/json")
+        self.store.open().put(key, encode_table(obj), "application/json")
         context.add_output_metadata(
             {"table_uri": dg.MetadataValue.path(self.store.open().uri(key))}
         )
@@ -42,13 +44,12 @@ class DayTableIOManager(dg.ConfigurableIOManager):
             return self._load(asset_key, keys[0])
         return {key: self._load(asset_key, key) for key in keys}
 
-    def _load(self, asset_key: dg.AssetKey, partition: str | None) -> pd.DataFrame:
+    def _load(self, asset_key: dg.AssetKey, partition: str | None) -> DayTable:
         key = self._key(asset_key, partition)
         try:
-            rows = decode_rows(self.store.open().get(key))
+            return decode_table(self.store.open().get(key))
         except ObjectNotFound:
             raise dg.Failure(
                 f"No table for {asset_key.to_user_string()} {partition}: materialize that "
                 "partition first."
             ) from None
-        return pd.DataFrame(rows)

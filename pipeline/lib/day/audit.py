@@ -7,6 +7,7 @@ from datetime import date
 
 from pipeline.lib.core.images import ImageError, decode_image
 from pipeline.lib.core.storage import ObjectNotFound, ObjectStore
+from pipeline.lib.day.tables import DayTable, photos_of_day
 from pipeline.lib.db import Database
 
 
@@ -22,10 +23,11 @@ class DayAudit:
     failures: dict[str, str] = field(default_factory=dict)
 
 
-def audit_day(day: date, source_ids: set[str], *, db: Database, store: ObjectStore) -> DayAudit:
-    """Audit the photos of `day` named in its table (`source_ids`)."""
+def audit_day(day: date, photos: DayTable, *, db: Database, store: ObjectStore) -> DayAudit:
+    """Audit the records of the photos of `day` named in its photos table."""
+    source_ids = set(photos.column("source_id"))
     audit = DayAudit(day)
-    for photo in db.photos_of_day(day):
+    for photo in photos_of_day(db, day):
         if photo.source_id not in source_ids:
             continue
         audit.photos += 1

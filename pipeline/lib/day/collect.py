@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from pipeline.lib.core import clock
 from pipeline.lib.core.images import ImageError, decode_image, sniff_content_type
 from pipeline.lib.core.storage import ObjectStore
+from pipeline.lib.day.tables import DayTable, photos_of_day, photos_table
 from pipeline.lib.db import Database, Photo
 from pipeline.lib.sources import (
     ListedPhoto,
@@ -51,23 +52,20 @@ TRACKING_ATTEMPTS = 5
 # Statuses a re-listing of the feed cannot change: the day is settled when K photos have one.
 SETTLED = ("stored", "refused", "untracked")
 
-PHOTO_COLUMNS = (
-    "id", "source", "source_id", "day", "rank", "status", "error", "title", "description",
-    "width", "height", "likes", "published_at", "photographer_name", "photographer_url",
-    "page_url", "display_url", "license", "credit", "object_key", "content_type", "sha256",
-    "tracking_attempts", "tracking_error",
-)  # fmt: skip
-
 
 @dataclass
 class DayCollection:
     day: date
-    rows: list[dict[str, Any]]
+    table: DayTable  # the day's photos table, built from its records after this run
     fetched: int = 0
     reused: bool = False
     failures: list[tuple[str, str]] = field(default_factory=list)
     waiting: int = 0  # photos chosen but not stored: no tracking call was left for them
     kept_source: str | None = None  # set when the day keeps another source than the run's
+
+    @property
+    def rows(self) -> tuple[dict[str, Any], ...]:
+        return self.table.rows
 
     @property
     def stored(self) -> int:
@@ -102,10 +100,10 @@ def collect_day(
             "%s was collected from %s and keeps it (now %s); `doppel redo %s` re-collects it",
             day, day_source, source.name, day,
         )  # fmt: skip
-        kept = [row_of(photo) for photo in db.photos_of_day(day, day_source)]
+        kept = photos_table(day, photos_of_day(db, day, day_source))
         return DayCollection(day, kept, reused=True, kept_source=day_source)
-    existing = db.photos_of_day(day, source.name)
-    result = DayCollection(day, [])
+    existing = photos_of_day(db, day, source.name)
+    result = DayCollection(day, photos_table(day, []))
     if sum(1 for photo in existing if photo.status in SETTLED) >= count:
         log.info("%s: %d photos already settled; the source is not asked again", day, count)
         result.reused = True
@@ -122,7 +120,7 @@ def collect_day(
                 result.fetched += 1
             else:
                 result.failures.append((photo.source_id, collected.error or "unknown error"))
-    result.rows = [row_of(photo) for photo in db.photos_of_day(day, source.name)]
+    result.table = photos_table(day, photos_of_day(db, day, source.name))
     return result
 
 
@@ -290,12 +288,3 @@ def _apply_metadata(record: Photo, photo: ListedPhoto) -> None:
     record.credit = dict(photo.credit)
     if record.width is None:
         record.width, record.height = photo.width, photo.height
-
-
-def row_of(photo: Photo) -> dict[str, Any]:
-    row = {name: getattr(photo, name) for name in PHOTO_COLUMNS}
-    row["day"] = photo.day.isoformat()
-    row["used"] = photo.used
-    if photo.published_at is not None:
-        row["published_at"] = photo.published_at.isoformat()
-    return row

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
@@ -31,6 +31,13 @@ from threadpoolctl import threadpool_limits
 
 from pipeline.lib.core.images import ImageError, decode_image, encode_image
 from pipeline.lib.core.storage import ObjectNotFound, ObjectStore
+from pipeline.lib.day.tables import (
+    LOOK_ALIKE_FIELDS,
+    LOOK_ALIKES,
+    DayTable,
+    look_alikes_table,
+    table,
+)
 from pipeline.lib.db import Database, LookAlike, Photo
 from pipeline.lib.generators import (
     Generation,
@@ -44,11 +51,6 @@ from pipeline.lib.generators.ledger import Ledger
 log = logging.getLogger(__name__)
 
 DONE = ("succeeded", "refused")
-GENERATION_COLUMNS = (
-    "photo_id", "status", "retryable", "error", "attempts", "generator", "model",
-    "strategy", "prompt", "seed", "object_key", "content_type", "width", "height", "sha256",
-    "cost_usd", "latency_s", "request_id", "usage", "quality", "comparisons",
-)  # fmt: skip
 
 
 class Compare(Protocol):
@@ -67,10 +69,14 @@ class Compare(Protocol):
 @dataclass
 class DayGeneration:
     day: date
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    table: DayTable  # the day's look-alikes table, built from their records after this run
     generator_calls: int = 0
     reused: int = 0
     adopted: int = 0
+
+    @property
+    def rows(self) -> tuple[dict[str, Any], ...]:
+        return self.table.rows
 
     def count(self, status: str) -> int:
         return sum(1 for row in self.rows if row["status"] == status)
@@ -102,8 +108,8 @@ def generate_day(
     compare: Compare | None = None,
     ledger: Ledger | None = None,
 ) -> DayGeneration:
-    result = DayGeneration(day)
     ids = list(photo_ids)
+    result = DayGeneration(day, table(LOOK_ALIKES, day.isoformat(), []))
     with db.session() as session:
         photos = list(
             session.scalars(
@@ -173,11 +179,7 @@ def generate_day(
         if ledger is not None:
             _record_costs(ledger, [photo.id for photo in photos], db)
 
-    with db.session() as session:
-        rows = session.scalars(
-            select(LookAlike).join(LookAlike.photo).where(Photo.id.in_(ids)).order_by(Photo.rank)
-        ).all()
-        result.rows = [_row_of(row) for row in rows]
+    result.table = look_alikes_table(db, day, ids)
     return result
 
 
@@ -335,7 +337,7 @@ def _upsert(photo: Photo, db: Database, **values: Any) -> None:
 
 
 def _record_success(photo: Photo, record: dict[str, Any], db: Database) -> None:
-    fields = {k: v for k, v in record.items() if k in GENERATION_COLUMNS}
+    fields = {k: v for k, v in record.items() if k in LOOK_ALIKE_FIELDS}
     _upsert(photo, db, status="succeeded", retryable=False, error=None, **fields)
 
 
@@ -368,9 +370,3 @@ def _record_costs(ledger: Ledger, photo_ids: list[int], db: Database) -> None:
         rows = session.scalars(select(LookAlike).where(LookAlike.photo_id.in_(list(spent))))
         for row in rows:
             row.cost_usd = spent[row.photo_id]
-
-
-def _row_of(row: LookAlike) -> dict[str, Any]:
-    out = {name: getattr(row, name) for name in GENERATION_COLUMNS}
-    out["source_id"] = row.photo.source_id
-    return out

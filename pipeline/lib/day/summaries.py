@@ -1,47 +1,126 @@
-"""Short markdown tables for the Dagster UI's metadata previews."""
+"""What each materialization reports: one builder per asset, all in the same plain form.
+
+Each builder (here, and `SiteBuild.report` for the gallery) returns a flat dict of numbers
+and strings, with `Markdown` for text to render and lists/dicts for JSON;
+`pipeline/defs/metadata.py` turns that into Dagster metadata, the one way every asset and
+check attaches it. Previews are narrow markdown tables (short
+columns, long texts cut) with each problem's reason as a note below the table, where it
+wraps instead of pushing the table past the right edge of the Dagster UI.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.lib.day.audit import DayAudit
+    from pipeline.lib.day.collect import DayCollection
+    from pipeline.lib.day.generate import DayGeneration
+
+Summary = dict[str, Any]
+NOTES = 20  # reasons listed under a preview; the rest are counted
 
 
-def _cell(value: Any, limit: int = 60) -> str:
+class Markdown(str):
+    """Text to show rendered as markdown."""
+
+
+def _cell(value: Any, limit: int) -> str:
     text = "" if value is None else str(value)
     text = " ".join(text.split())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
+    return escape(text)
+
+
+def escape(text: str) -> str:
     # Pipes and markup would break or inject into the table.
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+def markdown_table(
+    headers: Sequence[str], rows: Iterable[Sequence[Any]], *, width: int = 24
+) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(_cell(v, width) for v in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
-def photos_markdown(rows: Sequence[dict[str, Any]]) -> str:
-    return markdown_table(
-        ["#", "photo", "by", "status", "error"],
-        (
-            (r["rank"], r.get("title") or r["source_id"], r.get("photographer_name"),
-             r["status"], r.get("error"))
-            for r in rows
-        ),
+def _notes(notes: Sequence[tuple[Any, Any]], limit: int = 300) -> str:
+    """Reasons as a list under the table: `- name: reason`."""
+    lines = [f"- {_cell(name, 40)}: {_cell(reason, limit)}" for name, reason in notes[:NOTES]]
+    if len(notes) > NOTES:
+        lines.append(f"- … and {len(notes) - NOTES} more")
+    return "\n\n" + "\n".join(lines) if lines else ""
+
+
+def photos_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
+    table = markdown_table(
+        ["#", "photo", "by", "status"],
+        ((r["rank"], r.get("title") or r["source_id"], r.get("photographer_name"), r["status"])
+         for r in rows),
     )  # fmt: skip
+    return table + _notes([(r["rank"], r["error"]) for r in rows if r.get("error")])
 
 
-def generations_markdown(rows: Sequence[dict[str, Any]]) -> str:
-    def measure(row: dict[str, Any], name: str) -> str:
+def look_alikes_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
+    def measure(row: Mapping[str, Any], name: str) -> str:
         value = (row.get("comparisons") or {}).get(name)
         return f"{value:.3f}" if isinstance(value, int | float) else ""
 
-    return markdown_table(
-        ["photo", "status", "model", "seconds", "SSIM", "error"],
-        (
-            (r["source_id"], r["status"], r.get("model"), r.get("latency_s"),
-             measure(r, "ssim"), r.get("error"))
-            for r in rows
-        ),
-    )  # fmt: skip
+    def seconds(row: Mapping[str, Any]) -> str:
+        value = row.get("latency_s")
+        return f"{value:.1f}" if isinstance(value, int | float) else ""
+
+    table = markdown_table(
+        ["photo", "status", "s", "SSIM"],
+        ((r["source_id"], r["status"], seconds(r), measure(r, "ssim")) for r in rows),
+    )
+    return table + _notes([(r["source_id"], r["error"]) for r in rows if r.get("error")])
+
+
+def photos_summary(result: DayCollection, source: str) -> Summary:
+    """A day's photos: what `unsplash_images` reports (`source` is the run's source)."""
+    return {
+        "source": result.kept_source or source,
+        **photo_counts(result),
+        "fetched_this_run": result.fetched,
+        "reused_stored_day": result.reused,
+        "preview": Markdown(photos_markdown(result.rows)),
+    }
+
+
+def photo_counts(result: DayCollection) -> Summary:
+    return {
+        "photos": result.used,
+        "photos_failed": len(result.rows) - result.stored,
+        "photos_untracked": result.untracked,
+        "photos_waiting": result.waiting,
+    }
+
+
+def look_alikes_summary(result: DayGeneration, generator: str) -> Summary:
+    """A day's look-alikes: what `generated_images` reports."""
+    cost = sum(r["cost_usd"] or 0.0 for r in result.rows)
+    models = sorted({r["model"] for r in result.rows if r.get("model")})
+    return {
+        "generator": generator,
+        "models": ", ".join(models),
+        "succeeded": result.count("succeeded"),
+        "failed": result.count("failed"),
+        "refused": result.count("refused"),
+        "generator_calls_this_run": result.generator_calls,
+        "reused": result.reused + result.adopted,
+        "cost_usd": round(cost, 4),
+        "preview": Markdown(look_alikes_markdown(result.rows)),
+    }
+
+
+def audit_summaries(audit: DayAudit) -> dict[str, Summary]:
+    """Each check's report, by check name."""
+    return {
+        "every_photo_accounted_for": {"photos": audit.photos, "unaccounted": audit.unaccounted},
+        "stored_images_decode": {"problems": audit.undecodable},
+        "no_failed_photos": {"failures": audit.failures},
+    }

@@ -10,11 +10,11 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, and_, create_engine, event, func, select
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from pipeline.lib.db.models import DaySource, LookAlike, Photo, photo_is_used
+from pipeline.lib.db.models import DaySource, Photo
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Connections per process. A day's remote requests run in up to DOPPEL_GENERATION_CONCURRENCY
@@ -101,51 +101,6 @@ class Database:
             else:
                 found.source = source
         return before
-
-    def status_by_day(self) -> list[dict[str, Any]]:
-        """Per day: its photos (used, from the day's source: the gallery's definition too),
-        look-alikes succeeded, and failures of either kind."""
-        of_day = and_(DaySource.day == Photo.day, DaySource.source == Photo.source)
-        with self._sessions() as session:
-            photos = dict(
-                session.execute(
-                    select(Photo.day, func.count())
-                    .join(DaySource, of_day)
-                    .where(photo_is_used())
-                    .group_by(Photo.day)
-                ).all()
-            )
-            generated: dict[date, dict[str, int]] = {}
-            rows = session.execute(
-                select(Photo.day, LookAlike.status, func.count())
-                .join(LookAlike.photo)
-                .join(DaySource, of_day)
-                .where(photo_is_used())
-                .group_by(Photo.day, LookAlike.status)
-            ).all()
-            for day, status, count in rows:
-                generated.setdefault(day, {})[status] = count
-            failed_photos = dict(
-                session.execute(
-                    select(Photo.day, func.count())
-                    .join(DaySource, of_day)
-                    .where(Photo.status != "stored")
-                    .group_by(Photo.day)
-                ).all()
-            )
-        days = sorted(set(photos) | set(generated) | set(failed_photos))
-        return [
-            {
-                "day": day.isoformat(),
-                "photos": photos.get(day, 0),
-                "photos_failed": failed_photos.get(day, 0),
-                "generated_succeeded": generated.get(day, {}).get("succeeded", 0),
-                "generated_failed": sum(
-                    n for status, n in generated.get(day, {}).items() if status != "succeeded"
-                ),
-            }
-            for day in days
-        ]
 
 
 def _make_engine(url: str) -> Engine:

@@ -6,9 +6,10 @@ anything:
 
 - the database of record: photos collected, generations by generator and status, their
   latency (`latency_s`) as a histogram, and spend (`cost_usd`);
-- the Dagster instance: failed and in-flight runs, the newest materialized day of
-  `generated_images` (days behind = yesterday, the last complete UTC day, minus it), and the
-  Unsplash rate limit left, from the newest `unsplash_images` materialization's metadata.
+- the Dagster instance: failed and in-flight runs, the newest materialized day of the
+  look-alikes asset (days behind = yesterday, the last complete UTC day, minus it), and the
+  Unsplash rate limit left, from the newest photos materialization's metadata. Which assets
+  those are is the caller's to say (`WatchedAssets`: the keys belong to `pipeline/defs`).
 
 A part that cannot be read (database down, tables not created yet) is reported by
 `doppel_exporter_read_ok{part=...}` = 0 and leaves its metrics out, instead of failing the
@@ -22,6 +23,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -40,13 +42,11 @@ from pipeline.lib.db import Database, LookAlike, Photo
 from pipeline.lib.generators.budget import spent_today
 
 if TYPE_CHECKING:
-    from dagster import DagsterInstance
+    from dagster import AssetKey, DagsterInstance
 
 log = logging.getLogger(__name__)
 
-# Asset keys and the metadata key this reads (written by pipeline/defs/assets/).
-GENERATED_ASSET = "generated_images"
-PHOTOS_ASSET = "unsplash_images"
+# The metadata key this reads (written by the photos asset, from the Unsplash source).
 RATELIMIT_METADATA_KEY = "unsplash_ratelimit_remaining"
 
 # Seconds: the patch remix takes well under one; OpenAI and img2img tens to hundreds.
@@ -159,6 +159,14 @@ def exported_metric_names() -> set[str]:
     return names
 
 
+@dataclass(frozen=True)
+class WatchedAssets:
+    """The assets whose materializations the exporter reads from the Dagster instance."""
+
+    photos: AssetKey
+    look_alikes: AssetKey
+
+
 class DoppelCollector(Collector):
     """Reads the database and the Dagster instance at every scrape (serialized)."""
 
@@ -168,9 +176,13 @@ class DoppelCollector(Collector):
         instance: Callable[[], DagsterInstance] | None,
         *,
         start_date: date,
+        assets: WatchedAssets | None = None,
         daily_budget_usd: float | None = None,
     ):
+        if instance is not None and assets is None:
+            raise ValueError("reading the Dagster instance needs the assets to watch")
         self.database = database
+        self.assets = assets
         self._open_instance = instance
         self._instance: DagsterInstance | None = None
         self.start_date = start_date
@@ -280,9 +292,8 @@ class DoppelCollector(Collector):
             families.in_flight.add_metric([status.value.lower()], count)
 
     def _days_behind(self, instance: DagsterInstance, families: Families) -> None:
-        from dagster import AssetKey
-
-        done = instance.get_materialized_partitions(AssetKey(GENERATED_ASSET))
+        assert self.assets is not None
+        done = instance.get_materialized_partitions(self.assets.look_alikes)
         yesterday = utc_now().astimezone(UTC).date() - timedelta(days=1)
         newest = max((d for d in map(_as_day, done) if d is not None), default=None)
         families.days_behind.add_metric([], float(days_behind(newest, yesterday, self.start_date)))
@@ -291,9 +302,8 @@ class DoppelCollector(Collector):
             families.newest_day.add_metric([], start.timestamp())
 
     def _ratelimit(self, instance: DagsterInstance, families: Families) -> None:
-        from dagster import AssetKey
-
-        event = instance.get_latest_materialization_event(AssetKey(PHOTOS_ASSET))
+        assert self.assets is not None
+        event = instance.get_latest_materialization_event(self.assets.photos)
         materialization = event.asset_materialization if event is not None else None
         if materialization is None:
             return

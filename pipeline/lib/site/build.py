@@ -1,10 +1,11 @@
 """Build the gallery: day tables in, static site out, only changed files written.
 
-    build_site(data_store, out_store=..., prefix="site")
+    build_site(data_store, tables=folders, out_store=..., prefix="site")
 
-reads every day table under `tables/`, makes WebP copies of the images the site serves
-itself, renders an index, a page per month, day and pair, a stats page and an about/credits
-page, and publishes them under `prefix` (see `publish.SiteWriter` for what is skipped).
+reads every day table in `tables` (the asset folders under `tables/`, named by the
+caller), makes WebP copies of the images the site serves itself, renders an index, a page
+per month, day and pair, a stats page and an about/credits page, and publishes them under
+`prefix` (see `publish.SiteWriter` for what is skipped).
 
 Cost grows with what changed, not with the size of the gallery: each day's tables are hashed
 as read; a day whose digest matches the manifest's keeps its summary from there (counts,
@@ -25,8 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.lib.core.storage import ObjectStore
+from pipeline.lib.day.summaries import Markdown, Summary, escape
+from pipeline.lib.day.tables import TableFolders
 from pipeline.lib.site import game, pages, syndication
-from pipeline.lib.site.data import TABLES_PREFIX, RawDay, read_days
+from pipeline.lib.site.data import RawDay, read_days
 from pipeline.lib.site.media import Media, MediaReport, MediaSource, ensure_media
 from pipeline.lib.site.publish import PublishCounts, SiteWriter
 from pipeline.lib.site.render import DEFAULT_IMAGE_ORIGINS, SITE_SOURCE_DIR, Rendered, Renderer
@@ -48,6 +51,24 @@ class SiteBuild:
     seconds: float
     days_parsed: int = 0
     problems: list[str] = field(default_factory=list)
+
+    def report(self) -> Summary:
+        """What `gallery_site` reports (see `pipeline.lib.day.summaries`); the caller adds
+        the index's address."""
+        summary: Summary = {
+            "days": self.days,
+            "pairs": self.pairs,
+            "files_written": self.files.written,
+            "files_unchanged": self.files.unchanged,
+            "pages_skipped": self.files.skipped,
+            "files_deleted": self.files.deleted,
+            "images_made": self.media.made,
+            "images_reused": self.media.reused,
+            "build_seconds": self.seconds,
+        }
+        if self.problems:
+            summary["problems"] = Markdown("\n".join(f"- {escape(p)}" for p in self.problems[:50]))
+        return summary
 
     def summary(self) -> str:
         f = self.files
@@ -92,9 +113,9 @@ class _Day:
 def build_site(
     data_store: ObjectStore,
     *,
+    tables: TableFolders,
     out_store: ObjectStore | None = None,
     prefix: str = "site",
-    tables_prefix: str = TABLES_PREFIX,
     force: bool = False,
     source_dir: Path = SITE_SOURCE_DIR,
     workers: int = 2,
@@ -114,7 +135,7 @@ def build_site(
     renderer = Renderer(source_dir, image_origins=image_origins, site_url=site_url)
     writer = SiteWriter(out, prefix, builder=renderer.version, force=force)
 
-    days = [_Day(raw, writer.old_days.get(raw.day)) for raw in read_days(data_store, tables_prefix)]
+    days = [_Day(raw, writer.old_days.get(raw.day)) for raw in read_days(data_store, tables)]
     problems = [p for d in days for p in d.info["problems"]]
     days = [d for d in days if d.info["shown"]]
     for d in days:
@@ -219,7 +240,7 @@ def parse_day(raw: RawDay) -> tuple[list[pages.Pair], list[dict[str, Any]], list
     """A day's pairs, its photos that could not be stored, and what is wrong with its tables."""
     tables = raw.tables()
     problems = list(tables.problems)
-    if tables.generations and not tables.photos:
+    if tables.look_alikes and not tables.photos:
         problems.append(f"{raw.day}: look-alikes without a photos table; not shown")
         return [], [], problems
     pairs, skipped = pages.pairs_of_day(tables)

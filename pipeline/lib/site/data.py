@@ -1,8 +1,8 @@
-"""What the partitions materialized: the day tables the IO manager wrote, read back as they are.
+"""What the partitions materialized: the day tables the IO manager wrote, read back.
 
-Each partition of `unsplash_images` and `generated_images` is stored as
-`tables/<asset>/<day>.json` (the format lives in `pipeline/lib/day/tables.py`; see
-`pipeline/defs/resources/io_managers.py`). The gallery reads only these tables, never the
+Each partition's photos and look-alikes are stored as `tables/<asset>/<day>.json`; the
+schema and format live in `pipeline/lib/day/tables.py`, and where the tables are (the asset
+folders, `TableFolders`) is the caller's to say. The gallery reads only these tables, never the
 database, so what it shows is exactly what the assets produced. A day's bytes are hashed
 before they are parsed: a day whose digest the site already knows need not be parsed at all.
 """
@@ -17,13 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.lib.core.storage import ObjectNotFound, ObjectStore
-from pipeline.lib.day.tables import (
-    GENERATIONS_ASSET,
-    PHOTOS_ASSET,
-    TABLES_PREFIX,
-    decode_rows,
-    table_key,
-)
+from pipeline.lib.day.tables import LOOK_ALIKES, PHOTOS, Schema, TableFolders, decode_table
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +28,7 @@ _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 class DayTables:
     day: str
     photos: list[dict[str, Any]] = field(default_factory=list)
-    generations: list[dict[str, Any]] = field(default_factory=list)
+    look_alikes: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
@@ -44,31 +38,41 @@ class RawDay:
 
     day: str
     photos: bytes | None
-    generations: bytes | None
-    prefix: str = TABLES_PREFIX
+    look_alikes: bytes | None
+    folders: TableFolders
 
     @property
     def digest(self) -> str:
         h = hashlib.sha256()
-        for data in (self.photos, self.generations):
+        for data in (self.photos, self.look_alikes):
             h.update(hashlib.sha256(data).digest() if data is not None else b"-")
         return h.hexdigest()
 
     def tables(self) -> DayTables:
         tables = DayTables(self.day)
-        tables.photos = _rows(self.photos, table_key(PHOTOS_ASSET, self.day, self.prefix),
-                              tables.problems)  # fmt: skip
-        tables.generations = _rows(
-            self.generations, table_key(GENERATIONS_ASSET, self.day, self.prefix), tables.problems
-        )
+        tables.photos = self._rows(self.photos, PHOTOS, tables.problems)
+        tables.look_alikes = self._rows(self.look_alikes, LOOK_ALIKES, tables.problems)
         return tables
 
+    def _rows(
+        self, data: bytes | None, schema: Schema, problems: list[str]
+    ) -> list[dict[str, Any]]:
+        if data is None:
+            return []
+        try:
+            return list(decode_table(data, schema).rows)
+        except ValueError as exc:
+            key = self.folders.key(schema, self.day)
+            problems.append(f"{key} is not a day table ({exc}); re-materialize that partition")
+            log.warning(problems[-1])
+            return []
 
-def list_days(store: ObjectStore, prefix: str = TABLES_PREFIX) -> list[str]:
+
+def list_days(store: ObjectStore, folders: TableFolders) -> list[str]:
     """Days with a photos table or a look-alikes table, oldest first."""
     days: set[str] = set()
-    for asset in (PHOTOS_ASSET, GENERATIONS_ASSET):
-        base = f"{prefix}/{asset}/"
+    for folder in (folders.photos, folders.look_alikes):
+        base = f"{folders.prefix}/{folder}/"
         for key in store.list(base):
             name = key[len(base) :]
             if name.endswith(".json") and _DAY.match(name[:-5]):
@@ -76,24 +80,24 @@ def list_days(store: ObjectStore, prefix: str = TABLES_PREFIX) -> list[str]:
     return sorted(days)
 
 
-def read_days(store: ObjectStore, prefix: str = TABLES_PREFIX, *, workers: int = 8) -> list[RawDay]:
+def read_days(store: ObjectStore, folders: TableFolders, *, workers: int = 8) -> list[RawDay]:
     """Every day's table bytes, oldest first. Reads run in parallel: on S3 each is one GET."""
 
     def read(day: str) -> RawDay:
         return RawDay(
             day,
-            _get(store, table_key(PHOTOS_ASSET, day, prefix)),
-            _get(store, table_key(GENERATIONS_ASSET, day, prefix)),
-            prefix,
+            _get(store, folders.key(PHOTOS, day)),
+            _get(store, folders.key(LOOK_ALIKES, day)),
+            folders,
         )
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(read, list_days(store, prefix)))
+        return list(pool.map(read, list_days(store, folders)))
 
 
-def load_days(store: ObjectStore, prefix: str = TABLES_PREFIX) -> list[DayTables]:
+def load_days(store: ObjectStore, folders: TableFolders) -> list[DayTables]:
     """Every day's tables, parsed, oldest first."""
-    return [raw.tables() for raw in read_days(store, prefix)]
+    return [raw.tables() for raw in read_days(store, folders)]
 
 
 def _get(store: ObjectStore, key: str) -> bytes | None:
@@ -101,14 +105,3 @@ def _get(store: ObjectStore, key: str) -> bytes | None:
         return store.get(key)
     except ObjectNotFound:
         return None
-
-
-def _rows(data: bytes | None, key: str, problems: list[str]) -> list[dict[str, Any]]:
-    if data is None:
-        return []
-    try:
-        return decode_rows(data)
-    except ValueError as exc:
-        problems.append(f"{key} is not a day table ({exc}); re-materialize that partition")
-        log.warning(problems[-1])
-        return []

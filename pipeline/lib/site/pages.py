@@ -138,7 +138,7 @@ class Pair:
 def pairs_of_day(tables: DayTables) -> tuple[list[Pair], list[dict[str, Any]]]:
     """The day's stored photos with their look-alikes (rank order), and the photos not stored."""
     by_photo: dict[Any, dict[str, Any]] = {}
-    for row in tables.generations:
+    for row in tables.look_alikes:
         by_photo[row.get("photo_id")] = row
         by_photo.setdefault(("source_id", row.get("source_id")), row)
     pairs: list[Pair] = []
