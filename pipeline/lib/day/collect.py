@@ -86,8 +86,9 @@ class DayCollection:
         return self.untracked == 0 and self.waiting == 0
 
 
-def original_key(sha256: str, content_type: str) -> str:
-    """Originals are keyed by content: the same photo on two days is stored once."""
+def photo_key(sha256: str, content_type: str) -> str:
+    """A stored photo's key, by content: the same photo on two days is stored once. (The
+    `originals/` prefix stays: stored objects and published pages point at it.)"""
     return f"originals/{sha256[:2]}/{sha256}{EXTENSIONS.get(content_type, '.bin')}"
 
 
@@ -166,7 +167,7 @@ def _store_photo(
             return record
         content_type = sniff_content_type(data) or "application/octet-stream"
         digest = hashlib.sha256(data).hexdigest()
-        key = original_key(digest, content_type)
+        key = photo_key(digest, content_type)
         if not store.exists(key):
             store.put(key, data, content_type)
         record.object_key, record.content_type = key, content_type

@@ -67,7 +67,7 @@ class Compare(Protocol):
 
 
 @dataclass
-class DayGeneration:
+class DayLookAlikes:
     day: date
     table: DayTable  # the day's look-alikes table, built from their records after this run
     generator_calls: int = 0
@@ -86,7 +86,7 @@ class DayGeneration:
         return [r for r in self.rows if r["status"] not in DONE and r["retryable"]]
 
 
-def generation_key(day: date, photo: Photo, suffix: str) -> str:
+def look_alike_key(day: date, photo: Photo, suffix: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", photo.source_id).strip("_")[:80]
     return f"generated/{day.isoformat()}/{photo.id}-{safe}{suffix}"
 
@@ -107,9 +107,9 @@ def generate_day(
     concurrency: int = 2,
     compare: Compare | None = None,
     ledger: Ledger | None = None,
-) -> DayGeneration:
+) -> DayLookAlikes:
     ids = list(photo_ids)
-    result = DayGeneration(day, table(LOOK_ALIKES, day.isoformat(), []))
+    result = DayLookAlikes(day, table(LOOK_ALIKES, day.isoformat(), []))
     with db.session() as session:
         photos = list(
             session.scalars(
@@ -240,7 +240,7 @@ def _store_generation(
     day: date, photo: Photo, generation: Generation, seed: int, store: ObjectStore
 ) -> dict[str, Any]:
     data = encode_image(generation.image, "PNG", optimize=True)
-    key = generation_key(day, photo, ".png")
+    key = look_alike_key(day, photo, ".png")
     store.put(key, data, "image/png")
     record = {
         "generator": generation.generator,
@@ -262,7 +262,7 @@ def _store_generation(
     # The sidecar is the receipt: if the process dies before the database row is written,
     # the next run adopts it instead of paying for the image again.
     store.put(
-        generation_key(day, photo, ".json"),
+        look_alike_key(day, photo, ".json"),
         json.dumps(record, default=str).encode(),
         "application/json",
     )
@@ -271,7 +271,7 @@ def _store_generation(
 
 def _adopt_sidecar(day: date, photo: Photo, store: ObjectStore, db: Database) -> bool:
     try:
-        record = json.loads(store.get(generation_key(day, photo, ".json")))
+        record = json.loads(store.get(look_alike_key(day, photo, ".json")))
     except (ObjectNotFound, ValueError):
         return False
     if not store.exists(record.get("object_key", "")):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pipeline.lib.day.audit import DayAudit
     from pipeline.lib.day.collect import DayCollection
-    from pipeline.lib.day.generate import DayGeneration
+    from pipeline.lib.day.generate import DayLookAlikes
 
 Summary = dict[str, Any]
 NOTES = 20  # reasons listed under a preview; the rest are counted
@@ -100,7 +100,7 @@ def photo_counts(result: DayCollection) -> Summary:
     }
 
 
-def look_alikes_summary(result: DayGeneration, generator: str) -> Summary:
+def look_alikes_summary(result: DayLookAlikes, generator: str) -> Summary:
     """A day's look-alikes: what `generated_images` reports."""
     cost = sum(r["cost_usd"] or 0.0 for r in result.rows)
     models = sorted({r["model"] for r in result.rows if r.get("model")})

@@ -52,7 +52,7 @@ def game_page(newest: list[tuple[str, list[Pair]]], media: dict[str, Media]) -> 
                     "photo": photo,
                     "lookalike": lookalike,
                     "credit": pair.credit,
-                    "generator": (pair.generation or {}).get("generator") or "the generator",
+                    "generator": (pair.look_alike or {}).get("generator") or "the generator",
                     "measures": [readings[k] for k in GAME_MEASURES if k in readings],
                 }
             )

@@ -86,7 +86,7 @@ class Pair:
     day: str
     slug: str
     photo: dict[str, Any]
-    generation: dict[str, Any] | None
+    look_alike: dict[str, Any] | None
 
     @property
     def path(self) -> str:
@@ -94,7 +94,7 @@ class Pair:
 
     @property
     def status(self) -> str:
-        status = (self.generation or {}).get("status")
+        status = (self.look_alike or {}).get("status")
         return status if isinstance(status, str) and status else "pending"
 
     @property
@@ -109,7 +109,7 @@ class Pair:
 
     @property
     def comparisons(self) -> dict[str, Any]:
-        value = (self.generation or {}).get("comparisons")
+        value = (self.look_alike or {}).get("comparisons")
         return value if isinstance(value, dict) else {}
 
     @property
@@ -127,7 +127,7 @@ class Pair:
         return MediaSource(key, sha if isinstance(sha, str) and sha else None)
 
     def lookalike_source(self) -> MediaSource | None:
-        gen = self.generation or {}
+        gen = self.look_alike or {}
         key = gen.get("object_key")
         if self.status != "succeeded" or not isinstance(key, str) or not key:
             return None
@@ -213,7 +213,7 @@ def photo_alt(pair: Pair) -> str:
 
 
 def lookalike_alt(pair: Pair) -> str:
-    generator = _text((pair.generation or {}).get("generator")) or "a generator"
+    generator = _text((pair.look_alike or {}).get("generator")) or "a generator"
     return f"Look-alike of “{_text(pair.title, 120)}”, made by {generator}"
 
 
@@ -257,7 +257,7 @@ def _media_image(
 
 
 def quality_flag(pair: Pair) -> dict[str, str] | None:
-    quality = (pair.generation or {}).get("quality")
+    quality = (pair.look_alike or {}).get("quality")
     if not isinstance(quality, dict) or quality.get("accepted") is not False:
         return None
     reason = _text(quality.get("reason"), 300)
@@ -273,7 +273,7 @@ def _reason(pair: Pair) -> str | None:
         return None
     if pair.status == "pending":
         return "No look-alike yet: this day's generation has not run."
-    error = _text((pair.generation or {}).get("error"), 600)
+    error = _text((pair.look_alike or {}).get("error"), 600)
     verb = "Refused" if pair.status == "refused" else "Failed"
     return f"{verb}: {error}" if error else verb
 
@@ -290,7 +290,7 @@ def card(pair: Pair, media: dict[str, Media], root: str) -> dict[str, Any]:
         "lookalike": lookalike_image(pair, media, root, large=False),
         "status": pair.status,
         "reason": _text(_reason(pair), 160),
-        "generator": _text((pair.generation or {}).get("generator"), 40),
+        "generator": _text((pair.look_alike or {}).get("generator"), 40),
         "credit": pair.credit,
         "flag": (quality_flag(pair) or {}).get("short"),
         "headline": headline,
@@ -342,7 +342,7 @@ the one shown, so the gallery and the receipt never disagree about the same look
 
 def measures(pair: Pair) -> list[dict[str, str]]:
     out = []
-    gate = (pair.generation or {}).get("quality")
+    gate = (pair.look_alike or {}).get("quality")
     for m in PAIR_MEASURES:
         v = number(pair.comparisons.get(m.key))
         if m.key in GATE_MEASURES and isinstance(gate, dict):
@@ -390,7 +390,7 @@ def palette(stats: Any) -> list[dict[str, Any]]:
 
 def style_line(pair: Pair) -> str | None:
     """What a style-transfer look-alike was painted like, from its receipt."""
-    quality = (pair.generation or {}).get("quality")
+    quality = (pair.look_alike or {}).get("quality")
     style = _text(quality.get("style"), 80) if isinstance(quality, dict) else None
     if not style:
         return None
@@ -400,7 +400,7 @@ def style_line(pair: Pair) -> str | None:
 
 
 def generation_facts(pair: Pair) -> list[dict[str, str]]:
-    gen = pair.generation or {}
+    gen = pair.look_alike or {}
     facts = [
         ("Generator", _text(gen.get("generator"), 80)),
         ("Model", _text(gen.get("model"), 120)),
@@ -438,11 +438,11 @@ def pair_page(
         "lookalike": lookalike,
         "status": pair.status,
         "reason": _reason(pair) if lookalike is None or pair.status != "succeeded" else None,
-        "generator": _text((pair.generation or {}).get("generator"), 80) or "the generator",
+        "generator": _text((pair.look_alike or {}).get("generator"), 80) or "the generator",
         "style": style_line(pair) if lookalike is not None else None,
         "credit": pair.credit,
         "facts": generation_facts(pair),
-        "prompt": _text((pair.generation or {}).get("prompt"), 4000),
+        "prompt": _text((pair.look_alike or {}).get("prompt"), 4000),
         "flag": quality_flag(pair),
         "measures": measures(pair),
         "image_measures": image_measures(pair),
@@ -490,8 +490,8 @@ def month_path(month: str) -> str:
 
 def _day_summary(pairs: list[Pair]) -> dict[str, Any]:
     statuses = Counter(p.status for p in pairs)
-    generators = sorted({g for p in pairs if (g := _text((p.generation or {}).get("generator")))})
-    cost = sum(number((p.generation or {}).get("cost_usd")) or 0.0 for p in pairs)
+    generators = sorted({g for p in pairs if (g := _text((p.look_alike or {}).get("generator")))})
+    cost = sum(number((p.look_alike or {}).get("cost_usd")) or 0.0 for p in pairs)
     return {
         "photos": len(pairs),
         "made": statuses.get("succeeded", 0),
@@ -499,7 +499,7 @@ def _day_summary(pairs: list[Pair]) -> dict[str, Any]:
         "refused": statuses.get("refused", 0),
         "pending": statuses.get("pending", 0),
         "generators": ", ".join(generators),
-        "cost": _money(cost) if any(p.generation for p in pairs) else None,
+        "cost": _money(cost) if any(p.look_alike for p in pairs) else None,
     }
 
 
@@ -614,7 +614,7 @@ def day_info(pairs: list[Pair], skipped: list[dict[str, Any]], problems: list[st
     generators: Counter[str] = Counter()
     credits: dict[str, list[Any]] = {}
     for p in pairs:
-        gen = p.generation or {}
+        gen = p.look_alike or {}
         cost += number(gen.get("cost_usd")) or 0.0
         if g := _text(gen.get("generator"), 80):
             generators[g] += 1
