@@ -144,7 +144,8 @@ def pairs_of_day(tables: DayTables) -> tuple[list[Pair], list[dict[str, Any]]]:
     pairs: list[Pair] = []
     skipped: list[dict[str, Any]] = []
     used: set[str] = set()
-    ranked = sorted(tables.photos, key=lambda p: (number(p.get("rank")) or 1e9, str(p.get("id"))))
+    # The tables are typed (`pipeline.lib.day.tables`): rank and id are ints or None.
+    ranked = sorted(tables.photos, key=lambda p: (p["rank"] or 1e9, str(p["id"])))
     for photo in ranked:
         if photo.get("status") != "stored":
             skipped.append(
@@ -155,8 +156,8 @@ def pairs_of_day(tables: DayTables) -> tuple[list[Pair], list[dict[str, Any]]]:
         gen: dict[str, Any] | None = by_photo.get(photo.get("id")) or by_photo.get(
             ("source_id", photo.get("source_id"))
         )
-        rank = number(photo.get("rank"))
-        base = f"{int(rank):02d}-" if rank is not None else ""
+        rank = photo["rank"]
+        base = f"{rank:02d}-" if rank is not None else ""
         name = base + slug(photo.get("title") or photo.get("source_id"), 48)
         if name in used:  # two sources on one day can share ranks and titles
             name = f"{name}-{slug(photo.get('id'), 12)}"
