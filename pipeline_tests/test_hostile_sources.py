@@ -182,6 +182,7 @@ def test_tracking_that_fails_for_three_runs_then_recovers_is_made_once(
     assert unsplash.requests == []  # done: nothing more is ever asked
 
 
+@pytest.mark.slow
 def test_tracking_that_never_recovers_stops_at_the_bound_and_says_so(
     unsplash: UnsplashImitation, settings_for: Any
 ) -> None:

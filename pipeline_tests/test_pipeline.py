@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import dagster as dg
+import pytest
 from sqlalchemy import func, select
 
 from pipeline.defs.assets.generated_images import generated_images
@@ -53,6 +54,7 @@ def counts(db: Database) -> tuple[int, int]:
     return int(photos or 0), int(generations or 0)
 
 
+@pytest.mark.slow
 def test_day_on_sqlite_and_local_folder(local_settings: DoppelSettings) -> None:
     resources = build_resources(local_settings) | {"image_generator": SMALL_REMIX}
     with dg.instance_for_test() as instance:
@@ -82,6 +84,7 @@ def test_day_on_sqlite_and_local_folder(local_settings: DoppelSettings) -> None:
     assert store.exists(f"tables/unsplash_images/{DAY}.json")
 
 
+@pytest.mark.slow
 def test_day_on_postgres_with_dagster_postgres_and_s3(
     make_postgres_database: Any, s3_server: str, s3_bucket: str, tmp_path: Path
 ) -> None:
@@ -213,6 +216,7 @@ def test_truncated_photo_is_recorded_and_reported(tmp_path: Path) -> None:
     assert list(failures) == [f"{DAY}/broken"]
 
 
+@pytest.mark.slow
 def test_collection_is_not_repeated_once_a_day_is_stored(local_settings: DoppelSettings) -> None:
     counter = f"mirror-{uuid.uuid4().hex}"
     resources = build_resources(local_settings) | {

@@ -37,6 +37,7 @@ def readable_root() -> Iterator[Path]:
         shutil.rmtree(root)
 
 
+@pytest.mark.slow
 def test_nginx_as_another_user_serves_the_gallery_folder(readable_root: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("nginx can switch its workers to another user only when started as root")

@@ -121,6 +121,7 @@ def test_compare_images_keeps_old_keys_and_adds_both_images_stats() -> None:
     assert same["semantic_similarity"] == pytest.approx(1.0, abs=1e-3)
 
 
+@pytest.mark.slow
 def test_the_gates_copy_measure_reads_as_the_exact_search_did() -> None:
     """compare_images now uses the quality gate's (approximate) copy search: on remixes it
     must give the figures the exact search gave, within 0.01."""

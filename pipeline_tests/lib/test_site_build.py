@@ -119,6 +119,7 @@ def check_links(site: Path) -> int:
     return checked
 
 
+@pytest.mark.slow
 def test_builds_every_page_from_the_day_tables(built: Path) -> None:
     expected = {
         "index.html", "about.html", "stats.html", "months/2026-11.html",
@@ -342,6 +343,7 @@ def test_changed_templates_rerender_but_identical_bytes_are_not_rewritten(
     assert result.files.written == 0 and result.files.unchanged == 17 + 4  # pages + static
 
 
+@pytest.mark.slow
 def test_rendering_in_worker_processes_gives_the_same_pages(
     data: LocalObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -145,6 +145,7 @@ def _style_folder(root: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_a_folder_of_own_style_pictures(tmp_path: Path, coffee: Image.Image) -> None:
     p = Painter(StyleSettings(output_size=96, max_attempts=1, style_folder=_style_folder(tmp_path)))
     assert [s.key for s in p.styles] == ["picture:night_sky.jpg", "picture:red_stripes.png"]
@@ -173,6 +174,7 @@ def test_a_bad_style_folder_is_a_clear_error_at_load(tmp_path: Path) -> None:
         StyleSettings(strength=0.0)
 
 
+@pytest.mark.slow
 def test_generator_fills_a_generation_and_is_thread_safe(coffee: Image.Image) -> None:
     gen = StyleTransferGenerator(ONE_TRY)
     assert gen.name == "style-transfer" and gen.settings.output_size == 96
@@ -212,6 +214,7 @@ def test_images_it_cannot_paint_fail_for_good_not_crash(image: Image.Image) -> N
         StyleTransferGenerator(no_such_setting=1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["L", "RGBA", "P", "CMYK", "I;16"])
 def test_odd_image_modes_are_painted_in_rgb(coffee: Image.Image, mode: str) -> None:
     odd = coffee.resize((120, 80)).convert(mode if mode != "I;16" else "I").convert(mode)
