@@ -41,6 +41,7 @@ def test_generate_writes_the_image_and_prints_one_json_record(tmp_path: Path) ->
     assert decode_image(out.read_bytes()).size == (256, 171)  # coffee is 600×400
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "make_input",
     [
@@ -66,6 +67,7 @@ def _write(path: Path, data: bytes) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("out_name", "extra", "needle"),
     [

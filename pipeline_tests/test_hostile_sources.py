@@ -150,6 +150,7 @@ def test_k_beyond_the_calls_left_never_uses_a_photo_without_its_tracking(
     assert all(r.used for r in day_rows(settings))
 
 
+@pytest.mark.slow
 def test_tracking_that_fails_for_three_runs_then_recovers_is_made_once(
     unsplash: UnsplashImitation, settings_for: Any
 ) -> None:

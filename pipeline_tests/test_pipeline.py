@@ -137,6 +137,7 @@ def test_day_on_postgres_with_dagster_postgres_and_s3(
     )
 
 
+@pytest.mark.slow
 def test_generator_failing_after_n_photos_then_rerun(local_settings: DoppelSettings) -> None:
     first, second, third = (f"mirror-{uuid.uuid4().hex}" for _ in range(3))
     resources = build_resources(local_settings)
@@ -177,6 +178,7 @@ def test_generator_failing_after_n_photos_then_rerun(local_settings: DoppelSetti
     assert metadata["generator_calls_this_run"].value == 0
 
 
+@pytest.mark.slow
 def test_truncated_photo_is_recorded_and_reported(tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     folder.mkdir()

@@ -142,6 +142,7 @@ def test_gap_fill_sensor_skips_with_a_reason_when_every_day_is_done(
     assert result.skip_message == f"{DONE}..{DONE}: nothing to fill; 1 done"
 
 
+@pytest.mark.slow
 def test_gap_fill_sensor_attempt_cap_leaves_a_broken_day_alone(
     settings: DoppelSettings, instance: dg.DagsterInstance
 ) -> None:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+import pytest
 
 from pipeline.defs.partitions import DEFAULT_PARTITIONS
 from pipeline.defs.resources import DayTableIOManager
@@ -24,6 +25,7 @@ def two_days(day_table: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(day_table.values(), ignore_index=True)
 
 
+@pytest.mark.slow
 def test_tables_are_stored_per_partition_and_load_back(tmp_path: Path) -> None:
     io_manager = DayTableIOManager(store=LocalObjectStoreResource(base_dir=str(tmp_path)))
     with dg.instance_for_test() as instance:

@@ -68,6 +68,7 @@ def test_copy_measures_see_a_copy_and_a_moved_copy(coffee: Image.Image) -> None:
     assert shifted.zero_shift < 0.05 and shifted.largest_region > 0.5
 
 
+@pytest.mark.slow
 def test_copy_measures_survive_jpeg_recompression(coffee: Image.Image) -> None:
     from pipeline.lib.core.images import decode_image, encode_image
 

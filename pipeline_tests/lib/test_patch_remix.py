@@ -115,6 +115,7 @@ def test_record_says_what_was_done(coffee: Image.Image) -> None:
     assert record["accepted"] == (chosen["verdict"] == "ok")
 
 
+@pytest.mark.slow
 def test_a_copy_is_never_returned_silently(coffee: Image.Image) -> None:
     """Without noise the synthesis reproduces the photo; the gate must flag it."""
     settings = RemixSettings(work_size=96, noise_ladder=(0.0,), start_step=0, max_attempts=1)
@@ -185,6 +186,7 @@ def test_generator_rejects_unknown_settings_and_tiny_images() -> None:
     assert exc.value.retryable is False
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp"])
 def test_generate_file_writes_the_format_of_its_extension(tmp_path: Path, suffix: str) -> None:
     out = tmp_path / f"lookalike{suffix}"

@@ -21,8 +21,9 @@ from pipeline.lib.measures.semantic.torch_legacy_file import (
     read_state_dict,
 )
 
-# One worker takes the whole module, so its module fixtures are made once.
-pytestmark = pytest.mark.xdist_group("test_semantic")
+# One worker takes the whole module, so its module fixtures are made once; slow, as
+# the network's weights load once per module, seconds.
+pytestmark = [pytest.mark.xdist_group("test_semantic"), pytest.mark.slow]
 
 SAMPLES = Path(__file__).parents[2] / "pipeline" / "lib" / "sources" / "sample_photos"
 DOMESTIC_CATS = range(281, 286)  # ImageNet's tabby, tiger, Persian, Siamese and Egyptian cats
@@ -94,7 +95,6 @@ def test_a_truncated_file_is_a_clear_error(tmp_path: Path) -> None:
         read_state_dict(other)
 
 
-@pytest.mark.slow
 def test_the_cat_and_the_espresso_are_named(originals: dict[str, semantic.Semantics]) -> None:
     cats = {semantic.label_names()[i] for i in DOMESTIC_CATS}
     assert {label.name for label in originals["chelsea"].labels} & cats
@@ -122,7 +122,6 @@ def test_every_flip_and_crop_beats_every_unrelated_photo(
     assert min(own) > 0.6 and max(unrelated) < 0.45  # measured at 192 px: 0.74 and 0.37
 
 
-@pytest.mark.slow
 def test_each_patch_remix_finds_its_own_original_7_of_7(
     photos: dict[str, Image.Image], originals: dict[str, semantic.Semantics]
 ) -> None:
@@ -133,7 +132,6 @@ def test_each_patch_remix_finds_its_own_original_7_of_7(
         assert nearest == name
 
 
-@pytest.mark.slow
 def test_features_are_unit_length_and_an_image_matches_itself(
     photos: dict[str, Image.Image], originals: dict[str, semantic.Semantics]
 ) -> None:

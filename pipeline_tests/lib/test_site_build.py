@@ -38,8 +38,9 @@ from pipeline_tests.fixtures.gallery_days import (
     write_gallery_days,
 )
 
-# One worker takes the whole module, so its module fixtures are made once.
-pytestmark = pytest.mark.xdist_group("test_site_build")
+# One worker takes the whole module, so its module fixtures are made once; slow, as
+# its fixture days (real images and comparisons) take about 20 s.
+pytestmark = [pytest.mark.xdist_group("test_site_build"), pytest.mark.slow]
 
 IMAGE_BASE = "https://images.unsplash.test/img"  # never fetched: the builder only links it
 
@@ -119,7 +120,6 @@ def check_links(site: Path) -> int:
     return checked
 
 
-@pytest.mark.slow
 def test_builds_every_page_from_the_day_tables(built: Path) -> None:
     expected = {
         "index.html", "about.html", "stats.html", "months/2026-11.html",
@@ -343,7 +343,6 @@ def test_changed_templates_rerender_but_identical_bytes_are_not_rewritten(
     assert result.files.written == 0 and result.files.unchanged == 17 + 4  # pages + static
 
 
-@pytest.mark.slow
 def test_rendering_in_worker_processes_gives_the_same_pages(
     data: LocalObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

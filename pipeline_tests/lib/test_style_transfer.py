@@ -19,6 +19,9 @@ from pipeline.lib.generators.style_transfer import Painter, StyleSettings, paint
 from pipeline.lib.generators.style_transfer.generator import StyleTransferGenerator
 from pipeline.lib.generators.style_transfer.paint import judge, measure, reference, style_order
 
+# Every test paints with the ONNX networks: a second or more each.
+pytestmark = pytest.mark.slow
+
 SAMPLES = Path(__file__).parents[2] / "pipeline" / "lib" / "sources" / "sample_photos"
 SAMPLE_NAMES = sorted(p.stem for p in SAMPLES.glob("*.jpg"))
 SMALL = StyleSettings(output_size=96)
@@ -145,7 +148,6 @@ def _style_folder(root: Path) -> Path:
     return folder
 
 
-@pytest.mark.slow
 def test_a_folder_of_own_style_pictures(tmp_path: Path, coffee: Image.Image) -> None:
     p = Painter(StyleSettings(output_size=96, max_attempts=1, style_folder=_style_folder(tmp_path)))
     assert [s.key for s in p.styles] == ["picture:night_sky.jpg", "picture:red_stripes.png"]
@@ -174,7 +176,6 @@ def test_a_bad_style_folder_is_a_clear_error_at_load(tmp_path: Path) -> None:
         StyleSettings(strength=0.0)
 
 
-@pytest.mark.slow
 def test_generator_fills_a_generation_and_is_thread_safe(coffee: Image.Image) -> None:
     gen = StyleTransferGenerator(ONE_TRY)
     assert gen.name == "style-transfer" and gen.settings.output_size == 96
@@ -214,7 +215,6 @@ def test_images_it_cannot_paint_fail_for_good_not_crash(image: Image.Image) -> N
         StyleTransferGenerator(no_such_setting=1)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["L", "RGBA", "P", "CMYK", "I;16"])
 def test_odd_image_modes_are_painted_in_rgb(coffee: Image.Image, mode: str) -> None:
     odd = coffee.resize((120, 80)).convert(mode if mode != "I;16" else "I").convert(mode)
