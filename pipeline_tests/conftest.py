@@ -89,6 +89,16 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder every xdist worker of this run shares (for what several modules make the
+    same way); it goes with pytest's temporary folders."""
+    base = tmp_path_factory.getbasetemp()
+    path = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared-cache"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
 def postgres_server() -> str:
     """The admin URL of the machine's PostgreSQL; fails loudly if it is not running."""
     engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")

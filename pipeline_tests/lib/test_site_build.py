@@ -46,10 +46,14 @@ IMAGE_BASE = "https://images.unsplash.test/img"  # never fetched: the builder on
 
 
 @pytest.fixture(scope="module")
-def fixture_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+def fixture_store(
+    tmp_path_factory: pytest.TempPathFactory, shared_cache: Path
+) -> tuple[Path, dict]:
     """The fixture days written once per module (real images, real comparisons)."""
     root = tmp_path_factory.mktemp("gallery-data")
-    info = write_gallery_days(LocalObjectStore(root), unsplash_image_base=IMAGE_BASE)
+    info = write_gallery_days(
+        LocalObjectStore(root), unsplash_image_base=IMAGE_BASE, cache=shared_cache
+    )
     return root, info
 
 
