@@ -24,12 +24,50 @@ SECRET_ENV = ("UNSPLASH_ACCESS_KEY", "OPENAI_API_KEY")
 TEST_RUN_ENV = {"DOPPEL_TEST_POSTGRES_URL", "DOPPEL_REQUIRE_TOOLS"}
 
 
+# The longest modules on two cores (`--durations`: the daemon's backfill, the first
+# `doppel run`, the deployed exporter, the built site, `doppel dev`, the kills): started first
+# so that no worker is left with one of them at the end while the other idles.
+LONGEST_FIRST = (
+    "test_daemon_backfill.py",
+    "test_cli.py",
+    "test_exporter_integration.py",
+    "test_site_build.py",
+    "test_dev.py",
+    "test_cli_interrupted.py",
+    "test_gallery_folder.py",
+    "test_gallery_browser.py",
+)
+# A test outside the `slow` mark that takes longer than this is named at the end of the run.
+FAST_TEST_LIMIT_S = 3.0
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Modules with slow end-to-end tests start first, so no worker is left with a long test
-    at the end while the other idles (xdist hands tests out in this order). Each module stays
-    in one piece, so its module fixtures are made once; the sort is stable."""
+    """The longest modules first, then the others with slow tests, then the rest (xdist
+    hands tests out in this order). Each module stays in one piece, so its module fixtures
+    are made once; the sort is stable."""
     slow_modules = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_modules)
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        if item.path.name in LONGEST_FIRST:
+            return (0, LONGEST_FIRST.index(item.path.name))
+        return (1 if item.path in slow_modules else 2, 0)
+
+    items.sort(key=rank)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Keeps `make test-fast` fast: names each test without the `slow` mark that took longer
+    than FAST_TEST_LIMIT_S (setup, call and teardown together), so it can be marked."""
+    totals: dict[str, float] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if isinstance(report, pytest.TestReport) and "slow" not in report.keywords:
+                totals[report.nodeid] = totals.get(report.nodeid, 0.0) + report.duration
+    over = sorted(((s, n) for n, s in totals.items() if s > FAST_TEST_LIMIT_S), reverse=True)
+    for seconds, nodeid in over:
+        terminalreporter.write_line(
+            f"not marked slow but took {seconds:.1f} s: {nodeid} (mark it @pytest.mark.slow)"
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -48,6 +86,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder every xdist worker of this run shares (for what several modules make the
+    same way); it goes with pytest's temporary folders."""
+    base = tmp_path_factory.getbasetemp()
+    path = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared-cache"
+    path.mkdir(exist_ok=True)
+    return path
 
 
 @pytest.fixture(scope="session")

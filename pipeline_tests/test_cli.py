@@ -82,6 +82,7 @@ def test_run_twice_makes_three_days_then_nothing_new(first_run: FirstRun, tmp_pa
     assert any((folder / ".dagster_home").rglob("*.db"))
 
 
+@pytest.mark.slow
 def test_status_json_on_an_empty_database(tmp_path: Path) -> None:
     result = doppel("status", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -94,6 +95,7 @@ def test_db_upgrade(tmp_path: Path) -> None:
     assert (tmp_path / "d" / "doppel.db").is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("env", "needle"),
     [

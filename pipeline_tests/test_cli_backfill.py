@@ -99,6 +99,7 @@ def test_backfill_refused_by_the_webserver_says_why(webserver: Webserver) -> Non
     assert "no_such_asset" in str(refused.value)
 
 
+@pytest.mark.slow
 def test_backfill_cli_without_a_webserver_is_one_line(tmp_path: Path) -> None:
     day = last_complete_days(DEFAULT_PARTITIONS, 1)[0]
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens here
@@ -123,6 +124,7 @@ def _bad_ranges() -> list[tuple[str, str, str]]:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("first", "last", "message"), _bad_ranges())
 def test_backfill_cli_rejects_days_outside_the_partitions(
     tmp_path: Path,

@@ -24,6 +24,7 @@ def _doppel(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_generate_writes_the_image_and_prints_one_json_record(tmp_path: Path) -> None:
     out = tmp_path / "lookalike.png"
     done = _doppel(
@@ -40,6 +41,7 @@ def test_generate_writes_the_image_and_prints_one_json_record(tmp_path: Path) ->
     assert decode_image(out.read_bytes()).size == (256, 171)  # coffee is 600×400
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "make_input",
     [
@@ -65,6 +67,7 @@ def _write(path: Path, data: bytes) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("out_name", "extra", "needle"),
     [
@@ -83,6 +86,7 @@ def test_bad_arguments_are_one_plain_line(
     assert "ValueError" not in line and "DOPPEL_DEBUG" not in line
 
 
+@pytest.mark.slow
 def test_style_transfer_from_the_command_line(tmp_path: Path) -> None:
     out = tmp_path / "painted.png"
     done = _doppel(

@@ -114,6 +114,7 @@ def test_daemon_gap_fill_sensor_backfill_heals_missing_and_failed_days(tmp_path:
     assert status == dict.fromkeys(days, (1, 1))
 
 
+@pytest.mark.slow
 def test_backfill_run_limits_and_pools_in_the_shipped_instance_configs(tmp_path: Path) -> None:
     """What the daemon is held to: the pools the assets name have a limit, backfill runs
     a cap below the run limit (so the daily run always has a slot), crashed runs retry."""

@@ -18,6 +18,7 @@ from pipeline.lib.settings import DoppelSettings, SettingsError, load_settings
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_dagster_definitions_validate(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOPPEL_")}
     env |= {"DOPPEL_DATA_DIR": str(tmp_path / "data"), "DAGSTER_HOME": str(tmp_path)}
@@ -60,6 +61,7 @@ def test_the_daily_assets_take_their_start_and_step_retry_from_the_definitions(
     assert [a.op.retry_policy for a in daily_assets(step_retry=None)] == [None, None]
 
 
+@pytest.mark.slow
 def test_a_malformed_start_date_is_a_settings_error_naming_the_variable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -76,6 +78,7 @@ def test_a_malformed_start_date_is_a_settings_error_naming_the_variable(
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 def test_unbuilt_real_backend_fails_loading_with_a_clear_message(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOPPEL_")}
     env |= {"DOPPEL_DATA_DIR": str(tmp_path), "DOPPEL_SOURCE": "unsplash"}

@@ -66,6 +66,7 @@ def test_make_dev_starts_without_warnings_and_stops_everything_within_10_s(
     assert not (tmp_path / "storage").exists()
 
 
+@pytest.mark.slow
 def test_tidying_cancels_what_a_stopped_server_left_queued_running_or_requested(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -52,7 +52,9 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def served_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def served_site(
+    tmp_path_factory: pytest.TempPathFactory, shared_cache: Path
+) -> Iterator[tuple[str, Path]]:
     """Fixture days built into a store that a local http.server serves on 127.0.0.1.
 
     The same server stands in for Unsplash's image host (`/img/...`), so the hotlinked
@@ -68,10 +70,9 @@ def served_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         store = LocalObjectStore(root)
         (root / "img").mkdir()
         (root / "img" / UNSPLASH_FILE).write_bytes(unsplash_photo_bytes())
-        write_gallery_days(store, unsplash_image_base=f"{base}/img")
-        build_site(
-            store, tables=DAY_TABLES, image_origins=(base,)
-        )  # the imitation image host, as CSP allows
+        write_gallery_days(store, unsplash_image_base=f"{base}/img", cache=shared_cache)
+        # The imitation image host, as the CSP allows.
+        build_site(store, tables=DAY_TABLES, image_origins=(base,))
         yield f"{base}/site/", root / "site"
     finally:
         server.shutdown()

@@ -152,6 +152,7 @@ def test_k_beyond_the_calls_left_never_uses_a_photo_without_its_tracking(
     assert all(r.used for r in day_rows(settings))
 
 
+@pytest.mark.slow
 def test_tracking_that_fails_for_three_runs_then_recovers_is_made_once(
     unsplash: UnsplashImitation, settings_for: Any
 ) -> None:
@@ -184,6 +185,7 @@ def test_tracking_that_fails_for_three_runs_then_recovers_is_made_once(
     assert unsplash.requests == []  # done: nothing more is ever asked
 
 
+@pytest.mark.slow
 def test_tracking_that_never_recovers_stops_at_the_bound_and_says_so(
     unsplash: UnsplashImitation, settings_for: Any
 ) -> None:

@@ -48,6 +48,7 @@ def deployed_env(
         monkeypatch.setenv(name, value)
 
 
+@pytest.mark.slow
 def test_deployed_dagster_yaml_runs_on_postgres(deployed_env: None, tmp_path: Path) -> None:
     shutil.copy(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
@@ -60,6 +61,7 @@ def test_deployed_dagster_yaml_runs_on_postgres(deployed_env: None, tmp_path: Pa
         assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] > 0
 
 
+@pytest.mark.slow
 def test_docker_runs_instance_gives_each_run_container_doppels_environment(
     deployed_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -109,6 +111,7 @@ def test_forwarded_names_are_doppels_own() -> None:
     ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_local_instance_is_sqlite_and_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     home = ensure_local_instance()

@@ -124,6 +124,7 @@ def failure_metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
     return {k: v.value for k, v in data.metadata.items()}
 
 
+@pytest.mark.slow
 def test_a_day_of_refusals_failures_and_successes_then_reruns_that_pay_nothing_twice(
     tmp_path: Path,
     server: OpenAIImitation,
@@ -194,6 +195,7 @@ def test_a_day_of_refusals_failures_and_successes_then_reruns_that_pay_nothing_t
     assert not [t for t in texts if TEST_API_KEY in t]
 
 
+@pytest.mark.slow
 def test_the_daily_budget_stops_new_requests_and_shows_in_the_run(
     tmp_path: Path, server: OpenAIImitation, monkeypatch: pytest.MonkeyPatch
 ) -> None:

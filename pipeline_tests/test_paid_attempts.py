@@ -190,6 +190,7 @@ def eight_photos(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", ["insufficient_quota", "unauthorized"])
 def test_a_permanent_refusal_stops_the_day_and_a_rerun_sends_one_probe(
     fault: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -221,6 +222,7 @@ def test_a_permanent_refusal_stops_the_day_and_a_rerun_sends_one_probe(
         assert server.billed() and len(server.billed()) == 8
 
 
+@pytest.mark.slow
 def test_doppel_retry_lifts_the_cap_for_a_photo_and_the_ledger_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import dagster as dg
+import pytest
 from sqlalchemy import func, select
 
 from pipeline.defs.assets.generated_images import generated_images
@@ -54,6 +55,7 @@ def counts(db: Database) -> tuple[int, int]:
     return int(photos or 0), int(generations or 0)
 
 
+@pytest.mark.slow
 def test_day_on_sqlite_and_local_folder(local_settings: DoppelSettings) -> None:
     resources = build_resources(local_settings) | {"image_generator": SMALL_REMIX}
     with dg.instance_for_test() as instance:
@@ -83,6 +85,7 @@ def test_day_on_sqlite_and_local_folder(local_settings: DoppelSettings) -> None:
     assert store.exists(f"tables/unsplash_images/{DAY}.json")
 
 
+@pytest.mark.slow
 def test_day_on_postgres_with_dagster_postgres_and_s3(
     make_postgres_database: Any, s3_server: str, s3_bucket: str, tmp_path: Path
 ) -> None:
@@ -135,6 +138,7 @@ def test_day_on_postgres_with_dagster_postgres_and_s3(
     )
 
 
+@pytest.mark.slow
 def test_generator_failing_after_n_photos_then_rerun(local_settings: DoppelSettings) -> None:
     first, second, third = (f"mirror-{uuid.uuid4().hex}" for _ in range(3))
     resources = build_resources(local_settings)
@@ -173,6 +177,7 @@ def test_generator_failing_after_n_photos_then_rerun(local_settings: DoppelSetti
     assert metadata["generator_calls_this_run"].value == 0
 
 
+@pytest.mark.slow
 def test_truncated_photo_is_recorded_and_reported(tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -212,6 +217,7 @@ def test_truncated_photo_is_recorded_and_reported(tmp_path: Path) -> None:
     assert list(failures) == [f"{DAY}/broken"]
 
 
+@pytest.mark.slow
 def test_collection_is_not_repeated_once_a_day_is_stored(local_settings: DoppelSettings) -> None:
     counter = f"mirror-{uuid.uuid4().hex}"
     resources = build_resources(local_settings) | {

@@ -14,3 +14,12 @@ def test_a_grouped_module_stays_on_one_worker(request: pytest.FixtureRequest) ->
         pytest.skip("only meaningful under `make test` (pytest -n 2 --dist loadgroup)")
     # xdist's loadgroup scheduler sends together the tests whose id carries the same suffix.
     assert request.node.nodeid.endswith("@suite_layout")
+
+
+def test_the_longest_modules_listed_to_start_first_exist() -> None:
+    from pathlib import Path
+
+    from pipeline_tests.conftest import LONGEST_FIRST
+
+    names = {path.name for path in Path(__file__).parent.rglob("test_*.py")}
+    assert set(LONGEST_FIRST) <= names, set(LONGEST_FIRST) - names

@@ -186,6 +186,7 @@ def test_unsplash_low_remaining_fails_the_day_before_the_limit_is_spent(
     assert len(unsplash.api_requests()) == 1 and unsplash.requests_for("download") == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("fault", "times", "message"),
     [
@@ -267,6 +268,7 @@ def test_unsplash_bad_photos_and_drift_are_handled_and_the_rest_carry_on(
     assert metadata_of(result)["photos_failed"] == 3
 
 
+@pytest.mark.slow
 def test_unsplash_key_never_reaches_logs_metadata_database_or_files(
     unsplash: UnsplashImitation,
     settings: DoppelSettings,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import dagster as dg
+import pytest
 
 from pipeline.definitions import build_definitions
 from pipeline.defs.assets.generated_images import generated_images
@@ -22,6 +23,7 @@ def tick(
     return gallery_refresh_sensor.evaluate_tick(context)
 
 
+@pytest.mark.slow
 def test_rebuilds_after_new_lookalikes_once(local_settings: DoppelSettings) -> None:
     settings = load_settings(_env_file=None, data_dir=local_settings.data_dir, photos_per_day=1)
     resources = build_resources(settings) | {

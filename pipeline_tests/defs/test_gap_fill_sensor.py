@@ -105,6 +105,7 @@ def tick(settings: DoppelSettings, instance: dg.DagsterInstance) -> Any:
         return sensor.evaluate_tick(context)
 
 
+@pytest.mark.slow
 def test_gap_fill_sensor_backfills_missing_and_failed_days_not_running_or_done(
     settings: DoppelSettings, instance: dg.DagsterInstance
 ) -> None:
@@ -130,6 +131,7 @@ def test_gap_fill_sensor_backfills_missing_and_failed_days_not_running_or_done(
     assert request.run_key is None  # retried days must never be deduplicated away
 
 
+@pytest.mark.slow
 def test_gap_fill_sensor_skips_with_a_reason_when_every_day_is_done(
     settings: DoppelSettings, instance: dg.DagsterInstance
 ) -> None:
@@ -140,6 +142,7 @@ def test_gap_fill_sensor_skips_with_a_reason_when_every_day_is_done(
     assert result.skip_message == f"{DONE}..{DONE}: nothing to fill; 1 done"
 
 
+@pytest.mark.slow
 def test_gap_fill_sensor_attempt_cap_leaves_a_broken_day_alone(
     settings: DoppelSettings, instance: dg.DagsterInstance
 ) -> None:

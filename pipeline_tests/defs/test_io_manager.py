@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from pipeline.defs.partitions import DEFAULT_PARTITIONS
 from pipeline.defs.resources import DayTableIOManager
@@ -46,6 +47,7 @@ def reads_look_alikes(look_alikes: DayTable) -> None:
     assert look_alikes.column("seed") == [None, 5]
 
 
+@pytest.mark.slow
 def test_tables_are_stored_per_partition_and_load_back(tmp_path: Path) -> None:
     io_manager = DayTableIOManager(store=LocalObjectStoreResource(base_dir=str(tmp_path)))
     with dg.instance_for_test() as instance:

@@ -36,6 +36,7 @@ def tick_at(
     return request
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("when", "day"),
     [

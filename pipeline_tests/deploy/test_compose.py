@@ -215,6 +215,7 @@ def public_read(bucket: str, prefix: str) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 def test_compose_gallery_nginx_serves_the_site_from_the_bucket(
     gallery_nginx: str, s3_server: str, s3_bucket: str
 ) -> None:

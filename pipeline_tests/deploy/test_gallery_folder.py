@@ -38,7 +38,10 @@ def readable_root() -> Iterator[Path]:
         shutil.rmtree(root)
 
 
-def test_nginx_as_another_user_serves_the_gallery_folder(readable_root: Path) -> None:
+@pytest.mark.slow
+def test_nginx_as_another_user_serves_the_gallery_folder(
+    readable_root: Path, shared_cache: Path
+) -> None:
     if os.geteuid() != 0:
         pytest.skip("nginx can switch its workers to another user only when started as root")
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -47,7 +50,9 @@ def test_nginx_as_another_user_serves_the_gallery_folder(readable_root: Path) ->
     previous = os.umask(0o022)  # the usual umask of a service account
     try:
         data = LocalObjectStore(readable_root / "objects")
-        write_gallery_days(data, unsplash_image_base="https://images.unsplash.test/img")
+        write_gallery_days(
+            data, unsplash_image_base="https://images.unsplash.test/img", cache=shared_cache
+        )
         public = readable_root / "public"
         result = build_site(data, tables=DAY_TABLES, out_store=LocalObjectStore(public), prefix="")
     finally:

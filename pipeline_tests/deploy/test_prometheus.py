@@ -103,6 +103,7 @@ def exporter_url(tmp_path: Path) -> Iterator[str]:
             db.dispose()
 
 
+@pytest.mark.slow
 def test_promtool_checks_metrics_of_a_real_exporter_scrape(exporter_url: str) -> None:
     response = httpx.get(exporter_url, timeout=10)
     assert response.status_code == 200

@@ -76,6 +76,7 @@ def broken() -> None:
     raise RuntimeError("always fails")
 
 
+@pytest.mark.slow
 def test_exporter_metrics_from_database_and_instance(database: Database) -> None:
     add_day(
         database,

@@ -121,6 +121,7 @@ def test_compare_images_keeps_old_keys_and_adds_both_images_stats() -> None:
     assert same["semantic_similarity"] == pytest.approx(1.0, abs=1e-3)
 
 
+@pytest.mark.slow
 def test_the_gates_copy_measure_reads_as_the_exact_search_did() -> None:
     """compare_images now uses the quality gate's (approximate) copy search: on remixes it
     must give the figures the exact search gave, within 0.01."""
@@ -134,6 +135,7 @@ def test_the_gates_copy_measure_reads_as_the_exact_search_did() -> None:
         assert record["zero_shift"] > 0.01  # a remix copies a little in place: not vacuous
 
 
+@pytest.mark.slow
 def test_a_receipts_copy_figures_are_taken_not_searched_again() -> None:
     """After a patch remix, the gate's own copy figures are the pair's (one measure, one
     source); a receipt without them (another generator's) leaves the search to run."""

@@ -187,6 +187,7 @@ def test_a_refused_login_stops_the_day_and_the_next_run_sends_one_probe(
     assert len(server.requests) == first + 1  # one probe, then the day stops again
 
 
+@pytest.mark.slow
 def test_a_killed_process_leaves_an_outcome_unknown_row_counted_as_billed(
     server: Img2ImgImitation, db: Database, postgres_database: dict[str, str]
 ) -> None:

@@ -59,6 +59,7 @@ def test_patch_swd_is_deterministic_symmetric_and_size_tolerant(
     assert metrics.patch_swd(coffee, resize_long_side(coffee, 100)) < d / 3
 
 
+@pytest.mark.slow
 def test_copy_measures_see_a_copy_and_a_moved_copy(coffee: Image.Image) -> None:
     same = metrics.copy_measures(coffee, coffee)
     assert same.zero_shift > 0.99 and same.largest_region > 0.99
@@ -67,6 +68,7 @@ def test_copy_measures_see_a_copy_and_a_moved_copy(coffee: Image.Image) -> None:
     assert shifted.zero_shift < 0.05 and shifted.largest_region > 0.5
 
 
+@pytest.mark.slow
 def test_copy_measures_survive_jpeg_recompression(coffee: Image.Image) -> None:
     from pipeline.lib.core.images import decode_image, encode_image
 
@@ -74,6 +76,7 @@ def test_copy_measures_survive_jpeg_recompression(coffee: Image.Image) -> None:
     assert metrics.copy_measures(recompressed, coffee).largest_region > 0.3  # the gate's limit
 
 
+@pytest.mark.slow
 def test_copy_measures_of_soup_and_a_stranger_are_low(
     coffee: Image.Image, rocket: Image.Image
 ) -> None:
@@ -102,6 +105,7 @@ def test_copy_measures_from_a_given_field() -> None:
     assert m.zero_shift == 0.0 and m.largest_region == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_incoherence_is_zero_for_a_copy_and_high_for_soup(coffee: Image.Image) -> None:
     assert metrics.incoherence(coffee, coffee) < 1e-3
     assert metrics.incoherence(shuffle_blocks(coffee, 8), coffee) > 0.5

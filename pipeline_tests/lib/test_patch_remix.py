@@ -52,6 +52,7 @@ def shuffle_blocks(arr: np.ndarray, block: int, seed: int = 0) -> np.ndarray:
     return out
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes_and_other_seed_differs(coffee: Image.Image) -> None:
     a = remix(coffee, seed=11, settings=SMALL)
     b = remix(coffee, seed=11, settings=SMALL)
@@ -65,6 +66,7 @@ def test_same_seed_same_bytes_and_other_seed_differs(coffee: Image.Image) -> Non
     assert untimed[0] == untimed[1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("size", "settings", "expected"),
     [
@@ -86,6 +88,7 @@ def test_output_size_and_aspect(
     assert abs(expected[0] / expected[1] - size[0] / size[1]) < 0.02
 
 
+@pytest.mark.slow
 def test_record_says_what_was_done(coffee: Image.Image) -> None:
     record = remix(coffee, seed=5, settings=SMALL).record
     json.dumps(record)  # JSON-serialisable as it is
@@ -112,6 +115,7 @@ def test_record_says_what_was_done(coffee: Image.Image) -> None:
     assert record["accepted"] == (chosen["verdict"] == "ok")
 
 
+@pytest.mark.slow
 def test_a_copy_is_never_returned_silently(coffee: Image.Image) -> None:
     """Without noise the synthesis reproduces the photo; the gate must flag it."""
     settings = RemixSettings(work_size=96, noise_ladder=(0.0,), start_step=0, max_attempts=1)
@@ -121,6 +125,7 @@ def test_a_copy_is_never_returned_silently(coffee: Image.Image) -> None:
     assert "no attempt passed" in record["reason"] and "copy" in record["reason"]
 
 
+@pytest.mark.slow
 def test_best_attempt_is_returned_when_none_passes(coffee: Image.Image) -> None:
     settings = RemixSettings(work_size=96, max_swd=0.01, max_attempts=2)  # everything is soup
     result = remix(coffee, seed=1, settings=settings)
@@ -129,6 +134,7 @@ def test_best_attempt_is_returned_when_none_passes(coffee: Image.Image) -> None:
     assert result.image.size == (96, 64)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SAMPLE_NAMES)
 def test_gate_rejects_a_copy_and_soup_on_every_sample(name: str) -> None:
     source = to_float(resize_long_side(load_image_file(SAMPLES / f"{name}.jpg"), 256))
@@ -145,6 +151,7 @@ def test_tiny_image_is_a_value_error_not_a_crash() -> None:
         remix(Image.new("RGB", (12, 12)), seed=0)
 
 
+@pytest.mark.slow
 def test_generator_fills_a_generation_and_is_thread_safe(coffee: Image.Image) -> None:
     gen = PatchRemixGenerator(work_size=96)
     assert gen.name == "patch-remix" and gen.settings.work_size == 96
@@ -179,6 +186,7 @@ def test_generator_rejects_unknown_settings_and_tiny_images() -> None:
     assert exc.value.retryable is False
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp"])
 def test_generate_file_writes_the_format_of_its_extension(tmp_path: Path, suffix: str) -> None:
     out = tmp_path / f"lookalike{suffix}"

@@ -21,8 +21,9 @@ from pipeline.lib.measures.semantic.torch_legacy_file import (
     read_state_dict,
 )
 
-# One worker takes the whole module, so its module fixtures are made once.
-pytestmark = pytest.mark.xdist_group("test_semantic")
+# One worker takes the whole module, so its module fixtures are made once; slow, as
+# the network's weights load once per module, seconds.
+pytestmark = [pytest.mark.xdist_group("test_semantic"), pytest.mark.slow]
 
 SAMPLES = Path(__file__).parents[2] / "pipeline" / "lib" / "sources" / "sample_photos"
 DOMESTIC_CATS = range(281, 286)  # ImageNet's tabby, tiger, Persian, Siamese and Egyptian cats

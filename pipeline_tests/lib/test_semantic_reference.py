@@ -108,6 +108,7 @@ def test_the_reader_handles_views_and_integer_storages(tmp_path: Path) -> None:
         np.testing.assert_array_equal(ours[name], tensor.numpy(), err_msg=name)
 
 
+@pytest.mark.slow
 def test_features_match_pytorch_to_1e_4_on_the_sample_photos(reference: ReferenceLite0) -> None:
     net = semantic.network()
     for path in sorted(SAMPLES.glob("*.jpg")):

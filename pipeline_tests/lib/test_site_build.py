@@ -39,17 +39,22 @@ from pipeline_tests.fixtures.gallery_days import (
     write_gallery_days,
 )
 
-# One worker takes the whole module, so its module fixtures are made once.
-pytestmark = pytest.mark.xdist_group("test_site_build")
+# One worker takes the whole module, so its module fixtures are made once; slow, as
+# its fixture days (real images and comparisons) take about 20 s.
+pytestmark = [pytest.mark.xdist_group("test_site_build"), pytest.mark.slow]
 
 IMAGE_BASE = "https://images.unsplash.test/img"  # never fetched: the builder only links it
 
 
 @pytest.fixture(scope="module")
-def fixture_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+def fixture_store(
+    tmp_path_factory: pytest.TempPathFactory, shared_cache: Path
+) -> tuple[Path, dict]:
     """The fixture days written once per module (real images, real comparisons)."""
     root = tmp_path_factory.mktemp("gallery-data")
-    info = write_gallery_days(LocalObjectStore(root), unsplash_image_base=IMAGE_BASE)
+    info = write_gallery_days(
+        LocalObjectStore(root), unsplash_image_base=IMAGE_BASE, cache=shared_cache
+    )
     return root, info
 
 

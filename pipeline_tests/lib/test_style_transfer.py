@@ -19,6 +19,9 @@ from pipeline.lib.generators.style_transfer import Painter, StyleSettings, paint
 from pipeline.lib.generators.style_transfer.generator import StyleTransferGenerator
 from pipeline.lib.generators.style_transfer.paint import judge, measure, reference, style_order
 
+# Every test paints with the ONNX networks: a second or more each.
+pytestmark = pytest.mark.slow
+
 SAMPLES = Path(__file__).parents[2] / "pipeline" / "lib" / "sources" / "sample_photos"
 SAMPLE_NAMES = sorted(p.stem for p in SAMPLES.glob("*.jpg"))
 SMALL = StyleSettings(output_size=96)
