@@ -257,7 +257,7 @@ def cmd_exporter(args: argparse.Namespace) -> int:
         Database(settings.resolved_database_url),
         open_instance,
         start_date=settings.start_date,
-        daily_budget_usd=settings.openai_daily_budget_usd,
+        daily_budget_usd=settings.openai.daily_budget_usd,
     )
     serve(
         build_registry(collector),
