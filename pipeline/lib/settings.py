@@ -278,16 +278,19 @@ class DoppelSettings(BaseSettings):
     unsplash_access_key: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("UNSPLASH_ACCESS_KEY"),
-        description="Secret: your Unsplash app's Access Key.",
-        json_schema_extra=_section("Unsplash (DOPPEL_SOURCE=unsplash; docs/unsplash.md)"),
+        description="Secret: your Unsplash app's Access Key (read through Dagster's EnvVar, "
+        "never logged, stored or published).",
+        json_schema_extra=_section(
+            "Unsplash (DOPPEL_SOURCE=unsplash; docs/unsplash.md)", readme=True
+        ),
     )
     unsplash: UnsplashConfig = Field(default_factory=UnsplashConfig)
 
     openai_api_key: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("OPENAI_API_KEY"),
-        description="Secret.",
-        json_schema_extra=_section("OpenAI (DOPPEL_GENERATOR=openai; docs/openai.md)"),
+        description="Secret (read through Dagster's EnvVar, never logged, stored or published).",
+        json_schema_extra=_section("OpenAI (DOPPEL_GENERATOR=openai; docs/openai.md)", readme=True),
     )
     openai: OpenAIImagesConfig = Field(default_factory=OpenAIImagesConfig)
     max_paid_attempts: int = Field(

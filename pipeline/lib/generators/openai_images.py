@@ -115,7 +115,10 @@ class OpenAIImagesConfig(BaseModel):
         default=1536, ge=64, le=4096, description="Photos are sent at most this long side."
     )
     daily_budget_usd: float = Field(
-        default=5.0, ge=0, description="New requests stop once today's (UTC) spend reaches it."
+        default=5.0,
+        ge=0,
+        description="New requests stop once today's (UTC) estimated spend reaches it.",
+        json_schema_extra={"readme": True},
     )
     prices: dict[str, ModelPrice] = Field(
         default_factory=lambda: dict(DEFAULT_PRICES),

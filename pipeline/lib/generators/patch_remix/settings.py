@@ -43,7 +43,11 @@ class RemixSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     work_size: int = Field(
-        default=256, ge=32, le=1024, description="Long side the patch remix works at, pixels."
+        default=256,
+        ge=32,
+        le=1024,
+        description="Long side the patch remix works at, pixels.",
+        json_schema_extra={"readme": True},
     )
     output_size: int | None = None  # long side of the returned image; None = work_size
     max_attempts: int = 3

@@ -42,17 +42,27 @@ class StyleSettings(BaseModel):
     paint_size: int = 512  # the network paints at most this (memory: 768 px peaked at 720 MB)
     gate_size: int = 256  # long side at which the gate compares painting and photo
     style: int | None = Field(
-        default=None, description="A built-in style (0-25) for every photo; empty: by seed."
+        default=None,
+        description="A built-in style (0-25) for every photo; empty: by seed.",
+        json_schema_extra={"readme": True},
     )
     style_folder: Path | None = Field(
-        default=None, description="Or a folder of your own style pictures (.jpg, .png, .webp)."
+        default=None,
+        description="Or a folder of your own style pictures (.jpg, .png, .webp).",
+        json_schema_extra={"readme": True},
     )
     strength: float = Field(
-        default=0.75, description="The painting's share in its blend with the photo."
+        default=0.75,
+        description="The painting's share in its blend with the photo.",
+        json_schema_extra={"readme": True},
     )
     strength_step: float = 0.15  # retries of one fixed style move the strength instead
     max_attempts: int = Field(
-        default=3, ge=1, le=26, description="Tries with another style before flagging the best."
+        default=3,
+        ge=1,
+        le=26,
+        description="Tries with another style before flagging the best.",
+        json_schema_extra={"readme": True},
     )
     threads: int = 1  # onnxruntime intra-op threads: the worker's share of the cores
     # quality gate (calibration in the module docstring)
