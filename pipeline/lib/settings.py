@@ -3,6 +3,13 @@
 Every choice between the embedded default and a deployed backend is made here, at
 definitions load, and summarised in one log line. Asking for a real backend without what it
 needs is an error that says which variable to set, never a silent fallback.
+
+Each setting is declared once: the pipeline-wide ones here, a generator's or source's in its
+library config (UnsplashConfig, OpenAIImagesConfig, Img2ImgConfig, RemixSettings,
+StyleSettings), which `DoppelSettings` nests. The environment keeps flat names
+(DOPPEL_UNSPLASH_PER_PAGE → `unsplash.per_page`, see NESTED); `load_settings` takes the same
+flat names as keywords. `.env.example` and the README's table are generated from these
+declarations (pipeline/lib/settings_docs.py).
 """
 
 from __future__ import annotations
@@ -195,6 +202,8 @@ def _section(title: str, **extra: Any) -> dict[str, Any]:
 
 
 class DoppelSettings(BaseSettings):
+    """The settings; the docs' sections follow the `section` marks, in declaration order."""
+
     model_config = SettingsConfigDict(
         env_prefix=PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
