@@ -14,7 +14,7 @@ export UV_COMPILE_BYTECODE ?= 1
 LOCK_FLAGS := --universal --generate-hashes --python-version 3.11 --quiet
 
 .PHONY: install run dev test test-fast test-dates lint types clean lock upgrade-lock \
-	dev-services dev-services-down dev-deployed exporter
+	dev-services dev-services-down dev-deployed exporter settings-docs
 
 # requirements.lock: what the Docker image installs (with the `docker` extra: one container
 # per run); requirements-dev.lock: that plus the test tools. Both come from pyproject.toml
@@ -63,6 +63,11 @@ types: install
 lint: install
 	$(BIN)/ruff check pipeline pipeline_tests bench deploy
 	$(BIN)/ruff format --check pipeline pipeline_tests bench deploy
+
+# .env.example's Doppel variables and the README's settings table, rewritten from the
+# declarations (pipeline/lib/settings.py and the configs it nests); a test checks them.
+settings-docs: install
+	$(BIN)/doppel settings --write
 
 # The whole suite, as CI runs it. Without Chromium, nginx or promtool the tests that need
 # them skip with one line naming the install command (README, "Tests").

@@ -141,6 +141,28 @@ def cmd_redo(args: argparse.Namespace) -> int:
     return 0 if result.success else 1
 
 
+def cmd_settings(args: argparse.Namespace) -> int:
+    """The settings' docs from their declarations: print them, rewrite them, or check them."""
+    from pipeline.lib import settings_docs
+
+    root = Path(args.root)
+    if args.env_example:
+        print(settings_docs.env_example(), end="")
+    if args.markdown:
+        print(settings_docs.readme_table(), end="")
+    if args.write:
+        for path in settings_docs.write(root):
+            print(f"rewrote the generated settings in {path}")
+    if args.check:
+        stale = settings_docs.stale(root)
+        for path in stale:
+            print(
+                f"{path} disagrees with the settings' declarations: run `doppel settings --write`"
+            )
+        return 1 if stale else 0
+    return 0
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from pipeline.lib.db import Database
 
@@ -265,7 +287,7 @@ def cmd_exporter(args: argparse.Namespace) -> int:
         open_instance,
         start_date=settings.start_date,
         assets=WatchedAssets(photos=PHOTOS_KEY, look_alikes=LOOK_ALIKES_KEY),
-        daily_budget_usd=settings.openai_daily_budget_usd,
+        daily_budget_usd=settings.openai.daily_budget_usd,
     )
     serve(
         build_registry(collector),
@@ -351,6 +373,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--url", help="the webserver (default DOPPEL_WEBSERVER_URL or http://127.0.0.1:3000)"
     )
     backfill.set_defaults(func=cmd_backfill)
+    docs = sub.add_parser(
+        "settings", help=".env.example's variables and the README's table, from the declarations"
+    )
+    docs.add_argument("--env-example", action="store_true", help="print .env.example's lines")
+    docs.add_argument("--markdown", action="store_true", help="print the README's table")
+    docs.add_argument("--write", action="store_true", help="rewrite both files' generated parts")
+    docs.add_argument("--check", action="store_true", help="exit 1 if either file is stale")
+    docs.add_argument("--root", default=".", help="the checkout holding both files (default .)")
+    docs.set_defaults(func=cmd_settings)
     exporter = sub.add_parser(
         "exporter", help="serve Prometheus metrics read from the database and Dagster instance"
     )

@@ -27,7 +27,7 @@ from types import FrameType
 
 import dagster as dg
 
-from pipeline.lib.settings import DoppelSettings
+from pipeline.lib.settings import DoppelSettings, variables
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,10 @@ ACTIVE_RUNS = [
 def dev_environment(settings: DoppelSettings, environ: Mapping[str, str]) -> dict[str, str]:
     """`environ` plus each path setting made absolute (the server does not start here)."""
     env = dict(environ)
-    for name, value in settings.model_dump().items():
+    for variable in variables():
+        value = settings.value_of(variable)
         if isinstance(value, Path):
-            env[f"DOPPEL_{name.upper()}"] = str(value.resolve())
+            env[variable.name] = str(value.resolve())
     return env
 
 

@@ -21,8 +21,9 @@ from pipeline.defs.resources import build_resources
 from pipeline.defs.resources.generators import OpenAIImagesResource
 from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.db import Database, LookAlike, Photo
+from pipeline.lib.generators.openai_images import DEFAULT_EDIT_PROMPT
 from pipeline.lib.generators.pricing import DEFAULT_PRICES, PriceTable
-from pipeline.lib.settings import DEFAULT_EDIT_PROMPT, DoppelSettings, load_settings
+from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline_tests.fixtures.openai_server import TEST_API_KEY, OpenAIImitation
 
 DAY = "2026-11-20"
@@ -217,7 +218,7 @@ def test_the_daily_budget_stops_new_requests_and_shows_in_the_run(
     spending = failure_metadata(first)
     assert spending["stopped_by_budget"] == 2
     assert spending["requests_stopped_by_budget"] == 2
-    assert spending["spent_today_usd"] <= settings.openai_daily_budget_usd
+    assert spending["spent_today_usd"] <= settings.openai.daily_budget_usd
 
     # A higher cap later that day: only the two stopped photos are asked for.
     server.clear()

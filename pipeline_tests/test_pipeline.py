@@ -18,18 +18,22 @@ from sqlalchemy import func, select
 from pipeline.defs.assets.generated_images import generated_images
 from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.resources import build_resources
+from pipeline.defs.resources.config import dumped
 from pipeline.defs.resources.generators import PatchRemixResource
 from pipeline.lib.core.images import decode_image
 from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.day.tables import day_status
 from pipeline.lib.db import Database, LookAlike, Photo
+from pipeline.lib.generators.patch_remix.settings import RemixSettings
 from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline.lib.sources.folder import SAMPLE_PHOTOS_DIR
 from pipeline_tests.fakes import CALLS, MirrorGeneratorResource
 
 DAY = "2026-11-20"
 # Small working size keeps the real generator at a fraction of a second per photo.
-SMALL_REMIX = PatchRemixResource(work_size=64, output_size=96, max_attempts=1, concurrency=2)
+SMALL_REMIX = PatchRemixResource(
+    config=dumped(RemixSettings(work_size=64, output_size=96, max_attempts=1)), concurrency=2
+)
 
 
 def materialize_day(

@@ -111,7 +111,7 @@ def test_unsplash_day_collected_in_order_within_budget_and_rerun_costs_nothing(
         assert (row.width, row.height) == (64, 48)  # what was stored, not the original's size
 
     # 2 feed pages + 4 download-tracking calls, inside the configured budget of 8.
-    assert len(unsplash.api_requests()) == 6 <= settings.unsplash_call_budget
+    assert len(unsplash.api_requests()) == 6 <= settings.unsplash.call_budget
     assert len(unsplash.requests_for("feed")) == 2
     for photo_id in ("d", "b", "f", "c"):
         [tracked] = unsplash.requests_for("download", photo_id)

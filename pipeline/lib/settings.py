@@ -3,45 +3,52 @@
 Every choice between the embedded default and a deployed backend is made here, at
 definitions load, and summarised in one log line. Asking for a real backend without what it
 needs is an error that says which variable to set, never a silent fallback.
+
+Each setting is declared once: the pipeline-wide ones here, a generator's or source's in its
+library config (UnsplashConfig, OpenAIImagesConfig, Img2ImgConfig, RemixSettings,
+StyleSettings), which `DoppelSettings` nests. The environment keeps flat names
+(DOPPEL_UNSPLASH_PER_PAGE → `unsplash.per_page`, see NESTED); `load_settings` takes the same
+flat names as keywords. `.env.example` and the README's table are generated from these
+declarations (pipeline/lib/settings_docs.py).
 """
 
 from __future__ import annotations
 
-import re
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     AliasChoices,
+    BaseModel,
     Field,
     SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from pipeline.lib.db.database import database_url_for
-from pipeline.lib.generators.pricing import DEFAULT_PRICES, ModelPrice
+from pipeline.lib.generators.img2img import Img2ImgConfig
+from pipeline.lib.generators.openai_images import OpenAIImagesConfig
+from pipeline.lib.generators.patch_remix.settings import RemixSettings
+from pipeline.lib.generators.pricing import PriceTable
+from pipeline.lib.generators.style_transfer.settings import StyleSettings
+from pipeline.lib.sources.unsplash_client import UnsplashConfig
 
 SourceName = Literal["samples", "folder", "unsplash"]
 GeneratorName = Literal["patch-remix", "style-transfer", "openai", "img2img"]
 StoreName = Literal["local", "s3"]
 
-# Remote generators' default prompts (OpenAI / img2img block below).
-DEFAULT_EDIT_PROMPT = (
-    "Make a new photograph inspired by this one. Keep its subject, composition, colour "
-    "palette and light, but draw every detail afresh so the result is a new image, not a copy "
-    "or a retouch. No text, no watermark."
-)
-DEFAULT_DESCRIBE_PROMPT = (
-    "Describe this photo for an image generator in one paragraph of at most 120 words: "
-    "subject, composition, camera angle and lens, lighting, colour palette, textures and "
-    "mood. Do not name real people or brands and do not quote text seen in the photo."
-)
-DEFAULT_GENERATE_PROMPT = "A new photograph: {description}"
-DEFAULT_IMG2IMG_PROMPT = "a high quality photograph, natural light, detailed"
 # Remote backends wait on the network, not the CPU, so they default to more requests in
 # flight than the patch remix (used unless DOPPEL_GENERATION_CONCURRENCY is set).
 REMOTE_GENERATION_CONCURRENCY = 4
@@ -50,183 +57,291 @@ REMOTE_GENERATION_CONCURRENCY = 4
 # The first daily partition unless DOPPEL_START_DATE says otherwise; `build_definitions`
 # hands `start_date` to Dagster's partitions (pipeline/defs/partitions.py).
 DEFAULT_START_DATE = date(2026, 11, 1)
+PREFIX = "DOPPEL_"
+
+
+@dataclass(frozen=True)
+class Nested:
+    """How a library config nested in the settings is named in the environment:
+    DOPPEL_ + prefix + FIELD (the names deployments used before the configs were nested).
+    `only` maps the fields that are settings to their suffix, for configs that also hold
+    calibrated constants; None: every field but the excluded secrets."""
+
+    prefix: str
+    only: Mapping[str, str] | None = None
+
+
+NESTED: dict[str, Nested] = {
+    "patch_remix": Nested("", {"work_size": "WORK_SIZE"}),
+    "style_transfer": Nested(
+        "STYLE_TRANSFER_",
+        {
+            "style": "STYLE",
+            "style_folder": "FOLDER",
+            "strength": "STRENGTH",
+            "max_attempts": "MAX_ATTEMPTS",
+        },
+    ),
+    "unsplash": Nested("UNSPLASH_"),
+    "openai": Nested("OPENAI_"),
+    "img2img": Nested("IMG2IMG_"),
+}
+# Conventional names also read, after Doppel's own (the OpenAI SDK's variable).
+ALSO_READ = {"DOPPEL_OPENAI_BASE_URL": ("OPENAI_BASE_URL",)}
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One setting as the environment names it; `owner` is the top-level field (its
+    json_schema_extra carries the docs' section), `field` the declaration itself."""
+
+    name: str
+    path: tuple[str, ...]
+    owner: FieldInfo
+    field: FieldInfo
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        return ALSO_READ.get(self.name, ())
 
 
 class SettingsError(ValueError):
     """Settings that cannot work; the message says what to set."""
 
 
+def variables() -> Iterator[Variable]:
+    """Every setting in declaration order: the one list the environment, the error
+    messages and the generated docs (pipeline/lib/settings_docs.py) read."""
+    for name, owner in DoppelSettings.model_fields.items():
+        nested = NESTED.get(name)
+        if nested is None:
+            yield Variable(_top_level_name(name, owner), (name,), owner, owner)
+            continue
+        model: type[BaseModel] = owner.annotation  # type: ignore[assignment]
+        for field_name, field in model.model_fields.items():
+            if nested.only is not None:
+                suffix = nested.only.get(field_name)
+            else:  # secrets are `exclude`d: top-level, under their own names
+                suffix = None if field.exclude else field_name.upper()
+            if suffix is not None:
+                yield Variable(PREFIX + nested.prefix + suffix, (name, field_name), owner, field)
+
+
+def _top_level_name(name: str, field: FieldInfo) -> str:
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
+        return alias.choices[0]
+    return PREFIX + name.upper()
+
+
+def variable_name(loc: tuple[int | str, ...]) -> str:
+    """The variable behind a validation error's location (the longest matching path)."""
+    paths = {v.path: v.name for v in variables()}
+    parts = tuple(str(p) for p in loc)
+    for end in range(len(parts), 0, -1):
+        if parts[:end] in paths:
+            return paths[parts[:end]]
+    if loc and str(loc[0]) in NESTED:
+        return f"{PREFIX}{NESTED[str(loc[0])].prefix}*"
+    return PREFIX + "_".join(str(p) for p in loc).upper()
+
+
+class _NestedVariables(PydanticBaseSettingsSource):
+    """The nested configs' fields from flat variables (os.environ or a .env file's)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], found: Mapping[str, str | None]):
+        super().__init__(settings_cls)
+        self._found = found  # lower-cased names, as pydantic-settings reads them
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads the variables itself
+
+    def __call__(self) -> dict[str, Any]:
+        out: dict[str, dict[str, Any]] = {}
+        for var in variables():
+            if len(var.path) != 2:
+                continue
+            for name in (var.name, *var.aliases):
+                value = self._found.get(name.lower())
+                if value is not None:
+                    out.setdefault(var.path[0], {})[var.path[1]] = _decoded(var.field, value)
+                    break
+        return out
+
+
+def _decoded(field: FieldInfo, value: str) -> Any:
+    # Mappings (the price table) come as JSON; everything else as the string it is.
+    origin = getattr(field.annotation, "__origin__", field.annotation)
+    if origin is dict:
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value  # validation says what is wrong with it
+    return value
+
+
+def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword settings by their flat names (`unsplash_per_page=5`, as in the environment
+    without DOPPEL_) into the nested shape; nested keys and other names pass through."""
+    by_flat = {v.name.removeprefix(PREFIX).lower(): v.path for v in variables() if len(v.path) == 2}
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        path = by_flat.get(key)
+        if path is None:
+            out[key] = value
+        else:
+            group = out.setdefault(path[0], {})
+            if isinstance(group, dict):
+                group[path[1]] = value
+    return out
+
+
+def _section(title: str, **extra: Any) -> dict[str, Any]:
+    """json_schema_extra of a section's first field: the docs' header (settings_docs)."""
+    return {"section": title, **extra}
+
+
 class DoppelSettings(BaseSettings):
+    """The settings; the docs' sections follow the `section` marks, in declaration order."""
+
     model_config = SettingsConfigDict(
-        env_prefix="DOPPEL_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix=PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
     # Where photos come from, who draws the look-alikes, where bytes and rows live.
-    source: SourceName = "samples"
-    generator: GeneratorName = "patch-remix"
-    store: StoreName = "local"
+    source: SourceName = Field(
+        default="samples",
+        description="samples (bundled), folder (DOPPEL_FOLDER, optional photos.json credits) "
+        "or unsplash.",
+        json_schema_extra=_section("Which backends", readme=True),
+    )
+    generator: GeneratorName = Field(
+        default="patch-remix",
+        description="patch-remix or style-transfer (both offline), openai or img2img.",
+        json_schema_extra={"readme": True},
+    )
+    store: StoreName = Field(
+        default="local",
+        description="local (DOPPEL_DATA_DIR/objects) or s3 (DOPPEL_S3_BUCKET; compose: s3, MinIO).",
+        json_schema_extra={"readme": True},
+    )
 
-    data_dir: Path = Path("data")
+    photos_per_day: int = Field(
+        default=4,
+        ge=1,
+        le=30,
+        description="The day's top K photos.",
+        json_schema_extra=_section("The day", readme=True),
+    )
+    start_date: date = Field(
+        default=DEFAULT_START_DATE,
+        description="[compose] First daily partition, set before the first run (unset "
+        "locally: the first day the local instance makes).",
+        json_schema_extra={"readme": True, "shown": "locally: the first day the instance made"},
+    )
+    generation_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Look-alikes in flight at once within a day (remote generators: 4 unless set).",
+        json_schema_extra={"readme": True, "shown": "2 (4 for remote)"},
+    )
+    folder: Path | None = Field(
+        default=None, description="Photo folder for DOPPEL_SOURCE=folder (optional photos.json)."
+    )
+
+    # Patch-remix works at its work_size; both offline generators store output_size.
+    patch_remix: RemixSettings = Field(
+        default_factory=RemixSettings,
+        json_schema_extra=_section("Offline generators: patch-remix and style-transfer"),
+    )
+    output_size: int = Field(
+        default=768,
+        ge=64,
+        le=4096,
+        description="Long side of the stored look-alike, pixels (both offline generators).",
+        json_schema_extra={"readme": True},
+    )
+    style_transfer: StyleSettings = Field(default_factory=StyleSettings)
+
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="SQLite file and local objects.",
+        json_schema_extra=_section("Where data lives"),
+    )
     database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL; default: a SQLite file in data_dir."
+        default=None,
+        description="SQLAlchemy URL, e.g. postgresql://doppel:…@host/doppel; default: a SQLite "
+        "file in DOPPEL_DATA_DIR.",
+        json_schema_extra={"readme": True, "shown": "SQLite in DOPPEL_DATA_DIR"},
     )
-    start_date: date = Field(default=DEFAULT_START_DATE, description="First daily partition.")
-    photos_per_day: int = Field(default=4, ge=1, le=30)
-    generation_concurrency: int = Field(default=2, ge=1, le=64)
-
-    folder: Path | None = Field(default=None, description="Photo folder for source=folder.")
-
-    # Patch-remix working and output resolution (long side, pixels); style-transfer paints
-    # at output_size.
-    work_size: int = Field(default=256, ge=64, le=1024)
-    output_size: int = Field(default=768, ge=64, le=4096)
-
-    # Style transfer (generator=style-transfer): by default each photo's seed picks one of
-    # the 26 built-in styles; or fix one, or use a folder of your own style pictures.
-    style_transfer_style: int | None = Field(
-        default=None, ge=0, le=25, description="A built-in style (0-25) for every photo."
-    )
-    style_transfer_folder: Path | None = Field(
-        default=None, description="A folder of style pictures (.jpg, .png, .webp)."
-    )
-    style_transfer_strength: float = Field(
-        default=0.75,
-        gt=0.0,
-        le=1.0,
-        description="Share of the painting in its blend with the photo.",
-    )
-    style_transfer_max_attempts: int = Field(default=3, ge=1, le=26)
-
-    s3_bucket: str | None = None
-    s3_prefix: str = "doppel"
+    s3_bucket: str | None = Field(default=None, description="compose: the MinIO bucket.")
+    s3_prefix: str = Field(default="doppel", description="Key prefix of everything stored.")
     s3_endpoint_url: str | None = Field(
         default=None, description="For MinIO, R2, Garage or a test server; empty for AWS."
     )
     s3_region: str = "us-east-1"
 
-    # --- Unsplash (source=unsplash; docs/unsplash.md has the budget maths) -----------------
-    unsplash_base_url: str = Field(
-        default="https://api.unsplash.com/", description="https; plain http only on loopback."
-    )
-    unsplash_per_page: int = Field(default=30, ge=1, le=30)
-    unsplash_max_pages: int = Field(
-        default=10, ge=1, le=100, description="Editorial feed pages a day may read at most."
-    )
-    unsplash_call_budget: int = Field(
-        default=20,
-        ge=2,
-        description="API requests per day run (feed pages, retries, download tracking).",
-    )
-    unsplash_reserve: int = Field(
-        default=2,
-        ge=0,
-        description="Hourly requests left unused, on top of the day's download tracking.",
-    )
-    unsplash_image_hosts: str = Field(
-        default="images.unsplash.com", description="Comma-separated hosts images may come from."
-    )
-    unsplash_timeout_s: float = Field(default=10.0, gt=0, le=300)
-    unsplash_image_timeout_s: float = Field(default=30.0, gt=0, le=600)
-    unsplash_retry_attempts: int = Field(default=3, ge=1, le=10)
-    unsplash_retry_backoff_s: float = Field(default=0.5, ge=0, le=60)
-    unsplash_image_width: int = Field(default=1536, ge=64, le=4096)
-    unsplash_max_image_bytes: int = Field(default=20 * 2**20, ge=1024)
-    unsplash_max_image_pixels: int = Field(default=25_000_000, ge=4096)
-    unsplash_utm_source: str = Field(
-        default="doppel", description="Your Unsplash app's name, for utm_source on credits."
-    )
-
-    # --- OpenAI / img2img (remote generators; docs/openai.md) -----------------------------
-    # Model ids change every few months: they are settings, never constants in code.
-    openai_strategy: Literal["edit", "describe"] = Field(
-        default="edit",
-        description="edit: the photo is the reference image of images.edit; describe: a "
-        "vision model describes the photo and images.generate draws the description.",
-    )
-    openai_image_model: str = "gpt-image-2"
-    openai_vision_model: str = Field(
-        # gpt-5-mini shuts down 2026-12-11; this is its listed replacement (docs/openai.md).
-        default="gpt-6.1-terra",
-        description="Vision-capable chat model for strategy=describe.",
-    )
-    openai_size: str = Field(default="1024x1024", description="WxH or auto.")
-    openai_quality: Literal["low", "medium", "high", "auto", "xhigh", "max"] = "medium"
-    openai_input_fidelity: Literal["low", "high"] | None = Field(
-        default=None, description="edit only; leave unset for gpt-image-2, which rejects it."
-    )
-    openai_edit_prompt: str = DEFAULT_EDIT_PROMPT
-    openai_describe_prompt: str = DEFAULT_DESCRIBE_PROMPT
-    openai_generate_prompt: str = Field(
-        default=DEFAULT_GENERATE_PROMPT, description="Must contain {description}."
-    )
-    openai_base_url: str | None = Field(
+    # Secrets keep their conventional names; they are checked here and read by the
+    # resources through Dagster's EnvVar, so their values never reach run config.
+    unsplash_access_key: SecretStr | None = Field(
         default=None,
-        description="An OpenAI-compatible server; default https://api.openai.com/v1.",
-        validation_alias=AliasChoices(
-            "DOPPEL_OPENAI_BASE_URL", "OPENAI_BASE_URL", "openai_base_url"
+        validation_alias=AliasChoices("UNSPLASH_ACCESS_KEY"),
+        description="Secret: your Unsplash app's Access Key (read through Dagster's EnvVar, "
+        "never logged, stored or published).",
+        json_schema_extra=_section(
+            "Unsplash (DOPPEL_SOURCE=unsplash; docs/unsplash.md)", readme=True
         ),
     )
-    # The SDK's own default (600 s), which OpenAI sized for its slowest generations; high
-    # and max quality at large sizes take minutes, and a timed-out request is still billed.
-    openai_timeout_s: float = Field(default=600.0, gt=0, le=3600)
-    openai_max_retries: int = Field(default=2, ge=0, le=10)
-    openai_daily_budget_usd: float = Field(
-        default=5.0, ge=0, description="New requests stop once today's (UTC) spend reaches it."
+    unsplash: UnsplashConfig = Field(default_factory=UnsplashConfig)
+
+    openai_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_API_KEY"),
+        description="Secret (read through Dagster's EnvVar, never logged, stored or published).",
+        json_schema_extra=_section("OpenAI (DOPPEL_GENERATOR=openai; docs/openai.md)", readme=True),
     )
-    openai_prices: dict[str, ModelPrice] = Field(
-        default_factory=lambda: dict(DEFAULT_PRICES),
-        description="ESTIMATED prices per model (JSON), added to or replacing the built-in "
-        "entries of pipeline/lib/generators/pricing.py.",
-    )
-    openai_unpriced_call_usd: float = Field(
-        default=0.25,
-        ge=0,
-        description="Cost of a call to a model not in the table; a model missing from it is "
-        "refused at start unless this is set.",
-    )
+    openai: OpenAIImagesConfig = Field(default_factory=OpenAIImagesConfig)
     max_paid_attempts: int = Field(
         default=2,
         ge=1,
         le=20,
-        description="Requests per photo that may be billed, across runs, before it waits for "
-        "`doppel retry`.",
+        description="Requests per photo that may be billed (OpenAI, img2img), across runs, "
+        "before it waits for `doppel retry`.",
     )
 
-    img2img_base_url: str = "http://127.0.0.1:7860"
     img2img_auth: SecretStr | None = Field(
         default=None,
-        description="user:password for a server started with --api-auth.",
-        validation_alias=AliasChoices("DOPPEL_IMG2IMG_AUTH", "img2img_auth"),
+        description="Secret: user:password for a server started with --api-auth.",
+        json_schema_extra=_section(
+            "img2img: self-hosted Stable Diffusion (DOPPEL_GENERATOR=img2img)"
+        ),
     )
-    img2img_prompt: str = DEFAULT_IMG2IMG_PROMPT
-    img2img_negative_prompt: str = "text, watermark, signature, frame, blurry, deformed"
-    img2img_denoising_strength: float = Field(default=0.6, ge=0.0, le=1.0)
-    img2img_steps: int = Field(default=30, ge=1, le=150)
-    img2img_cfg_scale: float = Field(default=7.0, ge=1.0, le=30.0)
-    img2img_sampler: str | None = None
-    img2img_checkpoint: str | None = Field(
-        default=None, description="sd_model_checkpoint override; default: the loaded model."
-    )
-    img2img_long_side: int = Field(default=1024, ge=64, le=2048)
-    img2img_timeout_s: float = Field(
-        default=600.0, gt=0, le=3600, description="A1111 runs one job at a time: allow queueing."
-    )
-    img2img_max_retries: int = Field(default=2, ge=0, le=10)
+    img2img: Img2ImgConfig = Field(default_factory=Img2ImgConfig)
 
     # --- Orchestration: daily schedule, gap-fill sensor, runs (docs/orchestration.md) ------
     # Read when the definitions load, so a change takes effect on the next code reload.
     schedule_hour: int = Field(
-        default=1, ge=0, le=23, description="UTC hour of the daily run for the day just closed."
+        default=1,
+        ge=0,
+        le=23,
+        description="UTC hour of the daily run for the day just closed.",
+        json_schema_extra=_section("Orchestration (docs/orchestration.md)", readme=True),
     )
     schedule_minute: int = Field(default=0, ge=0, le=59)
     gap_lookback_days: int = Field(
         default=3,  # a laptop's first `make dev` catches up a few days, not two weeks
         ge=1,
         le=366,
-        description="Recent days the gap-fill sensor checks (deployments: 14).",
+        description="Recent days the gap-fill sensor checks (compose: 14).",
+        json_schema_extra={"readme": True},
     )
     gap_max_attempts: int = Field(
-        default=3, ge=1, le=20, description="Failed runs after which a day is left to a person."
+        default=3,
+        ge=1,
+        le=20,
+        description="Failed runs after which a day is left to a person.",
+        json_schema_extra={"readme": True},
     )
     gap_retry_after_minutes: float = Field(
         default=30, ge=0, description="Wait after a day's failed run; doubles with each failure."
@@ -249,7 +364,9 @@ class DoppelSettings(BaseSettings):
 
     # --- Gallery (the static site; docs/gallery.md) ----------------------------------------
     site_prefix: str = Field(
-        default="site", description="Key prefix of the gallery in the object store."
+        default="site",
+        description="Key prefix of the gallery in the object store (nginx serves it).",
+        json_schema_extra=_section("Gallery (docs/gallery.md)"),
     )
     site_dir: Path | None = Field(
         default=None, description="Publish the gallery to this folder instead of the store."
@@ -257,12 +374,15 @@ class DoppelSettings(BaseSettings):
     site_url: str | None = Field(
         default=None,
         description="The gallery's public address (https://…/): absolute share links, sitemap.",
+        json_schema_extra={"readme": True},
     )
 
     # --- Deployment and observability (docs/deploy.md) --------------------------------------
     log_format: Literal["text", "json"] = Field(
         default="text",
-        description="json: Doppel's loggers write one JSON object per line (log collectors).",
+        description="json: Doppel's loggers write one JSON object per line (log collectors; "
+        "compose default).",
+        json_schema_extra=_section("Logs and metrics (docs/deploy.md)", readme=True),
     )
     log_level: str = Field(
         default="INFO",
@@ -270,26 +390,42 @@ class DoppelSettings(BaseSettings):
         description="Level of Doppel's loggers when log_format=json.",
     )
 
-    # Secrets keep their conventional names; they are checked here and read by the
-    # resources through Dagster's EnvVar, so their values never reach run config.
-    unsplash_access_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("UNSPLASH_ACCESS_KEY")
-    )
-    openai_api_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("OPENAI_API_KEY")
-    )
-
-    @field_validator("openai_prices", mode="after")
     @classmethod
-    def _over_the_built_in_prices(cls, value: dict[str, ModelPrice]) -> dict[str, ModelPrice]:
-        # Pricing one new model must not unprice the defaults.
-        return {**DEFAULT_PRICES, **value}
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Top-level fields come by pydantic-settings' own rules; the nested configs' fields
+        # by their flat names (NESTED), from the environment before the .env file.
+        env = getattr(env_settings, "env_vars", {})
+        dotenv = getattr(dotenv_settings, "env_vars", {})
+        return (
+            init_settings,
+            env_settings,
+            _NestedVariables(settings_cls, env),
+            dotenv_settings,
+            _NestedVariables(settings_cls, dotenv),
+            file_secret_settings,
+        )
 
-    @field_validator("folder", "style_transfer_folder", "style_transfer_style", mode="before")
+    @field_validator("folder", mode="before")
     @classmethod
     def _empty_folder_is_no_folder(cls, value: object) -> object:
         # An empty DOPPEL_FOLDER would otherwise become Path("."), the current directory.
         return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _one_output_size(self) -> DoppelSettings:
+        # DOPPEL_OUTPUT_SIZE is both offline generators' output size: declared once, above.
+        self.patch_remix = self.patch_remix.model_copy(update={"output_size": self.output_size})
+        self.style_transfer = self.style_transfer.model_copy(
+            update={"output_size": self.output_size}
+        )
+        return self
 
     @model_validator(mode="after")
     def _backends_have_what_they_need(self) -> DoppelSettings:
@@ -303,14 +439,11 @@ class DoppelSettings(BaseSettings):
                 f"DOPPEL_SOURCE=folder needs DOPPEL_FOLDER to name a folder of photos "
                 f"(got {self.folder!s})."
             )
-        if self.style_transfer_folder is not None and not self.style_transfer_folder.is_dir():
+        style_folder = self.style_transfer.style_folder
+        if style_folder is not None and not style_folder.is_dir():
             raise SettingsError(
                 f"DOPPEL_STYLE_TRANSFER_FOLDER must name a folder of style pictures "
-                f"(got {self.style_transfer_folder!s})."
-            )
-        if self.style_transfer_folder is not None and self.style_transfer_style is not None:
-            raise SettingsError(
-                "Set DOPPEL_STYLE_TRANSFER_STYLE or DOPPEL_STYLE_TRANSFER_FOLDER, not both."
+                f"(got {style_folder!s})."
             )
         if self.generator == "openai" and not _present(self.openai_api_key):
             raise SettingsError(
@@ -322,22 +455,7 @@ class DoppelSettings(BaseSettings):
                 "DOPPEL_STORE=s3 needs DOPPEL_S3_BUCKET (and DOPPEL_S3_ENDPOINT_URL for "
                 "MinIO-like stores), or use DOPPEL_STORE=local."
             )
-        return self
-
-    # --- OpenAI / img2img checks and derived values --------------------------------------
-    @model_validator(mode="after")
-    def _remote_generator_settings_are_usable(self) -> DoppelSettings:
-        if self.openai_size != "auto" and not _SIZE.match(self.openai_size):
-            raise SettingsError(
-                f"DOPPEL_OPENAI_SIZE must be WIDTHxHEIGHT (e.g. 1024x1024) or auto, "
-                f"got {self.openai_size!r}."
-            )
-        if "{description}" not in self.openai_generate_prompt:
-            raise SettingsError(
-                "DOPPEL_OPENAI_GENERATE_PROMPT must contain {description}, where the photo's "
-                "description goes."
-            )
-        if self.generator == "openai" and "openai_unpriced_call_usd" not in self.model_fields_set:
+        if self.generator == "openai" and "unpriced_call_usd" not in self.openai.model_fields_set:
             self._models_have_prices()
         auth = self.img2img_auth.get_secret_value() if self.img2img_auth else ""
         if auth and ":" not in auth:
@@ -346,12 +464,10 @@ class DoppelSettings(BaseSettings):
 
     def _models_have_prices(self) -> None:
         """A paid request must never count as $0 (or a guess) for the budget unnoticed."""
-        from pipeline.lib.generators.pricing import PriceTable
-
-        table = PriceTable(self.openai_prices, unpriced_call_usd=0.0)
-        models = [("DOPPEL_OPENAI_IMAGE_MODEL", self.openai_image_model)]
-        if self.openai_strategy == "describe":
-            models.append(("DOPPEL_OPENAI_VISION_MODEL", self.openai_vision_model))
+        table = PriceTable(self.openai.prices, unpriced_call_usd=0.0)
+        models = [("DOPPEL_OPENAI_IMAGE_MODEL", self.openai.image_model)]
+        if self.openai.strategy == "describe":
+            models.append(("DOPPEL_OPENAI_VISION_MODEL", self.openai.vision_model))
         for variable, model in models:
             if table.price_of(model) is None:
                 raise SettingsError(
@@ -360,6 +476,13 @@ class DoppelSettings(BaseSettings):
                     "docs/openai.md) or set DOPPEL_OPENAI_UNPRICED_CALL_USD to what one call "
                     "costs (0 for a free local server)."
                 )
+
+    def value_of(self, variable: Variable) -> Any:
+        """The value a variable gave (its field, nested or not)."""
+        value: Any = self
+        for part in variable.path:
+            value = getattr(value, part)
+        return value
 
     @property
     def remote_generation_concurrency(self) -> int:
@@ -391,9 +514,6 @@ class DoppelSettings(BaseSettings):
         )
 
 
-_SIZE = re.compile(r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$")
-
-
 def _present(secret: SecretStr | None) -> bool:
     return secret is not None and bool(secret.get_secret_value().strip())
 
@@ -401,7 +521,7 @@ def _present(secret: SecretStr | None) -> bool:
 def load_settings(**overrides: object) -> DoppelSettings:
     """Read settings, turning validation errors into one readable `SettingsError`."""
     try:
-        return DoppelSettings(**overrides)  # type: ignore[arg-type]
+        return DoppelSettings(**nest(overrides))
     except SettingsError:
         raise
     except ValidationError as exc:
@@ -409,8 +529,5 @@ def load_settings(**overrides: object) -> DoppelSettings:
             cause = error.get("ctx", {}).get("error")
             if isinstance(cause, SettingsError):
                 raise cause from None
-        problems = "; ".join(
-            f"{'DOPPEL_' + '_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in exc.errors()
-        )
+        problems = "; ".join(f"{variable_name(tuple(e['loc']))}: {e['msg']}" for e in exc.errors())
         raise SettingsError(f"invalid settings: {problems}") from None

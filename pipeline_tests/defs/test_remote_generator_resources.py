@@ -12,6 +12,8 @@ from sqlalchemy import select
 
 from pipeline.defs.assets import daily_assets
 from pipeline.defs.resources import build_resources
+from pipeline.defs.resources.config import dumped
+from pipeline.defs.resources.database import DatabaseResource
 from pipeline.defs.resources.generators import Img2ImgResource, OpenAIImagesResource
 from pipeline.lib.db import BilledRequest, Database, LookAlike
 from pipeline.lib.settings import SettingsError, load_settings
@@ -30,8 +32,8 @@ def test_openai_settings_become_a_resource_that_holds_the_key_by_name(
     resource = build_resources(settings)["image_generator"]
     assert isinstance(resource, OpenAIImagesResource)
     assert resource.concurrency == 4  # the remote default
-    assert resource.base_url == "http://127.0.0.1:9/v1"
-    assert resource.strategy == "describe"
+    assert resource.config["base_url"] == "http://127.0.0.1:9/v1"
+    assert resource.config["strategy"] == "describe"
     # The key travels by name; Dagster resolves it inside the run.
     assert isinstance(resource.api_key, dg.EnvVar) and resource.api_key == "OPENAI_API_KEY"
 
@@ -67,11 +69,11 @@ def test_a_model_without_a_price_is_refused_at_start_unless_given_one(
     with pytest.raises(SettingsError, match=r"DOPPEL_OPENAI_VISION_MODEL=gpt-vision-9 has no"):
         load_settings(**base, openai_strategy="describe", openai_vision_model="gpt-vision-9")
     # The default edit day is priced: a new user needs no price of their own.
-    assert load_settings(**base).openai_strategy == "edit"
+    assert load_settings(**base).openai.strategy == "edit"
     for model in ("gpt-image-2.6-sunburst", "gpt-image-2.5-flare-2026-09-08"):
-        assert load_settings(**base, openai_image_model=model).openai_image_model == model
+        assert load_settings(**base, openai_image_model=model).openai.image_model == model
     given = load_settings(**base, openai_image_model="gpt-image-9", openai_unpriced_call_usd=0.4)
-    assert given.openai_unpriced_call_usd == 0.4
+    assert given.openai.unpriced_call_usd == 0.4
     assert load_settings(**base).max_paid_attempts == 2
     monkeypatch.setenv("DOPPEL_MAX_PAID_ATTEMPTS", "3")
     assert load_settings(**base).max_paid_attempts == 3
@@ -121,32 +123,40 @@ def test_an_img2img_day_through_dagster_with_basic_auth(
     db.dispose()
 
 
-def test_resources_pass_every_shared_setting_to_the_library_config() -> None:
-    from pipeline.defs.resources.database import DatabaseResource
-    from pipeline.defs.resources.generators import config_from
-    from pipeline.lib.generators.img2img import Img2ImgConfig
+def test_resources_hold_the_library_config_whole_and_secrets_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.lib.generators.img2img import Img2ImgConfig, Img2ImgGenerator
     from pipeline.lib.generators.openai_images import OpenAIImagesConfig
 
-    img2img = Img2ImgResource(
-        base_url="http://gpu:7860", steps=12, denoising_strength=0.4,
-        database=DatabaseResource(url="sqlite://"),
+    monkeypatch.setenv("DOPPEL_IMG2IMG_AUTH", "u:p")
+    settings = load_settings(
+        _env_file=None, data_dir=tmp_path, generator="img2img", img2img_base_url="http://gpu:7860",
+        img2img_steps=12, img2img_denoising_strength=0.4,
     )  # fmt: skip
-    config = config_from(img2img, Img2ImgConfig, auth=("u", "p"))
-    assert (config.base_url, config.steps, config.denoising_strength) == (
-        "http://gpu:7860",
-        12,
-        0.4,
+    resource = build_resources(settings)["image_generator"]
+    assert isinstance(resource, Img2ImgResource)
+    assert "auth" not in resource.config  # the secret travels by name, beside the config
+    assert isinstance(resource.auth, dg.EnvVar) and resource.auth == "DOPPEL_IMG2IMG_AUTH"
+    # One default for every field: the settings' is the library's (no copied default drifts).
+    assert resource.config == dumped(
+        Img2ImgConfig(base_url="http://gpu:7860", steps=12, denoising_strength=0.4)
     )
-    assert config.auth == ("u", "p")
+    assert resource.config["negative_prompt"] == Img2ImgConfig().negative_prompt != ""
+
+    @dg.asset
+    def opened(image_generator: Img2ImgResource) -> None:  # Dagster resolves the EnvVar
+        generator = image_generator.open()
+        assert isinstance(generator, Img2ImgGenerator)
+        config = generator.config
+        assert (config.base_url, config.steps, config.auth) == ("http://gpu:7860", 12, ("u", "p"))
+
+    assert dg.materialize([opened], resources={"image_generator": resource}).success
 
     openai = OpenAIImagesResource(
         api_key="sk-x",
-        strategy="describe",
-        quality="high",
-        max_retries=5,
-        timeout_s=9.0,
+        config=dumped(OpenAIImagesConfig(strategy="describe", quality="high")),
         database=DatabaseResource(url="sqlite://"),
     )
-    config = config_from(openai, OpenAIImagesConfig)
-    assert (config.api_key, config.strategy, config.quality) == ("sk-x", "describe", "high")
-    assert (config.max_retries, config.timeout_s) == (5, 9.0)
+    assert "api_key" not in openai.config
+    assert (openai.config["strategy"], openai.config["quality"]) == ("describe", "high")

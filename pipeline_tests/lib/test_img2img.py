@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -36,7 +35,7 @@ def photo(description: str | None = "Chelsea the cat, close-up") -> LoadedPhoto:
 def generator(server: Img2ImgImitation, sleeps: list[float] | None = None, **overrides: Any):
     config = Img2ImgConfig(base_url=server.base_url, long_side=128, timeout_s=0.3, max_retries=2)
     delays = sleeps if sleeps is not None else []
-    return Img2ImgGenerator(replace(config, **overrides), sleep=delays.append)
+    return Img2ImgGenerator(config.model_copy(update=overrides), sleep=delays.append)
 
 
 def test_a_look_alike_with_the_photo_as_init_image(server: Img2ImgImitation) -> None:

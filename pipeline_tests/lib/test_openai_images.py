@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import openai
@@ -55,7 +54,7 @@ def generator(
     )
     delays = sleeps if sleeps is not None else []
     return OpenAIImagesGenerator(
-        replace(config, **overrides), prices=PRICES, budget=budget, sleep=delays.append
+        config.model_copy(update=overrides), prices=PRICES, budget=budget, sleep=delays.append
     )
 
 

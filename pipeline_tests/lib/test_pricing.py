@@ -83,7 +83,7 @@ def test_the_price_table_can_be_overridden_from_the_environment(
         "DOPPEL_OPENAI_PRICES", '{"my-model": {"per_image_usd": {"low": {"512x512": 0.001}}}}'
     )
     settings = load_settings(_env_file=None)
-    assert settings.openai_prices == DEFAULT_PRICES | {
+    assert settings.openai.prices == DEFAULT_PRICES | {
         "my-model": ModelPrice(per_image_usd={"low": {"512x512": 0.001}})
     }  # added to the built-in table, which keeps the defaults priced
 
@@ -97,10 +97,10 @@ def test_every_default_model_is_priced_and_not_being_shut_down(
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-pricing-test")
     settings = load_settings(_env_file=None, generator="openai")
-    fields = OpenAIImagesResource.model_fields
+    resource = OpenAIImagesResource(api_key="sk-x", database={"url": "sqlite://"}).config
     config = OpenAIImagesConfig(api_key="sk-x")
-    images = {settings.openai_image_model, fields["image_model"].default, config.image_model}
-    visions = {settings.openai_vision_model, fields["vision_model"].default, config.vision_model}
+    images = {settings.openai.image_model, resource["image_model"], config.image_model}
+    visions = {settings.openai.vision_model, resource["vision_model"], config.vision_model}
     assert images == {"gpt-image-2"} and visions == {"gpt-6.1-terra"}  # one default each
     assert TABLE.price_of("gpt-image-2") is not None  # the default day loads as it is
     assert not {*images, *visions} & set(MODEL_SHUTDOWNS)
@@ -114,7 +114,7 @@ def test_every_default_model_is_priced_and_not_being_shut_down(
     priced = load_settings(
         _env_file=None, generator="openai", openai_strategy="describe", openai_prices=prices
     )
-    assert priced.openai_vision_model == "gpt-6.1-terra"
+    assert priced.openai.vision_model == "gpt-6.1-terra"
 
 
 def test_the_docs_list_every_shutdown_date_with_its_source() -> None:

@@ -104,3 +104,79 @@ def test_bad_style_transfer_settings_say_what_to_fix(
         monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=needle):
         load_settings(_env_file=None)
+
+
+# Names deployments and docs use; nesting the configs must not rename any of them.
+LEGACY_NAMES = {
+    "DOPPEL_PHOTOS_PER_DAY": ("photos_per_day", "7", 7),
+    "DOPPEL_UNSPLASH_PER_PAGE": ("unsplash.per_page", "12", 12),
+    "DOPPEL_UNSPLASH_IMAGE_HOSTS": ("unsplash.image_hosts", "a.test, b.test", ("a.test", "b.test")),
+    "DOPPEL_OPENAI_IMAGE_MODEL": (
+        "openai.image_model",
+        "gpt-image-2.5-flare",
+        "gpt-image-2.5-flare",
+    ),
+    "DOPPEL_IMG2IMG_NEGATIVE_PROMPT": ("img2img.negative_prompt", "blur", "blur"),
+    "DOPPEL_WORK_SIZE": ("patch_remix.work_size", "128", 128),
+    "DOPPEL_OUTPUT_SIZE": ("style_transfer.output_size", "512", 512),
+    "DOPPEL_STYLE_TRANSFER_STRENGTH": ("style_transfer.strength", "0.5", 0.5),
+    "DOPPEL_STYLE_TRANSFER_STYLE": ("style_transfer.style", "4", 4),
+    "DOPPEL_MAX_PAID_ATTEMPTS": ("max_paid_attempts", "3", 3),
+}
+
+
+def _at(settings: object, path: str) -> object:
+    for part in path.split("."):
+        settings = getattr(settings, part)
+    return settings
+
+
+@pytest.mark.parametrize("where", ["environment", ".env"])
+def test_every_variable_keeps_its_name_nested_or_not(
+    where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = tmp_path / ".env"
+    env.write_text("".join(f"{k}={v}\n" for k, (_, v, _) in LEGACY_NAMES.items()))
+    if where == "environment":
+        for name, (_, value, _) in LEGACY_NAMES.items():
+            monkeypatch.setenv(name, value)
+    settings = load_settings(_env_file=env if where == ".env" else None)
+    for name, (path, _, expected) in LEGACY_NAMES.items():
+        assert _at(settings, path) == expected, name
+    assert settings.patch_remix.output_size == 512  # one DOPPEL_OUTPUT_SIZE for both
+
+
+def test_the_environment_beats_dotenv_and_doppel_names_beat_conventional_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = tmp_path / ".env"
+    env.write_text("DOPPEL_UNSPLASH_PER_PAGE=5\nDOPPEL_OPENAI_BASE_URL=http://dotenv/v1\n")
+    monkeypatch.setenv("DOPPEL_UNSPLASH_PER_PAGE", "9")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://sdk/v1")
+    settings = load_settings(_env_file=env)
+    assert settings.unsplash.per_page == 9
+    assert settings.openai.base_url == "http://sdk/v1"  # environment over .env, as before
+    monkeypatch.setenv("DOPPEL_OPENAI_BASE_URL", "http://doppel/v1")
+    assert load_settings(_env_file=env).openai.base_url == "http://doppel/v1"
+    # Keyword overrides use the same flat names, and win.
+    assert load_settings(_env_file=env, unsplash_per_page=3).unsplash.per_page == 3
+
+
+def test_a_nested_setting_out_of_range_names_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOPPEL_UNSPLASH_PER_PAGE", "31")
+    with pytest.raises(SettingsError, match="DOPPEL_UNSPLASH_PER_PAGE"):
+        load_settings(_env_file=None)
+    monkeypatch.delenv("DOPPEL_UNSPLASH_PER_PAGE")
+    monkeypatch.setenv("DOPPEL_OPENAI_PRICES", '{"m": {"per_image_usd": "x"}}')
+    with pytest.raises(SettingsError, match="DOPPEL_OPENAI_PRICES"):
+        load_settings(_env_file=None)
+
+
+def test_the_library_configs_import_no_settings() -> None:
+    # The settings sit on top of the configs; nothing below imports them back.
+    lib = Path(__file__).parents[2] / "pipeline" / "lib"
+    for folder in ("sources", "generators", "db", "measures", "core"):
+        for path in (lib / folder).rglob("*.py"):
+            assert "pipeline.lib.settings" not in path.read_text().replace(
+                "pipeline/lib/settings.py", ""
+            ), path

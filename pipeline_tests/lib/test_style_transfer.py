@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import threading
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -156,7 +155,7 @@ def test_a_folder_of_own_style_pictures(tmp_path: Path, coffee: Image.Image) -> 
     assert _png(a.image) == _png(b.image) and a.image.size == (96, 64)
     assert a.record["style_key"] in {"picture:night_sky.jpg", "picture:red_stripes.png"}
     assert a.record["style"] in {"night sky", "red stripes"}
-    builtin = paint(coffee, seed=4, painter=Painter(replace(ONE_TRY, style=0)))
+    builtin = paint(coffee, seed=4, painter=Painter(ONE_TRY.model_copy(update={"style": 0})))
     assert _png(a.image) != _png(builtin.image)
 
 

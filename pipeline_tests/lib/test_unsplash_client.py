@@ -11,7 +11,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from pipeline.lib.core.http import HttpRetry
 from pipeline.lib.core.images import ImageError, decode_image
 from pipeline.lib.sources import ListedPhoto, PhotoFetchError, PhotoRefused
 from pipeline.lib.sources.unsplash import UnsplashSource
@@ -48,10 +47,11 @@ def make_source(unsplash: UnsplashImitation) -> Iterator[Callable[..., UnsplashS
             "access_key": TEST_ACCESS_KEY,
             "base_url": unsplash.root_url,
             "per_page": 5,
-            "allowed_image_hosts": (unsplash.root_url,),
+            "image_hosts": (unsplash.root_url,),
             "timeout_s": 0.3,
             "image_timeout_s": 0.3,
-            "retry": HttpRetry(attempts=3, backoff_s=0.01, max_backoff_s=0.02),
+            "retry_attempts": 3,
+            "retry_backoff_s": 0.01,
             "max_image_pixels": 1_000_000,
         } | overrides
         source = UnsplashSource(UnsplashConfig(**settings))
@@ -359,7 +359,7 @@ def test_unsplash_slow_or_dropped_answers_are_retried_then_time_out(
 
     unsplash.clear()
     unsplash.fail("feed", "slow", times=2)
-    source = make_source(retry=HttpRetry(attempts=2, backoff_s=0.01))
+    source = make_source(retry_attempts=2, retry_backoff_s=0.01)
     with pytest.raises(UnsplashError, match=r"did not answer GET /photos within 0\.3 s"):
         source.day_photos(DAY, 4)
     assert calls(unsplash, source) == 2
@@ -475,7 +475,7 @@ def test_unsplash_image_from_a_host_not_allowed_is_refused_unfetched(
         source.fetch_image(photo)
     assert unsplash.requests_for("image") == []
 
-    plain = make_source(allowed_image_hosts=("images.example.test",))
+    plain = make_source(image_hosts=("images.example.test",))
     insecure = ListedPhoto("unsplash", "x", 1, "http://images.example.test/x.jpg")
     with pytest.raises(PhotoRefused, match=r"http://images\.example\.test:80 is not on"):
         plain.fetch_image(insecure)

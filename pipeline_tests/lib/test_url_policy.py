@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from pipeline.lib.core.http import HttpRetry
 from pipeline.lib.sources import PhotoFetchError, PhotoRefused
 from pipeline.lib.sources.unsplash_client import UnsplashClient, UnsplashConfig
 from pipeline.lib.sources.url_policy import Origin, UrlPolicy, UrlRefused, parse_origins
@@ -54,9 +53,10 @@ def client_for(server: UnsplashImitation, *hosts: str) -> UnsplashClient:
         UnsplashConfig(
             access_key=TEST_ACCESS_KEY,
             base_url=server.root_url,
-            allowed_image_hosts=(server.root_url, *hosts),
+            image_hosts=(server.root_url, *hosts),
             image_timeout_s=0.5,
-            retry=HttpRetry(attempts=3, backoff_s=0.01, max_backoff_s=0.02),
+            retry_attempts=3,
+            retry_backoff_s=0.01,
         )
     )
 
@@ -181,7 +181,7 @@ def test_a_refused_photo_is_recorded_and_never_tried_again(
     store = LocalObjectStore(tmp_path / "objects")
     config = UnsplashConfig(
         access_key=TEST_ACCESS_KEY, base_url=unsplash.root_url,
-        allowed_image_hosts=(unsplash.root_url,), timeout_s=0.5,
+        image_hosts=(unsplash.root_url,), timeout_s=0.5,
     )  # fmt: skip
     for _run in (1, 2):
         source = UnsplashSource(config)

@@ -19,10 +19,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pipeline.lib.core.http import HttpRetry, retry_after_seconds
 from pipeline.lib.generators import Generation, GenerationError, GeneratorUnavailable, LoadedPhoto
@@ -31,7 +31,6 @@ from pipeline.lib.generators.failures import Disposition
 from pipeline.lib.generators.ledger import Ledger
 from pipeline.lib.generators.paid import Failure, PaidRequest, PaidRequests, transport_failure
 from pipeline.lib.generators.transfer import image_from_base64, upload_of
-from pipeline.lib.settings import DEFAULT_IMG2IMG_PROMPT
 
 ROUTE = "/sdapi/v1/img2img"
 # Recorded from the server's `info` so a look-alike can be reproduced.
@@ -39,20 +38,39 @@ INFO_KEYS = ("seed", "sd_model_name", "sd_model_hash", "sampler_name", "steps", 
              "denoising_strength", "width", "height")  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Img2ImgConfig:
+DEFAULT_IMG2IMG_PROMPT = "a high quality photograph, natural light, detailed"
+
+
+class Img2ImgConfig(BaseModel):
+    """The img2img generator's settings, declared once (DOPPEL_IMG2IMG_<FIELD>; nested by
+    pipeline/lib/settings.py). `auth` (user, password) comes from DOPPEL_IMG2IMG_AUTH through
+    the resource and is never dumped (`exclude`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     base_url: str = "http://127.0.0.1:7860"
-    auth: tuple[str, str] | None = field(default=None, repr=False)
+    auth: tuple[str, str] | None = Field(default=None, repr=False, exclude=True)
     prompt: str = DEFAULT_IMG2IMG_PROMPT
-    negative_prompt: str = ""
-    denoising_strength: float = 0.6
-    steps: int = 30
-    cfg_scale: float = 7.0
+    negative_prompt: str = "text, watermark, signature, frame, blurry, deformed"
+    denoising_strength: float = Field(
+        default=0.6, ge=0.0, le=1.0, description="How far the result may wander from the photo."
+    )
+    steps: int = Field(default=30, ge=1, le=150)
+    cfg_scale: float = Field(default=7.0, ge=1.0, le=30.0)
     sampler: str | None = None
-    checkpoint: str | None = None
-    long_side: int = 1024
-    timeout_s: float = 600.0
-    max_retries: int = 2
+    checkpoint: str | None = Field(
+        default=None, description="sd_model_checkpoint override; default: the loaded model."
+    )
+    long_side: int = Field(default=1024, ge=64, le=2048)
+    timeout_s: float = Field(
+        default=600.0, gt=0, le=3600, description="A1111 runs one job at a time: allow queueing."
+    )
+    max_retries: int = Field(default=2, ge=0, le=10)
+
+    @field_validator("sampler", "checkpoint", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 class Img2ImgGenerator:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import fields, replace
 from typing import Any, Protocol, TypeVar
 
 from PIL import Image
+from pydantic import BaseModel
 
 from pipeline.lib.generators import Generation, GenerationError
 
-S = TypeVar("S")
+S = TypeVar("S", bound=BaseModel)
 
 
 class OfflineResult(Protocol):
@@ -22,11 +22,12 @@ class OfflineResult(Protocol):
 
 def offline_settings(kind: type[S], settings: S | None, given: dict[str, Any], label: str) -> S:
     """`settings` (or `kind`'s defaults) with the `given` fields replaced; unknown names fail."""
-    unknown = set(given) - {f.name for f in fields(kind)}  # type: ignore[arg-type]
+    unknown = set(given) - set(kind.model_fields)
     if unknown:
         raise TypeError(f"unknown {label} settings: {', '.join(sorted(unknown))}")
     base = settings if settings is not None else kind()
-    return replace(base, **given) if given else base  # type: ignore[type-var]
+    # Validated again, so a replaced field is checked like a given one.
+    return kind.model_validate(base.model_dump() | given) if given else base
 
 
 def offline_generation(

@@ -23,11 +23,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pipeline.lib.core import clock
 from pipeline.lib.core.http import HttpRetry, send_with_retries
@@ -67,24 +68,60 @@ class UnsplashBudgetSpent(UnsplashError, SourceLimitReached):
     """This run's own API-call budget (`call_budget`) is spent."""
 
 
-@dataclass(frozen=True)
-class UnsplashConfig:
-    """Everything the Unsplash source needs; built from settings by the Dagster resource."""
+class UnsplashConfig(BaseModel):
+    """Everything the Unsplash source needs, and the one declaration of its settings
+    (DOPPEL_UNSPLASH_<FIELD>; pipeline/lib/settings.py nests it). The access key is given
+    by the resource from UNSPLASH_ACCESS_KEY and never dumped (`exclude`)."""
 
-    access_key: str = field(repr=False)
-    base_url: str = DEFAULT_BASE_URL
-    per_page: int = 30  # Unsplash's maximum
-    max_pages: int = 10  # feed pages per day at most
-    call_budget: int = 20  # API requests per day run, retries and download tracking included
-    reserve: int = 2  # hourly requests left unused, on top of the day's tracking calls
-    allowed_image_hosts: tuple[str, ...] = DEFAULT_IMAGE_HOSTS
-    timeout_s: float = 10.0
-    image_timeout_s: float = 30.0
-    retry: HttpRetry = field(default_factory=HttpRetry)
-    image_width: int = 1536  # long side the originals are fetched at (imgix `w`)
-    max_image_bytes: int = 20 * 2**20
-    max_image_pixels: int = 25_000_000
-    utm_source: str = "doppel"
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    access_key: str = Field(default="", repr=False, exclude=True)
+    base_url: str = Field(
+        default=DEFAULT_BASE_URL, description="https; plain http only on loopback."
+    )
+    per_page: int = Field(default=30, ge=1, le=30, description="Feed page size (max 30).")
+    max_pages: int = Field(
+        default=10, ge=1, le=100, description="Editorial feed pages a day may read at most."
+    )
+    call_budget: int = Field(
+        default=20,
+        ge=2,
+        description="API requests per day run (feed pages, retries, download tracking).",
+    )
+    reserve: int = Field(
+        default=2,
+        ge=0,
+        description="Hourly requests left unused, on top of the day's download tracking.",
+    )
+    image_hosts: tuple[str, ...] = Field(
+        default=DEFAULT_IMAGE_HOSTS,
+        description="Comma-separated origins images may come from: host, https://host:port, "
+        "http://127.0.0.1:PORT.",
+    )
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+    image_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    retry_attempts: int = Field(default=3, ge=1, le=10)
+    retry_backoff_s: float = Field(default=0.5, ge=0, le=60)
+    image_width: int = Field(
+        default=1536, ge=64, le=4096, description="Long side the originals are fetched at."
+    )
+    max_image_bytes: int = Field(default=20 * 2**20, ge=1)
+    max_image_pixels: int = Field(default=25_000_000, ge=1)
+    utm_source: str = Field(
+        default="doppel", description="Your Unsplash app's name, for utm_source on credits."
+    )
+
+    @field_validator("image_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        # The environment gives one string; blanks between commas are no host.
+        if isinstance(value, str):
+            return tuple(h.strip() for h in value.split(",") if h.strip())
+        return value
+
+    @property
+    def retry(self) -> HttpRetry:
+        return HttpRetry(attempts=self.retry_attempts, backoff_s=self.retry_backoff_s)
 
 
 @dataclass(frozen=True)
@@ -106,7 +143,7 @@ class UnsplashClient:
             )
         self.config = config
         try:
-            self.image_policy = UrlPolicy(parse_origins(config.allowed_image_hosts))
+            self.image_policy = UrlPolicy(parse_origins(config.image_hosts))
         except ValueError as exc:
             raise SourceConfigError(f"DOPPEL_UNSPLASH_IMAGE_HOSTS: {exc}") from None
         self.base_url = checked_base_url(config.base_url)

@@ -26,20 +26,29 @@ full size (region ≤ 0.24); 27 of the 33 screened as copies were copies at full
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-@dataclass(frozen=True)
-class RemixSettings:
+
+class RemixSettings(BaseModel):
     """How to remix: resolution, pyramid, nearest-neighbour search, and the quality gate.
 
     Noise is relative: the coarsest level gets Gaussian noise with standard deviation
     `noise` × that level's own standard deviation, so one setting behaves alike on
-    high- and low-contrast photos.
+    high- and low-contrast photos. `work_size` is also a setting (DOPPEL_WORK_SIZE, through
+    pipeline/lib/settings.py); the rest are calibrated constants.
     """
 
-    work_size: int = 256
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    work_size: int = Field(
+        default=256,
+        ge=32,
+        le=1024,
+        description="Long side the patch remix works at, pixels.",
+        json_schema_extra={"readme": True},
+    )
     output_size: int | None = None  # long side of the returned image; None = work_size
     max_attempts: int = 3
     # pyramid and synthesis
@@ -74,9 +83,8 @@ class RemixSettings:
     screen_zero_shift: float = 0.2
     screen_colour: float = 0.03
 
-    def __post_init__(self) -> None:
-        if self.work_size < 32:
-            raise ValueError("work_size must be at least 32")
+    @model_validator(mode="after")
+    def _usable(self) -> RemixSettings:
         if self.output_size is not None and self.output_size < 1:
             raise ValueError("output_size must be positive")
         if self.max_attempts < 1:
@@ -87,6 +95,7 @@ class RemixSettings:
             raise ValueError("ratio must be in [0.5, 0.95)")
         if self.patch < 3 or self.patch % 2 == 0:
             raise ValueError("patch must be an odd number ≥ 3")
+        return self
 
     def iterations(self, level: int) -> int:
         """EM iterations at pyramid level `level` (0 = finest)."""
@@ -94,7 +103,4 @@ class RemixSettings:
         return its[level] if level < len(its) else self.coarse_iterations
 
     def as_record(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["fine_iterations"] = list(self.fine_iterations)
-        out["noise_ladder"] = list(self.noise_ladder)
-        return out
+        return self.model_dump(mode="json")  # tuples as lists
