@@ -26,7 +26,8 @@ from contact_sheet import save_contact_sheet  # bench/, beside this script
 from PIL import Image
 
 from pipeline.lib.core.images import load_image_file, resize_long_side
-from pipeline.lib.generators.patch_remix import RemixSettings, remix
+from pipeline.lib.generators.patch_remix.remix import remix
+from pipeline.lib.generators.patch_remix.settings import RemixSettings
 from pipeline.lib.measures.metrics import pixel_diversity
 
 ROOT = Path(__file__).resolve().parents[1]

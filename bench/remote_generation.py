@@ -43,10 +43,8 @@ from pipeline.lib.db import Database, Photo
 from pipeline.lib.db.database import database_url_for
 from pipeline.lib.generators.budget import DailyBudget
 from pipeline.lib.generators.ledger import Ledger
-from pipeline.lib.generators.openai_images import (
-    OpenAIImagesConfig,
-    OpenAIImagesGenerator,
-)
+from pipeline.lib.generators.openai_config import OpenAIImagesConfig
+from pipeline.lib.generators.openai_images import OpenAIImagesGenerator
 from pipeline.lib.generators.pricing import DEFAULT_PRICES, PriceTable
 from pipeline.lib.sources.folder import SAMPLE_PHOTOS_DIR
 from pipeline_tests.fixtures.openai_server import TEST_API_KEY, OpenAIImitation

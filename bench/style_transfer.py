@@ -29,8 +29,8 @@ from contact_sheet import save_contact_sheet  # bench/, beside this script
 from PIL import Image
 
 from pipeline.lib.core.images import load_image_file, resize_long_side
-from pipeline.lib.generators.style_transfer import Painter, StyleSettings, paint
-from pipeline.lib.generators.style_transfer.settings import threads_per_worker
+from pipeline.lib.generators.style_transfer.paint import Painter, paint
+from pipeline.lib.generators.style_transfer.settings import StyleSettings, threads_per_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "pipeline" / "lib" / "sources" / "sample_photos"

@@ -21,7 +21,7 @@ from pipeline.defs.resources import build_resources
 from pipeline.defs.resources.generators import OpenAIImagesResource
 from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.db import Database, LookAlike, Photo
-from pipeline.lib.generators.openai_images import DEFAULT_EDIT_PROMPT
+from pipeline.lib.generators.openai_config import DEFAULT_EDIT_PROMPT
 from pipeline.lib.generators.pricing import DEFAULT_PRICES, PriceTable
 from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline_tests.fixtures.openai_server import TEST_API_KEY, OpenAIImitation

@@ -39,7 +39,7 @@ from pydantic_settings import (
 
 from pipeline.lib.db.database import database_url_for
 from pipeline.lib.generators.img2img import Img2ImgConfig
-from pipeline.lib.generators.openai_images import OpenAIImagesConfig
+from pipeline.lib.generators.openai_config import OpenAIImagesConfig
 from pipeline.lib.generators.patch_remix.settings import RemixSettings
 from pipeline.lib.generators.pricing import PriceTable
 from pipeline.lib.generators.style_transfer.settings import StyleSettings

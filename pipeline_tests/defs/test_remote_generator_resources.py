@@ -127,7 +127,7 @@ def test_resources_hold_the_library_config_whole_and_secrets_by_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from pipeline.lib.generators.img2img import Img2ImgConfig, Img2ImgGenerator
-    from pipeline.lib.generators.openai_images import OpenAIImagesConfig
+    from pipeline.lib.generators.openai_config import OpenAIImagesConfig
 
     monkeypatch.setenv("DOPPEL_IMG2IMG_AUTH", "u:p")
     settings = load_settings(

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageOps
 
 from pipeline.lib.core.images import load_image_file
-from pipeline.lib.generators.patch_remix import RemixSettings, remix
+from pipeline.lib.generators.patch_remix.remix import remix
+from pipeline.lib.generators.patch_remix.settings import RemixSettings
 from pipeline.lib.measures import metrics
 from pipeline.lib.measures.comparisons import compare_images
 from pipeline.lib.measures.image_stats import (

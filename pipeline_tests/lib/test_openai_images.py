@@ -14,7 +14,8 @@ from PIL import Image
 
 from pipeline.lib.generators import GenerationError, GeneratorUnavailable, LoadedPhoto
 from pipeline.lib.generators.budget import DailyBudget
-from pipeline.lib.generators.openai_images import OpenAIImagesConfig, OpenAIImagesGenerator
+from pipeline.lib.generators.openai_config import OpenAIImagesConfig
+from pipeline.lib.generators.openai_images import OpenAIImagesGenerator
 from pipeline.lib.generators.pricing import DEFAULT_PRICES, PriceTable
 from pipeline_tests.fixtures.openai_server import TEST_API_KEY, OpenAIImitation
 

@@ -13,10 +13,11 @@ from PIL import Image
 
 from pipeline.lib.core.images import ImageError, decode_image, load_image_file, resize_long_side
 from pipeline.lib.generators import Generation, GenerationError, LoadedPhoto
-from pipeline.lib.generators.patch_remix import RemixSettings, remix
 from pipeline.lib.generators.patch_remix.files import generate_file
 from pipeline.lib.generators.patch_remix.generator import PatchRemixGenerator
 from pipeline.lib.generators.patch_remix.quality import judge, measure
+from pipeline.lib.generators.patch_remix.remix import remix
+from pipeline.lib.generators.patch_remix.settings import RemixSettings
 from pipeline.lib.measures.metrics import to_float
 
 # One worker takes the whole module, so its module fixtures are made once.

@@ -92,7 +92,7 @@ def test_every_default_model_is_priced_and_not_being_shut_down(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from pipeline.defs.resources.generators import OpenAIImagesResource
-    from pipeline.lib.generators.openai_images import OpenAIImagesConfig
+    from pipeline.lib.generators.openai_config import OpenAIImagesConfig
     from pipeline.lib.generators.pricing import MODEL_SHUTDOWNS
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-pricing-test")

@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from pipeline.lib.core.images import load_image_file
-from pipeline.lib.generators.patch_remix import RemixSettings, remix
+from pipeline.lib.generators.patch_remix.remix import remix
+from pipeline.lib.generators.patch_remix.settings import RemixSettings
 from pipeline.lib.measures import semantic
 from pipeline.lib.measures.semantic.torch_legacy_file import (
     LEGACY_MAGIC,

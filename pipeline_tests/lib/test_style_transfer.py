@@ -14,9 +14,16 @@ from PIL import Image
 from pipeline.lib.core.images import ImageError, decode_image, load_image_file, resize_long_side
 from pipeline.lib.generators import Generation, GenerationError, LoadedPhoto
 from pipeline.lib.generators.patch_remix.files import generate_file
-from pipeline.lib.generators.style_transfer import Painter, StyleSettings, paint
 from pipeline.lib.generators.style_transfer.generator import StyleTransferGenerator
-from pipeline.lib.generators.style_transfer.paint import judge, measure, reference, style_order
+from pipeline.lib.generators.style_transfer.paint import (
+    Painter,
+    judge,
+    measure,
+    paint,
+    reference,
+    style_order,
+)
+from pipeline.lib.generators.style_transfer.settings import StyleSettings
 
 # Every test paints with the ONNX networks: a second or more each.
 pytestmark = pytest.mark.slow

@@ -12,7 +12,6 @@ from pipeline.lib.day.generate import generate_day
 from pipeline.lib.day.summaries import look_alikes_summary
 from pipeline.lib.day.tables import DayTable
 from pipeline.lib.generators import GeneratorUnavailable
-from pipeline.lib.measures.comparisons import compare_images
 
 
 def build_generated_images(
@@ -42,6 +41,10 @@ def _generated_images(
     object_store: ObjectStoreResource,
     database: DatabaseResource,
 ):
+    # numpy, scipy and the image network load in the run, not in every process that loads
+    # the definitions (webserver, daemon, code server).
+    from pipeline.lib.measures.comparisons import compare_images
+
     day = date.fromisoformat(context.partition_key)
     photo_ids = [row["id"] for row in unsplash_images.where(status="stored")]
     generator = image_generator.open()

@@ -9,7 +9,7 @@ from pipeline.defs.resources.config import config_field, config_of
 from pipeline.defs.resources.database import DatabaseResource
 from pipeline.lib.generators import ImageGenerator
 from pipeline.lib.generators.img2img import Img2ImgConfig
-from pipeline.lib.generators.openai_images import OpenAIImagesConfig
+from pipeline.lib.generators.openai_config import OpenAIImagesConfig
 from pipeline.lib.generators.patch_remix.settings import RemixSettings
 from pipeline.lib.generators.style_transfer.settings import StyleSettings
 

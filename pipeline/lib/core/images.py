@@ -15,7 +15,6 @@ import os
 import warnings
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_PIXELS: int = 40_000_000
@@ -219,6 +218,8 @@ def _to_rgb(im: Image.Image) -> Image.Image:
 
 def _high_depth_to_l(im: Image.Image) -> Image.Image:
     """16-bit, 32-bit integer and float grayscale → 8-bit L, scaled rather than clipped."""
+    import numpy as np  # rare images only; most processes never need numpy
+
     arr = np.asarray(im, dtype=np.float64)
     if im.mode.startswith("I;16"):
         top = 65535.0

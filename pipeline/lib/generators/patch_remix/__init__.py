@@ -2,9 +2,6 @@
 
 A coarse-to-fine patch nearest-neighbour synthesis (the GPNN family) with a quality gate that
 rejects copies and "texture soup". Plain numpy/scipy; no Dagster, no deep-learning framework.
+`remix.remix` makes one; `settings.RemixSettings` holds its knobs. This file imports nothing,
+so reading the settings (every process does, at definitions load) costs no numpy or scipy.
 """
-
-from pipeline.lib.generators.patch_remix.remix import VERSION, RemixResult, remix
-from pipeline.lib.generators.patch_remix.settings import RemixSettings
-
-__all__ = ["VERSION", "RemixResult", "RemixSettings", "remix"]

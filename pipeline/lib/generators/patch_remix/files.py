@@ -12,7 +12,7 @@ from pipeline.lib.generators.patch_remix.remix import RemixResult, remix
 from pipeline.lib.generators.patch_remix.settings import RemixSettings
 
 if TYPE_CHECKING:
-    from pipeline.lib.generators.style_transfer import PaintResult
+    from pipeline.lib.generators.style_transfer.paint import PaintResult
 
 GENERATORS = ("patch-remix", "style-transfer")
 _FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
@@ -52,7 +52,8 @@ def generate_file(
 
     painter = None
     if generator == "style-transfer":
-        from pipeline.lib.generators.style_transfer import Painter, StyleSettings
+        from pipeline.lib.generators.style_transfer.paint import Painter
+        from pipeline.lib.generators.style_transfer.settings import StyleSettings
 
         folder = Path(style_folder) if style_folder is not None else None
         painter = Painter(  # a bad style or style folder is a ValueError, before any work
@@ -60,7 +61,7 @@ def generate_file(
         )
     image = load_image_file(in_path)  # raises ImageError with a one-line message
     if painter is not None:
-        from pipeline.lib.generators.style_transfer import paint
+        from pipeline.lib.generators.style_transfer.paint import paint
 
         result: RemixResult | PaintResult = paint(image, seed=seed, painter=painter)
     else:

@@ -16,7 +16,8 @@ from typing import Any
 
 from pipeline.lib.generators import Generation, LoadedPhoto
 from pipeline.lib.generators.offline import offline_generation, offline_settings
-from pipeline.lib.generators.patch_remix import VERSION, RemixSettings, remix
+from pipeline.lib.generators.patch_remix.remix import VERSION, remix
+from pipeline.lib.generators.patch_remix.settings import RemixSettings
 
 
 class PatchRemixGenerator:

@@ -11,7 +11,8 @@ from typing import Any
 
 from pipeline.lib.generators import Generation, LoadedPhoto
 from pipeline.lib.generators.offline import offline_generation, offline_settings
-from pipeline.lib.generators.style_transfer import VERSION, Painter, StyleSettings, paint
+from pipeline.lib.generators.style_transfer.paint import VERSION, Painter, paint
+from pipeline.lib.generators.style_transfer.settings import StyleSettings
 
 
 class StyleTransferGenerator:
