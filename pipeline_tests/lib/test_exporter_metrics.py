@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pipeline.defs.keys import LOOK_ALIKES_KEY, PHOTOS_KEY
 from pipeline.lib.core import clock
+from pipeline.lib.day.tables import day_status
 from pipeline.lib.db import Database, LookAlike, Photo
 from pipeline.lib.observability.exporter import (
     DoppelCollector,
@@ -169,3 +170,65 @@ def test_exporter_on_a_fresh_database_counts_nothing_yet(tmp_path: Path) -> None
 def test_exporter_days_behind(newest: date | None, expected: int) -> None:
     assert days_behind(newest, date(2026, 11, 26), START) == expected
     assert days_behind(None, date(2026, 11, 26), date(2026, 12, 1)) == 0
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def either_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'doppel.db'}")
+    else:
+        db = Database(request.getfixturevalue("postgres_database")["url"])
+    db.upgrade()
+    yield db
+    db.dispose()
+
+
+def test_exporter_and_status_count_from_the_same_day_holdings(either_database: Database) -> None:
+    """The exporter's totals keep the rows a redone day left from its old source; the day's
+    status (the same count, through the day module) is the day's source only."""
+    db, day = either_database, date(2026, 11, 25)
+    tracked = datetime(2026, 11, 25, 6, tzinfo=UTC)
+    db.claim_day(day, "samples")
+    with db.session() as session:
+        for rank, fields in enumerate(
+            [
+                {"status": "succeeded", "generator": "openai", "latency_s": 12.0, "cost_usd": 0.04},
+                {"status": "failed", "generator": "openai"},
+            ]
+        ):
+            photo = Photo(source="samples", source_id=f"s{rank}", day=day, rank=rank,
+                          status="stored", download_tracked_at=tracked)  # fmt: skip
+            session.add(photo)
+            session.flush()
+            session.add(LookAlike(photo_id=photo.id, **fields))
+        session.add(Photo(source="samples", source_id="bad", day=day, rank=9, status="failed"))
+    db.set_day_source(day, "folder")  # `doppel redo`: the old rows stay, no longer the day's
+    with db.session() as session:
+        photo = Photo(source="folder", source_id="f0", day=day, rank=0, status="stored",
+                      download_tracked_at=tracked)  # fmt: skip
+        session.add(photo)
+        session.flush()
+        session.add(
+            LookAlike(photo_id=photo.id, status="succeeded", generator="patch-remix", latency_s=0.4)
+        )
+
+    found = samples(DoppelCollector(db, None, start_date=START))
+    assert value(found, "doppel_photos_collected_total", source="samples") == 2
+    assert value(found, "doppel_photos_collected_total", source="folder") == 1
+    assert value(found, "doppel_photos_failed_total", source="samples") == 1
+    assert value(found, "doppel_generations_total", generator="openai", status="failed") == 1
+    assert value(found, "doppel_generations_total", generator="patch-remix", status="succeeded")
+    assert value(found, "doppel_generation_spend_usd_total", generator="openai") == 0.04
+    assert value(found, "doppel_generation_spend_usd_total", generator="patch-remix") == 0
+    openai, remix = {"generator": "openai"}, {"generator": "patch-remix"}
+    assert value(found, "doppel_generation_latency_seconds_count", **openai) == 1  # one timed
+    assert value(found, "doppel_generation_latency_seconds_sum", **openai) == 12.0
+    assert value(found, "doppel_generation_latency_seconds_bucket", le="10.0", **openai) == 0
+    assert value(found, "doppel_generation_latency_seconds_bucket", le="20.0", **openai) == 1
+    assert value(found, "doppel_generation_latency_seconds_bucket", le="0.5", **remix) == 1
+    assert value(found, "doppel_generation_latency_seconds_bucket", le="0.25", **remix) == 0
+
+    assert day_status(db) == [
+        {"day": "2026-11-25", "photos": 1, "photos_failed": 0, "generated_succeeded": 1,
+         "generated_failed": 0},
+    ]  # fmt: skip

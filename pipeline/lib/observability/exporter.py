@@ -4,8 +4,10 @@ Figures come from the two places of record, never from counters kept in memory, 
 exporter can restart (or run beside several code servers) without losing or doubling
 anything:
 
-- the database of record: photos collected, generations by generator and status, their
-  latency (`latency_s`) as a histogram, and spend (`cost_usd`);
+- the database of record, read through the day module (`pipeline.lib.day.tables.
+  day_holdings`, the same count `doppel status` reads): photos collected, generations by
+  generator and status, their latency (`latency_s`) as a histogram, and spend (`cost_usd`),
+  summed over every day; and what the ledger records as spent today;
 - the Dagster instance: failed and in-flight runs, the newest materialized day of the
   look-alikes asset (days behind = yesterday, the last complete UTC day, minus it), and the
   Unsplash rate limit left, from the newest photos materialization's metadata. Which assets
@@ -35,10 +37,11 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
-from sqlalchemy import case, func, inspect, select
+from sqlalchemy import inspect
 
 from pipeline.lib.core.clock import utc_now
-from pipeline.lib.db import Database, LookAlike, Photo
+from pipeline.lib.day.tables import day_holdings
+from pipeline.lib.db import Database, LookAlike
 from pipeline.lib.generators.budget import spent_today
 
 if TYPE_CHECKING:
@@ -211,53 +214,46 @@ class DoppelCollector(Collector):
         try:
             if not inspect(self.database.engine).has_table(LookAlike.__tablename__):
                 return True  # a fresh deployment before its first run: nothing to count
-            self._photos(families)
-            self._generations(families)
+            self._day_facts(families)
             families.spend_today.add_metric([], spent_today(self.database, utc_now()))
         except Exception as exc:
             log.warning("exporter: cannot read the database: %s", _brief(exc))
             return False
         return True
 
-    def _photos(self, families: Families) -> None:
-        query = select(Photo.source, Photo.status, func.count()).group_by(
-            Photo.source, Photo.status
-        )
-        with self.database.session() as session:
-            rows = session.execute(query).all()
-        for source, status, count in rows:
-            if status == "stored":
-                families.photos.add_metric([source], count)
-            elif status == "failed":
-                families.photos_failed.add_metric([source], count)
+    def _day_facts(self, families: Families) -> None:
+        """Totals over every day (rows a day kept from an older source included), summed
+        from the day module's one count of what the days hold."""
+        held = day_holdings(self.database, LATENCY_BUCKETS)
+        stored: dict[str, int] = {}
+        failed: dict[str, int] = {}
+        for p in held.photos:
+            if p.status == "stored":
+                stored[p.source] = stored.get(p.source, 0) + p.count
+            elif p.status == "failed":
+                failed[p.source] = failed.get(p.source, 0) + p.count
+        for source, count in sorted(stored.items()):
+            families.photos.add_metric([source], count)
+        for source, count in sorted(failed.items()):
+            families.photos_failed.add_metric([source], count)
 
-    def _generations(self, families: Families) -> None:
-        g = LookAlike
-        with self.database.session() as session:
-            by_status = session.execute(
-                select(g.generator, g.status, func.count(), func.coalesce(func.sum(g.cost_usd), 0))
-                .group_by(g.generator, g.status)
-            ).all()  # fmt: skip
-            timed = g.latency_s.is_not(None)
-            buckets = [func.sum(case((g.latency_s <= le, 1), else_=0)) for le in LATENCY_BUCKETS]
-            latency = session.execute(
-                select(g.generator, func.count(), func.sum(g.latency_s), *buckets)
-                .where(timed)
-                .group_by(g.generator)
-            ).all()
+        made: dict[tuple[str, str], int] = {}
         spend: dict[str, float] = {}
-        for generator, status, count, cost in by_status:
+        timed: dict[str, list[float]] = {}  # generator: [count, sum, *within each bound]
+        for g in held.look_alikes:
+            made[g.generator, g.status] = made.get((g.generator, g.status), 0) + g.count
+            spend[g.generator] = spend.get(g.generator, 0.0) + g.cost_usd
+            if g.timed:
+                totals = timed.setdefault(g.generator, [0.0] * (2 + len(LATENCY_BUCKETS)))
+                for i, n in enumerate((g.timed, g.latency_s, *g.within)):
+                    totals[i] += n
+        for (generator, status), count in sorted(made.items()):
             families.generations.add_metric([generator, status], count)
-            spend[generator] = spend.get(generator, 0.0) + float(cost or 0.0)
         for generator, usd in sorted(spend.items()):
             families.spend.add_metric([generator], usd)
-        for generator, count, total, *cumulative in latency:
-            pairs = [
-                (_le(le), int(n or 0)) for le, n in zip(LATENCY_BUCKETS, cumulative, strict=True)
-            ]
-            families.latency.add_metric(
-                [generator], [*pairs, ("+Inf", int(count))], float(total or 0)
-            )
+        for generator, (n_timed, total, *within) in sorted(timed.items()):
+            buckets = [(_le(le), int(n)) for le, n in zip(LATENCY_BUCKETS, within, strict=True)]
+            families.latency.add_metric([generator], [*buckets, ("+Inf", int(n_timed))], total)
 
     # The Dagster instance
 
