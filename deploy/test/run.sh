@@ -172,6 +172,8 @@ main() {
     "build_base doppel-test/s3:local s3 python:3.11.10-slim-bookworm" \
     build_doppel
   log "images ready after $((SECONDS - t0)) s"
+  # `--images-only`: build (or check) the images and stop, e.g. to warm the cache for later.
+  [ "${1:-}" = "--images-only" ] && return
   PYTHONPATH="$REPO" "$PYTHON" deploy/test/stack.py --project "$PROJECT" --state "$STATE" "$@"
 }
 
