@@ -11,7 +11,7 @@ pytestmark = pytest.mark.xdist_group("suite_layout")
 
 def test_a_grouped_module_stays_on_one_worker(request: pytest.FixtureRequest) -> None:
     if not getattr(request.config.option, "loadgroup", False):
-        pytest.skip("only meaningful under `make test` (pytest -n 2 --dist loadgroup)")
+        pytest.skip("only meaningful under `make test` (pytest -n 3 --dist loadgroup)")
     # xdist's loadgroup scheduler sends together the tests whose id carries the same suffix.
     assert request.node.nodeid.endswith("@suite_layout")
 
