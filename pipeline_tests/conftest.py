@@ -13,6 +13,7 @@ import boto3
 import pytest
 from sqlalchemy import create_engine, text
 
+from pipeline.lib.db import Database
 from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline_tests.fixtures.unsplash_server import UnsplashImitation
 
@@ -86,6 +87,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def either_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """Doppel's database, migrated, once on SQLite and once on a throwaway PostgreSQL one."""
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'doppel.db'}")
+    else:
+        db = Database(request.getfixturevalue("postgres_database")["url"])
+    db.upgrade()
+    yield db
+    db.dispose()
 
 
 @pytest.fixture(scope="session")

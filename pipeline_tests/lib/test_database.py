@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,17 +15,6 @@ from pipeline.lib.day.tables import day_status
 from pipeline.lib.db import Base, Database, LookAlike, Photo
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
-    if request.param == "sqlite":
-        db = Database(f"sqlite:///{tmp_path / 'doppel.db'}")
-    else:
-        db = Database(request.getfixturevalue("postgres_database")["url"])
-    db.upgrade()
-    yield db
-    db.dispose()
-
-
 def photo(source_id: str, **kw: Any) -> Photo:
     values: dict[str, Any] = {
         "day": date(2026, 11, 20), "rank": 1, "status": "stored",
@@ -35,40 +23,40 @@ def photo(source_id: str, **kw: Any) -> Photo:
     return Photo(source="samples", source_id=source_id, credit={}, **(values | kw))
 
 
-def test_migrations_match_the_models(database: Database) -> None:
-    database.upgrade()  # idempotent
-    with database.engine.connect() as conn:
+def test_migrations_match_the_models(either_database: Database) -> None:
+    either_database.upgrade()  # idempotent
+    with either_database.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"version_table": "doppel_alembic_version"})
         assert compare_metadata(context, Base.metadata) == []
         assert context.get_current_revision() is not None
-    tables = set(inspect(database.engine).get_table_names())
+    tables = set(inspect(either_database.engine).get_table_names())
     assert {"inspiration_images", "generated_images", "doppel_alembic_version"} <= tables
 
 
-def test_source_ids_are_unique_per_source(database: Database) -> None:
-    with database.session() as session:
+def test_source_ids_are_unique_per_source(either_database: Database) -> None:
+    with either_database.session() as session:
         session.add(photo("a"))
         session.add(Photo(
             source="folder", source_id="a", day=date(2026, 11, 20), rank=1, status="stored",
             credit={},
         ))  # fmt: skip
-    with pytest.raises(IntegrityError), database.session() as session:
+    with pytest.raises(IntegrityError), either_database.session() as session:
         session.add(photo("a"))
 
 
-def test_one_generation_per_photo(database: Database) -> None:
-    with database.session() as session:
+def test_one_generation_per_photo(either_database: Database) -> None:
+    with either_database.session() as session:
         p = photo("b")
         session.add(p)
         session.flush()
         session.add(LookAlike(photo_id=p.id, status="succeeded", generator="x"))
         photo_id = p.id
-    with pytest.raises(IntegrityError), database.session() as session:
+    with pytest.raises(IntegrityError), either_database.session() as session:
         session.add(LookAlike(photo_id=photo_id, status="failed", generator="x"))
 
 
-def test_status_by_day_counts(database: Database) -> None:
-    with database.session() as session:
+def test_status_by_day_counts(either_database: Database) -> None:
+    with either_database.session() as session:
         for i, status in enumerate(["succeeded", "failed", "refused", None]):
             p = photo(f"p{i}", rank=i)
             session.add(p)
@@ -80,9 +68,9 @@ def test_status_by_day_counts(database: Database) -> None:
         other = photo("elsewhere")  # the day keeps its first source: not counted
         other.source = "folder"
         session.add(other)
-    assert database.claim_day(date(2026, 11, 20), "samples") == "samples"
-    assert database.claim_day(date(2026, 11, 20), "folder") == "samples"
-    assert day_status(database) == [
+    assert either_database.claim_day(date(2026, 11, 20), "samples") == "samples"
+    assert either_database.claim_day(date(2026, 11, 20), "folder") == "samples"
+    assert day_status(either_database) == [
         {
             "day": "2026-11-20",
             "photos": 4,

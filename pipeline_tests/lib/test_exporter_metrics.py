@@ -172,17 +172,6 @@ def test_exporter_days_behind(newest: date | None, expected: int) -> None:
     assert days_behind(None, date(2026, 11, 26), date(2026, 12, 1)) == 0
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def either_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        db = Database(f"sqlite:///{tmp_path / 'doppel.db'}")
-    else:
-        db = Database(request.getfixturevalue("postgres_database")["url"])
-    db.upgrade()
-    yield db
-    db.dispose()
-
-
 def test_exporter_and_status_count_from_the_same_day_holdings(either_database: Database) -> None:
     """The exporter's totals keep the rows a redone day left from its old source; the day's
     status (the same count, through the day module) is the day's source only."""
