@@ -79,6 +79,7 @@ def test_a_model_without_a_price_is_refused_at_start_unless_given_one(
     assert load_settings(**base).max_paid_attempts == 3
 
 
+@pytest.mark.slow
 def test_an_img2img_day_through_dagster_with_basic_auth(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -22,9 +22,10 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.lib.core.http import HttpRetry, retry_after_seconds
+from pipeline.lib.core.unset import Unset
 from pipeline.lib.generators import Generation, GenerationError, GeneratorUnavailable, LoadedPhoto
 from pipeline.lib.generators.budget import DailyBudget
 from pipeline.lib.generators.failures import Disposition
@@ -57,8 +58,8 @@ class Img2ImgConfig(BaseModel):
     )
     steps: int = Field(default=30, ge=1, le=150)
     cfg_scale: float = Field(default=7.0, ge=1.0, le=30.0)
-    sampler: str | None = None
-    checkpoint: str | None = Field(
+    sampler: Unset[str] = None
+    checkpoint: Unset[str] = Field(
         default=None, description="sd_model_checkpoint override; default: the loaded model."
     )
     long_side: int = Field(default=1024, ge=64, le=2048)
@@ -66,11 +67,6 @@ class Img2ImgConfig(BaseModel):
         default=600.0, gt=0, le=3600, description="A1111 runs one job at a time: allow queueing."
     )
     max_retries: int = Field(default=2, ge=0, le=10)
-
-    @field_validator("sampler", "checkpoint", mode="before")
-    @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
 
 
 class Img2ImgGenerator:

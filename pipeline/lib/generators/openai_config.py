@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pipeline.lib.core.unset import Unset
 from pipeline.lib.generators.pricing import DEFAULT_PRICES, ModelPrice, PriceTable
 
 DEFAULT_EDIT_PROMPT = (
@@ -35,7 +36,7 @@ class OpenAIImagesConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     api_key: str = Field(default="", repr=False, exclude=True)
-    base_url: str | None = Field(
+    base_url: Unset[str] = Field(
         default=None,
         description="An OpenAI-compatible server; default https://api.openai.com/v1 "
         "(OPENAI_BASE_URL also works).",
@@ -53,7 +54,7 @@ class OpenAIImagesConfig(BaseModel):
     )
     size: str = Field(default="1024x1024", description="WxH or auto.")
     quality: Literal["low", "medium", "high", "auto", "xhigh", "max"] = "medium"
-    input_fidelity: Literal["low", "high"] | None = Field(
+    input_fidelity: Unset[Literal["low", "high"]] = Field(
         default=None, description="edit only; leave unset for gpt-image-2, which rejects it."
     )
     edit_prompt: str = DEFAULT_EDIT_PROMPT
@@ -88,11 +89,6 @@ class OpenAIImagesConfig(BaseModel):
         description="Cost of a call to a model not in the table; a model missing from it is "
         "refused at start unless this is set.",
     )
-
-    @field_validator("input_fidelity", "base_url", mode="before")
-    @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("size")
     @classmethod

