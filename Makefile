@@ -11,6 +11,10 @@ export UV_NATIVE_TLS ?= 1
 # Bytecode is written at install time: where PYTHONDONTWRITEBYTECODE is set (as on CI's
 # machines) every process would otherwise compile Dagster from source, about 3 s of CPU each.
 export UV_COMPILE_BYTECODE ?= 1
+# ...and this project's own modules get their bytecode cached in __pycache__ (git- and
+# docker-ignored): with PYTHONDONTWRITEBYTECODE set, each of the many processes `make run`,
+# `make dev` and the tests start would compile pipeline/ from source again (0.3 s each).
+export PYTHONDONTWRITEBYTECODE :=
 LOCK_FLAGS := --universal --generate-hashes --python-version 3.11 --quiet
 
 .PHONY: install run dev test test-fast test-dates lint types clean lock upgrade-lock \
