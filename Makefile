@@ -104,7 +104,7 @@ test-dates: install
 	@for at in $(FAKE_INSTANTS); do \
 		echo "== dated tests at $$at UTC (libfaketime)"; \
 		$(FAKETIME_ENV) FAKETIME="@$$at" $(BIN)/python -c \
-			"from pipeline.lib import clock; print('clock:', clock.utc_now().isoformat())"; \
+			"from pipeline.lib.core import clock; print('clock:', clock.utc_now().isoformat())" || exit 1; \
 		$(FAKETIME_ENV) FAKETIME="@$$at" $(PYTEST) -m dates -q -p no:cacheprovider || exit 1; \
 	done
 	@echo "== dated tests at the real now"
