@@ -27,7 +27,6 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
-    field_validator,
     model_validator,
 )
 from pydantic.fields import FieldInfo
@@ -37,6 +36,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from pipeline.lib.core.unset import Unset
 from pipeline.lib.db.database import database_url_for
 from pipeline.lib.generators.img2img import Img2ImgConfig
 from pipeline.lib.generators.openai_config import OpenAIImagesConfig
@@ -246,7 +246,7 @@ class DoppelSettings(BaseSettings):
         description="Look-alikes in flight at once within a day (remote generators: 4 unless set).",
         json_schema_extra={"readme": True, "shown": "2 (4 for remote)"},
     )
-    folder: Path | None = Field(
+    folder: Unset[Path] = Field(
         default=None, description="Photo folder for DOPPEL_SOURCE=folder (optional photos.json)."
     )
 
@@ -411,12 +411,6 @@ class DoppelSettings(BaseSettings):
             _NestedVariables(settings_cls, dotenv),
             file_secret_settings,
         )
-
-    @field_validator("folder", mode="before")
-    @classmethod
-    def _empty_folder_is_no_folder(cls, value: object) -> object:
-        # An empty DOPPEL_FOLDER would otherwise become Path("."), the current directory.
-        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _one_output_size(self) -> DoppelSettings:

@@ -66,12 +66,12 @@ def test_postgres_urls_use_psycopg2() -> None:
 
 def test_blank_optional_settings_are_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     # A copied .env leaves `NAME=` lines: not "", and never Path("."), the current folder.
-    for name in ("DOPPEL_STYLE_TRANSFER_FOLDER", "DOPPEL_IMG2IMG_SAMPLER",
+    for name in ("DOPPEL_FOLDER", "DOPPEL_STYLE_TRANSFER_FOLDER", "DOPPEL_IMG2IMG_SAMPLER",
                  "DOPPEL_IMG2IMG_CHECKPOINT", "DOPPEL_OPENAI_INPUT_FIDELITY",
                  "DOPPEL_OPENAI_BASE_URL"):  # fmt: skip
         monkeypatch.setenv(name, "  ")
     s = load_settings(_env_file=None)
-    assert s.style_transfer.style_folder is None
+    assert s.folder is None and s.style_transfer.style_folder is None
     assert (s.img2img.sampler, s.img2img.checkpoint) == (None, None)
     assert (s.openai.input_fidelity, s.openai.base_url) == (None, None)
 
