@@ -57,15 +57,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Keeps `make test-fast` fast: names each test without the `slow` mark that took longer
-    than FAST_TEST_LIMIT_S (setup, call and teardown together), so it can be marked."""
-    totals: dict[str, float] = {}
-    for reports in terminalreporter.stats.values():
-        for report in reports:
-            if isinstance(report, pytest.TestReport) and "slow" not in report.keywords:
-                totals[report.nodeid] = totals.get(report.nodeid, 0.0) + report.duration
-    over = sorted(((s, n) for n, s in totals.items() if s > FAST_TEST_LIMIT_S), reverse=True)
-    for seconds, nodeid in over:
+    """Keeps `make test-fast` fast: names each test without the `slow` mark whose own run
+    (its call, not the shared fixtures it may be first to set up) took longer than
+    FAST_TEST_LIMIT_S, so it can be marked."""
+    over = sorted(
+        (report.duration, report.nodeid)
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if isinstance(report, pytest.TestReport)
+        and report.when == "call"
+        and "slow" not in report.keywords
+        and report.duration > FAST_TEST_LIMIT_S
+    )
+    for seconds, nodeid in reversed(over):
         terminalreporter.write_line(
             f"not marked slow but took {seconds:.1f} s: {nodeid} (mark it @pytest.mark.slow)"
         )
