@@ -77,9 +77,9 @@ settings-docs: install
 # them skip with one line naming the install command (README, "Tests").
 # Three workers on two cores share the tests one by one, the longest modules first: about a
 # third of the suite's time is spent waiting (daemon ticks, servers starting, timeouts), and
-# a third worker fills some of it (quiet 2-core machine: 305 s against 318 s with two). A module with
-# an expensive module fixture (webserver, browser, network) goes whole to one worker (its
-# xdist_group).
+# a third worker fills some of it (quiet 2-core machine: 305 s against 318 s with two). A
+# module with an expensive module fixture (webserver, browser, network) goes whole to one
+# worker (its xdist_group).
 TEST_WORKERS ?= 3
 PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 test: install
