@@ -177,9 +177,7 @@ def gallery_refresh_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest
     newest = records[0].storage_id
     if context.cursor and int(context.cursor) >= newest:
         return dg.SkipReason("the gallery already shows the newest look-alikes")
-    # A gallery built after them already shows them (on a first tick after `doppel run`).
-    built = instance.fetch_materializations(gallery_site.key, limit=1).records
-    if built and built[0].storage_id > newest:
+    if _gallery_started_after(instance, records[0].timestamp):  # a first tick after `doppel run`
         context.update_cursor(str(newest))
         return dg.SkipReason("the gallery was built after the newest look-alikes")
     running = instance.get_run_records(
@@ -189,3 +187,11 @@ def gallery_refresh_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest
         return dg.SkipReason(f"gallery run {running[0].dagster_run.run_id} is still going")
     context.update_cursor(str(newest))
     return dg.RunRequest(run_key=f"gallery-after-{newest}")
+
+
+def _gallery_started_after(instance: dg.DagsterInstance, stored_at: float) -> bool:
+    """Whether the newest gallery was built by a run that started after `stored_at` (so it
+    read those tables; one that was already building may have missed them)."""
+    built = instance.fetch_materializations(gallery_site.key, limit=1).records
+    run = instance.get_run_record_by_id(built[0].run_id) if built and built[0].run_id else None
+    return run is not None and run.start_time is not None and run.start_time > stored_at

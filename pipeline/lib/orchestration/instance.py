@@ -53,20 +53,19 @@ def recorded_first_day(home: Path) -> date | None:
         return None
 
 
-def record_first_day(home: Path, wanted: date) -> date:
+def record_first_day(home: Path, wanted: date) -> None:
     """Record that the local instance at `home` makes `wanted`: its first day becomes the
     earliest asked of it so far. It only ever moves earlier, which adds partitions and hides
     none; every process (`doppel run`, the webserver's and daemon's code servers, run
     workers) reads the same file, so they agree on the partitions."""
     recorded = recorded_first_day(home)
     if recorded is not None and recorded <= wanted:
-        return recorded
+        return
     # Written whole, then renamed: a process reading at the same time sees either date.
     path = home / FIRST_DAY_FILE
     partial = path.with_name(f".{FIRST_DAY_FILE}.{os.getpid()}")
     partial.write_text(wanted.isoformat() + "\n", encoding="utf-8")
     partial.replace(path)
-    return wanted
 
 
 def _local_start_home(settings: DoppelSettings) -> Path | None:
