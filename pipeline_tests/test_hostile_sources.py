@@ -22,7 +22,7 @@ from pipeline.lib.day.tables import day_status
 from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline.lib.site import build_site
 from pipeline.lib.sources.text import BIDI_CONTROLS
-from pipeline.runner import _failure
+from pipeline.runner import failure_reason
 from pipeline_tests.fixtures.unsplash_server import TEST_ACCESS_KEY, UnsplashImitation, at
 from pipeline_tests.test_unsplash_images import (
     DAY,
@@ -237,7 +237,7 @@ def test_configuration_errors_stop_with_one_line_and_no_retry(
     retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
     assert len([e for e in result.all_events if e.is_step_failure]) == 1
     assert retries == []
-    line = _failure(result)
+    line = failure_reason(result)
     assert message in line and "\n" not in line
     assert "Traceback" not in line and "Exceeded max_retries" not in line
     assert line == f"failed at unsplash_images: {line.split(': ', 1)[1]}" and "dagster." not in line

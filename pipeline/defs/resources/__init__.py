@@ -16,6 +16,7 @@ from pipeline.defs.resources.generators import (
     StyleTransferResource,
 )
 from pipeline.defs.resources.io_managers import DayTableIOManager
+from pipeline.defs.resources.logs import DoppelLogsResource
 from pipeline.defs.resources.site import GallerySiteResource
 from pipeline.defs.resources.sources import (
     FolderPhotosResource,
@@ -33,6 +34,7 @@ from pipeline.lib.settings import DoppelSettings
 __all__ = [
     "DatabaseResource",
     "DayTableIOManager",
+    "DoppelLogsResource",
     "ImageGeneratorResource",
     "ObjectStoreResource",
     "PhotoSourceResource",
@@ -43,6 +45,7 @@ __all__ = [
 def build_resources(settings: DoppelSettings) -> dict[str, Any]:
     store = _object_store(settings)
     return {
+        "logs": DoppelLogsResource(log_format=settings.log_format, log_level=settings.log_level),
         "database": DatabaseResource(url=_database_url(settings)),
         "object_store": store,
         "io_manager": DayTableIOManager(store=store),

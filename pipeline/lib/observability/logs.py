@@ -1,7 +1,8 @@
 """Logging for deployments: optional JSON lines, and no secret in any log record.
 
-`configure_logging(settings)` is called once per process where Doppel's code runs (the CLI,
-and every Dagster process that loads the definitions: code server, run workers, steps).
+`configure_logging(settings)` is called by the entry points, never by loading the
+definitions: the `doppel` CLI, and in each process that runs a Doppel step (run worker or
+step process) the `logs` resource, which Dagster sets up there before the step's code.
 
 - Redaction is always on: every log record made in the process (Doppel's, Dagster's,
   httpx's...) has the value of each configured secret, and any password inside a URL,
