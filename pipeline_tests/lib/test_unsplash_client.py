@@ -19,7 +19,6 @@ from pipeline.lib.sources.unsplash_client import (
     UnsplashConfig,
     UnsplashError,
     UnsplashRateLimited,
-    checked_base_url,
 )
 from pipeline_tests.fixtures.unsplash_server import (
     IXID,
@@ -396,10 +395,12 @@ def test_unsplash_deprecation_warning_is_logged(
 
 
 def test_unsplash_base_url_and_key_are_checked() -> None:
-    assert checked_base_url("https://api.example.test") == "https://api.example.test/"
-    assert checked_base_url("http://127.0.0.1:8080/") == "http://127.0.0.1:8080/"
-    with pytest.raises(ValueError, match="must be an https"):
-        checked_base_url("http://api.example.test/")
+    assert UnsplashConfig(base_url="https://api.example.test").base_url == (
+        "https://api.example.test/"
+    )
+    assert UnsplashConfig(base_url="http://127.0.0.1:8080/").base_url == "http://127.0.0.1:8080/"
+    with pytest.raises(ValueError, match="DOPPEL_UNSPLASH_BASE_URL must be an https"):
+        UnsplashConfig(base_url="http://api.example.test/")
     with pytest.raises(ValueError, match="UNSPLASH_ACCESS_KEY"):
         UnsplashSource(UnsplashConfig(access_key="  "))
 
@@ -477,7 +478,7 @@ def test_unsplash_image_from_a_host_not_allowed_is_refused_unfetched(
 
     plain = make_source(image_hosts=("images.example.test",))
     insecure = ListedPhoto("unsplash", "x", 1, "http://images.example.test/x.jpg")
-    with pytest.raises(PhotoRefused, match=r"http://images\.example\.test:80 is not on"):
+    with pytest.raises(PhotoRefused, match=r"http://images\.example\.test is not on"):
         plain.fetch_image(insecure)
 
 

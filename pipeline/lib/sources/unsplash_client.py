@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pipeline.lib.core import clock
 from pipeline.lib.core.http import HttpRetry, send_with_retries
 from pipeline.lib.core.images import decode_image
+from pipeline.lib.core.origins import OriginError, origin_of_url, service_url
 from pipeline.lib.sources import (
     PhotoFetchError,
     PhotoRefused,
@@ -46,7 +47,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.unsplash.com/"
 DEFAULT_IMAGE_HOSTS = ("images.unsplash.com",)
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 # Unsplash's limits are per hour and it documents no reset header: an hour is the honest wait.
 RATE_LIMIT_RETRY_S = 3600.0
 # An outage, timeout or garbled page is usually over within minutes.
@@ -119,6 +119,18 @@ class UnsplashConfig(BaseModel):
             return tuple(h.strip() for h in value.split(",") if h.strip())
         return value
 
+    @field_validator("image_hosts")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # Checked at start, by the parser the URL policy and the gallery's CSP use.
+        parse_origins(value)
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _https_unless_loopback(cls, value: str) -> str:
+        return service_url(value, "DOPPEL_UNSPLASH_BASE_URL")
+
     @property
     def retry(self) -> HttpRetry:
         return HttpRetry(attempts=self.retry_attempts, backoff_s=self.retry_backoff_s)
@@ -144,10 +156,10 @@ class UnsplashClient:
         self.config = config
         try:
             self.image_policy = UrlPolicy(parse_origins(config.image_hosts))
-        except ValueError as exc:
-            raise SourceConfigError(f"DOPPEL_UNSPLASH_IMAGE_HOSTS: {exc}") from None
-        self.base_url = checked_base_url(config.base_url)
-        self._origin = _origin(httpx.URL(self.base_url))
+            self.base_url = service_url(config.base_url, "DOPPEL_UNSPLASH_BASE_URL")
+        except OriginError as exc:
+            raise SourceConfigError(str(exc)) from None
+        self._origin = origin_of_url(self.base_url)
         self._sleep = sleep
         self.api_calls = 0
         self.ratelimit_limit: int | None = None
@@ -206,7 +218,7 @@ class UnsplashClient:
             ) from None
         except httpx.TransportError as exc:
             raise UnsplashError(
-                f"cannot reach Unsplash at {self._origin_text()} ({type(exc).__name__}); check "
+                f"cannot reach Unsplash at {self._origin} ({type(exc).__name__}); check "
                 "the network and DOPPEL_UNSPLASH_BASE_URL, then retry the day",
                 retry_after_s=OUTAGE_RETRY_S,
             ) from None
@@ -260,16 +272,22 @@ class UnsplashClient:
             raise UnsplashError(
                 f"Unsplash returned an unusable URL: {path_or_url[:80]!r}"
             ) from None
-        if _origin(url) != self._origin:
+        if not self._is_api_origin(url):
             raise UnsplashError(
                 f"Unsplash returned an API URL on another host ({url.scheme}://{url.host}); "
-                f"Doppel sends its key only to {self._origin_text()}, so it was not followed"
+                f"Doppel sends its key only to {self._origin}, so it was not followed"
             )
         return path_or_url
 
+    def _is_api_origin(self, url: httpx.URL) -> bool:
+        try:
+            return origin_of_url(url) == self._origin
+        except OriginError:
+            return False
+
     def _before_api_request(self, request: httpx.Request) -> None:
         # Runs for every request actually sent, retries included: the one place that counts.
-        if _origin(request.url) != self._origin:  # defence in depth for the key
+        if not self._is_api_origin(request.url):  # defence in depth for the key
             raise UnsplashError(f"refusing to send the Unsplash key to {request.url.host}")
         if self.api_calls >= self.config.call_budget:
             raise UnsplashBudgetSpent(
@@ -313,10 +331,6 @@ class UnsplashClient:
 
     def _redact(self, text: str) -> str:
         return text.replace(self.config.access_key, "***")
-
-    def _origin_text(self) -> str:
-        scheme, host, port = self._origin
-        return f"{scheme}://{host}" + (f":{port}" if port else "")
 
     # Images (the CDN: no key, not counted against the API limit)
 
@@ -407,22 +421,6 @@ class UnsplashClient:
             f"the image is {over}{size:,} bytes, over the {cap:,}-byte cap "
             "(DOPPEL_UNSPLASH_MAX_IMAGE_BYTES)"
         )
-
-
-def checked_base_url(base_url: str) -> str:
-    """The base URL with a trailing slash; https, or plain http on loopback (tests) only."""
-    url = httpx.URL(base_url)
-    if not (url.scheme == "https" or (url.scheme == "http" and url.host in LOOPBACK_HOSTS)):
-        raise ValueError(
-            f"DOPPEL_UNSPLASH_BASE_URL must be an https:// URL (plain http only for "
-            f"127.0.0.1/localhost), got {base_url!r}"
-        )
-    return base_url if base_url.endswith("/") else base_url + "/"
-
-
-def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
-    default = {"https": 443, "http": 80}.get(url.scheme)
-    return url.scheme, url.host, url.port if url.port != default else None
 
 
 def _is_rate_limited(response: httpx.Response) -> bool:
