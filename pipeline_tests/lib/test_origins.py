@@ -115,7 +115,33 @@ def test_origins_are_read_one_way() -> None:
 )
 def test_a_service_url_is_https_unless_it_is_loopback(url: str, ok: bool) -> None:
     if ok:
-        assert service_url(url, "DOPPEL_X_BASE_URL").endswith("/")
+        assert service_url(url).endswith("/")
     else:
-        with pytest.raises(OriginError, match="DOPPEL_X_BASE_URL"):
-            service_url(url, "DOPPEL_X_BASE_URL")
+        with pytest.raises(OriginError, match=r"must be an https:// URL|scheme, not http"):
+            service_url(url)
+
+
+@pytest.mark.parametrize(
+    ("variable", "url"),
+    [
+        ("DOPPEL_IMG2IMG_BASE_URL", "http://gpu-box:7860"),
+        ("DOPPEL_OPENAI_BASE_URL", "http://gpu-box:8000/v1"),
+        ("OPENAI_BASE_URL", "http://10.0.0.5:8000/v1"),
+        ("DOPPEL_UNSPLASH_BASE_URL", "http://api.unsplash.com/"),
+    ],
+)
+def test_credentials_never_go_over_plain_http_to_another_host(
+    variable: str, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each of these URLs carries a key or a password: refused at start, naming the setting
+    (OPENAI_BASE_URL is read as DOPPEL_OPENAI_BASE_URL)."""
+    monkeypatch.setenv(variable, url)
+    with pytest.raises(SettingsError) as raised:
+        load_settings(_env_file=None)
+    shown = variable if variable.startswith("DOPPEL_") else f"DOPPEL_{variable}"
+    assert str(raised.value) == (
+        f"invalid settings: {shown}: must be an https:// URL (plain http only for "
+        f"127.0.0.1, ::1 or localhost), got {url!r}"
+    )
+    monkeypatch.setenv(variable, url.replace("http://", "https://"))
+    load_settings(_env_file=None)

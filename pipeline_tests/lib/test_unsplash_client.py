@@ -399,7 +399,7 @@ def test_unsplash_base_url_and_key_are_checked() -> None:
         "https://api.example.test/"
     )
     assert UnsplashConfig(base_url="http://127.0.0.1:8080/").base_url == "http://127.0.0.1:8080/"
-    with pytest.raises(ValueError, match="DOPPEL_UNSPLASH_BASE_URL must be an https"):
+    with pytest.raises(ValueError, match="must be an https"):
         UnsplashConfig(base_url="http://api.example.test/")
     with pytest.raises(ValueError, match="UNSPLASH_ACCESS_KEY"):
         UnsplashSource(UnsplashConfig(access_key="  "))

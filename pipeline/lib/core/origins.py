@@ -97,20 +97,17 @@ def image_origin(entry: str) -> Origin:
     return origin
 
 
-def service_url(url: str, setting: str) -> str:
+def service_url(url: str) -> str:
     """A service's base URL (Unsplash, OpenAI, img2img) with a trailing slash: https, or
     plain http only to a loopback address, so a key or a password never crosses a network
-    in clear. Raises OriginError naming `setting`."""
-    try:
-        origin = origin_of_url(url.strip())
-    except OriginError as exc:
-        raise OriginError(f"{setting}: {exc}") from None
+    in clear. Raises OriginError."""
+    base = url.strip()
+    origin = origin_of_url(base)
     if origin.scheme != "https" and not origin.is_loopback:
         raise OriginError(
-            f"{setting} must be an https:// URL (plain http only for 127.0.0.1, ::1 or "
-            f"localhost), got {url.strip()[:100]!r}"
+            "must be an https:// URL (plain http only for 127.0.0.1, ::1 or localhost), "
+            f"got {base[:100]!r}"
         )
-    base = url.strip()
     return base if base.endswith("/") else base + "/"
 
 

@@ -22,9 +22,10 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pipeline.lib.core.http import HttpRetry, retry_after_seconds
+from pipeline.lib.core.origins import service_url
 from pipeline.lib.core.unset import Unset
 from pipeline.lib.generators import Generation, GenerationError, GeneratorUnavailable, LoadedPhoto
 from pipeline.lib.generators.budget import DailyBudget
@@ -49,7 +50,10 @@ class Img2ImgConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    base_url: str = "http://127.0.0.1:7860"
+    base_url: str = Field(
+        default="http://127.0.0.1:7860",
+        description="https; plain http only to 127.0.0.1, ::1 or localhost.",
+    )
     auth: tuple[str, str] | None = Field(default=None, repr=False, exclude=True)
     prompt: str = DEFAULT_IMG2IMG_PROMPT
     negative_prompt: str = "text, watermark, signature, frame, blurry, deformed"
@@ -67,6 +71,13 @@ class Img2ImgConfig(BaseModel):
         default=600.0, gt=0, le=3600, description="A1111 runs one job at a time: allow queueing."
     )
     max_retries: int = Field(default=2, ge=0, le=10)
+
+    @field_validator("base_url")
+    @classmethod
+    def _https_unless_loopback(cls, value: str) -> str:
+        # The same rule as every service URL: a password never crosses a network in clear.
+        service_url(value)
+        return value
 
 
 class Img2ImgGenerator:
@@ -93,6 +104,7 @@ class Img2ImgGenerator:
             timeout=httpx.Timeout(config.timeout_s, connect=min(10.0, config.timeout_s)),
             auth=httpx.BasicAuth(*config.auth) if config.auth else None,
             headers={"Accept": "application/json"},
+            follow_redirects=False,  # credentials go to the configured server only
         )
 
     def close(self) -> None:
