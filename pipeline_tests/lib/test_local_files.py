@@ -75,9 +75,7 @@ def test_every_way_out_is_refused_before_opening(layout: Path, name: str, why: s
     with pytest.raises(FileRefused, match=why) as refused:
         LocalFolder(layout).read(name, 1 << 20)  # a FIFO opened for reading would block
     message = str(refused.value)
-    assert "\n" not in message and str(layout.parent / "outside") not in message.replace(
-        name, ""
-    )
+    assert "\n" not in message and str(layout.parent / "outside") not in message.replace(name, "")
 
 
 def test_files_inside_are_read_links_inside_included(layout: Path) -> None:
@@ -113,11 +111,11 @@ def test_the_folder_source_records_a_refusal_and_reads_nothing_outside(layout: P
 def test_photos_json_itself_must_be_inside_the_folder(layout: Path) -> None:
     (layout.parent / "outside" / "photos.json").write_text('[{"id": "x", "file": "good.jpg"}]')
     (layout / "photos.json").symlink_to(layout.parent / "outside" / "photos.json")
-    with pytest.raises(ValueError, match="photos.json.*resolves outside the folder"):
+    with pytest.raises(ValueError, match=r"photos\.json.*resolves outside the folder"):
         FolderSource(layout)
     (layout / "photos.json").unlink()
     os.mkfifo(layout / "photos.json")
-    with pytest.raises(ValueError, match="photos.json.*is a FIFO"):
+    with pytest.raises(ValueError, match=r"photos\.json.*is a FIFO"):
         FolderSource(layout)
 
 

@@ -382,6 +382,25 @@ def test_unsplash_malformed_json_and_foreign_links_fail_clearly(
     assert calls(unsplash, source) == 1  # the key never went to the other origin
 
 
+def test_an_oversized_api_answer_fails_the_day_and_a_tracking_call_alone(
+    unsplash: UnsplashImitation, make_source: Callable[..., UnsplashSource]
+) -> None:
+    standard_feed(unsplash)
+    unsplash.fail("feed", "oversized")
+    source = make_source(max_reply_bytes=64 * 1024)
+    with pytest.raises(UnsplashError) as raised:
+        source.day_photos(DAY, 4)
+    assert str(raised.value).startswith(
+        "Unsplash's answer grew past the 65,536-byte cap while it was read "
+        "(DOPPEL_UNSPLASH_MAX_REPLY_BYTES), on GET /photos"
+    )
+    assert raised.value.retry_after_s == 600 and calls(unsplash, source) == 1
+    [photo, *_] = make_source(max_reply_bytes=64 * 1024).day_photos(DAY, 4)
+    unsplash.fail("download", "oversized")
+    with pytest.raises(UnsplashError, match="DOPPEL_UNSPLASH_MAX_REPLY_BYTES"):
+        source.track_use(photo)
+
+
 def test_unsplash_deprecation_warning_is_logged(
     unsplash: UnsplashImitation,
     make_source: Callable[..., UnsplashSource],
@@ -528,8 +547,8 @@ def test_unsplash_image_caps_bytes_and_pixels(
 
     small_cap = make_source(max_image_bytes=300)
     photo = day_photo(unsplash, small_cap)
-    with pytest.raises(PhotoFetchError, match="over the 300-byte cap"):
+    with pytest.raises(PhotoFetchError, match=r"the image is [\d,]+ bytes, over the 300-byte cap"):
         small_cap.fetch_image(photo)
     unsplash.fail("image", "chunked")  # no Content-Length: the cap applies while reading
-    with pytest.raises(PhotoFetchError, match=r"more than .* over the 300-byte cap"):
+    with pytest.raises(PhotoFetchError, match="the image grew past the 300-byte cap while"):
         small_cap.fetch_image(photo)

@@ -70,6 +70,12 @@ class OpenAIImagesConfig(BaseModel):
     max_retry_after_s: float = Field(
         default=60.0, ge=0, le=3600, description="A longer Retry-After is cut to this."
     )
+    max_reply_bytes: int = Field(
+        default=64 * 2**20,
+        ge=1024,
+        description="A larger answer is refused while it streams in (billed: it counts against "
+        "the photo's paid attempts); a 3840x2160 PNG in base64 is about 33 MB.",
+    )
     max_upload_side: int = Field(
         default=1536, ge=64, le=4096, description="Photos are sent at most this long side."
     )

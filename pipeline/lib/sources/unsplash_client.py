@@ -34,6 +34,7 @@ from pipeline.lib.core import clock
 from pipeline.lib.core.http import HttpRetry, send_with_retries
 from pipeline.lib.core.images import decode_image
 from pipeline.lib.core.origins import OriginError, origin_of_url, service_url
+from pipeline.lib.core.replies import ReplyTooLarge, capped_replies
 from pipeline.lib.sources import (
     PhotoFetchError,
     PhotoRefused,
@@ -106,6 +107,12 @@ class UnsplashConfig(BaseModel):
         default=1536, ge=64, le=4096, description="Long side the originals are fetched at."
     )
     max_image_bytes: int = Field(default=20 * 2**20, ge=1)
+    max_reply_bytes: int = Field(
+        default=4 * 2**20,
+        ge=1024,
+        description="An API answer (a feed page: 30 photos are about 150 kB) larger than this "
+        "is refused.",
+    )
     max_image_pixels: int = Field(default=25_000_000, ge=1)
     utm_source: str = Field(
         default="doppel", description="Your Unsplash app's name, for utm_source on credits."
@@ -171,10 +178,16 @@ class UnsplashClient:
             },
             timeout=config.timeout_s,
             follow_redirects=False,  # a redirect could carry the key to another host
-            event_hooks={"request": [self._before_api_request]},
+            event_hooks={
+                "request": [self._before_api_request],
+                "response": [capped_replies(config.max_reply_bytes, what="Unsplash's answer")],
+            },
         )
         self._images = httpx.Client(
-            timeout=config.image_timeout_s, follow_redirects=False, headers={"Accept": "image/*"}
+            timeout=config.image_timeout_s,
+            follow_redirects=False,
+            headers={"Accept": "image/*"},
+            event_hooks={"response": [capped_replies(config.max_image_bytes, what="the image")]},
         )
 
     def close(self) -> None:
@@ -218,6 +231,12 @@ class UnsplashClient:
             raise UnsplashError(
                 f"cannot reach Unsplash at {self._origin} ({type(exc).__name__}); check "
                 "the network and DOPPEL_UNSPLASH_BASE_URL, then retry the day",
+                retry_after_s=OUTAGE_RETRY_S,
+            ) from None
+        except ReplyTooLarge as exc:
+            raise UnsplashError(
+                f"{exc} (DOPPEL_UNSPLASH_MAX_REPLY_BYTES), on GET {what}; the day can be "
+                "retried later",
                 retry_after_s=OUTAGE_RETRY_S,
             ) from None
         self._note_headers(response, what)
@@ -352,10 +371,15 @@ class UnsplashClient:
     def _download_capped(self, url: str) -> bytes:
         # A body cut short is tried once more: the CDN is free and the glitch usually passes.
         for attempt in (1, 2):
-            response = self._get_image(url)
+            try:
+                response = self._get_image(url)
+            except ReplyTooLarge as exc:  # its Content-Length said so
+                raise PhotoFetchError(f"{exc} (DOPPEL_UNSPLASH_MAX_IMAGE_BYTES)") from None
             try:
                 self._check_image_response(response)
-                return self._read_capped(response)
+                return response.read()  # capped while it streams in (the client's hook)
+            except ReplyTooLarge as exc:
+                raise PhotoFetchError(f"{exc} (DOPPEL_UNSPLASH_MAX_IMAGE_BYTES)") from None
             except httpx.TransportError as exc:
                 if attempt == 2:
                     raise PhotoFetchError(
@@ -398,27 +422,6 @@ class UnsplashClient:
             raise PhotoFetchError(
                 f"expected an image but got content type {content_type or 'none'}"
             )
-        declared = _int(response.headers.get("content-length"))
-        if declared is not None and declared > self.config.max_image_bytes:
-            raise PhotoFetchError(self._too_big(declared))
-
-    def _read_capped(self, response: httpx.Response) -> bytes:
-        chunks: list[bytes] = []
-        total = 0
-        for chunk in response.iter_bytes():
-            total += len(chunk)
-            if total > self.config.max_image_bytes:
-                raise PhotoFetchError(self._too_big(total, more=True))
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    def _too_big(self, size: int, *, more: bool = False) -> str:
-        cap = self.config.max_image_bytes
-        over = "more than " if more else ""
-        return (
-            f"the image is {over}{size:,} bytes, over the {cap:,}-byte cap "
-            "(DOPPEL_UNSPLASH_MAX_IMAGE_BYTES)"
-        )
 
 
 def _is_rate_limited(response: httpx.Response) -> bool:
