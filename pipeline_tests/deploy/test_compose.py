@@ -20,7 +20,7 @@ import pytest
 
 from pipeline.lib.settings import variables
 from pipeline_tests.deploy.tools import REPO, load_yaml, run, tool
-from pipeline_tests.system_tools import require_tool
+from pipeline_tests.system_tools import require_nginx
 
 # One worker takes the whole module, so its module fixtures are made once.
 pytestmark = pytest.mark.xdist_group("test_compose")
@@ -160,9 +160,7 @@ def _free_port() -> int:
 def gallery_nginx(s3_server: str, s3_bucket: str, tmp_path: Path) -> Iterator[str]:
     """nginx with deploy/nginx/gallery.conf.template (rendered as the image does) in front
     of moto's S3 server, as it is in front of MinIO in compose."""
-    nginx = require_tool(
-        "nginx", "apt-get install -y --no-install-recommends nginx-light", also=("/usr/sbin/nginx",)
-    )
+    nginx = require_nginx()
     port = _free_port()
     origin = f"{s3_server}/{s3_bucket}/doppel/site"
     conf = (REPO / "deploy/nginx/gallery.conf.template").read_text()

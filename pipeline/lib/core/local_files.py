@@ -61,7 +61,7 @@ class LocalFolder:
         try:
             status = path.stat()
         except FileNotFoundError:
-            raise FileNotFoundError(f"{shown}: no such file in the folder") from None
+            raise FileNotFoundError("no such file in the folder") from None
         if not stat.S_ISREG(status.st_mode):
             kind = _KINDS.get(stat.S_IFMT(status.st_mode), "not a regular file")
             raise FileRefused(f"{shown} is {kind}, not a regular file; it is not read")
