@@ -16,6 +16,7 @@ from pipeline.lib.sources import ListedPhoto, PhotoFetchError, PhotoRefused
 from pipeline.lib.sources.unsplash import UnsplashSource
 from pipeline.lib.sources.unsplash_client import (
     UnsplashBudgetSpent,
+    UnsplashClient,
     UnsplashConfig,
     UnsplashError,
     UnsplashRateLimited,
@@ -414,9 +415,8 @@ def test_unsplash_deprecation_warning_is_logged(
 
 
 def test_unsplash_base_url_and_key_are_checked() -> None:
-    assert UnsplashConfig(base_url="https://api.example.test").base_url == (
-        "https://api.example.test/"
-    )
+    config = UnsplashConfig(access_key="k", base_url="https://api.example.test")
+    assert UnsplashClient(config).base_url == "https://api.example.test/"
     assert UnsplashConfig(base_url="http://127.0.0.1:8080/").base_url == "http://127.0.0.1:8080/"
     with pytest.raises(ValueError, match="must be an https"):
         UnsplashConfig(base_url="http://api.example.test/")

@@ -16,8 +16,10 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from typing import Annotated
 
 import httpx
+from pydantic import AfterValidator
 
 DEFAULT_PORTS = {"https": 443, "http": 80}
 LOOPBACK_NAMES = frozenset({"localhost"})
@@ -109,6 +111,15 @@ def service_url(url: str) -> str:
             f"got {base[:100]!r}"
         )
     return base if base.endswith("/") else base + "/"
+
+
+def _checked_service_url(url: str) -> str:
+    service_url(url)
+    return url  # as written: the clients add the slash themselves
+
+
+ServiceUrl = Annotated[str, AfterValidator(_checked_service_url)]
+"""A config field holding a service's base URL, checked by `service_url` when it is set."""
 
 
 def ip_of(host: str) -> IPAddress | None:

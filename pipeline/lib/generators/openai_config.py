@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from pipeline.lib.core.origins import service_url
+from pipeline.lib.core.origins import ServiceUrl
 from pipeline.lib.core.unset import Unset
 from pipeline.lib.generators.pricing import DEFAULT_PRICES, ModelPrice, PriceTable
 
@@ -37,7 +37,7 @@ class OpenAIImagesConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     api_key: str = Field(default="", repr=False, exclude=True)
-    base_url: Unset[str] = Field(
+    base_url: Unset[ServiceUrl] = Field(
         default=None,
         description="An OpenAI-compatible server (https; plain http only to loopback); default "
         "https://api.openai.com/v1 (OPENAI_BASE_URL also works).",
@@ -102,14 +102,6 @@ class OpenAIImagesConfig(BaseModel):
     def _size_is_usable(cls, value: str) -> str:
         if value != "auto" and not _SIZE.match(value):
             raise ValueError(f"must be WIDTHxHEIGHT (e.g. 1024x1024) or auto, got {value!r}")
-        return value
-
-    @field_validator("base_url")
-    @classmethod
-    def _https_unless_loopback(cls, value: str | None) -> str | None:
-        # The key goes with every request: never over plain http across a network.
-        if value is not None:
-            service_url(value)
         return value
 
     @field_validator("generate_prompt")

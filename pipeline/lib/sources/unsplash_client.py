@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pipeline.lib.core import clock
 from pipeline.lib.core.http import HttpRetry, send_with_retries
 from pipeline.lib.core.images import decode_image
-from pipeline.lib.core.origins import OriginError, origin_of_url, service_url
+from pipeline.lib.core.origins import OriginError, ServiceUrl, origin_of_url, service_url
 from pipeline.lib.core.replies import ReplyTooLarge, capped_replies
 from pipeline.lib.sources import (
     PhotoFetchError,
@@ -77,7 +77,7 @@ class UnsplashConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     access_key: str = Field(default="", repr=False, exclude=True)
-    base_url: str = Field(
+    base_url: ServiceUrl = Field(
         default=DEFAULT_BASE_URL, description="https; plain http only on loopback."
     )
     per_page: int = Field(default=30, ge=1, le=30, description="Feed page size (max 30).")
@@ -133,11 +133,6 @@ class UnsplashConfig(BaseModel):
         parse_origins(value)
         return value
 
-    @field_validator("base_url")
-    @classmethod
-    def _https_unless_loopback(cls, value: str) -> str:
-        return service_url(value)
-
     @property
     def retry(self) -> HttpRetry:
         return HttpRetry(attempts=self.retry_attempts, backoff_s=self.retry_backoff_s)
@@ -163,7 +158,7 @@ class UnsplashClient:
         self.config = config
         # Both checked when the config was made (its validators): https base URL, origins.
         self.image_policy = UrlPolicy(parse_origins(config.image_hosts))
-        self.base_url = config.base_url
+        self.base_url = service_url(config.base_url)  # with its trailing slash
         self._origin = origin_of_url(self.base_url)
         self._sleep = sleep
         self.api_calls = 0
