@@ -319,9 +319,12 @@ class Checks:
             codes = (index.status_code, page.status_code, image.status_code)
             if codes != (200, 200, 200) or not image.headers["content-type"].startswith("image/"):
                 raise CheckFailed(f"index, day, image answered {codes}")
-            return (
-                f"200 for /, /days/{day}.html, /{images[0][:24]}… ({image.headers['content-type']})"
-            )
+            framing = {(r.headers.get("x-frame-options"), r.headers.get("content-security-policy"))
+                       for r in (index, page, image)}  # fmt: skip
+            if framing != {("DENY", "frame-ancestors 'none'")}:
+                raise CheckFailed(f"the gallery may be framed: {framing}")
+            kind = image.headers["content-type"]
+            return f"200 for /, /days/{day}.html, /{images[0][:24]}… ({kind}); none may be framed"
 
         self.table.check(f"{day}: nginx container serves the gallery", probe)
 
