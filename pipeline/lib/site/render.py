@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import jinja2
 
+from pipeline.lib.core.origins import OriginError, image_origin
+
 if TYPE_CHECKING:
     from pipeline.lib.site.publish import SiteWriter
 
@@ -40,7 +42,6 @@ BUILDER_CODE_DIR = Path(__file__).resolve().parent
 NAV_SECTIONS = {"index.html.j2": "index", "stats.html.j2": "stats", "about.html.j2": "about",
                 "game.html.j2": "game"}  # fmt: skip
 DEFAULT_IMAGE_ORIGINS = ("https://images.unsplash.com",)
-_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
 _SITE_URL = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9._~/-]*)?$")
 BUILDER_VERSION = "gallery-1"
 """Part of every page's input hash, with this package's code, the templates and static files:
@@ -76,12 +77,14 @@ def site_source_dir() -> Path:
 
 
 def content_security_policy(image_origins: Sequence[str]) -> str:
-    """Scripts and styles from the site only; images from the site and `image_origins`.
-    Held in a <meta> so it applies from file://, any static host and the nginx proxy alike."""
-    for origin in image_origins:
-        if not _ORIGIN.match(origin):
-            raise ValueError(f"not an http(s) origin for the gallery's images: {origin!r}")
-    images = " ".join(["'self'", *image_origins])
+    """Scripts and styles from the site only; images from the site and `image_origins`
+    (entries of the image allow-list, read as the URL policy reads them). Held in a <meta> so
+    it applies from file://, any static host and the nginx proxy alike."""
+    try:
+        origins = [str(image_origin(entry)) for entry in image_origins]
+    except OriginError as exc:
+        raise ValueError(f"an origin for the gallery's images: {exc}") from None
+    images = " ".join(["'self'", *dict.fromkeys(origins)])
     return (
         f"default-src 'self'; img-src {images}; style-src 'self'; script-src 'self'; "
         "object-src 'none'; base-uri 'none'; form-action 'none'"
