@@ -57,7 +57,9 @@ import json
 import os
 import statistics
 import time
+from pathlib import Path
 
+from comparison_figures import check, save  # bench/, beside this script
 from PIL import Image
 
 from pipeline.lib.core.images import load_image_file, resize_long_side
@@ -71,7 +73,16 @@ TARGET_S = 0.15  # per pair, every measure included (issue 16)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="rounds per pair (fastest kept)")
-    rounds = max(1, parser.parse_args().rounds)
+    parser.add_argument("--save-figures", type=Path, help="save the check pairs' figures here")
+    parser.add_argument("--check-figures", type=Path, help="compare with the figures saved here")
+    args = parser.parse_args()
+    if args.save_figures:
+        save(args.save_figures)
+        return
+    if args.check_figures:
+        print(json.dumps(check(args.check_figures)))
+        return
+    rounds = max(1, args.rounds)
     started = time.perf_counter()
     semantic.network()
     network_load = time.perf_counter() - started
