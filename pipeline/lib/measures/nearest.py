@@ -111,10 +111,12 @@ class PatchMatch:
         *,
         jumps: tuple[int, ...] = (8, 4, 2, 1),
         radius: int | None = None,
+        cost: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Improve `field` ((hq, wq) flat key indices); returns (field, squared distances)."""
+        """Improve `field` ((hq, wq) flat key indices); returns (field, squared distances).
+        `cost`, the squared distances of `field` (the previous step's), saves computing them."""
         fy, fx = np.divmod(field, self.wk)
-        best = self.cost(query_desc, field)
+        best = self.cost(query_desc, field) if cost is None else cost.copy()
         hq, wq = field.shape
         ys, xs = np.arange(hq), np.arange(wq)
         scratch = np.empty_like(query_desc)
@@ -183,8 +185,9 @@ def match_field(
     matcher = PatchMatch(proj.apply(keys), key_shape)
     query = proj.apply(patch_matrix(output, patch))
     field = init if init is not None else rng.integers(0, len(keys), (hq, wq))
+    cost = None
     for _ in range(steps):
-        field, _ = matcher.step(query, field, rng)
+        field, cost = matcher.step(query, field, rng, cost=cost)
     return field
 
 
