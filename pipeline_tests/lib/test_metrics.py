@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from pipeline.lib.core.images import load_image_file, resize_long_side
-from pipeline.lib.measures import metrics
+from pipeline.lib.measures import metrics, nearest
 
 # One worker takes the whole module, so its module fixtures are made once.
 pytestmark = pytest.mark.xdist_group("test_metrics")
@@ -106,6 +106,31 @@ def test_copy_measures_see_a_copy_and_a_moved_copy(coffee: Image.Image) -> None:
     moved = Image.fromarray(np.roll(np.asarray(coffee), (10, 20), axis=(0, 1)))
     shifted = metrics.copy_measures(moved, coffee)
     assert shifted.zero_shift < 0.05 and shifted.largest_region > 0.5
+
+
+@pytest.mark.slow
+def test_the_cold_patchmatch_search_reads_copies_as_the_exact_search_does(
+    coffee: Image.Image, rocket: Image.Image
+) -> None:
+    """compare_images searches copies approximately (a checkerboard of own positions and
+    random matches, then PatchMatch); it must read what the exact search reads."""
+    small = resize_long_side(coffee, 96)  # the exact search is quadratic: seconds at 128 px
+    photo = np.asarray(small)
+    middle = photo.shape[1] // 2
+    half = photo.copy()
+    half[:, middle:] = np.asarray(rocket.resize(small.size))[:, middle:]
+    cases = {
+        "copy": photo,
+        "moved copy": np.roll(photo, (10, 20), axis=(0, 1)),
+        "half pasted in place": half,
+        "mirror": photo[:, ::-1],
+    }
+    source = metrics.to_float(photo)
+    for name, lookalike in cases.items():
+        exact = metrics.copy_measures(lookalike, photo, max_side=None)
+        ours, _ = nearest.copy_measures(source, metrics.to_float(lookalike), metrics.PATCH)
+        assert ours.zero_shift == pytest.approx(exact.zero_shift, abs=0.005), name
+        assert ours.largest_region == pytest.approx(exact.largest_region, abs=0.005), name
 
 
 @pytest.mark.slow

@@ -27,9 +27,6 @@ PAIR_SWD_PATCHES = 8192
 """patch-SWD of a pair on 64 directions and at most 8,192 patches per scale, not the
 gate's 128 and 16,384: a third of the cost. See `bench/comparisons.py` for how far the
 figures move; the patch remix's gate keeps its own, finer estimate."""
-COPY_STEPS = 3
-"""PatchMatch steps of the cold copy search: on the sample photos' copies, crops, flips and
-remixes 3 steps give the figures 5 gave (within 0.002); 2 left half of a copy unfound."""
 
 
 def compare_images(
@@ -121,7 +118,7 @@ def _copy_measures(photo: np.ndarray, aligned: np.ndarray) -> metrics.CopyMeasur
     """A cold copy search at COPY_SIDE px of `aligned` (the look-alike at the photo's size)."""
     source = metrics.cap_side(photo, COPY_SIDE)
     output = metrics.fit_to(aligned, source.shape[0], source.shape[1])
-    copied, _ = nearest.copy_measures(source, output, metrics.PATCH, steps=COPY_STEPS)
+    copied, _ = nearest.copy_measures(source, output, metrics.PATCH)
     return copied
 
 
