@@ -19,9 +19,10 @@ from sqlalchemy import func, select
 
 from pipeline.definitions import build_definitions
 from pipeline.defs.jobs import daily_images_job, gallery_site_job
-from pipeline.defs.limits import IMAGE_GENERATOR_POOL
+from pipeline.defs.limits import CAUSE, IMAGE_GENERATOR_POOL, SETTING
 from pipeline.defs.partitions import daily_partitions, last_complete_days
 from pipeline.lib.core import clock
+from pipeline.lib.day.outcomes import day_outcomes
 from pipeline.lib.db import Database, LookAlike, Photo
 from pipeline.lib.orchestration.instance import ensure_local_instance, with_local_start
 from pipeline.lib.orchestration.local_runs import owner_tags, recover_stale_runs, wait_for_pool_slot
@@ -34,6 +35,12 @@ QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 SLOT_WAIT_S = 60.0  # a day's step holds its slot for minutes at most on a laptop
 
 
+# `doppel run`'s exit status (README, "Commands").
+EXIT_FINAL = 0  # every photo of every day has a final outcome
+EXIT_LEFT = 1  # a photo waits for a retry, or a step failed
+EXIT_SETTING = 2  # a setting to fix
+
+
 @dataclass
 class RunReport:
     settings: DoppelSettings
@@ -42,10 +49,10 @@ class RunReport:
     new_generations: int = 0
     gallery: str | None = None  # the published index.html
     recovered: list[str] = field(default_factory=list)
+    exit_status: int = EXIT_FINAL
 
-    @property
-    def ok(self) -> bool:
-        return all(status == "ok" for status in self.results.values())
+    def left(self, status: int) -> None:
+        self.exit_status = max(self.exit_status, status)
 
     def lines(self) -> list[str]:
         s = self.settings
@@ -105,7 +112,7 @@ def run_days(
                         raise_on_error=False, tags=owner_tags(),
                     )
                 )  # fmt: skip
-                report.results[key] = "ok" if result.success else _failure(result)
+                report.results[key] = _day_line(result, db, key, report)
                 report.new_generations += max(0, _look_alikes(db, key) - before)
             # Then the gallery, from every day's tables (unchanged pages are not rewritten).
             gallery = _off_the_main_thread(
@@ -118,12 +125,27 @@ def run_days(
             # Ctrl-C or SIGTERM: leave no run STARTED and no slot claimed behind us.
             recover_stale_runs(instance, include_own=True)
             raise
-        report.results["gallery build"] = "ok" if gallery.success else _failure(gallery)
+        report.results["gallery build"] = "ok"
+        if not gallery.success:
+            report.results["gallery build"], setting = _failure(gallery)
+            report.left(EXIT_SETTING if setting else EXIT_LEFT)
         for event in gallery.get_asset_materialization_events():
             index = event.event_specific_data.materialization.metadata.get("index")  # type: ignore[union-attr]
             report.gallery = str(index.value) if index is not None else None
     db.dispose()
     return report
+
+
+def _day_line(result: dg.ExecuteInProcessResult, db: Database, day: str, report: RunReport) -> str:
+    """What became of the day: its photos by outcome, or why its run failed."""
+    if not result.success:
+        line, setting = _failure(result)
+        report.left(EXIT_SETTING if setting else EXIT_LEFT)
+        return line
+    outcomes = day_outcomes(db.photos_of_day(date.fromisoformat(day)))
+    if not outcomes.final:
+        report.left(EXIT_LEFT)
+    return outcomes.line()
 
 
 def _look_alikes(db: Database, day: str) -> int:
@@ -165,21 +187,24 @@ def _off_the_main_thread(execute: Callable[[], T]) -> T:
     return cast(T, outcome["value"])
 
 
-def _failure(result: dg.ExecuteInProcessResult) -> str:
+def _failure(result: dg.ExecuteInProcessResult) -> tuple[str, bool]:
     """The first real reason: a step's own failure description, never Dagster's summary of
-    retries ("Exceeded max_retries")."""
+    retries ("Exceeded max_retries"); and whether it is a setting to fix."""
     for event in result.all_events:
         if not event.is_step_failure or event.step_failure_data is None:
             continue
         data = event.step_failure_data
         user = data.user_failure_data
+        setting = False
         if user is not None and user.description:
             message = user.description
+            cause = user.metadata.get(CAUSE)
+            setting = cause is not None and cause.value == SETTING
         else:
             error = data.error
             while error is not None and error.message.startswith("Exceeded max_retries"):
                 error = error.cause
             message = error.message if error is not None else "step failed"
         first = " ".join(message.strip().splitlines()[0].split()) if message.strip() else ""
-        return f"failed at {event.step_key}: {first[:400] or 'step failed'}"
-    return "failed"
+        return f"failed at {event.step_key}: {first[:400] or 'step failed'}", setting
+    return "failed", False

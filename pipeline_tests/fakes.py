@@ -8,7 +8,7 @@ from collections import Counter
 from PIL import Image, ImageOps
 
 from pipeline.defs.resources.generators import ImageGeneratorResource
-from pipeline.lib.generators import Generation, ImageGenerator, LoadedPhoto
+from pipeline.lib.generators import Generation, GenerationError, ImageGenerator, LoadedPhoto
 
 # Calls per counter name; resources are re-created by Dagster, so the count lives here.
 CALLS: Counter[str] = Counter()
@@ -56,3 +56,22 @@ class UnreachableGeneratorResource(ImageGeneratorResource):
 
     def open(self) -> ImageGenerator:  # pragma: no cover - setup already failed
         raise AssertionError("unreachable")
+
+
+class FailingGenerator:
+    """Fails every photo with what happened (a key of the failures table)."""
+
+    name = "failing"
+
+    def __init__(self, happened: str):
+        self.happened = happened
+
+    def generate(self, source: LoadedPhoto) -> Generation:
+        raise GenerationError(f"failed as asked: {self.happened}", happened=self.happened)
+
+
+class FailingGeneratorResource(ImageGeneratorResource):
+    happened: str
+
+    def open(self) -> ImageGenerator:
+        return FailingGenerator(self.happened)

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from pipeline.lib.db import Outcome
+
 if TYPE_CHECKING:
     from pipeline.lib.day.audit import DayAudit
     from pipeline.lib.day.collect import DayCollection
@@ -101,15 +103,13 @@ def photo_counts(result: DayCollection) -> Summary:
 
 
 def look_alikes_summary(result: DayLookAlikes, generator: str) -> Summary:
-    """A day's look-alikes: what `generated_images` reports."""
+    """A day's look-alikes: what `generated_images` reports, a count for each outcome."""
     cost = sum(r["cost_usd"] or 0.0 for r in result.rows)
     models = sorted({r["model"] for r in result.rows if r.get("model")})
     return {
         "generator": generator,
         "models": ", ".join(models),
-        "succeeded": result.count("succeeded"),
-        "failed": result.count("failed"),
-        "refused": result.count("refused"),
+        **{str(outcome): result.count(outcome) for outcome in Outcome},
         "generator_calls_this_run": result.generator_calls,
         "reused": result.reused + result.adopted,
         "cost_usd": round(cost, 4),
@@ -122,5 +122,5 @@ def audit_summaries(audit: DayAudit) -> dict[str, Summary]:
     return {
         "every_photo_accounted_for": {"photos": audit.photos, "unaccounted": audit.unaccounted},
         "stored_images_decode": {"problems": audit.undecodable},
-        "no_failed_photos": {"failures": audit.failures},
+        "no_photo_waiting": {"waiting": audit.waiting, "failures": audit.failures},
     }
