@@ -16,7 +16,8 @@ _LOCK = threading.Lock()
 
 
 class MirrorGenerator:
-    """Mirrors the photo (cheap and deterministic); crashes after `fail_after` calls."""
+    """Mirrors the photo (cheap and deterministic); after `fail_after` calls it fails as a
+    server that went down would (a failure that may pass)."""
 
     name = "mirror"
 
@@ -29,7 +30,7 @@ class MirrorGenerator:
             CALLS[self.counter] += 1
             call = CALLS[self.counter]
         if self.fail_after is not None and call > self.fail_after:
-            raise RuntimeError(f"mirror generator crashed on call {call}")
+            raise GenerationError(f"mirror server down on call {call}", happened="server_error")
         image = ImageOps.mirror(source.image).resize(
             (source.image.width // 2 or 1, source.image.height // 2 or 1), Image.Resampling.BOX
         )

@@ -237,7 +237,8 @@ def test_configuration_errors_stop_with_one_line_and_no_retry(
     retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
     assert len([e for e in result.all_events if e.is_step_failure]) == 1
     assert retries == []
-    line = _failure(result)
+    line, setting = _failure(result)
+    assert setting  # a setting to fix: `doppel run` exits 2
     assert message in line and "\n" not in line
     assert "Traceback" not in line and "Exceeded max_retries" not in line
     assert line == f"failed at unsplash_images: {line.split(': ', 1)[1]}" and "dagster." not in line

@@ -11,7 +11,7 @@ from pipeline.defs.keys import LOOK_ALIKES_KEY
 from pipeline.defs.metadata import metadata
 from pipeline.lib.core.storage import ObjectStore
 from pipeline.lib.day.audit import audit_day
-from pipeline.lib.day.summaries import audit_summaries
+from pipeline.lib.day.summaries import audit_descriptions, audit_summaries
 from pipeline.lib.day.tables import DayTable
 from pipeline.lib.db import Database
 
@@ -43,7 +43,7 @@ def day_check_results(
     day: date, photos: DayTable, *, store: ObjectStore, db: Database
 ) -> Iterator[dg.AssetCheckResult]:
     audit = audit_day(day, photos, db=db, store=store)
-    reports = audit_summaries(audit)
+    reports, descriptions = audit_summaries(audit), audit_descriptions(audit)
     results = {
         "every_photo_accounted_for": (not audit.unaccounted, dg.AssetCheckSeverity.ERROR),
         "stored_images_decode": (not audit.undecodable, dg.AssetCheckSeverity.ERROR),
@@ -57,5 +57,6 @@ def day_check_results(
             check_name=name,
             passed=passed,
             severity=severity,
+            description=descriptions[name],
             metadata=metadata(reports[name]),
         )

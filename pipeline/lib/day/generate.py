@@ -280,7 +280,7 @@ class _PhotoWork:
             with self._lock:
                 self.stopped_by_budget += 1
         # Read before the row is locked for writing: SQLite allows one writer at a time.
-        waits = found.outcome is Outcome.WAITING and self.ledger is not None
+        waits = found.outcome is Outcome.WAITING and found.the_photos
         slots_left = self.ledger.slots_left(photo.id) if waits and self.ledger else None
         with self.db.session() as session:
             row = _row_of(session, photo)
@@ -300,7 +300,7 @@ def _settle(
     pass waits, unless the photo has failed too often in a row or has no paid attempt left."""
     if found.outcome is not Outcome.WAITING:
         return found.outcome, found.reason, None, failures
-    if found.happened == "over_budget":  # not the photo's failure: the day's spending
+    if not found.the_photos:  # the day's spending, or a generator that stopped the day
         return Outcome.WAITING, found.reason, found.retry_at, failures
     failures += 1
     again = f"`doppel retry {photo.day.isoformat()} --photo {photo.id}`"

@@ -117,6 +117,26 @@ def look_alikes_summary(result: DayLookAlikes, generator: str) -> Summary:
     }
 
 
+def audit_descriptions(audit: DayAudit) -> dict[str, str]:
+    """Each check's result in one line, by check name (the UI lists it per day)."""
+
+    def named(items: Mapping[str, str] | Sequence[str], what: str) -> str:
+        names = list(items)
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        return f"{len(names)} {what}: {shown}"
+
+    waiting = named(audit.waiting, "photo(s) waiting for a retry") if audit.waiting else ""
+    failed = named(audit.failures, "failed for good or refused") if audit.failures else ""
+    return {
+        "every_photo_accounted_for": named(audit.unaccounted, "photo(s) with no outcome")
+        if audit.unaccounted else f"all {audit.photos} photos have an outcome",
+        "stored_images_decode": named(audit.undecodable, "stored image(s) missing or broken")
+        if audit.undecodable else "every stored image decodes",
+        "no_photo_waiting": "; ".join(p for p in (waiting, failed) if p)
+        or "no photo waits or failed",
+    }  # fmt: skip
+
+
 def audit_summaries(audit: DayAudit) -> dict[str, Summary]:
     """Each check's report, by check name."""
     return {

@@ -141,12 +141,15 @@ def disposition_of(what: str) -> Disposition:
 
 @dataclass(frozen=True)
 class Sorted:
-    """A failure, sorted: what happened, the photo's outcome, one line saying why."""
+    """A failure, sorted: what happened, the photo's outcome, one line saying why, and
+    whether it is the photo's own (it counts towards failing for good; the day's budget or
+    a generator that stopped the whole day do not)."""
 
     happened: str
     outcome: Outcome
     reason: str
     retry_at: datetime | None = None
+    the_photos: bool = True
 
 
 def sort_failure(exc: BaseException) -> Sorted:
@@ -156,7 +159,8 @@ def sort_failure(exc: BaseException) -> Sorted:
     if happened == "generator_bug":
         reason = f"{type(exc).__name__}: {reason}"
     retry_at = exc.retry_at if isinstance(exc, GenerationError) else None
-    return Sorted(happened, WHAT_HAPPENED[happened].outcome, reason, retry_at)
+    the_photos = happened != "over_budget" and not isinstance(exc, GeneratorUnavailable)
+    return Sorted(happened, WHAT_HAPPENED[happened].outcome, reason, retry_at, the_photos)
 
 
 def happened_of(exc: BaseException) -> str:
