@@ -77,6 +77,8 @@ def test_day_on_sqlite_and_local_folder(local_settings: DoppelSettings) -> None:
         "generated_failed": 0,
     }
     assert all(check.passed for check in checks_of(result).values())
+    # One evaluation per day: what the UI shows under each check's Partitions tab.
+    assert {check.partition for check in checks_of(result).values()} == {DAY}
 
     store = LocalObjectStore(local_settings.objects_dir)
     generated = [k for k in store.list("generated/") if k.endswith(".png")]
