@@ -14,6 +14,7 @@ from pipeline.lib.core import clock
 from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.day import generate
 from pipeline.lib.day.collect import collect_day
+from pipeline.lib.day.outcomes import PhotoRetry
 from pipeline.lib.db import Database, LookAlike, Outcome
 from pipeline.lib.generators import Generation, GenerationError, LoadedPhoto
 from pipeline.lib.sources.folder import sample_source
@@ -172,7 +173,7 @@ def test_a_failure_that_may_pass_waits_backs_off_and_fails_for_good_after_three(
 ) -> None:
     db, store, ids = day
     flaky = Raising(GenerationError("HTTP 503: overloaded", happened="server_error"))
-    retry = generate.PhotoRetry(timedelta(minutes=30), max_failures=3)
+    retry = PhotoRetry(timedelta(minutes=30), max_failures=3)
     waits = []
     for n in (1, 2):
         result = run(db, store, ids, flaky, retry=retry)

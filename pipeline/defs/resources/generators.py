@@ -8,7 +8,7 @@ from pydantic import Field
 
 from pipeline.defs.resources.config import config_field, config_of
 from pipeline.defs.resources.database import DatabaseResource
-from pipeline.lib.day.generate import PhotoRetry
+from pipeline.lib.day.outcomes import PhotoRetry
 from pipeline.lib.generators import ImageGenerator
 from pipeline.lib.generators.img2img import Img2ImgConfig
 from pipeline.lib.generators.openai_config import OpenAIImagesConfig

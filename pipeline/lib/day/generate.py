@@ -25,14 +25,13 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any, Protocol
 
 from PIL import Image
 from sqlalchemy import select
 from threadpoolctl import threadpool_limits
 
-from pipeline.lib.core import clock
 from pipeline.lib.core.images import (
     MIN_SIDE,
     ImageError,
@@ -42,6 +41,7 @@ from pipeline.lib.core.images import (
     fitted_size,
 )
 from pipeline.lib.core.storage import ObjectNotFound, ObjectStore
+from pipeline.lib.day.outcomes import PhotoRetry, settle
 from pipeline.lib.day.tables import (
     LOOK_ALIKE_FIELDS,
     LOOK_ALIKES,
@@ -57,23 +57,10 @@ from pipeline.lib.generators import (
     ImageGenerator,
     LoadedPhoto,
 )
-from pipeline.lib.generators.failures import Sorted, sort_failure
+from pipeline.lib.generators.failures import sort_failure
 from pipeline.lib.generators.ledger import Ledger
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PhotoRetry:
-    """When a photo that failed for a reason that may pass is asked for again: `first_wait`
-    after its first failure, doubling after each one in a row; after `max_failures` in a
-    row it has failed for good (until a person runs `doppel retry`)."""
-
-    first_wait: timedelta = timedelta(minutes=30)
-    max_failures: int = 3
-
-    def wait(self, failures: int) -> timedelta:
-        return self.first_wait * 2 ** max(0, failures - 1)
 
 
 class Compare(Protocol):
@@ -127,7 +114,7 @@ def generate_day(
     concurrency: int = 2,
     compare: Compare | None = None,
     ledger: Ledger | None = None,
-    retry: PhotoRetry = PhotoRetry(),
+    retry: PhotoRetry | None = None,
 ) -> DayLookAlikes:
     ids = list(photo_ids)
     result = DayLookAlikes(day, table(LOOK_ALIKES, day.isoformat(), []))
@@ -155,6 +142,7 @@ def generate_day(
             result.reused += 1  # for good: only `doppel retry` makes it wait again
         else:
             todo.append(photo)
+    retry = retry or PhotoRetry()
     one = _PhotoWork(day, generator, store, db, compare, ledger, retry, threading.Event())
 
     if todo:
@@ -284,37 +272,13 @@ class _PhotoWork:
         slots_left = self.ledger.slots_left(photo.id) if waits and self.ledger else None
         with self.db.session() as session:
             row = _row_of(session, photo)
-            outcome, reason, retry_at, failures = _settle(
+            outcome, reason, retry_at, failures = settle(
                 photo, row.transient_failures or 0, found, slots_left, self.retry
             )
             row.status, row.error, row.retry_at = outcome, reason[:2000], retry_at
             row.transient_failures = failures
             row.generator, row.object_key = self.generator.name, None
         log.warning("%s: %s %s: %s", self.day, photo.source_id, outcome, reason)
-
-
-def _settle(
-    photo: Photo, failures: int, found: Sorted, slots_left: int | None, retry: PhotoRetry
-) -> tuple[Outcome, str, datetime | None, int]:
-    """(outcome, reason, retry at, failures in a row) for a sorted failure: one that may
-    pass waits, unless the photo has failed too often in a row or has no paid attempt left."""
-    if found.outcome is not Outcome.WAITING:
-        return found.outcome, found.reason, None, failures
-    if not found.the_photos:  # the day's spending, or a generator that stopped the day
-        return Outcome.WAITING, found.reason, found.retry_at, failures
-    failures += 1
-    again = f"`doppel retry {photo.day.isoformat()} --photo {photo.id}`"
-    if failures >= retry.max_failures:
-        return Outcome.FAILED, (
-            f"{found.reason} ({failures} failures in a row; {again} asks again)"
-        ), None, failures  # fmt: skip
-    if slots_left is not None and slots_left <= 0:
-        return Outcome.FAILED, (
-            f"{found.reason} (its paid attempts are used up; {again} allows more)"
-        ), None, failures  # fmt: skip
-    now = clock.utc_now()
-    retry_at = max(now + retry.wait(failures), found.retry_at or now)
-    return Outcome.WAITING, found.reason, retry_at, failures
 
 
 def with_aspect_of(image: Image.Image, size: tuple[int, int]) -> Image.Image:

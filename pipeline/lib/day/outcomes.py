@@ -1,17 +1,58 @@
-"""A day's photos by outcome: in words, what `doppel run` says of each day it made (e.g.
-"14 of 15 look-alikes; 1 failed: panorama (the image is 4000×20 px, 200:1; ...)"); and
-the photos waiting for a retry, which the gap-fill sensor asks for again."""
+"""Photos by outcome: how a sorted failure settles into a photo's outcome (`settle`); a
+day's outcomes in words, what `doppel run` says of each day it made (e.g. "14 of 15
+look-alikes; 1 failed: panorama (the image is 4000×20 px, 200:1; ...)"); and the photos
+waiting for a retry, which the gap-fill sensor asks for again."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
+from pipeline.lib.core import clock
 from pipeline.lib.core.clock import as_utc
 from pipeline.lib.db import Database, DaySource, LookAlike, Outcome, Photo, photo_is_used
+from pipeline.lib.generators.failures import Sorted
+
+
+@dataclass(frozen=True)
+class PhotoRetry:
+    """When a photo that failed for a reason that may pass is asked for again: `first_wait`
+    after its first failure, doubling after each one in a row; after `max_failures` in a
+    row it has failed for good (until a person runs `doppel retry`)."""
+
+    first_wait: timedelta = timedelta(minutes=30)
+    max_failures: int = 3
+
+    def wait(self, failures: int) -> timedelta:
+        return self.first_wait * 2 ** max(0, failures - 1)
+
+
+def settle(
+    photo: Photo, failures: int, found: Sorted, slots_left: int | None, retry: PhotoRetry
+) -> tuple[Outcome, str, datetime | None, int]:
+    """(outcome, reason, retry at, failures in a row) for a sorted failure: one that may
+    pass waits, unless the photo has failed too often in a row or has no paid attempt left."""
+    if found.outcome is not Outcome.WAITING:
+        return found.outcome, found.reason, None, failures
+    if not found.the_photos:  # the day's spending, or a generator that stopped the day
+        return Outcome.WAITING, found.reason, found.retry_at, failures
+    failures += 1
+    again = f"`doppel retry {photo.day.isoformat()} --photo {photo.id}`"
+    if failures >= retry.max_failures:
+        return Outcome.FAILED, (
+            f"{found.reason} ({failures} failures in a row; {again} asks again)"
+        ), None, failures  # fmt: skip
+    if slots_left is not None and slots_left <= 0:
+        return Outcome.FAILED, (
+            f"{found.reason} (its paid attempts are used up; {again} allows more)"
+        ), None, failures  # fmt: skip
+    now = clock.utc_now()
+    retry_at = max(now + retry.wait(failures), found.retry_at or now)
+    return Outcome.WAITING, found.reason, retry_at, failures
+
 
 NOT_MADE = "not made"  # a photo of the day with no outcome yet (its step stopped first)
 # The outcomes a day's line names, in this order, with their words.
