@@ -1,7 +1,8 @@
 """`make run`: materialize the last complete days into the persistent local instance.
 
 Runs go through Dagster (in-process), so they show in `make dev`'s UI with their metadata
-and checks. Days already done cost nothing: the assets reuse what is stored. Before the
+and checks. Days already done cost nothing: the assets reuse what is stored; photos waiting
+for a retry are asked for at once (a person asked). Before the
 first day, runs left STARTED by a killed `doppel run` are marked failed and their pool
 slots freed (`pipeline.lib.orchestration.local_runs`); a wait for a slot is bounded.
 """
@@ -18,6 +19,7 @@ import dagster as dg
 from sqlalchemy import func, select
 
 from pipeline.definitions import build_definitions
+from pipeline.defs.assets.generated_images import WAITING_NOW_TAG
 from pipeline.defs.jobs import daily_images_job, gallery_site_job
 from pipeline.defs.limits import CAUSE, IMAGE_GENERATOR_POOL, SETTING
 from pipeline.defs.partitions import daily_partitions, last_complete_days
@@ -109,7 +111,7 @@ def run_days(
                 result = _off_the_main_thread(
                     lambda key=key: job.execute_in_process(  # type: ignore[misc]
                         partition_key=key, instance=instance, run_config=QUIET_LOGS,
-                        raise_on_error=False, tags=owner_tags(),
+                        raise_on_error=False, tags=owner_tags() | {WAITING_NOW_TAG: "true"},
                     )
                 )  # fmt: skip
                 report.results[key] = _day_line(result, db, key, report)

@@ -16,6 +16,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from pipeline.defs.assets import daily_assets
+from pipeline.defs.assets.generated_images import WAITING_NOW_TAG
 from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.resources import build_resources
 from pipeline.defs.resources.generators import OpenAIImagesResource
@@ -65,6 +66,7 @@ def openai_settings(
         "openai_quality": "low",
         "openai_timeout_s": 2.0,
         "openai_max_retries": 1,
+        "gap_retry_after_minutes": 0,  # a photo that fails may be asked again by the next run
     }
     return load_settings(_env_file=None, **(values | overrides))
 
@@ -215,7 +217,7 @@ def test_the_daily_budget_stops_new_requests_and_shows_in_the_run(
     # A higher cap later that day: only the two stopped photos are asked for.
     server.clear()
     raised = openai_settings(tmp_path, server, monkeypatch, openai_daily_budget_usd=1.0)
-    second = materialize(raised)
+    second = materialize(raised, tags={WAITING_NOW_TAG: "true"})  # as `doppel run` does
     assert second.success
     assert len(server.requests_to(EDITS)) == 2
     assert {r.status for r in rows_by_photo(settings).values()} == {"succeeded"}

@@ -66,6 +66,7 @@ def paid_env(tmp_path: Path, server: OpenAIImitation, **extra: str) -> dict[str,
         "DOPPEL_OPENAI_TIMEOUT_S": "1.5",
         "DOPPEL_OPENAI_MAX_RETRIES": "1",
         "DOPPEL_MAX_PAID_ATTEMPTS": str(CAP),
+        "DOPPEL_GAP_RETRY_AFTER_MINUTES": "0",  # every run may ask a waiting photo again
         **extra,
     }
 

@@ -150,7 +150,12 @@ def test_generator_failing_after_n_photos_then_rerun(local_settings: DoppelSetti
     resources = build_resources(local_settings)
     db = Database(local_settings.resolved_database_url)
 
-    failing = resources | {"image_generator": MirrorGeneratorResource(counter=first, fail_after=2)}
+    # Photos that fail wait for no time here, so the next run is theirs.
+    failing = resources | {
+        "image_generator": MirrorGeneratorResource(
+            counter=first, fail_after=2, retry_wait_minutes=0
+        )
+    }
     result = materialize_day(failing, raise_on_error=False)
     # The day is made with what succeeded; its check fails while two photos wait.
     assert result.success

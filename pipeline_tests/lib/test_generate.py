@@ -174,24 +174,38 @@ def test_a_failure_that_may_pass_waits_backs_off_and_fails_for_good_after_three(
     db, store, ids = day
     flaky = Raising(GenerationError("HTTP 503: overloaded", happened="server_error"))
     retry = PhotoRetry(timedelta(minutes=30), max_failures=3)
-    waits = []
+    at, waits = NOW, []
     for n in (1, 2):
-        result = run(db, store, ids, flaky, retry=retry)
+        result = run(db, store, ids, flaky, at, retry=retry)
         assert result.count(Outcome.WAITING) == 3
         [row, *_] = rows_of(db)
         assert (row.error, row.transient_failures) == ("HTTP 503: overloaded", n)
-        waits.append(clock.as_utc(row.retry_at) - NOW)  # type: ignore[arg-type]
+        waits.append(clock.as_utc(row.retry_at) - at)  # type: ignore[arg-type]
+        # Before its time (a step retry seconds later) a waiting photo is not asked again.
+        early = run(db, store, ids, flaky, at + timedelta(minutes=10), retry=retry)
+        assert early.not_due == 3 and len(flaky.calls) == 3 * n
+        at += waits[-1]
     assert waits == [timedelta(minutes=30), timedelta(minutes=60)]  # doubling
 
-    result = run(db, store, ids, flaky, retry=retry)
+    result = run(db, store, ids, flaky, at, retry=retry)
     assert result.count(Outcome.FAILED) == 3 and len(flaky.calls) == 9
     [row, *_] = rows_of(db)
     assert row.retry_at is None and row.error == (
         f"HTTP 503: overloaded (3 failures in a row; `doppel retry 2026-11-20 --photo "
         f"{row.photo_id}` asks again)"
     )
-    run(db, store, ids, flaky, retry=retry)
+    run(db, store, ids, flaky, at + timedelta(days=1), retry=retry, waiting_now=True)
     assert len(flaky.calls) == 9  # failed for good: never asked again by a run
+
+
+def test_a_person_asks_for_waiting_photos_at_once(
+    day: tuple[Database, LocalObjectStore, list[int]],
+) -> None:
+    db, store, ids = day
+    run(db, store, ids, Raising(GenerationError("timed out", happened="timeout_after_send")))
+    mirror = MirrorGenerator(f"m-{uuid.uuid4().hex}")
+    assert run(db, store, ids, mirror, NOW).not_due == 3  # not yet
+    assert run(db, store, ids, mirror, NOW, waiting_now=True).count(Outcome.SUCCEEDED) == 3
 
 
 def test_a_photo_the_generator_cannot_take_fails_alone_and_for_good(
@@ -238,7 +252,8 @@ def test_a_store_blip_leaves_the_photo_waiting_and_the_next_run_makes_it(
     assert run(db, store, ids, mirror).count(Outcome.WAITING) == 3
     assert {r.error for r in rows_of(db)} == {"the store dropped the connection"}
     monkeypatch.setattr(store, "put", real_put)
-    assert run(db, store, ids, mirror).count(Outcome.SUCCEEDED) == 3
+    later = NOW + timedelta(hours=1)
+    assert run(db, store, ids, mirror, later).count(Outcome.SUCCEEDED) == 3
     assert CALLS[mirror.counter] == 6
 
 

@@ -14,6 +14,10 @@ from pipeline.lib.day.tables import DayTable
 from pipeline.lib.generators import GeneratorUnavailable, ImageGenerator
 from pipeline.lib.generators.failures import BLIPS, sort_failure
 
+# A run tagged so asks at once for the day's photos waiting for a retry (`doppel run`: a
+# person asked); any other run, a step retry above all, asks only for those whose time came.
+WAITING_NOW_TAG = "doppel/waiting_now"
+
 
 def build_generated_images(
     partitions: dg.PartitionsDefinition = DEFAULT_PARTITIONS,
@@ -62,6 +66,7 @@ def _generated_images(
             compare=compare_images,
             ledger=getattr(generator, "ledger", None),
             retry=image_generator.photo_retry(),
+            waiting_now=context.run.tags.get(WAITING_NOW_TAG) == "true",
         )
     except GeneratorUnavailable as exc:
         # Permanent (bad key, no quota): a step retry would only pay to hear it again.
@@ -77,7 +82,7 @@ def _generated_images(
 
     context.log.info(
         f"{day}: {result.generator_calls} generator calls, {result.reused} reused, "
-        f"{result.adopted} adopted from the store"
+        f"{result.adopted} adopted from the store, {result.not_due} waiting for their time"
     )
     # Spending against the daily cap (remote generators).
     budget = getattr(generator, "budget", None)

@@ -32,6 +32,8 @@ from PIL import Image
 from sqlalchemy import select
 from threadpoolctl import threadpool_limits
 
+from pipeline.lib.core import clock
+from pipeline.lib.core.clock import as_utc
 from pipeline.lib.core.images import (
     MIN_SIDE,
     ImageError,
@@ -84,6 +86,7 @@ class DayLookAlikes:
     reused: int = 0
     adopted: int = 0
     stopped_by_budget: int = 0  # photos this run left waiting for the daily budget
+    not_due: int = 0  # photos waiting for a retry whose time has not come
 
     @property
     def rows(self) -> tuple[dict[str, Any], ...]:
@@ -115,7 +118,11 @@ def generate_day(
     compare: Compare | None = None,
     ledger: Ledger | None = None,
     retry: PhotoRetry | None = None,
+    waiting_now: bool = False,
 ) -> DayLookAlikes:
+    """The day's look-alikes: made, or each photo's failure recorded. A photo waiting for a
+    retry is asked for again once its time has come, or at once with `waiting_now` (a person
+    asked: `doppel run`); never within seconds by a step retry."""
     ids = list(photo_ids)
     result = DayLookAlikes(day, table(LOOK_ALIKES, day.isoformat(), []))
     with db.session() as session:
@@ -140,6 +147,8 @@ def generate_day(
             result.adopted += 1
         elif done is not None and done.status == Outcome.FAILED:
             result.reused += 1  # for good: only `doppel retry` makes it wait again
+        elif done is not None and not waiting_now and not _due(done):
+            result.not_due += 1
         else:
             todo.append(photo)
     retry = retry or PhotoRetry()
@@ -340,6 +349,15 @@ def _outdated(comparisons: dict[str, Any] | None) -> bool:
     """Missing, or made before the per-image or semantic measures existed: measure again
     (it is free)."""
     return comparisons is None or not {"original", "semantic_similarity"} <= comparisons.keys()
+
+
+def _due(row: LookAlike) -> bool:
+    """A waiting photo's time has come (or it has none)."""
+    return (
+        row.status != Outcome.WAITING
+        or row.retry_at is None
+        or (as_utc(row.retry_at) <= clock.utc_now())
+    )
 
 
 def _still_stored(row: LookAlike, store: ObjectStore) -> bool:
