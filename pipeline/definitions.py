@@ -1,10 +1,9 @@
-"""The one entry point Dagster loads (`dagster dev`, code server, daemon)."""
+"""The one entry point Dagster loads (`dg dev`, `dagster dev`, code server, daemon)."""
 
 import logging
 from datetime import timedelta
 
 import dagster as dg
-from dotenv import load_dotenv
 
 from pipeline.defs.assets import daily_assets
 from pipeline.defs.assets.gallery_site import gallery_site
@@ -14,7 +13,6 @@ from pipeline.defs.resources import build_resources
 from pipeline.defs.schedules import build_daily_images_schedule
 from pipeline.defs.sensors import build_gap_fill_sensor, gallery_refresh_sensor
 from pipeline.lib.core import clock
-from pipeline.lib.observability.logs import configure_logging
 from pipeline.lib.orchestration.instance import with_local_start
 from pipeline.lib.settings import DoppelSettings, load_settings
 
@@ -43,11 +41,13 @@ def build_definitions(settings: DoppelSettings) -> dg.Definitions:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    # Secrets in .env must reach os.environ for Dagster's EnvVar; real env vars win.
-    load_dotenv(".env", override=False)
-    # A new local instance starts at yesterday, the first day the schedule or the gap-fill
-    # sensor makes (or earlier, if `doppel run` made earlier days first).
-    settings = with_local_start(load_settings(), clock.utc_today() - timedelta(days=1))
-    configure_logging(settings.log_format, settings.log_level)
+    """Loading reads the environment and the local instance's first day, and writes and
+    configures nothing. The entry points put .env into the environment (`doppel`, and
+    `dg dev`/`dagster dev` from the folder that holds it) and set up logging (`doppel`, and
+    in each step's process the `logs` resource)."""
+    # A local instance starts at its recorded first day (yesterday, if none is recorded yet).
+    settings = with_local_start(
+        load_settings(_env_file=None), clock.utc_today() - timedelta(days=1)
+    )
     log.info(settings.summary())
     return build_definitions(settings)

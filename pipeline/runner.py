@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import dagster as dg
 from sqlalchemy import func, select
@@ -26,9 +26,16 @@ from pipeline.defs.partitions import daily_partitions, last_complete_days
 from pipeline.lib.core import clock
 from pipeline.lib.day.outcomes import day_outcomes
 from pipeline.lib.db import Database, LookAlike, Photo
-from pipeline.lib.orchestration.instance import ensure_local_instance, with_local_start
+from pipeline.lib.orchestration.instance import (
+    ensure_local_instance,
+    record_local_start,
+    with_local_start,
+)
 from pipeline.lib.orchestration.local_runs import owner_tags, recover_stale_runs, wait_for_pool_slot
 from pipeline.lib.settings import DoppelSettings
+
+if TYPE_CHECKING:
+    from dagster._utils.error import SerializableErrorInfo
 
 T = TypeVar("T")
 # Each day's failure is reported below in one line; its event log (stack trace included) is in
@@ -89,6 +96,7 @@ def run_days(
     # The first day this run makes is the local instance's first day, unless it has an
     # earlier one (or DOPPEL_START_DATE is set).
     wanted = date.fromisoformat(day) if day else clock.utc_today() - timedelta(days=days)
+    record_local_start(settings, wanted)
     settings = with_local_start(settings, wanted)
     say(settings.summary())  # with the start the days are checked against
     report = RunReport(settings, str(home))
@@ -129,8 +137,8 @@ def run_days(
             raise
         report.results["gallery build"] = "ok"
         if not gallery.success:
-            report.results["gallery build"], setting = _failure(gallery)
-            report.left(EXIT_SETTING if setting else EXIT_LEFT)
+            report.results["gallery build"] = failure_reason(gallery)
+            report.left(EXIT_SETTING if needs_a_setting(gallery) else EXIT_LEFT)
         for event in gallery.get_asset_materialization_events():
             index = event.event_specific_data.materialization.metadata.get("index")  # type: ignore[union-attr]
             report.gallery = str(index.value) if index is not None else None
@@ -141,9 +149,8 @@ def run_days(
 def _day_line(result: dg.ExecuteInProcessResult, db: Database, day: str, report: RunReport) -> str:
     """What became of the day: its photos by outcome, or why its run failed."""
     if not result.success:
-        line, setting = _failure(result)
-        report.left(EXIT_SETTING if setting else EXIT_LEFT)
-        return line
+        report.left(EXIT_SETTING if needs_a_setting(result) else EXIT_LEFT)
+        return failure_reason(result)
     outcomes = day_outcomes(db.photos_of_day(date.fromisoformat(day)))
     if not outcomes.final:
         report.left(EXIT_LEFT)
@@ -189,24 +196,37 @@ def _off_the_main_thread(execute: Callable[[], T]) -> T:
     return cast(T, outcome["value"])
 
 
-def _failure(result: dg.ExecuteInProcessResult) -> tuple[str, bool]:
-    """The first real reason: a step's own failure description, never Dagster's summary of
-    retries ("Exceeded max_retries"); and whether it is a setting to fix."""
+def failure_reason(result: dg.ExecuteInProcessResult) -> str:
+    """The first real reason, in one line: a step's own failure description, or the error
+    its code raised (`FileNotFoundError: ...`), never Dagster's wrapper around it ("Error
+    occurred while executing op") or its summary of retries ("Exceeded max_retries")."""
     for event in result.all_events:
         if not event.is_step_failure or event.step_failure_data is None:
             continue
         data = event.step_failure_data
         user = data.user_failure_data
-        setting = False
         if user is not None and user.description:
             message = user.description
-            cause = user.metadata.get(CAUSE)
-            setting = cause is not None and cause.value == SETTING
         else:
             error = data.error
-            while error is not None and error.message.startswith("Exceeded max_retries"):
+            while error is not None and error.cause is not None and _is_wrapper(error):
                 error = error.cause
             message = error.message if error is not None else "step failed"
         first = " ".join(message.strip().splitlines()[0].split()) if message.strip() else ""
-        return f"failed at {event.step_key}: {first[:400] or 'step failed'}", setting
-    return "failed", False
+        return f"failed at {event.step_key}: {first[:400] or 'step failed'}"
+    return "failed"
+
+
+def _is_wrapper(error: SerializableErrorInfo) -> bool:
+    """Dagster's own errors that carry the real one as their cause."""
+    return error.cls_name.startswith("Dagster") or error.message.startswith("Exceeded max_retries")
+
+
+def needs_a_setting(result: dg.ExecuteInProcessResult) -> bool:
+    """Whether a step failed for a setting to fix (`permanent_failure(setting=True)`)."""
+    for event in result.get_step_failure_events():
+        user = event.step_failure_data.user_failure_data if event.step_failure_data else None
+        cause = user.metadata.get(CAUSE) if user is not None else None
+        if cause is not None and cause.value == SETTING:
+            return True
+    return False

@@ -4,6 +4,7 @@ from pipeline.defs.assets.generated_images import generated_images
 from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.keys import DAY_TABLES
 from pipeline.defs.metadata import metadata
+from pipeline.defs.resources.logs import DoppelLogsResource
 from pipeline.defs.resources.site import GallerySiteResource
 from pipeline.defs.resources.storage import ObjectStoreResource
 from pipeline.lib.site import build_site
@@ -24,6 +25,7 @@ def gallery_site(
     context: dg.AssetExecutionContext,
     object_store: ObjectStoreResource,
     gallery: GallerySiteResource,
+    logs: DoppelLogsResource,  # Doppel's logging in this step's process
 ) -> dg.MaterializeResult:
     store = object_store.open()
     out, prefix = gallery.destination(store)
