@@ -96,10 +96,10 @@ def assert_a_look_alike_of(made: Image.Image, size: tuple[int, int]) -> None:
     assert decode_image(encode_image(made, "PNG")).size == made.size
 
 
-@pytest.mark.parametrize(
-    "shape",
-    [pytest.param(s, marks=pytest.mark.slow) if s == "largest" else s for s in SHAPES],
-)
+# Each runs a real offline generator (style transfer's gate runs the image network three
+# times): about a second apiece, so `make test-fast` leaves them to `make test`.
+@pytest.mark.slow
+@pytest.mark.parametrize("shape", list(SHAPES))
 def test_an_offline_generator_takes_every_shape(
     generator: ImageGenerator, shape: str, request: pytest.FixtureRequest
 ) -> None:
@@ -114,6 +114,7 @@ def test_an_offline_generator_takes_every_shape(
         assert max(made.image.size) == max(OUTPUT, round(MIN_SIDE * max(size) / min(size)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", list(MODES))
 def test_an_offline_generator_takes_every_colour_mode(generator: ImageGenerator, mode: str) -> None:
     data = photo_file((48, 32), mode, MODES[mode])
