@@ -58,7 +58,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         os._exit(130)
     for line in report.lines():
         print(line, flush=True)
-    return 0 if report.ok else 1
+    return report.exit_status
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -1,7 +1,8 @@
 """`make run`: materialize the last complete days into the persistent local instance.
 
 Runs go through Dagster (in-process), so they show in `make dev`'s UI with their metadata
-and checks. Days already done cost nothing: the assets reuse what is stored. Before the
+and checks. Days already done cost nothing: the assets reuse what is stored; photos waiting
+for a retry are asked for at once (a person asked). Before the
 first day, runs left STARTED by a killed `doppel run` are marked failed and their pool
 slots freed (`pipeline.lib.orchestration.local_runs`); a wait for a slot is bounded.
 """
@@ -18,10 +19,12 @@ import dagster as dg
 from sqlalchemy import func, select
 
 from pipeline.definitions import build_definitions
+from pipeline.defs.assets.generated_images import WAITING_NOW_TAG
 from pipeline.defs.jobs import daily_images_job, gallery_site_job
-from pipeline.defs.limits import IMAGE_GENERATOR_POOL
+from pipeline.defs.limits import CAUSE, IMAGE_GENERATOR_POOL, SETTING
 from pipeline.defs.partitions import daily_partitions, last_complete_days
 from pipeline.lib.core import clock
+from pipeline.lib.day.outcomes import day_outcomes
 from pipeline.lib.db import Database, LookAlike, Photo
 from pipeline.lib.orchestration.instance import (
     ensure_local_instance,
@@ -41,6 +44,12 @@ QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 SLOT_WAIT_S = 60.0  # a day's step holds its slot for minutes at most on a laptop
 
 
+# `doppel run`'s exit status (README, "Commands").
+EXIT_FINAL = 0  # every photo of every day has a final outcome
+EXIT_LEFT = 1  # a photo waits for a retry, or a step failed
+EXIT_SETTING = 2  # a setting to fix
+
+
 @dataclass
 class RunReport:
     settings: DoppelSettings
@@ -49,10 +58,10 @@ class RunReport:
     new_generations: int = 0
     gallery: str | None = None  # the published index.html
     recovered: list[str] = field(default_factory=list)
+    exit_status: int = EXIT_FINAL
 
-    @property
-    def ok(self) -> bool:
-        return all(status == "ok" for status in self.results.values())
+    def left(self, status: int) -> None:
+        self.exit_status = max(self.exit_status, status)
 
     def lines(self) -> list[str]:
         s = self.settings
@@ -110,10 +119,10 @@ def run_days(
                 result = _off_the_main_thread(
                     lambda key=key: job.execute_in_process(  # type: ignore[misc]
                         partition_key=key, instance=instance, run_config=QUIET_LOGS,
-                        raise_on_error=False, tags=owner_tags(),
+                        raise_on_error=False, tags=owner_tags() | {WAITING_NOW_TAG: "true"},
                     )
                 )  # fmt: skip
-                report.results[key] = "ok" if result.success else failure_reason(result)
+                report.results[key] = _day_line(result, db, key, report)
                 report.new_generations += max(0, _look_alikes(db, key) - before)
             # Then the gallery, from every day's tables (unchanged pages are not rewritten).
             gallery = _off_the_main_thread(
@@ -126,12 +135,26 @@ def run_days(
             # Ctrl-C or SIGTERM: leave no run STARTED and no slot claimed behind us.
             recover_stale_runs(instance, include_own=True)
             raise
-        report.results["gallery build"] = "ok" if gallery.success else failure_reason(gallery)
+        report.results["gallery build"] = "ok"
+        if not gallery.success:
+            report.results["gallery build"] = failure_reason(gallery)
+            report.left(EXIT_SETTING if needs_a_setting(gallery) else EXIT_LEFT)
         for event in gallery.get_asset_materialization_events():
             index = event.event_specific_data.materialization.metadata.get("index")  # type: ignore[union-attr]
             report.gallery = str(index.value) if index is not None else None
     db.dispose()
     return report
+
+
+def _day_line(result: dg.ExecuteInProcessResult, db: Database, day: str, report: RunReport) -> str:
+    """What became of the day: its photos by outcome, or why its run failed."""
+    if not result.success:
+        report.left(EXIT_SETTING if needs_a_setting(result) else EXIT_LEFT)
+        return failure_reason(result)
+    outcomes = day_outcomes(db.photos_of_day(date.fromisoformat(day)))
+    if not outcomes.final:
+        report.left(EXIT_LEFT)
+    return outcomes.line()
 
 
 def _look_alikes(db: Database, day: str) -> int:
@@ -197,3 +220,13 @@ def failure_reason(result: dg.ExecuteInProcessResult) -> str:
 def _is_wrapper(error: SerializableErrorInfo) -> bool:
     """Dagster's own errors that carry the real one as their cause."""
     return error.cls_name.startswith("Dagster") or error.message.startswith("Exceeded max_retries")
+
+
+def needs_a_setting(result: dg.ExecuteInProcessResult) -> bool:
+    """Whether a step failed for a setting to fix (`permanent_failure(setting=True)`)."""
+    for event in result.get_step_failure_events():
+        user = event.step_failure_data.user_failure_data if event.step_failure_data else None
+        cause = user.metadata.get(CAUSE) if user is not None else None
+        if cause is not None and cause.value == SETTING:
+            return True
+    return False

@@ -8,7 +8,7 @@ from collections import Counter
 from PIL import Image, ImageOps
 
 from pipeline.defs.resources.generators import ImageGeneratorResource
-from pipeline.lib.generators import Generation, ImageGenerator, LoadedPhoto
+from pipeline.lib.generators import Generation, GenerationError, ImageGenerator, LoadedPhoto
 
 # Calls per counter name; resources are re-created by Dagster, so the count lives here.
 CALLS: Counter[str] = Counter()
@@ -16,7 +16,8 @@ _LOCK = threading.Lock()
 
 
 class MirrorGenerator:
-    """Mirrors the photo (cheap and deterministic); crashes after `fail_after` calls."""
+    """Mirrors the photo (cheap and deterministic); after `fail_after` calls it fails as a
+    server that went down would (a failure that may pass)."""
 
     name = "mirror"
 
@@ -29,7 +30,7 @@ class MirrorGenerator:
             CALLS[self.counter] += 1
             call = CALLS[self.counter]
         if self.fail_after is not None and call > self.fail_after:
-            raise RuntimeError(f"mirror generator crashed on call {call}")
+            raise GenerationError(f"mirror server down on call {call}", happened="server_error")
         image = ImageOps.mirror(source.image).resize(
             (source.image.width // 2 or 1, source.image.height // 2 or 1), Image.Resampling.BOX
         )
@@ -56,3 +57,22 @@ class UnreachableGeneratorResource(ImageGeneratorResource):
 
     def open(self) -> ImageGenerator:  # pragma: no cover - setup already failed
         raise AssertionError("unreachable")
+
+
+class FailingGenerator:
+    """Fails every photo with what happened (a key of the failures table)."""
+
+    name = "failing"
+
+    def __init__(self, happened: str):
+        self.happened = happened
+
+    def generate(self, source: LoadedPhoto) -> Generation:
+        raise GenerationError(f"failed as asked: {self.happened}", happened=self.happened)
+
+
+class FailingGeneratorResource(ImageGeneratorResource):
+    happened: str
+
+    def open(self) -> ImageGenerator:
+        return FailingGenerator(self.happened)

@@ -81,9 +81,8 @@ def test_tidying_cancels_what_a_stopped_server_left_queued_running_or_requested(
             for s in [*statuses, dg.DagsterRunStatus.SUCCESS]
         ]
         request = request_backfill(
-            [dg.AssetKey("generated_images")],
+            {dg.AssetKey("generated_images"): ["2026-11-20"]},
             daily_partitions(date(2026, 11, 1)),
-            ["2026-11-20"],
             {},
         )
         backfill_id = submit_backfill(instance, request)

@@ -23,7 +23,7 @@ from pipeline.lib.day.tables import day_status
 from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline.lib.site import build_site
 from pipeline.lib.sources.text import BIDI_CONTROLS
-from pipeline.runner import failure_reason
+from pipeline.runner import failure_reason, needs_a_setting
 from pipeline_tests.fixtures.unsplash_server import TEST_ACCESS_KEY, UnsplashImitation, at
 from pipeline_tests.test_unsplash_images import (
     DAY,
@@ -244,6 +244,7 @@ def test_configuration_errors_stop_with_one_line_and_no_retry(
     assert len([e for e in result.all_events if e.is_step_failure]) == 1
     assert retries == []
     line = failure_reason(result)
+    assert needs_a_setting(result)  # a setting to fix: `doppel run` exits 2
     assert message in line and "\n" not in line
     assert "Traceback" not in line and "Exceeded max_retries" not in line
     assert line == f"failed at unsplash_images: {line.split(': ', 1)[1]}" and "dagster." not in line

@@ -66,6 +66,7 @@ def paid_env(tmp_path: Path, server: OpenAIImitation, **extra: str) -> dict[str,
         "DOPPEL_OPENAI_TIMEOUT_S": "1.5",
         "DOPPEL_OPENAI_MAX_RETRIES": "1",
         "DOPPEL_MAX_PAID_ATTEMPTS": str(CAP),
+        "DOPPEL_GAP_RETRY_AFTER_MINUTES": "0",  # every run may ask a waiting photo again
         **extra,
     }
 
@@ -138,7 +139,8 @@ def test_each_fault_is_paid_for_at_most_the_cap_per_photo(
 
         for _ in range(2):
             result = materialize(settings)
-            assert not result.success
+            assert result.success  # the day is made: its photos wait for a retry
+            assert {r.status for r in rows_by_photo(settings).values()} == {"waiting"}
             assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
         billed = server.billed()
         # No step retry, no immediate retry of anything billed: one paid request per photo
@@ -155,9 +157,10 @@ def test_each_fault_is_paid_for_at_most_the_cap_per_photo(
 
         killed_mid_request(env, server, tmp_path)
         result = materialize(settings)
-        # At the cap a photo is failed for good (not retryable): the partition is done, its
-        # check says which photos failed, and only `doppel retry` sends them again.
-        assert result.success is FAULTS[fault]
+        # At its paid cap, or after three failures in a row, a photo has failed for good: its
+        # check says which and why, and only `doppel retry` sends them again.
+        assert result.success
+        assert {r.status for r in rows_by_photo(settings).values()} == {"failed"}
         billed = server.billed()
         assert max(Counter(photo_of(r) for r in billed).values(), default=0) <= CAP
         rows = ledger_rows(settings)
@@ -174,6 +177,9 @@ def test_each_fault_is_paid_for_at_most_the_cap_per_photo(
             assert {r.error.split(";")[0] for r in rows_by_photo(settings).values() if r.error} == {
                 f"stopped after {CAP} paid attempts (the cap is {CAP}, DOPPEL_MAX_PAID_ATTEMPTS)"
             }
+        else:  # not billed, so under the paid cap: three failures in a row
+            assert all("(3 failures in a row; `doppel retry" in (r.error or "")
+                       for r in rows_by_photo(settings).values())  # fmt: skip
 
 
 def eight_photos(folder: Path) -> Path:
@@ -232,8 +238,10 @@ def test_doppel_retry_lifts_the_cap_for_a_photo_and_the_ledger_says_so(
         server.add_fault("empty_data", times=10_000, path=EDITS)
         env = paid_env(tmp_path, server, DOPPEL_MAX_PAID_ATTEMPTS="1")
         settings = settings_from(env, monkeypatch)
-        assert not materialize(settings).success
-        assert materialize(settings).success  # every photo at its cap: nothing sent
+        assert materialize(settings).success
+        # A billed failure that used the photo's only paid attempt: failed for good.
+        assert {r.status for r in rows_by_photo(settings).values()} == {"failed"}
+        assert materialize(settings).success  # nothing sent
         assert len(server.requests_to(EDITS)) == 4
 
         assert main(["retry", DAY, "--photo", f"{DAY}/boat"]) == 0

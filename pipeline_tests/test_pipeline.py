@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from pipeline.defs.assets.generated_images import generated_images
 from pipeline.defs.assets.unsplash_images import unsplash_images
-from pipeline.defs.checks import GENERATED_IMAGES_CHECKS
+from pipeline.defs.checks import CHECKS
 from pipeline.defs.resources import build_resources
 from pipeline.defs.resources.config import dumped
 from pipeline.defs.resources.generators import PatchRemixResource
@@ -78,8 +78,10 @@ def test_day_on_sqlite_and_local_folder(local_settings: DoppelSettings) -> None:
         "generated_failed": 0,
     }
     checks = checks_of(result)  # each of the day's checks ran, and passed
-    assert set(checks) == {spec.name for spec in GENERATED_IMAGES_CHECKS}
+    assert set(checks) == set(CHECKS)
     assert all(check.passed for check in checks.values())
+    # One evaluation per day: what the UI shows under each check's Partitions tab.
+    assert {check.partition for check in checks.values()} == {DAY}
 
     store = LocalObjectStore(local_settings.objects_dir)
     generated = [k for k in store.list("generated/") if k.endswith(".png")]
@@ -151,9 +153,16 @@ def test_generator_failing_after_n_photos_then_rerun(local_settings: DoppelSetti
     resources = build_resources(local_settings)
     db = Database(local_settings.resolved_database_url)
 
-    failing = resources | {"image_generator": MirrorGeneratorResource(counter=first, fail_after=2)}
+    # Photos that fail wait for no time here, so the next run is theirs.
+    failing = resources | {
+        "image_generator": MirrorGeneratorResource(
+            counter=first, fail_after=2, retry_wait_minutes=0
+        )
+    }
     result = materialize_day(failing, raise_on_error=False)
-    assert not result.success  # retryable failures fail the partition so it is retried
+    # The day is made with what succeeded; its check fails while two photos wait.
+    assert result.success
+    assert not checks_of(result)["no_photo_waiting"].passed
     [day] = day_status(db)
     assert (day["generated_succeeded"], day["generated_failed"]) == (2, 2)
     # 4 calls and no step retry: a generation may be billed, so only a later run (the
@@ -217,9 +226,9 @@ def test_truncated_photo_is_recorded_and_reported(tmp_path: Path) -> None:
     checks = checks_of(result)
     assert checks["every_photo_accounted_for"].passed
     assert checks["stored_images_decode"].passed
-    warning = checks["no_failed_photos"]
+    warning = checks["no_photo_waiting"]
     assert not warning.passed
-    assert warning.severity == dg.AssetCheckSeverity.WARN
+    assert warning.severity == dg.AssetCheckSeverity.WARN  # failed for good: nothing waits
     failures = warning.metadata["failures"].value
     assert list(failures) == [f"{DAY}/broken"]
 

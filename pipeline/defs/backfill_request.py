@@ -20,7 +20,7 @@ so duplicates are prevented by checking for backfills in flight, never by run ke
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
@@ -47,15 +47,15 @@ class BackfillSummary:
 
 
 def request_backfill(
-    asset_keys: Sequence[dg.AssetKey],
+    days_by_asset: Mapping[dg.AssetKey, Sequence[str]],
     partitions_def: dg.PartitionsDefinition,
-    days: Sequence[str],
     tags: dict[str, str],
 ) -> dg.RunRequest:
-    """One backfill over `days` for every asset in `asset_keys` (for a sensor to return)."""
+    """One backfill over each asset's days (for a sensor to return)."""
     subset = AssetGraphSubset(
         partitions_subsets_by_asset_key={
-            key: partitions_def.subset_with_partition_keys(days) for key in asset_keys
+            key: partitions_def.subset_with_partition_keys(days)
+            for key, days in days_by_asset.items()
         }
     )
     return dg.RunRequest.for_asset_graph_subset(subset, tags=tags)

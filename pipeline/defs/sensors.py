@@ -2,14 +2,16 @@
 
 Each tick: if a backfill of these assets is still in flight, skip. Otherwise read the status
 of both assets for the look-back window, the failed attempts of each candidate day from the
-run history, and ask `find_gaps` which days to fill. Those go into ONE backfill (the daemon
-runs it like a UI backfill); a tick with nothing to do says why in its SkipReason.
+run history, the days whose photos wait for a retry from the database, and ask `find_gaps`
+which days to fill. Those go into ONE backfill (the daemon runs it like a UI backfill): both
+assets of a missing or failed day, only the look-alikes of a day with photos waiting. A tick
+with nothing to do says why in its SkipReason.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import dagster as dg
 
@@ -20,12 +22,20 @@ from pipeline.defs.backfill_request import backfills_in_flight, request_backfill
 from pipeline.defs.jobs import gallery_site_job
 from pipeline.defs.partitions import daily_partitions
 from pipeline.lib.core import clock
-from pipeline.lib.orchestration.gaps import DayHistory, GapPolicy, PartState, State, find_gaps
+from pipeline.lib.orchestration.gaps import (
+    DayHistory,
+    GapPolicy,
+    PartState,
+    State,
+    Waiting,
+    find_gaps,
+)
 from pipeline.lib.settings import DoppelSettings
 
 GAP_FILL_TAGS = {"doppel/trigger": "gap_fill_sensor"}
 # The assets every gap-filling backfill covers, with the words a tick's reason uses.
-ASSET_LABELS = {unsplash_images.key: "photos", generated_images.key: "look-alikes"}
+LOOK_ALIKES = "look-alikes"
+ASSET_LABELS = {unsplash_images.key: "photos", generated_images.key: LOOK_ALIKES}
 FAILED_RUN_STATUSES = [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
 # Dagster's partition statuses in the words of `find_gaps` (anything else: not made yet).
 PART_STATES = {
@@ -59,8 +69,8 @@ def build_gap_fill_sensor(settings: DoppelSettings) -> dg.SensorDefinition:
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
             f"Backfills days of the last {lookback} whose photos or look-alikes are missing "
-            f"or failed (at most {policy.max_attempts} failed attempts a day), one backfill "
-            "at a time."
+            f"or failed (at most {policy.max_attempts} failed attempts a day), and the "
+            "look-alikes of days with photos waiting for a retry, one backfill at a time."
         ),
     )
     def gap_fill_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
@@ -79,31 +89,42 @@ def build_gap_fill_sensor(settings: DoppelSettings) -> dg.SensorDefinition:
             label: _statuses(instance, key, partitions, days) for key, label in ASSET_LABELS.items()
         }
         history = _failed_attempts(instance, _candidates(days, statuses), policy.max_attempts)
+        stopped_at, waiting = _database_facts(settings, days)
         report = find_gaps(
-            days, statuses, history, now=now, policy=policy,
-            generator_stopped_at=_generator_stopped_at(settings),
+            days, statuses, history, now=now, policy=policy, generator_stopped_at=stopped_at,
+            waiting=waiting,
         )  # fmt: skip
         for capped in report.of_kind("capped"):
             context.log.warning(f"{capped.day}: {capped.reason}")
         if not report.days_to_backfill:
             return dg.SkipReason(report.summary())
         context.log.info(report.summary())
+        keys = {label: key for key, label in ASSET_LABELS.items()}
+        days_by_asset = report.days_by_asset(list(keys))
         return request_backfill(
-            list(ASSET_LABELS), partitions, report.days_to_backfill, GAP_FILL_TAGS
+            {keys[label]: days for label, days in days_by_asset.items()}, partitions, GAP_FILL_TAGS
         )
 
     return gap_fill_sensor
 
 
-def _generator_stopped_at(settings: DoppelSettings) -> datetime | None:
-    """When the generator last refused for good, from the ledger of billed requests."""
+def _database_facts(
+    settings: DoppelSettings, days: Sequence[str]
+) -> tuple[datetime | None, dict[str, Waiting]]:
+    """From the database: when the generator last refused for good (the ledger of billed
+    requests), and the days whose photos wait for a retry."""
+    from pipeline.lib.day.outcomes import waiting_photos
     from pipeline.lib.db import Database
     from pipeline.lib.generators.ledger import Ledger
 
     db = Database(settings.resolved_database_url)
     try:
         db.upgrade()
-        return Ledger(db).last_stop(settings.generator)
+        waiting = waiting_photos(db, [date.fromisoformat(day) for day in days])
+        return Ledger(db).last_stop(settings.generator), {
+            day.isoformat(): Waiting(found.photos, LOOK_ALIKES, found.due_at)
+            for day, found in waiting.items()
+        }
     finally:
         db.dispose()
 

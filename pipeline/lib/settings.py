@@ -340,11 +340,14 @@ class DoppelSettings(BaseSettings):
         default=3,
         ge=1,
         le=20,
-        description="Failed runs after which a day is left to a person.",
+        description="Failed runs after which a day, or failures in a row after which a "
+        "photo, is left to a person.",
         json_schema_extra={"readme": True},
     )
     gap_retry_after_minutes: float = Field(
-        default=30, ge=0, description="Wait after a day's failed run; doubles with each failure."
+        default=30,
+        ge=0,
+        description="Wait after a day's failed run or a photo's failure; doubles with each one.",
     )
     gap_stop_wait_hours: float = Field(
         default=6,

@@ -24,7 +24,7 @@ DAYS = ["2026-11-20", "2026-11-22"]
 def test_the_private_backfill_api_round_trips_on_a_real_instance() -> None:
     partitions = daily_partitions(date(2026, 11, 1))
     tags = {"doppel/trigger": "contract"}
-    request = br.request_backfill([PHOTOS, LOOKALIKES], partitions, DAYS, tags)
+    request = br.request_backfill(dict.fromkeys([PHOTOS, LOOKALIKES], DAYS), partitions, tags)
     assert request.asset_graph_subset is not None, UPGRADE
     expected = {"unsplash_images": DAYS, "generated_images": DAYS}
     assert br.requested_days(request) == expected, UPGRADE

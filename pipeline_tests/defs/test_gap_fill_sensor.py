@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
@@ -28,6 +28,7 @@ from pipeline.lib.core import clock
 from pipeline.lib.generators import ImageGenerator
 from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline_tests.fakes import (
+    FailingGeneratorResource,
     MirrorGenerator,
     MirrorGeneratorResource,
     UnreachableGeneratorResource,
@@ -156,6 +157,26 @@ def test_gap_fill_sensor_attempt_cap_leaves_a_broken_day_alone(
     assert not result.run_requests
     assert "left alone after 2 failed attempts" in result.skip_message
     assert f"doppel backfill --from {DONE} --to {DONE}" in result.skip_message
+
+
+@pytest.mark.slow
+def test_gap_fill_sensor_asks_again_for_a_photo_waiting_never_for_one_failed_for_good(
+    settings: DoppelSettings, instance: dg.DagsterInstance
+) -> None:
+    two_days = settings.model_copy(update={"gap_lookback_days": 2})  # FAILING and DONE
+    with clock.pinned(NOW - timedelta(hours=1)):  # both materialize: the step ran to the end
+        for day, happened in ((DONE, "cannot_use_photo"), (FAILING, "server_error")):
+            generator = FailingGeneratorResource(happened=happened)
+            assert materialize(two_days, instance, day, generator).success
+    [request] = tick(two_days, instance).run_requests
+    # Only the look-alikes of the day whose photo may still succeed; never the other.
+    assert requested_days(request) == {generated_images.key.to_user_string(): [FAILING]}
+
+    with clock.pinned(NOW - timedelta(minutes=30)):
+        assert materialize(two_days, instance, FAILING).success  # the retry makes it
+    result = tick(two_days, instance)
+    assert not result.run_requests
+    assert result.skip_message == f"{FAILING}..{DONE}: nothing to fill; 2 done"
 
 
 def test_gap_fill_sensor_launches_no_second_backfill_while_one_is_in_flight(

@@ -65,7 +65,7 @@ def exporter_url(tmp_path: Path) -> Iterator[str]:
         date(2026, 11, 20),
         [
             {"status": "succeeded", "generator": "openai", "latency_s": 20.0, "cost_usd": 0.05},
-            {"status": "budget", "generator": "openai"},
+            {"status": "waiting", "generator": "openai"},
             {"status": "succeeded", "generator": "patch-remix", "latency_s": 0.3},
         ],
     )

@@ -32,7 +32,7 @@ def test_a_reservation_that_would_pass_the_cap_is_refused() -> None:
     first = budget.reserve(0.2)
     with pytest.raises(GenerationError) as caught:
         budget.reserve(0.2)  # 0.7 spent + 0.2 reserved + 0.2 > 1.0
-    assert (caught.value.kind, caught.value.retryable) == ("budget", True)
+    assert caught.value.happened == "over_budget"
     assert "$0.7000 of $1.00" in str(caught.value)
     first.release()
     budget.reserve(0.2)  # room again once the first request cost nothing

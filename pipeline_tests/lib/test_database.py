@@ -79,3 +79,45 @@ def test_status_by_day_counts(either_database: Database) -> None:
             "generated_failed": 2,
         }
     ]
+
+
+def test_retryable_failures_become_waiting_when_migrated(either_database: Database) -> None:
+    """Rows written before outcomes had names: a retryable failure and a request stopped by
+    the budget wait for a retry; a failure that was not retryable failed for good."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from pipeline.lib.db.database import MIGRATIONS
+
+    def migrate(step: str, revision: str) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with either_database.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            getattr(command, step)(config, revision)
+
+    migrate("downgrade", "0003_photo_sources")
+    legacy = {"ok": ("succeeded", False), "no": ("refused", False), "flaky": ("failed", True),
+              "broken": ("failed", False), "broke": ("budget", True)}  # fmt: skip
+    with either_database.engine.begin() as connection:
+        for rank, (name, (status, retryable)) in enumerate(legacy.items()):
+            photo_id = connection.execute(
+                text("INSERT INTO inspiration_images (source, source_id, day, rank, status, "
+                     "credit, created_at, updated_at) VALUES ('samples', :n, '2026-11-20', :r, "
+                     "'stored', '{}', :t, :t) RETURNING id"),
+                {"n": name, "r": rank, "t": datetime(2026, 11, 21, tzinfo=UTC)},
+            ).scalar_one()  # fmt: skip
+            connection.execute(
+                text("INSERT INTO generated_images (inspiration_id, status, retryable, attempts, "
+                     "generator, created_at, updated_at) VALUES (:p, :s, :y, 1, 'x', :t, :t)"),
+                {"p": photo_id, "s": status, "y": retryable,
+                 "t": datetime(2026, 11, 21, tzinfo=UTC)},
+            )  # fmt: skip
+    migrate("upgrade", "head")
+    with either_database.session() as session:
+        rows = {r.photo.source_id: (r.status, r.transient_failures, r.retry_at)
+                for r in session.query(LookAlike)}  # fmt: skip
+    assert rows == {"ok": ("succeeded", 0, None), "no": ("refused", 0, None),
+                    "flaky": ("waiting", 1, None), "broken": ("failed", 0, None),
+                    "broke": ("waiting", 1, None)}  # fmt: skip

@@ -11,6 +11,7 @@ from pipeline.lib.orchestration.gaps import (
     GapPolicy,
     PartState,
     State,
+    Waiting,
     find_gaps,
 )
 
@@ -139,3 +140,34 @@ def test_after_a_permanent_stop_gaps_wait_hours_then_one_day_probes() -> None:
     probing = report_at(stopped + POLICY.stop_wait)
     assert probing.days_to_backfill == ["2026-11-24"]  # one day: its run sends one request
     assert [d.kind for d in probing.decisions] == ["gap", "cooling_down", "cooling_down", "done"]
+
+
+def test_only_the_look_alikes_of_a_made_day_with_photos_due_for_a_retry_are_asked_again() -> None:
+    made = [MATERIALIZED] * 4
+    waiting = {
+        "2026-11-25": Waiting(2, "look-alikes", NOW - timedelta(minutes=1)),  # due
+        "2026-11-26": Waiting(1, "look-alikes", NOW + timedelta(minutes=30)),  # not yet
+        "2026-11-27": Waiting(1, "look-alikes", None),  # due at once
+    }
+    report = find_gaps(DAYS, statuses(made, made), {}, now=NOW, policy=POLICY, waiting=waiting)
+    assert report.days_by_asset(["photos", "look-alikes"]) == {
+        "look-alikes": ["2026-11-25", "2026-11-27"]
+    }
+    reasons = {d.day: (d.kind, d.reason) for d in report.decisions}
+    assert reasons == {
+        "2026-11-24": ("done", "done"),  # failed for good or all made: nothing to ask
+        "2026-11-25": ("gap", "2 photos waiting for a retry"),
+        "2026-11-26": ("cooling_down", "1 photo waiting for a retry, due 2026-11-28 12:30 UTC"),
+        "2026-11-27": ("gap", "1 photo waiting for a retry"),
+    }
+
+
+def test_a_day_missing_an_asset_is_filled_whole_even_with_photos_waiting() -> None:
+    waiting = {"2026-11-24": Waiting(1, "look-alikes")}
+    report = find_gaps(
+        DAYS, statuses([MATERIALIZED] * 4, [FAILED, *[MATERIALIZED] * 3]), {}, now=NOW,
+        policy=POLICY, waiting=waiting,
+    )  # fmt: skip
+    assert report.days_by_asset(["photos", "look-alikes"]) == {
+        "photos": ["2026-11-24"], "look-alikes": ["2026-11-24"]
+    }  # fmt: skip

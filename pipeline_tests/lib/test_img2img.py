@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from pipeline.lib.db import Outcome
 from pipeline.lib.generators import GenerationError, GeneratorUnavailable, LoadedPhoto
 from pipeline.lib.generators.img2img import Img2ImgConfig, Img2ImgGenerator, output_size
 from pipeline_tests.conftest import free_port
@@ -85,11 +86,11 @@ def test_server_errors_are_retried_then_succeed(server: Img2ImgImitation) -> Non
     assert len(sleeps) == 2
 
 
-def test_persistent_server_errors_are_a_retryable_failure(server: Img2ImgImitation) -> None:
+def test_persistent_server_errors_leave_the_photo_waiting(server: Img2ImgImitation) -> None:
     server.add_fault("server_error", times=10)
     with pytest.raises(GenerationError) as caught:
         generator(server).generate(photo())
-    assert caught.value.retryable and "CUDA out of memory" in str(caught.value)
+    assert caught.value.outcome is Outcome.WAITING and "CUDA out of memory" in str(caught.value)
     assert len(server.requests) == 3
 
 
@@ -97,7 +98,7 @@ def test_slow_answers_time_out_and_are_not_sent_again_at_once(server: Img2ImgImi
     server.add_fault("slow", times=10)
     with pytest.raises(GenerationError, match=r"did not answer within 0\.3s") as caught:
         generator(server, max_retries=1).generate(photo())
-    assert caught.value.retryable and "may have been billed" in str(caught.value)
+    assert caught.value.outcome is Outcome.WAITING and "may have been billed" in str(caught.value)
     assert len(server.requests) == 1  # the server may finish (and bill) it: no retry now
 
 
@@ -107,7 +108,7 @@ def test_a_connection_reset_is_retried(server: Img2ImgImitation) -> None:
     server.add_fault("reset", times=10)
     with pytest.raises(GenerationError, match="dropped the connection") as caught:
         generator(server).generate(photo())
-    assert caught.value.retryable
+    assert caught.value.outcome is Outcome.WAITING
 
 
 def test_no_server_stops_the_day() -> None:
@@ -129,7 +130,7 @@ def test_a_broken_answer_fails_the_photo(server: Img2ImgImitation, fault: str, n
     server.add_fault(fault)
     with pytest.raises(GenerationError) as caught:
         generator(server).generate(photo())
-    assert needle in str(caught.value) and caught.value.retryable
+    assert needle in str(caught.value) and caught.value.outcome is Outcome.WAITING
     assert len(server.requests) == 1
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.day.generate import generate_day
-from pipeline.lib.db import BilledRequest, Database, Photo
+from pipeline.lib.db import BilledRequest, Database, Outcome, Photo
 from pipeline.lib.generators import GenerationError, GeneratorUnavailable, LoadedPhoto
 from pipeline.lib.generators.img2img import ROUTE, Img2ImgConfig, Img2ImgGenerator
 from pipeline.lib.generators.ledger import Ledger, PaidAttemptCapReached
@@ -119,7 +119,7 @@ def test_a_billed_but_unusable_answer_counts_against_the_cap_and_is_not_resent(
     for run in (1, 2):  # two runs (or step retries), each one billed request
         with pytest.raises(GenerationError) as caught:
             gen.generate(source(photo))
-        assert caught.value.retryable  # a later run may, within the cap
+        assert caught.value.outcome is Outcome.WAITING  # a later run may, within the cap
         assert len(server.requests) == run  # no immediate retry of a billed request
     with pytest.raises(PaidAttemptCapReached, match="DOPPEL_MAX_PAID_ATTEMPTS"):
         gen.generate(source(photo))
@@ -161,7 +161,7 @@ def test_faults_that_persist_cost_no_paid_attempt(server: Img2ImgImitation, db: 
     for _ in range(3):  # as many runs as like: none of it was billed
         with pytest.raises(GenerationError, match="none billed") as caught:
             gen.generate(source(photo))
-        assert caught.value.retryable
+        assert caught.value.outcome is Outcome.WAITING
     assert len(server.requests) == 9 and not server.billed
     assert {r.outcome for r in ledger_rows(db)} == {"not_billed"}
     assert Ledger(db, max_paid_attempts=CAP).paid_attempts(photo) == 0

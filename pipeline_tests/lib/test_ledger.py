@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.lib.core import clock
-from pipeline.lib.db import BilledRequest, Database, Photo
+from pipeline.lib.db import BilledRequest, Database, Outcome, Photo
 from pipeline.lib.generators.budget import spent_today
 from pipeline.lib.generators.ledger import Ledger, PaidAttemptCapReached
 
@@ -85,7 +85,7 @@ def test_the_cap_counts_paid_attempts_and_retry_lifts_it_on_the_record(db: Datab
     ledger.complete(reserve(ledger, photo), "unknown")
     with pytest.raises(PaidAttemptCapReached, match="doppel retry") as caught:
         reserve(ledger, photo)
-    assert not caught.value.retryable
+    assert caught.value.outcome is Outcome.FAILED
     assert ledger.paid_attempts(photo) == 2
 
     assert ledger.lift_cap([photo], generator="openai", reason="doppel retry 2026-11-20") == 1

@@ -13,7 +13,7 @@ import openai
 import pytest
 from PIL import Image
 
-from pipeline.lib.db import Database
+from pipeline.lib.db import Database, Outcome
 from pipeline.lib.generators import GenerationError, GeneratorUnavailable, LoadedPhoto
 from pipeline.lib.generators.budget import DailyBudget
 from pipeline.lib.generators.ledger import Ledger, PaidAttemptCapReached
@@ -136,7 +136,7 @@ def test_a_mime_type_rejection_fails_the_photo_without_retrying(server: OpenAIIm
     server.add_fault("unsupported_mimetype")
     with pytest.raises(GenerationError) as caught:
         generator(server).generate(photo())
-    assert (caught.value.kind, caught.value.retryable) == ("failed", False)
+    assert caught.value.outcome is Outcome.FAILED
     assert "unsupported_file_mimetype" in str(caught.value)
     assert len(server.requests) == 1
 
@@ -174,7 +174,7 @@ def test_a_vision_refusal_marks_the_photo_refused(server: OpenAIImitation) -> No
     server.add_fault("refusal", path=CHAT)
     with pytest.raises(GenerationError) as caught:
         generator(server, strategy="describe").generate(photo())
-    assert (caught.value.kind, caught.value.retryable) == ("refused", False)
+    assert caught.value.outcome is Outcome.REFUSED
     assert [r.path for r in server.requests] == [CHAT]
 
 
@@ -206,17 +206,19 @@ def test_a_retry_after_longer_than_the_cap_is_not_waited_for(server: OpenAIImita
     sleeps: list[float] = []
     with pytest.raises(GenerationError) as caught:
         generator(server, sleeps=sleeps).generate(photo())
-    assert caught.value.retryable and "asked to wait over 60s, after 1 try" in str(caught.value)
+    assert caught.value.outcome is Outcome.WAITING and "asked to wait over 60s, after 1 try" in str(
+        caught.value
+    )
     assert sleeps == [] and len(server.requests) == 1
 
 
-def test_rate_limit_beyond_the_retry_budget_is_a_retryable_failure(
+def test_rate_limit_beyond_the_retry_budget_leaves_the_photo_waiting(
     server: OpenAIImitation,
 ) -> None:
     server.add_fault("rate_limited", times=10)
     with pytest.raises(GenerationError) as caught:
         generator(server, max_retries=1).generate(photo())
-    assert caught.value.retryable and caught.value.kind == "failed"
+    assert caught.value.outcome is Outcome.WAITING
     assert "rate_limit_exceeded" in str(caught.value) and "2 tries" in str(caught.value)
     assert len(server.requests) == 2
 
@@ -244,11 +246,11 @@ def test_server_errors_are_retried_then_succeed(server: OpenAIImitation, fault: 
     assert len(server.requests) == 2
 
 
-def test_persistent_502_html_is_a_retryable_failure(server: OpenAIImitation) -> None:
+def test_persistent_502_html_leaves_the_photo_waiting(server: OpenAIImitation) -> None:
     server.add_fault("bad_gateway", times=10)
     with pytest.raises(GenerationError) as caught:
         generator(server).generate(photo())
-    assert caught.value.retryable and "HTTP 502" in str(caught.value)
+    assert caught.value.outcome is Outcome.WAITING and "HTTP 502" in str(caught.value)
     assert "<html>" not in str(caught.value)
     assert len(server.requests) == 3
 
@@ -260,7 +262,7 @@ def test_a_timeout_may_have_been_billed_so_it_is_not_sent_again_at_once(
     budget = DailyBudget(10.0)
     with pytest.raises(GenerationError) as caught:
         generator(server, budget=budget, max_retries=2).generate(photo())
-    assert caught.value.retryable and "timeout after send" in str(caught.value)
+    assert caught.value.outcome is Outcome.WAITING and "timeout after send" in str(caught.value)
     assert "may have finished and billed" in str(caught.value)
     assert len(server.requests) == 1
     assert budget.spent_usd > 0  # a timed-out request may have been billed: counted
@@ -276,7 +278,7 @@ def test_a_connection_reset_is_retried(server: OpenAIImitation, times: int) -> N
     else:
         with pytest.raises(GenerationError, match="connection failed") as caught:
             gen.generate(photo())
-        assert caught.value.retryable
+        assert caught.value.outcome is Outcome.WAITING
         assert len(server.requests) == 3
 
 
@@ -300,7 +302,7 @@ def test_a_broken_answer_fails_the_photo_and_is_not_paid_twice(
     with pytest.raises(GenerationError) as caught:
         generator(server).generate(photo())
     assert needle in str(caught.value)
-    assert caught.value.retryable and caught.value.kind == "failed"
+    assert caught.value.outcome is Outcome.WAITING
     assert len(server.requests) == 1  # a 200 may have been billed: no immediate retry
 
 
@@ -309,7 +311,7 @@ def test_moderation_blocked_is_a_refusal_and_not_retried(server: OpenAIImitation
     budget = DailyBudget(1.0)
     with pytest.raises(GenerationError) as caught:
         generator(server, budget=budget).generate(photo())
-    assert (caught.value.kind, caught.value.retryable) == ("refused", False)
+    assert caught.value.outcome is Outcome.REFUSED
     assert "moderation_blocked" in str(caught.value)
     assert len(server.requests) == 1
     assert budget.spent_usd == 0  # an error status is not billed
@@ -345,7 +347,7 @@ def test_missing_usage_falls_back_to_the_estimate(server: OpenAIImitation) -> No
 def test_no_request_is_sent_once_the_budget_is_spent(server: OpenAIImitation) -> None:
     with pytest.raises(GenerationError) as caught:
         generator(server, budget=DailyBudget(1.0, spent_usd=1.0)).generate(photo())
-    assert (caught.value.kind, caught.value.retryable) == ("budget", True)
+    assert caught.value.happened == "over_budget"
     assert "DOPPEL_OPENAI_DAILY_BUDGET_USD" in str(caught.value)
     assert server.requests == []
 
@@ -367,7 +369,7 @@ def test_the_budget_holds_under_concurrency(server: OpenAIImitation) -> None:
             gen.generate(photo())
             outcome = "ok"
         except GenerationError as exc:
-            outcome = exc.kind
+            outcome = "budget" if exc.happened == "over_budget" else exc.happened
         with lock:
             outcomes.append(outcome)
 

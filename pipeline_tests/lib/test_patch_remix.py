@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from pipeline.lib.core.images import ImageError, decode_image, load_image_file, resize_long_side
+from pipeline.lib.db import Outcome
 from pipeline.lib.generators import Generation, GenerationError, LoadedPhoto
 from pipeline.lib.generators.patch_remix.files import generate_file
 from pipeline.lib.generators.patch_remix.generator import PatchRemixGenerator
@@ -184,7 +185,7 @@ def test_generator_rejects_unknown_settings_and_tiny_images() -> None:
     tiny = LoadedPhoto(image=Image.new("RGB", (10, 10)), data=b"", content_type="", seed=0)
     with pytest.raises(GenerationError) as exc:
         PatchRemixGenerator().generate(tiny)
-    assert exc.value.retryable is False
+    assert exc.value.outcome is Outcome.FAILED
 
 
 @pytest.mark.slow

@@ -197,7 +197,10 @@ def test_every_pair_page_credits_its_photo(built: Path, fixture_store: tuple[Pat
 
 def test_failures_show_their_reason_and_flags_their_note(built: Path) -> None:
     day = (built / f"days/{DAY_HOSTILE}.html").read_text()
-    assert "Failed: the generator timed out after 120 s; it will be retried" in day
+    assert (
+        f"Waiting for a retry (from {DAY_HOSTILE} 14:30 UTC): the generator timed out after 120 s"
+        in day
+    )
     assert "No look-alike yet" in day
     assert "the image data is truncated" in day and "&lt;b&gt;" in day  # not stored, escaped
     [failed] = built.glob(f"pairs/{DAY_HOSTILE}/02-*.html")
@@ -206,6 +209,27 @@ def test_failures_show_their_reason_and_flags_their_note(built: Path) -> None:
     [chelsea] = built.glob(f"pairs/{DAY_SAMPLES}/02-*.html")
     assert "Below the quality gate" in chelsea.read_text()
     assert "Below the quality gate" in (built / f"days/{DAY_SAMPLES}.html").read_text()
+
+
+def test_index_day_pages_and_stats_count_the_same_outcomes(built: Path) -> None:
+    def text(page: str) -> str:
+        return " ".join(re.sub(r"<[^>]+>", " ", (built / page).read_text()).split())
+
+    counted = r"(\d+) photos?, (\d+ look-alikes?(?:, \d+ [a-z ]+?)*)(?= [A-Z·]| $)"
+    days = {day: re.search(counted, text(f"days/{day}.html")) for day in DAYS}
+    assert days[DAY_HOSTILE].groups() == (  # type: ignore[union-attr]
+        "3", "1 look-alike, 1 waiting for a retry, 1 not made yet"
+    )  # fmt: skip
+    index = text("index.html")
+    for found in days.values():
+        assert found is not None and found.group(0) in index  # each day's title: the same
+    totals = re.search(r"3 days · 7 photos · ([^·]+) ·", index)
+    assert totals is not None
+    assert totals.group(1) == "4 look-alikes, 1 refused, 1 waiting for a retry, 1 not made yet"
+    tiles = re.findall(r"(Look-alikes|Refused|Failed|Waiting for a retry|Not made yet) (\d+)",
+                       text("stats.html"))  # fmt: skip
+    assert tiles[:5] == [("Look-alikes", "4"), ("Refused", "1"), ("Failed", "0"),
+                         ("Waiting for a retry", "1"), ("Not made yet", "1")]  # fmt: skip
 
 
 def test_pair_page_shows_measures_palettes_and_how_it_was_made(built: Path) -> None:

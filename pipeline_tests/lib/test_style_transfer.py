@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from pipeline.lib.core.images import ImageError, decode_image, load_image_file, resize_long_side
+from pipeline.lib.db import Outcome
 from pipeline.lib.generators import Generation, GenerationError, LoadedPhoto
 from pipeline.lib.generators.patch_remix.files import generate_file
 from pipeline.lib.generators.style_transfer.generator import StyleTransferGenerator
@@ -209,14 +210,14 @@ def test_generator_fills_a_generation_and_is_thread_safe(coffee: Image.Image) ->
 
 @pytest.mark.parametrize(
     "image",
-    [Image.new("RGB", (10, 10)), Image.new("RGB", (2000, 40))],
+    [Image.new("RGB", (10, 10)), Image.new("RGB", (4200, 40))],
     ids=["tiny", "sliver"],
 )
 def test_images_it_cannot_paint_fail_for_good_not_crash(image: Image.Image) -> None:
     tiny = LoadedPhoto(image=image, data=b"", content_type="", seed=0)
     with pytest.raises(GenerationError, match="style transfer") as exc:
         StyleTransferGenerator(output_size=256).generate(tiny)
-    assert exc.value.retryable is False
+    assert exc.value.outcome is Outcome.FAILED
     with pytest.raises(TypeError):
         StyleTransferGenerator(no_such_setting=1)
 

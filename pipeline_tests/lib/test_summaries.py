@@ -31,3 +31,23 @@ def test_previews_stay_narrow_and_put_reasons_below_the_table() -> None:
         [note] = [line for line in markdown.splitlines() if line.startswith("- ")]
         assert "the stored bytes end early" in note and "&lt;b&gt;" in note and "<b>" not in note
     assert "| 2.3 | 0.251 |" in look_alikes_markdown(look_alikes)
+
+
+def test_each_check_says_in_one_line_what_is_left_of_the_day() -> None:
+    from datetime import date
+
+    from pipeline.lib.day.audit import DayAudit
+    from pipeline.lib.day.summaries import audit_descriptions
+
+    audit = DayAudit(date(2026, 11, 20), photos=6)
+    assert audit_descriptions(audit) == {
+        "every_photo_accounted_for": "all 6 photos have an outcome",
+        "stored_images_decode": "every stored image decodes",
+        "no_photo_waiting": "no photo waits or failed",
+    }
+    audit.waiting = {f"p{i}": "HTTP 503 (asked again from …)" for i in range(5)}
+    audit.failures = {"thread": "look-alike failed: 69:1"}
+    assert audit_descriptions(audit)["no_photo_waiting"] == (
+        "5 photo(s) waiting for a retry: p0, p1, p2 and 2 more; "
+        "1 failed for good or refused: thread"
+    )

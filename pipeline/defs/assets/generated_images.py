@@ -2,9 +2,9 @@ from datetime import date
 
 import dagster as dg
 
-from pipeline.defs.checks import GENERATED_IMAGES_CHECKS, day_check_results
+from pipeline.defs.checks import day_check_results, look_alike_checks
 from pipeline.defs.keys import LOOK_ALIKES_KEY
-from pipeline.defs.limits import API_STEP_RETRY, IMAGE_GENERATOR_POOL
+from pipeline.defs.limits import API_STEP_RETRY, IMAGE_GENERATOR_POOL, permanent_failure
 from pipeline.defs.metadata import metadata
 from pipeline.defs.partitions import DEFAULT_PARTITIONS
 from pipeline.defs.resources import (
@@ -16,7 +16,12 @@ from pipeline.defs.resources import (
 from pipeline.lib.day.generate import generate_day
 from pipeline.lib.day.summaries import look_alikes_summary
 from pipeline.lib.day.tables import DayTable
-from pipeline.lib.generators import GeneratorUnavailable
+from pipeline.lib.generators import GeneratorUnavailable, ImageGenerator
+from pipeline.lib.generators.failures import BLIPS, sort_failure
+
+# A run tagged so asks at once for the day's photos waiting for a retry (`doppel run`: a
+# person asked); any other run, a step retry above all, asks only for those whose time came.
+WAITING_NOW_TAG = "doppel/waiting_now"
 
 
 def build_generated_images(
@@ -31,10 +36,11 @@ def build_generated_images(
         pool=IMAGE_GENERATOR_POOL,
         retry_policy=step_retry,
         kinds={"python", "image"},
-        check_specs=GENERATED_IMAGES_CHECKS,
+        check_specs=look_alike_checks(partitions),
         description=(
             "One look-alike per photo of the day, stored as each one succeeds, with the "
-            "comparisons the gallery shows; the day's table goes through the IO manager."
+            "comparisons the gallery shows; the day's table goes through the IO manager. "
+            "Materialized whenever the step runs to the end, with each photo's outcome."
         ),
     )(_generated_images)
 
@@ -53,7 +59,7 @@ def _generated_images(
 
     day = date.fromisoformat(context.partition_key)
     photo_ids = [row["id"] for row in unsplash_images.where(status="stored")]
-    generator = image_generator.open()
+    generator = _open(image_generator)
     store, db = object_store.open(), database.get()
     try:
         result = generate_day(
@@ -65,11 +71,13 @@ def _generated_images(
             concurrency=image_generator.concurrency,
             compare=compare_images,
             ledger=getattr(generator, "ledger", None),
+            retry=image_generator.photo_retry(),
+            waiting_now=context.run.tags.get(WAITING_NOW_TAG) == "true",
         )
     except GeneratorUnavailable as exc:
         # Permanent (bad key, no quota): a step retry would only pay to hear it again.
-        raise dg.Failure(
-            description=f"{generator.name} cannot take requests: {exc}", allow_retries=False
+        raise permanent_failure(
+            f"{generator.name} cannot take requests: {exc}", setting=exc.setting_to_fix
         ) from exc
     except Exception:
         raise  # a blip (database, store): the step retry may try again at no extra cost
@@ -80,31 +88,32 @@ def _generated_images(
 
     context.log.info(
         f"{day}: {result.generator_calls} generator calls, {result.reused} reused, "
-        f"{result.adopted} adopted from the store"
+        f"{result.adopted} adopted from the store, {result.not_due} waiting for their time"
     )
-    # Spending against the daily cap (remote generators), shown on success and failure.
+    # Spending against the daily cap (remote generators).
     budget = getattr(generator, "budget", None)
-    spending = {"stopped_by_budget": result.count("budget")} | (
+    spending = {"stopped_by_budget": result.stopped_by_budget} | (
         budget.metadata() if budget is not None else {}
     )
-    if result.retryable_failures:
-        # Everything that succeeded is already stored; failing the partition lets the
-        # gap-fill sensor come back for the rest, later. Not the step retry: these requests
-        # may have been billed, and the ledger's cap is what bounds how often they are paid.
-        raise dg.Failure(
-            allow_retries=False,
-            description=(
-                f"{len(result.retryable_failures)} look-alikes of {day} failed and will be "
-                "retried: "
-                + "; ".join(
-                    f"{r['source_id']}: {r['error']}" for r in result.retryable_failures[:5]
-                )
-            ),
-            metadata=metadata({"succeeded": result.count("succeeded"), **spending}),
-        )
+    # Photos that failed, alone or waiting, are outcomes, not a failed step: the day is
+    # materialized with everything made, and its checks say what is left.
     summary = look_alikes_summary(result, generator.name) | spending
     yield dg.Output(result.table, metadata=metadata(summary))
     yield from day_check_results(day, unsplash_images, store=store, db=db)
+
+
+def _open(resource: ImageGeneratorResource) -> ImageGenerator:
+    """The generator, or the step's one-line failure: a setting it cannot start with is
+    never retried; a blip (the database) is."""
+    try:
+        return resource.open()
+    except Exception as exc:
+        found = sort_failure(exc)
+        if found.happened in BLIPS:
+            raise
+        raise permanent_failure(
+            f"the image generator cannot start: {found.reason}", setting=True
+        ) from exc
 
 
 generated_images = build_generated_images()

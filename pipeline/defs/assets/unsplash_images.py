@@ -4,7 +4,7 @@ from typing import Any
 import dagster as dg
 
 from pipeline.defs.keys import PHOTOS_KEY
-from pipeline.defs.limits import API_STEP_RETRY, PHOTO_SOURCE_POOL
+from pipeline.defs.limits import API_STEP_RETRY, PHOTO_SOURCE_POOL, permanent_failure
 from pipeline.defs.metadata import metadata
 from pipeline.defs.partitions import DEFAULT_PARTITIONS
 from pipeline.defs.resources import (
@@ -50,7 +50,7 @@ def _unsplash_images(
         source = photo_source.open()
     except SourceConfigError as exc:
         # Set up wrongly: one line, and no step retry (it would fail the same way).
-        raise dg.Failure(description=str(exc), allow_retries=False) from None
+        raise permanent_failure(str(exc), setting=True) from None
     try:
         result = collect_day(
             day,

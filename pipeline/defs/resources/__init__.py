@@ -97,6 +97,9 @@ def _photo_source(settings: DoppelSettings) -> PhotoSourceResource:
 
 
 def _image_generator(settings: DoppelSettings) -> ImageGeneratorResource:
+    # A photo waits like a day does, and is left to a person after as many failures.
+    retry = {"retry_wait_minutes": settings.gap_retry_after_minutes,
+             "max_failures": settings.gap_max_attempts}  # fmt: skip
     if settings.generator == "openai":
         return OpenAIImagesResource(
             api_key=dg.EnvVar("OPENAI_API_KEY"),  # the key by name only, never its value
@@ -104,6 +107,7 @@ def _image_generator(settings: DoppelSettings) -> ImageGeneratorResource:
             concurrency=settings.remote_generation_concurrency,
             config=dumped(settings.openai),
             max_paid_attempts=settings.max_paid_attempts,
+            **retry,
         )
     if settings.generator == "img2img":
         return Img2ImgResource(
@@ -113,11 +117,14 @@ def _image_generator(settings: DoppelSettings) -> ImageGeneratorResource:
             # user:password by name only; absent when the server runs without --api-auth.
             auth=dg.EnvVar("DOPPEL_IMG2IMG_AUTH") if settings.img2img_auth else None,
             max_paid_attempts=settings.max_paid_attempts,
+            **retry,
         )
     if settings.generator == "style-transfer":
         return StyleTransferResource(
-            concurrency=settings.generation_concurrency, config=dumped(settings.style_transfer)
+            concurrency=settings.generation_concurrency,
+            config=dumped(settings.style_transfer),
+            **retry,
         )
     return PatchRemixResource(
-        concurrency=settings.generation_concurrency, config=dumped(settings.patch_remix)
+        concurrency=settings.generation_concurrency, config=dumped(settings.patch_remix), **retry
     )

@@ -1,5 +1,6 @@
 """The image generators as resources; each holds its library config whole (`config`)."""
 
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
@@ -7,6 +8,7 @@ from pydantic import Field
 
 from pipeline.defs.resources.config import config_field, config_of
 from pipeline.defs.resources.database import DatabaseResource
+from pipeline.lib.day.outcomes import PhotoRetry
 from pipeline.lib.generators import ImageGenerator
 from pipeline.lib.generators.img2img import Img2ImgConfig
 from pipeline.lib.generators.openai_config import OpenAIImagesConfig
@@ -15,12 +17,19 @@ from pipeline.lib.generators.style_transfer.settings import StyleSettings
 
 
 class ImageGeneratorResource(dg.ConfigurableResource):
-    """Draws the look-alikes; `concurrency` bounds the requests in flight within a day."""
+    """Draws the look-alikes; `concurrency` bounds the requests in flight within a day. A
+    photo that failed for a reason that may pass waits `retry_wait_minutes` (doubling) and
+    fails for good after `max_failures` in a row."""
 
     concurrency: int = 2
+    retry_wait_minutes: float = 30.0
+    max_failures: int = 3
 
     def open(self) -> ImageGenerator:
         raise NotImplementedError
+
+    def photo_retry(self) -> PhotoRetry:
+        return PhotoRetry(timedelta(minutes=self.retry_wait_minutes), self.max_failures)
 
 
 class PatchRemixResource(ImageGeneratorResource):

@@ -3,6 +3,7 @@ from typing import Any
 import dagster as dg
 
 from pipeline.defs.keys import table_folder
+from pipeline.defs.limits import permanent_failure
 from pipeline.defs.resources.storage import ObjectStoreResource
 from pipeline.lib.core.storage import ObjectNotFound
 from pipeline.lib.day.tables import TABLES_PREFIX, DayTable, decode_table, encode_table, table_key
@@ -49,7 +50,8 @@ class DayTableIOManager(dg.ConfigurableIOManager):
         try:
             return decode_table(self.store.open().get(key))
         except ObjectNotFound:
-            raise dg.Failure(
+            # It would be missing again on a step retry: say so at once, as the headline.
+            raise permanent_failure(
                 f"No table for {asset_key.to_user_string()} {partition}: materialize that "
                 "partition first."
             ) from None

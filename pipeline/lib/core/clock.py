@@ -54,3 +54,9 @@ def pinned(at: datetime | Clock) -> Iterator[None]:
 def not_after_now(when: datetime, now: datetime) -> datetime:
     """A stamp later than `now` is clock skew (another process, another host): treat it as now."""
     return min(when, now)
+
+
+def as_utc(when: datetime) -> datetime:
+    """A stored stamp as an aware UTC datetime (SQLite hands stamps back without a zone;
+    Doppel writes them all in UTC)."""
+    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)

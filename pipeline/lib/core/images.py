@@ -160,16 +160,36 @@ def content_type_for(fmt: str) -> str:
     return mime
 
 
-def resize_long_side(img: Image.Image, long_side: int) -> Image.Image:
-    """Lanczos resize so the longer side is `long_side` px, keeping the aspect ratio."""
-    if long_side < 1:
-        raise ValueError("long_side must be positive")
-    w, h = img.size
-    scale = long_side / max(w, h)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+def resize_long_side(img: Image.Image, long_side: int, *, min_short: int = 0) -> Image.Image:
+    """Lanczos resize to `fitted_size(img.size, long_side, min_short=min_short)`."""
+    size = fitted_size(img.size, long_side, min_short=min_short)
     if size == img.size:
         return img.copy()
     return img.resize(size, Image.Resampling.LANCZOS)
+
+
+def fitted_size(size: tuple[int, int], long_side: int, *, min_short: int = 0) -> tuple[int, int]:
+    """`size` scaled to a long side of `long_side` px, keeping its aspect ratio; unless its
+    short side would then be under `min_short` px: then scaled so the short side is
+    `min_short` (a 4000×200 panorama fitted to 512 with `min_short=32`: 640×32)."""
+    if long_side < 1:
+        raise ValueError("long_side must be positive")
+    w, h = size
+    scale = max(long_side / max(w, h), min_short / min(w, h))
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def crop_to_aspect(img: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """The centre of `img` with the aspect ratio of `size` (unchanged if it has it, to the
+    pixel)."""
+    w, h = img.size
+    target = size[0] / size[1]
+    cw, ch = (w, round(w / target)) if w / h < target else (round(h * target), h)
+    cw, ch = max(1, min(w, cw)), max(1, min(h, ch))
+    if abs(cw - w) <= 1 and abs(ch - h) <= 1:
+        return img
+    left, top = (w - cw) // 2, (h - ch) // 2
+    return img.crop((left, top, left + cw, top + ch))
 
 
 def _normalise_format(fmt: str) -> str:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
+from pipeline.lib.core.clock import as_utc
 from pipeline.lib.core.images import ImageError, decode_image
 from pipeline.lib.core.storage import ObjectNotFound, ObjectStore
 from pipeline.lib.day.tables import DayTable, photos_of_day
-from pipeline.lib.db import Database
+from pipeline.lib.db import Database, Outcome
 
 
 @dataclass
@@ -19,8 +20,10 @@ class DayAudit:
     unaccounted: list[str] = field(default_factory=list)
     # Stored objects that are missing or do not decode, as "source_id: key: reason".
     undecodable: list[str] = field(default_factory=list)
-    # Photos or look-alikes that did not succeed, with their recorded reasons.
+    # Photos or look-alikes that failed for good or were refused, with their reasons.
     failures: dict[str, str] = field(default_factory=dict)
+    # Look-alikes waiting for a retry: the reason, and from when they are asked again.
+    waiting: dict[str, str] = field(default_factory=dict)
 
 
 def audit_day(day: date, photos: DayTable, *, db: Database, store: ObjectStore) -> DayAudit:
@@ -41,7 +44,9 @@ def audit_day(day: date, photos: DayTable, *, db: Database, store: ObjectStore) 
         generation = photo.look_alike
         if generation is None:
             audit.unaccounted.append(photo.source_id)
-        elif generation.status != "succeeded":
+        elif generation.status == Outcome.WAITING:
+            audit.waiting[photo.source_id] = f"{generation.error} ({_when(generation.retry_at)})"
+        elif generation.status != Outcome.SUCCEEDED:
             audit.failures[photo.source_id] = f"look-alike {generation.status}: {generation.error}"
         else:
             _check_decodes(audit, photo.source_id, generation.object_key, store)
@@ -55,3 +60,9 @@ def _check_decodes(audit: DayAudit, source_id: str, key: str | None, store: Obje
         audit.undecodable.append(f"{source_id}: {key}: missing")
     except ImageError as exc:
         audit.undecodable.append(f"{source_id}: {key}: {exc}")
+
+
+def _when(retry_at: datetime | None) -> str:
+    if retry_at is None:
+        return "asked again by the next run"
+    return f"asked again from {as_utc(retry_at):%Y-%m-%d %H:%M} UTC"

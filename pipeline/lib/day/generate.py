@@ -2,8 +2,11 @@
 
 Each success is written to the object store (image, then a JSON sidecar with what it cost)
 and recorded in the database the moment it completes, so a crash loses nothing already
-paid for. A re-run skips finished and refused photos, adopts any stored result the
-database missed, and only calls the generator for what is left.
+paid for. Each failure is sorted once (`pipeline.lib.generators.failures.sort_failure`) and
+recorded as the photo's outcome with its one-line reason: refused or failed for good (never
+asked again by a run), or waiting for a retry, with when (`PhotoRetry`). A re-run skips
+photos with a final outcome, adopts any stored result the database missed, and only calls
+the generator for what is left.
 
 Each photo's `cost_usd` is what the ledger of billed requests says it cost, failed attempts
 included. After a permanent stop (bad key, no quota) the next run probes with one photo
@@ -29,8 +32,18 @@ from PIL import Image
 from sqlalchemy import select
 from threadpoolctl import threadpool_limits
 
-from pipeline.lib.core.images import ImageError, decode_image, encode_image
+from pipeline.lib.core import clock
+from pipeline.lib.core.clock import as_utc
+from pipeline.lib.core.images import (
+    MIN_SIDE,
+    ImageError,
+    crop_to_aspect,
+    decode_image,
+    encode_image,
+    fitted_size,
+)
 from pipeline.lib.core.storage import ObjectNotFound, ObjectStore
+from pipeline.lib.day.outcomes import PhotoRetry, settle
 from pipeline.lib.day.tables import (
     LOOK_ALIKE_FIELDS,
     LOOK_ALIKES,
@@ -38,7 +51,7 @@ from pipeline.lib.day.tables import (
     look_alikes_table,
     table,
 )
-from pipeline.lib.db import Database, LookAlike, Photo
+from pipeline.lib.db import Database, LookAlike, Outcome, Photo
 from pipeline.lib.generators import (
     Generation,
     GenerationError,
@@ -46,11 +59,10 @@ from pipeline.lib.generators import (
     ImageGenerator,
     LoadedPhoto,
 )
+from pipeline.lib.generators.failures import sort_failure
 from pipeline.lib.generators.ledger import Ledger
 
 log = logging.getLogger(__name__)
-
-DONE = ("succeeded", "refused")
 
 
 class Compare(Protocol):
@@ -73,17 +85,15 @@ class DayLookAlikes:
     generator_calls: int = 0
     reused: int = 0
     adopted: int = 0
+    stopped_by_budget: int = 0  # photos this run left waiting for the daily budget
+    not_due: int = 0  # photos waiting for a retry whose time has not come
 
     @property
     def rows(self) -> tuple[dict[str, Any], ...]:
         return self.table.rows
 
-    def count(self, status: str) -> int:
-        return sum(1 for row in self.rows if row["status"] == status)
-
-    @property
-    def retryable_failures(self) -> list[dict[str, Any]]:
-        return [r for r in self.rows if r["status"] not in DONE and r["retryable"]]
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for row in self.rows if row["status"] == outcome)
 
 
 def look_alike_key(day: date, photo: Photo, suffix: str) -> str:
@@ -107,7 +117,12 @@ def generate_day(
     concurrency: int = 2,
     compare: Compare | None = None,
     ledger: Ledger | None = None,
+    retry: PhotoRetry | None = None,
+    waiting_now: bool = False,
 ) -> DayLookAlikes:
+    """The day's look-alikes: made, or each photo's failure recorded. A photo waiting for a
+    retry is asked for again once its time has come, or at once with `waiting_now` (a person
+    asked: `doppel run`); never within seconds by a step retry."""
     ids = list(photo_ids)
     result = DayLookAlikes(day, table(LOOK_ALIKES, day.isoformat(), []))
     with db.session() as session:
@@ -122,35 +137,36 @@ def generate_day(
     todo: list[Photo] = []
     for photo in photos:
         done = photo.look_alike
-        if done is not None and done.status in DONE and _still_stored(done, store):
-            if done.status == "succeeded" and compare is not None and _outdated(done.comparisons):
+        if done is not None and done.status == Outcome.SUCCEEDED and _still_stored(done, store):
+            if compare is not None and _outdated(done.comparisons):
                 _backfill_comparisons(photo, done, store, db, compare)
+            result.reused += 1
+        elif done is not None and done.status == Outcome.REFUSED:
             result.reused += 1
         elif _adopt_sidecar(day, photo, store, db):
             result.adopted += 1
+        elif done is not None and done.status == Outcome.FAILED:
+            result.reused += 1  # for good: only `doppel retry` makes it wait again
+        elif done is not None and not waiting_now and not _due(done):
+            result.not_due += 1
         else:
             todo.append(photo)
+    retry = retry or PhotoRetry()
+    one = _PhotoWork(day, generator, store, db, compare, ledger, retry, threading.Event())
 
     if todo:
         log.info("%s: generating %d look-alikes with %s", day, len(todo), generator.name)
-    stopped = threading.Event()  # set at the first permanent failure: start nothing more
     try:
         if todo and ledger is not None and ledger.last_stop(generator.name) is not None:
             log.info("%s: the last request was refused for good; probing with one photo", day)
-            probe = todo.pop(0)
-            result.generator_calls += _generate_one(
-                day, probe, generator, store, db, compare, stopped
-            )
+            result.generator_calls += one(todo.pop(0))
         workers = max(1, min(concurrency, len(todo)))
         # Photos already run in parallel; BLAS threads inside each would oversubscribe the
         # cores (measured: 44 s instead of 33 s for `make run` on 2 cores).
         blas = threadpool_limits(1, user_api="blas") if workers > 1 else nullcontext()
         pool = ThreadPoolExecutor(max_workers=workers)
         with blas:
-            futures = [
-                pool.submit(_generate_one, day, photo, generator, store, db, compare, stopped)
-                for photo in todo
-            ]
+            futures = [pool.submit(one, photo) for photo in todo]
             try:
                 pending = set(futures)
                 while pending:
@@ -161,17 +177,19 @@ def generate_day(
                         result.generator_calls += future.result()
             except GeneratorUnavailable:
                 # Photos not yet started are cancelled; those in flight finish and are kept.
-                stopped.set()
+                one.stopped.set()
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
             except Exception:
-                pool.shutdown(wait=True)  # a bug in one photo: the others still finish
+                # A record the database could not take (a blip): the others still finish,
+                # then the step fails and its retry goes on from what was recorded.
+                pool.shutdown(wait=True)
                 raise
             except BaseException:
                 # An interrupt (Ctrl-C, SIGTERM; Dagster raises its own BaseException): don't
                 # wait for requests in flight (up to their timeout); their ledger rows stay
                 # pending, which counts them as billed.
-                stopped.set()
+                one.stopped.set()
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
             pool.shutdown(wait=True)
@@ -180,60 +198,106 @@ def generate_day(
             _record_costs(ledger, [photo.id for photo in photos], db)
 
     result.table = look_alikes_table(db, day, ids)
+    result.stopped_by_budget = one.stopped_by_budget
     return result
 
 
-def _generate_one(
-    day: date,
-    photo: Photo,
-    generator: ImageGenerator,
-    store: ObjectStore,
-    db: Database,
-    compare: Compare | None,
-    stopped: threading.Event,
-) -> int:
-    """Generate, store and record one look-alike. Returns 1 if the generator was called."""
-    if stopped.is_set():
-        return 0
-    try:
-        data = store.get(photo.object_key or "")
-        original = decode_image(data)
-    except (ObjectNotFound, ImageError) as exc:
-        _record_failure(photo, generator.name, f"stored original unusable: {exc}", False, db)
-        return 0
-    loaded = LoadedPhoto(
-        image=original,
-        data=data,
-        content_type=photo.content_type or "application/octet-stream",
-        seed=seed_for(photo),
-        description=photo.description or photo.title,
-        name=photo.source_id,
-        photo_id=photo.id,
-    )
-    started = time.monotonic()
-    try:
-        generation = generator.generate(loaded)
-    except GeneratorUnavailable as exc:
-        stopped.set()
-        _record_failure(photo, generator.name, str(exc), True, db)
-        raise
-    except GenerationError as exc:
-        log.warning("%s: %s %s: %s", day, photo.source_id, exc.kind, exc)
-        _record_failure(photo, generator.name, str(exc), exc.retryable, db, status=exc.kind)
+class _PhotoWork:
+    """Makes, stores and records one photo's look-alike, or records its sorted failure;
+    called from the day's worker threads."""
+
+    def __init__(
+        self,
+        day: date,
+        generator: ImageGenerator,
+        store: ObjectStore,
+        db: Database,
+        compare: Compare | None,
+        ledger: Ledger | None,
+        retry: PhotoRetry,
+        stopped: threading.Event,  # set at the first permanent stop: start nothing more
+    ):
+        self.day, self.generator, self.store, self.db = day, generator, store, db
+        self.compare, self.ledger, self.retry, self.stopped = compare, ledger, retry, stopped
+        self.stopped_by_budget = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, photo: Photo) -> int:
+        """Returns 1 if the generator was called."""
+        if self.stopped.is_set():
+            return 0
+        try:
+            loaded = self._load(photo)
+        except Exception as exc:
+            self._record_failure(photo, exc)
+            return 0
+        started = time.monotonic()
+        try:
+            generation = self.generator.generate(loaded)
+            if generation.seconds is None:
+                generation.seconds = round(time.monotonic() - started, 3)
+            generation.image = with_aspect_of(generation.image, loaded.image.size)
+            record = _store_generation(self.day, photo, generation, loaded.seed, self.store)
+            if self.compare is not None:
+                record["comparisons"] = _safe_compare(
+                    self.compare, loaded.image, generation.image, photo, generation.quality
+                )
+            _record_success(photo, record, self.db)
+        except GeneratorUnavailable as exc:
+            self.stopped.set()
+            self._record_failure(photo, exc)
+            raise
+        except Exception as exc:  # sorted and recorded: the rest of the day carries on
+            self._record_failure(photo, exc)
         return 1
-    except Exception as exc:  # a generator bug must not lose the rest of the day
-        log.exception("%s: generator crashed on %s", day, photo.source_id)
-        _record_failure(photo, generator.name, f"{type(exc).__name__}: {exc}", True, db)
-        return 1
-    if generation.seconds is None:
-        generation.seconds = round(time.monotonic() - started, 3)
-    record = _store_generation(day, photo, generation, loaded.seed, store)
-    if compare is not None:
-        record["comparisons"] = _safe_compare(
-            compare, original, generation.image, photo, generation.quality
+
+    def _load(self, photo: Photo) -> LoadedPhoto:
+        try:
+            data = self.store.get(photo.object_key or "")
+            original = decode_image(data)
+        except (ObjectNotFound, ImageError) as exc:
+            raise GenerationError(
+                f"the stored photo is unusable: {exc}", happened="original_unusable"
+            ) from exc
+        return LoadedPhoto(
+            image=original,
+            data=data,
+            content_type=photo.content_type or "application/octet-stream",
+            seed=seed_for(photo),
+            description=photo.description or photo.title,
+            name=photo.source_id,
+            photo_id=photo.id,
         )
-    _record_success(photo, record, db)
-    return 1
+
+    def _record_failure(self, photo: Photo, exc: BaseException) -> None:
+        """Record the failure as the photo's outcome; a database that cannot take even this
+        raises, and the step fails (a blip, for the step retry)."""
+        found = sort_failure(exc)
+        if found.happened == "over_budget":
+            with self._lock:
+                self.stopped_by_budget += 1
+        # Read before the row is locked for writing: SQLite allows one writer at a time.
+        waits = found.outcome is Outcome.WAITING and found.the_photos
+        slots_left = self.ledger.slots_left(photo.id) if waits and self.ledger else None
+        with self.db.session() as session:
+            row = _row_of(session, photo)
+            outcome, reason, retry_at, failures = settle(
+                photo, row.transient_failures or 0, found, slots_left, self.retry
+            )
+            row.status, row.error, row.retry_at = outcome, reason[:2000], retry_at
+            row.transient_failures = failures
+            row.generator, row.object_key = self.generator.name, None
+        log.warning("%s: %s %s: %s", self.day, photo.source_id, outcome, reason)
+
+
+def with_aspect_of(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """The look-alike with the photo's aspect ratio, at least `MIN_SIDE` px across: a
+    remote server answers in its own sizes, so the centre of its picture is kept."""
+    image = crop_to_aspect(image, size)
+    if min(image.size) < MIN_SIDE:  # from the photo's size: a crop 1 px high has no ratio
+        shape = fitted_size(size, max(image.size), min_short=MIN_SIDE)
+        image = image.resize(shape, Image.Resampling.LANCZOS)
+    return image
 
 
 def _store_generation(
@@ -287,9 +351,18 @@ def _outdated(comparisons: dict[str, Any] | None) -> bool:
     return comparisons is None or not {"original", "semantic_similarity"} <= comparisons.keys()
 
 
+def _due(row: LookAlike) -> bool:
+    """A waiting photo's time has come (or it has none)."""
+    return (
+        row.status != Outcome.WAITING
+        or row.retry_at is None
+        or (as_utc(row.retry_at) <= clock.utc_now())
+    )
+
+
 def _still_stored(row: LookAlike, store: ObjectStore) -> bool:
     key = row.object_key
-    return row.status != "succeeded" or (key is not None and key != "" and store.exists(key))
+    return key is not None and key != "" and store.exists(key)
 
 
 def _safe_compare(
@@ -301,8 +374,9 @@ def _safe_compare(
 ) -> dict[str, Any] | None:
     try:
         return compare(original, generated, receipt=receipt)
-    except Exception:  # comparisons are extras; they must never cost a paid image
-        log.exception("comparisons failed for %s", photo.source_id)
+    except Exception as exc:  # comparisons are extras; they must never cost a paid image
+        log.warning("comparisons failed for %s: %s", photo.source_id, sort_failure(exc).reason)
+        log.debug("comparisons failed for %s", photo.source_id, exc_info=True)
         return None
 
 
@@ -325,40 +399,25 @@ def _backfill_comparisons(
             stored.comparisons = comparisons
 
 
-def _upsert(photo: Photo, db: Database, **values: Any) -> None:
-    with db.session() as session:
-        row = session.scalars(select(LookAlike).where(LookAlike.photo_id == photo.id)).one_or_none()
-        if row is None:
-            row = LookAlike(photo_id=photo.id, attempts=0)
-            session.add(row)
-        row.attempts = (row.attempts or 0) + 1
-        for name, value in values.items():
-            setattr(row, name, value)
+def _row_of(session: Any, photo: Photo) -> LookAlike:
+    """The photo's look-alike row (made if missing), counting one more attempt."""
+    row = session.scalars(select(LookAlike).where(LookAlike.photo_id == photo.id)).one_or_none()
+    if row is None:
+        row = LookAlike(photo_id=photo.id, attempts=0, transient_failures=0)
+        session.add(row)
+    row.attempts = (row.attempts or 0) + 1
+    return row
 
 
 def _record_success(photo: Photo, record: dict[str, Any], db: Database) -> None:
     fields = {k: v for k, v in record.items() if k in LOOK_ALIKE_FIELDS}
-    _upsert(photo, db, status="succeeded", retryable=False, error=None, **fields)
-
-
-def _record_failure(
-    photo: Photo,
-    generator: str,
-    error: str,
-    retryable: bool,
-    db: Database,
-    *,
-    status: str = "failed",
-) -> None:
-    _upsert(
-        photo,
-        db,
-        status=status,
-        retryable=retryable,
-        error=error[:2000],
-        generator=generator,
-        object_key=None,
-    )
+    with db.session() as session:
+        row = _row_of(session, photo)
+        row.status, row.error, row.retry_at, row.transient_failures = (
+            Outcome.SUCCEEDED, None, None, 0,
+        )  # fmt: skip
+        for name, value in fields.items():
+            setattr(row, name, value)
 
 
 def _record_costs(ledger: Ledger, photo_ids: list[int], db: Database) -> None:

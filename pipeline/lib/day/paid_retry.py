@@ -1,8 +1,10 @@
-"""`doppel retry DAY [--photo ID]`: a person lets failed photos be paid for again.
+"""`doppel retry DAY [--photo ID]`: a person asks again for photos that failed.
 
-A photo that used its paid attempts (DOPPEL_MAX_PAID_ATTEMPTS) is never sent again by a
-run, a step retry or the sensor. Lifting the cap is a ledger row of its own (who asked is
-the only thing that may open a new round), and the photo's row becomes retryable again.
+A photo that failed for good (its paid attempts used, too many failures in a row, an input
+the generator could not take) is never asked for again by a run, a step retry or the
+sensor; `doppel retry` makes it wait for the next run again, with a fresh count of failures
+in a row. Lifting the paid cap is a ledger row of its own (who asked is the only thing that
+may open a new round). Refused photos are asked again only when named with --photo.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from datetime import date
 
 from sqlalchemy import select
 
-from pipeline.lib.db import Database, LookAlike, Photo
+from pipeline.lib.db import Database, LookAlike, Outcome, Photo
 from pipeline.lib.generators.ledger import Ledger
 
 
@@ -31,19 +33,21 @@ def lift_paid_cap(
         rows = session.execute(
             select(Photo, LookAlike)
             .join(LookAlike, LookAlike.photo_id == Photo.id)
-            .where(Photo.day == when, LookAlike.status != "succeeded")
+            .where(Photo.day == when, LookAlike.status != Outcome.SUCCEEDED)
             .order_by(Photo.rank)
         ).all()
         chosen = [
             (record, look_alike)
             for record, look_alike in rows
-            if photo is None or photo in (str(record.id), record.source_id)
+            if (photo is None and look_alike.status != Outcome.REFUSED)
+            or photo in (str(record.id), record.source_id)
         ]
         if not chosen:
             which = f"photo {photo!r}" if photo else "photo"
             raise RetryRefused(f"no failed {which} on {day}: nothing to retry")
         for _, look_alike in chosen:
-            look_alike.retryable = True
+            look_alike.status, look_alike.retry_at = Outcome.WAITING, None
+            look_alike.transient_failures = 0
         ids = [record.id for record, _ in chosen]
         names = [record.source_id for record, _ in chosen]
     reason = f"doppel retry {day}" + (f" --photo {photo}" if photo else "")

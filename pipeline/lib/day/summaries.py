@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from pipeline.lib.db import Outcome
+
 if TYPE_CHECKING:
     from pipeline.lib.day.audit import DayAudit
     from pipeline.lib.day.collect import DayCollection
@@ -101,15 +103,13 @@ def photo_counts(result: DayCollection) -> Summary:
 
 
 def look_alikes_summary(result: DayLookAlikes, generator: str) -> Summary:
-    """A day's look-alikes: what `generated_images` reports."""
+    """A day's look-alikes: what `generated_images` reports, a count for each outcome."""
     cost = sum(r["cost_usd"] or 0.0 for r in result.rows)
     models = sorted({r["model"] for r in result.rows if r.get("model")})
     return {
         "generator": generator,
         "models": ", ".join(models),
-        "succeeded": result.count("succeeded"),
-        "failed": result.count("failed"),
-        "refused": result.count("refused"),
+        **{str(outcome): result.count(outcome) for outcome in Outcome},
         "generator_calls_this_run": result.generator_calls,
         "reused": result.reused + result.adopted,
         "cost_usd": round(cost, 4),
@@ -117,10 +117,30 @@ def look_alikes_summary(result: DayLookAlikes, generator: str) -> Summary:
     }
 
 
+def audit_descriptions(audit: DayAudit) -> dict[str, str]:
+    """Each check's result in one line, by check name (the UI lists it per day)."""
+
+    def named(items: Mapping[str, str] | Sequence[str], what: str) -> str:
+        names = list(items)
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        return f"{len(names)} {what}: {shown}"
+
+    waiting = named(audit.waiting, "photo(s) waiting for a retry") if audit.waiting else ""
+    failed = named(audit.failures, "failed for good or refused") if audit.failures else ""
+    return {
+        "every_photo_accounted_for": named(audit.unaccounted, "photo(s) with no outcome")
+        if audit.unaccounted else f"all {audit.photos} photos have an outcome",
+        "stored_images_decode": named(audit.undecodable, "stored image(s) missing or broken")
+        if audit.undecodable else "every stored image decodes",
+        "no_photo_waiting": "; ".join(p for p in (waiting, failed) if p)
+        or "no photo waits or failed",
+    }  # fmt: skip
+
+
 def audit_summaries(audit: DayAudit) -> dict[str, Summary]:
     """Each check's report, by check name."""
     return {
         "every_photo_accounted_for": {"photos": audit.photos, "unaccounted": audit.unaccounted},
         "stored_images_decode": {"problems": audit.undecodable},
-        "no_failed_photos": {"failures": audit.failures},
+        "no_photo_waiting": {"waiting": audit.waiting, "failures": audit.failures},
     }

@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from sqlalchemy import case, func, select
 
+from pipeline.lib.core.clock import as_utc
 from pipeline.lib.db import Database, DaySource, LookAlike, Photo, photo_is_used
 
 TABLES_PREFIX = "tables"
@@ -75,7 +76,7 @@ PHOTOS = Schema(
 LOOK_ALIKES = Schema(
     "look_alikes",
     (
-        ("photo_id", "int"), ("source_id", "str"), ("status", "str"), ("retryable", "bool"),
+        ("photo_id", "int"), ("source_id", "str"), ("status", "str"), ("retry_at", "str"),
         ("error", "str"), ("attempts", "int"), ("generator", "str"), ("model", "str"),
         ("strategy", "str"), ("prompt", "str"), ("seed", "int"), ("object_key", "str"),
         ("content_type", "str"), ("width", "int"), ("height", "int"), ("sha256", "str"),
@@ -163,6 +164,8 @@ def _photo_values(photo: Photo) -> dict[str, Any]:
 
 def _look_alike_values(look_alike: LookAlike) -> dict[str, Any]:
     values = {name: getattr(look_alike, name) for name in LOOK_ALIKE_FIELDS}
+    if look_alike.retry_at is not None:
+        values["retry_at"] = as_utc(look_alike.retry_at).isoformat()
     return values | {"photo_id": look_alike.photo_id, "source_id": look_alike.photo.source_id}
 
 

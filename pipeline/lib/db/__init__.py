@@ -6,6 +6,7 @@ from pipeline.lib.db.models import (
     BilledRequest,
     DaySource,
     LookAlike,
+    Outcome,
     Photo,
     photo_is_used,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "Database",
     "DaySource",
     "LookAlike",
+    "Outcome",
     "Photo",
     "photo_is_used",
 ]

@@ -10,11 +10,11 @@ behaviour; the mapping below is the one place the two vocabularies meet."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
-    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -111,9 +111,29 @@ def photo_is_used() -> ColumnElement[bool]:
     return and_(Photo.status == "stored", Photo.download_tracked_at.is_not(None))
 
 
+class Outcome(StrEnum):
+    """Where a photo's look-alike stands: the values of `LookAlike.status`.
+
+    Every error is sorted into one of these in one place
+    (`pipeline.lib.generators.failures.sort_failure`)."""
+
+    SUCCEEDED = "succeeded"  # made and stored
+    REFUSED = "refused"  # the generator's safety system declined the photo: final
+    FAILED = "failed"  # failed for good, `error` says why; only `doppel retry` asks again
+    WAITING = "waiting"  # failed for a reason that may pass: asked again from `retry_at`
+
+    @property
+    def final(self) -> bool:
+        """Nothing more will happen to it unless a person asks (`doppel retry`)."""
+        return self in FINAL_OUTCOMES
+
+
+FINAL_OUTCOMES = frozenset({Outcome.SUCCEEDED, Outcome.REFUSED, Outcome.FAILED})
+
+
 class LookAlike(Base):
     """The look-alike of one photo (one-to-one), or why there is none (table
-    `generated_images`)."""
+    `generated_images`): its `Outcome` in `status`, the one-line reason in `error`."""
 
     __tablename__ = "generated_images"
 
@@ -121,10 +141,12 @@ class LookAlike(Base):
     photo_id: Mapped[int] = mapped_column(
         "inspiration_id", ForeignKey("inspiration_images.id", ondelete="CASCADE"), unique=True
     )
-    # succeeded | failed | refused | budget
-    status: Mapped[str] = mapped_column(String(16))
-    retryable: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16))  # an `Outcome`
     error: Mapped[str | None] = mapped_column(Text)
+    # Waiting only: not asked again before this (a backoff, the next day's budget).
+    retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Failures that may pass, in a row: at the cap the photo fails for good.
+    transient_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
     generator: Mapped[str] = mapped_column(String(32))

@@ -69,7 +69,8 @@ class DailyBudget:
         self._lock = threading.Lock()
 
     def reserve(self, estimate_usd: float) -> Reservation:
-        """Set `estimate_usd` aside or raise `GenerationError(kind="budget")`."""
+        """Set `estimate_usd` aside or raise `GenerationError` "over_budget" (asking again
+        makes sense from the next UTC day)."""
         estimate_usd = max(0.0, estimate_usd)
         with self._lock:
             committed = self._spent + self._reserved
@@ -85,8 +86,8 @@ class DailyBudget:
             f"daily budget reached: ${spent:.4f} of ${self.cap_usd:.2f} spent today (UTC) and "
             f"this request may cost ${estimate_usd:.4f}; it is retried on a later day's run, or "
             "raise DOPPEL_OPENAI_DAILY_BUDGET_USD",
-            kind="budget",
-            retryable=True,
+            happened="over_budget",
+            retry_at=day_bounds(clock.utc_now())[1],
         )
 
     def _close(self, reserved: float, spent: float) -> None:

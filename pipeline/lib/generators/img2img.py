@@ -146,8 +146,8 @@ class Img2ImgGenerator:
         body = self._json_of(response)
         images = body.get("images")
         if not isinstance(images, list) or not images:
-            raise GenerationError("the img2img server returned no image", retryable=True)
-        image = image_from_base64(images[0], origin="the img2img server")
+            raise GenerationError("the img2img server returned no image", happened="unusable_reply")
+        image = image_from_base64(images[0], origin="the img2img server", asked=(width, height))
         info, info_error = _info_of(body.get("info"))
         details = {k: info[k] for k in INFO_KEYS if k in info}
         if info_error:
@@ -183,49 +183,55 @@ class Img2ImgGenerator:
         if happened == "not_sent":
             return GeneratorUnavailable(
                 f"cannot connect to the img2img server at {url} ({detail}, {count}); start it "
-                "with --api or fix DOPPEL_IMG2IMG_BASE_URL"
+                "with --api or fix DOPPEL_IMG2IMG_BASE_URL",
+                happened=happened,
             )
         if happened in ("bad_key", "forbidden"):
             return GeneratorUnavailable(
                 f"the img2img server refused the credentials ({detail}); set "
-                "DOPPEL_IMG2IMG_AUTH=user:password as given to --api-auth"
+                "DOPPEL_IMG2IMG_AUTH=user:password as given to --api-auth",
+                happened=happened,
             )
         if happened == "model_not_found":
             return GeneratorUnavailable(
                 f"the img2img server cannot serve {ROUTE} ({detail}); start it with --api and "
-                "check DOPPEL_IMG2IMG_SAMPLER / DOPPEL_IMG2IMG_CHECKPOINT"
+                "check DOPPEL_IMG2IMG_SAMPLER / DOPPEL_IMG2IMG_CHECKPOINT",
+                happened=happened,
             )
         if failure.disposition is Disposition.STOP_DAY:
             return GeneratorUnavailable(
                 f"the img2img server rejects every request like this one ({detail}); check "
-                "DOPPEL_IMG2IMG_*"
+                "DOPPEL_IMG2IMG_*",
+                happened=happened,
             )
         if happened == "bad_photo":
-            return GenerationError(f"the img2img server lost the photo ({detail})",
-                                   retryable=False)  # fmt: skip
+            return GenerationError(
+                f"the img2img server lost the photo ({detail})", happened=happened
+            )
         billed = "; it may have been billed, so it is not sent again now (a later run may, " \
             "within the cap)"  # fmt: skip
         if happened == "unusable_reply":
-            return GenerationError(f"the img2img server sent {detail}{billed}", retryable=True)
+            return GenerationError(f"the img2img server sent {detail}{billed}", happened=happened)
         if happened == "timeout_after_send":
             return GenerationError(
                 f"the img2img server did not answer within {self.config.timeout_s:g}s "
                 f"({detail}){billed}; raise DOPPEL_IMG2IMG_TIMEOUT_S if it is busy",
-                retryable=True,
+                happened=happened,
             )
         if failure.disposition is Disposition.BILLED:
-            return GenerationError(f"the img2img server cut its answer short ({detail}){billed}",
-                                   retryable=True)  # fmt: skip
+            return GenerationError(
+                f"the img2img server cut its answer short ({detail}){billed}", happened=happened
+            )
         if happened == "reset_before_reply":
             return GenerationError(
                 f"the img2img server dropped the connection ({detail}, {count}); retried on "
                 "the next run",
-                retryable=True,
+                happened=happened,
             )
         return GenerationError(
             f"the img2img server failed ({detail}) after {count} (none billed); retried on "
             "the next run",
-            retryable=True,
+            happened=happened,
         )
 
     @staticmethod
@@ -236,16 +242,18 @@ class Img2ImgGenerator:
             raise GenerationError(
                 f"the img2img server answered with malformed JSON ({type(exc).__name__}); "
                 "retried on a later run, within the cap",
-                retryable=True,
+                happened="unusable_reply",
             ) from None
         if not isinstance(body, dict):
-            raise GenerationError("the img2img server answered with unexpected JSON",
-                                  retryable=True)  # fmt: skip
+            raise GenerationError(
+                "the img2img server answered with unexpected JSON", happened="unusable_reply"
+            )
         return body
 
 
 def output_size(size: tuple[int, int], long_side: int) -> tuple[int, int]:
-    """The photo's aspect ratio at `long_side`, both sides multiples of 64 (what SD wants)."""
+    """The photo's aspect ratio at `long_side`, both sides multiples of 64 (what SD wants),
+    so at least 64; the look-alike is cropped to the photo's exact aspect ratio after."""
     width, height = size
     scale = long_side / max(width, height)
     return (max(64, round(width * scale / 64) * 64), max(64, round(height * scale / 64) * 64))

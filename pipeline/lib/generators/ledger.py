@@ -39,7 +39,7 @@ class PaidAttemptCapReached(GenerationError):
     """The photo has used all its paid attempts; only `doppel retry` lets it try again."""
 
     def __init__(self, message: str):
-        super().__init__(message, kind="failed", retryable=False)
+        super().__init__(message, happened="paid_cap_reached")
 
 
 @dataclass(frozen=True)
@@ -192,7 +192,7 @@ class Ledger:
         if row is None or row.outcome != "rejected":
             return None
         when = row.completed_at
-        return when if when.tzinfo else when.replace(tzinfo=UTC)
+        return clock.as_utc(when)
 
     # The cap
 
@@ -227,6 +227,10 @@ class Ledger:
                 )
             )
         return int(count or 0)
+
+    def slots_left(self, photo_id: int) -> int:
+        """Paid attempts the photo may still make before `doppel retry` lifts its cap."""
+        return max(0, self.max_paid_attempts - self.paid_attempts(photo_id))
 
     @staticmethod
     def _round(session: Any, photo_id: int) -> int:

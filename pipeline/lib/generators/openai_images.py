@@ -221,7 +221,7 @@ class OpenAIImagesGenerator:
                 f"OpenAI answered with non-JSON content ({_snippet(response)}); check "
                 "DOPPEL_OPENAI_BASE_URL points at an OpenAI-compatible API. It was billed, "
                 "so it is not sent again now (a later run may, within the cap).",
-                retryable=True,
+                happened="unusable_reply",
             )
         cfg = self.config
         usage = response.usage.model_dump(exclude_none=True) if response.usage else None
@@ -238,7 +238,7 @@ class OpenAIImagesGenerator:
             raise GenerationError(
                 "OpenAI returned no image (empty `data`); it was billed, so it is not sent "
                 "again now (a later run may, within the cap)",
-                retryable=True,
+                happened="unusable_reply",
             )
         image = image_from_base64(getattr(data[0], "b64_json", None), origin="OpenAI")
         return image, cost, usage, request_id
@@ -251,7 +251,7 @@ class OpenAIImagesGenerator:
             raise GenerationError(
                 f"the describe step answered with non-JSON content ({_snippet(completion)}); "
                 "retried on the next run",
-                retryable=True,
+                happened="unusable_reply",
             )
         usage = completion.usage.model_dump(exclude_none=True) if completion.usage else None
         cost = paid.billed(
@@ -261,19 +261,22 @@ class OpenAIImagesGenerator:
         )
         choices = completion.choices if isinstance(completion.choices, list) else []
         if not choices:
-            raise GenerationError("the describe step returned no choices", retryable=True)
+            raise GenerationError(
+                "the describe step returned no choices", happened="unusable_reply"
+            )
         choice = choices[0]
         refusal = getattr(choice.message, "refusal", None)
         if refusal or choice.finish_reason == "content_filter":
             raise GenerationError(
                 "the vision model refused to describe the photo: "
                 f"{_clean_text(self._redact(str(refusal or 'content filter')), 300)}",
-                kind="refused",
-                retryable=False,
+                happened="refused",
             )
         text = _clean_text(choice.message.content, 2000)
         if not text:
-            raise GenerationError("the describe step returned an empty description", retryable=True)
+            raise GenerationError(
+                "the describe step returned an empty description", happened="unusable_reply"
+            )
         return text, cost, usage
 
     # Sending, and naming what went wrong (the table is pipeline.lib.generators.failures)
@@ -324,31 +327,33 @@ class OpenAIImagesGenerator:
         happened, problem = failure.happened, failure.detail
         disposition = failure.disposition
         if disposition is Disposition.STOP_DAY:
-            return GeneratorUnavailable(_stop_message(happened, problem))
+            return GeneratorUnavailable(_stop_message(happened, problem), happened=happened)
         if happened == "refused":
-            return GenerationError(f"refused by OpenAI's safety system ({problem})",
-                                   kind="refused", retryable=False)  # fmt: skip
+            return GenerationError(
+                f"refused by OpenAI's safety system ({problem})", happened=happened
+            )
         if disposition is Disposition.BAD_INPUT:
-            return GenerationError(f"OpenAI could not use this photo ({problem})",
-                                   retryable=False)  # fmt: skip
+            return GenerationError(
+                f"OpenAI could not use this photo ({problem})", happened=happened
+            )
         if happened == "unusable_reply":
             return GenerationError(
                 f"OpenAI {what} answered with {problem}; it was billed, so it is not sent "
                 "again now (a later run may, within the cap)",
-                retryable=True,
+                happened=happened,
             )
         if happened == "sent_outcome_unknown":
-            return GenerationError(f"OpenAI {what} failed: {problem}", retryable=True)
+            return GenerationError(f"OpenAI {what} failed: {problem}", happened=happened)
         if disposition is Disposition.BILLED:
             return GenerationError(
                 f"OpenAI {what}: {problem}; the server may have finished and billed it, so it "
                 "is not sent again now (a later run may, within the cap)",
-                retryable=True,
+                happened=happened,
             )
         count = "1 try" if tries == 1 else f"{tries} tries"
         return GenerationError(
             f"OpenAI {what}: {problem}, after {count} (none billed); retried on the next run",
-            retryable=True,
+            happened=happened,
         )
 
     def _describe(self, exc: openai.APIStatusError) -> str:

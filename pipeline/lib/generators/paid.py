@@ -123,7 +123,7 @@ class PaidRequests:
         estimate: float,
     ) -> PaidRequest:
         """Budget first (cheap, in memory), then the ledger row, both before sending."""
-        hold = self.budget.reserve(estimate)  # raises GenerationError(kind="budget")
+        hold = self.budget.reserve(estimate)  # raises GenerationError "over_budget"
         if self.ledger is None or photo_id is None:
             return PaidRequest(hold, None, None)
         try:

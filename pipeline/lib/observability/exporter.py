@@ -90,7 +90,7 @@ class Families:
         )
         self.generations = CounterMetricFamily(
             "doppel_generations",
-            "Look-alikes by generator and status (succeeded, failed, refused, budget).",
+            "Look-alikes by generator and outcome (succeeded, refused, failed, waiting).",
             labels=["generator", "status"],
         )
         self.latency = HistogramMetricFamily(

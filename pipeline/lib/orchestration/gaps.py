@@ -2,7 +2,10 @@
 
 A day needs one when any of its assets is missing or failed, nothing is running for it, the
 daily schedule has had its chance at it, and its failed attempts are under the cap and far
-enough in the past. Every day gets a decision with a reason, so a skipped tick can say why.
+enough in the past. A day that is made but has photos waiting for a retry needs its
+look-alikes asked for again once the first of them is due; a photo that failed for good is
+never asked for again. Every day gets a decision with a reason, so a skipped tick can say
+why.
 """
 
 from __future__ import annotations
@@ -37,6 +40,16 @@ class DayHistory:
 
 
 @dataclass(frozen=True)
+class Waiting:
+    """A made day's photos waiting for a retry: how many, the asset that makes them again,
+    and when the first is due (None: now)."""
+
+    photos: int
+    asset: str
+    due_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class GapPolicy:
     max_attempts: int = 3
     # Wait after the n-th failed attempt: retry_after * 2**(n-1), so a long outage is not
@@ -59,6 +72,7 @@ class DayDecision:
     backfill: bool
     reason: str
     kind: Literal["gap", "done", "in_progress", "scheduled", "capped", "cooling_down"]
+    assets: tuple[str, ...] = ()  # the assets to backfill; empty: every one
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,14 @@ class GapReport:
     @property
     def days_to_backfill(self) -> list[str]:
         return [d.day for d in self.decisions if d.backfill]
+
+    def days_by_asset(self, assets: Sequence[str]) -> dict[str, list[str]]:
+        """The days to backfill for each of `assets` (labels); assets with none left out."""
+        found = {
+            asset: [d.day for d in self.decisions if d.backfill and asset in (d.assets or assets)]
+            for asset in assets
+        }
+        return {asset: days for asset, days in found.items() if days}
 
     def of_kind(self, kind: str) -> list[DayDecision]:
         return [d for d in self.decisions if d.kind == kind]
@@ -98,20 +120,36 @@ def find_gaps(
     now: datetime,
     policy: GapPolicy,
     generator_stopped_at: datetime | None = None,
+    waiting: Mapping[str, Waiting] | None = None,
 ) -> GapReport:
     """Decide for each day (oldest first) whether to backfill it.
 
     `statuses` maps an asset's label (e.g. "photos") to its status per day; `history` holds
     failed attempts per day (days without an entry have none). `generator_stopped_at` is
     when the generator last refused for good (the ledger knows), if that was its last word.
+    `waiting` holds the days with photos waiting for a retry.
     """
     decisions = []
     for day in days:
         per_asset = {label: by_day.get(day) for label, by_day in statuses.items()}
-        decisions.append(_decide(day, per_asset, history.get(day, DayHistory()), now, policy))
+        decision = _decide(day, per_asset, history.get(day, DayHistory()), now, policy)
+        if decision.kind == "done" and waiting and day in waiting:
+            decision = _retry_waiting(day, waiting[day], now)
+        decisions.append(decision)
     if generator_stopped_at is not None:
         decisions = _after_a_stop(decisions, not_after_now(generator_stopped_at, now), now, policy)
     return GapReport(tuple(decisions))
+
+
+def _retry_waiting(day: str, waiting: Waiting, now: datetime) -> DayDecision:
+    photos = f"{waiting.photos} photo{'s' if waiting.photos > 1 else ''}"
+    if waiting.due_at is not None and now < waiting.due_at:
+        return DayDecision(
+            day, False, f"{photos} waiting for a retry, due {waiting.due_at:%Y-%m-%d %H:%M} UTC",
+            "cooling_down",
+        )  # fmt: skip
+    reason = f"{photos} waiting for a retry"
+    return DayDecision(day, True, reason, "gap", assets=(waiting.asset,))
 
 
 def _after_a_stop(
@@ -129,7 +167,9 @@ def _after_a_stop(
             out.append(DayDecision(d.day, False, reason, "cooling_down"))
         elif not probing:
             probing = True
-            out.append(DayDecision(d.day, True, f"{d.reason}; probing after a stop", "gap"))
+            out.append(
+                DayDecision(d.day, True, f"{d.reason}; probing after a stop", "gap", d.assets)
+            )
         else:
             out.append(DayDecision(d.day, False, "waits for the probe's day", "cooling_down"))
     return out

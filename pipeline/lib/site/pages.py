@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
@@ -95,6 +96,8 @@ class Pair:
     @property
     def status(self) -> str:
         status = (self.look_alike or {}).get("status")
+        if status == "budget":  # a table written before outcomes had names: it waited
+            return "waiting"
         return status if isinstance(status, str) and status else "pending"
 
     @property
@@ -269,13 +272,30 @@ def quality_flag(pair: Pair) -> dict[str, str] | None:
     }
 
 
+# A pair's outcome: its look-alike's status (`Outcome`), or "pending" for a photo without
+# one yet (its day's generation has not run). Every page counts them with `outcome_counts`,
+# under these names.
+OUTCOME_COUNTS = (("succeeded", "made"), ("refused", "refused"), ("failed", "failed"),
+                  ("waiting", "waiting"), ("pending", "pending"))  # fmt: skip
+
+
+def outcome_counts(statuses: Mapping[str, int]) -> dict[str, int]:
+    return {name: statuses.get(status, 0) for status, name in OUTCOME_COUNTS}
+
+
 def _reason(pair: Pair) -> str | None:
+    """What became of a pair without a look-alike, in one line."""
     if pair.status == "succeeded":
         return None
     if pair.status == "pending":
         return "No look-alike yet: this day's generation has not run."
     error = _text((pair.look_alike or {}).get("error"), 600)
-    verb = "Refused" if pair.status == "refused" else "Failed"
+    if pair.status == "waiting":
+        when = _text((pair.look_alike or {}).get("retry_at"), 40)
+        verb = f"Waiting for a retry (from {when[:16].replace('T', ' ')} UTC)" if when else (
+            "Waiting for a retry")  # fmt: skip
+    else:
+        verb = "Refused" if pair.status == "refused" else "Failed"
     return f"{verb}: {error}" if error else verb
 
 
@@ -490,15 +510,11 @@ def month_path(month: str) -> str:
 
 
 def _day_summary(pairs: list[Pair]) -> dict[str, Any]:
-    statuses = Counter(p.status for p in pairs)
     generators = sorted({g for p in pairs if (g := _text((p.look_alike or {}).get("generator")))})
     cost = sum(number((p.look_alike or {}).get("cost_usd")) or 0.0 for p in pairs)
     return {
         "photos": len(pairs),
-        "made": statuses.get("succeeded", 0),
-        "failed": statuses.get("failed", 0),
-        "refused": statuses.get("refused", 0),
-        "pending": statuses.get("pending", 0),
+        **outcome_counts(Counter(p.status for p in pairs)),
         "generators": ", ".join(generators),
         "cost": _money(cost) if any(p.look_alike for p in pairs) else None,
     }
@@ -674,9 +690,7 @@ def totals(infos: list[dict[str, Any]]) -> dict[str, Any]:
         "compare": compare_generators(infos) if len(generators) > 1 else [],
         "days": len(infos),
         "pairs": sum(statuses.values()),
-        "made": statuses.get("succeeded", 0),
-        "failed": statuses.get("failed", 0),
-        "refused": statuses.get("refused", 0),
+        **outcome_counts(statuses),
         "cost": _total_money(sum(info["cost"] for info in infos)),
         "cost_note": "free: runs locally" if not any(info["cost"] for info in infos) else None,
         "latency": _seconds(latency[0] / latency[1]) if latency[1] else None,

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from pipeline.lib.core.images import resize_long_side
+from pipeline.lib.generators.offline import working_size
 from pipeline.lib.generators.patch_remix.pyramid import build_pyramid, level_shapes
 from pipeline.lib.generators.patch_remix.quality import (
     Measures,
@@ -115,12 +115,9 @@ def remix(
     t0 = time.perf_counter()
     s = settings
     rgb = image.convert("RGB") if image.mode != "RGB" else image
-    work = resize_long_side(rgb, min(s.work_size, max(rgb.size)))
-    if min(work.size) < s.min_side:
-        raise ValueError(
-            f"the image is {rgb.width}×{rgb.height} px; its short side must be at least "
-            f"{s.min_side} px at the working size"
-        )
+    # A panorama or a strip works at 32 px on its short side, longer than `work_size`.
+    work_shape = working_size(rgb.size, min(s.work_size, max(rgb.size)))
+    work = rgb if work_shape == rgb.size else rgb.resize(work_shape, Image.Resampling.LANCZOS)
     source = to_float(work)
     shapes = level_shapes(source.shape[0], source.shape[1], s.ratio, s.min_side)
     pyramid = build_pyramid(source, shapes)
@@ -175,7 +172,7 @@ def remix(
         )
     out = Image.fromarray((np.clip(best[0], 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
     # sized from the original photo, so rounding at the working size never shifts the aspect
-    target = _fit_long_side(rgb.size, s.output_size or s.work_size)
+    target = working_size(rgb.size, s.output_size or s.work_size)
     if out.size != target:
         out = out.resize(target, Image.Resampling.LANCZOS)
     record: dict[str, Any] = {
@@ -209,9 +206,3 @@ def remix(
 
 def _patches(h: int, w: int, patch: int) -> int:
     return (h - patch + 1) * (w - patch + 1)
-
-
-def _fit_long_side(size: tuple[int, int], long_side: int) -> tuple[int, int]:
-    w, h = size
-    scale = long_side / max(w, h)
-    return max(1, round(w * scale)), max(1, round(h * scale))

