@@ -63,7 +63,9 @@ def paid_env(tmp_path: Path, server: OpenAIImitation, **extra: str) -> dict[str,
         "DOPPEL_OPENAI_BASE_URL": server.base_url,
         "DOPPEL_OPENAI_SIZE": "128x128",
         "DOPPEL_OPENAI_QUALITY": "low",
-        "DOPPEL_OPENAI_TIMEOUT_S": "1.5",
+        # Generous: a loaded machine must not turn a 0.2 s answer into a timeout (which
+        # counts as paid); the "slow" fault sets its own short one.
+        "DOPPEL_OPENAI_TIMEOUT_S": "10",
         "DOPPEL_OPENAI_MAX_RETRIES": "1",
         "DOPPEL_MAX_PAID_ATTEMPTS": str(CAP),
         "DOPPEL_GAP_RETRY_AFTER_MINUTES": "0",  # every run may ask a waiting photo again
@@ -134,7 +136,7 @@ def test_each_fault_is_paid_for_at_most_the_cap_per_photo(
 ) -> None:
     with OpenAIImitation(slow_s=2.0, retry_after=0.0) as server:
         server.add_fault(fault, times=10_000, path=EDITS)
-        env = paid_env(tmp_path, server)
+        env = paid_env(tmp_path, server, DOPPEL_OPENAI_TIMEOUT_S="1.5")  # < slow_s
         settings = settings_from(env, monkeypatch)
 
         for _ in range(2):

@@ -220,3 +220,21 @@ def test_colour_distance_counts_bytes_as_the_float_histogram_would(
     )
     grey = Image.new("L", (30, 20), 128)  # other modes are counted as RGB
     assert metrics.colour_distance(grey, Image.new("RGB", (5, 5), (128,) * 3)) == 0.0
+
+
+@pytest.mark.parametrize("size", [(4000, 200), (200, 4000), (2048, 32), (32, 2048), (32, 32)])
+def test_every_shape_a_generator_takes_is_measured(size: tuple[int, int]) -> None:
+    """Up to the generators' 64:1 (offline.MAX_ASPECT): the measuring copies keep rows
+    enough for a patch, so a panorama's look-alike gets its measures like any other."""
+    from pipeline.lib.measures.comparisons import compare_images
+
+    w, h = size
+    grain = np.random.default_rng(1).integers(0, 60, (h, w, 3), dtype=np.uint8)
+    photo = Image.fromarray(grain + 90)  # textured, so a copy's patches match only in place
+    photo.paste((200, 60, 30), (w // 4, h // 4, w // 2, h // 2))
+    lookalike = photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    same = compare_images(photo, photo)
+    other = compare_images(photo, lookalike)
+    assert same["ssim"] == pytest.approx(1.0, abs=1e-3)
+    assert same["zero_shift"] == pytest.approx(1.0, abs=0.05)
+    assert other["ssim"] < same["ssim"] and other["zero_shift"] < same["zero_shift"]

@@ -22,6 +22,7 @@ from pipeline.lib.measures.image_stats import image_stats, phash_distance
 
 MEASURE_SIDE = 256  # bounded cost: a 4K look-alike is measured like a 256 px one
 COPY_SIDE = 128  # the copy search is the dearest measure: 256 px has 4 times the patches
+MIN_SHORT_SIDE = 2 * metrics.PATCH  # a 64:1 strip keeps rows enough for patches and SSIM
 COLOUR_SIDE = 2048  # Pillow counts a 2048 px image's colours in ~8 ms
 PAIR_SWD_PROJECTIONS = 64
 PAIR_SWD_PATCHES = 8192
@@ -50,8 +51,8 @@ def compare_images(
     gate = gate_copy_measures(receipt)
     with clock("resize"):
         # Each image is shrunk once to the measuring size; the pixel measures read that copy.
-        photo = metrics.cap_side(original, MEASURE_SIDE)
-        lookalike = metrics.cap_side(generated, MEASURE_SIDE)
+        photo = metrics.cap_side(original, MEASURE_SIDE, min_short=MIN_SHORT_SIDE)
+        lookalike = metrics.cap_side(generated, MEASURE_SIDE, min_short=MIN_SHORT_SIDE)
         # SSIM compares pixel for pixel, so the look-alike takes the photo's exact size.
         aligned = (
             lookalike
@@ -117,7 +118,7 @@ def _number(value: object) -> float | None:
 
 def _copy_measures(photo: np.ndarray, aligned: np.ndarray) -> metrics.CopyMeasures:
     """A cold copy search at COPY_SIDE px of `aligned` (the look-alike at the photo's size)."""
-    source = metrics.cap_side(photo, COPY_SIDE)
+    source = metrics.cap_side(photo, COPY_SIDE, min_short=MIN_SHORT_SIDE)
     output = metrics.fit_to(aligned, source.shape[0], source.shape[1])
     copied, _ = nearest.copy_measures(source, output, metrics.PATCH)
     return copied

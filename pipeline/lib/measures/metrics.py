@@ -30,6 +30,8 @@ from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from pipeline.lib.core.images import fitted_size
+
 ImageLike = Image.Image | np.ndarray
 
 PATCH = 7
@@ -95,26 +97,29 @@ def resize_array(arr: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.clip(np.stack(planes, axis=2), 0.0, 1.0).astype(np.float32)
 
 
-def cap_side(img: ImageLike, max_side: int | None) -> np.ndarray:
-    """`to_float`, downscaled so the long side is at most `max_side` (None: as is). PIL
-    images are shrunk before conversion, so a 4K photo never becomes a 4K float array."""
+def cap_side(img: ImageLike, max_side: int | None, *, min_short: int = 0) -> np.ndarray:
+    """`to_float`, downscaled so the long side is at most `max_side` (None: as is), unless
+    the short side would then fall under `min_short` px: a 20:1 panorama keeps enough rows
+    for a patch. Never upscaled. PIL images are shrunk before conversion, so a 4K photo
+    never becomes a 4K float array."""
     if isinstance(img, Image.Image):
-        img = _shrunk(img, max_side)
+        size = _capped_size(img.size, max_side, min_short)
+        if size != img.size:
+            img = img.convert("RGB").resize(size, Image.Resampling.BICUBIC)
     arr = to_float(img)
     h, w = arr.shape[:2]
-    if max_side is None or max(h, w) <= max_side:
+    width, height = _capped_size((w, h), max_side, min_short)
+    if (height, width) == (h, w):
         return arr
-    s = max_side / max(h, w)
-    return resize_array(arr, max(1, round(h * s)), max(1, round(w * s)))
+    return resize_array(arr, height, width)
 
 
-def _shrunk(img: Image.Image, max_side: int | None) -> Image.Image:
-    """`img` (bicubic) downscaled so the long side is at most `max_side` (None: as is)."""
-    if max_side is None or max(img.size) <= max_side:
-        return img
-    s = max_side / max(img.size)
-    size = (max(1, round(img.width * s)), max(1, round(img.height * s)))
-    return img.convert("RGB").resize(size, Image.Resampling.BICUBIC)
+def _capped_size(size: tuple[int, int], max_side: int | None, min_short: int) -> tuple[int, int]:
+    """`size` (w, h) shrunk as `cap_side` says (unchanged if it is small enough)."""
+    if max_side is None or max(size) <= max_side:
+        return size
+    fitted = fitted_size(size, max_side, min_short=min_short)
+    return size if fitted[0] >= size[0] else fitted
 
 
 def fit_to(img: ImageLike, height: int, width: int) -> np.ndarray:
