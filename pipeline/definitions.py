@@ -14,6 +14,7 @@ from pipeline.defs.resources import build_resources
 from pipeline.defs.schedules import build_daily_images_schedule
 from pipeline.defs.sensors import build_gap_fill_sensor, gallery_refresh_sensor
 from pipeline.lib.core import clock
+from pipeline.lib.db import schema_problem_at
 from pipeline.lib.observability.logs import configure_logging
 from pipeline.lib.orchestration.instance import with_local_start
 from pipeline.lib.settings import DoppelSettings, load_settings
@@ -50,4 +51,7 @@ def defs() -> dg.Definitions:
     settings = with_local_start(load_settings(), clock.utc_today() - timedelta(days=1))
     configure_logging(settings.log_format, settings.log_level)
     log.info(settings.summary())
+    # The webserver, daemon and code server only check the schema (runs would fail on it).
+    if problem := schema_problem_at(settings.resolved_database_url):
+        log.warning("doppel: %s", problem)
     return build_definitions(settings)

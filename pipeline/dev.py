@@ -27,6 +27,7 @@ from types import FrameType
 
 import dagster as dg
 
+from pipeline.lib.db import migrate
 from pipeline.lib.settings import DoppelSettings, variables
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,9 @@ def run_dev(
     grace_s: float = STOP_GRACE_S,
     say: Callable[[str], None] = print,
 ) -> int:
-    """Run `dagster dev` until it exits or is stopped; return its exit status."""
+    """Migrate the database, then run `dagster dev` until it exits or is stopped; return
+    its exit status. (Its processes only check the schema; migrating is this command's.)"""
+    say(f"doppel dev: {migrate(settings.resolved_database_url)}")
     command = [
         str(Path(sys.executable).parent / "dagster"), "dev",
         "-m", "pipeline.definitions", "-d", str(Path.cwd()), *dagster_args,

@@ -23,6 +23,7 @@ from pipeline.lib.day.tables import day_status
 from pipeline.lib.db import Database
 from pipeline.lib.orchestration.instance import LOCAL_INSTANCE_YAML
 from pipeline.lib.settings import DEFAULT_START_DATE, load_settings
+from pipeline_tests.conftest import migrated
 from pipeline_tests.dagster_processes import dagster_env, dagster_process, make_home, tail
 from pipeline_tests.fakes import UnreachableGeneratorResource
 
@@ -45,7 +46,7 @@ def test_daemon_gap_fill_sensor_backfill_heals_missing_and_failed_days(tmp_path:
 
     # Seed the instance as a real history: one good day, one whose generator was down.
     seeding = time.monotonic()
-    settings = load_settings(_env_file=None, data_dir=data, **SMALL)  # type: ignore[arg-type]
+    settings = migrated(load_settings(_env_file=None, data_dir=data, **SMALL))  # type: ignore[arg-type]
     resources = build_resources(settings)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert materialize(done, resources, instance).success

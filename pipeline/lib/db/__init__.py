@@ -1,6 +1,6 @@
 """Database of record: SQLAlchemy models, migrations and the queries everything shares."""
 
-from pipeline.lib.db.database import Database
+from pipeline.lib.db.database import Database, migrate, schema_problem_at
 from pipeline.lib.db.models import (
     Base,
     BilledRequest,
@@ -9,6 +9,7 @@ from pipeline.lib.db.models import (
     Photo,
     photo_is_used,
 )
+from pipeline.lib.db.schema import SchemaNotCurrent
 
 __all__ = [
     "Base",
@@ -17,5 +18,8 @@ __all__ = [
     "DaySource",
     "LookAlike",
     "Photo",
+    "SchemaNotCurrent",
+    "migrate",
     "photo_is_used",
+    "schema_problem_at",
 ]
