@@ -25,6 +25,14 @@ COPY requirements.lock /opt/
 RUN /opt/uv/bin/uv pip install --python /opt/venv/bin/python --require-hashes --no-deps \
         -r /opt/requirements.lock
 
+# Doppel's wheel, built from the sources (setuptools as pyproject.toml's build-system asks);
+# the image installs the wheel, as a user would, not the source folder.
+FROM deps AS wheel
+COPY pyproject.toml README.md /opt/src/
+COPY pipeline /opt/src/pipeline
+COPY site /opt/src/site
+RUN /opt/uv/bin/uv build --wheel --out-dir /opt/dist /opt/src
+
 FROM base
 # An unprivileged user; DAGSTER_HOME holds the instance config (storage is in PostgreSQL,
 # compute logs in S3), plus Dagster's small local scratch files.
@@ -33,13 +41,12 @@ RUN groupadd --system --gid 10001 doppel \
     && mkdir -p /opt/dagster/home /opt/dagster/home-docker-runs \
     && chown doppel:doppel /opt/dagster/home /opt/dagster/home-docker-runs
 COPY --from=deps /opt/venv /opt/venv
+# The wheel alone (its dependencies are the locked set above): the gallery's templates and
+# static files are inside it. Only this small layer changes with the code.
+COPY --from=wheel /opt/dist/ /opt/dist/
+RUN pip install --no-cache-dir --no-deps --no-index /opt/dist/doppel-*.whl && rm -rf /opt/dist
 WORKDIR /opt/doppel
-# The project is installed in place (editable): the gallery's templates in site/ are found
-# next to the package, as in a checkout. Only this small layer changes with the code.
-COPY --chown=doppel:doppel pyproject.toml README.md ./
-COPY --chown=doppel:doppel pipeline ./pipeline
-COPY --chown=doppel:doppel site ./site
-RUN pip install --no-cache-dir --no-deps -e . && chown -R doppel:doppel /opt/doppel
+RUN chown doppel:doppel /opt/doppel
 COPY dagster.yaml workspace.yaml /opt/dagster/home/
 # The instance of one container per run: the same dagster.yaml plus its run launcher.
 COPY deploy/docker-runs/run-launcher.yaml /opt/dagster/

@@ -17,7 +17,7 @@ export UV_COMPILE_BYTECODE ?= 1
 export PYTHONDONTWRITEBYTECODE :=
 LOCK_FLAGS := --universal --generate-hashes --python-version 3.11 --quiet
 
-.PHONY: install run dev test test-fast test-dates lint types clean lock upgrade-lock \
+.PHONY: install run dev test test-fast test-dates lint check-defs types clean lock upgrade-lock \
 	dev-services dev-services-down dev-deployed exporter settings-docs
 
 # requirements.lock: what the Docker image installs (with the `docker` extra: one container
@@ -35,9 +35,9 @@ install: $(BIN)/doppel
 run: install
 	$(BIN)/doppel run --days 3
 
-# `dagster dev` on the local instance, started from it (so Dagster does not warn about the
-# root dagster.yaml, the deployed one); Ctrl-C stops every process within 10 s and cancels
-# what was queued (pipeline/dev.py).
+# Dagster's `dg dev` on the local instance, started from it (so Dagster does not warn about
+# the root dagster.yaml, the deployed one); Ctrl-C stops every process within 10 s and
+# cancels what was queued (pipeline/dev.py).
 dev: install
 	$(BIN)/doppel dev --host 127.0.0.1 --port 3000
 
@@ -55,7 +55,7 @@ dev-services-down:
 dev-deployed: install dev-services
 	mkdir -p $(DEPLOYED_HOME) && cp dagster.yaml $(DEPLOYED_HOME)/dagster.yaml
 	set -a && . deploy/dev.env && set +a && $(BIN)/doppel migrate && DAGSTER_HOME=$(DEPLOYED_HOME) \
-		$(BIN)/dagster dev -h 127.0.0.1 -p 3000
+		$(BIN)/dg dev -m pipeline.definitions -h 127.0.0.1 -p 3000
 
 # Prometheus metrics of the local instance and database on http://127.0.0.1:9108/metrics.
 exporter: install
@@ -64,9 +64,15 @@ exporter: install
 types: install
 	$(BIN)/mypy
 
-lint: install
+lint: install check-defs
 	$(BIN)/ruff check pipeline pipeline_tests bench deploy
 	$(BIN)/ruff format --check pipeline pipeline_tests bench deploy
+
+# Dagster's own check that the code location loads (`dg check defs`, configured by
+# [tool.dg] in pyproject.toml), on a throwaway instance; it reads a .env here, as `dg dev` does.
+check-defs: install
+	@home=$$(mktemp -d) && touch $$home/dagster.yaml && DAGSTER_HOME=$$home $(BIN)/dg check defs; \
+		status=$$?; rm -rf $$home; exit $$status
 
 # .env.example's Doppel variables and the README's settings table, rewritten from the
 # declarations (pipeline/lib/settings.py and the configs it nests); a test checks them.

@@ -119,6 +119,7 @@ def cmd_redo(args: argparse.Namespace) -> int:
     from pipeline.defs.jobs import daily_images_job
     from pipeline.lib.db import Database
     from pipeline.lib.orchestration.instance import ensure_local_instance
+    from pipeline.runner import failure_reason
 
     settings = _settings()
     [key] = _backfill_days(settings, args.day, args.day, ("DAY", "DAY"))  # a day Doppel makes
@@ -137,7 +138,7 @@ def cmd_redo(args: argparse.Namespace) -> int:
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
             raise_on_error=False,
         )
-    print(f"{day}: {'ok' if result.success else 'failed (see `make dev` for the run)'}")
+    print(f"{day}: {'ok' if result.success else failure_reason(result)}")
     return 0 if result.success else 1
 
 

@@ -1,10 +1,9 @@
-"""The one entry point Dagster loads (`dagster dev`, code server, daemon)."""
+"""The one entry point Dagster loads (`dg dev`, `dagster dev`, code server, daemon)."""
 
 import logging
 from datetime import timedelta
 
 import dagster as dg
-from dotenv import load_dotenv
 
 from pipeline.defs.assets import daily_assets
 from pipeline.defs.assets.gallery_site import gallery_site
@@ -15,7 +14,6 @@ from pipeline.defs.schedules import build_daily_images_schedule
 from pipeline.defs.sensors import build_gap_fill_sensor, gallery_refresh_sensor
 from pipeline.lib.core import clock
 from pipeline.lib.db import schema_problem_at
-from pipeline.lib.observability.logs import configure_logging
 from pipeline.lib.orchestration.instance import with_local_start
 from pipeline.lib.settings import DoppelSettings, load_settings
 
@@ -44,12 +42,15 @@ def build_definitions(settings: DoppelSettings) -> dg.Definitions:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    # Secrets in .env must reach os.environ for Dagster's EnvVar; real env vars win.
-    load_dotenv(".env", override=False)
-    # A new local instance starts at yesterday, the first day the schedule or the gap-fill
-    # sensor makes (or earlier, if `doppel run` made earlier days first).
-    settings = with_local_start(load_settings(), clock.utc_today() - timedelta(days=1))
-    configure_logging(settings.log_format, settings.log_level)
+    """Loading reads the environment, the local instance's first day and the database's
+    migration (to say what to run if it is not this code's), and writes and configures
+    nothing. The entry points put .env into the environment (`doppel`, and
+    `dg dev`/`dagster dev` from the folder that holds it) and set up logging (`doppel`, and
+    in each step's process the `logs` resource)."""
+    # A local instance starts at its recorded first day (yesterday, if none is recorded yet).
+    settings = with_local_start(
+        load_settings(_env_file=None), clock.utc_today() - timedelta(days=1)
+    )
     log.info(settings.summary())
     # The webserver, daemon and code server only check the schema (runs would fail on it).
     if problem := schema_problem_at(settings.resolved_database_url):

@@ -1,10 +1,13 @@
-"""`make dev` (`doppel dev`): Dagster's `dagster dev` on the local instance, started so that
-Dagster has nothing to warn about and stopped so that nothing is left behind.
+"""`make dev` (`doppel dev`): Dagster's dev server (`dg dev`, which supersedes `dagster dev`)
+on the local instance, started so that Dagster has nothing to warn about and stopped so that
+nothing is left behind.
 
-Started from the instance folder: `dagster dev` warns whenever the folder it starts in holds
-a dagster.yaml that is not DAGSTER_HOME's, and the repository's root holds the deployed one.
-Its code is found by module and working directory instead of pyproject.toml, and settings
-that are paths are handed over absolute, so they mean what they mean in the repository.
+Started from the instance folder: Dagster warns whenever the folder it starts in holds a
+dagster.yaml that is not DAGSTER_HOME's, and the repository's root holds the deployed one.
+Its code is found by module and working directory instead of pyproject.toml (so an installed
+Doppel needs no checkout), and settings that are paths are handed over absolute, so they mean
+what they mean where `doppel dev` was started. The environment is handed over whole, .env
+included (`doppel` loaded it).
 
 Stopped in bounded time: Ctrl-C or SIGTERM is passed on once as SIGINT to the whole process
 group (webserver, daemon, code server, run workers), whatever is still alive after
@@ -59,11 +62,17 @@ def run_dev(
     grace_s: float = STOP_GRACE_S,
     say: Callable[[str], None] = print,
 ) -> int:
-    """Migrate the database, then run `dagster dev` until it exits or is stopped; return
-    its exit status. (Its processes only check the schema; migrating is this command's.)"""
+    """Migrate the database, then run `dg dev` until it exits or is stopped; return its
+    exit status. (Its processes only check the schema; migrating is this command's.)"""
+    dg_cli = Path(sys.executable).parent / "dg"
+    if not dg_cli.is_file():
+        raise FileNotFoundError(
+            f"doppel dev runs Dagster's dg CLI, which is not installed ({dg_cli}): "
+            "pip install 'dagster-dg-cli==1.13.27' (`make install` does)"
+        )
     say(f"doppel dev: {migrate(settings.resolved_database_url)}")
     command = [
-        str(Path(sys.executable).parent / "dagster"), "dev",
+        str(dg_cli), "dev",
         "-m", "pipeline.definitions", "-d", str(Path.cwd()), *dagster_args,
     ]  # fmt: skip
     server = subprocess.Popen(
@@ -81,7 +90,7 @@ def run_dev(
     try:
         while server.poll() is None and not (stop_at and time.monotonic() > stop_at[0]):
             time.sleep(0.1)
-        # The group outlives `dagster dev` if a child is slow to go: wait, then kill it.
+        # The group outlives `dg dev` if a child is slow to go: wait, then kill it.
         deadline = stop_at[0] if stop_at else time.monotonic() + grace_s
         while _signal_group(server.pid, 0) and time.monotonic() < deadline:
             time.sleep(0.1)

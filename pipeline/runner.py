@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import dagster as dg
 from sqlalchemy import func, select
@@ -23,9 +23,16 @@ from pipeline.defs.limits import IMAGE_GENERATOR_POOL
 from pipeline.defs.partitions import daily_partitions, last_complete_days
 from pipeline.lib.core import clock
 from pipeline.lib.db import Database, LookAlike, Photo
-from pipeline.lib.orchestration.instance import ensure_local_instance, with_local_start
+from pipeline.lib.orchestration.instance import (
+    ensure_local_instance,
+    record_local_start,
+    with_local_start,
+)
 from pipeline.lib.orchestration.local_runs import owner_tags, recover_stale_runs, wait_for_pool_slot
 from pipeline.lib.settings import DoppelSettings
+
+if TYPE_CHECKING:
+    from dagster._utils.error import SerializableErrorInfo
 
 T = TypeVar("T")
 # Each day's failure is reported below in one line; its event log (stack trace included) is in
@@ -80,6 +87,7 @@ def run_days(
     # The first day this run makes is the local instance's first day, unless it has an
     # earlier one (or DOPPEL_START_DATE is set).
     wanted = date.fromisoformat(day) if day else clock.utc_today() - timedelta(days=days)
+    record_local_start(settings, wanted)
     settings = with_local_start(settings, wanted)
     say(settings.summary())  # with the start the days are checked against
     report = RunReport(settings, str(home))
@@ -105,7 +113,7 @@ def run_days(
                         raise_on_error=False, tags=owner_tags(),
                     )
                 )  # fmt: skip
-                report.results[key] = "ok" if result.success else _failure(result)
+                report.results[key] = "ok" if result.success else failure_reason(result)
                 report.new_generations += max(0, _look_alikes(db, key) - before)
             # Then the gallery, from every day's tables (unchanged pages are not rewritten).
             gallery = _off_the_main_thread(
@@ -118,7 +126,7 @@ def run_days(
             # Ctrl-C or SIGTERM: leave no run STARTED and no slot claimed behind us.
             recover_stale_runs(instance, include_own=True)
             raise
-        report.results["gallery build"] = "ok" if gallery.success else _failure(gallery)
+        report.results["gallery build"] = "ok" if gallery.success else failure_reason(gallery)
         for event in gallery.get_asset_materialization_events():
             index = event.event_specific_data.materialization.metadata.get("index")  # type: ignore[union-attr]
             report.gallery = str(index.value) if index is not None else None
@@ -165,9 +173,10 @@ def _off_the_main_thread(execute: Callable[[], T]) -> T:
     return cast(T, outcome["value"])
 
 
-def _failure(result: dg.ExecuteInProcessResult) -> str:
-    """The first real reason: a step's own failure description, never Dagster's summary of
-    retries ("Exceeded max_retries")."""
+def failure_reason(result: dg.ExecuteInProcessResult) -> str:
+    """The first real reason, in one line: a step's own failure description, or the error
+    its code raised (`FileNotFoundError: ...`), never Dagster's wrapper around it ("Error
+    occurred while executing op") or its summary of retries ("Exceeded max_retries")."""
     for event in result.all_events:
         if not event.is_step_failure or event.step_failure_data is None:
             continue
@@ -177,9 +186,14 @@ def _failure(result: dg.ExecuteInProcessResult) -> str:
             message = user.description
         else:
             error = data.error
-            while error is not None and error.message.startswith("Exceeded max_retries"):
+            while error is not None and error.cause is not None and _is_wrapper(error):
                 error = error.cause
             message = error.message if error is not None else "step failed"
         first = " ".join(message.strip().splitlines()[0].split()) if message.strip() else ""
         return f"failed at {event.step_key}: {first[:400] or 'step failed'}"
     return "failed"
+
+
+def _is_wrapper(error: SerializableErrorInfo) -> bool:
+    """Dagster's own errors that carry the real one as their cause."""
+    return error.cls_name.startswith("Dagster") or error.message.startswith("Exceeded max_retries")

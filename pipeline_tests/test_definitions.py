@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import date
@@ -13,6 +15,7 @@ import pytest
 from pipeline.definitions import build_definitions
 from pipeline.defs.assets import daily_assets
 from pipeline.defs.limits import API_STEP_RETRY
+from pipeline.lib.orchestration.instance import LOCAL_INSTANCE_YAML
 from pipeline.lib.settings import DoppelSettings, SettingsError, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -95,3 +98,47 @@ def test_unbuilt_real_backend_fails_loading_with_a_clear_message(tmp_path: Path)
     )  # fmt: skip
     assert result.returncode != 0
     assert "needs UNSPLASH_ACCESS_KEY" in result.stderr
+
+
+# In a fresh interpreter, as a code server loads them: what changed in the process.
+LOAD_AND_REPORT = """
+import json, logging, os
+factory = logging.getLogRecordFactory()
+import dagster as dg
+import pipeline.definitions
+dg.Definitions.validate_loadable(pipeline.definitions.defs())
+print(json.dumps({
+    "record_factory_replaced": logging.getLogRecordFactory() is not factory,
+    "handlers": [h.name for n in ("pipeline", "doppel") for h in logging.getLogger(n).handlers],
+    "DOPPEL_SOURCE": os.environ.get("DOPPEL_SOURCE"),
+}))
+"""
+
+
+def tree(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*")}
+
+
+@pytest.mark.slow  # a fresh interpreter: the import is what is tested
+def test_loading_the_definitions_writes_nothing_reads_no_dotenv_configures_no_logging(
+    tmp_path: Path,
+) -> None:
+    cwd, home, data = tmp_path / "cwd", tmp_path / "home", tmp_path / "data"
+    for folder in (cwd, home, data):
+        folder.mkdir()
+    # A local instance with no first day recorded yet (loading used to record one)...
+    shutil.copy(LOCAL_INSTANCE_YAML, home / "dagster.yaml")
+    # ...and a .env that, read, would ask for Unsplash without a key and fail the load.
+    (cwd / ".env").write_text("DOPPEL_SOURCE=unsplash\n")
+    before = tree(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOPPEL_", "DAGSTER_"))}
+    env |= {"DAGSTER_HOME": str(home), "DOPPEL_DATA_DIR": str(data)}
+    env.pop("UNSPLASH_ACCESS_KEY", None)
+    result = subprocess.run(
+        [sys.executable, "-c", LOAD_AND_REPORT],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report == {"record_factory_replaced": False, "handlers": [], "DOPPEL_SOURCE": None}
+    assert tree(tmp_path) == before  # nothing written in cwd, DAGSTER_HOME or the data dir

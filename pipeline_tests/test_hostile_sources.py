@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from pipeline.defs.assets.gallery_site import gallery_site
 from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.keys import DAY_TABLES
 from pipeline.defs.resources import build_resources
@@ -22,7 +23,7 @@ from pipeline.lib.day.tables import day_status
 from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline.lib.site import build_site
 from pipeline.lib.sources.text import BIDI_CONTROLS
-from pipeline.runner import _failure
+from pipeline.runner import failure_reason
 from pipeline_tests.conftest import migrated
 from pipeline_tests.fixtures.unsplash_server import TEST_ACCESS_KEY, UnsplashImitation, at
 from pipeline_tests.test_unsplash_images import (
@@ -121,9 +122,14 @@ def test_hostile_strings_are_cleaned_in_the_database_and_the_site(
     assert by_id["long"].photographer_name == "n" * 100
     assert by_id["decomposed"].description == "Caf\u00e9 au lait"
 
-    site = build_site(LocalObjectStore(settings.objects_dir), tables=DAY_TABLES)
+    # The gallery as the pipeline builds it, with the allow-list entry as written
+    # (http://127.0.0.1:PORT, a documented form): its CSP names that origin.
+    built = dg.materialize([gallery_site], resources=build_resources(settings))
+    assert built.success
     pages = [p for p in (settings.objects_dir / "site").rglob("*.html")]
-    assert site is not None and pages
+    assert pages
+    index = (settings.objects_dir / "site" / "index.html").read_text(encoding="utf-8")
+    assert f"img-src &#39;self&#39; {unsplash.root_url};" in index
     html = "\n".join(p.read_text(encoding="utf-8") for p in pages)
     assert_clean(html.replace("\n", " "))
     assert "Set-Cookie: session=stolen" in html  # shown as text on one line, never a header
@@ -238,7 +244,7 @@ def test_configuration_errors_stop_with_one_line_and_no_retry(
     retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
     assert len([e for e in result.all_events if e.is_step_failure]) == 1
     assert retries == []
-    line = _failure(result)
+    line = failure_reason(result)
     assert message in line and "\n" not in line
     assert "Traceback" not in line and "Exceeded max_retries" not in line
     assert line == f"failed at unsplash_images: {line.split(': ', 1)[1]}" and "dagster." not in line

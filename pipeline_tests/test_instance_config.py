@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
 
+from pipeline.lib.core import clock
 from pipeline.lib.orchestration.docker_runs import EnvForwardingDockerRunLauncher, forwarded_names
 from pipeline.lib.orchestration.instance import (
     FIRST_DAY_FILE,
     LOCAL_INSTANCE_YAML,
     ensure_local_instance,
+    record_local_start,
     with_local_start,
 )
 from pipeline.lib.settings import DEFAULT_START_DATE, load_settings
@@ -136,20 +138,28 @@ def test_a_new_local_instance_starts_at_the_first_day_it_makes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
-    home = ensure_local_instance()
+    with clock.pinned(datetime(2026, 11, 29, 9, tzinfo=UTC)):
+        home = ensure_local_instance()  # `doppel dev`, `doppel run`... on the 29th
+    assert (home / FIRST_DAY_FILE).read_text() == "2026-11-28\n"  # yesterday
     settings = load_settings(_env_file=None)
 
-    def start(wanted: date) -> date:
+    def run(wanted: date) -> date:
+        """`doppel run` asks for `wanted`, then loads the definitions' start."""
+        record_local_start(settings, wanted)
         return with_local_start(settings, wanted).start_date
 
-    assert start(date(2026, 11, 26)) == date(2026, 11, 26)  # `doppel run --days 3` on the 29th
+    assert run(date(2026, 11, 26)) == date(2026, 11, 26)  # `doppel run --days 3`
     assert (home / FIRST_DAY_FILE).read_text() == "2026-11-26\n"
     # Later processes (dagster dev's code servers, the next day's run) keep it...
-    assert start(date(2026, 11, 28)) == date(2026, 11, 26)
-    assert start(date(2026, 12, 3)) == date(2026, 11, 26)
+    assert with_local_start(settings, date(2026, 12, 3)).start_date == date(2026, 11, 26)
+    assert run(date(2026, 11, 28)) == date(2026, 11, 26)
     # ...and an earlier day asked for moves it earlier: partitions are added, none hidden.
-    assert start(date(2026, 11, 20)) == date(2026, 11, 20)
-    assert start(date(2026, 11, 26)) == date(2026, 11, 20)
+    assert run(date(2026, 11, 20)) == date(2026, 11, 20)
+    assert run(date(2026, 11, 26)) == date(2026, 11, 20)
+    # Reading the start writes nothing, even where no first day is recorded yet.
+    (home / FIRST_DAY_FILE).unlink()
+    assert with_local_start(settings, date(2026, 12, 1)).start_date == date(2026, 12, 1)
+    assert not (home / FIRST_DAY_FILE).exists()
 
 
 def test_an_explicit_start_date_or_a_deployed_instance_keeps_its_start(
@@ -157,10 +167,12 @@ def test_an_explicit_start_date_or_a_deployed_instance_keeps_its_start(
 ) -> None:
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "local"))
     local = ensure_local_instance()
+    recorded = (local / FIRST_DAY_FILE).read_text()
     monkeypatch.setenv("DOPPEL_START_DATE", "2026-11-10")
     explicit = load_settings(_env_file=None)
+    record_local_start(explicit, date(2026, 11, 1))
     assert with_local_start(explicit, date(2026, 11, 26)).start_date == date(2026, 11, 10)
-    assert not (local / FIRST_DAY_FILE).exists()
+    assert (local / FIRST_DAY_FILE).read_text() == recorded  # not moved to 11-01
 
     monkeypatch.delenv("DOPPEL_START_DATE")
     deployed = tmp_path / "deployed"
@@ -168,6 +180,7 @@ def test_an_explicit_start_date_or_a_deployed_instance_keeps_its_start(
     shutil.copy(REPO / "dagster.yaml", deployed / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(deployed))
     settings = load_settings(_env_file=None)
+    record_local_start(settings, date(2026, 11, 1))
     assert with_local_start(settings, date(2026, 11, 26)).start_date == DEFAULT_START_DATE
     assert not (deployed / FIRST_DAY_FILE).exists()
 

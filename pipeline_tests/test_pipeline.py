@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from pipeline.defs.assets.generated_images import generated_images
 from pipeline.defs.assets.unsplash_images import unsplash_images
+from pipeline.defs.checks import GENERATED_IMAGES_CHECKS
 from pipeline.defs.resources import build_resources
 from pipeline.defs.resources.config import dumped
 from pipeline.defs.resources.generators import PatchRemixResource
@@ -77,7 +78,9 @@ def test_day_on_sqlite_and_local_folder(local_settings: DoppelSettings) -> None:
         "generated_succeeded": 4,
         "generated_failed": 0,
     }
-    assert all(check.passed for check in checks_of(result).values())
+    checks = checks_of(result)  # each of the day's checks ran, and passed
+    assert set(checks) == {spec.name for spec in GENERATED_IMAGES_CHECKS}
+    assert all(check.passed for check in checks.values())
 
     store = LocalObjectStore(local_settings.objects_dir)
     generated = [k for k in store.list("generated/") if k.endswith(".png")]

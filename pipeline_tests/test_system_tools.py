@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pipeline_tests.system_tools import REQUIRE_TOOLS_ENV, require_tool
@@ -27,6 +29,17 @@ def test_ci_turns_the_skip_into_a_failure(monkeypatch: pytest.MonkeyPatch) -> No
 def test_a_present_tool_is_found_on_path_or_at_a_known_place() -> None:
     assert require_tool("sh", "-").endswith("/sh")
     assert require_tool(MISSING, "-", also=("/bin/sh",)) == "/bin/sh"
+
+
+def test_a_file_that_cannot_run_is_a_missing_tool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(REQUIRE_TOOLS_ENV, raising=False)
+    leftover = tmp_path / "nginx"
+    leftover.write_bytes(b"")  # present, but not executable (or a folder, below)
+    for candidate in (leftover, tmp_path):
+        with pytest.raises(pytest.skip.Exception, match="is not installed"):
+            require_tool(MISSING, "-", also=(str(candidate),))
 
 
 def test_the_ci_flag_survives_the_tests_isolated_environment() -> None:

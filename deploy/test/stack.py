@@ -28,6 +28,7 @@ from typing import Any
 
 import boto3
 import httpx
+from botocore.exceptions import ClientError
 
 from pipeline.lib.core import clock
 
@@ -39,6 +40,7 @@ DOCKER_RUNS_FILE = "docker-compose.docker-runs.yml"
 SERVICES = ["postgres", "minio", "user_code", "webserver", "exporter", "gallery", "prometheus"]
 PHOTOS_PER_DAY = 3
 BUCKET = "doppel"
+OTHER_BUCKET = "not-doppels"  # another tenant's bucket on the same store
 PREFIX = "doppel"
 LOGS_PREFIX = "dagster-logs"
 IP_FORMAT = "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}"
@@ -149,13 +151,17 @@ class Stack:
         )  # fmt: skip
         return [line.split("\t") for line in out.splitlines() if line]
 
-    def s3(self) -> Any:
+    def s3(self, user: str = "MINIO_ROOT") -> Any:
+        """An S3 client as the root user (MINIO_ROOT_USER), or as Doppel's ("AWS_ACCESS")."""
+        env = dict(line.split("=", 1) for line in self.env_file.read_text().splitlines())
+        names = {"MINIO_ROOT": ("MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"),
+                 "AWS_ACCESS": ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}[user]  # fmt: skip
         return boto3.client(
             "s3",
             endpoint_url=f"http://{self.ip('minio')}:9000",
             region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
+            aws_access_key_id=env[names[0]],
+            aws_secret_access_key=env[names[1]],
         )
 
     def keys(self, prefix: str) -> list[str]:
@@ -314,11 +320,52 @@ class Checks:
             codes = (index.status_code, page.status_code, image.status_code)
             if codes != (200, 200, 200) or not image.headers["content-type"].startswith("image/"):
                 raise CheckFailed(f"index, day, image answered {codes}")
-            return (
-                f"200 for /, /days/{day}.html, /{images[0][:24]}… ({image.headers['content-type']})"
-            )
+            framing = {(r.headers.get("x-frame-options"), r.headers.get("content-security-policy"))
+                       for r in (index, page, image)}  # fmt: skip
+            if framing != {("DENY", "frame-ancestors 'none'")}:
+                raise CheckFailed(f"the gallery may be framed: {framing}")
+            kind = image.headers["content-type"]
+            return f"200 for /, /days/{day}.html, /{images[0][:24]}… ({kind}); none may be framed"
 
         self.table.check(f"{day}: nginx container serves the gallery", probe)
+
+    def s3_user_owns_one_bucket(self) -> None:
+        """Doppel's S3 user (deploy/minio/app-policy.sh) reads and writes its own bucket and
+        nothing else: a write to another bucket, a read of it and a listing of the buckets
+        are refused."""
+
+        def probe() -> str:
+            root, app = self.stack.s3(), self.stack.s3("AWS_ACCESS")
+            if OTHER_BUCKET not in [b["Name"] for b in root.list_buckets()["Buckets"]]:
+                root.create_bucket(Bucket=OTHER_BUCKET)
+            root.put_object(Bucket=OTHER_BUCKET, Key="not-doppels.txt", Body=b"other")
+            key = f"{PREFIX}/deploy-test-probe.txt"
+            app.put_object(Bucket=BUCKET, Key=key, Body=b"mine")
+            if app.get_object(Bucket=BUCKET, Key=key)["Body"].read() != b"mine":
+                raise CheckFailed("its own bucket did not give back what it wrote")
+            app.delete_object(Bucket=BUCKET, Key=key)
+            refused = []
+            for what, call in (
+                ("write", lambda: app.put_object(Bucket=OTHER_BUCKET, Key="x", Body=b"x")),
+                ("read", lambda: app.get_object(Bucket=OTHER_BUCKET, Key="not-doppels.txt")),
+                ("list", lambda: app.list_objects_v2(Bucket=OTHER_BUCKET)),
+                ("list buckets", app.list_buckets),
+            ):
+                try:
+                    call()
+                except ClientError as exc:
+                    code = exc.response["Error"]["Code"]
+                    if code != "AccessDenied":
+                        raise CheckFailed(f"{what} on {OTHER_BUCKET}: {code}") from None
+                    refused.append(what)
+                else:
+                    raise CheckFailed(f"{what} on {OTHER_BUCKET} was allowed")
+            return (
+                f"put/get/delete in s3://{BUCKET}/ ok; {', '.join(refused)} of "
+                f"s3://{OTHER_BUCKET} AccessDenied"
+            )
+
+        self.table.check("S3: Doppel's user may use its own bucket only", probe)
 
     def prometheus(self) -> None:
         def probe() -> str:
@@ -686,6 +733,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "exec", "-T", "webserver", "dagster", "sensor", "stop", "gap_fill_sensor",
             "-w", "/opt/dagster/home/workspace.yaml",
         )  # fmt: skip
+        checks.s3_user_owns_one_bucket()
         backfill = {}
         if args.only_docker_runs:
             one_container_per_run(stack, table, run_days)

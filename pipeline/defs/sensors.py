@@ -13,6 +13,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import dagster as dg
 
+from pipeline.defs.assets.gallery_site import gallery_site
 from pipeline.defs.assets.generated_images import generated_images
 from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.backfill_request import backfills_in_flight, request_backfill
@@ -154,8 +155,9 @@ def _failed_attempts(
 
 
 # The gallery is one unpartitioned asset over every day; rebuild it when any day's
-# look-alikes are newly materialized (by the schedule, a backfill or the UI), at most one
-# rebuild at a time. The cursor is the newest materialization already handled.
+# look-alikes are newly materialized (by the schedule, a backfill or the UI) and not yet in a
+# gallery built since, at most one rebuild at a time. The cursor is the newest look-alikes'
+# materialization already handled.
 GALLERY_RUN_ACTIVE = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -179,6 +181,9 @@ def gallery_refresh_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest
     newest = records[0].storage_id
     if context.cursor and int(context.cursor) >= newest:
         return dg.SkipReason("the gallery already shows the newest look-alikes")
+    if _gallery_started_after(instance, records[0].timestamp):  # a first tick after `doppel run`
+        context.update_cursor(str(newest))
+        return dg.SkipReason("the gallery was built after the newest look-alikes")
     running = instance.get_run_records(
         dg.RunsFilter(job_name=gallery_site_job.name, statuses=GALLERY_RUN_ACTIVE), limit=1
     )
@@ -186,3 +191,11 @@ def gallery_refresh_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest
         return dg.SkipReason(f"gallery run {running[0].dagster_run.run_id} is still going")
     context.update_cursor(str(newest))
     return dg.RunRequest(run_key=f"gallery-after-{newest}")
+
+
+def _gallery_started_after(instance: dg.DagsterInstance, stored_at: float) -> bool:
+    """Whether the newest gallery was built by a run that started after `stored_at` (so it
+    read those tables; one that was already building may have missed them)."""
+    built = instance.fetch_materializations(gallery_site.key, limit=1).records
+    run = instance.get_run_record_by_id(built[0].run_id) if built and built[0].run_id else None
+    return run is not None and run.start_time is not None and run.start_time > stored_at

@@ -523,5 +523,8 @@ def load_settings(**overrides: object) -> DoppelSettings:
             cause = error.get("ctx", {}).get("error")
             if isinstance(cause, SettingsError):
                 raise cause from None
-        problems = "; ".join(f"{variable_name(tuple(e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(
+            f"{variable_name(tuple(e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
         raise SettingsError(f"invalid settings: {problems}") from None

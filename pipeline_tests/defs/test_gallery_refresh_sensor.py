@@ -8,6 +8,7 @@ import dagster as dg
 import pytest
 
 from pipeline.definitions import build_definitions
+from pipeline.defs.assets.gallery_site import gallery_site
 from pipeline.defs.assets.generated_images import generated_images
 from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.resources import build_resources
@@ -53,9 +54,19 @@ def test_rebuilds_after_new_lookalikes_once(local_settings: DoppelSettings) -> N
         third = tick(instance, defs, second.cursor)
         assert not third.run_requests and "already shows" in (third.skip_message or "")
 
-        # A rebuild still queued holds back the next one.
-        instance.create_run_for_job(job_def=defs.resolve_job_def("gallery_site_job"))
+        # A gallery built after the newest look-alikes (`doppel run` builds one) shows them:
+        # a sensor starting afresh (`make dev` after `make run`) launches no empty rebuild.
+        assert dg.materialize([gallery_site], resources=resources, instance=instance).success
+        fresh = tick(instance, defs, None)
+        assert not fresh.run_requests and "built after" in (fresh.skip_message or "")
+        assert fresh.cursor == second.cursor
+
+        # A rebuild still queued holds back the next one...
+        queued = instance.create_run_for_job(job_def=defs.resolve_job_def("gallery_site_job"))
         materialize("2026-11-21")
-        fourth = tick(instance, defs, second.cursor)
+        fourth = tick(instance, defs, fresh.cursor)
         assert not fourth.run_requests and "still going" in (fourth.skip_message or "")
-        assert fourth.cursor == second.cursor
+        assert fourth.cursor == fresh.cursor
+        # ...and once it is over, the newer look-alikes are rebuilt.
+        instance.report_run_canceled(queued)
+        assert len(tick(instance, defs, fresh.cursor).run_requests or []) == 1

@@ -133,7 +133,7 @@ def test_resources_hold_the_library_config_whole_and_secrets_by_name(
 
     monkeypatch.setenv("DOPPEL_IMG2IMG_AUTH", "u:p")
     settings = migrated(load_settings(
-        _env_file=None, data_dir=tmp_path, generator="img2img", img2img_base_url="http://gpu:7860",
+        _env_file=None, data_dir=tmp_path, generator="img2img", img2img_base_url="https://gpu:7860",
         img2img_steps=12, img2img_denoising_strength=0.4,
     ))  # fmt: skip
     resource = build_resources(settings)["image_generator"]
@@ -142,7 +142,7 @@ def test_resources_hold_the_library_config_whole_and_secrets_by_name(
     assert isinstance(resource.auth, dg.EnvVar) and resource.auth == "DOPPEL_IMG2IMG_AUTH"
     # One default for every field: the settings' is the library's (no copied default drifts).
     assert resource.config == dumped(
-        Img2ImgConfig(base_url="http://gpu:7860", steps=12, denoising_strength=0.4)
+        Img2ImgConfig(base_url="https://gpu:7860", steps=12, denoising_strength=0.4)
     )
     assert resource.config["negative_prompt"] == Img2ImgConfig().negative_prompt != ""
 
@@ -151,7 +151,7 @@ def test_resources_hold_the_library_config_whole_and_secrets_by_name(
         generator = image_generator.open()
         assert isinstance(generator, Img2ImgGenerator)
         config = generator.config
-        assert (config.base_url, config.steps, config.auth) == ("http://gpu:7860", 12, ("u", "p"))
+        assert (config.base_url, config.steps, config.auth) == ("https://gpu:7860", 12, ("u", "p"))
 
     assert dg.materialize([opened], resources={"image_generator": resource}).success
 

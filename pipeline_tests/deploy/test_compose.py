@@ -4,6 +4,7 @@ secret in the file), and the gallery's nginx config serving a site out of a buck
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import socket
@@ -19,7 +20,7 @@ import pytest
 
 from pipeline.lib.settings import variables
 from pipeline_tests.deploy.tools import REPO, load_yaml, run, tool
-from pipeline_tests.system_tools import require_tool
+from pipeline_tests.system_tools import require_nginx
 
 # One worker takes the whole module, so its module fixtures are made once.
 pytestmark = pytest.mark.xdist_group("test_compose")
@@ -168,9 +169,7 @@ def _free_port() -> int:
 def gallery_nginx(s3_server: str, s3_bucket: str, tmp_path: Path) -> Iterator[str]:
     """nginx with deploy/nginx/gallery.conf.template (rendered as the image does) in front
     of moto's S3 server, as it is in front of MinIO in compose."""
-    nginx = require_tool(
-        "nginx", "apt-get install -y --no-install-recommends nginx-light", also=("/usr/sbin/nginx",)
-    )
+    nginx = require_nginx()
     port = _free_port()
     origin = f"{s3_server}/{s3_bucket}/doppel/site"
     conf = (REPO / "deploy/nginx/gallery.conf.template").read_text()
@@ -206,6 +205,34 @@ def gallery_nginx(s3_server: str, s3_bucket: str, tmp_path: Path) -> Iterator[st
         process.wait(timeout=10)
 
 
+SECURITY_HEADERS = {
+    "content-security-policy": "frame-ancestors 'none'",
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "strict-origin-when-cross-origin",
+}
+PRIVATE = b'{"table": "PRIVATE-TABLE-ROWS"}'
+TRAVERSALS = (
+    "/../tables/private.json",
+    "/2026/../../tables/private.json",
+    "/%2e%2e/tables/private.json",
+    "/..%2ftables/private.json",
+    "/_doppel/../../tables/private.json",
+)
+
+
+def raw_get(base: str, path: str) -> tuple[int, bytes]:
+    """GET `path` exactly as written (no client-side normalisation of `..`)."""
+    url = httpx.URL(base)
+    connection = http.client.HTTPConnection(url.host, url.port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
 def public_read(bucket: str, prefix: str) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
@@ -233,9 +260,16 @@ def test_compose_gallery_nginx_serves_the_site_from_the_bucket(
     }
     for key, (body, kind) in site.items():
         s3.put_object(Bucket=s3_bucket, Key=f"doppel/site/{key}", Body=body, ContentType=kind)
-    s3.put_object(Bucket=s3_bucket, Key="doppel/tables/private.json", Body=b"{}")
-    # What `mc anonymous set download` does in deploy/minio/init.sh: read, site prefix only.
-    s3.put_bucket_policy(Bucket=s3_bucket, Policy=json.dumps(public_read(s3_bucket, "doppel/site")))
+    s3.put_object(Bucket=s3_bucket, Key="doppel/tables/private.json", Body=PRIVATE)
+    # What `mc anonymous set download` does in deploy/minio/init.sh: read, site prefix only;
+    # and here the private table too, so that only nginx stands between it and a visitor
+    # (the traversals below test nginx itself, not the bucket's policy behind it).
+    policy = public_read(s3_bucket, "doppel/site")
+    policy["Statement"][0]["Resource"].append(f"arn:aws:s3:::{s3_bucket}/doppel/tables/*")
+    s3.put_bucket_policy(Bucket=s3_bucket, Policy=json.dumps(policy))
+    base = gallery_nginx.removesuffix("/")
+    assert httpx.get(f"{s3_server}/{s3_bucket}/doppel/tables/private.json").content == PRIVATE
+    assert raw_get(base, "/index.html")[0] == 200  # the raw client itself works
 
     index = httpx.get(f"{gallery_nginx}/")
     assert index.status_code == 200 and "<h1>Days</h1>" in index.text
@@ -246,11 +280,29 @@ def test_compose_gallery_nginx_serves_the_site_from_the_bucket(
     image = httpx.get(f"{gallery_nginx}/media/abc.webp")
     assert image.status_code == 200 and "immutable" in image.headers["cache-control"]
     assert "x-amz-request-id" not in image.headers
-    # Outside the site prefix, the manifest, unknown pages and writes: nothing.
-    assert httpx.get(f"{gallery_nginx}/../tables/private.json").status_code == 404
+    # Outside the site prefix, the manifest, unknown pages and writes: nothing. The paths
+    # go out as written (httpx would resolve the dot segments before sending them).
+    for path in TRAVERSALS:
+        status, body = raw_get(base, path)
+        assert status in (400, 404) and PRIVATE not in body, (path, status)
     assert httpx.get(f"{gallery_nginx}/_doppel/manifest.json").status_code == 404
     missing = httpx.get(f"{gallery_nginx}/2030/01/01/index.html")
     assert missing.status_code == 404 and "Back to the gallery" in missing.text
     assert httpx.put(f"{gallery_nginx}/index.html", content=b"x").status_code == 404
     stored = s3.get_object(Bucket=s3_bucket, Key="doppel/site/index.html")["Body"].read()
     assert stored == b"<h1>Days</h1>"
+
+    # The same headers on every kind of answer: a page, an image, the manifest's 404, the
+    # error page, a refused write, the health check (nginx drops a server's add_header in
+    # any location that has its own, so each kind is asked).
+    answers = {
+        "page": httpx.get(f"{gallery_nginx}/"),
+        "image": image,
+        "manifest": httpx.get(f"{gallery_nginx}/_doppel/manifest.json"),
+        "missing": missing,
+        "write": httpx.put(f"{gallery_nginx}/index.html", content=b"x"),
+        "health": httpx.get(f"{gallery_nginx}/healthz"),
+    }
+    for kind, response in answers.items():
+        headers = {k: response.headers.get(k) for k in SECURITY_HEADERS}
+        assert headers == SECURITY_HEADERS, (kind, response.status_code, headers)

@@ -45,8 +45,12 @@ def test_dockerfile_image_holds_what_compose_runs() -> None:
     for secret_or_state in [".env", ".venv", "data", ".dagster_home", ".git"]:
         assert not _included(secret_or_state, ignore), secret_or_state
     # Every base image pinned; a non-root user; the instance config where DAGSTER_HOME is.
+    stages = set(re.findall(r"^FROM \S+ AS (\w+)", dockerfile, re.M))
     for image in re.findall(r"^FROM (\S+)", dockerfile, re.M):
-        assert image == "base" or re.fullmatch(r"[\w./-]+:\d[\w.-]*", image), image
+        assert image in stages or re.fullmatch(r"[\w./-]+:\d[\w.-]*", image), image
+    # Doppel itself from its wheel, not the source folder (the wheel test proves the wheel).
+    assert re.search(r"^RUN pip install .*/doppel-\*\.whl", dockerfile, re.M)
+    assert " -e ." not in dockerfile
     assert re.search(r"^USER \d+", dockerfile, re.M)
     assert "COPY dagster.yaml workspace.yaml /opt/dagster/home/" in dockerfile
     assert "ENV DAGSTER_HOME=/opt/dagster/home" in dockerfile

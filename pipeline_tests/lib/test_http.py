@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import pytest
 
 from pipeline.lib.core import clock
 from pipeline.lib.core.http import HttpRetry, retry_after_seconds, send_with_retries
+from pipeline.lib.observability.logs import install_secret_redaction
 
 
 class Script(BaseHTTPRequestHandler):
@@ -66,6 +68,23 @@ def run(url: str, steps: list[str], attempts: int = 3) -> tuple[httpx.Response, 
             client, "GET", url, policy=HttpRetry(attempts=attempts), sleep=waits.append
         )
     return response, waits
+
+
+def test_a_key_in_the_query_string_never_reaches_the_logs(
+    server: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server URL carries `?key=secret`. Each retry is logged by path only, and httpx's
+    own request lines (the full URL, at INFO) have the key masked by the redaction every
+    Doppel process installs."""
+    install_secret_redaction({})
+    caplog.set_level(logging.DEBUG)
+    response, _ = run(server, ["503", "reset", "200"])
+    assert response.status_code == 200
+    retries = [r.getMessage() for r in caplog.records if r.name == "pipeline.lib.core.http"]
+    assert len(retries) == 2 and all("/x:" in line for line in retries), retries
+    requests = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    assert requests and all("/x?key=***" in line for line in requests), requests
+    assert "secret" not in caplog.text
 
 
 def test_5xx_then_success(server: str) -> None:

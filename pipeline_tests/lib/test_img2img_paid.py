@@ -78,7 +78,8 @@ def source(photo_id: int) -> LoadedPhoto:
 def generator(
     server: Img2ImgImitation, db: Database, sleeps: list[float] | None = None, **overrides: object
 ) -> Img2ImgGenerator:
-    values: dict = {"base_url": server.base_url, "long_side": 128, "timeout_s": 0.3}
+    values: dict = {"base_url": server.base_url, "long_side": 128, "timeout_s": 0.3,
+                    "max_reply_bytes": 512 * 1024}  # fmt: skip
     config = Img2ImgConfig(**(values | overrides))  # type: ignore[arg-type]
     delays = sleeps if sleeps is not None else []
     return Img2ImgGenerator(config, ledger=Ledger(db, max_paid_attempts=CAP), sleep=delays.append)
@@ -104,6 +105,7 @@ def wait_until(condition, seconds: float = 10.0) -> None:  # type: ignore[no-unt
         ("empty_images", "billed"),
         ("broken_base64", "billed"),
         ("truncated_png", "billed"),
+        ("oversized", "billed"),  # answered: over the reply cap, so not read further
         ("cut_body", "unknown"),  # the body stopped short: the answer was never read
         ("slow", "unknown"),  # the client gave up; the server finished and billed it
     ],

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from pipeline.lib.core.images import load_image_file, resize_long_side
-from pipeline.lib.measures import metrics
+from pipeline.lib.measures import metrics, nearest
 
 # One worker takes the whole module, so its module fixtures are made once.
 pytestmark = pytest.mark.xdist_group("test_metrics")
@@ -59,6 +59,45 @@ def test_patch_swd_is_deterministic_symmetric_and_size_tolerant(
     assert metrics.patch_swd(coffee, resize_long_side(coffee, 100)) < d / 3
 
 
+def float_sort_patch_swd(
+    a: Image.Image, b: Image.Image, projections: int, max_patches: int
+) -> float:
+    """patch-SWD as first written: patches channel by channel, projections sorted as floats."""
+    fa, fb = metrics.cap_side(a, metrics.MEASURE_SIDE), metrics.cap_side(b, metrics.MEASURE_SIDE)
+    dirs = np.random.default_rng(0).standard_normal((147, projections)).astype(np.float32)
+    dirs /= np.linalg.norm(dirs, axis=0, keepdims=True)
+    gaps = []
+    for scale in metrics.SWD_SCALES:
+        sorted_rows = []
+        for f in (fa, fb):
+            f = metrics.resize_array(f, round(f.shape[0] * scale), round(f.shape[1] * scale))
+            patches = metrics.patch_matrix(f)
+            if len(patches) > max_patches:
+                rows = np.random.default_rng(0).choice(len(patches), max_patches, replace=False)
+                patches = patches[np.sort(rows)]
+            sorted_rows.append(np.sort(dirs.T @ patches.T, axis=1))
+        n = min(q.shape[1] for q in sorted_rows)
+        qa, qb = (q[:, ((np.arange(n) + 0.5) * (q.shape[1] / n)).astype(int)] for q in sorted_rows)
+        gaps.append(float(np.abs(qa - qb).mean()) * 100)
+    return float(np.mean(gaps))
+
+
+def test_patch_swd_sorted_as_16_bit_levels_agrees_with_the_float_sort() -> None:
+    """Each projection is rounded to 1/65,535 of its direction's range before sorting; the
+    gallery shows patch-SWD to 2 decimals, the receipts to 4: neither may move. (The pair
+    measure's sampling; the gate's differs only in its counts.)"""
+    projections, max_patches = 64, 8192
+    photos = {name: load_image_file(SAMPLES / f"{name}.jpg") for name in ("coffee", "rocket")}
+    pairs = [
+        (photos["coffee"], photos["rocket"]),  # unrelated, sizes differ
+        (photos["rocket"], photos["rocket"].transpose(Image.Transpose.FLIP_LEFT_RIGHT)),
+    ]
+    for a, b in pairs:
+        ours = metrics.patch_swd(a, b, projections=projections, max_patches=max_patches)
+        exact = float_sort_patch_swd(a, b, projections, max_patches)
+        assert ours == pytest.approx(exact, abs=1e-5), (ours, exact)  # measured: ≤ 6e-7
+
+
 @pytest.mark.slow
 def test_copy_measures_see_a_copy_and_a_moved_copy(coffee: Image.Image) -> None:
     same = metrics.copy_measures(coffee, coffee)
@@ -66,6 +105,31 @@ def test_copy_measures_see_a_copy_and_a_moved_copy(coffee: Image.Image) -> None:
     moved = Image.fromarray(np.roll(np.asarray(coffee), (10, 20), axis=(0, 1)))
     shifted = metrics.copy_measures(moved, coffee)
     assert shifted.zero_shift < 0.05 and shifted.largest_region > 0.5
+
+
+@pytest.mark.slow
+def test_the_cold_patchmatch_search_reads_copies_as_the_exact_search_does(
+    coffee: Image.Image, rocket: Image.Image
+) -> None:
+    """compare_images searches copies approximately (a checkerboard of own positions and
+    random matches, then PatchMatch); it must read what the exact search reads."""
+    small = resize_long_side(coffee, 96)  # the exact search is quadratic: seconds at 128 px
+    photo = np.asarray(small)
+    middle = photo.shape[1] // 2
+    half = photo.copy()
+    half[:, middle:] = np.asarray(rocket.resize(small.size))[:, middle:]
+    cases = {
+        "copy": photo,
+        "moved copy": np.roll(photo, (10, 20), axis=(0, 1)),
+        "half pasted in place": half,
+        "mirror": photo[:, ::-1],
+    }
+    source = metrics.to_float(photo)
+    for name, lookalike in cases.items():
+        exact = metrics.copy_measures(lookalike, photo, max_side=None)
+        ours, _ = nearest.copy_measures(source, metrics.to_float(lookalike), metrics.PATCH)
+        assert ours.zero_shift == pytest.approx(exact.zero_shift, abs=0.005), name
+        assert ours.largest_region == pytest.approx(exact.largest_region, abs=0.005), name
 
 
 @pytest.mark.slow

@@ -6,14 +6,17 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
 from PIL import Image
 
+from pipeline.lib.db import Database
 from pipeline.lib.generators import GenerationError, GeneratorUnavailable, LoadedPhoto
 from pipeline.lib.generators.budget import DailyBudget
+from pipeline.lib.generators.ledger import Ledger, PaidAttemptCapReached
 from pipeline.lib.generators.openai_config import OpenAIImagesConfig
 from pipeline.lib.generators.openai_images import OpenAIImagesGenerator
 from pipeline.lib.generators.pricing import DEFAULT_PRICES, PriceTable
@@ -43,6 +46,7 @@ def generator(
     *,
     budget: DailyBudget | None = None,
     sleeps: list[float] | None = None,
+    ledger: Ledger | None = None,
     **overrides: Any,
 ) -> OpenAIImagesGenerator:
     config = OpenAIImagesConfig(
@@ -52,11 +56,19 @@ def generator(
         quality="low",
         timeout_s=1.0,  # well above a loaded machine's answer time: a timeout is billed
         max_retries=2,
+        max_reply_bytes=512 * 1024,
     )
     delays = sleeps if sleeps is not None else []
     return OpenAIImagesGenerator(
-        config.model_copy(update=overrides), prices=PRICES, budget=budget, sleep=delays.append
-    )
+        config.model_copy(update=overrides), prices=PRICES, budget=budget, ledger=ledger,
+        sleep=delays.append,
+    )  # fmt: skip
+
+
+OVERSIZED = (
+    "a reply that grew past the 524,288-byte cap while it was read "
+    "(DOPPEL_OPENAI_MAX_REPLY_BYTES); it was billed"
+)
 
 
 # The two strategies and what they send
@@ -278,6 +290,7 @@ def test_a_connection_reset_is_retried(server: OpenAIImitation, times: int) -> N
         ("broken_base64", "broken base64"),
         ("truncated_png", "truncated"),
         ("not_image", "not a PNG, JPEG or WebP"),
+        ("oversized", OVERSIZED),
     ],
 )
 def test_a_broken_answer_fails_the_photo_and_is_not_paid_twice(
@@ -367,3 +380,25 @@ def test_the_budget_holds_under_concurrency(server: OpenAIImitation) -> None:
     assert len(server.requests) == 3
     assert budget.spent_usd <= budget.cap_usd  # type: ignore[operator]
     assert budget.metadata()["requests_stopped_by_budget"] == 5
+
+
+def test_an_oversized_answer_is_billed_and_counts_against_the_photos_paid_attempts(
+    server: OpenAIImitation, tmp_path: Path
+) -> None:
+    """A 200 over DOPPEL_OPENAI_MAX_REPLY_BYTES was answered, so billed: its ledger row says
+    so, and at the cap the photo is not sent again."""
+    from pipeline_tests.lib.test_img2img_paid import add_photos, ledger_rows
+
+    db = Database(f"sqlite:///{tmp_path / 'doppel.db'}")
+    db.upgrade()
+    [photo_id] = add_photos(db, None, 1)
+    server.add_fault("oversized", times=10)
+    gen = generator(server, ledger=Ledger(db, max_paid_attempts=2))
+    for _ in range(2):
+        with pytest.raises(GenerationError, match="grew past the 524,288-byte cap"):
+            gen.generate(photo(photo_id=photo_id))
+    with pytest.raises(PaidAttemptCapReached):
+        gen.generate(photo(photo_id=photo_id))
+    assert len(server.requests) == 2
+    assert [(r.outcome, r.http_status) for r in ledger_rows(db)] == [("billed", 200)] * 2
+    db.dispose()

@@ -1,9 +1,9 @@
-"""The numpy EfficientNet-Lite0 and the torch-free weight reader against PyTorch itself.
+"""The onnxruntime EfficientNet-Lite0 and the torch-free weight reader against PyTorch itself.
 
 Runs where torch is installed (CI installs the CPU build); the default install has no torch.
 The reference network (pipeline_tests/fixtures/torch_reference.py) is plain torch layers from
-the same architecture description, so a slip in the numpy convolutions, the batch-norm folding
-or the reader shows.
+the same architecture description, so a slip in the ONNX graph, the batch-norm folding or the
+reader shows.
 """
 
 from __future__ import annotations
@@ -62,8 +62,9 @@ def test_the_reader_handles_views_and_integer_storages(tmp_path: Path, torch: An
 def test_features_match_pytorch_to_1e_4_on_the_sample_photos(reference: Any, torch: Any) -> None:
     net = semantic.network()
     for path in sorted(SAMPLES.glob("*.jpg")):
-        pixels = semantic.network_input(load_image_file(path))
-        ours = net.features(pixels)
+        photo = load_image_file(path)
+        pixels = semantic.network_input(photo)
+        ours = semantic.pooled_features(photo)
         with torch.no_grad():
             theirs = reference(torch.from_numpy(pixels).permute(2, 0, 1)[None])[0].numpy()
         np.testing.assert_allclose(ours, theirs, atol=1e-4, rtol=0, err_msg=path.name)

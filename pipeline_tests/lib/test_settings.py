@@ -162,14 +162,14 @@ def test_the_environment_beats_dotenv_and_doppel_names_beat_conventional_ones(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     env = tmp_path / ".env"
-    env.write_text("DOPPEL_UNSPLASH_PER_PAGE=5\nDOPPEL_OPENAI_BASE_URL=http://dotenv/v1\n")
+    env.write_text("DOPPEL_UNSPLASH_PER_PAGE=5\nDOPPEL_OPENAI_BASE_URL=https://dotenv/v1\n")
     monkeypatch.setenv("DOPPEL_UNSPLASH_PER_PAGE", "9")
-    monkeypatch.setenv("OPENAI_BASE_URL", "http://sdk/v1")
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://sdk/v1")
     settings = load_settings(_env_file=env)
     assert settings.unsplash.per_page == 9
-    assert settings.openai.base_url == "http://sdk/v1"  # environment over .env, as before
-    monkeypatch.setenv("DOPPEL_OPENAI_BASE_URL", "http://doppel/v1")
-    assert load_settings(_env_file=env).openai.base_url == "http://doppel/v1"
+    assert settings.openai.base_url == "https://sdk/v1"  # environment over .env, as before
+    monkeypatch.setenv("DOPPEL_OPENAI_BASE_URL", "https://doppel/v1")
+    assert load_settings(_env_file=env).openai.base_url == "https://doppel/v1"
     # Keyword overrides use the same flat names, and win.
     assert load_settings(_env_file=env, unsplash_per_page=3).unsplash.per_page == 3
 

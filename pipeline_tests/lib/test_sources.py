@@ -46,7 +46,7 @@ def test_missing_file_is_a_per_photo_error(tmp_path: Path) -> None:
     (tmp_path / "photos.json").write_text(json.dumps([{"id": "gone", "file": "gone.jpg"}]))
     source = FolderSource(tmp_path)
     [photo] = source.day_photos(date(2026, 11, 20), 1)
-    with pytest.raises(PhotoFetchError, match=r"cannot read gone\.jpg"):
+    with pytest.raises(PhotoFetchError, match=r"cannot read 'gone\.jpg': no such file in"):
         source.fetch_image(photo)
 
 

@@ -16,10 +16,10 @@ from pipeline.lib.sources import ListedPhoto, PhotoFetchError, PhotoRefused
 from pipeline.lib.sources.unsplash import UnsplashSource
 from pipeline.lib.sources.unsplash_client import (
     UnsplashBudgetSpent,
+    UnsplashClient,
     UnsplashConfig,
     UnsplashError,
     UnsplashRateLimited,
-    checked_base_url,
 )
 from pipeline_tests.fixtures.unsplash_server import (
     IXID,
@@ -383,6 +383,25 @@ def test_unsplash_malformed_json_and_foreign_links_fail_clearly(
     assert calls(unsplash, source) == 1  # the key never went to the other origin
 
 
+def test_an_oversized_api_answer_fails_the_day_and_a_tracking_call_alone(
+    unsplash: UnsplashImitation, make_source: Callable[..., UnsplashSource]
+) -> None:
+    standard_feed(unsplash)
+    unsplash.fail("feed", "oversized")
+    source = make_source(max_reply_bytes=64 * 1024)
+    with pytest.raises(UnsplashError) as raised:
+        source.day_photos(DAY, 4)
+    assert str(raised.value).startswith(
+        "Unsplash's answer grew past the 65,536-byte cap while it was read "
+        "(DOPPEL_UNSPLASH_MAX_REPLY_BYTES), on GET /photos"
+    )
+    assert raised.value.retry_after_s == 600 and calls(unsplash, source) == 1
+    [photo, *_] = make_source(max_reply_bytes=64 * 1024).day_photos(DAY, 4)
+    unsplash.fail("download", "oversized")
+    with pytest.raises(UnsplashError, match="DOPPEL_UNSPLASH_MAX_REPLY_BYTES"):
+        source.track_use(photo)
+
+
 def test_unsplash_deprecation_warning_is_logged(
     unsplash: UnsplashImitation,
     make_source: Callable[..., UnsplashSource],
@@ -396,10 +415,11 @@ def test_unsplash_deprecation_warning_is_logged(
 
 
 def test_unsplash_base_url_and_key_are_checked() -> None:
-    assert checked_base_url("https://api.example.test") == "https://api.example.test/"
-    assert checked_base_url("http://127.0.0.1:8080/") == "http://127.0.0.1:8080/"
+    config = UnsplashConfig(access_key="k", base_url="https://api.example.test")
+    assert UnsplashClient(config).base_url == "https://api.example.test/"
+    assert UnsplashConfig(base_url="http://127.0.0.1:8080/").base_url == "http://127.0.0.1:8080/"
     with pytest.raises(ValueError, match="must be an https"):
-        checked_base_url("http://api.example.test/")
+        UnsplashConfig(base_url="http://api.example.test/")
     with pytest.raises(ValueError, match="UNSPLASH_ACCESS_KEY"):
         UnsplashSource(UnsplashConfig(access_key="  "))
 
@@ -477,7 +497,7 @@ def test_unsplash_image_from_a_host_not_allowed_is_refused_unfetched(
 
     plain = make_source(image_hosts=("images.example.test",))
     insecure = ListedPhoto("unsplash", "x", 1, "http://images.example.test/x.jpg")
-    with pytest.raises(PhotoRefused, match=r"http://images\.example\.test:80 is not on"):
+    with pytest.raises(PhotoRefused, match=r"http://images\.example\.test is not on"):
         plain.fetch_image(insecure)
 
 
@@ -527,8 +547,8 @@ def test_unsplash_image_caps_bytes_and_pixels(
 
     small_cap = make_source(max_image_bytes=300)
     photo = day_photo(unsplash, small_cap)
-    with pytest.raises(PhotoFetchError, match="over the 300-byte cap"):
+    with pytest.raises(PhotoFetchError, match=r"the image is [\d,]+ bytes, over the 300-byte cap"):
         small_cap.fetch_image(photo)
     unsplash.fail("image", "chunked")  # no Content-Length: the cap applies while reading
-    with pytest.raises(PhotoFetchError, match=r"more than .* over the 300-byte cap"):
+    with pytest.raises(PhotoFetchError, match="the image grew past the 300-byte cap while"):
         small_cap.fetch_image(photo)

@@ -5,6 +5,7 @@ from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.keys import DAY_TABLES
 from pipeline.defs.metadata import metadata
 from pipeline.defs.resources.database import DatabaseResource
+from pipeline.defs.resources.logs import DoppelLogsResource
 from pipeline.defs.resources.site import GallerySiteResource
 from pipeline.defs.resources.storage import ObjectStoreResource
 from pipeline.lib.site import build_site
@@ -27,6 +28,7 @@ def gallery_site(
     object_store: ObjectStoreResource,
     gallery: GallerySiteResource,
     database: DatabaseResource,
+    logs: DoppelLogsResource,  # Doppel's logging in this step's process
 ) -> dg.MaterializeResult:
     store = object_store.open()
     out, prefix = gallery.destination(store)

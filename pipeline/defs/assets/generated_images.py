@@ -7,7 +7,12 @@ from pipeline.defs.keys import LOOK_ALIKES_KEY
 from pipeline.defs.limits import API_STEP_RETRY, IMAGE_GENERATOR_POOL
 from pipeline.defs.metadata import metadata
 from pipeline.defs.partitions import DEFAULT_PARTITIONS
-from pipeline.defs.resources import DatabaseResource, ImageGeneratorResource, ObjectStoreResource
+from pipeline.defs.resources import (
+    DatabaseResource,
+    DoppelLogsResource,
+    ImageGeneratorResource,
+    ObjectStoreResource,
+)
 from pipeline.lib.day.generate import generate_day
 from pipeline.lib.day.summaries import look_alikes_summary
 from pipeline.lib.day.tables import DayTable
@@ -40,6 +45,7 @@ def _generated_images(
     image_generator: ImageGeneratorResource,
     object_store: ObjectStoreResource,
     database: DatabaseResource,
+    logs: DoppelLogsResource,  # Doppel's logging in this step's process
 ):
     # numpy, scipy and the image network load in the run, not in every process that loads
     # the definitions (webserver, daemon, code server).

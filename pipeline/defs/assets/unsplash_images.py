@@ -7,7 +7,12 @@ from pipeline.defs.keys import PHOTOS_KEY
 from pipeline.defs.limits import API_STEP_RETRY, PHOTO_SOURCE_POOL
 from pipeline.defs.metadata import metadata
 from pipeline.defs.partitions import DEFAULT_PARTITIONS
-from pipeline.defs.resources import DatabaseResource, ObjectStoreResource, PhotoSourceResource
+from pipeline.defs.resources import (
+    DatabaseResource,
+    DoppelLogsResource,
+    ObjectStoreResource,
+    PhotoSourceResource,
+)
 from pipeline.lib.day.collect import TRACKING_ATTEMPTS, DayCollection, collect_day
 from pipeline.lib.day.summaries import photo_counts, photos_summary
 from pipeline.lib.day.tables import DayTable
@@ -38,6 +43,7 @@ def _unsplash_images(
     photo_source: PhotoSourceResource,
     object_store: ObjectStoreResource,
     database: DatabaseResource,
+    logs: DoppelLogsResource,  # Doppel's logging in this step's process
 ) -> dg.Output[DayTable]:
     day = date.fromisoformat(context.partition_key)
     try:

@@ -16,6 +16,7 @@ from pipeline.defs.resources.generators import (
     StyleTransferResource,
 )
 from pipeline.defs.resources.io_managers import DayTableIOManager
+from pipeline.defs.resources.logs import DoppelLogsResource
 from pipeline.defs.resources.site import GallerySiteResource
 from pipeline.defs.resources.sources import (
     FolderPhotosResource,
@@ -33,6 +34,7 @@ from pipeline.lib.settings import DoppelSettings
 __all__ = [
     "DatabaseResource",
     "DayTableIOManager",
+    "DoppelLogsResource",
     "ImageGeneratorResource",
     "ObjectStoreResource",
     "PhotoSourceResource",
@@ -43,6 +45,7 @@ __all__ = [
 def build_resources(settings: DoppelSettings) -> dict[str, Any]:
     store = _object_store(settings)
     return {
+        "logs": DoppelLogsResource(log_format=settings.log_format, log_level=settings.log_level),
         "database": DatabaseResource(url=_database_url(settings)),
         "object_store": store,
         "io_manager": DayTableIOManager(store=store),
@@ -52,7 +55,8 @@ def build_resources(settings: DoppelSettings) -> dict[str, Any]:
             prefix=settings.site_prefix,
             folder=str(settings.site_dir.resolve()) if settings.site_dir else None,
             site_url=settings.site_url,
-            image_origins=[f"https://{h}" for h in settings.unsplash.image_hosts],
+            # The allow-list's entries as written: the CSP reads them as the URL policy does.
+            image_origins=list(settings.unsplash.image_hosts),
         ),
     }
 

@@ -25,6 +25,8 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.lib.core.http import HttpRetry, retry_after_seconds
+from pipeline.lib.core.origins import ServiceUrl
+from pipeline.lib.core.replies import ReplyTooLarge, capped_replies
 from pipeline.lib.core.unset import Unset
 from pipeline.lib.generators import Generation, GenerationError, GeneratorUnavailable, LoadedPhoto
 from pipeline.lib.generators.budget import DailyBudget
@@ -40,6 +42,7 @@ INFO_KEYS = ("seed", "sd_model_name", "sd_model_hash", "sampler_name", "steps", 
 
 
 DEFAULT_IMG2IMG_PROMPT = "a high quality photograph, natural light, detailed"
+REPLY = "an answer that"  # "... grew past the N-byte cap": how a capped reply is named
 
 
 class Img2ImgConfig(BaseModel):
@@ -49,7 +52,10 @@ class Img2ImgConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    base_url: str = "http://127.0.0.1:7860"
+    base_url: ServiceUrl = Field(
+        default="http://127.0.0.1:7860",
+        description="https; plain http only to 127.0.0.1, ::1 or localhost.",
+    )
     auth: tuple[str, str] | None = Field(default=None, repr=False, exclude=True)
     prompt: str = DEFAULT_IMG2IMG_PROMPT
     negative_prompt: str = "text, watermark, signature, frame, blurry, deformed"
@@ -67,6 +73,12 @@ class Img2ImgConfig(BaseModel):
         default=600.0, gt=0, le=3600, description="A1111 runs one job at a time: allow queueing."
     )
     max_retries: int = Field(default=2, ge=0, le=10)
+    max_reply_bytes: int = Field(
+        default=64 * 2**20,
+        ge=1024,
+        description="A larger answer is refused (billed, if the server bills) while it streams "
+        "in; a 2048 px PNG with the echoed photo is about 45 MB.",
+    )
 
 
 class Img2ImgGenerator:
@@ -93,6 +105,8 @@ class Img2ImgGenerator:
             timeout=httpx.Timeout(config.timeout_s, connect=min(10.0, config.timeout_s)),
             auth=httpx.BasicAuth(*config.auth) if config.auth else None,
             headers={"Accept": "application/json"},
+            follow_redirects=False,  # credentials go to the configured server only
+            event_hooks={"response": [capped_replies(config.max_reply_bytes, what=REPLY)]},
         )
 
     def close(self) -> None:
@@ -191,6 +205,8 @@ class Img2ImgGenerator:
                                    retryable=False)  # fmt: skip
         billed = "; it may have been billed, so it is not sent again now (a later run may, " \
             "within the cap)"  # fmt: skip
+        if happened == "unusable_reply":
+            return GenerationError(f"the img2img server sent {detail}{billed}", retryable=True)
         if happened == "timeout_after_send":
             return GenerationError(
                 f"the img2img server did not answer within {self.config.timeout_s:g}s "
@@ -250,6 +266,8 @@ def _info_of(raw: object) -> tuple[dict[str, Any], str | None]:
 
 def _classify(exc: Exception) -> Failure:
     """The key of `failures.WHAT_HAPPENED` for what a POST raised."""
+    if isinstance(exc, ReplyTooLarge):  # a 200, so answered (and billed, if it bills)
+        return Failure("unusable_reply", f"{exc} (DOPPEL_IMG2IMG_MAX_REPLY_BYTES)", status=200)
     if isinstance(exc, httpx.HTTPStatusError):
         response = exc.response
         status = response.status_code

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pipeline.lib.core.origins import ServiceUrl
 from pipeline.lib.core.unset import Unset
 from pipeline.lib.generators.pricing import DEFAULT_PRICES, ModelPrice, PriceTable
 
@@ -36,10 +37,10 @@ class OpenAIImagesConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     api_key: str = Field(default="", repr=False, exclude=True)
-    base_url: Unset[str] = Field(
+    base_url: Unset[ServiceUrl] = Field(
         default=None,
-        description="An OpenAI-compatible server; default https://api.openai.com/v1 "
-        "(OPENAI_BASE_URL also works).",
+        description="An OpenAI-compatible server (https; plain http only to loopback); default "
+        "https://api.openai.com/v1 (OPENAI_BASE_URL also works).",
     )
     strategy: Literal["edit", "describe"] = Field(
         default="edit",
@@ -68,6 +69,12 @@ class OpenAIImagesConfig(BaseModel):
     max_retries: int = Field(default=2, ge=0, le=10)
     max_retry_after_s: float = Field(
         default=60.0, ge=0, le=3600, description="A longer Retry-After is cut to this."
+    )
+    max_reply_bytes: int = Field(
+        default=64 * 2**20,
+        ge=1024,
+        description="A larger answer is refused while it streams in (billed: it counts against "
+        "the photo's paid attempts); a 3840x2160 PNG in base64 is about 33 MB.",
     )
     max_upload_side: int = Field(
         default=1536, ge=64, le=4096, description="Photos are sent at most this long side."

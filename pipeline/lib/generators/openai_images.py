@@ -32,6 +32,7 @@ from openai.types import ImagesResponse
 from openai.types.chat import ChatCompletion
 
 from pipeline.lib.core.http import HttpRetry, retry_after_seconds
+from pipeline.lib.core.replies import ReplyTooLarge, capped_replies
 from pipeline.lib.generators import (
     Generation,
     GenerationError,
@@ -85,11 +86,13 @@ class OpenAIImagesGenerator:
         )
         # What the asset reads: today's spending, and the ledger behind the cap.
         self.budget, self.ledger = self._paid.budget, self._paid.ledger
+        capped = capped_replies(config.max_reply_bytes, what="a reply that")
         self._client = openai.OpenAI(
             api_key=config.api_key,
             base_url=config.base_url,
             timeout=openai.Timeout(config.timeout_s, connect=min(10.0, config.timeout_s)),
             max_retries=0,  # retries are this module's own loop; see the module docstring
+            http_client=openai.DefaultHttpx2Client(event_hooks={"response": [capped]}),
         )
 
     def close(self) -> None:
@@ -300,6 +303,9 @@ class OpenAIImagesGenerator:
         )
 
     def _classify(self, exc: Exception) -> Failure:
+        if isinstance(exc, ReplyTooLarge):  # a 200 (error replies are cut instead): billed
+            detail = f"{exc} (DOPPEL_OPENAI_MAX_REPLY_BYTES)"
+            return Failure("unusable_reply", detail, status=200)
         if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
             happened = transport_failure(exc.__cause__)
             if happened == "reset_before_reply" and isinstance(exc, openai.APITimeoutError):

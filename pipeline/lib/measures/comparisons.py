@@ -3,8 +3,9 @@
 Built on the weight-free measures in `metrics` (pair measures), `image_stats` (per-image
 measures), the quality gate's copy measure and `semantic` (what each image shows), so any
 generator's output is compared with its photo the same way. `bench/comparisons.py` prints
-the cost per pair and per step: the network (both images) and the copy search take about a
-third each, patch-SWD a sixth, the rest is shrinking, palettes, SSIM and colour histograms.
+the cost per pair and per step: the copy search takes about a third, patch-SWD a quarter,
+the network (both images) a sixth, the rest is shrinking, palettes, SSIM and colour
+histograms.
 """
 
 from __future__ import annotations
@@ -20,16 +21,13 @@ from pipeline.lib.measures import metrics, nearest, semantic
 from pipeline.lib.measures.image_stats import image_stats, phash_distance
 
 MEASURE_SIDE = 256  # bounded cost: a 4K look-alike is measured like a 256 px one
-COPY_SIDE = 128  # the copy search is the dearest measure: 0.2 s here against 1.3 s at 256 px
+COPY_SIDE = 128  # the copy search is the dearest measure: 256 px has 4 times the patches
 COLOUR_SIDE = 2048  # Pillow counts a 2048 px image's colours in ~8 ms
 PAIR_SWD_PROJECTIONS = 64
 PAIR_SWD_PATCHES = 8192
 """patch-SWD of a pair on 64 directions and at most 8,192 patches per scale, not the
 gate's 128 and 16,384: a third of the cost. See `bench/comparisons.py` for how far the
 figures move; the patch remix's gate keeps its own, finer estimate."""
-COPY_STEPS = 3
-"""PatchMatch steps of the cold copy search: on the sample photos' copies, crops, flips and
-remixes 3 steps give the figures 5 gave (within 0.002); 2 left half of a copy unfound."""
 
 
 def compare_images(
@@ -121,7 +119,7 @@ def _copy_measures(photo: np.ndarray, aligned: np.ndarray) -> metrics.CopyMeasur
     """A cold copy search at COPY_SIDE px of `aligned` (the look-alike at the photo's size)."""
     source = metrics.cap_side(photo, COPY_SIDE)
     output = metrics.fit_to(aligned, source.shape[0], source.shape[1])
-    copied, _ = nearest.copy_measures(source, output, metrics.PATCH, steps=COPY_STEPS)
+    copied, _ = nearest.copy_measures(source, output, metrics.PATCH)
     return copied
 
 

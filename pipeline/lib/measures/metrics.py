@@ -11,13 +11,14 @@ are in `pipeline/lib/generators/patch_remix/settings.py`):
 | measure | copy | accepted patch remix | 8 px block shuffle ("soup") |
 |---|---|---|---|
 | patch-SWD (×100) | 0 | 0.4–2.3 | 0.6–8.3 |
-| SSIM | 1 | 0.27–0.83 | 0.03–0.28 |
+| SSIM | 1 | 0.27–0.80 (the gate's line) | 0.03–0.28 |
 | largest copied region | 1 | 0.07–0.30 | ≈ 0 |
 | incoherence | 0 | 0.01–0.13 | 0.5–3.8 |
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -153,48 +154,91 @@ def patch_swd_scales(
     rng = np.random.default_rng(seed)
     dirs = rng.standard_normal((patch * patch * 3, projections)).astype(np.float32)
     dirs /= np.linalg.norm(dirs, axis=0, keepdims=True)
+    # The directions were drawn for patches read channel by channel; the patches below are
+    # read pixel by pixel (all three channels at once), so the rows are put in that order.
+    dirs = np.ascontiguousarray(dirs.reshape(3, patch * patch, -1).transpose(1, 0, 2))
+    dirs = dirs.reshape(patch * patch * 3, -1)
     out = []
     for s in scales:
         pa, pb = _scaled(fa, s, patch), _scaled(fb, s, patch)
         if pa is None or pb is None:
             continue
-        qa, qb = (
-            _sorted_projections(pa, dirs, patch, seed, max_patches),
-            _sorted_projections(pb, dirs, patch, seed, max_patches),
+        gap = sorted_gap(
+            _projections(pa, dirs, patch, seed, max_patches),
+            _projections(pb, dirs, patch, seed, max_patches),
         )
-        n = min(qa.shape[1], qb.shape[1])
-        # Same-length lists (two large images both sampled) need no re-indexing: the common
-        # quantiles are then every column. Both lists are fresh arrays made here, so the
-        # difference may overwrite one of them.
-        if qa.shape[1] != n:
-            qa = qa[:, _quantile_cols(qa.shape[1], n)]
-        if qb.shape[1] != n:
-            qb = qb[:, _quantile_cols(qb.shape[1], n)]
-        gap = np.subtract(qa, qb, out=qa)
-        out.append(float(np.abs(gap, out=gap).mean() * 100.0))
+        out.append(gap * 100.0)
     return out
 
 
-def _sorted_projections(
+SORT_LEVELS = 65535
+"""Projections are sorted as 16-bit integers over each direction's range (see `sorted_gap`)."""
+
+
+def sorted_gap(pa: np.ndarray, pb: np.ndarray) -> float:
+    """Mean absolute gap between the sorted rows of `pa` and `pb` ((directions, n) arrays),
+    compared at common quantiles: the mean 1-D Wasserstein distance over the directions.
+
+    Sorting is most of patch-SWD's cost, so each direction's values (both images' together)
+    are rounded to one of 65,536 levels over their joint range and sorted as 16-bit
+    integers, which numpy radix-sorts 4–5× faster than floats. Each value moves by at most
+    half a level, so a row's mean gap by at most one level (its range / 65,535), and
+    identical rows still give 0 (`test_metrics.py` holds it to the float sort).
+    """
+    lo = np.minimum(pa.min(axis=1), pb.min(axis=1))[:, None]
+    level = (np.maximum(pa.max(axis=1), pb.max(axis=1))[:, None] - lo) / SORT_LEVELS
+    level[level <= 0] = 1.0  # a direction every patch projects alike: all values level 0
+    qa, qb = _sorted_levels(pa, lo, level), _sorted_levels(pb, lo, level)
+    n = min(qa.shape[1], qb.shape[1])
+    # Same-length lists (two large images both sampled) need no re-indexing: the common
+    # quantiles are then every column.
+    if qa.shape[1] != n:
+        qa = qa[:, _quantile_cols(qa.shape[1], n)]
+    if qb.shape[1] != n:
+        qb = qb[:, _quantile_cols(qb.shape[1], n)]
+    gaps = np.abs(np.subtract(qa, qb, dtype=np.int32)).sum(axis=1, dtype=np.int64)
+    return float((gaps * level[:, 0]).sum()) / (qa.shape[0] * n)
+
+
+def _sorted_levels(values: np.ndarray, lo: np.ndarray, level: np.ndarray) -> np.ndarray:
+    scaled = np.subtract(values, lo, dtype=np.float32)
+    scaled /= level
+    levels = np.rint(scaled, out=scaled).astype(np.uint16)
+    levels.sort(axis=1, kind="stable")  # a radix sort for 16-bit integers
+    return levels
+
+
+def _projections(
     arr: np.ndarray, dirs: np.ndarray, patch: int, seed: int, max_patches: int
 ) -> np.ndarray:
-    """(projections, n) sorted projections of at most `max_patches` patches of `arr`.
+    """(projections, n) projections of at most `max_patches` patches of `arr`, each patch
+    read pixel by pixel with its three channels (the row order of `dirs`).
 
-    Sorting dominates the cost, so big images are measured on a random subset of patches;
-    the subset depends only on the patch count and `seed`, so identical images still score 0.
+    Sorting them dominates patch-SWD's cost, so big images are measured on a random subset
+    of patches; the subset depends only on the patch count and `seed`, so identical images
+    still score 0. Only the picked patches are copied out of the image.
     """
-    win = sliding_window_view(arr, (patch, patch), axis=(0, 1))  # (Hp, Wp, C, p, p)
-    count = win.shape[0] * win.shape[1]
-    if count > max_patches:
-        # Only the picked patches are copied out of the image (not all of them, then a few).
-        pick = np.sort(np.random.default_rng(seed).choice(count, max_patches, replace=False))
-        ys, xs = np.divmod(pick, win.shape[1])
-        patches = np.ascontiguousarray(win[ys, xs].reshape(len(pick), -1), dtype=np.float32)
+    h, w = arr.shape[:2]
+    wp = w - patch + 1
+    corners = _patch_sample((h - patch + 1) * wp, max_patches, seed)
+    ys, xs = np.divmod(corners, wp)
+    offsets = (np.arange(patch)[:, None] * w + np.arange(patch)[None, :]).ravel()
+    pixels = np.ascontiguousarray(arr, dtype=np.float32).reshape(h * w, -1)
+    # np.take, not fancy indexing: 4× faster for this gather of whole pixels
+    patches = np.take(pixels, (ys * w + xs)[:, None] + offsets[None, :], axis=0)
+    patches = patches.reshape(len(corners), -1)
+    return dirs.T @ patches.T  # rows are contiguous, so the sort is cache-friendly
+
+
+@functools.lru_cache(maxsize=32)
+def _patch_sample(count: int, max_patches: int, seed: int) -> np.ndarray:
+    """Sorted indices of the patches measured: all `count`, or a seeded random subset."""
+    if count <= max_patches:
+        sample = np.arange(count)
     else:
-        patches = patch_matrix(arr, patch)
-    proj = dirs.T @ patches.T  # rows are contiguous, so the sort below is cache-friendly
-    proj.sort(axis=1)
-    return proj
+        sample = np.sort(np.random.default_rng(seed).choice(count, max_patches, replace=False))
+    sample.flags.writeable = False  # shared by every later call
+    return sample
 
 
 def patch_swd(

@@ -1,11 +1,13 @@
 """Logging for deployments: optional JSON lines, and no secret in any log record.
 
-`configure_logging(settings)` is called once per process where Doppel's code runs (the CLI,
-and every Dagster process that loads the definitions: code server, run workers, steps).
+`configure_logging(settings)` is called by the entry points, never by loading the
+definitions: the `doppel` CLI, and in each process that runs a Doppel step (run worker or
+step process) the `logs` resource, which Dagster sets up there before the step's code.
 
 - Redaction is always on: every log record made in the process (Doppel's, Dagster's,
-  httpx's...) has the value of each configured secret, and any password inside a URL,
-  replaced by `***` before any handler sees it, including Dagster's event-log handler.
+  httpx's...) has the value of each configured secret, any password inside a URL and any
+  credential in a URL's query string (`?key=`, `client_id=`, a signature) replaced by `***`
+  before any handler sees it, including Dagster's event-log handler.
 - `DOPPEL_LOG_FORMAT=json` gives the `pipeline` and `doppel` loggers one handler writing one
   JSON object per line to stderr (what log collectors parse), at `DOPPEL_LOG_LEVEL`.
   The default (`text`) leaves handlers as they are.
@@ -41,6 +43,13 @@ SECRET_ENV_VARS = (
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|ACCESS_KEY|CREDENTIAL|_AUTH$")
 # user:password@ in any URL (database URLs above all).
 URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/:@\s]*:)[^@\s/]+(?=@)")
+# A credential in a query string (?key=, &client_id=, a presigned URL's signature): httpx
+# logs every request's full URL at INFO.
+URL_QUERY_SECRET = re.compile(
+    r"(?P<head>[?&](?:[a-z_-]*key|[a-z_-]*token|client_id|[a-z_-]*secret|password|auth|"
+    r"sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token)=)[^&#\s\"'>]+",
+    re.IGNORECASE,
+)
 # Shorter values are not secrets worth the damage of replacing them everywhere.
 MIN_SECRET_LENGTH = 4
 MASK = "***"
@@ -64,7 +73,7 @@ def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
 
 
 class Redactor:
-    """Replaces known secret values and URL passwords in text."""
+    """Replaces known secret values, URL passwords and query-string credentials in text."""
 
     def __init__(self, secrets: Iterable[str]):
         self.secrets = [s for s in secrets if s]
@@ -73,7 +82,8 @@ class Redactor:
         for secret in self.secrets:
             if secret in text:
                 text = text.replace(secret, MASK)
-        return URL_PASSWORD.sub(rf"\g<head>{MASK}", text)
+        text = URL_PASSWORD.sub(rf"\g<head>{MASK}", text)
+        return URL_QUERY_SECRET.sub(rf"\g<head>{MASK}", text)
 
 
 _redactor = Redactor([])

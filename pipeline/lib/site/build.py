@@ -32,7 +32,7 @@ from pipeline.lib.site import game, pages, syndication
 from pipeline.lib.site.data import RawDay, read_days
 from pipeline.lib.site.media import Media, MediaReport, MediaSource, ensure_media
 from pipeline.lib.site.publish import PublishCounts, SiteWriter
-from pipeline.lib.site.render import DEFAULT_IMAGE_ORIGINS, SITE_SOURCE_DIR, Rendered, Renderer
+from pipeline.lib.site.render import DEFAULT_IMAGE_ORIGINS, Rendered, Renderer
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def build_site(
     out_store: ObjectStore | None = None,
     prefix: str = "site",
     force: bool = False,
-    source_dir: Path = SITE_SOURCE_DIR,
+    source_dir: Path | None = None,
     workers: int = 2,
     render_workers: int | None = None,
     image_origins: tuple[str, ...] = DEFAULT_IMAGE_ORIGINS,

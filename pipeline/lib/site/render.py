@@ -1,4 +1,5 @@
-"""Jinja2 rendering of the page models, with the templates and static files from `site/`.
+"""Jinja2 rendering of the page models, with the templates and static files of `site/`
+(installed as the package data `pipeline.site_files`).
 
 Autoescaping is on for every template: names, descriptions and prompts come from outside and
 may hold markup. Static files are published under content-hashed names (`style.3f2a9c1b.css`)
@@ -16,10 +17,13 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import jinja2
+
+from pipeline.lib.core.origins import OriginError, image_origin
 
 if TYPE_CHECKING:
     from pipeline.lib.site.publish import SiteWriter
@@ -32,12 +36,12 @@ Job = TypeVar("Job")
 PARALLEL_MIN_PAGES = 300  # below this, starting worker processes costs more than it saves
 BATCH_PAGES = 100
 
-SITE_SOURCE_DIR = Path(__file__).resolve().parents[3] / "site"
+# site/ in a checkout, mapped to this package name by pyproject.toml; in the wheel as such.
+SITE_FILES_PACKAGE = "pipeline.site_files"
 BUILDER_CODE_DIR = Path(__file__).resolve().parent
 NAV_SECTIONS = {"index.html.j2": "index", "stats.html.j2": "stats", "about.html.j2": "about",
                 "game.html.j2": "game"}  # fmt: skip
 DEFAULT_IMAGE_ORIGINS = ("https://images.unsplash.com",)
-_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
 _SITE_URL = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9._~/-]*)?$")
 BUILDER_VERSION = "gallery-1"
 """Part of every page's input hash, with this package's code, the templates and static files:
@@ -61,13 +65,26 @@ class _ModelEnvironment(jinja2.Environment):
         return super().getattr(obj, attribute)
 
 
+def site_source_dir() -> Path:
+    """The folder that holds the gallery's templates/ and static/."""
+    try:
+        return Path(str(resources.files(SITE_FILES_PACKAGE)))
+    except ModuleNotFoundError:
+        raise FileNotFoundError(
+            f"the gallery's templates are not installed (package {SITE_FILES_PACKAGE}): "
+            "reinstall Doppel from its wheel or checkout"
+        ) from None
+
+
 def content_security_policy(image_origins: Sequence[str]) -> str:
-    """Scripts and styles from the site only; images from the site and `image_origins`.
-    Held in a <meta> so it applies from file://, any static host and the nginx proxy alike."""
-    for origin in image_origins:
-        if not _ORIGIN.match(origin):
-            raise ValueError(f"not an http(s) origin for the gallery's images: {origin!r}")
-    images = " ".join(["'self'", *image_origins])
+    """Scripts and styles from the site only; images from the site and `image_origins`
+    (entries of the image allow-list, read as the URL policy reads them). Held in a <meta> so
+    it applies from file://, any static host and the nginx proxy alike."""
+    try:
+        origins = [str(image_origin(entry)) for entry in image_origins]
+    except OriginError as exc:
+        raise ValueError(f"an origin for the gallery's images: {exc}") from None
+    images = " ".join(["'self'", *dict.fromkeys(origins)])
     return (
         f"default-src 'self'; img-src {images}; style-src 'self'; script-src 'self'; "
         "object-src 'none'; base-uri 'none'; form-action 'none'"
@@ -77,17 +94,18 @@ def content_security_policy(image_origins: Sequence[str]) -> str:
 class Renderer:
     def __init__(
         self,
-        source_dir: Path = SITE_SOURCE_DIR,
+        source_dir: Path | None = None,
         *,
         image_origins: Sequence[str] = DEFAULT_IMAGE_ORIGINS,
         site_url: str | None = None,
     ):
+        source_dir = source_dir or site_source_dir()
         self.templates_dir = source_dir / "templates"
         self.static_dir = source_dir / "static"
         if not self.templates_dir.is_dir():
             raise FileNotFoundError(
-                f"the gallery templates are missing: {self.templates_dir} (run from a checkout "
-                "of Doppel, or pass the folder that holds templates/ and static/)"
+                f"the gallery templates are missing: {self.templates_dir} (reinstall Doppel, "
+                "or pass the folder that holds templates/ and static/)"
             )
         self.env = _ModelEnvironment(
             loader=jinja2.FileSystemLoader(self.templates_dir),

@@ -1,8 +1,14 @@
 """Photos from a folder on disk; the bundled CC0 / public-domain samples are one such folder.
 
 A folder may hold a `photos.json` with credits (id, file, description, photographer,
-licence, source_url); otherwise every image file is used with its file name as the id.
-Each day takes `count` photos, chosen deterministically so that neighbouring days differ.
+licence, source_url); otherwise every image file is used with its file name as the id
+(hidden names, FIFOs, devices and sub-folders are skipped). Each day takes `count` photos,
+chosen deterministically so that neighbouring days differ.
+
+Nothing outside the folder is read: every file, photos.json included, goes through
+`pipeline.lib.core.local_files`, which refuses a name that is absolute, `~`, `..`,
+Windows-style, URL-encoded, hidden, resolves outside the folder or is not a regular file,
+before opening it. A refused photo is recorded as `refused` with that one-line reason.
 """
 
 from __future__ import annotations
@@ -13,12 +19,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pipeline.lib.sources import ListedPhoto, PhotoFetchError, SourceConfigError
+from pipeline.lib.core.local_files import FileRefused, LocalFolder
+from pipeline.lib.sources import ListedPhoto, PhotoFetchError, PhotoRefused, SourceConfigError
 from pipeline.lib.sources.text import clean_text
 
 SAMPLE_PHOTOS_DIR = Path(__file__).parent / "sample_photos"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_CREDITS_BYTES = 5 * 1024 * 1024  # photos.json: thousands of entries fit in far less
 
 
 class FolderSource:
@@ -31,7 +39,8 @@ class FolderSource:
             )
         if not self.folder.is_dir():
             raise SourceConfigError(f"the photo folder {self.folder} does not exist")
-        self._entries = [_cleaned(entry) for entry in _read_entries(self.folder)]
+        self._files = LocalFolder(self.folder)
+        self._entries = [_cleaned(entry) for entry in _read_entries(self._files)]
         if not self._entries:
             raise SourceConfigError(
                 f"no photos found in {self.folder}: add images or a photos.json"
@@ -48,13 +57,13 @@ class FolderSource:
         return [self._photo(entry, day, rank) for rank, entry in enumerate(chosen, start=1)]
 
     def fetch_image(self, photo: ListedPhoto) -> bytes:
-        path = self.folder / photo.image_ref
         try:
-            if path.stat().st_size > MAX_FILE_BYTES:
-                raise PhotoFetchError(f"{path.name} is over {MAX_FILE_BYTES >> 20} MB")
-            return path.read_bytes()
-        except OSError as exc:
-            raise PhotoFetchError(f"cannot read {path.name}: {exc.strerror or exc}") from None
+            return self._files.read(photo.image_ref, MAX_FILE_BYTES)
+        except FileRefused as exc:
+            raise PhotoRefused(str(exc)) from None
+        except OSError as exc:  # missing or unreadable: may be fixed, so tried again
+            name = repr(photo.image_ref[:100])
+            raise PhotoFetchError(f"cannot read {name}: {exc.strerror or exc}") from None
 
     def track_use(self, photo: ListedPhoto) -> None:
         """Local files need no download tracking."""
@@ -86,29 +95,36 @@ def sample_source() -> FolderSource:
     return FolderSource(SAMPLE_PHOTOS_DIR, name="samples")
 
 
-def _read_entries(folder: Path) -> list[dict[str, Any]]:
-    manifest = folder / "photos.json"
-    if manifest.is_file():
-        try:
-            entries = json.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0][:200]
-            raise SourceConfigError(f"cannot read the credits file {manifest}: {reason}") from None
-        if not isinstance(entries, list) or not all(
-            isinstance(e, dict) and isinstance(e.get("id"), str) and isinstance(e.get("file"), str)
-            for e in entries
-        ):
-            raise SourceConfigError(f"{manifest} must be a list of objects with 'id' and 'file'")
-        return entries
+def _read_entries(files: LocalFolder) -> list[dict[str, Any]]:
     try:
-        paths = sorted(folder.iterdir())
+        data = files.read("photos.json", MAX_CREDITS_BYTES)
+    except FileNotFoundError:
+        return _image_files(files)
+    except (FileRefused, OSError) as exc:
+        raise SourceConfigError(f"cannot read the credits file photos.json in {files.root}: "
+                                f"{getattr(exc, 'strerror', None) or exc}") from None  # fmt: skip
+    manifest = files.root / "photos.json"
+    try:
+        entries = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        reason = str(exc).splitlines()[0][:200]
+        raise SourceConfigError(f"cannot read the credits file {manifest}: {reason}") from None
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("id"), str) and isinstance(e.get("file"), str)
+        for e in entries
+    ):
+        raise SourceConfigError(f"{manifest} must be a list of objects with 'id' and 'file'")
+    return entries
+
+
+def _image_files(files: LocalFolder) -> list[dict[str, Any]]:
+    try:
+        names = files.files(IMAGE_SUFFIXES)
     except OSError as exc:
-        raise SourceConfigError(f"cannot read the photo folder {folder}: {exc.strerror}") from None
-    return [
-        {"id": path.stem, "file": path.name}
-        for path in paths
-        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
-    ]
+        raise SourceConfigError(
+            f"cannot read the photo folder {files.root}: {exc.strerror}"
+        ) from None
+    return [{"id": Path(name).stem, "file": name} for name in names]
 
 
 def _cleaned(entry: dict[str, Any]) -> dict[str, Any]:

@@ -33,6 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pipeline.lib.core import clock
 from pipeline.lib.core.http import HttpRetry, send_with_retries
 from pipeline.lib.core.images import decode_image
+from pipeline.lib.core.origins import OriginError, ServiceUrl, origin_of_url, service_url
+from pipeline.lib.core.replies import ReplyTooLarge, capped_replies
 from pipeline.lib.sources import (
     PhotoFetchError,
     PhotoRefused,
@@ -46,7 +48,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.unsplash.com/"
 DEFAULT_IMAGE_HOSTS = ("images.unsplash.com",)
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 # Unsplash's limits are per hour and it documents no reset header: an hour is the honest wait.
 RATE_LIMIT_RETRY_S = 3600.0
 # An outage, timeout or garbled page is usually over within minutes.
@@ -76,7 +77,7 @@ class UnsplashConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     access_key: str = Field(default="", repr=False, exclude=True)
-    base_url: str = Field(
+    base_url: ServiceUrl = Field(
         default=DEFAULT_BASE_URL, description="https; plain http only on loopback."
     )
     per_page: int = Field(default=30, ge=1, le=30, description="Feed page size (max 30).")
@@ -106,6 +107,12 @@ class UnsplashConfig(BaseModel):
         default=1536, ge=64, le=4096, description="Long side the originals are fetched at."
     )
     max_image_bytes: int = Field(default=20 * 2**20, ge=1)
+    max_reply_bytes: int = Field(
+        default=4 * 2**20,
+        ge=1024,
+        description="An API answer (a feed page: 30 photos are about 150 kB) larger than this "
+        "is refused.",
+    )
     max_image_pixels: int = Field(default=25_000_000, ge=1)
     utm_source: str = Field(
         default="doppel", description="Your Unsplash app's name, for utm_source on credits."
@@ -117,6 +124,13 @@ class UnsplashConfig(BaseModel):
         # The environment gives one string; blanks between commas are no host.
         if isinstance(value, str):
             return tuple(h.strip() for h in value.split(",") if h.strip())
+        return value
+
+    @field_validator("image_hosts")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # Checked at start, by the parser the URL policy and the gallery's CSP use.
+        parse_origins(value)
         return value
 
     @property
@@ -142,12 +156,10 @@ class UnsplashClient:
                 "DOPPEL_SOURCE=samples for the bundled photos"
             )
         self.config = config
-        try:
-            self.image_policy = UrlPolicy(parse_origins(config.image_hosts))
-        except ValueError as exc:
-            raise SourceConfigError(f"DOPPEL_UNSPLASH_IMAGE_HOSTS: {exc}") from None
-        self.base_url = checked_base_url(config.base_url)
-        self._origin = _origin(httpx.URL(self.base_url))
+        # Both checked when the config was made (its validators): https base URL, origins.
+        self.image_policy = UrlPolicy(parse_origins(config.image_hosts))
+        self.base_url = service_url(config.base_url)  # with its trailing slash
+        self._origin = origin_of_url(self.base_url)
         self._sleep = sleep
         self.api_calls = 0
         self.ratelimit_limit: int | None = None
@@ -161,10 +173,16 @@ class UnsplashClient:
             },
             timeout=config.timeout_s,
             follow_redirects=False,  # a redirect could carry the key to another host
-            event_hooks={"request": [self._before_api_request]},
+            event_hooks={
+                "request": [self._before_api_request],
+                "response": [capped_replies(config.max_reply_bytes, what="Unsplash's answer")],
+            },
         )
         self._images = httpx.Client(
-            timeout=config.image_timeout_s, follow_redirects=False, headers={"Accept": "image/*"}
+            timeout=config.image_timeout_s,
+            follow_redirects=False,
+            headers={"Accept": "image/*"},
+            event_hooks={"response": [capped_replies(config.max_image_bytes, what="the image")]},
         )
 
     def close(self) -> None:
@@ -206,8 +224,14 @@ class UnsplashClient:
             ) from None
         except httpx.TransportError as exc:
             raise UnsplashError(
-                f"cannot reach Unsplash at {self._origin_text()} ({type(exc).__name__}); check "
+                f"cannot reach Unsplash at {self._origin} ({type(exc).__name__}); check "
                 "the network and DOPPEL_UNSPLASH_BASE_URL, then retry the day",
+                retry_after_s=OUTAGE_RETRY_S,
+            ) from None
+        except ReplyTooLarge as exc:
+            raise UnsplashError(
+                f"{exc} (DOPPEL_UNSPLASH_MAX_REPLY_BYTES), on GET {what}; the day can be "
+                "retried later",
                 retry_after_s=OUTAGE_RETRY_S,
             ) from None
         self._note_headers(response, what)
@@ -260,16 +284,22 @@ class UnsplashClient:
             raise UnsplashError(
                 f"Unsplash returned an unusable URL: {path_or_url[:80]!r}"
             ) from None
-        if _origin(url) != self._origin:
+        if not self._is_api_origin(url):
             raise UnsplashError(
                 f"Unsplash returned an API URL on another host ({url.scheme}://{url.host}); "
-                f"Doppel sends its key only to {self._origin_text()}, so it was not followed"
+                f"Doppel sends its key only to {self._origin}, so it was not followed"
             )
         return path_or_url
 
+    def _is_api_origin(self, url: httpx.URL) -> bool:
+        try:
+            return origin_of_url(url) == self._origin
+        except OriginError:
+            return False
+
     def _before_api_request(self, request: httpx.Request) -> None:
         # Runs for every request actually sent, retries included: the one place that counts.
-        if _origin(request.url) != self._origin:  # defence in depth for the key
+        if not self._is_api_origin(request.url):  # defence in depth for the key
             raise UnsplashError(f"refusing to send the Unsplash key to {request.url.host}")
         if self.api_calls >= self.config.call_budget:
             raise UnsplashBudgetSpent(
@@ -314,10 +344,6 @@ class UnsplashClient:
     def _redact(self, text: str) -> str:
         return text.replace(self.config.access_key, "***")
 
-    def _origin_text(self) -> str:
-        scheme, host, port = self._origin
-        return f"{scheme}://{host}" + (f":{port}" if port else "")
-
     # Images (the CDN: no key, not counted against the API limit)
 
     def download_image(self, url: str) -> bytes:
@@ -340,10 +366,15 @@ class UnsplashClient:
     def _download_capped(self, url: str) -> bytes:
         # A body cut short is tried once more: the CDN is free and the glitch usually passes.
         for attempt in (1, 2):
-            response = self._get_image(url)
+            try:
+                response = self._get_image(url)
+            except ReplyTooLarge as exc:  # its Content-Length said so
+                raise PhotoFetchError(f"{exc} (DOPPEL_UNSPLASH_MAX_IMAGE_BYTES)") from None
             try:
                 self._check_image_response(response)
-                return self._read_capped(response)
+                return response.read()  # capped while it streams in (the client's hook)
+            except ReplyTooLarge as exc:
+                raise PhotoFetchError(f"{exc} (DOPPEL_UNSPLASH_MAX_IMAGE_BYTES)") from None
             except httpx.TransportError as exc:
                 if attempt == 2:
                     raise PhotoFetchError(
@@ -386,43 +417,6 @@ class UnsplashClient:
             raise PhotoFetchError(
                 f"expected an image but got content type {content_type or 'none'}"
             )
-        declared = _int(response.headers.get("content-length"))
-        if declared is not None and declared > self.config.max_image_bytes:
-            raise PhotoFetchError(self._too_big(declared))
-
-    def _read_capped(self, response: httpx.Response) -> bytes:
-        chunks: list[bytes] = []
-        total = 0
-        for chunk in response.iter_bytes():
-            total += len(chunk)
-            if total > self.config.max_image_bytes:
-                raise PhotoFetchError(self._too_big(total, more=True))
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    def _too_big(self, size: int, *, more: bool = False) -> str:
-        cap = self.config.max_image_bytes
-        over = "more than " if more else ""
-        return (
-            f"the image is {over}{size:,} bytes, over the {cap:,}-byte cap "
-            "(DOPPEL_UNSPLASH_MAX_IMAGE_BYTES)"
-        )
-
-
-def checked_base_url(base_url: str) -> str:
-    """The base URL with a trailing slash; https, or plain http on loopback (tests) only."""
-    url = httpx.URL(base_url)
-    if not (url.scheme == "https" or (url.scheme == "http" and url.host in LOOPBACK_HOSTS)):
-        raise ValueError(
-            f"DOPPEL_UNSPLASH_BASE_URL must be an https:// URL (plain http only for "
-            f"127.0.0.1/localhost), got {base_url!r}"
-        )
-    return base_url if base_url.endswith("/") else base_url + "/"
-
-
-def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
-    default = {"https": 443, "http": 80}.get(url.scheme)
-    return url.scheme, url.host, url.port if url.port != default else None
 
 
 def _is_rate_limited(response: httpx.Response) -> bool:

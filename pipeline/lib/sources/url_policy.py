@@ -1,11 +1,12 @@
 """Which URLs from an API response (and their redirects) may be fetched at all.
 
 A URL is allowed only when its scheme, host and port are on the allow-list exactly (a bare host
-means https on 443). Plain http is allowed only for a loopback address listed with its port
-(`http://127.0.0.1:8123`, the tests). IP literals are refused otherwise, and a host name is
-resolved first: if any of its addresses is private, loopback, link-local (cloud metadata at
-169.254.169.254), shared, reserved or multicast, the URL is refused. The check runs before any
-connection is opened.
+means https on 443; origins are read by `pipeline.lib.core.origins`, as the gallery's
+Content-Security-Policy reads them). Plain http is allowed only for a loopback address listed
+with its port (`http://127.0.0.1:8123`, the tests). IP literals are refused otherwise, and a
+host name is resolved first: if any of its addresses is private, loopback, link-local (cloud
+metadata at 169.254.169.254), shared, reserved or multicast, the URL is refused. The check runs
+before any connection is opened.
 """
 
 from __future__ import annotations
@@ -13,15 +14,19 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 import httpx
 
-DEFAULT_PORTS = {"https": 443, "http": 80}
-LOOPBACK_NAMES = frozenset({"localhost"})
+from pipeline.lib.core.origins import (
+    IPAddress,
+    Origin,
+    OriginError,
+    image_origin,
+    ip_of,
+    origin_of_url,
+)
 
 Resolver = Callable[[str, int], list[str]]
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class UrlRefused(Exception):
@@ -30,20 +35,6 @@ class UrlRefused(Exception):
 
 class UrlUnresolved(Exception):
     """The host name does not resolve now (it may later)."""
-
-
-@dataclass(frozen=True)
-class Origin:
-    scheme: str
-    host: str
-    port: int
-
-    def __str__(self) -> str:
-        return f"{self.scheme}://{self.host}:{self.port}"
-
-    @property
-    def is_loopback_exception(self) -> bool:
-        return self.scheme == "http"
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -55,25 +46,10 @@ def system_resolver(host: str, port: int) -> list[str]:
 
 
 def parse_origins(entries: Iterable[str]) -> tuple[Origin, ...]:
-    """Allow-list entries: `host` (https on 443), `https://host[:port]`, or
-    `http://<loopback>:<port>`. Raises ValueError for anything else."""
-    origins = []
-    for entry in (e.strip() for e in entries):
-        if not entry:
-            continue
-        url = httpx.URL(entry if "://" in entry else f"https://{entry}")
-        host = url.host.lower()
-        if url.scheme == "https":
-            origins.append(Origin("https", host, url.port or 443))
-            continue
-        if url.scheme == "http" and url.port is not None and _is_loopback_name(host):
-            origins.append(Origin("http", host, url.port))
-            continue
-        raise ValueError(
-            f"image host {entry!r} is not allowed: list https hosts (optionally with a port), "
-            "or plain http only for a loopback address with its port (http://127.0.0.1:8123)"
-        )
-    return tuple(origins)
+    """The allow-list from its entries (`pipeline.lib.core.origins.image_origin`: `host`,
+    `https://host[:port]`, or `http://<loopback>:<port>`); blanks are skipped. Raises
+    OriginError (a ValueError) for anything else."""
+    return tuple(image_origin(entry) for entry in entries if entry.strip())
 
 
 class UrlPolicy:
@@ -85,30 +61,29 @@ class UrlPolicy:
         """The parsed URL if it may be fetched; raises UrlRefused (or UrlUnresolved)."""
         try:
             parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
+            origin = origin_of_url(parsed)
         except httpx.InvalidURL:
             raise UrlRefused(f"unusable URL {str(url)[:100]!r}") from None
-        scheme, host = parsed.scheme, parsed.host.lower()
-        if scheme not in DEFAULT_PORTS or not host:
-            raise UrlRefused(f"{scheme or 'no'} scheme: only https (or listed loopback http)")
-        origin = Origin(scheme, host, parsed.port or DEFAULT_PORTS[scheme])
+        except OriginError as exc:
+            raise UrlRefused(str(exc)) from None
         if origin not in self.allowed:
             listed = ", ".join(sorted(str(o) for o in self.allowed)) or "nothing"
             raise UrlRefused(f"{origin} is not on the allow-list ({listed})")
-        literal = _ip(host)
-        if origin.is_loopback_exception:  # listed explicitly for tests: loopback only
+        literal = origin.ip
+        if origin.scheme == "http":  # listed explicitly for tests: loopback only
             addresses = [literal] if literal else self._addresses(origin)
             if not all(a.is_loopback for a in addresses):
-                raise UrlRefused(f"{host} is listed as loopback but is not")
+                raise UrlRefused(f"{origin.host} is listed as loopback but is not")
             return parsed
         if literal is not None:
-            raise UrlRefused(f"{host} is an IP address; images come from named hosts")
+            raise UrlRefused(f"{origin.host} is an IP address; images come from named hosts")
         for address in self._addresses(origin):
             if not _public(address):
-                raise UrlRefused(f"{host} resolves to the non-public address {address}")
+                raise UrlRefused(f"{origin.host} resolves to the non-public address {address}")
         return parsed
 
     def _addresses(self, origin: Origin) -> list[IPAddress]:
-        found = [_ip(a.split("%", 1)[0]) for a in self._resolve(origin.host, origin.port)]
+        found = [ip_of(a.split("%", 1)[0]) for a in self._resolve(origin.host, origin.port)]
         addresses = [a for a in found if a is not None]
         if not addresses:
             raise UrlUnresolved(f"{origin.host} has no usable address")
@@ -119,15 +94,3 @@ def _public(address: IPAddress) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return address.is_global and not address.is_multicast
-
-
-def _ip(host: str) -> IPAddress | None:
-    try:
-        return ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return None
-
-
-def _is_loopback_name(host: str) -> bool:
-    literal = _ip(host)
-    return literal.is_loopback if literal is not None else host in LOOPBACK_NAMES

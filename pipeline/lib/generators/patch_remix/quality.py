@@ -1,5 +1,8 @@
 """The quality gate: is a remix a copy, "texture soup", or a new-but-similar image?
 
+A copy is a large block pasted rigidly, many patches left in place, or a near-copy as a
+whole (SSIM above the "not a copy" line: what a remix of a flat graphic comes out as).
+
 Copy and coherence measures are read from a match field (output patch → nearest source
 patch), warm-started from the synthesis's own last field; the rest come from
 `pipeline.lib.measures.metrics`. Thresholds live in `RemixSettings`; see remix.py for calibration.
@@ -75,6 +78,7 @@ def _checks(m: Measures, s: RemixSettings) -> dict[str, list[tuple[str, float, f
         "copy": [
             ("largest copied region", m.largest_copied_region, s.max_copied_region),
             ("zero-shift share", m.zero_shift, s.max_zero_shift),
+            ("SSIM", m.ssim, s.max_ssim),
         ],
         "soup": [
             ("patch-SWD", m.patch_swd, s.max_swd),

@@ -6,6 +6,13 @@ Gate calibration (256 px, seeds 1-4, `bench/patch_remix.py --seeds 1,2,3,4`; 28 
   copies 0.8-1.0. Accepted outputs had regions 0.07-0.30 and zero-shift 0.00-0.31. Attempts
   with 0.31-0.35 were visibly mostly the photo (retina: only the optic disc moved), so the
   limit stays at 0.3 even though it flags some retina runs.
+* near-copy by SSIM: on flat graphics (a colour wheel, gradients, a flag) every patch looks
+  like its neighbours, so a remix comes out close to the graphic (SSIM 0.87-0.999 at seeds
+  1-2) while few of its patches count as copied (the copy measures weigh patches by their
+  detail), and the copy limits above passed it. SSIM above 0.8, the line between "not a
+  copy" and a near-copy, is therefore a copy too. Accepted remixes of the sample photos sit
+  at 0.34-0.75 (seed 1, 256 px; the flagged retina at 0.78), so none of them changed
+  (`pipeline_tests/lib/test_patch_remix_near_copies.py`, `bench/gate_calibration.py`).
 * soup: 8 and 16 px block shuffles of every photo have incoherence 0.39-3.8 (accepted
   outputs 0.011-0.13) and no rigid pieces, so incoherence > 0.25 catches them. Their
   patch-SWD is 0.27-8.3: SWD alone misses a shuffled deep field or cat, and it cannot see
@@ -74,6 +81,7 @@ class RemixSettings(BaseModel):
     # quality gate (calibration in the module docstring)
     max_copied_region: float = 0.3
     max_zero_shift: float = 0.4
+    max_ssim: float = 0.8  # the "not a copy" line, as for style transfer
     max_swd: float = 2.5
     max_incoherence: float = 0.25
     min_piece_coverage: float = 0.33

