@@ -1,5 +1,6 @@
-# One image for every Doppel service: the Dagster code server (where runs execute), the
-# webserver, the daemon and the metrics exporter; docker-compose.yml picks the command.
+# One image for every Doppel service: the one-shot migrate, the Dagster code server (where
+# runs execute), the webserver, the daemon and the metrics exporter; docker-compose.yml
+# picks the command.
 # It also runs each run's own container under docker-compose.docker-runs.yml.
 # Build: docker build -t doppel .   Size: python slim + the locked set (requirements.lock).
 

@@ -54,7 +54,7 @@ dev-services-down:
 
 dev-deployed: install dev-services
 	mkdir -p $(DEPLOYED_HOME) && cp dagster.yaml $(DEPLOYED_HOME)/dagster.yaml
-	set -a && . deploy/dev.env && set +a && DAGSTER_HOME=$(DEPLOYED_HOME) \
+	set -a && . deploy/dev.env && set +a && $(BIN)/doppel migrate && DAGSTER_HOME=$(DEPLOYED_HOME) \
 		$(BIN)/dg dev -m pipeline.definitions -h 127.0.0.1 -p 3000
 
 # Prometheus metrics of the local instance and database on http://127.0.0.1:9108/metrics.

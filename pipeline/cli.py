@@ -164,12 +164,10 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from pipeline.lib.db import Database
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from pipeline.lib.db import migrate
 
-    settings = _settings()
-    Database(settings.resolved_database_url).upgrade()
-    print(f"database is up to date ({settings.resolved_database_url.split('://', 1)[0]})")
+    print(migrate(_settings(local_start=False).resolved_database_url))
     return 0
 
 
@@ -329,9 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
     redo.add_argument("day", metavar="DAY", help="YYYY-MM-DD")
     redo.set_defaults(func=cmd_redo)
 
+    migrate_help = "apply pending database migrations (under a lock; safe to repeat)"
+    sub.add_parser("migrate", help=migrate_help).set_defaults(func=cmd_migrate)
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
-    db_sub.add_parser("upgrade", help="apply pending migrations").set_defaults(func=cmd_db_upgrade)
+    db_sub.add_parser("upgrade", help="the same as `doppel migrate`").set_defaults(func=cmd_migrate)
 
     gen = sub.add_parser("generate", help="make one look-alike of an image file")
     gen.add_argument("input", type=Path)

@@ -13,6 +13,7 @@ from pipeline.defs.resources import build_resources
 from pipeline.defs.schedules import build_daily_images_schedule
 from pipeline.defs.sensors import build_gap_fill_sensor, gallery_refresh_sensor
 from pipeline.lib.core import clock
+from pipeline.lib.db import schema_problem_at
 from pipeline.lib.orchestration.instance import with_local_start
 from pipeline.lib.settings import DoppelSettings, load_settings
 
@@ -41,8 +42,9 @@ def build_definitions(settings: DoppelSettings) -> dg.Definitions:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    """Loading reads the environment and the local instance's first day, and writes and
-    configures nothing. The entry points put .env into the environment (`doppel`, and
+    """Loading reads the environment, the local instance's first day and the database's
+    migration (to say what to run if it is not this code's), and writes and configures
+    nothing. The entry points put .env into the environment (`doppel`, and
     `dg dev`/`dagster dev` from the folder that holds it) and set up logging (`doppel`, and
     in each step's process the `logs` resource)."""
     # A local instance starts at its recorded first day (yesterday, if none is recorded yet).
@@ -50,4 +52,7 @@ def defs() -> dg.Definitions:
         load_settings(_env_file=None), clock.utc_today() - timedelta(days=1)
     )
     log.info(settings.summary())
+    # The webserver, daemon and code server only check the schema (runs would fail on it).
+    if problem := schema_problem_at(settings.resolved_database_url):
+        log.warning("doppel: %s", problem)
     return build_definitions(settings)

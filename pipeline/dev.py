@@ -30,6 +30,7 @@ from types import FrameType
 
 import dagster as dg
 
+from pipeline.lib.db import migrate
 from pipeline.lib.settings import DoppelSettings, variables
 
 log = logging.getLogger(__name__)
@@ -61,13 +62,15 @@ def run_dev(
     grace_s: float = STOP_GRACE_S,
     say: Callable[[str], None] = print,
 ) -> int:
-    """Run `dg dev` until it exits or is stopped; return its exit status."""
+    """Migrate the database, then run `dg dev` until it exits or is stopped; return its
+    exit status. (Its processes only check the schema; migrating is this command's.)"""
     dg_cli = Path(sys.executable).parent / "dg"
     if not dg_cli.is_file():
         raise FileNotFoundError(
             f"doppel dev runs Dagster's dg CLI, which is not installed ({dg_cli}): "
             "pip install 'dagster-dg-cli==1.13.27' (`make install` does)"
         )
+    say(f"doppel dev: {migrate(settings.resolved_database_url)}")
     command = [
         str(dg_cli), "dev",
         "-m", "pipeline.definitions", "-d", str(Path.cwd()), *dagster_args,

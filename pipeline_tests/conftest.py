@@ -13,7 +13,7 @@ import boto3
 import pytest
 from sqlalchemy import create_engine, text
 
-from pipeline.lib.db import Database
+from pipeline.lib.db import Database, migrate
 from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline_tests.fixtures.unsplash_server import UnsplashImitation
 
@@ -211,10 +211,18 @@ def s3_bucket(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return name
 
 
+def migrated(settings: DoppelSettings) -> DoppelSettings:
+    """`settings`, their database migrated first, as `doppel migrate` (or `doppel run`)
+    does before any run: runs only check the schema."""
+    migrate(settings.resolved_database_url)
+    return settings
+
+
 @pytest.fixture
 def local_settings(tmp_path: Path) -> DoppelSettings:
-    """Embedded-default settings with everything under a temporary folder."""
-    return load_settings(_env_file=None, data_dir=tmp_path / "data")
+    """Embedded-default settings with everything under a temporary folder (the database
+    migrated)."""
+    return migrated(load_settings(_env_file=None, data_dir=tmp_path / "data"))
 
 
 @pytest.fixture(scope="session")

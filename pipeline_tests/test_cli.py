@@ -89,12 +89,6 @@ def test_status_json_on_an_empty_database(tmp_path: Path) -> None:
     assert json.loads(result.stdout) == {"days": []}
 
 
-def test_db_upgrade(tmp_path: Path) -> None:
-    result = doppel("db", "upgrade", cwd=tmp_path, DOPPEL_DATA_DIR=str(tmp_path / "d"))
-    assert result.returncode == 0, result.stderr
-    assert (tmp_path / "d" / "doppel.db").is_file()
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("env", "needle"),

@@ -23,6 +23,7 @@ from pipeline.lib.day.tables import day_status
 from pipeline.lib.db import Database
 from pipeline.lib.orchestration.instance import LOCAL_INSTANCE_YAML
 from pipeline.lib.settings import DEFAULT_START_DATE, load_settings
+from pipeline_tests.conftest import migrated
 from pipeline_tests.dagster_processes import dagster_env, dagster_process, make_home, tail
 from pipeline_tests.fakes import UnreachableGeneratorResource
 
@@ -45,7 +46,7 @@ def test_daemon_gap_fill_sensor_backfill_heals_missing_and_failed_days(tmp_path:
 
     # Seed the instance as a real history: one good day, one whose generator was down.
     seeding = time.monotonic()
-    settings = load_settings(_env_file=None, data_dir=data, **SMALL)  # type: ignore[arg-type]
+    settings = migrated(load_settings(_env_file=None, data_dir=data, **SMALL))  # type: ignore[arg-type]
     resources = build_resources(settings)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert materialize(done, resources, instance).success
@@ -117,7 +118,8 @@ def test_daemon_gap_fill_sensor_backfill_heals_missing_and_failed_days(tmp_path:
 @pytest.mark.slow
 def test_backfill_run_limits_and_pools_in_the_shipped_instance_configs(tmp_path: Path) -> None:
     """What the daemon is held to: the pools the assets name have a limit, backfill runs
-    a cap below the run limit (so the daily run always has a slot), crashed runs retry."""
+    a cap below the run limit (so the daily run always has a slot), a day one run at a
+    time, crashed runs retry."""
     repo = Path(__file__).resolve().parents[1]
     pools = {unsplash_images.op.pool, generated_images.op.pool}
     assert pools == {"photo_source", "image_generator"}
@@ -137,6 +139,11 @@ def test_backfill_run_limits_and_pools_in_the_shipped_instance_configs(tmp_path:
                 if limit["key"] == "dagster/backfill"
             ]
             assert 0 < backfills["limit"] < queue.max_concurrent_runs, config
+            # One run per day at a time (a second one of a day waits in the queue).
+            limits = queue.tag_concurrency_limits
+            [per_day] = [x for x in limits if x["key"] == "dagster/partition"]
+            assert per_day["limit"] == 1, config
+            assert per_day["value"] == {"applyLimitPerUniqueValue": True}, config
             assert pool.default_pool_limit == 1 and pool.pool_granularity.value == "op"
             assert instance.run_retries_enabled and instance.run_retries_max_retries >= 1
             assert not instance.run_retries_retry_on_asset_or_op_failure

@@ -36,6 +36,12 @@ def test_dagster_definitions_validate(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation successful" in result.stdout + result.stderr
+    # Loading only checks the database's schema, says what to run, and creates nothing.
+    database = tmp_path / "data" / "doppel.db"
+    assert (
+        f"doppel: the database sqlite {database} has no Doppel tables yet: run `doppel migrate`"
+    ) in result.stderr.splitlines()
+    assert not database.exists()
 
 
 def test_definitions_hold_the_pipeline(local_settings: DoppelSettings) -> None:

@@ -201,6 +201,9 @@ def deployment(
             processes.append(process)
             return process
 
+        # As compose's one-off migrate service, before every other Doppel process.
+        migrate = [str(BIN / "doppel"), "migrate"]
+        subprocess.run(migrate, env=env, cwd=tmp, capture_output=True, check=True, timeout=120)
         start("code", "dagster", "code-server", "start", "-h", "127.0.0.1", "-p", str(code_port),
               "-m", "pipeline.definitions")  # fmt: skip
         # As compose's health check gates the webserver and daemon on the code server.

@@ -24,6 +24,7 @@ from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline.lib.site import build_site
 from pipeline.lib.sources.text import BIDI_CONTROLS
 from pipeline.runner import failure_reason, needs_a_setting
+from pipeline_tests.conftest import migrated
 from pipeline_tests.fixtures.unsplash_server import TEST_ACCESS_KEY, UnsplashImitation, at
 from pipeline_tests.test_unsplash_images import (
     DAY,
@@ -233,8 +234,8 @@ def test_configuration_errors_stop_with_one_line_and_no_retry(
         (folder / "photos.json").write_text('[{"id": "a", "file": ', encoding="utf-8")
     elif setup == "not-utf8":
         (folder / "photos.json").write_bytes(b"\xff\xfe[]")
-    settings = load_settings(_env_file=None, data_dir=tmp_path / "data", source="folder",
-                             folder=folder)  # fmt: skip
+    settings = migrated(load_settings(_env_file=None, data_dir=tmp_path / "data",
+                                      source="folder", folder=folder))  # fmt: skip
     result = dg.materialize(
         [unsplash_images], partition_key=DAY, resources=build_resources(settings),
         raise_on_error=False,
@@ -293,7 +294,7 @@ def test_a_day_keeps_its_source_until_redone_and_every_total_agrees(
         (folder / f"{name}.jpg").write_bytes(tiny_jpeg(name))
     common: dict[str, Any] = {"data_dir": tmp_path / "data", "photos_per_day": 3,
                               "database_url": database_url}  # fmt: skip
-    samples = load_settings(_env_file=None, source="samples", **common)
+    samples = migrated(load_settings(_env_file=None, source="samples", **common))
     mine = load_settings(_env_file=None, source="folder", folder=folder, **common)
 
     def run(settings: DoppelSettings) -> None:

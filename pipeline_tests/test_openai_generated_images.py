@@ -25,6 +25,7 @@ from pipeline.lib.db import Database, LookAlike, Photo
 from pipeline.lib.generators.openai_config import DEFAULT_EDIT_PROMPT
 from pipeline.lib.generators.pricing import DEFAULT_PRICES, PriceTable
 from pipeline.lib.settings import DoppelSettings, load_settings
+from pipeline_tests.conftest import migrated
 from pipeline_tests.fixtures.openai_server import TEST_API_KEY, OpenAIImitation
 
 DAY = "2026-11-20"
@@ -68,7 +69,7 @@ def openai_settings(
         "openai_max_retries": 1,
         "gap_retry_after_minutes": 0,  # a photo that fails may be asked again by the next run
     }
-    return load_settings(_env_file=None, **(values | overrides))
+    return migrated(load_settings(_env_file=None, **(values | overrides)))
 
 
 def materialize(

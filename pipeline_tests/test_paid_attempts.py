@@ -20,6 +20,7 @@ from pipeline.defs.limits import API_STEP_RETRY
 from pipeline.lib.db import BilledRequest, Database
 from pipeline.lib.generators.pricing import DEFAULT_PRICES, PriceTable
 from pipeline.lib.settings import DoppelSettings, load_settings
+from pipeline_tests.conftest import migrated
 from pipeline_tests.fixtures import materialize_day
 from pipeline_tests.fixtures.openai_server import TEST_API_KEY, OpenAIImitation
 from pipeline_tests.test_openai_generated_images import (
@@ -76,7 +77,7 @@ def paid_env(tmp_path: Path, server: OpenAIImitation, **extra: str) -> dict[str,
 def settings_from(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> DoppelSettings:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    return load_settings(_env_file=None)
+    return migrated(load_settings(_env_file=None))
 
 
 def photo_of(request: Any) -> str:

@@ -28,6 +28,7 @@ from pipeline.lib.db import Database, LookAlike, Photo
 from pipeline.lib.generators.patch_remix.settings import RemixSettings
 from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline.lib.sources.folder import SAMPLE_PHOTOS_DIR
+from pipeline_tests.conftest import migrated
 from pipeline_tests.fakes import CALLS, MirrorGeneratorResource
 
 DAY = "2026-11-20"
@@ -99,14 +100,14 @@ def test_day_on_postgres_with_dagster_postgres_and_s3(
     make_postgres_database: Any, s3_server: str, s3_bucket: str, tmp_path: Path
 ) -> None:
     app_db, dagster_db = make_postgres_database(), make_postgres_database()
-    settings = load_settings(
+    settings = migrated(load_settings(
         _env_file=None,
         data_dir=tmp_path,
         database_url=app_db["url"],
         store="s3",
         s3_bucket=s3_bucket,
         s3_endpoint_url=s3_server,
-    )
+    ))  # fmt: skip
     resources = build_resources(settings) | {"image_generator": SMALL_REMIX}
     storage = {
         "postgres": {
@@ -206,8 +207,8 @@ def test_truncated_photo_is_recorded_and_reported(tmp_path: Path) -> None:
     entries.append({"id": "broken", "file": "broken.jpg"})
     (folder / "photos.json").write_text(json.dumps(entries))
 
-    settings = load_settings(
-        _env_file=None, data_dir=tmp_path / "data", source="folder", folder=folder
+    settings = migrated(
+        load_settings(_env_file=None, data_dir=tmp_path / "data", source="folder", folder=folder)
     )
     counter = f"mirror-{uuid.uuid4().hex}"
     resources = build_resources(settings) | {

@@ -17,6 +17,7 @@ from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.resources import build_resources
 from pipeline.lib.db import Database, Photo
 from pipeline.lib.settings import DoppelSettings, SettingsError, load_settings
+from pipeline_tests.conftest import migrated
 from pipeline_tests.fixtures.unsplash_server import (
     IXID,
     TEST_ACCESS_KEY,
@@ -54,7 +55,7 @@ def unsplash_settings(
         "unsplash_retry_backoff_s": 0.01,
         "unsplash_max_image_pixels": 1_000_000,
     } | overrides
-    return load_settings(_env_file=None, **values)
+    return migrated(load_settings(_env_file=None, **values))
 
 
 def materialize(

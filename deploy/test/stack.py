@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -21,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -401,6 +402,45 @@ class Checks:
         self.table.check(f"{day}: the run's compute logs are in the bucket", probe)
 
 
+# The Doppel services that must start only once the one-off migrate service has finished.
+AFTER_MIGRATE = ["user_code", "webserver", "exporter"]
+
+
+def container_state(stack: Stack, container: str) -> dict[str, Any]:
+    out = subprocess.run(
+        ["docker", "inspect", "--format", "{{json .State}}", container],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return dict(json.loads(out))
+
+
+def docker_time(value: str) -> datetime:
+    """Docker's RFC 3339 times carry up to 9 fraction digits; Python reads 6."""
+    whole, _, fraction = value.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{whole}.{(fraction + '000000')[:6]}+00:00")
+
+
+def migrated_first(stack: Stack) -> str:
+    """The migrate service ran once, exited 0, and the Doppel services started after it."""
+    containers = stack.compose("ps", "-a", "-q", "migrate").split()
+    if len(containers) != 1:
+        raise CheckFailed(f"{len(containers)} migrate containers")
+    state = container_state(stack, containers[0])
+    if state["Status"] != "exited" or state["ExitCode"] != 0:
+        raise CheckFailed(f"migrate is {state['Status']}, exit code {state['ExitCode']}")
+    # From the engine, not `compose logs`, which starts each line with terminal escapes.
+    logs = subprocess.run(["docker", "logs", containers[0]], capture_output=True, text=True)
+    said = [line for line in logs.stdout.splitlines() if line.startswith("database ")]
+    if len(said) != 1 or "migrated from empty to" not in said[0]:
+        raise CheckFailed(f"migrate said {said}")
+    finished = docker_time(state["FinishedAt"])
+    started = {s: docker_time(container_state(stack, stack.container(s))["StartedAt"])
+               for s in AFTER_MIGRATE}  # fmt: skip
+    if early := [s for s, at in started.items() if at < finished]:
+        raise CheckFailed(f"{early} started before migrate finished at {state['FinishedAt']}")
+    return f"exit 0 ({said[0].split(' migrated ')[1]}); {', '.join(AFTER_MIGRATE)} started after it"
+
+
 WORKSPACE = "/opt/dagster/home/workspace.yaml"
 
 
@@ -685,6 +725,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
     )
     if up_ok:
+        table.check("migrate: one-off, ran once, exit 0, before the Doppel services",
+                    lambda: migrated_first(stack))  # fmt: skip
         # The gap-fill sensor stays off until the test wants it, so each day is launched
         # the way the test says; the schedule fires only at 01:00.
         stack.compose(

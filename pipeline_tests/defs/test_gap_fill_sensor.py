@@ -7,10 +7,12 @@ import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
+from sqlalchemy import inspect
 
 from pipeline.definitions import build_definitions
 from pipeline.defs.assets.generated_images import generated_images
@@ -25,6 +27,7 @@ from pipeline.defs.resources import build_resources
 from pipeline.defs.resources.generators import ImageGeneratorResource
 from pipeline.defs.sensors import GAP_FILL_TAGS, build_gap_fill_sensor
 from pipeline.lib.core import clock
+from pipeline.lib.db import Database
 from pipeline.lib.generators import ImageGenerator
 from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline_tests.fakes import (
@@ -233,3 +236,18 @@ def _wait_until_in_progress(instance: dg.DagsterInstance, day: str, timeout: flo
             return
         time.sleep(0.05)
     raise AssertionError(f"{day} never showed as in progress")
+
+
+def test_a_tick_on_a_database_not_migrated_skips_saying_what_to_run_and_migrates_nothing(
+    tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    fresh = load_settings(_env_file=None, data_dir=tmp_path / "fresh", gap_lookback_days=2)
+    result = tick(fresh, instance)
+    assert not result.run_requests
+    assert result.skip_message == (
+        f"the database sqlite {tmp_path / 'fresh' / 'doppel.db'} has no Doppel tables yet: "
+        "run `doppel migrate`"
+    )
+    db = Database(fresh.resolved_database_url)
+    assert inspect(db.engine).get_table_names() == []  # a tick never migrates
+    db.dispose()

@@ -17,6 +17,7 @@ from pipeline.defs.resources.database import DatabaseResource
 from pipeline.defs.resources.generators import Img2ImgResource, OpenAIImagesResource
 from pipeline.lib.db import BilledRequest, Database, LookAlike
 from pipeline.lib.settings import SettingsError, load_settings
+from pipeline_tests.conftest import migrated
 from pipeline_tests.fixtures.img2img_server import Img2ImgImitation
 
 
@@ -93,11 +94,11 @@ def test_an_img2img_day_through_dagster_with_basic_auth(
     monkeypatch.setenv("DOPPEL_IMG2IMG_AUTH", "doppel:pier-secret")
 
     with Img2ImgImitation(auth=("doppel", "pier-secret")) as server:
-        settings = load_settings(
+        settings = migrated(load_settings(
             _env_file=None, data_dir=tmp_path / "data", source="folder", folder=folder,
             photos_per_day=2, generator="img2img", img2img_base_url=server.base_url,
             img2img_long_side=128, img2img_timeout_s=5,
-        )  # fmt: skip
+        ))  # fmt: skip
         resources = build_resources(settings)
         assert isinstance(resources["image_generator"], Img2ImgResource)
         result = dg.materialize(  # one attempt per run: the server sees each request once
@@ -131,10 +132,10 @@ def test_resources_hold_the_library_config_whole_and_secrets_by_name(
     from pipeline.lib.generators.openai_config import OpenAIImagesConfig
 
     monkeypatch.setenv("DOPPEL_IMG2IMG_AUTH", "u:p")
-    settings = load_settings(
+    settings = migrated(load_settings(
         _env_file=None, data_dir=tmp_path, generator="img2img", img2img_base_url="https://gpu:7860",
         img2img_steps=12, img2img_denoising_strength=0.4,
-    )  # fmt: skip
+    ))  # fmt: skip
     resource = build_resources(settings)["image_generator"]
     assert isinstance(resource, Img2ImgResource)
     assert "auth" not in resource.config  # the secret travels by name, beside the config

@@ -58,6 +58,15 @@ def test_compose_start_order_waits_for_healthy_dependencies(compose: dict[str, A
         "service_completed_successfully"
     )
     assert services["minio-init"]["restart"] == "no"
+    # Migrations once, before any Doppel process starts (they only check the schema).
+    migrate = services["migrate"]
+    assert migrate["command"] == ["doppel", "migrate"] and migrate["restart"] == "no"
+    assert migrate["image"] == services["user_code"]["image"]
+    assert env_of(migrate) == env_of(services["webserver"])
+    for name in DAGSTER_SERVICES:
+        assert services[name]["depends_on"]["migrate"]["condition"] == (
+            "service_completed_successfully"
+        ), name
 
 
 def test_compose_dagster_services_share_image_workspace_and_instance(

@@ -153,10 +153,20 @@ def test_exporter_reports_unreadable_parts_instead_of_failing() -> None:
     nowhere.dispose()
 
 
-def test_exporter_on_a_fresh_database_counts_nothing_yet(tmp_path: Path) -> None:
-    fresh = Database(f"sqlite:///{tmp_path / 'empty.db'}")  # no tables: before the first run
+def test_exporter_on_a_fresh_database_counts_nothing_yet(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fresh = Database(f"sqlite:///{tmp_path / 'empty.db'}")  # no tables: not migrated yet
     with dg.instance_for_test() as instance:
         found = samples(DoppelCollector(fresh, lambda: instance, start_date=START, assets=WATCHED))
+    # It says at start what to run, and migrates nothing itself.
+    said = [
+        r.getMessage() for r in caplog.records if r.name == "pipeline.lib.observability.exporter"
+    ]
+    assert (
+        f"exporter: the database sqlite {tmp_path / 'empty.db'} has no Doppel tables yet: "
+        "run `doppel migrate`" in said
+    )
     assert value(found, "doppel_exporter_read_ok", part="database") == 1
     assert value(found, "doppel_partitions_behind") == 26  # every day from 11-01 to 11-26
     assert value(found, "doppel_unsplash_ratelimit_remaining") is None

@@ -30,6 +30,7 @@ from pipeline.lib.site import build_site, render
 from pipeline.lib.site.charts import nice_ticks
 from pipeline.lib.site.links import safe_url, sized_hotlink, slug, with_utm
 from pipeline.lib.site.publish import MANIFEST_PATH
+from pipeline_tests.conftest import migrated
 from pipeline_tests.fixtures.gallery_days import (
     DAY_HOSTILE,
     DAY_SAMPLES,
@@ -438,7 +439,7 @@ def test_publishes_to_s3_under_a_prefix(
 def test_gallery_site_asset_reads_the_stored_tables(
     fixture_store: tuple[Path, dict], tmp_path: Path
 ) -> None:
-    settings = load_settings(_env_file=None, data_dir=tmp_path / "data")
+    settings = migrated(load_settings(_env_file=None, data_dir=tmp_path / "data"))
     shutil.copytree(fixture_store[0], settings.objects_dir)
     result = dg.materialize([gallery_site], resources=build_resources(settings))
     assert result.success

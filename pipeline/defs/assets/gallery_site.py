@@ -4,10 +4,12 @@ from pipeline.defs.assets.generated_images import generated_images
 from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.keys import DAY_TABLES
 from pipeline.defs.metadata import metadata
+from pipeline.defs.resources.database import DatabaseResource
 from pipeline.defs.resources.logs import DoppelLogsResource
 from pipeline.defs.resources.site import GallerySiteResource
 from pipeline.defs.resources.storage import ObjectStoreResource
 from pipeline.lib.site import build_site
+from pipeline.lib.site.publish import publishing
 
 
 @dg.asset(
@@ -25,18 +27,20 @@ def gallery_site(
     context: dg.AssetExecutionContext,
     object_store: ObjectStoreResource,
     gallery: GallerySiteResource,
+    database: DatabaseResource,
     logs: DoppelLogsResource,  # Doppel's logging in this step's process
 ) -> dg.MaterializeResult:
     store = object_store.open()
     out, prefix = gallery.destination(store)
-    result = build_site(
-        store,
-        tables=DAY_TABLES,
-        out_store=out,
-        prefix=prefix,
-        image_origins=tuple(gallery.image_origins),
-        site_url=gallery.site_url,
-    )
+    with publishing(database.get(), out, prefix):  # one build of this site at a time
+        result = build_site(
+            store,
+            tables=DAY_TABLES,
+            out_store=out,
+            prefix=prefix,
+            image_origins=tuple(gallery.image_origins),
+            site_url=gallery.site_url,
+        )
     context.log.info(result.summary())
     for problem in result.problems:
         context.log.warning(problem)

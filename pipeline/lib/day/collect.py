@@ -14,10 +14,13 @@ used photo never tracked, which the guidelines forbid.
 One source per day: the first collection of a day records its source; a run with another
 source leaves that day as it is (`doppel redo DAY` hands it to the new source).
 
-Idempotent: a day whose photos are settled is not listed again (no API budget spent; only
-pending tracking calls are made). Each photo is committed on its own, and any error while
-storing one (a fetch, a decode, its database row) rolls back that photo alone and records it
-with a one-line reason while the rest go on. A URL refused by the URL policy is never retried.
+Idempotent, also when runs overlap: one collector works on a day at a time (the day's
+database lock, `collect_lock`), and a day whose photos are settled is not listed again (no
+API budget spent; only pending tracking calls are made). So two runs of one day end with one
+set of rows, tracked once, and neither records the other's photos as failed. Each photo is
+committed on its own, and any error while storing one (a fetch, a decode, its database row)
+rolls back that photo alone and records it with a one-line reason while the rest go on. A URL
+refused by the URL policy is never retried.
 """
 
 from __future__ import annotations
@@ -93,6 +96,20 @@ def photo_key(sha256: str, content_type: str) -> str:
 
 
 def collect_day(
+    day: date, *, source: PhotoSource, store: ObjectStore, db: Database, count: int
+) -> DayCollection:
+    """Collect `day`, one collector at a time: a run that finds another collecting the same
+    day waits for it, then finds the day settled and reuses its rows."""
+    with db.lock(collect_lock(day)):
+        return _collect_day(day, source=source, store=store, db=db, count=count)
+
+
+def collect_lock(day: date) -> str:
+    """The database lock a day's collection holds (whatever its source)."""
+    return f"collect {day.isoformat()}"
+
+
+def _collect_day(
     day: date, *, source: PhotoSource, store: ObjectStore, db: Database, count: int
 ) -> DayCollection:
     day_source = db.claim_day(day, source.name)

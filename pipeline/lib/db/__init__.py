@@ -1,6 +1,6 @@
 """Database of record: SQLAlchemy models, migrations and the queries everything shares."""
 
-from pipeline.lib.db.database import Database
+from pipeline.lib.db.database import Database, migrate, schema_problem_at
 from pipeline.lib.db.models import (
     Base,
     BilledRequest,
@@ -10,6 +10,7 @@ from pipeline.lib.db.models import (
     Photo,
     photo_is_used,
 )
+from pipeline.lib.db.schema import SchemaNotCurrent
 
 __all__ = [
     "Base",
@@ -19,5 +20,8 @@ __all__ = [
     "LookAlike",
     "Outcome",
     "Photo",
+    "SchemaNotCurrent",
+    "migrate",
     "photo_is_used",
+    "schema_problem_at",
 ]

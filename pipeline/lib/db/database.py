@@ -1,22 +1,29 @@
-"""Engine, sessions and migrations for the database of record (SQLite or PostgreSQL)."""
+"""Engine, sessions, migrations and locks for the database of record (SQLite or PostgreSQL)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, make_url, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from pipeline.lib.db.locks import named_lock
 from pipeline.lib.db.models import DaySource, Photo
+from pipeline.lib.db.schema import (
+    MIGRATE_LOCK,
+    SchemaNotCurrent,
+    alembic_config,
+    code_head,
+    database_revision,
+    schema_problem,
+)
 
-MIGRATIONS = Path(__file__).parent / "migrations"
 # Connections per process. A day's remote requests run in up to DOPPEL_GENERATION_CONCURRENCY
 # threads (at most 64), each opening two short ledger sessions per request. SQLAlchemy's
 # defaults (5 kept, 10 more) would close and reopen a connection per request past 5 threads
@@ -45,13 +52,38 @@ class Database:
         self.engine = _make_engine(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
-    def upgrade(self) -> None:
-        """Apply any pending Alembic migrations (safe to call on every start)."""
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+    @property
+    def where(self) -> str:
+        """The database as logs and messages may show it (no password)."""
+        return shown(self.url)
+
+    def upgrade(self) -> tuple[str | None, str | None]:
+        """Apply pending migrations under the database's migrate lock: any number of
+        processes at once leave one schema. Idempotent. Returns the migration the database
+        was at and the one it is at now (None: no Doppel tables)."""
+        config = alembic_config()
+        with self.lock(MIGRATE_LOCK), self.engine.begin() as connection:
+            before = database_revision(connection)
+            if before != code_head():
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+            return before, database_revision(connection)
+
+    def schema_problem(self) -> str | None:
+        """Why this code cannot use the database as it is, and what to run; None if it can."""
+        with self.engine.connect() as connection:
+            return schema_problem(database_revision(connection), self.where)
+
+    def require_current_schema(self) -> None:
+        """Raise SchemaNotCurrent (one line saying what to run) unless the database is at
+        this code's migration. Processes that only use the database call this, not
+        `upgrade`."""
+        if problem := self.schema_problem():
+            raise SchemaNotCurrent(problem)
+
+    def lock(self, name: str) -> AbstractContextManager[None]:
+        """The lock `name`, shared by every process using this database (`locks.py`)."""
+        return named_lock(self.engine, name)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -101,6 +133,45 @@ class Database:
             else:
                 found.source = source
         return before
+
+
+def shown(url: str) -> str:
+    """A database URL as messages show it: a SQLite file by its path, a server without
+    its password."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return f"sqlite {parsed.database or '(in memory)'}"
+    return parsed.render_as_string(hide_password=True)
+
+
+def migrate(url: str) -> str:
+    """`doppel migrate`: apply pending migrations under the lock; one line saying what it did."""
+    db = Database(url)
+    try:
+        before, after = db.upgrade()
+    finally:
+        db.dispose()
+    if before == after:
+        return f"database {db.where} is up to date (migration {after})"
+    return f"database {db.where} migrated from {before or 'empty'} to {after}"
+
+
+def schema_problem_at(url: str) -> str | None:
+    """`Database.schema_problem` for a process that only checks once, at start, and goes on
+    either way: a SQLite file that is not there is not made, and a database that cannot be
+    read is said to be so."""
+    parsed = make_url(database_url_for(url))
+    file = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if file and file != ":memory:" and not Path(file).is_file():
+        return schema_problem(None, shown(url))
+    db = Database(url)
+    try:
+        return db.schema_problem()
+    except Exception as exc:  # down, refused, not a database: the check says so and moves on
+        reason = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+        return f"cannot read the migration of the database {db.where}: {reason}"
+    finally:
+        db.dispose()
 
 
 def _make_engine(url: str) -> Engine:

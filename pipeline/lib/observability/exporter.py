@@ -41,7 +41,7 @@ from sqlalchemy import inspect
 
 from pipeline.lib.core.clock import utc_now
 from pipeline.lib.day.tables import day_holdings
-from pipeline.lib.db import Database, LookAlike
+from pipeline.lib.db import Database, LookAlike, schema_problem_at
 from pipeline.lib.generators.budget import spent_today
 
 if TYPE_CHECKING:
@@ -332,6 +332,10 @@ def _brief(exc: BaseException) -> str:
 
 
 def build_registry(collector: DoppelCollector) -> CollectorRegistry:
+    """The exporter's registry, made once at start; says in the log if the database is not
+    at this code's migration (the exporter never migrates; its reads would fail)."""
+    if problem := schema_problem_at(collector.database.url):
+        log.warning("exporter: %s", problem)
     registry = CollectorRegistry(auto_describe=True)
     registry.register(collector)
     return registry

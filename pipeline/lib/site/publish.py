@@ -9,6 +9,13 @@ pages that day touches, not the whole gallery, and S3 static hosting sees few PU
 
 The manifest is trusted: if published files are removed by hand, rebuild with `force=True`
 (a missing `index.html` is detected and forces a full rebuild by itself).
+
+One builder publishes a site at a time (`publishing`): two builds that interleaved would each
+write against the manifest they read first, and leave pages of one beside an index and a
+manifest of the other. Under the site's database lock, held from reading the day tables and
+the manifest to writing the new manifest, a second build waits, then builds on the first
+one's manifest from the data as it is by then: the last build leaves the site complete and
+from the newest data, whatever the target (a folder, or a prefix in S3, which cannot rename).
 """
 
 from __future__ import annotations
@@ -17,10 +24,11 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.lib.core.storage import (
     LocalObjectStore,
@@ -29,6 +37,9 @@ from pipeline.lib.core.storage import (
     guess_content_type,
     write_atomically,
 )
+
+if TYPE_CHECKING:  # the page-rendering workers import this module, not the database's
+    from pipeline.lib.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +60,19 @@ def content_type(path: str) -> str:
         if path.endswith(suffix):
             return kind
     return guess_content_type(path)
+
+
+@contextmanager
+def publishing(db: Database, store: ObjectStore, prefix: str) -> Iterator[None]:
+    """Hold the lock of the site under `prefix` in `store` for a whole build (see above)."""
+    with db.lock(publish_lock(store, prefix)):
+        yield
+
+
+def publish_lock(store: ObjectStore, prefix: str) -> str:
+    """The lock's name: the site, by where its front page is published."""
+    prefix = prefix.strip("/")
+    return f"publish {store.uri(f'{prefix}/index.html' if prefix else 'index.html')}"
 
 
 @dataclass

@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 from pipeline.lib.db.models import Base
+from pipeline.lib.db.schema import VERSION_TABLE
 
 config = context.config
 target_metadata = Base.metadata
@@ -31,9 +32,7 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        # Dagster's own Postgres storage keeps its revision in `alembic_version`; ours must
-        # not collide with it when both live in one database.
-        version_table="doppel_alembic_version",
+        version_table=VERSION_TABLE,
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
