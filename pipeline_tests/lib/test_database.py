@@ -85,14 +85,12 @@ def test_retryable_failures_become_waiting_when_migrated(either_database: Databa
     """Rows written before outcomes had names: a retryable failure and a request stopped by
     the budget wait for a retry; a failure that was not retryable failed for good."""
     from alembic import command
-    from alembic.config import Config
     from sqlalchemy import text
 
-    from pipeline.lib.db.database import MIGRATIONS
+    from pipeline.lib.db.schema import alembic_config
 
     def migrate(step: str, revision: str) -> None:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
+        config = alembic_config()
         with either_database.engine.begin() as connection:
             config.attributes["connection"] = connection
             getattr(command, step)(config, revision)
