@@ -6,7 +6,6 @@ from pipeline.defs.checks import day_check_results, look_alike_checks
 from pipeline.defs.keys import LOOK_ALIKES_KEY
 from pipeline.defs.limits import API_STEP_RETRY, IMAGE_GENERATOR_POOL, permanent_failure
 from pipeline.defs.metadata import metadata
-from pipeline.defs.partitions import DEFAULT_PARTITIONS
 from pipeline.defs.resources import (
     DatabaseResource,
     DoppelLogsResource,
@@ -25,7 +24,7 @@ WAITING_NOW_TAG = "doppel/waiting_now"
 
 
 def build_generated_images(
-    partitions: dg.PartitionsDefinition = DEFAULT_PARTITIONS,
+    partitions: dg.PartitionsDefinition,
     step_retry: dg.RetryPolicy | None = API_STEP_RETRY,
 ) -> dg.AssetsDefinition:
     """The asset over `partitions`; `step_retry=None` gives one attempt per run."""
@@ -79,6 +78,7 @@ def _generated_images(
                 ledger=getattr(generator, "ledger", None),
                 retry=member.photo_retry(),
                 waiting_now=context.run.tags.get(WAITING_NOW_TAG) == "true",
+                claims=member.photo_claims(db),
             )
         except GeneratorUnavailable as exc:
             # Permanent for this generator (bad key, no quota); the others still make theirs.
@@ -94,7 +94,7 @@ def _generated_images(
         context.log.info(
             f"{day}: {generator.name}: {result.generator_calls} generator calls, "
             f"{result.reused} reused, {result.adopted} adopted from the store, "
-            f"{result.not_due} waiting for their time"
+            f"{result.not_due} waiting for their time, {result.elsewhere} made by another run"
         )
     if unavailable:
         # A step retry would only pay to hear it again; what the others made is recorded.
@@ -129,6 +129,3 @@ def _open(resource: ImageGeneratorResource) -> ImageGenerator:
         raise permanent_failure(
             f"the image generator cannot start: {found.reason}", setting=True
         ) from exc
-
-
-generated_images = build_generated_images()
