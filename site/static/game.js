@@ -30,8 +30,20 @@
   }
   function choices(round) { return round.querySelectorAll("[data-choice]"); }
 
+  // Several machines made look-alikes of this photo: one is drawn for this showing, and the
+  // others (their pictures and what the answer says of them) leave the round.
+  function draw(round) {
+    var made = round.querySelectorAll('[data-choice="lookalike"]');
+    if (made.length < 2) return;
+    var keep = made[Math.floor(Math.random() * made.length)].dataset.machine;
+    Array.prototype.forEach.call(round.querySelectorAll("[data-machine]"), function (el) {
+      if (el.dataset.machine !== keep) el.parentNode.removeChild(el);
+    });
+  }
+
   function start(round) {
     current = round;
+    draw(round);
     var box = round.querySelector(".game-choices");
     var pair = choices(round);
     if (Math.random() < 0.5) box.appendChild(pair[0]);  // random order, decided per visit

@@ -3,7 +3,9 @@
 Static like the rest of the site: every round is in the page, and `static/game.js` shuffles
 each round's two pictures, keeps the score in `localStorage` and reveals the answer. Only
 look-alikes the generator itself accepted are played: a flagged one (below its quality gate,
-possibly a near copy) would make a poor question.
+possibly a near copy) would make a poor question. A photo with look-alikes by several
+generators is one round holding each playable one; the page draws one of them at random
+each time the round is shown.
 """
 
 from __future__ import annotations
@@ -36,13 +38,12 @@ def game_page(newest: list[tuple[str, list[Pair]]], media: dict[str, Media]) -> 
     rounds: list[dict[str, Any]] = []
     for day, pairs in newest:
         for pair in pairs:
-            if len(rounds) == GAME_ROUNDS or not playable(pair):
-                continue
+            if len(rounds) == GAME_ROUNDS:
+                break
             photo = photo_image(pair, media, root, large=False)
-            lookalike = lookalike_image(pair, media, root, large=False)
-            if photo is None or lookalike is None:
+            made = [m for v in pair.variants() if playable(v) and (m := _machine(v, media, root))]
+            if photo is None or not made:
                 continue
-            readings = {m["key"]: m for m in measures(pair)}
             rounds.append(
                 {
                     "id": f"{day}/{pair.slug}",
@@ -50,10 +51,23 @@ def game_page(newest: list[tuple[str, list[Pair]]], media: dict[str, Media]) -> 
                     "day": day_label(day),
                     "href": relative(root, pair.path),
                     "photo": photo,
-                    "lookalike": lookalike,
                     "credit": pair.credit,
-                    "generator": (pair.look_alike or {}).get("generator") or "the generator",
-                    "measures": [readings[k] for k in GAME_MEASURES if k in readings],
+                    "lookalikes": made,  # one drawn per showing (static/game.js)
+                    # The first, for anything that reads one look-alike per round.
+                    **{k: made[0][k] for k in ("lookalike", "generator", "measures")},
                 }
             )
     return {"root": root, "rounds": rounds}
+
+
+def _machine(pair: Pair, media: dict[str, Media], root: str) -> dict[str, Any] | None:
+    """One generator's look-alike as a choice in its round, with what the answer shows."""
+    lookalike = lookalike_image(pair, media, root, large=False)
+    if lookalike is None:
+        return None
+    readings = {m["key"]: m for m in measures(pair)}
+    return {
+        "lookalike": lookalike,
+        "generator": (pair.look_alike or {}).get("generator") or "the generator",
+        "measures": [readings[k] for k in GAME_MEASURES if k in readings],
+    }
