@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import pytest
 from sqlalchemy import select
 
@@ -67,6 +68,22 @@ def the_day(url: str) -> tuple[list[LookAlike], list[BilledRequest], int]:
     return look_alikes, requests, claims
 
 
+def step_troubles(log: Path) -> list[str]:
+    """Steps that failed or were retried in the runs of the Dagster home beside `log` (a
+    step retry would hide an error the run recovered from)."""
+    home = log.parent / f"{log.stem}_dagster_home"
+    troubles = []
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        for run in instance.get_runs():
+            for entry in instance.all_logs(run.run_id):
+                event = entry.dagster_event
+                if event is not None and event.event_type_value in (
+                    "STEP_FAILURE", "STEP_UP_FOR_RETRY", "RUN_FAILURE"
+                ):  # fmt: skip
+                    troubles.append(f"{event.event_type_value}: {entry.user_message[:300]}")
+    return troubles
+
+
 def wait_for_leavers(runs: list[tuple[Any, Any, Path]], count: int) -> None:
     """Until `count` runs have left a photo to another, or a run ended (the test's
     assertions then say why)."""
@@ -98,6 +115,7 @@ def race_one_day(count: int, url: str | None, tmp_path: Path) -> None:
                 process.join(120)
         logs = [log.read_text() for _, _, log in runs]
         assert [p.exitcode for p, _, _ in runs] == [0] * count, logs
+        assert [step_troubles(log) for _, _, log in runs] == [[]] * count
         assert sum(e.is_set() for _, e, _ in runs) >= count - 1, logs
 
         # The server: one request per photo, each billed once.
@@ -155,6 +173,7 @@ def test_a_killed_claim_holder_is_taken_over_within_the_cap(
         again.join(120)
         output = log.read_text()
         assert again.exitcode == 0, output
+        assert step_troubles(log) == []
         assert output.count("taking over the claim of") == 2, output
         assert f"{DAY}: 2 of 2 look-alikes" in output, output
 
