@@ -107,10 +107,13 @@ def _image_generator(settings: DoppelSettings) -> ImageGeneratorResource:
 
 
 def _one_generator(settings: DoppelSettings, name: GeneratorName) -> ImageGeneratorResource:
-    # A photo waits like a day does, and is left to a person after as many failures.
-    retry = {"retry_wait_minutes": settings.gap_retry_after_minutes,
-             "max_failures": settings.gap_max_attempts,
-             "claim_lease_s": settings.claim_lease_s}  # fmt: skip
+    # A photo waits like a day does, and is left to a person after as many failures; a
+    # run's claim on a photo it makes lasts the lease unless renewed.
+    retry: dict[str, Any] = {
+        "retry_wait_minutes": settings.gap_retry_after_minutes,
+        "max_failures": settings.gap_max_attempts,
+        "claim_lease_s": settings.claim_lease_s,
+    }
     if name == "openai":
         return OpenAIImagesResource(
             api_key=dg.EnvVar("OPENAI_API_KEY"),  # the key by name only, never its value

@@ -160,8 +160,6 @@ def generate_day(
             result.reused += 1
         elif done is not None and done.status == Outcome.REFUSED:
             result.reused += 1
-        elif _adopt_sidecar(day, photo, generator.name, store, db):
-            result.adopted += 1
         elif done is not None and done.status == Outcome.FAILED:
             result.reused += 1  # for good: only `doppel retry` makes it wait again
         elif done is not None and not waiting_now and not _due(done):
@@ -180,6 +178,7 @@ def generate_day(
             first = todo.pop(0)
             made = one(first)
             result.generator_calls += made is Made.CALLED
+            result.adopted += made is Made.ADOPTED
             if made is Made.ELSEWHERE:
                 todo.append(first)
         while todo:
@@ -220,6 +219,7 @@ def _make_all(
                 for future in finished:
                     made = future.result()
                     result.generator_calls += made is Made.CALLED
+                    result.adopted += made is Made.ADOPTED
                     if made is Made.ELSEWHERE:
                         left.append(futures[future])
         except GeneratorUnavailable:
@@ -248,6 +248,7 @@ class Made(Enum):
 
     CALLED = "called"  # asked the generator (its outcome is recorded)
     NOT_CALLED = "not called"  # settled without asking (stopped, unusable, or settled since)
+    ADOPTED = "adopted"  # its stored look-alike recorded (its run died before recording it)
     ELSEWHERE = "elsewhere"  # another run holds it
 
 
@@ -292,9 +293,13 @@ class _PhotoWork:
             self.claims.release(photo.id)
 
     def _make(self, photo: Photo) -> Made:
-        """Make the photo this run now holds, unless it was settled since it was read."""
+        """Make the photo this run now holds, unless it was settled since it was read or a
+        run that died left its look-alike stored (adopted only under the claim: its maker
+        may still be measuring it)."""
         if self._settled_since(photo):
             return Made.NOT_CALLED
+        if _adopt_sidecar(self.day, photo, self.generator.name, self.store, self.db):
+            return Made.ADOPTED
         try:
             loaded = self._load(photo)
         except Exception as exc:
@@ -324,7 +329,7 @@ class _PhotoWork:
 
     def _settled_since(self, photo: Photo) -> bool:
         """Another run recorded an outcome for the photo after this one read it (it held the
-        claim then), or a run killed after storing its look-alike left the receipt."""
+        claim then)."""
         name = self.generator.name
         done = photo.look_alike_by(name)
         seen = done.attempts if done is not None else 0
@@ -338,7 +343,7 @@ class _PhotoWork:
             with self._lock:
                 self.elsewhere.add(photo.id)
             return True
-        return _adopt_sidecar(self.day, photo, name, self.store, self.db)
+        return False
 
     def _load(self, photo: Photo) -> LoadedPhoto:
         try:
