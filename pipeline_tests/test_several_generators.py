@@ -86,3 +86,31 @@ def test_two_generators_over_two_days_side_by_side_and_nothing_made_twice(tmp_pa
         figures = re.findall(r"Look-alike by ([\w-]+)</figcaption>\s*<img", text)
         assert figures == list(LINEUP), page
         assert "Machine by machine" in text
+
+
+def test_the_lineup_is_each_generators_own_resource_lead_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One generator stays the one resource it was; several are a lineup of their own
+    resources (each its concurrency, retries and paid cap), the lead first."""
+    from pipeline.defs.resources.generators import (
+        GeneratorLineupResource,
+        Img2ImgResource,
+        OpenAIImagesResource,
+        PatchRemixResource,
+        StyleTransferResource,
+    )
+
+    one = build_resources(load_settings(_env_file=None))["image_generator"]
+    assert isinstance(one, PatchRemixResource) and one.members() == [one]
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    settings = load_settings(
+        _env_file=None, generators="img2img,patch-remix,openai,style-transfer", generator="openai"
+    )
+    lineup = build_resources(settings)["image_generator"]
+    assert isinstance(lineup, GeneratorLineupResource)
+    kinds = [type(member) for member in lineup.members()]
+    assert kinds == [OpenAIImagesResource, Img2ImgResource, PatchRemixResource,
+                     StyleTransferResource]  # fmt: skip
+    assert [m.concurrency for m in lineup.members()] == [4, 4, 2, 2]  # remote ones: 4
+    assert "sk-test" not in repr(lineup)  # the key by name only
