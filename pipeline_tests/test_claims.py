@@ -156,7 +156,7 @@ def test_a_killed_claim_holder_is_taken_over_within_the_cap(
     url = postgres_database["url"]
     with OpenAIImitation() as server:
         server.gate = gate = threading.Event()
-        # Two photos keep it lean; a short lease, so the next run takes them over soon.
+        # Two photos keep it lean; a short lease, so the next run takes one over soon.
         env = run_env(tmp_path, server, url, DOPPEL_PHOTOS_PER_DAY="2", DOPPEL_CLAIM_LEASE_S="2")
         [(killed, _, killed_log)] = start_runs(1, env, tmp_path)
         try:
@@ -168,13 +168,24 @@ def test_a_killed_claim_holder_is_taken_over_within_the_cap(
             gate.set()  # the server finishes them: billed, though nobody reads the answers
         assert killed.exitcode == -signal.SIGKILL
         assert len(server.billed()) == 2
+        # One claim as a holder on another host would leave it (its process cannot be asked
+        # about): only its lease running out frees it. The other's holder ran on this host,
+        # so the next run can tell that it is gone and need not wait.
+        db = Database(url)
+        with db.session() as session:
+            claims = list(session.scalars(select(PhotoClaim).order_by(PhotoClaim.photo_id)))
+            assert len(claims) == 2
+            claims[0].holder = "another-host/4026531836 pid 1 0123abcd"
+        db.dispose()
 
         [(again, _, log)] = start_runs(1, env, tmp_path, "again")
         again.join(120)
         output = log.read_text()
         assert again.exitcode == 0, output
         assert step_troubles(log) == []
-        assert output.count("taking over the claim of") == 2, output
+        assert output.count("taking over the claim of another-host/") == 1, output
+        assert output.count(": its lease ran out at") == 1, output
+        assert output.count(": its process is gone") == 1, output
         assert f"{DAY}: 2 of 2 look-alikes" in output, output
 
         # Each photo: the killed run's request (billed by the server, pending in the ledger,

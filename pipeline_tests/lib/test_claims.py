@@ -3,13 +3,15 @@ taken over once its lease runs out (by the injectable clock), let go when done."
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from pipeline.lib.core import clock
-from pipeline.lib.day.claims import PhotoClaims
+from pipeline.lib.core import clock, processes
+from pipeline.lib.day.claims import PhotoClaims, holder_gone
 from pipeline.lib.db import Database, Photo
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -89,3 +91,26 @@ def test_release_all_lets_go_of_every_photo_held(
 def test_a_lease_must_be_positive(either_database: Database) -> None:
     with pytest.raises(ValueError, match="positive"):
         PhotoClaims(either_database, lease_s=0)
+
+
+def test_a_holder_gone_from_this_host_is_taken_over_at_once_and_others_wait_their_lease(
+    either_database: Database, photo_id: int
+) -> None:
+    dead = subprocess.Popen(["true"])  # a process of this host, now gone (and reaped)
+    dead.wait()
+    here = processes.here()
+    assert holder_gone(f"{here} pid {dead.pid} 0123abcd")
+    assert not holder_gone(f"{here} pid {os.getpid()} 0123abcd")  # alive: this process
+    assert not holder_gone(f"elsewhere/{here.split('/')[1]} pid {dead.pid} 0123abcd")
+    assert not holder_gone("not a holder")
+
+    with clock.pinned(NOW):
+        gone = PhotoClaims(either_database, lease_s=60, holder=f"{here} pid {dead.pid} 0123abcd")
+        assert gone.take(photo_id) is None
+        taker = PhotoClaims(either_database, lease_s=60, holder="run B")
+        assert taker.claimed([photo_id]) == {}  # nothing to wait for
+        assert taker.take(photo_id) is None  # within its lease
+        assert taker.holds(photo_id)
+        gone.release_all()  # stops its renewer; the photo stays the taker's
+        assert taker.holds(photo_id)
+        taker.release_all()
