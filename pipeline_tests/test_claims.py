@@ -84,17 +84,22 @@ def step_troubles(log: Path) -> list[str]:
     return troubles
 
 
-def wait_for_leavers(runs: list[tuple[Any, Any, Path]], count: int) -> None:
-    """Until `count` runs have left a photo to another, or a run ended (the test's
-    assertions then say why)."""
-    pause = threading.Event()  # never set: each turn waits its 20 ms
-    for _ in range(int(racing.WAIT_S / 0.02)):
-        if sum(e.is_set() for _, e, _ in runs) >= count:
-            return
-        if any(not p.is_alive() for p, _, _ in runs):
-            return
-        pause.wait(0.02)
-    raise AssertionError(f"fewer than {count} runs left a photo to another")
+def wait_for_overlap(runs: list[tuple[Any, Any, Path]], url: str) -> None:
+    """Until every run holds a photo (its process id is in a claim's holder) or has left
+    one to another run, or a run ended (the test's assertions then say why)."""
+    db, pause = Database(url), threading.Event()  # never set: each turn waits its 50 ms
+    try:
+        for _ in range(int(racing.WAIT_S / 0.05)):
+            with db.session() as session:
+                holders = " ".join(session.scalars(select(PhotoClaim.holder)))
+            if all(e.is_set() or f" pid {p.pid} " in holders for p, e, _ in runs):
+                return
+            if any(not p.is_alive() for p, _, _ in runs):
+                return
+            pause.wait(0.05)
+    finally:
+        db.dispose()
+    raise AssertionError("not every run came to the day's photos")
 
 
 def race_one_day(count: int, url: str | None, tmp_path: Path) -> None:
@@ -102,13 +107,13 @@ def race_one_day(count: int, url: str | None, tmp_path: Path) -> None:
     with OpenAIImitation() as server:
         server.gate = gate = threading.Event()
         env = run_env(tmp_path, server, url)
+        database = url or f"sqlite:///{env['DOPPEL_DATA_DIR']}/doppel.db"
         runs = start_runs(count, env, tmp_path)
         try:
-            # Every photo claimed and its one request held at the server; then the other
-            # runs came to the photos and left them to their holders (all runs but at most
-            # one leave some: each comes to every photo at once, and one may hold all four).
+            # Every photo claimed and its one request held at the server; every run holds
+            # some of them or came to one and left it to its holder.
             server.wait_for_images(PHOTOS, timeout_s=racing.WAIT_S)
-            wait_for_leavers(runs, count - 1)
+            wait_for_overlap(runs, database)
         finally:
             gate.set()
             for process, _, _ in runs:
@@ -127,7 +132,10 @@ def race_one_day(count: int, url: str | None, tmp_path: Path) -> None:
     for log in logs:
         assert f"{DAY}: 4 of 4 look-alikes" in log, log
         assert "failed" not in log.split("new look-alikes this run")[0], log
-    look_alikes, requests, claims = the_day(url or f"sqlite:///{env['DOPPEL_DATA_DIR']}/doppel.db")
+    # Each look-alike is counted by the run that made it, and by no other.
+    made = [int(log.split("new look-alikes this run: ")[1].split()[0]) for log in logs]
+    assert sum(made) == PHOTOS, made
+    look_alikes, requests, claims = the_day(database)
     # One succeeded look-alike per photo, recorded once: no run ever recorded a failure.
     assert [(r.status, r.attempts, r.transient_failures) for r in look_alikes] == [
         ("succeeded", 1, 0)

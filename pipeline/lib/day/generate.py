@@ -290,6 +290,8 @@ class _PhotoWork:
         may still be measuring it)."""
         if self._settled_since(photo):
             return Made.NOT_CALLED
+        with self._lock:  # held by another run when this one first came to it, not now
+            self.elsewhere.discard(photo.id)
         if _adopt_sidecar(self.day, photo, self.store, self.db):
             return Made.ADOPTED
         try:
