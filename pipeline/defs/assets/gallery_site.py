@@ -1,5 +1,6 @@
 import dagster as dg
 
+from pipeline.defs.assets.findings import findings
 from pipeline.defs.assets.generated_images import generated_images
 from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.keys import DAY_TABLES
@@ -15,7 +16,7 @@ from pipeline.lib.site.publish import publishing
 @dg.asset(
     # Reads the day tables itself (every partition, straight from the store), so the
     # upstream assets are plain dependencies, not inputs loaded through the IO manager.
-    deps=[unsplash_images, generated_images],
+    deps=[unsplash_images, generated_images, findings],
     group_name="doppel",
     kinds={"python", "html"},
     description=(

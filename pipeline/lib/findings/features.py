@@ -204,3 +204,25 @@ def compute_day_features(
                     out.add(ident, sha, vector)
                     done.add(ident)
     return out, report
+
+
+def gather_features(
+    store: ObjectStore, days: Iterable[str]
+) -> tuple[list[dict[str, Any]], np.ndarray, list[str]]:
+    """Every image of `days` that has stored features: (day, kind, photo_id, generator) per
+    row, the (n, WIDTH) float16 matrix, and the days that have none yet (to backfill)."""
+    rows: list[dict[str, Any]] = []
+    blocks: list[np.ndarray] = []
+    missing: list[str] = []
+    for day in days:
+        held = read_day_features(store, day)
+        if held is None:
+            missing.append(day)
+            continue
+        for kind, photo_id, generator in zip(
+            held.kinds, held.photo_ids, held.generators, strict=True
+        ):
+            rows.append({"day": day, "kind": kind, "photo_id": photo_id, "generator": generator})
+        blocks.append(held.matrix())
+    matrix = np.concatenate(blocks) if blocks else np.zeros((0, WIDTH), np.float16)
+    return rows, matrix, missing
