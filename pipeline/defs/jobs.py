@@ -1,14 +1,18 @@
 import dagster as dg
 
-from pipeline.defs.assets.findings import findings, image_features, machine_judge
-from pipeline.defs.assets.gallery_site import gallery_site
-from pipeline.defs.assets.generated_images import generated_images
-from pipeline.defs.assets.unsplash_images import unsplash_images
+from pipeline.defs.keys import (
+    FEATURES_KEY,
+    FINDINGS_KEY,
+    GALLERY_KEY,
+    JUDGE_KEY,
+    LOOK_ALIKES_KEY,
+    PHOTOS_KEY,
+)
 
-# Partitioning is inferred from the selected assets (both daily).
+# Partitioning is inferred from the selected assets (all daily).
 daily_images_job = dg.define_asset_job(
     "daily_images_job",
-    selection=[unsplash_images, generated_images, image_features],
+    selection=[PHOTOS_KEY, LOOK_ALIKES_KEY, FEATURES_KEY],
     description="Collect a day's photos, make their look-alikes, keep their images' features.",
 )
 
@@ -16,6 +20,6 @@ daily_images_job = dg.define_asset_job(
 # day's tables (only changes written).
 gallery_site_job = dg.define_asset_job(
     "gallery_site_job",
-    selection=[machine_judge, findings, gallery_site],
+    selection=[JUDGE_KEY, FINDINGS_KEY, GALLERY_KEY],
     description="Judge every pair, sum up the findings, rebuild and publish the gallery.",
 )

@@ -13,14 +13,11 @@ from typing import Any
 
 import dagster as dg
 
-from pipeline.defs.assets.generated_images import generated_images
-from pipeline.defs.keys import DAY_TABLES
+from pipeline.defs.keys import DAY_TABLES, FEATURES_KEY, JUDGE_KEY, LOOK_ALIKES_KEY
 from pipeline.defs.metadata import metadata
 from pipeline.defs.partitions import DEFAULT_PARTITIONS
 from pipeline.defs.resources import DoppelLogsResource, ObjectStoreResource
 from pipeline.lib.day.tables import DayTable
-
-FEATURES_KEY = dg.AssetKey("image_features")
 
 
 def build_image_features(
@@ -74,7 +71,8 @@ image_features = build_image_features()
 
 
 @dg.asset(
-    deps=[image_features],
+    key=JUDGE_KEY,
+    deps=[FEATURES_KEY],
     group_name="findings",
     kinds={"python", "scikitlearn", "pandas"},
     description=(
@@ -109,7 +107,7 @@ def machine_judge(
 
 
 @dg.asset(
-    deps=[generated_images],
+    deps=[LOOK_ALIKES_KEY],
     group_name="findings",
     kinds={"python", "pandas"},
     description=(
