@@ -8,17 +8,17 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipeline.defs.assets.findings import findings, image_features, machine_judge
-from pipeline.defs.assets.generated_images import generated_images
-from pipeline.defs.assets.unsplash_images import unsplash_images
+from pipeline.defs.assets.findings import build_image_features, findings, machine_judge
 from pipeline.defs.resources import build_resources
 from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.findings.features import WIDTH, features_key, read_day_features
 from pipeline.lib.findings.table import COLUMNS, decode_frame
 from pipeline.lib.settings import DoppelSettings
 from pipeline_tests.fakes import MirrorGeneratorResource
+from pipeline_tests.fixtures.assets import TEST_PARTITIONS, generated_images, unsplash_images
 
 DAYS = ("2026-11-20", "2026-11-21")
+image_features = build_image_features(TEST_PARTITIONS)
 ALL = [unsplash_images, generated_images, image_features, machine_judge, findings]
 
 

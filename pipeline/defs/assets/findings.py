@@ -15,13 +15,12 @@ import dagster as dg
 
 from pipeline.defs.keys import DAY_TABLES, FEATURES_KEY, JUDGE_KEY, LOOK_ALIKES_KEY
 from pipeline.defs.metadata import metadata
-from pipeline.defs.partitions import DEFAULT_PARTITIONS
 from pipeline.defs.resources import DoppelLogsResource, ObjectStoreResource
 from pipeline.lib.day.tables import DayTable
 
 
 def build_image_features(
-    partitions: dg.PartitionsDefinition = DEFAULT_PARTITIONS,
+    partitions: dg.PartitionsDefinition,
 ) -> dg.AssetsDefinition:
     return dg.asset(
         name=FEATURES_KEY.path[-1],
@@ -66,8 +65,6 @@ def _image_features(
     context.log.info(f"{day}: {report.computed} images measured, {report.reused} reused")
     return dg.MaterializeResult(metadata=metadata({"images": len(held)} | report.summary()))
 
-
-image_features = build_image_features()
 
 
 @dg.asset(
