@@ -66,7 +66,6 @@ def _image_features(
     return dg.MaterializeResult(metadata=metadata({"images": len(held)} | report.summary()))
 
 
-
 @dg.asset(
     key=JUDGE_KEY,
     deps=[FEATURES_KEY],

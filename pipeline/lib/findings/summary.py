@@ -110,10 +110,14 @@ def fooling_measures(frame: pd.DataFrame) -> dict[str, Correlation]:
 
 
 def convincing(frame: pd.DataFrame, k: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The k look-alikes the judge most took for photos, and the k it least did."""
+    """The k look-alikes the judge most took for photos, and the k it least did (never the
+    same one in both: with fewer than 2k, each list has half)."""
     judged = frame.dropna(subset=["p_look_alike"]).sort_values(
         ["p_look_alike", "day", "photo_id"], ascending=[False, True, True]
     )
+    k = min(k, len(judged) // 2)
+    if k == 0:
+        return judged.head(0), judged.head(0)
     return judged.head(k), judged.tail(k).iloc[::-1]
 
 
