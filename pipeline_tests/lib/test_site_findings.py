@@ -6,18 +6,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from pipeline.defs.keys import DAY_TABLES
 from pipeline.lib.core.storage import LocalObjectStore
-from pipeline.lib.findings.table import encode_frame, findings_frame
 from pipeline.lib.site import build_site
-from pipeline.lib.site.data import load_days
+from pipeline_tests.fixtures.findings import write_findings
 from pipeline_tests.fixtures.gallery_days import write_gallery_days
 
 pytestmark = [pytest.mark.xdist_group("test_site_findings"), pytest.mark.slow]
-FINDINGS_KEY = "tables/findings/all.json"
 FIGURE = r"\d+ % \(95 % interval \d+–\d+ %, n = \d+\)"
 
 
@@ -28,15 +25,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> Path:
     write_gallery_days(
         store, unsplash_image_base="https://images.unsplash.test/img", cache=shared_cache
     )
-    days = load_days(store, DAY_TABLES)
-    frame = findings_frame(((d.photos, d.look_alikes) for d in days), None)
-    # The judge's verdicts as the machine_judge asset leaves them: every other look-alike
-    # taken for a photo.
-    frame["p_photo"] = 0.8
-    frame["p_look_alike"] = np.where(np.arange(len(frame)) % 2 == 0, 0.7, 0.1)
-    frame["fooled"] = (frame["p_look_alike"] >= 0.5).astype("boolean")
-    store.put(FINDINGS_KEY, encode_frame(frame))
-    result = build_site(store, tables=DAY_TABLES, findings_key=FINDINGS_KEY)
+    key = write_findings(store)
+    result = build_site(store, tables=DAY_TABLES, findings_key=key)
     assert result.problems == []
     return root / "site"
 
