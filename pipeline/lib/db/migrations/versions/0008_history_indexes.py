@@ -18,7 +18,7 @@ Plain indexes, the same on SQLite and PostgreSQL, nothing rewritten: safe on a l
 from alembic import op
 
 revision = "0008_history_indexes"
-down_revision = "0004_look_alike_outcomes"
+down_revision = "0005_photo_claims"
 branch_labels = None
 depends_on = None
 
