@@ -1,7 +1,7 @@
 """Indexes for a tick that stays flat as the days add up
 
 Revision ID: 0008_history_indexes
-Revises: 0004_look_alike_outcomes
+Revises: 0005_photo_claims
 Create Date: 2026-12-07
 
 The daily tick (the gap-fill sensor, `doppel status`, the exporter's scrape) reads the
