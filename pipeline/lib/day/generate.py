@@ -353,11 +353,13 @@ class _PhotoWork:
         """Record the failure as the photo's outcome; a database that cannot take even this
         raises, and the step fails (a blip, for the step retry)."""
         found = sort_failure(exc)
-        if not self.claims.holds(photo.id):
-            # Stalled past its lease, this run lost the photo to another: its outcome is
-            # that run's to record, never a failure of this one.
+        if not self.claims.holds(photo.id) or self._settled_since(photo):
+            # Stalled past its lease, this run lost the photo to another (which may even
+            # have made it by now): its outcome is that run's, never a failure of this one.
             log.warning("%s: %s: %s; another run took the photo over and records its outcome",
                         self.day, photo.source_id, found.reason)  # fmt: skip
+            with self._lock:
+                self.elsewhere.add(photo.id)
             return
         if found.happened == "over_budget":
             with self._lock:
