@@ -153,9 +153,9 @@ class PhotoClaims:
                 )
             ).all()
         return {
-            int(row.photo_id): Holder(row.holder, clock.as_utc(row.expires_at))
-            for row in rows
-            if clock.as_utc(row.expires_at) > now
+            int(photo): Holder(holder, clock.as_utc(until))
+            for photo, holder, until in rows
+            if clock.as_utc(until) > now
         }
 
     def wait_until_free(self, photo_ids: Iterable[int]) -> None:

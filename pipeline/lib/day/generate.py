@@ -152,8 +152,6 @@ def generate_day(
             result.reused += 1
         elif done is not None and done.status == Outcome.REFUSED:
             result.reused += 1
-        elif _adopt_sidecar(day, photo, store, db):
-            result.adopted += 1
         elif done is not None and done.status == Outcome.FAILED:
             result.reused += 1  # for good: only `doppel retry` makes it wait again
         elif done is not None and not waiting_now and not _due(done):
@@ -172,6 +170,7 @@ def generate_day(
             first = todo.pop(0)
             made = one(first)
             result.generator_calls += made is Made.CALLED
+            result.adopted += made is Made.ADOPTED
             if made is Made.ELSEWHERE:
                 todo.append(first)
         while todo:
@@ -212,6 +211,7 @@ def _make_all(
                 for future in finished:
                     made = future.result()
                     result.generator_calls += made is Made.CALLED
+                    result.adopted += made is Made.ADOPTED
                     if made is Made.ELSEWHERE:
                         left.append(futures[future])
         except GeneratorUnavailable:
@@ -240,6 +240,7 @@ class Made(Enum):
 
     CALLED = "called"  # asked the generator (its outcome is recorded)
     NOT_CALLED = "not called"  # settled without asking (stopped, unusable, or settled since)
+    ADOPTED = "adopted"  # its stored look-alike recorded (its run died before recording it)
     ELSEWHERE = "elsewhere"  # another run holds it
 
 
@@ -284,9 +285,13 @@ class _PhotoWork:
             self.claims.release(photo.id)
 
     def _make(self, photo: Photo) -> Made:
-        """Make the photo this run now holds, unless it was settled since it was read."""
+        """Make the photo this run now holds, unless it was settled since it was read or a
+        run that died left its look-alike stored (adopted only under the claim: its maker
+        may still be measuring it)."""
         if self._settled_since(photo):
             return Made.NOT_CALLED
+        if _adopt_sidecar(self.day, photo, self.store, self.db):
+            return Made.ADOPTED
         try:
             loaded = self._load(photo)
         except Exception as exc:
@@ -314,7 +319,7 @@ class _PhotoWork:
 
     def _settled_since(self, photo: Photo) -> bool:
         """Another run recorded an outcome for the photo after this one read it (it held the
-        claim then), or a run killed after storing its look-alike left the receipt."""
+        claim then)."""
         seen = photo.look_alike.attempts if photo.look_alike is not None else 0
         with self.db.session() as session:
             now = session.scalar(select(LookAlike.attempts).where(LookAlike.photo_id == photo.id))
@@ -322,7 +327,7 @@ class _PhotoWork:
             with self._lock:
                 self.elsewhere.add(photo.id)
             return True
-        return _adopt_sidecar(self.day, photo, self.store, self.db)
+        return False
 
     def _load(self, photo: Photo) -> LoadedPhoto:
         try:
