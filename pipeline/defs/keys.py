@@ -7,6 +7,7 @@ from pipeline.lib.day.tables import TableFolders
 
 PHOTOS_KEY = dg.AssetKey("unsplash_images")
 LOOK_ALIKES_KEY = dg.AssetKey("generated_images")
+GALLERY_KEY = dg.AssetKey("gallery_site")
 
 
 def table_folder(key: dg.AssetKey) -> str:

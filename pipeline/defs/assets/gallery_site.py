@@ -1,8 +1,6 @@
 import dagster as dg
 
-from pipeline.defs.assets.generated_images import generated_images
-from pipeline.defs.assets.unsplash_images import unsplash_images
-from pipeline.defs.keys import DAY_TABLES
+from pipeline.defs.keys import DAY_TABLES, LOOK_ALIKES_KEY, PHOTOS_KEY
 from pipeline.defs.metadata import metadata
 from pipeline.defs.resources.database import DatabaseResource
 from pipeline.defs.resources.logs import DoppelLogsResource
@@ -15,7 +13,7 @@ from pipeline.lib.site.publish import publishing
 @dg.asset(
     # Reads the day tables itself (every partition, straight from the store), so the
     # upstream assets are plain dependencies, not inputs loaded through the IO manager.
-    deps=[unsplash_images, generated_images],
+    deps=[PHOTOS_KEY, LOOK_ALIKES_KEY],
     group_name="doppel",
     kinds={"python", "html"},
     description=(

@@ -240,3 +240,23 @@ class BilledRequest(Base):
         DateTime(timezone=True), default=utcnow, index=True
     )
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PhotoClaim(Base):
+    """A run's lease on a photo while it makes its look-alike (`pipeline.lib.day.claims`).
+
+    The primary key makes the claim one row per photo: of two runs inserting it, one gets
+    it. The holder renews `expires_at` while it works and deletes the row once the photo's
+    outcome is recorded; a row past `expires_at` was left by a holder that died, and the
+    next run takes it over (the ledger says what that holder already sent)."""
+
+    __tablename__ = "photo_claims"
+
+    photo_id: Mapped[int] = mapped_column(
+        "inspiration_id",
+        ForeignKey("inspiration_images.id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    holder: Mapped[str] = mapped_column(String(128), index=True)
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

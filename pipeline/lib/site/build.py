@@ -28,9 +28,13 @@ from typing import Any
 from pipeline.lib.core.storage import ObjectStore
 from pipeline.lib.day.summaries import Markdown, Summary, escape
 from pipeline.lib.day.tables import TableFolders
-from pipeline.lib.site import game, pages, syndication
+from pipeline.lib.site import game, syndication
 from pipeline.lib.site.data import RawDay, read_days
 from pipeline.lib.site.media import Media, MediaReport, MediaSource, ensure_media
+from pipeline.lib.site.pages.days import INDEX_DAYS, day_page, index_page, month_page
+from pipeline.lib.site.pages.pair import pair_page
+from pipeline.lib.site.pages.shared import Pair, day_path, month_path, pairs_of_day
+from pipeline.lib.site.pages.stats import about_page, day_info, months_summary, stats_page, totals
 from pipeline.lib.site.publish import PublishCounts, SiteWriter
 from pipeline.lib.site.render import DEFAULT_IMAGE_ORIGINS, Rendered, Renderer
 
@@ -87,19 +91,19 @@ class _Day:
         self.raw = raw
         self.day = raw.day
         self.digest = raw.digest
-        self._parsed: tuple[list[pages.Pair], list[dict[str, Any]], list[str]] | None = None
+        self._parsed: tuple[list[Pair], list[dict[str, Any]], list[str]] | None = None
         if cached is not None and cached.get("digest") == self.digest:
             self.info: dict[str, Any] = cached["info"]
         else:
-            self.info = pages.day_info(*self.parsed())
+            self.info = day_info(*self.parsed())
 
-    def parsed(self) -> tuple[list[pages.Pair], list[dict[str, Any]], list[str]]:
+    def parsed(self) -> tuple[list[Pair], list[dict[str, Any]], list[str]]:
         if self._parsed is None:
             self._parsed = parse_day(self.raw)
         return self._parsed
 
     @property
-    def pairs(self) -> list[pages.Pair]:
+    def pairs(self) -> list[Pair]:
         return self.parsed()[0]
 
     @property
@@ -163,7 +167,7 @@ def build_site(
                 pair_jobs.append((slug, digest))
         prev_day = names[i - 1] if i > 0 else None
         next_day = names[i + 1] if i + 1 < len(names) else None
-        digest = writer.needs(pages.day_path(d.day), ["day.html.j2", [key, prev_day, next_day]])
+        digest = writer.needs(day_path(d.day), ["day.html.j2", [key, prev_day, next_day]])
         day_job = (digest, prev_day, next_day) if digest is not None else None
         if pair_jobs or day_job:
             copies = {s.id: media[s.id].as_record() for s in d.sources() if s and s.id in media}
@@ -185,18 +189,18 @@ def build_site(
         prev_month = month_names[i - 1] if i > 0 else None
         next_month = month_names[i + 1] if i + 1 < len(month_names) else None
         inputs = [[day_keys[d.day] for d in months[month]], prev_month, next_month]
-        page(pages.month_path(month), "month.html.j2", inputs,
+        page(month_path(month), "month.html.j2", inputs,
              _month_model(month, months[month], media, prev_month, next_month))  # fmt: skip
 
     infos = [(d.day, d.info) for d in days]
-    summary = pages.totals([info for _, info in infos])
-    newest = [(d.day, d.pairs) for d in reversed(days[-pages.INDEX_DAYS :])]
+    summary = totals([info for _, info in infos])
+    newest = [(d.day, d.pairs) for d in reversed(days[-INDEX_DAYS:])]
     # Cheap to build, so their models are their own inputs.
     for path, template, model in (
-        ("stats.html", "stats.html.j2", pages.stats_page(infos, summary)),
-        ("about.html", "about.html.j2", pages.about_page([i for _, i in infos], summary)),
+        ("stats.html", "stats.html.j2", stats_page(infos, summary)),
+        ("about.html", "about.html.j2", about_page([i for _, i in infos], summary)),
         (INDEX, "index.html.j2",
-         pages.index_page(newest, pages.months_summary(infos), media, summary)),
+         index_page(newest, months_summary(infos), media, summary)),
         (game.GAME_PATH, "game.html.j2", game.game_page(newest, media)),
         # Served for a miss at any depth, so its links are absolute when they can be.
         (NOT_FOUND, "404.html.j2", {"root": renderer.site_url or ""}),
@@ -236,14 +240,14 @@ class DayJob:
     day_page: tuple[str, str | None, str | None] | None  # (input digest, prev day, next day)
 
 
-def parse_day(raw: RawDay) -> tuple[list[pages.Pair], list[dict[str, Any]], list[str]]:
+def parse_day(raw: RawDay) -> tuple[list[Pair], list[dict[str, Any]], list[str]]:
     """A day's pairs, its photos that could not be stored, and what is wrong with its tables."""
     tables = raw.tables()
     problems = list(tables.problems)
     if tables.look_alikes and not tables.photos:
         problems.append(f"{raw.day}: look-alikes without a photos table; not shown")
         return [], [], problems
-    pairs, skipped = pages.pairs_of_day(tables)
+    pairs, skipped = pairs_of_day(tables)
     return pairs, skipped, problems
 
 
@@ -257,19 +261,19 @@ def render_day(renderer: Renderer, job: DayJob) -> list[Rendered]:
         i = index[slug]
         prev = pairs[i - 1] if i > 0 else None
         next_ = pairs[i + 1] if i + 1 < len(pairs) else None
-        model = pages.pair_page(pairs[i], media, prev, next_)
+        model = pair_page(pairs[i], media, prev, next_)
         out.append((pairs[i].path, digest, renderer.render("pair.html.j2", model)))
     if job.day_page is not None:
         digest, prev_day, next_day = job.day_page
-        model = pages.day_page(job.raw.day, pairs, skipped, media, prev_day, next_day)
-        out.append((pages.day_path(job.raw.day), digest, renderer.render("day.html.j2", model)))
+        model = day_page(job.raw.day, pairs, skipped, media, prev_day, next_day)
+        out.append((day_path(job.raw.day), digest, renderer.render("day.html.j2", model)))
     return out
 
 
 def _month_model(
     month: str, days: list[_Day], media: dict[str, Media], prev: str | None, next_: str | None
 ) -> Callable[[], dict[str, Any]]:
-    return lambda: pages.month_page(month, [(d.day, d.pairs) for d in days], media, prev, next_)
+    return lambda: month_page(month, [(d.day, d.pairs) for d in days], media, prev, next_)
 
 
 def _digest(value: Any) -> str:

@@ -12,11 +12,11 @@ from typing import Any
 
 from pipeline.lib.site.links import relative
 from pipeline.lib.site.media import Media
-from pipeline.lib.site.pages import (
+from pipeline.lib.site.pages.pair import measures
+from pipeline.lib.site.pages.shared import (
     Pair,
     day_label,
     lookalike_image,
-    measures,
     photo_image,
     quality_flag,
 )
