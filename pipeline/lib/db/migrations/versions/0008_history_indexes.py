@@ -1,7 +1,7 @@
 """Indexes for a tick that stays flat as the days add up
 
 Revision ID: 0008_history_indexes
-Revises: 0004_look_alike_outcomes
+Revises: 0005_photo_claims
 Create Date: 2026-12-07
 
 The daily tick (the gap-fill sensor, `doppel status`, the exporter's scrape) reads the
@@ -18,7 +18,7 @@ Plain indexes, the same on SQLite and PostgreSQL, nothing rewritten: safe on a l
 from alembic import op
 
 revision = "0008_history_indexes"
-down_revision = "0004_look_alike_outcomes"
+down_revision = "0005_photo_claims"
 branch_labels = None
 depends_on = None
 
