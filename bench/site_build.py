@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from pipeline.defs.keys import DAY_TABLES
+from pipeline.defs.names import DAY_TABLES
 from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.day.tables import LOOK_ALIKES, PHOTOS, encode_table, table
 from pipeline.lib.site import build_site

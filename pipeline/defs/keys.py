@@ -1,19 +1,14 @@
-"""The assets' keys, and where their day tables are stored: the library is told these
-(`TableFolders` for the gallery, the keys for the metrics exporter), it never names them."""
+"""The assets' keys: the library is told these (the keys for the metrics exporter), it never
+names them. Their names, and the day tables' folders the gallery reads, are in `names.py`."""
 
 import dagster as dg
 
-from pipeline.lib.day.tables import TableFolders
+from pipeline.defs.names import LOOK_ALIKES_ASSET, PHOTOS_ASSET
 
-PHOTOS_KEY = dg.AssetKey("unsplash_images")
-LOOK_ALIKES_KEY = dg.AssetKey("generated_images")
+PHOTOS_KEY = dg.AssetKey(PHOTOS_ASSET)
+LOOK_ALIKES_KEY = dg.AssetKey(LOOK_ALIKES_ASSET)
 
 
 def table_folder(key: dg.AssetKey) -> str:
     """The folder of an asset's tables under `tables/` (what the IO manager writes)."""
     return "/".join(key.path)
-
-
-DAY_TABLES = TableFolders(
-    photos=table_folder(PHOTOS_KEY), look_alikes=table_folder(LOOK_ALIKES_KEY)
-)

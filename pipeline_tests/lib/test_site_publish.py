@@ -5,7 +5,6 @@ build of the newest data makes), never pages of one beside the index of the othe
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import threading
 from collections.abc import Iterator
@@ -14,41 +13,16 @@ from typing import Any
 
 import boto3
 import pytest
-from PIL import Image
 
-from pipeline.defs.keys import DAY_TABLES
+from pipeline.defs.names import DAY_TABLES
 from pipeline.lib.core.storage import LocalObjectStore, ObjectStore, S3ObjectStore
-from pipeline.lib.day.tables import LOOK_ALIKES, PHOTOS, encode_table, table
 from pipeline.lib.db import Database
 from pipeline.lib.site import build_site
 from pipeline.lib.site.publish import MANIFEST_PATH, publishing
 from pipeline_tests.fixtures import racing
+from pipeline_tests.fixtures.small_days import write_day
 
 DAYS = ("2026-11-19", "2026-11-20")
-
-
-def write_day(store: ObjectStore, day: str, first: int) -> None:
-    """Two photos (hotlinked, as Unsplash's are) and their look-alikes (small PNGs)."""
-    photos, look_alikes = [], []
-    for pid in (first, first + 1):
-        source_id = f"p{pid}"
-        photos.append({
-            "id": pid, "source": "unsplash", "source_id": source_id, "day": day, "rank": pid,
-            "status": "stored", "used": True, "title": f"photo {pid}", "width": 64, "height": 48,
-            "display_url": f"https://images.unsplash.test/photo-{pid}?ixid=T&w=1080",
-            "photographer_name": f"Photographer {pid}", "license": "Unsplash License",
-        })  # fmt: skip
-        buffer = io.BytesIO()
-        Image.new("RGB", (64, 48), (pid * 40 % 256, 90, 160)).save(buffer, "PNG")
-        key = f"generated/{day}/{source_id}.png"
-        store.put(key, buffer.getvalue(), "image/png")
-        look_alikes.append({
-            "photo_id": pid, "source_id": source_id, "status": "succeeded", "attempts": 1,
-            "generator": "patch-remix", "object_key": key, "content_type": "image/png",
-            "width": 64, "height": 48, "sha256": hashlib.sha256(buffer.getvalue()).hexdigest(),
-        })  # fmt: skip
-    for schema, rows in ((PHOTOS, photos), (LOOK_ALIKES, look_alikes)):
-        store.put(DAY_TABLES.key(schema, day), encode_table(table(schema, day, rows)))
 
 
 class PausingStore:
