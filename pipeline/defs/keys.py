@@ -7,6 +7,7 @@ from pipeline.defs.names import LOOK_ALIKES_ASSET, PHOTOS_ASSET
 
 PHOTOS_KEY = dg.AssetKey(PHOTOS_ASSET)
 LOOK_ALIKES_KEY = dg.AssetKey(LOOK_ALIKES_ASSET)
+GALLERY_KEY = dg.AssetKey("gallery_site")
 
 
 def table_folder(key: dg.AssetKey) -> str:

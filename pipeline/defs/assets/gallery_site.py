@@ -1,7 +1,6 @@
 import dagster as dg
 
-from pipeline.defs.assets.generated_images import generated_images
-from pipeline.defs.assets.unsplash_images import unsplash_images
+from pipeline.defs.keys import LOOK_ALIKES_KEY, PHOTOS_KEY
 from pipeline.defs.metadata import metadata
 from pipeline.defs.names import DAY_TABLES
 from pipeline.defs.resources.database import DatabaseResource
@@ -14,7 +13,7 @@ from pipeline.lib.site.gallery import publish_gallery
 @dg.asset(
     # Reads the day tables itself (every partition, straight from the store), so the
     # upstream assets are plain dependencies, not inputs loaded through the IO manager.
-    deps=[unsplash_images, generated_images],
+    deps=[PHOTOS_KEY, LOOK_ALIKES_KEY],
     group_name="doppel",
     kinds={"python", "html"},
     description=(

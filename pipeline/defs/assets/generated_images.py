@@ -6,7 +6,6 @@ from pipeline.defs.checks import day_check_results, look_alike_checks
 from pipeline.defs.keys import LOOK_ALIKES_KEY
 from pipeline.defs.limits import API_STEP_RETRY, IMAGE_GENERATOR_POOL, permanent_failure
 from pipeline.defs.metadata import metadata
-from pipeline.defs.partitions import DEFAULT_PARTITIONS
 from pipeline.defs.resources import (
     DatabaseResource,
     DoppelLogsResource,
@@ -25,7 +24,7 @@ WAITING_NOW_TAG = "doppel/waiting_now"
 
 
 def build_generated_images(
-    partitions: dg.PartitionsDefinition = DEFAULT_PARTITIONS,
+    partitions: dg.PartitionsDefinition,
     step_retry: dg.RetryPolicy | None = API_STEP_RETRY,
 ) -> dg.AssetsDefinition:
     """The asset over `partitions`; `step_retry=None` gives one attempt per run."""
@@ -114,6 +113,3 @@ def _open(resource: ImageGeneratorResource) -> ImageGenerator:
         raise permanent_failure(
             f"the image generator cannot start: {found.reason}", setting=True
         ) from exc
-
-
-generated_images = build_generated_images()
