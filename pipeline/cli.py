@@ -145,7 +145,7 @@ def cmd_redo(args: argparse.Namespace) -> int:
 def cmd_gallery(args: argparse.Namespace) -> int:
     # Dagster-free on purpose (`pipeline.lib.site.gallery`): this process and its render
     # workers import what building pages takes, nothing of the orchestrator.
-    from pipeline.defs.names import DAY_TABLES
+    from pipeline.defs.names import DAY_TABLES, FINDINGS_TABLE
     from pipeline.lib.db import Database
     from pipeline.lib.site.gallery import gallery_target, open_store, publish_gallery
 
@@ -154,7 +154,7 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     try:
         result = publish_gallery(
             open_store(settings), gallery_target(settings), db, tables=DAY_TABLES,
-            force=args.force,
+            findings=FINDINGS_TABLE, force=args.force,
         )  # fmt: skip
     finally:
         db.dispose()

@@ -246,6 +246,13 @@ class DoppelSettings(BaseSettings):
         "the gap-fill sensor probes again with one day.",
     )
     gap_sensor_interval_s: int = Field(default=600, ge=1, le=86_400)
+    claim_lease_s: float = Field(
+        default=60,
+        ge=1,
+        le=3600,
+        description="Seconds a run's claim on a photo lasts unless renewed (its run renews it "
+        "while it works): how long a killed run keeps its photos from the next run.",
+    )
     run_executor: Literal["multiprocess", "in_process"] = Field(
         default="multiprocess",
         description="multiprocess isolates each step (a crash fails only the step); "

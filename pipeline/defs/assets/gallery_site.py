@@ -1,8 +1,8 @@
 import dagster as dg
 
-from pipeline.defs.keys import LOOK_ALIKES_KEY, PHOTOS_KEY
+from pipeline.defs.keys import FINDINGS_KEY, LOOK_ALIKES_KEY, PHOTOS_KEY
 from pipeline.defs.metadata import metadata
-from pipeline.defs.names import DAY_TABLES
+from pipeline.defs.names import DAY_TABLES, FINDINGS_TABLE
 from pipeline.defs.resources.database import DatabaseResource
 from pipeline.defs.resources.logs import DoppelLogsResource
 from pipeline.defs.resources.site import GallerySiteResource
@@ -13,7 +13,7 @@ from pipeline.lib.site.gallery import publish_gallery
 @dg.asset(
     # Reads the day tables itself (every partition, straight from the store), so the
     # upstream assets are plain dependencies, not inputs loaded through the IO manager.
-    deps=[PHOTOS_KEY, LOOK_ALIKES_KEY],
+    deps=[PHOTOS_KEY, LOOK_ALIKES_KEY, FINDINGS_KEY],
     group_name="doppel",
     kinds={"python", "html"},
     description=(
@@ -30,7 +30,11 @@ def gallery_site(
 ) -> dg.MaterializeResult:
     # The same build as `doppel gallery` (without Dagster): `pipeline.lib.site.gallery`.
     result = publish_gallery(
-        object_store.open(), gallery.target(), database.get(), tables=DAY_TABLES
+        object_store.open(),
+        gallery.target(),
+        database.get(),
+        tables=DAY_TABLES,
+        findings=FINDINGS_TABLE,
     )
     context.log.info(result.summary())
     for problem in result.problems:

@@ -72,6 +72,7 @@ def _generated_images(
             ledger=getattr(generator, "ledger", None),
             retry=image_generator.photo_retry(),
             waiting_now=context.run.tags.get(WAITING_NOW_TAG) == "true",
+            claims=image_generator.photo_claims(db),
         )
     except GeneratorUnavailable as exc:
         # Permanent (bad key, no quota): a step retry would only pay to hear it again.
@@ -87,7 +88,8 @@ def _generated_images(
 
     context.log.info(
         f"{day}: {result.generator_calls} generator calls, {result.reused} reused, "
-        f"{result.adopted} adopted from the store, {result.not_due} waiting for their time"
+        f"{result.adopted} adopted from the store, {result.not_due} waiting for their time, "
+        f"{result.elsewhere} made by another run"
     )
     # Spending against the daily cap (remote generators).
     budget = getattr(generator, "budget", None)

@@ -8,6 +8,7 @@ from pipeline.lib.db.models import (
     LookAlike,
     Outcome,
     Photo,
+    PhotoClaim,
     photo_is_used,
 )
 from pipeline.lib.db.schema import SchemaNotCurrent
@@ -20,6 +21,7 @@ __all__ = [
     "LookAlike",
     "Outcome",
     "Photo",
+    "PhotoClaim",
     "SchemaNotCurrent",
     "migrate",
     "photo_is_used",

@@ -42,6 +42,13 @@ from pipeline.lib.day.tables import TableFolders
 from pipeline.lib.site import game, syndication
 from pipeline.lib.site.charts import choose_grain
 from pipeline.lib.site.data import RawDay, day_versions, read_day
+from pipeline.lib.site.findings import (
+    FINDINGS_PATH,
+    findings_page,
+    read_findings,
+    verdict_key,
+    verdicts,
+)
 from pipeline.lib.site.media import Media, MediaReport, MediaSource, ensure_media
 from pipeline.lib.site.pages.days import INDEX_DAYS, day_page, index_page, month_page
 from pipeline.lib.site.pages.pair import pair_page
@@ -168,6 +175,7 @@ def build_site(
     render_workers: int | None = None,
     image_origins: tuple[str, ...] = DEFAULT_IMAGE_ORIGINS,
     site_url: str | None = None,
+    findings_key: str | None = None,
 ) -> SiteBuild:
     """Build and publish the gallery; `out_store` defaults to the data store itself.
 
@@ -175,14 +183,23 @@ def build_site(
     are many (default: one per CPU). `image_origins`: where hotlinked photos come from
     besides the site itself (the pages' Content-Security-Policy allows only these).
     `site_url`: the site's public address, for absolute share links and the sitemap.
+    `findings_key`: where the findings table is in `data_store` (findings.html, the judge's
+    verdicts on the pair pages and in the game); without it the page says there are none.
     """
     started = time.perf_counter()
     out = out_store if out_store is not None else data_store
     renderer = Renderer(source_dir, image_origins=image_origins, site_url=site_url)
     writer = SiteWriter(out, prefix, builder=renderer.version, force=force)
     versions = day_versions(data_store, tables)
+    # The judge's verdicts are part of a day's pages: retrained each build, a day's pages are
+    # rendered again when a verdict on them changes (to the shown whole percent), so a day
+    # whose verdicts changed counts as changed.
+    found = read_findings(data_store, findings_key)
+    judged = verdicts(found)
+    judged_digest = {d: _digest(judged.get(d))[:16] for d in versions}
     old = writer.old_day_versions
-    changed = {d for d in set(versions) | set(old) if versions.get(d) != (old.get(d) or [None])[0]}
+    changed = {d for d in set(versions) | set(old) if _state(old.get(d)) != _state(
+        [versions.get(d), None, judged_digest.get(d)])}  # fmt: skip
     # The sitemap lists every page, and short histories are charted by day or week from
     # the days' summaries: then every month is loaded.
     everything = not old or bool(site_url)
@@ -210,8 +227,8 @@ def build_site(
     )  # fmt: skip
     if choose_grain(shown) != "month":
         load(every_month)
-    else:
-        load(_neighbours(shown, changed, old))
+    else:  # ...and the days findings.html links (its most and least convincing pairs)
+        load(_neighbours(shown, changed, old) | {d[:7] for d in _named(found)})
     days = [loaded[d] for d in shown if d in loaded]
     problems = [p for d in loaded.values() for p in d.info["problems"]]
     for d in loaded.values():
@@ -233,7 +250,13 @@ def build_site(
     # A day's pages depend only on its tables, which of its images have copies (their names
     # and sizes follow from the images' content) and, for the day page, its neighbours.
     day_keys = {
-        d.day: _digest([d.digest, [s is not None and s.id in media for s in d.sources()]])
+        d.day: _digest(
+            [
+                d.digest,
+                [s is not None and s.id in media for s in d.sources()],
+                judged.get(d.day),
+            ]
+        )
         for d in days
     }
     jobs: list[DayJob] = []
@@ -252,7 +275,7 @@ def build_site(
         day_job = (digest, prev_day, next_day) if digest is not None else None
         if pair_jobs or day_job:
             copies = {s.id: media[s.id].as_record() for s in d.sources() if s and s.id in media}
-            jobs.append(DayJob(d.raw, copies, pair_jobs, day_job))
+            jobs.append(DayJob(d.raw, copies, pair_jobs, day_job, judged.get(d.day, {})))
     for path, digest, html in renderer.run(
         jobs, render_day, workers=render_workers, size=lambda job: len(job.pairs) + 1
     ):
@@ -285,7 +308,8 @@ def build_site(
         ("stats.html", "stats.html.j2", stats),
         ("about.html", "about.html.j2", about_page(months, summary)),
         (INDEX, "index.html.j2", index_page(newest, months, media, summary)),
-        (game.GAME_PATH, "game.html.j2", game.game_page(newest, media)),
+        (game.GAME_PATH, "game.html.j2", game.game_page(newest, media, judged)),
+        (FINDINGS_PATH, "findings.html.j2", findings_page(found, _linked(found, days))),
         # Served for a miss at any depth, so its links are absolute when they can be.
         (NOT_FOUND, "404.html.j2", {"root": renderer.site_url or ""}),
     ):  # fmt: skip
@@ -297,7 +321,7 @@ def build_site(
         sitemap = syndication.sitemap_xml(listed, renderer.site_url)
         writer.page(syndication.SITEMAP_PATH, sitemap, lambda: sitemap)
 
-    day_state = {d: [versions[d], d in position] for d in versions}
+    day_state = {d: [versions[d], d in position, judged_digest[d]] for d in versions}
     month_sources = {
         m: {s.id for d in ds for s in d.sources() if s is not None}
         for m, ds in days_by_month.items()
@@ -319,12 +343,19 @@ def build_site(
     return result
 
 
+def _state(entry: list[Any] | None) -> tuple[Any, Any]:
+    """A day's manifest entry ([table version, shown, verdicts' digest]) as what, changed,
+    makes its pages change: its tables and the judge's verdicts on it."""
+    entry = entry or []
+    return (entry[0] if entry else None, entry[2] if len(entry) > 2 else None)
+
+
 def _neighbours(shown: list[str], changed: set[str], old: dict[str, list[Any]]) -> set[str]:
     """The months to load besides the changed days': the newest days' (the front page, game
     and feed show them), each changed day's neighbours before and after the change (their
     day pages link it), and, for a month that appears or goes, the months beside it."""
     months = {d[:7] for d in shown[-INDEX_DAYS:]}
-    before = sorted(d for d, (_, was_shown) in old.items() if was_shown)
+    before = sorted(d for d, entry in old.items() if entry[1])
     for listing in (shown, before):
         for d in changed:
             i = bisect.bisect_left(listing, d)
@@ -347,6 +378,7 @@ class DayJob:
     copies: dict[str, Any]  # media id → `Media.as_record()`
     pairs: list[tuple[str, str]]  # (slug, input digest) of the pair pages to render
     day_page: tuple[str, str | None, str | None] | None  # (input digest, prev day, next day)
+    verdicts: dict[str, Any] = field(default_factory=dict)  # verdict_key → the judge's word
 
 
 def parse_day(raw: RawDay) -> tuple[list[Pair], list[dict[str, Any]], list[str]]:
@@ -371,6 +403,7 @@ def render_day(renderer: Renderer, job: DayJob) -> list[Rendered]:
         prev = pairs[i - 1] if i > 0 else None
         next_ = pairs[i + 1] if i + 1 < len(pairs) else None
         model = pair_page(pairs[i], media, prev, next_)
+        model["judge"] = job.verdicts.get(_pair_key(pairs[i]))
         out.append((pairs[i].path, digest, renderer.render("pair.html.j2", model)))
     if job.day_page is not None:
         digest, prev_day, next_day = job.day_page
@@ -389,3 +422,28 @@ def _month_model(
 
 def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, default=str).encode()).hexdigest()
+
+
+def _pair_key(pair: Pair) -> str:
+    return verdict_key(pair.photo.get("id"), (pair.look_alike or {}).get("generator"))
+
+
+def _named(found: Any) -> set[str]:
+    """The days of the pairs findings.html names (most and least convincing)."""
+    if found is None or found.empty:
+        return set()
+    from pipeline.lib.findings.summary import convincing
+    from pipeline.lib.site.findings import CONVINCING
+
+    return {str(day) for part in convincing(found, CONVINCING) for day in part["day"]}
+
+
+def _linked(found: Any, days: list[_Day]) -> dict[str, dict[str, Any]]:
+    """The pages of the pairs findings.html names: only their days are parsed."""
+    named = _named(found)
+    out: dict[str, dict[str, Any]] = {}
+    for d in days:
+        if d.day in named:
+            for pair in d.pairs:
+                out[_pair_key(pair)] = {"href": pair.path, "title": pair.title}
+    return out

@@ -72,10 +72,12 @@ def publish_gallery(
     db: Database,
     *,
     tables: TableFolders,
+    findings: str | None = None,
     force: bool = False,
 ) -> SiteBuild:
     """Build the site from the day tables in `store` and publish it to `target`, holding the
-    site's lock (`publish.publishing`) so that builds from several processes never interleave."""
+    site's lock (`publish.publishing`) so that builds from several processes never interleave.
+    `findings`: the findings table's key in `store` (`build_site`'s `findings_key`)."""
     out, prefix = target.destination(store)
     with publishing(db, out, prefix):
         return build_site(
@@ -86,4 +88,5 @@ def publish_gallery(
             force=force,
             image_origins=target.image_origins,
             site_url=target.site_url,
+            findings_key=findings,
         )

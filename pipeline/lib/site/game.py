@@ -30,8 +30,16 @@ def playable(pair: Pair) -> bool:
     return pair.status == "succeeded" and quality_flag(pair) is None
 
 
-def game_page(newest: list[tuple[str, list[Pair]]], media: dict[str, Media]) -> dict[str, Any]:
-    """`newest`: (day, pairs) newest day first."""
+def game_page(
+    newest: list[tuple[str, list[Pair]]],
+    media: dict[str, Media],
+    judged: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """`newest`: (day, pairs) newest day first; `judged`: the judge's verdicts per day and
+    pair (`findings.verdicts`), shown after each answer."""
+    from pipeline.lib.site.findings import verdict_key
+
+    judged = judged or {}
     root = ""
     rounds: list[dict[str, Any]] = []
     for day, pairs in newest:
@@ -54,6 +62,9 @@ def game_page(newest: list[tuple[str, list[Pair]]], media: dict[str, Media]) -> 
                     "credit": pair.credit,
                     "generator": (pair.look_alike or {}).get("generator") or "the generator",
                     "measures": [readings[k] for k in GAME_MEASURES if k in readings],
+                    "judge": judged.get(day, {}).get(
+                        verdict_key(pair.photo.get("id"), (pair.look_alike or {}).get("generator"))
+                    ),
                 }
             )
     return {"root": root, "rounds": rounds}
