@@ -152,6 +152,7 @@ def generate_day(
         )
 
     todo: list[Photo] = []
+    receipts: set[int] = set()
     for photo in photos:
         done = photo.look_alike_by(generator.name)
         if done is not None and done.status == Outcome.SUCCEEDED and _still_stored(done, store):
@@ -160,6 +161,9 @@ def generate_day(
             result.reused += 1
         elif done is not None and done.status == Outcome.REFUSED:
             result.reused += 1
+        elif _receipt(day, photo, generator.name, store) is not None:
+            todo.append(photo)  # adopted under the photo's claim, never made again
+            receipts.add(photo.id)
         elif done is not None and done.status == Outcome.FAILED:
             result.reused += 1  # for good: only `doppel retry` makes it wait again
         elif done is not None and not waiting_now and not _due(done):
@@ -168,7 +172,7 @@ def generate_day(
             todo.append(photo)
     retry = retry or PhotoRetry()
     claims = claims or PhotoClaims(db)
-    one = _PhotoWork(day, generator, store, db, compare, ledger, retry, claims)
+    one = _PhotoWork(day, generator, store, db, compare, ledger, retry, claims, receipts)
 
     if todo:
         log.info("%s: generating %d look-alikes with %s", day, len(todo), generator.name)
@@ -266,8 +270,10 @@ class _PhotoWork:
         ledger: Ledger | None,
         retry: PhotoRetry,
         claims: PhotoClaims,
+        receipts: set[int],  # photos to adopt, not to make (their receipts were stored)
     ):
         self.day, self.generator, self.store, self.db = day, generator, store, db
+        self.receipts = receipts
         self.compare, self.ledger, self.retry, self.claims = compare, ledger, retry, claims
         self.stopped = threading.Event()  # set at the first permanent stop: start nothing more
         self.stopped_by_budget = 0
@@ -298,8 +304,12 @@ class _PhotoWork:
         may still be measuring it)."""
         if self._settled_since(photo):
             return Made.NOT_CALLED
+        with self._lock:  # held by another run when this one first came to it, not now
+            self.elsewhere.discard(photo.id)
         if _adopt_sidecar(self.day, photo, self.generator.name, self.store, self.db):
             return Made.ADOPTED
+        if photo.id in self.receipts:  # its receipt went meanwhile: the next run sorts it
+            return Made.NOT_CALLED
         try:
             loaded = self._load(photo)
         except Exception as exc:
@@ -367,11 +377,13 @@ class _PhotoWork:
         """Record the failure as the photo's outcome; a database that cannot take even this
         raises, and the step fails (a blip, for the step retry)."""
         found = sort_failure(exc)
-        if not self.claims.holds(photo.id):
-            # Stalled past its lease, this run lost the photo to another: its outcome is
-            # that run's to record, never a failure of this one.
+        if not self.claims.holds(photo.id) or self._settled_since(photo):
+            # Stalled past its lease, this run lost the photo to another (which may even
+            # have made it by now): its outcome is that run's, never a failure of this one.
             log.warning("%s: %s: %s; another run took the photo over and records its outcome",
                         self.day, photo.source_id, found.reason)  # fmt: skip
+            with self._lock:
+                self.elsewhere.add(photo.id)
             return
         if found.happened == "over_budget":
             with self._lock:
@@ -434,11 +446,10 @@ def _store_generation(
     return record
 
 
-def _adopt_sidecar(
-    day: date, photo: Photo, generator: str, store: ObjectStore, db: Database
-) -> bool:
-    """Record `generator`'s stored look-alike of the photo the database missed, if any: at
-    its own key, or at the key of a version before several generators if it names this one."""
+def _receipt(day: date, photo: Photo, generator: str, store: ObjectStore) -> dict[str, Any] | None:
+    """The stored sidecar of `generator`'s look-alike of the photo, if its image is stored
+    too: at its own key, or at the key of a version before several generators if it names
+    this generator."""
     for key in (look_alike_key(day, photo, ".json", generator),
                 look_alike_key(day, photo, ".json", None)):  # fmt: skip
         try:
@@ -447,13 +458,21 @@ def _adopt_sidecar(
             continue
         if not isinstance(record, dict) or record.get("generator") != generator:
             continue
-        if not store.exists(record.get("object_key", "")):
-            continue
-        log.info("%s: adopting stored %s look-alike of %s (no new generation)", day, generator,
-                 photo.source_id)  # fmt: skip
-        _record_success(photo, generator, record, db)
-        return True
-    return False
+        if store.exists(record.get("object_key", "")):
+            return record
+    return None
+
+
+def _adopt_sidecar(
+    day: date, photo: Photo, generator: str, store: ObjectStore, db: Database
+) -> bool:
+    record = _receipt(day, photo, generator, store)
+    if record is None:
+        return False
+    log.info("%s: adopting stored %s look-alike of %s (no new generation)", day, generator,
+             photo.source_id)  # fmt: skip
+    _record_success(photo, generator, record, db)
+    return True
 
 
 def _outdated(comparisons: dict[str, Any] | None) -> bool:

@@ -117,6 +117,7 @@ def look_alikes_summary(
         return {
             **{str(outcome): result.count(outcome) for outcome in Outcome},
             "generator_calls_this_run": result.generator_calls,
+            "made_by_another_run": result.elsewhere,
             "reused": result.reused + result.adopted,
             "cost_usd": round(sum(r["cost_usd"] or 0.0 for r in result.rows), 4),
         }

@@ -20,6 +20,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -48,7 +49,12 @@ class Photo(Base):
     retried), "untracked" (download tracking failed too often; not used)."""
 
     __tablename__ = "inspiration_images"
-    __table_args__ = (UniqueConstraint("source", "source_id", name="uq_inspiration_source_id"),)
+    __table_args__ = (
+        UniqueConstraint("source", "source_id", name="uq_inspiration_source_id"),
+        # Every column the tick counts by (`day_status`): counted from the index alone.
+        Index("ix_inspiration_images_counted", "day", "source", "status", "download_tracked_at",
+              "id"),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(String(32))
@@ -145,7 +151,11 @@ class LookAlike(Base):
     __table_args__ = (
         # The unique pair also serves every lookup by photo (its leading column).
         UniqueConstraint("inspiration_id", "generator", name="uq_generated_photo_generator"),
-    )
+        # Every column the tick counts and sums (`day_status`, `holdings_totals`), so it never
+        # reads the wide rows (comparisons are kilobytes of JSON).
+        Index("ix_generated_images_counted", "inspiration_id", "generator", "status", "cost_usd",
+              "latency_s"),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     photo_id: Mapped[int] = mapped_column(
@@ -208,6 +218,8 @@ class BilledRequest(Base):
             "paid_slot IS NULL OR (paid_slot >= 1 AND paid_slot <= paid_cap)",
             name="ck_billed_slot_within_cap",
         ),
+        # A generator's newest answer (`Ledger.last_stop`, every gap-fill tick): one entry read.
+        Index("ix_billed_requests_generator_completed", "generator", "completed_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -32,8 +32,14 @@ def playable(pair: Pair) -> bool:
     return pair.status == "succeeded" and quality_flag(pair) is None
 
 
-def game_page(newest: list[tuple[str, list[Pair]]], media: dict[str, Media]) -> dict[str, Any]:
-    """`newest`: (day, pairs) newest day first."""
+def game_page(
+    newest: list[tuple[str, list[Pair]]],
+    media: dict[str, Media],
+    judged: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """`newest`: (day, pairs) newest day first; `judged`: the judge's verdicts per day and
+    pair (`findings.verdicts`), shown after each answer."""
+    judged = judged or {}
     root = ""
     rounds: list[dict[str, Any]] = []
     for day, pairs in newest:
@@ -41,7 +47,11 @@ def game_page(newest: list[tuple[str, list[Pair]]], media: dict[str, Media]) -> 
             if len(rounds) == GAME_ROUNDS:
                 break
             photo = photo_image(pair, media, root, large=False)
-            made = [m for v in pair.variants() if playable(v) and (m := _machine(v, media, root))]
+            made = [
+                m
+                for v in pair.variants()
+                if playable(v) and (m := _machine(v, media, root, judged.get(day, {})))
+            ]
             if photo is None or not made:
                 continue
             rounds.append(
@@ -54,20 +64,27 @@ def game_page(newest: list[tuple[str, list[Pair]]], media: dict[str, Media]) -> 
                     "credit": pair.credit,
                     "lookalikes": made,  # one drawn per showing (static/game.js)
                     # The first, for anything that reads one look-alike per round.
-                    **{k: made[0][k] for k in ("lookalike", "generator", "measures")},
+                    **{k: made[0][k] for k in ("lookalike", "generator", "measures", "judge")},
                 }
             )
     return {"root": root, "rounds": rounds}
 
 
-def _machine(pair: Pair, media: dict[str, Media], root: str) -> dict[str, Any] | None:
-    """One generator's look-alike as a choice in its round, with what the answer shows."""
+def _machine(
+    pair: Pair, media: dict[str, Media], root: str, judged: dict[str, Any]
+) -> dict[str, Any] | None:
+    """One generator's look-alike as a choice in its round, with what the answer shows and
+    the judge's verdict on this pair (photo and generator), if it has one."""
+    from pipeline.lib.site.findings import verdict_key
+
     lookalike = lookalike_image(pair, media, root, large=False)
     if lookalike is None:
         return None
     readings = {m["key"]: m for m in measures(pair)}
+    generator = (pair.look_alike or {}).get("generator")
     return {
         "lookalike": lookalike,
-        "generator": (pair.look_alike or {}).get("generator") or "the generator",
+        "generator": generator or "the generator",
         "measures": [readings[k] for k in GAME_MEASURES if k in readings],
+        "judge": judged.get(verdict_key(pair.photo.get("id"), generator)),
     }

@@ -1,7 +1,7 @@
 """One look-alike per photo and generator; paid slots per photo and generator
 
 Revision ID: 0006_lookalike_per_generator
-Revises: 0005_photo_claims
+Revises: 0008_history_indexes
 Create Date: 2026-12-07
 
 Several generators may each make a look-alike of the same photo (DOPPEL_GENERATORS). The
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_lookalike_per_generator"
-down_revision = "0005_photo_claims"
+down_revision = "0008_history_indexes"
 branch_labels = None
 depends_on = None
 
