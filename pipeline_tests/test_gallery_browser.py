@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageChops
 
-from pipeline.defs.keys import DAY_TABLES
+from pipeline.defs.names import DAY_TABLES
 from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.site import build_site
 from pipeline_tests.fixtures.findings import write_findings

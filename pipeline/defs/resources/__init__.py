@@ -30,6 +30,7 @@ from pipeline.defs.resources.storage import (
     S3ObjectStoreResource,
 )
 from pipeline.lib.settings import DoppelSettings
+from pipeline.lib.site.gallery import gallery_target
 
 __all__ = [
     "DatabaseResource",
@@ -51,13 +52,7 @@ def build_resources(settings: DoppelSettings) -> dict[str, Any]:
         "io_manager": DayTableIOManager(store=store),
         "photo_source": _photo_source(settings),
         "image_generator": _image_generator(settings),
-        "gallery": GallerySiteResource(
-            prefix=settings.site_prefix,
-            folder=str(settings.site_dir.resolve()) if settings.site_dir else None,
-            site_url=settings.site_url,
-            # The allow-list's entries as written: the CSP reads them as the URL policy does.
-            image_origins=list(settings.unsplash.image_hosts),
-        ),
+        "gallery": GallerySiteResource.of(gallery_target(settings)),
     }
 
 
