@@ -203,6 +203,7 @@ def _charts(months: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
             "month",
             series("fooled"),
             floor=0.0,
+            ceiling=100.0,
         ),
         line_chart(
             "How often the look-alike keeps the photo's top label (% of pairs, by month)",
@@ -210,5 +211,6 @@ def _charts(months: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
             "month",
             series("shared_top_label"),
             floor=0.0,
+            ceiling=100.0,
         ),
     ]
