@@ -68,6 +68,7 @@ def _features(images: pd.DataFrame, look_alike_of) -> np.ndarray:  # type: ignor
     return matrix
 
 
+@pytest.mark.slow  # the module's first judge: it pays scikit-learn's import (about 1-2 s)
 def test_exact_copies_are_chance():
     images = _images()
     verdicts = judge(images, _features(images, lambda own, rng: own))

@@ -144,6 +144,7 @@ def generate_day(
         )
 
     todo: list[Photo] = []
+    receipts: set[int] = set()
     for photo in photos:
         done = photo.look_alike
         if done is not None and done.status == Outcome.SUCCEEDED and _still_stored(done, store):
@@ -152,6 +153,9 @@ def generate_day(
             result.reused += 1
         elif done is not None and done.status == Outcome.REFUSED:
             result.reused += 1
+        elif _receipt(day, photo, store) is not None:
+            todo.append(photo)  # adopted under the photo's claim, never made again
+            receipts.add(photo.id)
         elif done is not None and done.status == Outcome.FAILED:
             result.reused += 1  # for good: only `doppel retry` makes it wait again
         elif done is not None and not waiting_now and not _due(done):
@@ -160,7 +164,7 @@ def generate_day(
             todo.append(photo)
     retry = retry or PhotoRetry()
     claims = claims or PhotoClaims(db)
-    one = _PhotoWork(day, generator, store, db, compare, ledger, retry, claims)
+    one = _PhotoWork(day, generator, store, db, compare, ledger, retry, claims, receipts)
 
     if todo:
         log.info("%s: generating %d look-alikes with %s", day, len(todo), generator.name)
@@ -258,8 +262,10 @@ class _PhotoWork:
         ledger: Ledger | None,
         retry: PhotoRetry,
         claims: PhotoClaims,
+        receipts: set[int],  # photos to adopt, not to make (their receipts were stored)
     ):
         self.day, self.generator, self.store, self.db = day, generator, store, db
+        self.receipts = receipts
         self.compare, self.ledger, self.retry, self.claims = compare, ledger, retry, claims
         self.stopped = threading.Event()  # set at the first permanent stop: start nothing more
         self.stopped_by_budget = 0
@@ -290,8 +296,12 @@ class _PhotoWork:
         may still be measuring it)."""
         if self._settled_since(photo):
             return Made.NOT_CALLED
+        with self._lock:  # held by another run when this one first came to it, not now
+            self.elsewhere.discard(photo.id)
         if _adopt_sidecar(self.day, photo, self.store, self.db):
             return Made.ADOPTED
+        if photo.id in self.receipts:  # its receipt went meanwhile: the next run sorts it
+            return Made.NOT_CALLED
         try:
             loaded = self._load(photo)
         except Exception as exc:
@@ -351,11 +361,13 @@ class _PhotoWork:
         """Record the failure as the photo's outcome; a database that cannot take even this
         raises, and the step fails (a blip, for the step retry)."""
         found = sort_failure(exc)
-        if not self.claims.holds(photo.id):
-            # Stalled past its lease, this run lost the photo to another: its outcome is
-            # that run's to record, never a failure of this one.
+        if not self.claims.holds(photo.id) or self._settled_since(photo):
+            # Stalled past its lease, this run lost the photo to another (which may even
+            # have made it by now): its outcome is that run's, never a failure of this one.
             log.warning("%s: %s: %s; another run took the photo over and records its outcome",
                         self.day, photo.source_id, found.reason)  # fmt: skip
+            with self._lock:
+                self.elsewhere.add(photo.id)
             return
         if found.happened == "over_budget":
             with self._lock:
@@ -417,12 +429,20 @@ def _store_generation(
     return record
 
 
-def _adopt_sidecar(day: date, photo: Photo, store: ObjectStore, db: Database) -> bool:
+def _receipt(day: date, photo: Photo, store: ObjectStore) -> dict[str, Any] | None:
+    """The stored sidecar of the photo's look-alike, if its image is stored too."""
     try:
         record = json.loads(store.get(look_alike_key(day, photo, ".json")))
     except (ObjectNotFound, ValueError):
-        return False
-    if not store.exists(record.get("object_key", "")):
+        return None
+    if not isinstance(record, dict) or not store.exists(record.get("object_key", "")):
+        return None
+    return record
+
+
+def _adopt_sidecar(day: date, photo: Photo, store: ObjectStore, db: Database) -> bool:
+    record = _receipt(day, photo, store)
+    if record is None:
         return False
     log.info("%s: adopting stored look-alike of %s (no new generation)", day, photo.source_id)
     _record_success(photo, record, db)

@@ -111,6 +111,7 @@ def look_alikes_summary(result: DayLookAlikes, generator: str) -> Summary:
         "models": ", ".join(models),
         **{str(outcome): result.count(outcome) for outcome in Outcome},
         "generator_calls_this_run": result.generator_calls,
+        "made_by_another_run": result.elsewhere,
         "reused": result.reused + result.adopted,
         "cost_usd": round(cost, 4),
         "preview": Markdown(look_alikes_markdown(result.rows)),

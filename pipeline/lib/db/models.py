@@ -51,7 +51,7 @@ class Photo(Base):
     __tablename__ = "inspiration_images"
     __table_args__ = (
         UniqueConstraint("source", "source_id", name="uq_inspiration_source_id"),
-        # Every column the tick counts by (`day_holdings`): counted from the index alone.
+        # Every column the tick counts by (`day_status`): counted from the index alone.
         Index("ix_inspiration_images_counted", "day", "source", "status", "download_tracked_at",
               "id"),
     )  # fmt: skip
@@ -142,7 +142,7 @@ class LookAlike(Base):
     `generated_images`): its `Outcome` in `status`, the one-line reason in `error`."""
 
     __tablename__ = "generated_images"
-    # Every column the tick counts and sums (`day_holdings`, `holdings_totals`), so it never
+    # Every column the tick counts and sums (`day_status`, `holdings_totals`), so it never
     # reads the wide rows (comparisons are kilobytes of JSON).
     __table_args__ = (
         Index("ix_generated_images_counted", "inspiration_id", "generator", "status", "cost_usd",
