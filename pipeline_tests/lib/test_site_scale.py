@@ -14,7 +14,7 @@ import pytest
 
 from pipeline.defs.names import DAY_TABLES
 from pipeline.lib.core.storage import LocalObjectStore, ObjectStore
-from pipeline.lib.day.tables import PHOTOS, decode_table, encode_table, table
+from pipeline.lib.day.tables import LOOK_ALIKES, PHOTOS, decode_table, encode_table, table
 from pipeline.lib.site import build_site
 from pipeline.lib.site.pages.days import INDEX_DAYS
 from pipeline.lib.site.publish import MANIFEST_PATH, month_manifest_path
@@ -100,3 +100,12 @@ def test_a_new_day_and_a_changed_old_day_touch_only_their_months(tmp_path: Path)
     assert site_files(tmp_path / "site") == from_scratch(data, tmp_path / "reference-2")
     manifest = json.loads((tmp_path / "site" / MANIFEST_PATH).read_text())
     assert len(manifest["months"]) == len({d[:7] for d in DAYS})
+
+    # An old day goes (its tables deleted): its pages go, its neighbours link past it.
+    gone = DAYS[9]
+    for schema in (PHOTOS, LOOK_ALIKES):
+        data.delete(DAY_TABLES.key(schema, gone))
+    removed = build_site(reading, tables=DAY_TABLES, out_store=site, prefix="", site_url=SITE_URL)
+    assert removed.days == len(DAYS) - 1 and removed.files.deleted >= 3
+    assert not (tmp_path / "site" / "days" / f"{gone}.html").exists()
+    assert site_files(tmp_path / "site") == from_scratch(data, tmp_path / "reference-3")
