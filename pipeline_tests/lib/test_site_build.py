@@ -372,7 +372,8 @@ def test_changed_templates_rerender_but_identical_bytes_are_not_rewritten(
     base.write_text(base.read_text().replace("<main ", "{# renders as nothing #}<main "))
     result = build_site(data, tables=DAY_TABLES, source_dir=source)
     assert result.files.skipped == 10  # only the cached images
-    assert result.files.written == 0 and result.files.unchanged == 17 + 4  # pages + static
+    # pages (findings.html among them) + static files
+    assert result.files.written == 0 and result.files.unchanged == 18 + 4
 
 
 def test_rendering_in_worker_processes_gives_the_same_pages(
@@ -551,7 +552,14 @@ def test_with_a_public_address_links_are_absolute_and_the_sitemap_lists_every_pa
     site_url = "https://doppel.example/gallery/"
     build_site(data, tables=DAY_TABLES, site_url=site_url)
     site = data.root / "site"
-    locs = [u.findtext(f"{SITEMAP}loc") for u in ET.parse(site / "sitemap.xml").getroot()]
+    parts = [u.findtext(f"{SITEMAP}loc") for u in ET.parse(site / "sitemap.xml").getroot()]
+    assert all(part.startswith(site_url + "sitemaps/") for part in parts)
+    assert len(parts) == 1 + len(list(site.glob("months/*.html")))  # pages, then each month
+    locs = [
+        u.findtext(f"{SITEMAP}loc")
+        for part in parts
+        for u in ET.parse(site / part[len(site_url) :]).getroot()
+    ]
     assert len(locs) > 10 and all(loc.startswith(site_url) for loc in locs)
     pages = {p.relative_to(site).as_posix() for p in html_files(site)} - {"404.html"}
     assert sorted(loc[len(site_url) :] for loc in locs) == sorted(pages)
