@@ -78,10 +78,6 @@ def verdicts(frame: Any) -> dict[str, dict[str, dict[str, Any]]]:
     return out
 
 
-def _interval(rate: Rate) -> str:
-    return percent(rate)
-
-
 def _mean(m: Mean, digits: int = 2) -> str:
     if m.value is None:
         return "no figure yet (n = 0)"
@@ -117,8 +113,8 @@ def findings_page(frame: Any, pairs: dict[str, dict[str, Any]]) -> dict[str, Any
         f"{len(frame)} pairs from {days} day{'s' if days != 1 else ''} so far.",
         (
             f"A judge trained on other days tells a photo from a look-alike in "
-            f"{_interval(overall)} of images; it takes a look-alike for a photo in "
-            f"{_interval(fooled)} of pairs."
+            f"{percent(overall)} of images; it takes a look-alike for a photo in "
+            f"{percent(fooled)} of pairs."
             if judged
             else "The judge has no verdict yet: it needs pairs from at least two days, "
             "and is only tested on days it did not learn from."
@@ -136,19 +132,19 @@ def findings_page(frame: Any, pairs: dict[str, dict[str, Any]]) -> dict[str, Any
         ]
         sentence = (
             f"{g.generator} look-alikes keep the photo's top label in "
-            f"{_interval(g.shared_top_label)} of pairs"
+            f"{percent(g.shared_top_label)} of pairs"
             + (
-                f", and the judge tells them apart in {_interval(g.accuracy)} of images."
+                f", and the judge tells them apart in {percent(g.accuracy)} of images."
                 if g.accuracy.n
                 else "."
             )
         )
         generators.append({"name": g.generator, "pairs": g.pairs, "sentence": sentence,
-                           "carried": carried, "fooled": _interval(g.fooled)})  # fmt: skip
+                           "carried": carried, "fooled": percent(g.fooled)})  # fmt: skip
     links = [_link_sentence(MEASURES[name][0], c) for name, c in fooling_measures(frame).items()]
     matches = [
         f"On the {rate.n} photos both made a look-alike of, the judge found {a}'s more like a "
-        f"photo than {b}'s in {_interval(rate)} of them."
+        f"photo than {b}'s in {percent(rate)} of them."
         for a, b, rate in head_to_head(frame)
         if rate.n
     ]
@@ -169,8 +165,8 @@ def findings_page(frame: Any, pairs: dict[str, dict[str, Any]]) -> dict[str, Any
                 "month": m["month"],
                 "generator": m["generator"],
                 "pairs": m["pairs"],
-                "fooled": _interval(m["fooled"]),
-                "kept": _interval(m["shared_top_label"]),
+                "fooled": percent(m["fooled"]),
+                "kept": percent(m["shared_top_label"]),
             }
             for m in months
         ],
