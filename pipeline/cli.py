@@ -74,8 +74,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
     db.upgrade()
     try:
         lifted = lift_paid_cap(
-            db, args.day, photo=args.photo, generator=settings.generator,
-            max_paid_attempts=settings.max_paid_attempts,
+            db, args.day, photo=args.photo, max_paid_attempts=settings.max_paid_attempts,
         )  # fmt: skip
     except RetryRefused as exc:
         raise CommandError(str(exc)) from None
