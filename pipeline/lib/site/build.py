@@ -420,6 +420,10 @@ def render_day(renderer: Renderer, job: DayJob) -> list[Rendered]:
         next_ = pairs[i + 1] if i + 1 < len(pairs) else None
         model = pair_page(pairs[i], media, prev, next_)
         model["judge"] = job.verdicts.get(_pair_key(pairs[i]))
+        # Several machines: each look-alike side by side carries the judge's word on it.
+        variants = pairs[i].variants() if model["lookalikes"] else []
+        for machine, variant in zip(model["lookalikes"], variants, strict=True):
+            machine["judge"] = job.verdicts.get(_pair_key(variant))
         out.append((pairs[i].path, digest, renderer.render("pair.html.j2", model)))
     if job.day_page is not None:
         digest, prev_day, next_day = job.day_page

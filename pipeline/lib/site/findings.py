@@ -10,23 +10,16 @@ before the judge ran) the page says so and the verdicts are left out.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.lib.core.storage import ObjectNotFound, ObjectStore
 from pipeline.lib.findings.intervals import Rate, percent
-from pipeline.lib.findings.summary import (
-    Correlation,
-    Mean,
-    by_month,
-    convincing,
-    fooling_measures,
-    head_to_head,
-    judge_accuracy,
-    per_generator,
-    rate_of,
-)
-from pipeline.lib.findings.table import MEASURES
 from pipeline.lib.site.charts import Series, line_chart
+
+# pandas and numpy (the summaries') are imported where a findings table is read: a gallery
+# build without one, and every page-rendering worker, would pay ~0.3 s for them.
+if TYPE_CHECKING:
+    from pipeline.lib.findings.summary import Correlation, Mean
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +32,14 @@ def read_findings(store: ObjectStore, key: str | None) -> Any:
     """The findings table (a DataFrame) at `key`, or None if it is not there or unreadable."""
     if key is None:
         return None
+    try:
+        data = store.get(key)
+    except ObjectNotFound:
+        return None
     from pipeline.lib.findings.table import decode_frame
 
     try:
-        return decode_frame(store.get(key))
-    except ObjectNotFound:
-        return None
+        return decode_frame(data)
     except ValueError as exc:
         log.warning("%s: %s; materialize findings again", key, exc)
         return None
@@ -105,6 +100,17 @@ def findings_page(frame: Any, pairs: dict[str, dict[str, Any]]) -> dict[str, Any
     """The page's model. `pairs`: verdict_key → {"href", "title"} of the pairs it links."""
     if frame is None or frame.empty:
         return {"root": "", "available": False}
+    from pipeline.lib.findings.summary import (
+        by_month,
+        convincing,
+        fooling_measures,
+        head_to_head,
+        judge_accuracy,
+        per_generator,
+        rate_of,
+    )
+    from pipeline.lib.findings.table import MEASURES
+
     judged = frame["p_look_alike"].notna().any()
     overall = judge_accuracy(frame)
     fooled = rate_of(frame["fooled"])
