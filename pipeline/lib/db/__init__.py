@@ -8,6 +8,7 @@ from pipeline.lib.db.models import (
     LookAlike,
     Outcome,
     Photo,
+    Vote,
     photo_is_used,
 )
 from pipeline.lib.db.schema import SchemaNotCurrent
@@ -21,6 +22,7 @@ __all__ = [
     "Outcome",
     "Photo",
     "SchemaNotCurrent",
+    "Vote",
     "migrate",
     "photo_is_used",
     "schema_problem_at",
