@@ -3,45 +3,24 @@ refused (each refused vote leaves the table as it was)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from pipeline.lib.db import Database, LookAlike, Photo, Vote
+from pipeline.lib.db import Database, Vote
 from pipeline.lib.votes.app import create_app
 from pipeline.lib.votes.ballot import MAX_BODY_BYTES, MIN_ANSWER_MS
 from pipeline.lib.votes.limits import BURST, RateLimiter
 from pipeline_tests.conftest import postgres_databases
+from pipeline_tests.fixtures.votes import GENERATOR, STORED_AT, add_pair, digest, pair_vote
 
-NOW = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
-GENERATOR = "patch-remix"
-
-
-def digest(name: str) -> str:
-    return hashlib.sha256(name.encode()).hexdigest()
-
-
-def add_pair(db: Database, title: str, *, status: str = "succeeded") -> int:
-    """A photo of 2026-11-20 and its look-alike by GENERATOR; returns the photo's id."""
-    with db.session() as session:
-        photo = Photo(
-            source="folder", source_id=f"2026-11-20/{title}", day=date(2026, 11, 20), rank=1,
-            status="stored", sha256=digest(f"photo {title}"), download_tracked_at=NOW,
-        )  # fmt: skip
-        session.add(photo)
-        session.flush()
-        session.add(
-            LookAlike(photo_id=photo.id, status=status, generator=GENERATOR,
-                      sha256=digest(f"look-alike {title}") if status == "succeeded" else None)
-        )  # fmt: skip
-        return photo.id
+NOW = STORED_AT
 
 
 @pytest.fixture(scope="module")
@@ -83,12 +62,6 @@ def client(db: Database, clock: Clock) -> Iterator[TestClient]:
 
 def browser() -> str:
     return str(uuid.uuid4())
-
-
-def pair_vote(photo_id: int, picked: str, **changes: Any) -> dict[str, Any]:
-    vote = {"photo_id": photo_id, "generator": GENERATOR, "mode": "pair", "picked": picked,
-            "answer_ms": 2400, "browser_id": browser()}  # fmt: skip
-    return {**vote, **changes}
 
 
 def votes(db: Database) -> int:
