@@ -28,6 +28,7 @@ from pipeline.lib.core.storage import LocalObjectStore, S3ObjectStore
 from pipeline.lib.settings import load_settings
 from pipeline.lib.site import build_site, render
 from pipeline.lib.site.charts import nice_ticks
+from pipeline.lib.site.data import load_days
 from pipeline.lib.site.links import safe_url, sized_hotlink, slug, with_utm
 from pipeline.lib.site.publish import MANIFEST_PATH
 from pipeline_tests.conftest import migrated
@@ -277,8 +278,8 @@ def test_the_game_plays_accepted_lookalikes_without_giving_the_answer_away(built
     assert rounds[0].startswith(f"{DAY_SAMPLES}/01-")  # newest day first
     assert all(not r.startswith(f"{DAY_SAMPLES}/02-") for r in rounds)  # flagged: not played
     assert f"{DAY_HOSTILE}/02-" not in " ".join(rounds)  # failed: nothing to play
-    choices = re.findall(r'<button type="button" class="game-choice" data-choice="(\w+)"><img '
-                         r'[^>]*alt=""', game)  # fmt: skip
+    choices = re.findall(r'<button type="button" class="game-choice" data-choice="(\w+)"'
+                         r'(?: data-image="[0-9a-f]{64}")?><img [^>]*alt=""', game)  # fmt: skip
     assert choices == ["photo", "lookalike"] * len(rounds)
     assert (
         re.search(r"static/game\.\w+\.js", game)
@@ -286,10 +287,37 @@ def test_the_game_plays_accepted_lookalikes_without_giving_the_answer_away(built
     )
 
 
+def test_the_game_posts_answers_only_when_built_for_a_vote_service(
+    built: Path, data: LocalObjectStore
+) -> None:
+    game = (built / "game.html").read_text()
+    assert "data-votes-url" not in game and "stay in this browser" in game
+    result = build_site(data, tables=DAY_TABLES, votes_url="/api/votes")
+    assert result.problems == []
+    game = (built / "game.html").read_text()
+    assert 'data-game hidden aria-label="The game" data-votes-url="/api/votes"' in game
+    # Each playable round names its pair and both images' digests, from the day tables.
+    rounds = re.findall(
+        r'data-photo-id="(\d+)" data-generator="([a-z0-9-]+)" hidden>\s*<div class="game-choices">'
+        r'\s*<button[^>]*data-choice="photo" data-image="([0-9a-f]{64})">.*?'
+        r'data-choice="lookalike" data-image="([0-9a-f]{64})">',
+        game,
+        re.S,
+    )
+    assert rounds
+    days = {row["id"]: row for day in load_days(data, DAY_TABLES) for row in day.photos}
+    made = {row["photo_id"]: row for day in load_days(data, DAY_TABLES) for row in day.look_alikes}
+    for photo_id, generator, photo_sha, made_sha in rounds:
+        assert days[int(photo_id)]["sha256"] == photo_sha
+        assert (made[int(photo_id)]["generator"], made[int(photo_id)]["sha256"]) == (
+            generator, made_sha)  # fmt: skip
+
+
 def test_every_page_carries_the_content_security_policy(built: Path) -> None:
     policy = (
         "default-src 'self'; img-src 'self' https://images.unsplash.com; style-src 'self'; "
-        "script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'"
+        "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+        "form-action 'none'"
     )
     meta = f'<meta http-equiv="Content-Security-Policy" content="{policy}">'.replace("'", "&#39;")
     for page in html_files(built):

@@ -1,14 +1,57 @@
 // Doppel: "Which is human?". Every round is already in the page; this shows one at a time in
 // a random order of its two pictures, reveals the answer, and keeps the score in
-// localStorage so it survives a reload. No network, so it works from file:// too.
+// localStorage so it survives a reload. It works from file:// too.
+// Only a site built with DOPPEL_VOTES_URL (a path on its own host) also posts each answer to
+// the vote service (docs/votes.md), never from file://; a post that fails changes nothing
+// in the game.
 "use strict";
 (function () {
   var game = document.querySelector("[data-game]");
   if (!game) return;
   var KEY = "doppel.which-is-human";
+  var BROWSER_KEY = "doppel.browser-id";
   var rounds = Array.prototype.slice.call(game.querySelectorAll("[data-round]"));
   var state = load();
   var current = null;
+  var shownAt = 0;
+  var votesUrl = game.dataset.votesUrl;
+  var posting = !!votesUrl && /^https?:$/.test(window.location.protocol);
+  var browserId = posting ? browser() : null;
+  if (!browserId) posting = false;
+  game.querySelector("[data-votes-note]").textContent = posting
+    ? "Each answer is also sent, with a random id this browser keeps (no cookie, no address), " +
+      "to count how often people are fooled."
+    : (votesUrl ? "Opened from a file: your answers stay in this browser."
+                : "Your answers stay in this browser.");
+
+  // A random version-4 UUID, kept in localStorage. crypto.randomUUID needs a secure context;
+  // getRandomValues does not.
+  function browser() {
+    try {
+      var id = window.localStorage.getItem(BROWSER_KEY);
+      if (id && /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(id)) return id;
+      var b = window.crypto.getRandomValues(new Uint8Array(16));
+      b[6] = (b[6] & 0x0f) | 0x40;
+      b[8] = (b[8] & 0x3f) | 0x80;
+      var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join("");
+      id = h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+      window.localStorage.setItem(BROWSER_KEY, id);
+      return window.localStorage.getItem(BROWSER_KEY) === id ? id : null;
+    } catch (e) { return null; }  // storage blocked: no stable id, so nothing is sent
+  }
+  function send(round, button, took) {
+    if (!posting || !round.dataset.photoId || !button.dataset.image) return;
+    var vote = {
+      photo_id: Number(round.dataset.photoId), generator: round.dataset.generator, mode: "pair",
+      picked: button.dataset.image, answer_ms: Math.round(took), browser_id: browserId
+    };
+    try {
+      window.fetch(votesUrl, {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(vote),
+        credentials: "omit", keepalive: true, cache: "no-store"
+      }).catch(function () { /* offline or refused: the game goes on */ });
+    } catch (e) { /* no fetch: the game goes on */ }
+  }
 
   function load() {
     var fresh = { score: 0, played: 0, streak: 0, best: 0, seen: [] };
@@ -40,6 +83,7 @@
       button.disabled = false;
     });
     round.hidden = false;
+    shownAt = window.performance.now();
     choices(round)[0].focus({ preventScroll: true });
   }
   function next() {
@@ -59,6 +103,7 @@
     state.best = Math.max(state.best, state.streak);
     state.seen.push(current.dataset.round);
     save();
+    send(current, pair[index], window.performance.now() - shownAt);
     Array.prototype.forEach.call(pair, function (button) {
       button.disabled = true;
       button.classList.add(button.dataset.choice === "photo" ? "is-photo" : "is-lookalike");

@@ -40,6 +40,7 @@ def gallery_site(
             prefix=prefix,
             image_origins=tuple(gallery.image_origins),
             site_url=gallery.site_url,
+            votes_url=gallery.votes_url,
         )
     context.log.info(result.summary())
     for problem in result.problems:

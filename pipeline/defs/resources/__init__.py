@@ -55,6 +55,7 @@ def build_resources(settings: DoppelSettings) -> dict[str, Any]:
             prefix=settings.site_prefix,
             folder=str(settings.site_dir.resolve()) if settings.site_dir else None,
             site_url=settings.site_url,
+            votes_url=settings.votes_url,
             # The allow-list's entries as written: the CSP reads them as the URL policy does.
             image_origins=list(settings.unsplash.image_hosts),
         ),

@@ -15,6 +15,7 @@ class GallerySiteResource(dg.ConfigurableResource):
     # host): the pages' Content-Security-Policy allows exactly these.
     image_origins: list[str] = Field(default_factory=lambda: list(DEFAULT_IMAGE_ORIGINS))
     site_url: str | None = None  # the public address: absolute share links and a sitemap
+    votes_url: str | None = None  # where the game posts answers (a path); None: it does not
 
     def destination(self, store: ObjectStore) -> tuple[ObjectStore, str]:
         if self.folder:

@@ -122,6 +122,7 @@ def build_site(
     render_workers: int | None = None,
     image_origins: tuple[str, ...] = DEFAULT_IMAGE_ORIGINS,
     site_url: str | None = None,
+    votes_url: str | None = None,
 ) -> SiteBuild:
     """Build and publish the gallery; `out_store` defaults to the data store itself.
 
@@ -129,10 +130,13 @@ def build_site(
     are many (default: one per CPU). `image_origins`: where hotlinked photos come from
     besides the site itself (the pages' Content-Security-Policy allows only these).
     `site_url`: the site's public address, for absolute share links and the sitemap.
+    `votes_url`: where the game posts each answer (a path on the site's host); None: nowhere.
     """
     started = time.perf_counter()
     out = out_store if out_store is not None else data_store
-    renderer = Renderer(source_dir, image_origins=image_origins, site_url=site_url)
+    renderer = Renderer(
+        source_dir, image_origins=image_origins, site_url=site_url, votes_url=votes_url
+    )
     writer = SiteWriter(out, prefix, builder=renderer.version, force=force)
 
     days = [_Day(raw, writer.old_days.get(raw.day)) for raw in read_days(data_store, tables)]

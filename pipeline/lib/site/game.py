@@ -30,6 +30,20 @@ def playable(pair: Pair) -> bool:
     return pair.status == "succeeded" and quality_flag(pair) is None
 
 
+def vote_key(pair: Pair) -> dict[str, Any] | None:
+    """What an answer to this round names when the game posts it (DOPPEL_VOTES_URL): the
+    photo's id, the generator and both images' digests, from which the vote service decides
+    which was picked. None for a round the service could not check (a table without them)."""
+    gen = pair.look_alike or {}
+    photo_id, generator = pair.photo.get("id"), gen.get("generator")
+    photo_sha, made_sha = pair.photo.get("sha256"), gen.get("sha256")
+    if not (isinstance(photo_id, int) and isinstance(generator, str) and generator):
+        return None
+    if not (isinstance(photo_sha, str) and photo_sha and isinstance(made_sha, str) and made_sha):
+        return None
+    return {"photo_id": photo_id, "generator": generator, "photo": photo_sha, "lookalike": made_sha}
+
+
 def game_page(newest: list[tuple[str, list[Pair]]], media: dict[str, Media]) -> dict[str, Any]:
     """`newest`: (day, pairs) newest day first."""
     root = ""
@@ -43,6 +57,7 @@ def game_page(newest: list[tuple[str, list[Pair]]], media: dict[str, Media]) -> 
             if photo is None or lookalike is None:
                 continue
             readings = {m["key"]: m for m in measures(pair)}
+            gen = pair.look_alike or {}
             rounds.append(
                 {
                     "id": f"{day}/{pair.slug}",
@@ -52,8 +67,9 @@ def game_page(newest: list[tuple[str, list[Pair]]], media: dict[str, Media]) -> 
                     "photo": photo,
                     "lookalike": lookalike,
                     "credit": pair.credit,
-                    "generator": (pair.look_alike or {}).get("generator") or "the generator",
+                    "generator": gen.get("generator") or "the generator",
                     "measures": [readings[k] for k in GAME_MEASURES if k in readings],
+                    "vote": vote_key(pair),
                 }
             )
     return {"root": root, "rounds": rounds}
