@@ -37,7 +37,7 @@ run: install
 
 # Dagster's `dg dev` on the local instance, started from it (so Dagster does not warn about
 # the root dagster.yaml, the deployed one); Ctrl-C stops every process within 10 s and
-# cancels what was queued (pipeline/dev.py).
+# cancels what was queued (pipeline/lib/orchestration/dev.py).
 dev: install
 	$(BIN)/doppel dev --host 127.0.0.1 --port 3000
 

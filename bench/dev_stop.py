@@ -126,7 +126,7 @@ def wait_for_first_tick(tmp: Path, env: dict[str, str], wait_run: bool, began: f
     with `wait_run`, also until a run is in progress."""
     code = (
         "import dagster as dg, json\n"
-        "from pipeline.defs.backfill_request import list_backfills\n"
+        "from pipeline.lib.orchestration.backfills import list_backfills\n"
         "with dg.DagsterInstance.get() as i:\n"
         "    b = list_backfills(i)\n"
         "    runs = i.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))\n"
@@ -152,7 +152,7 @@ def wait_for_first_tick(tmp: Path, env: dict[str, str], wait_run: bool, began: f
 def instance_leftovers(env: dict[str, str]) -> str:
     code = (
         "import dagster as dg, collections\n"
-        "from pipeline.defs.backfill_request import list_backfills\n"
+        "from pipeline.lib.orchestration.backfills import list_backfills\n"
         "with dg.DagsterInstance.get() as i:\n"
         "    runs = collections.Counter(r.dagster_run.status.value for r in i.get_run_records())\n"
         "    fills = collections.Counter(b.status for b in list_backfills(i))\n"

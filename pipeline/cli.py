@@ -199,7 +199,7 @@ def cmd_instance_init(args: argparse.Namespace) -> int:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    from pipeline.dev import run_dev
+    from pipeline.lib.orchestration.dev import run_dev
     from pipeline.lib.orchestration.instance import ensure_local_instance
 
     home = ensure_local_instance()
@@ -208,7 +208,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from pipeline.lib.orchestration.webserver_backfill import WebserverError, launch_backfill
+    from pipeline.lib.orchestration.backfills import WebserverError, launch_backfill
 
     settings = _settings()
     days = _backfill_days(settings, args.first, args.last)

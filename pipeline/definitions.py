@@ -6,6 +6,7 @@ from datetime import timedelta
 import dagster as dg
 
 from pipeline.defs.assets import daily_assets
+from pipeline.defs.assets.findings import build_image_features, findings, machine_judge
 from pipeline.defs.assets.gallery_site import gallery_site
 from pipeline.defs.jobs import daily_images_job, gallery_site_job
 from pipeline.defs.partitions import daily_partitions
@@ -21,9 +22,16 @@ log = logging.getLogger("doppel")
 
 
 def build_definitions(settings: DoppelSettings) -> dg.Definitions:
+    days = daily_partitions(settings.start_date)
     return dg.Definitions(
         # Days from the settings' start, with the production step retry.
-        assets=[*daily_assets(daily_partitions(settings.start_date)), gallery_site],
+        assets=[
+            *daily_assets(days),
+            build_image_features(days),
+            machine_judge,
+            findings,
+            gallery_site,
+        ],
         jobs=[daily_images_job, gallery_site_job],
         schedules=[build_daily_images_schedule(settings)],
         sensors=[build_gap_fill_sensor(settings), gallery_refresh_sensor],

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from pipeline.lib.orchestration.dev import signal_group
 from pipeline.lib.orchestration.instance import LOCAL_INSTANCE_YAML
 
 BIN = Path(sys.executable).parent
@@ -60,24 +61,16 @@ def dagster_process(
 def stop_group(process: subprocess.Popen[bytes], grace_s: float = 30) -> None:
     """SIGTERM the process group, wait, then SIGKILL whatever is left of it."""
     group = process.pid
-    _signal_group(group, signal.SIGTERM)
+    signal_group(group, signal.SIGTERM)
     try:
         process.wait(timeout=grace_s)
     except subprocess.TimeoutExpired:
-        _signal_group(group, signal.SIGKILL)
+        signal_group(group, signal.SIGKILL)
         process.wait(timeout=10)
     deadline = time.monotonic() + 10
-    while _signal_group(group, 0) and time.monotonic() < deadline:
+    while signal_group(group, 0) and time.monotonic() < deadline:
         time.sleep(0.2)  # children (code server, run workers) finishing their shutdown
-    _signal_group(group, signal.SIGKILL)
-
-
-def _signal_group(group: int, sig: int) -> bool:
-    try:
-        os.killpg(group, sig)
-    except ProcessLookupError:
-        return False
-    return True
+    signal_group(group, signal.SIGKILL)
 
 
 def wait_for_http(

@@ -14,9 +14,8 @@ import dagster as dg
 import pytest
 
 from pipeline.cli import main
-from pipeline.defs.backfill_request import list_backfills
-from pipeline.defs.partitions import DEFAULT_PARTITIONS, last_complete_days
-from pipeline.lib.orchestration.webserver_backfill import WebserverError, launch_backfill
+from pipeline.defs.partitions import last_complete_days
+from pipeline.lib.orchestration.backfills import WebserverError, launch_backfill, list_backfills
 from pipeline.lib.settings import DEFAULT_START_DATE
 from pipeline_tests.conftest import free_port
 from pipeline_tests.dagster_processes import (
@@ -25,13 +24,14 @@ from pipeline_tests.dagster_processes import (
     make_home,
     wait_for_http,
 )
+from pipeline_tests.fixtures.assets import TEST_PARTITIONS
 
 # One worker takes the whole module, so its module fixtures are made once.
 pytestmark = pytest.mark.xdist_group("test_cli_backfill")
 
 DOPPEL = str(Path(sys.executable).parent / "doppel")
 BOTH = {"unsplash_images", "generated_images"}
-# The days below come from DEFAULT_PARTITIONS; its start is set explicitly, or the local
+# The days below come from TEST_PARTITIONS; its start is set explicitly, or the local
 # instance would start at yesterday (the first day it makes).
 START = DEFAULT_START_DATE.isoformat()
 
@@ -65,7 +65,7 @@ def doppel(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedPr
 
 @pytest.mark.slow  # a real webserver
 def test_backfill_cli_launches_one_backfill_of_both_assets(webserver: Webserver) -> None:
-    first, last = last_complete_days(DEFAULT_PARTITIONS, 2)
+    first, last = last_complete_days(TEST_PARTITIONS, 2)
     result = doppel(
         "backfill", "--from", first, "--to", last, "--url", webserver.url,
         env=webserver.env, cwd=webserver.cwd,
@@ -85,7 +85,7 @@ def test_backfill_cli_launches_one_backfill_of_both_assets(webserver: Webserver)
 
 @pytest.mark.slow  # a real webserver
 def test_backfill_refused_by_the_webserver_says_why(webserver: Webserver) -> None:
-    day = last_complete_days(DEFAULT_PARTITIONS, 1)[0]
+    day = last_complete_days(TEST_PARTITIONS, 1)[0]
     with pytest.raises(WebserverError) as refused:
         launch_backfill(
             webserver.url,
@@ -101,7 +101,7 @@ def test_backfill_refused_by_the_webserver_says_why(webserver: Webserver) -> Non
 
 @pytest.mark.slow
 def test_backfill_cli_without_a_webserver_is_one_line(tmp_path: Path) -> None:
-    day = last_complete_days(DEFAULT_PARTITIONS, 1)[0]
+    day = last_complete_days(TEST_PARTITIONS, 1)[0]
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens here
     env = dagster_env(make_home(tmp_path), webserver_url=url, start_date=START)
     result = doppel("backfill", "--from", day, "--to", day, env=env, cwd=tmp_path)
@@ -113,7 +113,7 @@ def test_backfill_cli_without_a_webserver_is_one_line(tmp_path: Path) -> None:
 
 
 def _bad_ranges() -> list[tuple[str, str, str]]:
-    last = last_complete_days(DEFAULT_PARTITIONS, 1)[0]
+    last = last_complete_days(TEST_PARTITIONS, 1)[0]
     tomorrow = (date.fromisoformat(last) + timedelta(days=1)).isoformat()
     return [
         ("2026-11-20", "2026-11-19", "--from 2026-11-20 is after --to 2026-11-19"),

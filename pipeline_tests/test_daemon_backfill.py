@@ -13,19 +13,18 @@ import dagster as dg
 import pytest
 import yaml
 
-from pipeline.defs.assets.generated_images import generated_images
-from pipeline.defs.assets.unsplash_images import unsplash_images
-from pipeline.defs.backfill_request import BackfillSummary, list_backfills
-from pipeline.defs.partitions import DEFAULT_PARTITIONS, last_complete_days
+from pipeline.defs.partitions import last_complete_days
 from pipeline.defs.resources import build_resources
 from pipeline.defs.sensors import GAP_FILL_TAGS
 from pipeline.lib.day.tables import day_status
 from pipeline.lib.db import Database
+from pipeline.lib.orchestration.backfills import BackfillSummary, list_backfills
 from pipeline.lib.orchestration.instance import LOCAL_INSTANCE_YAML
 from pipeline.lib.settings import DEFAULT_START_DATE, load_settings
 from pipeline_tests.conftest import migrated
 from pipeline_tests.dagster_processes import dagster_env, dagster_process, make_home, tail
 from pipeline_tests.fakes import UnreachableGeneratorResource
+from pipeline_tests.fixtures.assets import TEST_PARTITIONS, generated_images, unsplash_images
 
 # Hard bound on the daemon part: start-up, the sensor's tick, the backfill daemon (which
 # wakes every 30 s), three runs one after another, the backfill's completion, a skip tick.
@@ -40,7 +39,7 @@ T = TypeVar("T")
 @pytest.mark.slow  # a real daemon runs the backfill
 def test_daemon_gap_fill_sensor_backfill_heals_missing_and_failed_days(tmp_path: Path) -> None:
     home, data = make_home(tmp_path), tmp_path / "data"
-    days = last_complete_days(DEFAULT_PARTITIONS, 4)
+    days = last_complete_days(TEST_PARTITIONS, 4)
     first_missing, failed, second_missing, done = days
     gaps = [first_missing, failed, second_missing]
 
@@ -159,7 +158,7 @@ def materialize(day: str, resources: dict[str, Any], instance: dg.DagsterInstanc
 def statuses(instance: dg.DagsterInstance, days: list[str]) -> dict[str, str | None]:
     """One status per day: the same for both assets, or a tuple when they differ."""
     per_asset = [
-        instance.get_status_by_partition(a.key, days, DEFAULT_PARTITIONS) or {} for a in ASSETS
+        instance.get_status_by_partition(a.key, days, TEST_PARTITIONS) or {} for a in ASSETS
     ]
     out: dict[str, Any] = {}
     for day in days:

@@ -17,6 +17,7 @@ from pipeline.defs.assets import daily_assets
 from pipeline.defs.limits import API_STEP_RETRY
 from pipeline.lib.orchestration.instance import LOCAL_INSTANCE_YAML
 from pipeline.lib.settings import DoppelSettings, SettingsError, load_settings
+from pipeline_tests.fixtures.assets import TEST_PARTITIONS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -67,7 +68,10 @@ def test_the_daily_assets_take_their_start_and_step_retry_from_the_definitions(
     assert job.partitions_def is not None
     assert job.partitions_def.get_first_partition_key() == "2026-11-20"
     # One attempt per run is asked for by building the assets so, not by patching them.
-    assert [a.op.retry_policy for a in daily_assets(step_retry=None)] == [None, None]
+    assert [a.op.retry_policy for a in daily_assets(TEST_PARTITIONS, step_retry=None)] == [
+        None,
+        None,
+    ]
 
 
 @pytest.mark.slow

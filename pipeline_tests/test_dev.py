@@ -17,12 +17,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipeline.defs.backfill_request import list_backfills, request_backfill, submit_backfill
 from pipeline.defs.partitions import daily_partitions
-from pipeline.dev import tidy_instance
+from pipeline.lib.orchestration.backfills import list_backfills, request_backfill
+from pipeline.lib.orchestration.dev import tidy_instance
 from pipeline.lib.orchestration.instance import FIRST_DAY_FILE, ensure_local_instance
 from pipeline_tests.conftest import free_port
 from pipeline_tests.dagster_processes import dagster_env, processes_with, wait_for_http
+from pipeline_tests.fixtures.backfills import submit_backfill
 
 REPO = Path(__file__).resolve().parents[1]
 STOP_BOUND_S = 10.0

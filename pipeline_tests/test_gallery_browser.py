@@ -23,6 +23,7 @@ from PIL import Image, ImageChops
 from pipeline.defs.keys import DAY_TABLES
 from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.site import build_site
+from pipeline_tests.fixtures.findings import write_findings
 from pipeline_tests.fixtures.gallery_days import (
     DAY_SAMPLES,
     DAY_UNSPLASH,
@@ -72,7 +73,9 @@ def served_site(
         (root / "img" / UNSPLASH_FILE).write_bytes(unsplash_photo_bytes())
         write_gallery_days(store, unsplash_image_base=f"{base}/img", cache=shared_cache)
         # The imitation image host, as the CSP allows.
-        build_site(store, tables=DAY_TABLES, image_origins=(base,))
+        # With the judge's verdicts (findings.html, the pair pages, the game).
+        findings = write_findings(store)
+        build_site(store, tables=DAY_TABLES, image_origins=(base,), findings_key=findings)
         yield f"{base}/site/", root / "site"
     finally:
         server.shutdown()
@@ -296,6 +299,55 @@ def test_which_is_human_picks_reveals_and_keeps_the_score(browser: Any, served_s
     assert _score(page) == ("1", "2", "0") and page.locator("[data-best]").inner_text() == "1"
     page.keyboard.press("n")
     assert _visible_round(page).get_attribute("data-round") not in {first, second}
+    assert watch.problems == []
+    context.close()
+
+
+def test_findings_page_and_the_judge_in_the_game(browser: Any, served_site: Any) -> None:
+    """findings.html from the nav; after a pair, the judge's verdict; then "photo or
+    machine?" from file:// (no server): one picture, a confidence, a Brier score at the end."""
+    url, site = served_site
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    watch = _Watch(page)
+    page.goto(url + "index.html")
+    page.get_by_role("link", name="Findings").click()
+    page.wait_for_url("**/findings.html")
+    headline = page.locator("[data-findings]")
+    assert "95 % interval" in headline.inner_text() and "n = " in headline.inner_text()
+    save_screenshot(page, "findings.png", full_page=True)
+
+    page.goto((site / "game.html").as_uri())
+    page.keyboard.press(str(_choice_index(page, "photo") + 1))
+    said = _visible_round(page).locator("[data-judge-said]").inner_text()
+    assert said.startswith("The machine judge called the photo a photo (80 % sure)"), said
+
+    page.get_by_role("button", name="Photo or machine?").click()
+    rounds, judged = page.locator("[data-round]").count(), 0
+    for played in range(1, rounds + 1):
+        current = _visible_round(page)
+        assert current.locator("[data-choice]:visible").count() == 1  # one picture at a time
+        shown = current.locator("[data-choice]:visible").get_attribute("data-choice")
+        current.locator("[data-confidence]").fill("90")
+        assert current.locator("[data-confidence-out]").inner_text() == "90 %"
+        if played == 1:
+            assert_images_decode(page)
+            save_screenshot(page, "game-photo-or-machine.png")
+        current.get_by_role("button", name="A photo").click()
+        verdict = current.locator("[data-verdict]").inner_text()
+        assert verdict.startswith("Right" if shown == "photo" else "No"), verdict
+        said = current.locator("[data-judge-said]").inner_text()
+        if current.get_attribute("data-judge-photo") is None:  # a pair the judge has not seen
+            assert said == ""
+        else:
+            judged += 1
+            assert said.startswith("The machine judge called it"), said
+        assert page.locator("[data-single-played]").inner_text() == str(played)
+        current.get_by_role("button", name="Next pair").click()
+    final = page.locator("[data-single-done]")
+    assert final.is_visible()
+    brier = float(page.locator("[data-brier]").inner_text())
+    assert judged and 0.0 <= brier <= 0.81 and "machine judge's" in final.inner_text()
     assert watch.problems == []
     context.close()
 

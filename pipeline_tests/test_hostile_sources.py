@@ -14,7 +14,6 @@ import dagster as dg
 import pytest
 
 from pipeline.defs.assets.gallery_site import gallery_site
-from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.keys import DAY_TABLES
 from pipeline.defs.resources import build_resources
 from pipeline.lib.core.storage import LocalObjectStore
@@ -25,6 +24,7 @@ from pipeline.lib.site import build_site
 from pipeline.lib.sources.text import BIDI_CONTROLS
 from pipeline.runner import failure_reason, needs_a_setting
 from pipeline_tests.conftest import migrated
+from pipeline_tests.fixtures.assets import unsplash_images
 from pipeline_tests.fixtures.unsplash_server import TEST_ACCESS_KEY, UnsplashImitation, at
 from pipeline_tests.test_unsplash_images import (
     DAY,

@@ -17,7 +17,6 @@ from sqlalchemy import select
 
 from pipeline.defs.assets import daily_assets
 from pipeline.defs.assets.generated_images import WAITING_NOW_TAG
-from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.resources import build_resources
 from pipeline.defs.resources.generators import OpenAIImagesResource
 from pipeline.lib.core.storage import LocalObjectStore
@@ -26,6 +25,7 @@ from pipeline.lib.generators.openai_config import DEFAULT_EDIT_PROMPT
 from pipeline.lib.generators.pricing import DEFAULT_PRICES, PriceTable
 from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline_tests.conftest import migrated
+from pipeline_tests.fixtures.assets import TEST_PARTITIONS, unsplash_images
 from pipeline_tests.fixtures.openai_server import TEST_API_KEY, OpenAIImitation
 
 DAY = "2026-11-20"
@@ -82,7 +82,7 @@ def materialize(
     """The day through Dagster. Without a `step_retry` (the asset's re-runs seconds apart,
     within one run) each run is exactly one attempt, which is what these tests count."""
     return dg.materialize(
-        daily_assets(step_retry=step_retry),
+        daily_assets(TEST_PARTITIONS, step_retry=step_retry),
         partition_key=DAY,
         resources=build_resources(settings),
         instance=instance,

@@ -15,8 +15,6 @@ import dagster as dg
 import pytest
 from sqlalchemy import func, select
 
-from pipeline.defs.assets.generated_images import generated_images
-from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.checks import CHECKS
 from pipeline.defs.resources import build_resources
 from pipeline.defs.resources.config import dumped
@@ -30,6 +28,7 @@ from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline.lib.sources.folder import SAMPLE_PHOTOS_DIR
 from pipeline_tests.conftest import migrated
 from pipeline_tests.fakes import CALLS, MirrorGeneratorResource
+from pipeline_tests.fixtures.assets import generated_images, unsplash_images
 
 DAY = "2026-11-20"
 # Small working size keeps the real generator at a fraction of a second per photo.

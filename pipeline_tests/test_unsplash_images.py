@@ -13,11 +13,11 @@ import dagster as dg
 import pytest
 from sqlalchemy import select
 
-from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.resources import build_resources
 from pipeline.lib.db import Database, Photo
 from pipeline.lib.settings import DoppelSettings, SettingsError, load_settings
 from pipeline_tests.conftest import migrated
+from pipeline_tests.fixtures.assets import unsplash_images
 from pipeline_tests.fixtures.unsplash_server import (
     IXID,
     TEST_ACCESS_KEY,

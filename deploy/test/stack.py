@@ -107,7 +107,8 @@ class Stack:
         self.env_file = env_file
         self.files = list(FILES)
 
-    def compose(self, *args: str, timeout_s: float = 600) -> str:
+    def compose(self, *args: str, timeout_s: float = 600, with_logs: bool = False) -> str:
+        """The command's standard output (`with_logs`: and its standard error after it)."""
         command = ["docker", "compose", "-p", self.project, "--env-file", str(self.env_file)]
         for name in self.files:
             command += ["-f", name]
@@ -127,7 +128,7 @@ class Stack:
         if done.returncode != 0:
             tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
             raise CheckFailed(f"docker compose {' '.join(args[:2])}: {' | '.join(tail)}")
-        return done.stdout
+        return done.stdout + (done.stderr if with_logs else "")
 
     def container(self, service: str) -> str:
         ids = self.compose("ps", "-q", service).split()
@@ -501,6 +502,63 @@ def nothing_twice(stack: Stack, day: str) -> str:
     return f"{counts['photos']} photos, {len(pngs)} look-alikes, each made once"
 
 
+# What a run logs when it leaves a photo to the run that claimed it (pipeline/lib/day/generate.py).
+MADE_ELSEWHERE = "is being made by another run"
+
+
+def worker_command(day: str, worker: str) -> list[str]:
+    """`doppel run --day DAY` in a one-off container of the Doppel image, with a Dagster
+    instance of its own (as a second deployment pointed at the same database would have):
+    no run queue or pool is shared, only Doppel's database and the bucket."""
+    own = ["-e", f"DAGSTER_HOME=/tmp/{worker}", "-e", f"DOPPEL_START_DATE={day}"]
+    return ["run", "--rm", "--no-deps", "-T", *own, "user_code", "doppel", "run", "--day", day]
+
+
+def workers_verdict(day: str, outputs: Sequence[str], counts: dict[str, int]) -> str:
+    """Both workers finished the day, and each photo was made and recorded once (a second
+    making, an adopted copy or a recorded failure would count an attempt more)."""
+    whole = f"{day}: {PHOTOS_PER_DAY} of {PHOTOS_PER_DAY} look-alikes"
+    for number, output in enumerate(outputs, 1):
+        if whole not in output:
+            last = output.strip().splitlines()[-1:] or ["(nothing)"]
+            raise CheckFailed(f"worker {number} did not end the day whole: {last[0][:200]}")
+    if not counts["photos"] == counts["lookalikes"] == counts["succeeded"] == PHOTOS_PER_DAY:
+        raise CheckFailed(f"rows: {counts}")
+    if counts["max_attempts"] != 1:
+        raise CheckFailed(f"a photo was made or recorded more than once: {counts}")
+    left = " and ".join(str(output.count(MADE_ELSEWHERE)) for output in outputs)
+    return (
+        f"{len(outputs)} workers exit 0; {PHOTOS_PER_DAY} photos, each made once "
+        f"(photos left to the other worker: {left})"
+    )
+
+
+def two_workers(stack: Stack, table: Table, day: str) -> None:
+    """Two workers make the same day at once."""
+
+    def probe() -> str:
+        outputs: dict[int, str] = {}
+        errors: list[str] = []
+
+        def work(number: int) -> None:
+            try:
+                command = worker_command(day, f"worker{number}")
+                outputs[number] = stack.compose(*command, timeout_s=900, with_logs=True)
+            except (CheckFailed, subprocess.TimeoutExpired) as exc:
+                errors.append(f"worker {number}: {exc}")
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in (1, 2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise CheckFailed("; ".join(errors))
+        return workers_verdict(day, [outputs[1], outputs[2]], day_rows(stack, day))
+
+    table.check(f"{day}: two workers make the same day at once", probe)
+
+
 def snapshot(stack: Stack, days: Sequence[str]) -> dict[str, Any]:
     """What must survive `down`/`up`: runs, rows, objects, the gallery's index."""
     gallery = httpx.get(f"http://{stack.ip('gallery')}:8080/", timeout=10)
@@ -710,6 +768,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     s3_day = (today - timedelta(days=3)).isoformat()
     # The oldest three: the backfill of one container per run.
     run_days = [(today - timedelta(days=n)).isoformat() for n in (6, 5, 4)]
+    # Before them all, the day two workers make at once (no other phase touches it).
+    workers_day = (today - timedelta(days=7)).isoformat()
     env_file = args.state / "test.env"
     write_env(env_file, start_day=run_days[0], project=args.project)
     stack = Stack(args.project, env_file)
@@ -734,6 +794,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "-w", "/opt/dagster/home/workspace.yaml",
         )  # fmt: skip
         checks.s3_user_owns_one_bucket()
+        if not args.only_docker_runs:
+            two_workers(stack, table, workers_day)
         backfill = {}
         if args.only_docker_runs:
             one_container_per_run(stack, table, run_days)

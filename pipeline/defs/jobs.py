@@ -1,19 +1,25 @@
 import dagster as dg
 
-from pipeline.defs.assets.gallery_site import gallery_site
-from pipeline.defs.assets.generated_images import generated_images
-from pipeline.defs.assets.unsplash_images import unsplash_images
-
-# Partitioning is inferred from the selected assets (both daily).
-daily_images_job = dg.define_asset_job(
-    "daily_images_job",
-    selection=[unsplash_images, generated_images],
-    description="Collect a day's photos and make their look-alikes.",
+from pipeline.defs.keys import (
+    FEATURES_KEY,
+    FINDINGS_KEY,
+    GALLERY_KEY,
+    JUDGE_KEY,
+    LOOK_ALIKES_KEY,
+    PHOTOS_KEY,
 )
 
-# Unpartitioned: one run rebuilds the gallery from every day's tables (only changes written).
+# Partitioning is inferred from the selected assets (all daily).
+daily_images_job = dg.define_asset_job(
+    "daily_images_job",
+    selection=[PHOTOS_KEY, LOOK_ALIKES_KEY, FEATURES_KEY],
+    description="Collect a day's photos, make their look-alikes, keep their images' features.",
+)
+
+# Unpartitioned: one run judges every day's pairs again and rebuilds the gallery from every
+# day's tables (only changes written).
 gallery_site_job = dg.define_asset_job(
     "gallery_site_job",
-    selection=[gallery_site],
-    description="Rebuild and publish the static gallery from the day tables.",
+    selection=[JUDGE_KEY, FINDINGS_KEY, GALLERY_KEY],
+    description="Judge every pair, sum up the findings, rebuild and publish the gallery.",
 )

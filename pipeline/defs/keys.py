@@ -7,6 +7,10 @@ from pipeline.lib.day.tables import TableFolders
 
 PHOTOS_KEY = dg.AssetKey("unsplash_images")
 LOOK_ALIKES_KEY = dg.AssetKey("generated_images")
+GALLERY_KEY = dg.AssetKey("gallery_site")
+FEATURES_KEY = dg.AssetKey("image_features")
+JUDGE_KEY = dg.AssetKey("machine_judge")
+FINDINGS_KEY = dg.AssetKey("findings")
 
 
 def table_folder(key: dg.AssetKey) -> str:

@@ -9,7 +9,6 @@ from datetime import date
 import dagster as dg
 
 from pipeline.lib.core import clock
-from pipeline.lib.settings import DEFAULT_START_DATE
 
 
 def daily_partitions(start: date) -> dg.DailyPartitionsDefinition:
@@ -21,11 +20,6 @@ def daily_partitions(start: date) -> dg.DailyPartitionsDefinition:
         # 0: the newest partition is the last *complete* UTC day, never the one in progress.
         end_offset=0,
     )
-
-
-# What the module-level assets are built with (tests materialize them; other code needs
-# only their keys). The pipeline's own definitions use the settings' start.
-DEFAULT_PARTITIONS = daily_partitions(DEFAULT_START_DATE)
 
 
 def complete_days(partitions: dg.PartitionsDefinition) -> list[str]:

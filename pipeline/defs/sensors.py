@@ -15,14 +15,12 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import dagster as dg
 
-from pipeline.defs.assets.gallery_site import gallery_site
-from pipeline.defs.assets.generated_images import generated_images
-from pipeline.defs.assets.unsplash_images import unsplash_images
-from pipeline.defs.backfill_request import backfills_in_flight, request_backfill
 from pipeline.defs.jobs import gallery_site_job
+from pipeline.defs.keys import GALLERY_KEY, LOOK_ALIKES_KEY, PHOTOS_KEY
 from pipeline.defs.partitions import daily_partitions
 from pipeline.lib.core import clock
 from pipeline.lib.db import SchemaNotCurrent
+from pipeline.lib.orchestration.backfills import backfills_in_flight, request_backfill
 from pipeline.lib.orchestration.gaps import (
     DayHistory,
     GapPolicy,
@@ -36,7 +34,7 @@ from pipeline.lib.settings import DoppelSettings
 GAP_FILL_TAGS = {"doppel/trigger": "gap_fill_sensor"}
 # The assets every gap-filling backfill covers, with the words a tick's reason uses.
 LOOK_ALIKES = "look-alikes"
-ASSET_LABELS = {unsplash_images.key: "photos", generated_images.key: LOOK_ALIKES}
+ASSET_LABELS = {PHOTOS_KEY: "photos", LOOK_ALIKES_KEY: LOOK_ALIKES}
 FAILED_RUN_STATUSES = [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
 # Dagster's partition statuses in the words of `find_gaps` (anything else: not made yet).
 PART_STATES = {
@@ -196,7 +194,7 @@ GALLERY_RUN_ACTIVE = [
 )
 def gallery_refresh_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
     instance = context.instance
-    records = instance.fetch_materializations(generated_images.key, limit=1).records
+    records = instance.fetch_materializations(LOOK_ALIKES_KEY, limit=1).records
     if not records:
         return dg.SkipReason("no look-alikes materialized yet")
     newest = records[0].storage_id
@@ -217,6 +215,6 @@ def gallery_refresh_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest
 def _gallery_started_after(instance: dg.DagsterInstance, stored_at: float) -> bool:
     """Whether the newest gallery was built by a run that started after `stored_at` (so it
     read those tables; one that was already building may have missed them)."""
-    built = instance.fetch_materializations(gallery_site.key, limit=1).records
+    built = instance.fetch_materializations(GALLERY_KEY, limit=1).records
     run = instance.get_run_record_by_id(built[0].run_id) if built and built[0].run_id else None
     return run is not None and run.start_time is not None and run.start_time > stored_at

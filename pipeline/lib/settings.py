@@ -14,30 +14,27 @@ declarations (pipeline/lib/settings_docs.py).
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
     AliasChoices,
-    BaseModel,
     Field,
     SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
+from pipeline.lib.core.flat_settings import FlatNames, Nested, Variable
 from pipeline.lib.core.unset import Unset
 from pipeline.lib.db.database import database_url_for
 from pipeline.lib.generators.img2img import Img2ImgConfig
@@ -60,19 +57,8 @@ REMOTE_GENERATION_CONCURRENCY = 4
 # hands `start_date` to Dagster's partitions (pipeline/defs/partitions.py).
 DEFAULT_START_DATE = date(2026, 11, 1)
 PREFIX = "DOPPEL_"
-
-
-@dataclass(frozen=True)
-class Nested:
-    """How a library config nested in the settings is named in the environment:
-    DOPPEL_ + prefix + FIELD (the names deployments used before the configs were nested).
-    `only` maps the fields that are settings to their suffix, for configs that also hold
-    calibrated constants; None: every field but the excluded secrets."""
-
-    prefix: str
-    only: Mapping[str, str] | None = None
-
-
+# The nested configs' fields by their flat names: DOPPEL_ + prefix + FIELD (the names
+# deployments used before the configs were nested).
 NESTED: dict[str, Nested] = {
     "patch_remix": Nested("", {"work_size": "WORK_SIZE"}),
     "style_transfer": Nested(
@@ -92,21 +78,6 @@ NESTED: dict[str, Nested] = {
 ALSO_READ = {"DOPPEL_OPENAI_BASE_URL": ("OPENAI_BASE_URL",)}
 
 
-@dataclass(frozen=True)
-class Variable:
-    """One setting as the environment names it; `owner` is the top-level field (its
-    json_schema_extra carries the docs' section), `field` the declaration itself."""
-
-    name: str
-    path: tuple[str, ...]
-    owner: FieldInfo
-    field: FieldInfo
-
-    @property
-    def aliases(self) -> tuple[str, ...]:
-        return ALSO_READ.get(self.name, ())
-
-
 class SettingsError(ValueError):
     """Settings that cannot work; the message says what to set."""
 
@@ -114,88 +85,7 @@ class SettingsError(ValueError):
 def variables() -> Iterator[Variable]:
     """Every setting in declaration order: the one list the environment, the error
     messages and the generated docs (pipeline/lib/settings_docs.py) read."""
-    for name, owner in DoppelSettings.model_fields.items():
-        nested = NESTED.get(name)
-        if nested is None:
-            yield Variable(_top_level_name(name, owner), (name,), owner, owner)
-            continue
-        model: type[BaseModel] = owner.annotation  # type: ignore[assignment]
-        for field_name, field in model.model_fields.items():
-            if nested.only is not None:
-                suffix = nested.only.get(field_name)
-            else:  # secrets are `exclude`d: top-level, under their own names
-                suffix = None if field.exclude else field_name.upper()
-            if suffix is not None:
-                yield Variable(PREFIX + nested.prefix + suffix, (name, field_name), owner, field)
-
-
-def _top_level_name(name: str, field: FieldInfo) -> str:
-    alias = field.validation_alias
-    if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
-        return alias.choices[0]
-    return PREFIX + name.upper()
-
-
-def variable_name(loc: tuple[int | str, ...]) -> str:
-    """The variable behind a validation error's location (the longest matching path)."""
-    paths = {v.path: v.name for v in variables()}
-    parts = tuple(str(p) for p in loc)
-    for end in range(len(parts), 0, -1):
-        if parts[:end] in paths:
-            return paths[parts[:end]]
-    if loc and str(loc[0]) in NESTED:
-        return f"{PREFIX}{NESTED[str(loc[0])].prefix}*"
-    return PREFIX + "_".join(str(p) for p in loc).upper()
-
-
-class _NestedVariables(PydanticBaseSettingsSource):
-    """The nested configs' fields from flat variables (os.environ or a .env file's)."""
-
-    def __init__(self, settings_cls: type[BaseSettings], found: Mapping[str, str | None]):
-        super().__init__(settings_cls)
-        self._found = found  # lower-cased names, as pydantic-settings reads them
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False  # unused: __call__ reads the variables itself
-
-    def __call__(self) -> dict[str, Any]:
-        out: dict[str, dict[str, Any]] = {}
-        for var in variables():
-            if len(var.path) != 2:
-                continue
-            for name in (var.name, *var.aliases):
-                value = self._found.get(name.lower())
-                if value is not None:
-                    out.setdefault(var.path[0], {})[var.path[1]] = _decoded(var.field, value)
-                    break
-        return out
-
-
-def _decoded(field: FieldInfo, value: str) -> Any:
-    # Mappings (the price table) come as JSON; everything else as the string it is.
-    origin = getattr(field.annotation, "__origin__", field.annotation)
-    if origin is dict:
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value  # validation says what is wrong with it
-    return value
-
-
-def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
-    """Keyword settings by their flat names (`unsplash_per_page=5`, as in the environment
-    without DOPPEL_) into the nested shape; nested keys and other names pass through."""
-    by_flat = {v.name.removeprefix(PREFIX).lower(): v.path for v in variables() if len(v.path) == 2}
-    out: dict[str, Any] = {}
-    for key, value in flat.items():
-        path = by_flat.get(key)
-        if path is None:
-            out[key] = value
-        else:
-            group = out.setdefault(path[0], {})
-            if isinstance(group, dict):
-                group[path[1]] = value
-    return out
+    return FLAT_NAMES.variables()
 
 
 def _section(title: str, **extra: Any) -> dict[str, Any]:
@@ -358,6 +248,13 @@ class DoppelSettings(BaseSettings):
         "the gap-fill sensor probes again with one day.",
     )
     gap_sensor_interval_s: int = Field(default=600, ge=1, le=86_400)
+    claim_lease_s: float = Field(
+        default=60,
+        ge=1,
+        le=3600,
+        description="Seconds a run's claim on a photo lasts unless renewed (its run renews it "
+        "while it works): how long a killed run keeps its photos from the next run.",
+    )
     run_executor: Literal["multiprocess", "in_process"] = Field(
         default="multiprocess",
         description="multiprocess isolates each step (a crash fails only the step); "
@@ -417,9 +314,9 @@ class DoppelSettings(BaseSettings):
         return (
             init_settings,
             env_settings,
-            _NestedVariables(settings_cls, env),
+            FLAT_NAMES.source(settings_cls, env),
             dotenv_settings,
-            _NestedVariables(settings_cls, dotenv),
+            FLAT_NAMES.source(settings_cls, dotenv),
             file_secret_settings,
         )
 
@@ -537,10 +434,13 @@ def _present(secret: SecretStr | None) -> bool:
     return secret is not None and bool(secret.get_secret_value().strip())
 
 
+FLAT_NAMES = FlatNames(DoppelSettings, PREFIX, NESTED, ALSO_READ)
+
+
 def load_settings(**overrides: object) -> DoppelSettings:
     """Read settings, turning validation errors into one readable `SettingsError`."""
     try:
-        return DoppelSettings(**nest(overrides))
+        return DoppelSettings(**FLAT_NAMES.nest(overrides))
     except SettingsError:
         raise
     except ValidationError as exc:
@@ -549,7 +449,7 @@ def load_settings(**overrides: object) -> DoppelSettings:
             if isinstance(cause, SettingsError):
                 raise cause from None
         problems = "; ".join(
-            f"{variable_name(tuple(e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
+            f"{FLAT_NAMES.variable_name(tuple(e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
             for e in exc.errors()
         )
         raise SettingsError(f"invalid settings: {problems}") from None

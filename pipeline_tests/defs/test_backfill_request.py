@@ -1,5 +1,6 @@
 """The contract test of Dagster's private backfill API, which only
-`pipeline/defs/backfill_request.py` touches.
+`pipeline/lib/orchestration/backfills.py` (and, for tests,
+pipeline_tests/fixtures/backfills.py) touches.
 
 One round trip through every private name it uses, on a real instance: build a sensor's
 backfill request, read its days back, record it as the daemon does, list it, see it in
@@ -13,8 +14,9 @@ from datetime import date
 
 import dagster as dg
 
-from pipeline.defs import backfill_request as br
 from pipeline.defs.partitions import daily_partitions
+from pipeline.lib.orchestration import backfills as br
+from pipeline_tests.fixtures.backfills import requested_days, submit_backfill
 
 UPGRADE = f"dagster {dg.__version__} changed its private backfill API (see {br.__name__})"
 PHOTOS, LOOKALIKES = dg.AssetKey("unsplash_images"), dg.AssetKey("generated_images")
@@ -27,12 +29,12 @@ def test_the_private_backfill_api_round_trips_on_a_real_instance() -> None:
     request = br.request_backfill(dict.fromkeys([PHOTOS, LOOKALIKES], DAYS), partitions, tags)
     assert request.asset_graph_subset is not None, UPGRADE
     expected = {"unsplash_images": DAYS, "generated_images": DAYS}
-    assert br.requested_days(request) == expected, UPGRADE
-    assert br.requested_days(dg.RunRequest()) == {}  # not a backfill request
+    assert requested_days(request) == expected, UPGRADE
+    assert requested_days(dg.RunRequest()) == {}  # not a backfill request
 
     with dg.instance_for_test() as instance:
         assert br.list_backfills(instance) == []
-        backfill_id = br.submit_backfill(instance, request)
+        backfill_id = submit_backfill(instance, request)
         [summary] = br.list_backfills(instance)
         assert summary == br.BackfillSummary(
             id=backfill_id,

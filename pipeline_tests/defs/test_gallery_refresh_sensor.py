@@ -9,12 +9,11 @@ import pytest
 
 from pipeline.definitions import build_definitions
 from pipeline.defs.assets.gallery_site import gallery_site
-from pipeline.defs.assets.generated_images import generated_images
-from pipeline.defs.assets.unsplash_images import unsplash_images
 from pipeline.defs.resources import build_resources
 from pipeline.defs.sensors import gallery_refresh_sensor
 from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline_tests.fakes import MirrorGeneratorResource
+from pipeline_tests.fixtures.assets import generated_images, unsplash_images
 
 
 def tick(

@@ -15,20 +15,13 @@ import pytest
 from sqlalchemy import inspect
 
 from pipeline.definitions import build_definitions
-from pipeline.defs.assets.generated_images import generated_images
-from pipeline.defs.assets.unsplash_images import unsplash_images
-from pipeline.defs.backfill_request import (
-    list_backfills,
-    requested_days,
-    set_backfill_status,
-    submit_backfill,
-)
 from pipeline.defs.resources import build_resources
 from pipeline.defs.resources.generators import ImageGeneratorResource
 from pipeline.defs.sensors import GAP_FILL_TAGS, build_gap_fill_sensor
 from pipeline.lib.core import clock
 from pipeline.lib.db import Database
 from pipeline.lib.generators import ImageGenerator
+from pipeline.lib.orchestration.backfills import list_backfills, set_backfill_status
 from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline_tests.fakes import (
     FailingGeneratorResource,
@@ -36,6 +29,8 @@ from pipeline_tests.fakes import (
     MirrorGeneratorResource,
     UnreachableGeneratorResource,
 )
+from pipeline_tests.fixtures.assets import generated_images, unsplash_images
+from pipeline_tests.fixtures.backfills import requested_days, submit_backfill
 
 # The sensor's clock: the window is the four days before, whatever the real date is.
 pytestmark = pytest.mark.dates  # `make test-dates` runs these under faketime

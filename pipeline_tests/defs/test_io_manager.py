@@ -7,11 +7,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipeline.defs.partitions import DEFAULT_PARTITIONS
 from pipeline.defs.resources import DayTableIOManager
 from pipeline.defs.resources.storage import LocalObjectStoreResource
 from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.day.tables import LOOK_ALIKES, PHOTOS, DayTable, decode_table, table
+from pipeline_tests.fixtures.assets import TEST_PARTITIONS
 
 
 def look_alike(photo_id: int, seed: int | None, **fields: object) -> dict[str, object]:
@@ -20,14 +20,14 @@ def look_alike(photo_id: int, seed: int | None, **fields: object) -> dict[str, o
             "comparisons": {"ssim": 0.25}} | fields  # fmt: skip
 
 
-@dg.asset(partitions_def=DEFAULT_PARTITIONS)
+@dg.asset(partitions_def=TEST_PARTITIONS)
 def day_table(context: dg.AssetExecutionContext) -> DayTable:
     day = context.partition_key
     return table(PHOTOS, day, [{"id": 1, "source_id": day, "rank": 1, "title": "a|b <c>"}])
 
 
 @dg.asset(
-    partitions_def=DEFAULT_PARTITIONS,
+    partitions_def=TEST_PARTITIONS,
     ins={"day_table": dg.AssetIn(partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1))},
 )
 def two_days(context: dg.AssetExecutionContext, day_table: dict[str, DayTable]) -> DayTable:
@@ -35,14 +35,14 @@ def two_days(context: dg.AssetExecutionContext, day_table: dict[str, DayTable]) 
     return table(PHOTOS, context.partition_key, rows)
 
 
-@dg.asset(partitions_def=DEFAULT_PARTITIONS)
+@dg.asset(partitions_def=TEST_PARTITIONS)
 def look_alikes(context: dg.AssetExecutionContext) -> DayTable:
     # One seed missing, one an integer: stored through pandas, the pair became NaN and 5.0.
     rows = [look_alike(1, None, status="failed", cost_usd=None), look_alike(2, 5)]
     return table(LOOK_ALIKES, context.partition_key, rows)
 
 
-@dg.asset(partitions_def=DEFAULT_PARTITIONS)
+@dg.asset(partitions_def=TEST_PARTITIONS)
 def reads_look_alikes(look_alikes: DayTable) -> None:
     assert look_alikes.column("seed") == [None, 5]
 

@@ -18,6 +18,7 @@ from pipeline.defs.resources.generators import Img2ImgResource, OpenAIImagesReso
 from pipeline.lib.db import BilledRequest, Database, LookAlike
 from pipeline.lib.settings import SettingsError, load_settings
 from pipeline_tests.conftest import migrated
+from pipeline_tests.fixtures.assets import TEST_PARTITIONS
 from pipeline_tests.fixtures.img2img_server import Img2ImgImitation
 
 
@@ -102,7 +103,9 @@ def test_an_img2img_day_through_dagster_with_basic_auth(
         resources = build_resources(settings)
         assert isinstance(resources["image_generator"], Img2ImgResource)
         result = dg.materialize(  # one attempt per run: the server sees each request once
-            daily_assets(step_retry=None), partition_key="2026-11-20", resources=resources
+            daily_assets(TEST_PARTITIONS, step_retry=None),
+            partition_key="2026-11-20",
+            resources=resources,
         )
         assert result.success
         assert [r.status for r in server.requests] == [200, 200]

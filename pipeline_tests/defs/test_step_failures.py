@@ -12,13 +12,14 @@ from pipeline.defs.resources.config import dumped
 from pipeline.defs.resources.generators import StyleTransferResource
 from pipeline.lib.generators.style_transfer.settings import StyleSettings
 from pipeline.lib.settings import DoppelSettings
+from pipeline_tests.fixtures.assets import TEST_PARTITIONS
 
 DAY = "2026-11-20"
 
 
 def run_look_alikes(settings: DoppelSettings, **resources: object) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        daily_assets(step_retry=API_STEP_RETRY),
+        daily_assets(TEST_PARTITIONS, step_retry=API_STEP_RETRY),
         selection=["generated_images"],
         partition_key=DAY,
         resources=build_resources(settings) | resources,
@@ -49,9 +50,11 @@ def test_a_generator_setting_it_cannot_start_with_is_a_setting_to_fix(
     painter = StyleTransferResource(config=dumped(StyleSettings(style_folder=missing)))
     # The day's photos first, so the generator step is what fails.
     assert dg.materialize(
-        daily_assets(step_retry=None), selection=["unsplash_images"], partition_key=DAY,
+        daily_assets(TEST_PARTITIONS, step_retry=None),
+        selection=["unsplash_images"],
+        partition_key=DAY,
         resources=build_resources(local_settings),
-    ).success  # fmt: skip
+    ).success
     result = run_look_alikes(local_settings, image_generator=painter)
     message = headline(result)
     assert f"the image generator cannot start: the style folder {missing} does not exist" in (

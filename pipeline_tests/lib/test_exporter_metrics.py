@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -14,9 +15,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pipeline.defs.keys import LOOK_ALIKES_KEY, PHOTOS_KEY
 from pipeline.lib.core import clock
-from pipeline.lib.day.tables import day_status
+from pipeline.lib.day.tables import day_holdings, day_status, holdings_totals
 from pipeline.lib.db import Database, LookAlike, Photo
 from pipeline.lib.observability.exporter import (
+    LATENCY_BUCKETS,
     DoppelCollector,
     WatchedAssets,
     build_registry,
@@ -184,7 +186,8 @@ def test_exporter_days_behind(newest: date | None, expected: int) -> None:
 
 def test_exporter_and_status_count_from_the_same_day_holdings(either_database: Database) -> None:
     """The exporter's totals keep the rows a redone day left from its old source; the day's
-    status (the same count, through the day module) is the day's source only."""
+    status (the same count, through the day module) is the day's source only. The totals
+    summed in the database are the per-day counts summed."""
     db, day = either_database, date(2026, 11, 25)
     tracked = datetime(2026, 11, 25, 6, tzinfo=UTC)
     db.claim_day(day, "samples")
@@ -231,3 +234,16 @@ def test_exporter_and_status_count_from_the_same_day_holdings(either_database: D
         {"day": "2026-11-25", "photos": 1, "photos_failed": 0, "generated_succeeded": 1,
          "generated_failed": 0},
     ]  # fmt: skip
+
+    per_day, totals = day_holdings(db, LATENCY_BUCKETS), holdings_totals(db, LATENCY_BUCKETS)
+    photos: Counter[tuple[str, str]] = Counter()
+    for p in per_day.photos:
+        photos[p.source, p.status] += p.count
+    assert sorted(totals.photos) == sorted((*key, n) for key, n in photos.items())
+    summed: dict[tuple[str, str], list[float]] = {}
+    for g in per_day.look_alikes:
+        row = summed.setdefault((g.generator, g.status), [0.0] * (4 + len(LATENCY_BUCKETS)))
+        for i, n in enumerate((g.count, g.cost_usd, g.timed, g.latency_s, *g.within)):
+            row[i] += n
+    assert {(g.generator, g.status): [g.count, g.cost_usd, g.timed, g.latency_s, *g.within]
+            for g in totals.look_alikes} == summed  # fmt: skip

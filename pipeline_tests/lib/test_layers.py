@@ -18,8 +18,7 @@ LAYERS: list[set[str]] = [
     {"orchestration", "settings_docs"},
 ]
 LAYER = {name: depth for depth, names in enumerate(LAYERS) for name in names}
-ABOVE_LIB = ("pipeline.defs", "pipeline.definitions", "pipeline.cli", "pipeline.runner",
-             "pipeline.dev")  # fmt: skip
+ABOVE_LIB = ("pipeline.defs", "pipeline.definitions", "pipeline.cli", "pipeline.runner")
 
 
 def lib_imports(path: Path) -> list[tuple[int, str]]:

@@ -5,11 +5,10 @@ import dagster as dg
 from pipeline.defs.assets.generated_images import build_generated_images
 from pipeline.defs.assets.unsplash_images import build_unsplash_images
 from pipeline.defs.limits import API_STEP_RETRY
-from pipeline.defs.partitions import DEFAULT_PARTITIONS
 
 
 def daily_assets(
-    partitions: dg.PartitionsDefinition = DEFAULT_PARTITIONS,
+    partitions: dg.PartitionsDefinition,
     step_retry: dg.RetryPolicy | None = API_STEP_RETRY,
 ) -> list[dg.AssetsDefinition]:
     """`unsplash_images` and `generated_images` over `partitions`, with `step_retry` on both.

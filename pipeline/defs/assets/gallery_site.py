@@ -1,13 +1,12 @@
 import dagster as dg
 
-from pipeline.defs.assets.generated_images import generated_images
-from pipeline.defs.assets.unsplash_images import unsplash_images
-from pipeline.defs.keys import DAY_TABLES
+from pipeline.defs.keys import DAY_TABLES, FINDINGS_KEY, LOOK_ALIKES_KEY, PHOTOS_KEY, table_folder
 from pipeline.defs.metadata import metadata
 from pipeline.defs.resources.database import DatabaseResource
 from pipeline.defs.resources.logs import DoppelLogsResource
 from pipeline.defs.resources.site import GallerySiteResource
 from pipeline.defs.resources.storage import ObjectStoreResource
+from pipeline.lib.day.tables import table_key
 from pipeline.lib.site import build_site
 from pipeline.lib.site.publish import publishing
 
@@ -15,7 +14,7 @@ from pipeline.lib.site.publish import publishing
 @dg.asset(
     # Reads the day tables itself (every partition, straight from the store), so the
     # upstream assets are plain dependencies, not inputs loaded through the IO manager.
-    deps=[unsplash_images, generated_images],
+    deps=[PHOTOS_KEY, LOOK_ALIKES_KEY, FINDINGS_KEY],
     group_name="doppel",
     kinds={"python", "html"},
     description=(
@@ -40,6 +39,7 @@ def gallery_site(
             prefix=prefix,
             image_origins=tuple(gallery.image_origins),
             site_url=gallery.site_url,
+            findings_key=table_key(table_folder(FINDINGS_KEY), None),
             votes_url=gallery.votes_url,
         )
     context.log.info(result.summary())

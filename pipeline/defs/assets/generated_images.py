@@ -6,7 +6,6 @@ from pipeline.defs.checks import day_check_results, look_alike_checks
 from pipeline.defs.keys import LOOK_ALIKES_KEY
 from pipeline.defs.limits import API_STEP_RETRY, IMAGE_GENERATOR_POOL, permanent_failure
 from pipeline.defs.metadata import metadata
-from pipeline.defs.partitions import DEFAULT_PARTITIONS
 from pipeline.defs.resources import (
     DatabaseResource,
     DoppelLogsResource,
@@ -25,7 +24,7 @@ WAITING_NOW_TAG = "doppel/waiting_now"
 
 
 def build_generated_images(
-    partitions: dg.PartitionsDefinition = DEFAULT_PARTITIONS,
+    partitions: dg.PartitionsDefinition,
     step_retry: dg.RetryPolicy | None = API_STEP_RETRY,
 ) -> dg.AssetsDefinition:
     """The asset over `partitions`; `step_retry=None` gives one attempt per run."""
@@ -73,6 +72,7 @@ def _generated_images(
             ledger=getattr(generator, "ledger", None),
             retry=image_generator.photo_retry(),
             waiting_now=context.run.tags.get(WAITING_NOW_TAG) == "true",
+            claims=image_generator.photo_claims(db),
         )
     except GeneratorUnavailable as exc:
         # Permanent (bad key, no quota): a step retry would only pay to hear it again.
@@ -88,7 +88,8 @@ def _generated_images(
 
     context.log.info(
         f"{day}: {result.generator_calls} generator calls, {result.reused} reused, "
-        f"{result.adopted} adopted from the store, {result.not_due} waiting for their time"
+        f"{result.adopted} adopted from the store, {result.not_due} waiting for their time, "
+        f"{result.elsewhere} made by another run"
     )
     # Spending against the daily cap (remote generators).
     budget = getattr(generator, "budget", None)
@@ -114,6 +115,3 @@ def _open(resource: ImageGeneratorResource) -> ImageGenerator:
         raise permanent_failure(
             f"the image generator cannot start: {found.reason}", setting=True
         ) from exc
-
-
-generated_images = build_generated_images()

@@ -6,7 +6,6 @@ import dagster as dg
 from pipeline.defs.keys import PHOTOS_KEY
 from pipeline.defs.limits import API_STEP_RETRY, PHOTO_SOURCE_POOL, permanent_failure
 from pipeline.defs.metadata import metadata
-from pipeline.defs.partitions import DEFAULT_PARTITIONS
 from pipeline.defs.resources import (
     DatabaseResource,
     DoppelLogsResource,
@@ -20,7 +19,7 @@ from pipeline.lib.sources import SourceConfigError, SourceUnavailable
 
 
 def build_unsplash_images(
-    partitions: dg.PartitionsDefinition = DEFAULT_PARTITIONS,
+    partitions: dg.PartitionsDefinition,
     step_retry: dg.RetryPolicy | None = API_STEP_RETRY,
 ) -> dg.AssetsDefinition:
     """The asset over `partitions`; `step_retry=None` gives one attempt per run."""
@@ -109,6 +108,3 @@ def _source_figures(source: object) -> dict[str, Any]:
     (read by the metrics exporter); sources without a report add nothing."""
     report = getattr(source, "run_metadata", None)
     return report() if callable(report) else {}
-
-
-unsplash_images = build_unsplash_images()

@@ -98,9 +98,13 @@ def _photo_source(settings: DoppelSettings) -> PhotoSourceResource:
 
 
 def _image_generator(settings: DoppelSettings) -> ImageGeneratorResource:
-    # A photo waits like a day does, and is left to a person after as many failures.
-    retry = {"retry_wait_minutes": settings.gap_retry_after_minutes,
-             "max_failures": settings.gap_max_attempts}  # fmt: skip
+    # A photo waits like a day does, and is left to a person after as many failures; a
+    # run's claim on a photo it makes lasts the lease unless renewed.
+    retry: dict[str, Any] = {
+        "retry_wait_minutes": settings.gap_retry_after_minutes,
+        "max_failures": settings.gap_max_attempts,
+        "claim_lease_s": settings.claim_lease_s,
+    }
     if settings.generator == "openai":
         return OpenAIImagesResource(
             api_key=dg.EnvVar("OPENAI_API_KEY"),  # the key by name only, never its value

@@ -8,7 +8,9 @@ from pydantic import Field
 
 from pipeline.defs.resources.config import config_field, config_of
 from pipeline.defs.resources.database import DatabaseResource
+from pipeline.lib.day.claims import DEFAULT_LEASE_S, PhotoClaims
 from pipeline.lib.day.outcomes import PhotoRetry
+from pipeline.lib.db import Database
 from pipeline.lib.generators import ImageGenerator
 from pipeline.lib.generators.img2img import Img2ImgConfig
 from pipeline.lib.generators.openai_config import OpenAIImagesConfig
@@ -24,12 +26,17 @@ class ImageGeneratorResource(dg.ConfigurableResource):
     concurrency: int = 2
     retry_wait_minutes: float = 30.0
     max_failures: int = 3
+    claim_lease_s: float = DEFAULT_LEASE_S
 
     def open(self) -> ImageGenerator:
         raise NotImplementedError
 
     def photo_retry(self) -> PhotoRetry:
         return PhotoRetry(timedelta(minutes=self.retry_wait_minutes), self.max_failures)
+
+    def photo_claims(self, db: Database) -> PhotoClaims:
+        """This run's claims on the photos it makes (renewed while it works)."""
+        return PhotoClaims(db, lease_s=self.claim_lease_s)
 
 
 class PatchRemixResource(ImageGeneratorResource):

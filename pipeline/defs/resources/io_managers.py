@@ -8,10 +8,15 @@ from pipeline.defs.resources.storage import ObjectStoreResource
 from pipeline.lib.core.storage import ObjectNotFound
 from pipeline.lib.day.tables import TABLES_PREFIX, DayTable, decode_table, encode_table, table_key
 
+# How pandas' table orient begins; a day table begins with {"partition".
+FRAME_START = b'{"schema"'
+
 
 class DayTableIOManager(dg.ConfigurableIOManager):
     """Stores each partition's table (a `DayTable`, built from the database by
     `pipeline/lib/day/tables.py`) as JSON in the object store, and reads it back typed.
+    The findings' unpartitioned tables are pandas DataFrames, stored as JSON with their
+    dtypes (`pipeline/lib/findings/table.py`) under the same keys.
 
     Keys are partition-aware (`tables/<asset>/<day>.json`); with an S3 store this is the S3
     IO manager, with a local store the same code under a local base path. The schema and
@@ -26,12 +31,20 @@ class DayTableIOManager(dg.ConfigurableIOManager):
     def _key(self, asset_key: dg.AssetKey, partition: str | None) -> str:
         return table_key(table_folder(asset_key), partition, self.prefix)
 
-    def handle_output(self, context: dg.OutputContext, obj: DayTable) -> None:
-        if not isinstance(obj, DayTable):
-            raise dg.Failure(f"expected a DayTable from {context.asset_key.to_user_string()}")
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         partition = context.partition_key if context.has_partition_key else None
         key = self._key(context.asset_key, partition)
-        self.store.open().put(key, encode_table(obj), "application/json")
+        if isinstance(obj, DayTable):
+            data = encode_table(obj)
+        elif type(obj).__name__ == "DataFrame":  # pandas, imported only where one is made
+            from pipeline.lib.findings.table import encode_frame
+
+            data = encode_frame(obj)
+        else:
+            raise dg.Failure(
+                f"expected a DayTable or a DataFrame from {context.asset_key.to_user_string()}"
+            )
+        self.store.open().put(key, data, "application/json")
         context.add_output_metadata(
             {"table_uri": dg.MetadataValue.path(self.store.open().uri(key))}
         )
@@ -45,10 +58,15 @@ class DayTableIOManager(dg.ConfigurableIOManager):
             return self._load(asset_key, keys[0])
         return {key: self._load(asset_key, key) for key in keys}
 
-    def _load(self, asset_key: dg.AssetKey, partition: str | None) -> DayTable:
+    def _load(self, asset_key: dg.AssetKey, partition: str | None) -> Any:
         key = self._key(asset_key, partition)
         try:
-            return decode_table(self.store.open().get(key))
+            data = self.store.open().get(key)
+            if data.startswith(FRAME_START):
+                from pipeline.lib.findings.table import decode_frame
+
+                return decode_frame(data)
+            return decode_table(data)
         except ObjectNotFound:
             # It would be missing again on a step retry: say so at once, as the headline.
             raise permanent_failure(

@@ -8,6 +8,10 @@ asked again by a run), or waiting for a retry, with when (`PhotoRetry`). A re-ru
 photos with a final outcome, adopts any stored result the database missed, and only calls
 the generator for what is left.
 
+Each photo is claimed before it is handed to the generator (`pipeline.lib.day.claims`): of
+two runs of one day, in any processes, one makes each photo; the other leaves it ("made by
+another run"), waits for that run to be done with it, and reads its outcome.
+
 Each photo's `cost_usd` is what the ledger of billed requests says it cost, failed attempts
 included. After a permanent stop (bad key, no quota) the next run probes with one photo
 before it sends the rest, so a key that is still wrong costs one request, not a day's worth.
@@ -26,6 +30,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date
+from enum import Enum
 from typing import Any, Protocol
 
 from PIL import Image
@@ -43,6 +48,7 @@ from pipeline.lib.core.images import (
     fitted_size,
 )
 from pipeline.lib.core.storage import ObjectNotFound, ObjectStore
+from pipeline.lib.day.claims import PhotoClaims
 from pipeline.lib.day.outcomes import PhotoRetry, settle
 from pipeline.lib.day.tables import (
     LOOK_ALIKE_FIELDS,
@@ -87,6 +93,7 @@ class DayLookAlikes:
     adopted: int = 0
     stopped_by_budget: int = 0  # photos this run left waiting for the daily budget
     not_due: int = 0  # photos waiting for a retry whose time has not come
+    elsewhere: int = 0  # photos another run made (or was making) while this one ran
 
     @property
     def rows(self) -> tuple[dict[str, Any], ...]:
@@ -119,10 +126,12 @@ def generate_day(
     ledger: Ledger | None = None,
     retry: PhotoRetry | None = None,
     waiting_now: bool = False,
+    claims: PhotoClaims | None = None,
 ) -> DayLookAlikes:
     """The day's look-alikes: made, or each photo's failure recorded. A photo waiting for a
     retry is asked for again once its time has come, or at once with `waiting_now` (a person
-    asked: `doppel run`); never within seconds by a step retry."""
+    asked: `doppel run`); never within seconds by a step retry. A photo another run holds is
+    left to it, and its outcome read once that run is done with it."""
     ids = list(photo_ids)
     result = DayLookAlikes(day, table(LOOK_ALIKES, day.isoformat(), []))
     with db.session() as session:
@@ -143,8 +152,6 @@ def generate_day(
             result.reused += 1
         elif done is not None and done.status == Outcome.REFUSED:
             result.reused += 1
-        elif _adopt_sidecar(day, photo, store, db):
-            result.adopted += 1
         elif done is not None and done.status == Outcome.FAILED:
             result.reused += 1  # for good: only `doppel retry` makes it wait again
         elif done is not None and not waiting_now and not _due(done):
@@ -152,54 +159,89 @@ def generate_day(
         else:
             todo.append(photo)
     retry = retry or PhotoRetry()
-    one = _PhotoWork(day, generator, store, db, compare, ledger, retry, threading.Event())
+    claims = claims or PhotoClaims(db)
+    one = _PhotoWork(day, generator, store, db, compare, ledger, retry, claims)
 
     if todo:
         log.info("%s: generating %d look-alikes with %s", day, len(todo), generator.name)
     try:
         if todo and ledger is not None and ledger.last_stop(generator.name) is not None:
             log.info("%s: the last request was refused for good; probing with one photo", day)
-            result.generator_calls += one(todo.pop(0))
-        workers = max(1, min(concurrency, len(todo)))
-        # Photos already run in parallel; BLAS threads inside each would oversubscribe the
-        # cores (measured: 44 s instead of 33 s for `make run` on 2 cores).
-        blas = threadpool_limits(1, user_api="blas") if workers > 1 else nullcontext()
-        pool = ThreadPoolExecutor(max_workers=workers)
-        with blas:
-            futures = [pool.submit(one, photo) for photo in todo]
-            try:
-                pending = set(futures)
-                while pending:
-                    # Short waits, not one long one: a signal may wake any thread, and the
-                    # main thread only runs Python's handler (Ctrl-C, SIGTERM) once it wakes.
-                    finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        result.generator_calls += future.result()
-            except GeneratorUnavailable:
-                # Photos not yet started are cancelled; those in flight finish and are kept.
-                one.stopped.set()
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
-            except Exception:
-                # A record the database could not take (a blip): the others still finish,
-                # then the step fails and its retry goes on from what was recorded.
-                pool.shutdown(wait=True)
-                raise
-            except BaseException:
-                # An interrupt (Ctrl-C, SIGTERM; Dagster raises its own BaseException): don't
-                # wait for requests in flight (up to their timeout); their ledger rows stay
-                # pending, which counts them as billed.
-                one.stopped.set()
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
-            pool.shutdown(wait=True)
+            first = todo.pop(0)
+            made = one(first)
+            result.generator_calls += made is Made.CALLED
+            result.adopted += made is Made.ADOPTED
+            if made is Made.ELSEWHERE:
+                todo.append(first)
+        while todo:
+            left = _make_all(one, todo, concurrency, result)
+            # Each photo another run holds: wait until that run is done with it (or died and
+            # its lease ran out), then go through it again: it is settled, or ours to make.
+            claims.wait_until_free(photo.id for photo in left)
+            todo = left
     finally:
+        claims.release_all()
         if ledger is not None:
             _record_costs(ledger, [photo.id for photo in photos], db)
 
     result.table = look_alikes_table(db, day, ids)
     result.stopped_by_budget = one.stopped_by_budget
+    result.elsewhere = len(one.elsewhere)
     return result
+
+
+def _make_all(
+    one: _PhotoWork, todo: list[Photo], concurrency: int, result: DayLookAlikes
+) -> list[Photo]:
+    """Each photo through `one`, `concurrency` at a time; returns those another run holds."""
+    left: list[Photo] = []
+    workers = max(1, min(concurrency, len(todo)))
+    # Photos already run in parallel; BLAS threads inside each would oversubscribe the
+    # cores (measured: 44 s instead of 33 s for `make run` on 2 cores).
+    blas = threadpool_limits(1, user_api="blas") if workers > 1 else nullcontext()
+    pool = ThreadPoolExecutor(max_workers=workers)
+    with blas:
+        futures = {pool.submit(one, photo): photo for photo in todo}
+        try:
+            pending = set(futures)
+            while pending:
+                # Short waits, not one long one: a signal may wake any thread, and the
+                # main thread only runs Python's handler (Ctrl-C, SIGTERM) once it wakes.
+                finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    made = future.result()
+                    result.generator_calls += made is Made.CALLED
+                    result.adopted += made is Made.ADOPTED
+                    if made is Made.ELSEWHERE:
+                        left.append(futures[future])
+        except GeneratorUnavailable:
+            # Photos not yet started are cancelled; those in flight finish and are kept.
+            one.stopped.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        except Exception:
+            # A record the database could not take (a blip): the others still finish,
+            # then the step fails and its retry goes on from what was recorded.
+            pool.shutdown(wait=True)
+            raise
+        except BaseException:
+            # An interrupt (Ctrl-C, SIGTERM; Dagster raises its own BaseException): don't
+            # wait for requests in flight (up to their timeout); their ledger rows stay
+            # pending, which counts them as billed.
+            one.stopped.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+    return left
+
+
+class Made(Enum):
+    """What `_PhotoWork` did with a photo."""
+
+    CALLED = "called"  # asked the generator (its outcome is recorded)
+    NOT_CALLED = "not called"  # settled without asking (stopped, unusable, or settled since)
+    ADOPTED = "adopted"  # its stored look-alike recorded (its run died before recording it)
+    ELSEWHERE = "elsewhere"  # another run holds it
 
 
 class _PhotoWork:
@@ -215,22 +257,46 @@ class _PhotoWork:
         compare: Compare | None,
         ledger: Ledger | None,
         retry: PhotoRetry,
-        stopped: threading.Event,  # set at the first permanent stop: start nothing more
+        claims: PhotoClaims,
     ):
         self.day, self.generator, self.store, self.db = day, generator, store, db
-        self.compare, self.ledger, self.retry, self.stopped = compare, ledger, retry, stopped
+        self.compare, self.ledger, self.retry, self.claims = compare, ledger, retry, claims
+        self.stopped = threading.Event()  # set at the first permanent stop: start nothing more
         self.stopped_by_budget = 0
+        self.elsewhere: set[int] = set()  # photos another run held when this one came to them
         self._lock = threading.Lock()
 
-    def __call__(self, photo: Photo) -> int:
-        """Returns 1 if the generator was called."""
+    def __call__(self, photo: Photo) -> Made:
         if self.stopped.is_set():
-            return 0
+            return Made.NOT_CALLED
+        holder = self.claims.take(photo.id)
+        if holder is not None:
+            if photo.id not in self.elsewhere:
+                log.info(
+                    "%s: %s is being made by another run (%s); its outcome is read once that "
+                    "run is done with it", self.day, photo.source_id, holder.name,
+                )  # fmt: skip
+            with self._lock:
+                self.elsewhere.add(photo.id)
+            return Made.ELSEWHERE
+        try:
+            return self._make(photo)
+        finally:
+            self.claims.release(photo.id)
+
+    def _make(self, photo: Photo) -> Made:
+        """Make the photo this run now holds, unless it was settled since it was read or a
+        run that died left its look-alike stored (adopted only under the claim: its maker
+        may still be measuring it)."""
+        if self._settled_since(photo):
+            return Made.NOT_CALLED
+        if _adopt_sidecar(self.day, photo, self.store, self.db):
+            return Made.ADOPTED
         try:
             loaded = self._load(photo)
         except Exception as exc:
             self._record_failure(photo, exc)
-            return 0
+            return Made.NOT_CALLED
         started = time.monotonic()
         try:
             generation = self.generator.generate(loaded)
@@ -249,7 +315,19 @@ class _PhotoWork:
             raise
         except Exception as exc:  # sorted and recorded: the rest of the day carries on
             self._record_failure(photo, exc)
-        return 1
+        return Made.CALLED
+
+    def _settled_since(self, photo: Photo) -> bool:
+        """Another run recorded an outcome for the photo after this one read it (it held the
+        claim then)."""
+        seen = photo.look_alike.attempts if photo.look_alike is not None else 0
+        with self.db.session() as session:
+            now = session.scalar(select(LookAlike.attempts).where(LookAlike.photo_id == photo.id))
+        if (now or 0) != (seen or 0):
+            with self._lock:
+                self.elsewhere.add(photo.id)
+            return True
+        return False
 
     def _load(self, photo: Photo) -> LoadedPhoto:
         try:
@@ -273,6 +351,12 @@ class _PhotoWork:
         """Record the failure as the photo's outcome; a database that cannot take even this
         raises, and the step fails (a blip, for the step retry)."""
         found = sort_failure(exc)
+        if not self.claims.holds(photo.id):
+            # Stalled past its lease, this run lost the photo to another: its outcome is
+            # that run's to record, never a failure of this one.
+            log.warning("%s: %s: %s; another run took the photo over and records its outcome",
+                        self.day, photo.source_id, found.reason)  # fmt: skip
+            return
         if found.happened == "over_budget":
             with self._lock:
                 self.stopped_by_budget += 1

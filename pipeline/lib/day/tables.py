@@ -6,8 +6,9 @@ Each partition's *table* is built from those records here and nowhere else
 only stores it (`encode_table`) and reads it back (`decode_table`), and the gallery reads
 it through `decode_table` too. The checks, `doppel status` and the metrics exporter read
 the records themselves (`photos_of_day`, `day_status`, `day_holdings`), with the same
-definition of the day's photos; status and exporter count from one aggregation of what
-every day holds (`day_holdings`), each summing the part it reports.
+definition of the day's photos; status counts per day (`day_holdings`), the exporter the
+same figures summed over the days in the database (`holdings_totals`), so a scrape reads a
+few rows however long the history (docs/history.md).
 
 Every column has one type. A value is coerced to it when a table is read, so an integer
 stays an integer after a round trip (a missing seed is None, not NaN, and a seed of 5 is
@@ -295,13 +296,9 @@ def day_holdings(db: Database, latency_bounds: Sequence[float] = ()) -> DayHoldi
             .outerjoin(DaySource, DaySource.day == Photo.day)
             .group_by(Photo.day, Photo.source, day_source, Photo.status, used)
         ).all()
-        within = [func.sum(case((g.latency_s <= bound, 1), else_=0)) for bound in bounds]
         look_alike_rows = session.execute(
-            select(
-                Photo.day, Photo.source, day_source, used, g.generator, g.status, func.count(),
-                func.coalesce(func.sum(g.cost_usd), 0), func.count(g.latency_s),
-                func.coalesce(func.sum(g.latency_s), 0), *within,
-            )
+            select(Photo.day, Photo.source, day_source, used, g.generator, g.status,
+                   *_look_alike_sums(bounds))
             .select_from(g)
             .join(g.photo)
             .outerjoin(DaySource, DaySource.day == Photo.day)
@@ -312,14 +309,76 @@ def day_holdings(db: Database, latency_bounds: Sequence[float] = ()) -> DayHoldi
         for day, source, of, status, is_used, n in photo_rows
     )
     look_alikes = tuple(
-        LookAlikeCount(
-            day, source, source == of, bool(is_used), generator, status, int(n),
-            float(cost or 0), int(timed), float(latency or 0), tuple(int(k or 0) for k in at_most),
-        )
-        for day, source, of, is_used, generator, status, n, cost, timed, latency, *at_most
-        in look_alike_rows
+        LookAlikeCount(day, source, source == of, bool(is_used), generator, status,
+                       *_sums(sums))
+        for day, source, of, is_used, generator, status, *sums in look_alike_rows
     )  # fmt: skip
     return DayHoldings(photos, look_alikes, bounds)
+
+
+@dataclass(frozen=True)
+class HoldingsTotals:
+    """What all the days hold together (every row, a day's older sources included): photos
+    as (source, status, count), look-alikes as `LookAlikeTotal`s."""
+
+    photos: tuple[tuple[str, str, int], ...]
+    look_alikes: tuple[LookAlikeTotal, ...]
+    latency_bounds: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class LookAlikeTotal:
+    """`LookAlikeCount`'s figures over every day, for one generator and status."""
+
+    generator: str
+    status: str
+    count: int
+    cost_usd: float
+    timed: int
+    latency_s: float
+    within: tuple[int, ...]
+
+
+def holdings_totals(db: Database, latency_bounds: Sequence[float] = ()) -> HoldingsTotals:
+    """`day_holdings` summed over the days, in the database: a few rows, however many days
+    there are (what the exporter reports at each scrape)."""
+    bounds = tuple(float(b) for b in latency_bounds)
+    g = LookAlike
+    with db.session() as session:
+        photo_rows = session.execute(
+            select(Photo.source, Photo.status, func.count()).group_by(Photo.source, Photo.status)
+        ).all()
+        look_alike_rows = session.execute(
+            select(g.generator, g.status, *_look_alike_sums(bounds)).group_by(g.generator, g.status)
+        ).all()
+    look_alikes = tuple(
+        LookAlikeTotal(generator, status, *_sums(sums))
+        for generator, status, *sums in look_alike_rows
+    )
+    photos = tuple((source, status, int(n)) for source, status, n in photo_rows)
+    return HoldingsTotals(photos, look_alikes, bounds)
+
+
+def _look_alike_sums(bounds: tuple[float, ...]) -> list[Any]:
+    """A group of look-alikes' count, cost, timed count, latency sum, and how many took at
+    most each of `bounds` seconds (read back by `_sums`)."""
+    g = LookAlike
+    within = [func.sum(case((g.latency_s <= bound, 1), else_=0)) for bound in bounds]
+    return [
+        func.count(), func.coalesce(func.sum(g.cost_usd), 0), func.count(g.latency_s),
+        func.coalesce(func.sum(g.latency_s), 0), *within,
+    ]  # fmt: skip
+
+
+def _sums(row: Sequence[Any]) -> tuple[int, float, int, float, tuple[int, ...]]:
+    n, cost, timed, latency, *at_most = row
+    return (
+        int(n),
+        float(cost or 0),
+        int(timed),
+        float(latency or 0),
+        tuple(int(k or 0) for k in at_most),
+    )
 
 
 def day_status(db: Database) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from pipeline.lib.db.models import (
     LookAlike,
     Outcome,
     Photo,
+    PhotoClaim,
     Vote,
     photo_is_used,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "LookAlike",
     "Outcome",
     "Photo",
+    "PhotoClaim",
     "SchemaNotCurrent",
     "Vote",
     "migrate",

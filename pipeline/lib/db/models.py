@@ -52,7 +52,12 @@ class Photo(Base):
     retried), "untracked" (download tracking failed too often; not used)."""
 
     __tablename__ = "inspiration_images"
-    __table_args__ = (UniqueConstraint("source", "source_id", name="uq_inspiration_source_id"),)
+    __table_args__ = (
+        UniqueConstraint("source", "source_id", name="uq_inspiration_source_id"),
+        # Every column the tick counts by (`day_holdings`): counted from the index alone.
+        Index("ix_inspiration_images_counted", "day", "source", "status", "download_tracked_at",
+              "id"),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(String(32))
@@ -140,6 +145,12 @@ class LookAlike(Base):
     `generated_images`): its `Outcome` in `status`, the one-line reason in `error`."""
 
     __tablename__ = "generated_images"
+    # Every column the tick counts and sums (`day_holdings`, `holdings_totals`), so it never
+    # reads the wide rows (comparisons are kilobytes of JSON).
+    __table_args__ = (
+        Index("ix_generated_images_counted", "inspiration_id", "generator", "status", "cost_usd",
+              "latency_s"),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     photo_id: Mapped[int] = mapped_column(
@@ -199,6 +210,8 @@ class BilledRequest(Base):
             "paid_slot IS NULL OR (paid_slot >= 1 AND paid_slot <= paid_cap)",
             name="ck_billed_slot_within_cap",
         ),
+        # A generator's newest answer (`Ledger.last_stop`, every gap-fill tick): one entry read.
+        Index("ix_billed_requests_generator_completed", "generator", "completed_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -230,6 +243,26 @@ class BilledRequest(Base):
         DateTime(timezone=True), default=utcnow, index=True
     )
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PhotoClaim(Base):
+    """A run's lease on a photo while it makes its look-alike (`pipeline.lib.day.claims`).
+
+    The primary key makes the claim one row per photo: of two runs inserting it, one gets
+    it. The holder renews `expires_at` while it works and deletes the row once the photo's
+    outcome is recorded; a row past `expires_at` was left by a holder that died, and the
+    next run takes it over (the ledger says what that holder already sent)."""
+
+    __tablename__ = "photo_claims"
+
+    photo_id: Mapped[int] = mapped_column(
+        "inspiration_id",
+        ForeignKey("inspiration_images.id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    holder: Mapped[str] = mapped_column(String(128), index=True)
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Vote(Base):

@@ -5,9 +5,10 @@ exporter can restart (or run beside several code servers) without losing or doub
 anything:
 
 - the database of record, read through the day module (`pipeline.lib.day.tables.
-  day_holdings`, the same count `doppel status` reads): photos collected, generations by
-  generator and status, their latency (`latency_s`) as a histogram, and spend (`cost_usd`),
-  summed over every day; and what the ledger records as spent today;
+  holdings_totals`, the count `doppel status` reads per day, summed in the database):
+  photos collected, generations by generator and status, their latency (`latency_s`) as a
+  histogram, and spend (`cost_usd`), over every day; and what the ledger records as spent
+  today;
 - the Dagster instance: failed and in-flight runs, the newest materialized day of the
   look-alikes asset (days behind = yesterday, the last complete UTC day, minus it), and the
   Unsplash rate limit left, from the newest photos materialization's metadata. Which assets
@@ -40,7 +41,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import inspect
 
 from pipeline.lib.core.clock import utc_now
-from pipeline.lib.day.tables import day_holdings
+from pipeline.lib.day.tables import holdings_totals
 from pipeline.lib.db import Database, LookAlike, schema_problem_at
 from pipeline.lib.generators.budget import spent_today
 
@@ -222,35 +223,26 @@ class DoppelCollector(Collector):
         return True
 
     def _day_facts(self, families: Families) -> None:
-        """Totals over every day (rows a day kept from an older source included), summed
-        from the day module's one count of what the days hold."""
-        held = day_holdings(self.database, LATENCY_BUCKETS)
-        stored: dict[str, int] = {}
-        failed: dict[str, int] = {}
-        for p in held.photos:
-            if p.status == "stored":
-                stored[p.source] = stored.get(p.source, 0) + p.count
-            elif p.status == "failed":
-                failed[p.source] = failed.get(p.source, 0) + p.count
-        for source, count in sorted(stored.items()):
-            families.photos.add_metric([source], count)
-        for source, count in sorted(failed.items()):
-            families.photos_failed.add_metric([source], count)
-
-        made: dict[tuple[str, str], int] = {}
+        """Totals over every day (rows a day kept from an older source included), summed in
+        the database: a scrape reads a few rows, however many days there are."""
+        held = holdings_totals(self.database, LATENCY_BUCKETS)
+        for source, status, count in sorted(held.photos):
+            if status == "stored":
+                families.photos.add_metric([source], count)
+            elif status == "failed":
+                families.photos_failed.add_metric([source], count)
         spend: dict[str, float] = {}
+        for g in sorted(held.look_alikes, key=lambda g: (g.generator, g.status)):
+            families.generations.add_metric([g.generator, g.status], g.count)
+            spend[g.generator] = spend.get(g.generator, 0.0) + g.cost_usd
+        for generator, usd in sorted(spend.items()):
+            families.spend.add_metric([generator], usd)
         timed: dict[str, list[float]] = {}  # generator: [count, sum, *within each bound]
         for g in held.look_alikes:
-            made[g.generator, g.status] = made.get((g.generator, g.status), 0) + g.count
-            spend[g.generator] = spend.get(g.generator, 0.0) + g.cost_usd
             if g.timed:
                 totals = timed.setdefault(g.generator, [0.0] * (2 + len(LATENCY_BUCKETS)))
                 for i, n in enumerate((g.timed, g.latency_s, *g.within)):
                     totals[i] += n
-        for (generator, status), count in sorted(made.items()):
-            families.generations.add_metric([generator, status], count)
-        for generator, usd in sorted(spend.items()):
-            families.spend.add_metric([generator], usd)
         for generator, (n_timed, total, *within) in sorted(timed.items()):
             buckets = [(_le(le), int(n)) for le, n in zip(LATENCY_BUCKETS, within, strict=True)]
             families.latency.add_metric([generator], [*buckets, ("+Inf", int(n_timed))], total)

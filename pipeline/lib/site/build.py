@@ -28,9 +28,20 @@ from typing import Any
 from pipeline.lib.core.storage import ObjectStore
 from pipeline.lib.day.summaries import Markdown, Summary, escape
 from pipeline.lib.day.tables import TableFolders
-from pipeline.lib.site import game, pages, syndication
+from pipeline.lib.site import game, syndication
 from pipeline.lib.site.data import RawDay, read_days
+from pipeline.lib.site.findings import (
+    FINDINGS_PATH,
+    findings_page,
+    read_findings,
+    verdict_key,
+    verdicts,
+)
 from pipeline.lib.site.media import Media, MediaReport, MediaSource, ensure_media
+from pipeline.lib.site.pages.days import INDEX_DAYS, day_page, index_page, month_page
+from pipeline.lib.site.pages.pair import pair_page
+from pipeline.lib.site.pages.shared import Pair, day_path, month_path, pairs_of_day
+from pipeline.lib.site.pages.stats import about_page, day_info, months_summary, stats_page, totals
 from pipeline.lib.site.publish import PublishCounts, SiteWriter
 from pipeline.lib.site.render import DEFAULT_IMAGE_ORIGINS, Rendered, Renderer
 
@@ -87,19 +98,19 @@ class _Day:
         self.raw = raw
         self.day = raw.day
         self.digest = raw.digest
-        self._parsed: tuple[list[pages.Pair], list[dict[str, Any]], list[str]] | None = None
+        self._parsed: tuple[list[Pair], list[dict[str, Any]], list[str]] | None = None
         if cached is not None and cached.get("digest") == self.digest:
             self.info: dict[str, Any] = cached["info"]
         else:
-            self.info = pages.day_info(*self.parsed())
+            self.info = day_info(*self.parsed())
 
-    def parsed(self) -> tuple[list[pages.Pair], list[dict[str, Any]], list[str]]:
+    def parsed(self) -> tuple[list[Pair], list[dict[str, Any]], list[str]]:
         if self._parsed is None:
             self._parsed = parse_day(self.raw)
         return self._parsed
 
     @property
-    def pairs(self) -> list[pages.Pair]:
+    def pairs(self) -> list[Pair]:
         return self.parsed()[0]
 
     @property
@@ -122,6 +133,7 @@ def build_site(
     render_workers: int | None = None,
     image_origins: tuple[str, ...] = DEFAULT_IMAGE_ORIGINS,
     site_url: str | None = None,
+    findings_key: str | None = None,
     votes_url: str | None = None,
 ) -> SiteBuild:
     """Build and publish the gallery; `out_store` defaults to the data store itself.
@@ -130,6 +142,8 @@ def build_site(
     are many (default: one per CPU). `image_origins`: where hotlinked photos come from
     besides the site itself (the pages' Content-Security-Policy allows only these).
     `site_url`: the site's public address, for absolute share links and the sitemap.
+    `findings_key`: where the findings table is in `data_store` (findings.html, the judge's
+    verdicts on the pair pages and in the game); without it the page says there are none.
     `votes_url`: where the game posts each answer (a path on the site's host); None: nowhere.
     """
     started = time.perf_counter()
@@ -140,6 +154,10 @@ def build_site(
     writer = SiteWriter(out, prefix, builder=renderer.version, force=force)
 
     days = [_Day(raw, writer.old_days.get(raw.day)) for raw in read_days(data_store, tables)]
+    # The judge's verdicts are part of a day's pages: retrained each build, a day's pages are
+    # rendered again when a verdict on them changes (to the shown whole percent).
+    found = read_findings(data_store, findings_key)
+    judged = verdicts(found)
     problems = [p for d in days for p in d.info["problems"]]
     days = [d for d in days if d.info["shown"]]
     for d in days:
@@ -153,7 +171,13 @@ def build_site(
     # A day's pages depend only on its tables, which of its images have copies (their names
     # and sizes follow from the images' content) and, for the day page, its neighbours.
     day_keys = {
-        d.day: _digest([d.digest, [s is not None and s.id in media for s in d.sources()]])
+        d.day: _digest(
+            [
+                d.digest,
+                [s is not None and s.id in media for s in d.sources()],
+                judged.get(d.day),
+            ]
+        )
         for d in days
     }
     jobs: list[DayJob] = []
@@ -167,11 +191,11 @@ def build_site(
                 pair_jobs.append((slug, digest))
         prev_day = names[i - 1] if i > 0 else None
         next_day = names[i + 1] if i + 1 < len(names) else None
-        digest = writer.needs(pages.day_path(d.day), ["day.html.j2", [key, prev_day, next_day]])
+        digest = writer.needs(day_path(d.day), ["day.html.j2", [key, prev_day, next_day]])
         day_job = (digest, prev_day, next_day) if digest is not None else None
         if pair_jobs or day_job:
             copies = {s.id: media[s.id].as_record() for s in d.sources() if s and s.id in media}
-            jobs.append(DayJob(d.raw, copies, pair_jobs, day_job))
+            jobs.append(DayJob(d.raw, copies, pair_jobs, day_job, judged.get(d.day, {})))
     for path, digest, html in renderer.run(
         jobs, render_day, workers=render_workers, size=lambda job: len(job.pairs) + 1
     ):
@@ -189,19 +213,20 @@ def build_site(
         prev_month = month_names[i - 1] if i > 0 else None
         next_month = month_names[i + 1] if i + 1 < len(month_names) else None
         inputs = [[day_keys[d.day] for d in months[month]], prev_month, next_month]
-        page(pages.month_path(month), "month.html.j2", inputs,
+        page(month_path(month), "month.html.j2", inputs,
              _month_model(month, months[month], media, prev_month, next_month))  # fmt: skip
 
     infos = [(d.day, d.info) for d in days]
-    summary = pages.totals([info for _, info in infos])
-    newest = [(d.day, d.pairs) for d in reversed(days[-pages.INDEX_DAYS :])]
+    summary = totals([info for _, info in infos])
+    newest = [(d.day, d.pairs) for d in reversed(days[-INDEX_DAYS:])]
     # Cheap to build, so their models are their own inputs.
     for path, template, model in (
-        ("stats.html", "stats.html.j2", pages.stats_page(infos, summary)),
-        ("about.html", "about.html.j2", pages.about_page([i for _, i in infos], summary)),
+        ("stats.html", "stats.html.j2", stats_page(infos, summary)),
+        ("about.html", "about.html.j2", about_page([i for _, i in infos], summary)),
         (INDEX, "index.html.j2",
-         pages.index_page(newest, pages.months_summary(infos), media, summary)),
-        (game.GAME_PATH, "game.html.j2", game.game_page(newest, media)),
+         index_page(newest, months_summary(infos), media, summary)),
+        (game.GAME_PATH, "game.html.j2", game.game_page(newest, media, judged)),
+        (FINDINGS_PATH, "findings.html.j2", findings_page(found, _linked(found, days))),
         # Served for a miss at any depth, so its links are absolute when they can be.
         (NOT_FOUND, "404.html.j2", {"root": renderer.site_url or ""}),
     ):  # fmt: skip
@@ -238,16 +263,17 @@ class DayJob:
     copies: dict[str, Any]  # media id → `Media.as_record()`
     pairs: list[tuple[str, str]]  # (slug, input digest) of the pair pages to render
     day_page: tuple[str, str | None, str | None] | None  # (input digest, prev day, next day)
+    verdicts: dict[str, Any] = field(default_factory=dict)  # verdict_key → the judge's word
 
 
-def parse_day(raw: RawDay) -> tuple[list[pages.Pair], list[dict[str, Any]], list[str]]:
+def parse_day(raw: RawDay) -> tuple[list[Pair], list[dict[str, Any]], list[str]]:
     """A day's pairs, its photos that could not be stored, and what is wrong with its tables."""
     tables = raw.tables()
     problems = list(tables.problems)
     if tables.look_alikes and not tables.photos:
         problems.append(f"{raw.day}: look-alikes without a photos table; not shown")
         return [], [], problems
-    pairs, skipped = pages.pairs_of_day(tables)
+    pairs, skipped = pairs_of_day(tables)
     return pairs, skipped, problems
 
 
@@ -261,20 +287,42 @@ def render_day(renderer: Renderer, job: DayJob) -> list[Rendered]:
         i = index[slug]
         prev = pairs[i - 1] if i > 0 else None
         next_ = pairs[i + 1] if i + 1 < len(pairs) else None
-        model = pages.pair_page(pairs[i], media, prev, next_)
+        model = pair_page(pairs[i], media, prev, next_)
+        model["judge"] = job.verdicts.get(_pair_key(pairs[i]))
         out.append((pairs[i].path, digest, renderer.render("pair.html.j2", model)))
     if job.day_page is not None:
         digest, prev_day, next_day = job.day_page
-        model = pages.day_page(job.raw.day, pairs, skipped, media, prev_day, next_day)
-        out.append((pages.day_path(job.raw.day), digest, renderer.render("day.html.j2", model)))
+        model = day_page(job.raw.day, pairs, skipped, media, prev_day, next_day)
+        out.append((day_path(job.raw.day), digest, renderer.render("day.html.j2", model)))
     return out
 
 
 def _month_model(
     month: str, days: list[_Day], media: dict[str, Media], prev: str | None, next_: str | None
 ) -> Callable[[], dict[str, Any]]:
-    return lambda: pages.month_page(month, [(d.day, d.pairs) for d in days], media, prev, next_)
+    return lambda: month_page(month, [(d.day, d.pairs) for d in days], media, prev, next_)
 
 
 def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, default=str).encode()).hexdigest()
+
+
+def _pair_key(pair: Pair) -> str:
+    return verdict_key(pair.photo.get("id"), (pair.look_alike or {}).get("generator"))
+
+
+def _linked(found: Any, days: list[_Day]) -> dict[str, dict[str, Any]]:
+    """The pages of the pairs findings.html names (most and least convincing): only their
+    days are parsed."""
+    if found is None or found.empty:
+        return {}
+    from pipeline.lib.findings.summary import convincing
+    from pipeline.lib.site.findings import CONVINCING
+
+    named = {str(day) for part in convincing(found, CONVINCING) for day in part["day"]}
+    out: dict[str, dict[str, Any]] = {}
+    for d in days:
+        if d.day in named:
+            for pair in d.pairs:
+                out[_pair_key(pair)] = {"href": pair.path, "title": pair.title}
+    return out

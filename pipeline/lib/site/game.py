@@ -12,11 +12,11 @@ from typing import Any
 
 from pipeline.lib.site.links import relative
 from pipeline.lib.site.media import Media
-from pipeline.lib.site.pages import (
+from pipeline.lib.site.pages.pair import measures
+from pipeline.lib.site.pages.shared import (
     Pair,
     day_label,
     lookalike_image,
-    measures,
     photo_image,
     quality_flag,
 )
@@ -44,8 +44,16 @@ def vote_key(pair: Pair) -> dict[str, Any] | None:
     return {"photo_id": photo_id, "generator": generator, "photo": photo_sha, "lookalike": made_sha}
 
 
-def game_page(newest: list[tuple[str, list[Pair]]], media: dict[str, Media]) -> dict[str, Any]:
-    """`newest`: (day, pairs) newest day first."""
+def game_page(
+    newest: list[tuple[str, list[Pair]]],
+    media: dict[str, Media],
+    judged: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """`newest`: (day, pairs) newest day first; `judged`: the judge's verdicts per day and
+    pair (`findings.verdicts`), shown after each answer."""
+    from pipeline.lib.site.findings import verdict_key
+
+    judged = judged or {}
     root = ""
     rounds: list[dict[str, Any]] = []
     for day, pairs in newest:
@@ -69,6 +77,9 @@ def game_page(newest: list[tuple[str, list[Pair]]], media: dict[str, Media]) -> 
                     "credit": pair.credit,
                     "generator": gen.get("generator") or "the generator",
                     "measures": [readings[k] for k in GAME_MEASURES if k in readings],
+                    "judge": judged.get(day, {}).get(
+                        verdict_key(pair.photo.get("id"), (pair.look_alike or {}).get("generator"))
+                    ),
                     "vote": vote_key(pair),
                 }
             )

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from xml.etree import ElementTree as ET
 
 from pipeline.lib.site.media import Media
-from pipeline.lib.site.pages import (
+from pipeline.lib.site.pages.shared import (
     Pair,
     day_label,
     day_path,

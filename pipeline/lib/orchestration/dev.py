@@ -84,7 +84,7 @@ def run_dev(
         if not stop_at:  # once: a second Ctrl-C must not restart Dagster's shutdown
             say(f"doppel dev: stopping (Dagster has {grace_s:g} s, then what is left is killed)")
             stop_at.append(time.monotonic() + grace_s)
-            _signal_group(server.pid, signal.SIGINT)
+            signal_group(server.pid, signal.SIGINT)
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -92,9 +92,9 @@ def run_dev(
             time.sleep(0.1)
         # The group outlives `dg dev` if a child is slow to go: wait, then kill it.
         deadline = stop_at[0] if stop_at else time.monotonic() + grace_s
-        while _signal_group(server.pid, 0) and time.monotonic() < deadline:
+        while signal_group(server.pid, 0) and time.monotonic() < deadline:
             time.sleep(0.1)
-        _signal_group(server.pid, signal.SIGKILL)
+        signal_group(server.pid, signal.SIGKILL)
         server.wait()
     finally:
         for sig, handler in previous.items():
@@ -106,7 +106,7 @@ def run_dev(
 
 def tidy_instance() -> list[str]:
     """Cancel what the stopped server left queued, running or requested; say what."""
-    from pipeline.defs.backfill_request import list_backfills, set_backfill_status
+    from pipeline.lib.orchestration.backfills import list_backfills, set_backfill_status
     from pipeline.lib.orchestration.local_runs import fail_run
 
     done = []
@@ -126,7 +126,7 @@ def tidy_instance() -> list[str]:
     return done
 
 
-def _signal_group(group: int, sig: int) -> bool:
+def signal_group(group: int, sig: int) -> bool:
     try:
         os.killpg(group, sig)
     except ProcessLookupError:

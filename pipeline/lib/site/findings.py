@@ -1,0 +1,214 @@
+"""The findings page and the judge's verdicts, from the findings table.
+
+The gallery reads the `findings` asset's table (a DataFrame, `lib/findings/table.py`) when
+it is there: `findings.html` turns it into plain sentences, each with its figure, 95 %
+interval and count (the sums come from `lib/findings/summary.py`), and every pair page and
+game round gets the judge's verdict on its two images. Without the table (a gallery built
+before the judge ran) the page says so and the verdicts are left out.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pipeline.lib.core.storage import ObjectNotFound, ObjectStore
+from pipeline.lib.findings.intervals import Rate, percent
+from pipeline.lib.findings.summary import (
+    Correlation,
+    Mean,
+    by_month,
+    convincing,
+    fooling_measures,
+    judge_accuracy,
+    per_generator,
+    rate_of,
+)
+from pipeline.lib.findings.table import MEASURES
+from pipeline.lib.site.charts import Series, line_chart
+
+log = logging.getLogger(__name__)
+
+FINDINGS_PATH = "findings.html"
+CONVINCING = 5
+GENERATOR_LINES = 4  # distinct line colours (style.css .series--genN)
+
+
+def read_findings(store: ObjectStore, key: str | None) -> Any:
+    """The findings table (a DataFrame) at `key`, or None if it is not there or unreadable."""
+    if key is None:
+        return None
+    from pipeline.lib.findings.table import decode_frame
+
+    try:
+        return decode_frame(store.get(key))
+    except ObjectNotFound:
+        return None
+    except ValueError as exc:
+        log.warning("%s: %s; materialize findings again", key, exc)
+        return None
+
+
+def verdict_key(photo_id: Any, generator: Any) -> str:
+    return f"{photo_id}/{generator or ''}"
+
+
+def _said(p: float) -> dict[str, Any]:
+    photo = p >= 0.5
+    return {"p": round(p, 2), "says": "photo" if photo else "machine",
+            "confidence": round(100 * (p if photo else 1 - p))}  # fmt: skip
+
+
+def verdicts(frame: Any) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per day, per pair (`verdict_key`): the judge's word on the photo and the look-alike."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    if frame is None:
+        return out
+    judged = frame.dropna(subset=["p_photo", "p_look_alike"])
+    for day, photo_id, generator, p, q in zip(
+        judged["day"], judged["photo_id"], judged["generator"], judged["p_photo"],
+        judged["p_look_alike"], strict=True,
+    ):  # fmt: skip
+        out.setdefault(str(day), {})[verdict_key(photo_id, generator)] = {
+            "photo": _said(float(p)),
+            "lookalike": _said(float(q)),
+            "fooled": bool(q >= 0.5),
+        }
+    return out
+
+
+def _interval(rate: Rate) -> str:
+    return percent(rate)
+
+
+def _mean(m: Mean, digits: int = 2) -> str:
+    if m.value is None:
+        return "no figure yet (n = 0)"
+    if m.low is None or m.high is None:
+        return f"{m.value:.{digits}f} (one pair, no interval; n = 1)"
+    return f"{m.value:.{digits}f} (95 % interval {m.low:.{digits}f}–{m.high:.{digits}f}, n = {m.n})"
+
+
+def _link_sentence(name: str, c: Correlation) -> str:
+    if c.r is None or c.low is None or c.high is None:
+        return f"{name}: too few judged pairs to say (n = {c.n})."
+    figure = f"r = {c.r:+.2f}, 95 % interval {c.low:+.2f} to {c.high:+.2f}, n = {c.n}"
+    if c.low > 0:
+        return f"The higher the {name}, the more the judge takes the look-alike for a photo " + (
+            f"({figure})."
+        )
+    if c.high < 0:
+        return (
+            f"The lower the {name}, the more the judge takes the look-alike for a photo ({figure})."
+        )
+    return f"No clear link between the {name} and fooling the judge ({figure})."
+
+
+def findings_page(frame: Any, pairs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The page's model. `pairs`: verdict_key → {"href", "title"} of the pairs it links."""
+    if frame is None or frame.empty:
+        return {"root": "", "available": False}
+    judged = frame["p_look_alike"].notna().any()
+    overall = judge_accuracy(frame)
+    fooled = rate_of(frame["fooled"])
+    days = int(frame["day"].nunique())
+    headline = [
+        f"{len(frame)} pairs from {days} day{'s' if days != 1 else ''} so far.",
+        (
+            f"A judge trained on other days tells a photo from a look-alike in "
+            f"{_interval(overall)} of images; it takes a look-alike for a photo in "
+            f"{_interval(fooled)} of pairs."
+            if judged
+            else "The judge has no verdict yet: it needs pairs from at least two days, "
+            "and is only tested on days it did not learn from."
+        ),
+    ]
+    generators = []
+    for g in per_generator(frame):
+        carried = [
+            {
+                "label": MEASURES[name][0],
+                "value": _mean(m, 3 if name == "colour_distance" else 2),
+                "closer": "higher is closer" if MEASURES[name][1] else "lower is closer",
+            }
+            for name, m in g.measures.items()
+        ]
+        sentence = (
+            f"{g.generator} look-alikes keep the photo's top label in "
+            f"{_interval(g.shared_top_label)} of pairs"
+            + (
+                f", and the judge tells them apart in {_interval(g.accuracy)} of images."
+                if g.accuracy.n
+                else "."
+            )
+        )
+        generators.append({"name": g.generator, "pairs": g.pairs, "sentence": sentence,
+                           "carried": carried, "fooled": _interval(g.fooled)})  # fmt: skip
+    links = [_link_sentence(MEASURES[name][0], c) for name, c in fooling_measures(frame).items()]
+    most, least = convincing(frame, CONVINCING)
+    months = by_month(frame)
+    return {
+        "root": "",
+        "available": True,
+        "judged": bool(judged),
+        "headline": headline,
+        "generators": generators,
+        "links": links if judged else [],
+        "most": [_pair_link(row, pairs) for row in most.itertuples()],
+        "least": [_pair_link(row, pairs) for row in least.itertuples()],
+        "months": [
+            {
+                "month": m["month"],
+                "generator": m["generator"],
+                "pairs": m["pairs"],
+                "fooled": _interval(m["fooled"]),
+                "kept": _interval(m["shared_top_label"]),
+            }
+            for m in months
+        ],
+        "charts": [c for c in _charts(months) if c],
+    }
+
+
+def _pair_link(row: Any, pairs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    found = pairs.get(verdict_key(row.photo_id, row.generator), {})
+    return {
+        "href": found.get("href"),
+        "title": found.get("title") or f"Photo {row.photo_id}",
+        "generator": row.generator,
+        "day": row.day,
+        "p": f"{row.p_look_alike * 100:.0f} %",
+    }
+
+
+def _charts(months: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
+    buckets = sorted({f"{m['month']}-01" for m in months})
+    names = sorted({m["generator"] for m in months})
+
+    def series(what: str) -> list[Series]:
+        out = []
+        for i, name in enumerate(names):
+            values: dict[str, float | None] = {}
+            for m in months:
+                rate: Rate = m[what]
+                if m["generator"] == name and rate.n:
+                    values[f"{m['month']}-01"] = 100 * (rate.value or 0.0)
+            out.append(Series(f"{name}", f"gen{i % GENERATOR_LINES}", values))
+        return out
+
+    return [
+        line_chart(
+            "How often the judge takes the look-alike for a photo (% of pairs, by month)",
+            buckets,
+            "month",
+            series("fooled"),
+            floor=0.0,
+        ),
+        line_chart(
+            "How often the look-alike keeps the photo's top label (% of pairs, by month)",
+            buckets,
+            "month",
+            series("shared_top_label"),
+            floor=0.0,
+        ),
+    ]
