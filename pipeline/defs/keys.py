@@ -11,6 +11,7 @@ GALLERY_KEY = dg.AssetKey("gallery_site")
 FEATURES_KEY = dg.AssetKey("image_features")
 JUDGE_KEY = dg.AssetKey("machine_judge")
 FINDINGS_KEY = dg.AssetKey("findings")
+HUMAN_VOTES_KEY = dg.AssetKey("human_votes")
 
 
 def table_folder(key: dg.AssetKey) -> str:

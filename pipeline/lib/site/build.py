@@ -33,6 +33,7 @@ from pipeline.lib.site.data import RawDay, read_days
 from pipeline.lib.site.findings import (
     FINDINGS_PATH,
     findings_page,
+    people,
     read_findings,
     verdict_key,
     verdicts,
@@ -158,6 +159,7 @@ def build_site(
     # rendered again when a verdict on them changes (to the shown whole percent).
     found = read_findings(data_store, findings_key)
     judged = verdicts(found)
+    peopled = people(found)
     problems = [p for d in days for p in d.info["problems"]]
     days = [d for d in days if d.info["shown"]]
     for d in days:
@@ -176,6 +178,7 @@ def build_site(
                 d.digest,
                 [s is not None and s.id in media for s in d.sources()],
                 judged.get(d.day),
+                peopled.get(d.day),
             ]
         )
         for d in days
@@ -195,7 +198,11 @@ def build_site(
         day_job = (digest, prev_day, next_day) if digest is not None else None
         if pair_jobs or day_job:
             copies = {s.id: media[s.id].as_record() for s in d.sources() if s and s.id in media}
-            jobs.append(DayJob(d.raw, copies, pair_jobs, day_job, judged.get(d.day, {})))
+            jobs.append(
+                DayJob(
+                    d.raw, copies, pair_jobs, day_job, judged.get(d.day, {}), peopled.get(d.day, {})
+                )
+            )
     for path, digest, html in renderer.run(
         jobs, render_day, workers=render_workers, size=lambda job: len(job.pairs) + 1
     ):
@@ -264,6 +271,7 @@ class DayJob:
     pairs: list[tuple[str, str]]  # (slug, input digest) of the pair pages to render
     day_page: tuple[str, str | None, str | None] | None  # (input digest, prev day, next day)
     verdicts: dict[str, Any] = field(default_factory=dict)  # verdict_key → the judge's word
+    people: dict[str, str] = field(default_factory=dict)  # verdict_key → what people picked
 
 
 def parse_day(raw: RawDay) -> tuple[list[Pair], list[dict[str, Any]], list[str]]:
@@ -289,6 +297,7 @@ def render_day(renderer: Renderer, job: DayJob) -> list[Rendered]:
         next_ = pairs[i + 1] if i + 1 < len(pairs) else None
         model = pair_page(pairs[i], media, prev, next_)
         model["judge"] = job.verdicts.get(_pair_key(pairs[i]))
+        model["people"] = job.people.get(_pair_key(pairs[i]))
         out.append((pairs[i].path, digest, renderer.render("pair.html.j2", model)))
     if job.day_page is not None:
         digest, prev_day, next_day = job.day_page
