@@ -290,3 +290,15 @@ def test_health_says_whether_the_database_is_ready(
         empty.dispose()
     assert answer.status_code == 503 and "doppel migrate" in answer.json()["error"]
     assert json.dumps(answer.json()).count("\\n") == 0
+
+
+def test_the_exporter_counts_stored_votes_by_generator_and_mode(
+    client: TestClient, db: Database, pairs: dict[str, int]
+) -> None:
+    from pipeline.lib.observability.exporter import DoppelCollector
+
+    assert post(client, pair_vote(pairs["published"], digest("photo harbour"))).status_code == 201
+    collector = DoppelCollector(db, None, start_date=NOW.date())
+    [family] = [f for f in collector.collect() if f.name == "doppel_votes_stored"]
+    counted = {(s.labels["generator"], s.labels["mode"]): s.value for s in family.samples}
+    assert counted[(GENERATOR, "pair")] == votes(db) - counted.get((GENERATOR, "single"), 0)

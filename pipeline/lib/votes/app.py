@@ -62,6 +62,15 @@ class VoteMetrics:
             self.accepted.labels(mode)
 
 
+def vote_metric_names() -> set[str]:
+    """The sample names the service's /metrics serves (the dashboard test reads them)."""
+    return {
+        f"{metric.name}_total"
+        for metric in VoteMetrics().registry.collect()
+        if metric.type == "counter"
+    }
+
+
 def create_app(
     db: Database,
     *,
