@@ -117,7 +117,7 @@ def pick(page: Any, which: str) -> None:
 
 
 def test_five_rounds_played_in_a_browser_are_five_votes_in_postgres(
-    browser: Any, stack: Any
+    stack: Any, browser: Any
 ) -> None:
     url, _, db = stack
     context = browser.new_context()
@@ -134,8 +134,9 @@ def test_five_rounds_played_in_a_browser_are_five_votes_in_postgres(
         photo_id = int(visible_round(page).get_attribute("data-photo-id"))
         with page.expect_response("**/api/votes") as answer:
             pick(page, which)
-        assert answer.value.status == 201, answer.value.text()
-        assert answer.value.json() == {"correct": which == "photo"}
+        # The status only: a keepalive fetch's body is not kept for the page's inspector
+        # (reading it waits for ever); what was stored is checked below.
+        assert answer.value.status == 201
         expected.append((photo_id, which, which == "photo"))
         page.keyboard.press("n")
     with db.session() as session:
@@ -149,7 +150,7 @@ def test_five_rounds_played_in_a_browser_are_five_votes_in_postgres(
     context.close()
 
 
-def test_a_failed_post_leaves_the_game_as_it_was(browser: Any, stack: Any) -> None:
+def test_a_failed_post_leaves_the_game_as_it_was(stack: Any, browser: Any) -> None:
     url, _, _ = stack
     context = browser.new_context()
     context.set_default_timeout(15_000)
@@ -170,7 +171,7 @@ def test_a_failed_post_leaves_the_game_as_it_was(browser: Any, stack: Any) -> No
 
 
 def test_from_the_file_system_nothing_is_sent_and_the_page_says_so(
-    browser: Any, stack: Any
+    stack: Any, browser: Any
 ) -> None:
     _, site, _ = stack
     context = browser.new_context()

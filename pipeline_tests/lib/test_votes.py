@@ -302,3 +302,14 @@ def test_the_exporter_counts_stored_votes_by_generator_and_mode(
     [family] = [f for f in collector.collect() if f.name == "doppel_votes_stored"]
     counted = {(s.labels["generator"], s.labels["mode"]): s.value for s in family.samples}
     assert counted[(GENERATOR, "pair")] == votes(db) - counted.get((GENERATOR, "single"), 0)
+
+
+def test_the_votes_url_is_a_path_on_the_gallerys_host_or_off() -> None:
+    from pipeline.lib.settings import SettingsError, load_settings
+
+    assert load_settings(_env_file=None).votes_url is None  # off unless asked for
+    assert load_settings(_env_file=None, votes_url="").votes_url is None
+    assert load_settings(_env_file=None, votes_url="/api/votes").votes_url == "/api/votes"
+    for elsewhere in ("https://votes.example/api", "//votes.example/api", "/api/<script>", "api"):
+        with pytest.raises(SettingsError, match="path on the gallery's own host"):
+            load_settings(_env_file=None, votes_url=elsewhere)
