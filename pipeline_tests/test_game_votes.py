@@ -126,18 +126,26 @@ def test_five_rounds_played_in_a_browser_are_five_votes_in_postgres(
     page.clock.install()
     page.goto(url + "game.html")
     assert "is also sent" in page.locator("[data-votes-note]").inner_text()
-    played = min(ROUNDS, page.locator("[data-round][data-photo-id]").count())
-    assert played >= 2
-    expected = []
-    for i in range(played):
+    # The fixture days hold rounds the service could not check (an Unsplash photo without
+    # its digest, a hostile generator name): those are played and not posted. The five
+    # rounds of a real day are the deploy test's row (deploy/test/votes_rows.py).
+    postable = min(ROUNDS, page.locator("[data-round][data-photo-id]").count())
+    assert postable >= 1
+    expected: list[tuple[int, str, bool]] = []
+    for i in range(page.locator("[data-round]").count()):
         which = "photo" if i % 2 == 0 else "lookalike"
-        photo_id = int(visible_round(page).get_attribute("data-photo-id"))
-        with page.expect_response("**/api/votes") as answer:
+        photo_id = visible_round(page).get_attribute("data-photo-id")
+        if photo_id is None:
             pick(page, which)
-        # The status only: a keepalive fetch's body is not kept for the page's inspector
-        # (reading it waits for ever); what was stored is checked below.
-        assert answer.value.status == 201
-        expected.append((photo_id, which, which == "photo"))
+        else:
+            with page.expect_response("**/api/votes") as answer:
+                pick(page, which)
+            # The status only: a keepalive fetch's body is not kept for the page's inspector
+            # (reading it waits for ever); what was stored is checked below.
+            assert answer.value.status == 201
+            expected.append((int(photo_id), which, which == "photo"))
+        if len(expected) == postable:
+            break
         page.keyboard.press("n")
     with db.session() as session:
         votes = list(session.scalars(select(Vote).order_by(Vote.id)))

@@ -20,6 +20,7 @@ from pipeline.lib.site.pages.shared import (
     photo_image,
     quality_flag,
 )
+from pipeline.lib.votes.ballot import GENERATOR_NAME
 
 GAME_PATH = "game.html"
 GAME_ROUNDS = 60  # enough for a sitting, and the page stays small however long Doppel runs
@@ -37,7 +38,9 @@ def vote_key(pair: Pair) -> dict[str, Any] | None:
     gen = pair.look_alike or {}
     photo_id, generator = pair.photo.get("id"), gen.get("generator")
     photo_sha, made_sha = pair.photo.get("sha256"), gen.get("sha256")
-    if not (isinstance(photo_id, int) and isinstance(generator, str) and generator):
+    if not (isinstance(photo_id, int) and isinstance(generator, str)):
+        return None
+    if not GENERATOR_NAME.fullmatch(generator):  # the service would refuse it: not posted
         return None
     if not (isinstance(photo_sha, str) and photo_sha and isinstance(made_sha, str) and made_sha):
         return None

@@ -27,7 +27,8 @@ FIELDS = {
                "browser_id"},
 }  # fmt: skip
 
-_GENERATOR = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+# What a generator's name may be in a vote (the game posts only rounds whose name is).
+GENERATOR_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 # crypto.randomUUID(): a version-4 UUID, lower case.
 _BROWSER_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -100,7 +101,7 @@ def read_ballot(body: bytes) -> Ballot:
     answer_ms = _integer(data, "answer_ms", 0, MAX_ANSWER_MS)
     if answer_ms < MIN_ANSWER_MS:
         raise Refusal(422, "too_fast", f"an answer takes a person at least {MIN_ANSWER_MS} ms")
-    generator = _matching(data, "generator", _GENERATOR, "a generator's name")
+    generator = _matching(data, "generator", GENERATOR_NAME, "a generator's name")
     browser_id = _matching(data, "browser_id", _BROWSER_ID, "a random (version 4) UUID")
     if mode == "pair":
         image = _matching(data, "picked", _DIGEST, "the picked image's SHA-256 (64 hex digits)")
