@@ -79,23 +79,22 @@ def synthesise(root: Path, pairs: int) -> None:
 
 def work(root: Path) -> dict[str, float | int]:
     """What machine_judge and findings do (pipeline/defs/assets/findings.py)."""
-    import pandas as pd
     import sklearn.linear_model  # noqa: F401 - imported before the clock starts, as in a run
 
     from pipeline.lib.findings.features import gather_features
-    from pipeline.lib.findings.judge import IMAGE_COLUMNS, judge
+    from pipeline.lib.findings.judge import judge
     from pipeline.lib.findings.summary import headline
     from pipeline.lib.findings.table import encode_frame, findings_frame
     from pipeline.lib.site.data import list_days, read_days
 
     store = LocalObjectStore(root)
     started, cpu = time.perf_counter(), time.process_time()
-    rows, matrix, _ = gather_features(store, list_days(store, DAY_TABLES))
-    verdicts = judge(pd.DataFrame(rows, columns=list(IMAGE_COLUMNS)), matrix)
+    images, matrix, _ = gather_features(store, list_days(store, DAY_TABLES))
+    verdicts = judge(images, matrix)
     del matrix
     judged_s = time.perf_counter() - started
     judged = encode_frame(verdicts.images)
-    days = [raw.tables() for raw in read_days(store, DAY_TABLES)]
+    days = (raw.tables() for raw in read_days(store, DAY_TABLES))
     frame = findings_frame(((d.photos, d.look_alikes) for d in days), verdicts.images)
     summary = headline(frame)
     encoded = encode_frame(frame)

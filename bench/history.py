@@ -298,6 +298,21 @@ def check_statuses(instance: dg.DagsterInstance, history: History) -> None:
     assert not wrong, f"the synthetic instance reads back wrong (found, wanted): {wrong}"
 
 
+def stored_mb(db: Database, instance: dg.DagsterInstance, home: Path) -> dict[str, float]:
+    """How big the history is on disk: the database of record and Dagster's storage."""
+    if db.engine.dialect.name == "sqlite":
+        files = [Path(str(db.engine.url.database))]
+        records = sum(f.stat().st_size for f in files[0].parent.glob(files[0].name + "*"))
+        dagster = sum(f.stat().st_size for f in home.rglob("*") if f.is_file())
+    else:
+        size = "select pg_database_size(current_database())"
+        with db.engine.connect() as conn:
+            records = conn.execute(text(size)).scalar_one()
+        with instance.run_storage.connect() as conn:  # type: ignore[attr-defined]
+            dagster = conn.execute(text(size)).scalar_one()
+    return {"records_mb": round(records / 2**20, 1), "instance_mb": round(dagster / 2**20, 1)}
+
+
 # Timing, and the plans of the queries a tick sends
 
 
@@ -397,8 +412,11 @@ def bench_engine(engine: str, args: argparse.Namespace) -> dict[str, Any]:
         started = time.perf_counter()
         fill_instance(instance, history, log_lines=engine == "postgresql")
         instance_s = time.perf_counter() - started
+        sizes = stored_mb(db, instance, home)
         print(f"{engine}: synthesised {len(days)} days, {len(days) * args.per_day} pairs "
-              f"(records {records_s:.0f} s, instance {instance_s:.0f} s)", flush=True)  # fmt: skip
+              f"(records {records_s:.0f} s, instance {instance_s:.0f} s); database of record "
+              f"{sizes['records_mb']:.0f} MB, Dagster's storage {sizes['instance_mb']:.0f} MB",
+              flush=True)  # fmt: skip
 
         sensor = build_gap_fill_sensor(settings)
         context = dg.build_sensor_context(
@@ -408,7 +426,7 @@ def bench_engine(engine: str, args: argparse.Namespace) -> dict[str, Any]:
         collector = DoppelCollector(
             db, lambda: instance, start_date=days[0], assets=watched, daily_budget_usd=10.0
         )
-        results: dict[str, Any] = {"engine": engine}
+        results: dict[str, Any] = {"engine": engine, **sizes}
 
         def tick() -> None:
             result = sensor.evaluate_tick(context)

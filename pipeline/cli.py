@@ -74,8 +74,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
     db.upgrade()
     try:
         lifted = lift_paid_cap(
-            db, args.day, photo=args.photo, generator=settings.generator,
-            max_paid_attempts=settings.max_paid_attempts,
+            db, args.day, photo=args.photo, max_paid_attempts=settings.max_paid_attempts,
         )  # fmt: skip
     except RetryRefused as exc:
         raise CommandError(str(exc)) from None
@@ -140,6 +139,29 @@ def cmd_redo(args: argparse.Namespace) -> int:
         )
     print(f"{day}: {'ok' if result.success else failure_reason(result)}")
     return 0 if result.success else 1
+
+
+def cmd_gallery(args: argparse.Namespace) -> int:
+    # Dagster-free on purpose (`pipeline.lib.site.gallery`): this process and its render
+    # workers import what building pages takes, nothing of the orchestrator.
+    from pipeline.defs.names import DAY_TABLES, FINDINGS_TABLE
+    from pipeline.lib.db import Database
+    from pipeline.lib.site.gallery import gallery_target, open_store, publish_gallery
+
+    settings = _settings(local_start=False)
+    db = Database(settings.resolved_database_url)
+    try:
+        result = publish_gallery(
+            open_store(settings), gallery_target(settings), db, tables=DAY_TABLES,
+            findings=FINDINGS_TABLE, force=args.force,
+        )  # fmt: skip
+    finally:
+        db.dispose()
+    for problem in result.problems:
+        print(f"doppel: {problem}", file=sys.stderr)
+    print(result.summary())
+    print(f"index: {result.local_index or result.index_uri}")
+    return 0
 
 
 def cmd_settings(args: argparse.Namespace) -> int:
@@ -360,6 +382,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--size", type=int, default=256, help="long side of the output, pixels")
     gen.set_defaults(func=cmd_generate)
+
+    gallery = sub.add_parser(
+        "gallery", help="build the gallery from the stored day tables (no Dagster; as gallery_site)"
+    )
+    gallery.add_argument("--force", action="store_true", help="render and compare every page again")
+    gallery.set_defaults(func=cmd_gallery)
 
     instance = sub.add_parser("instance", help="the local Dagster instance")
     inst_sub = instance.add_subparsers(dest="instance_command", required=True)

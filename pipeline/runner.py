@@ -123,7 +123,9 @@ def run_days(
                     )
                 )  # fmt: skip
                 report.results[key] = _day_line(result, db, key, report)
-                report.new_generations += max(0, _look_alikes(db, key) - before)
+                # Look-alikes another run made meanwhile appeared too, but are not this run's.
+                elsewhere = made_elsewhere(result)
+                report.new_generations += max(0, _look_alikes(db, key) - before - elsewhere)
             # Then the gallery, from every day's tables (unchanged pages are not rewritten).
             gallery = _off_the_main_thread(
                 lambda: defs.resolve_job_def(gallery_site_job.name).execute_in_process(
@@ -151,10 +153,23 @@ def _day_line(result: dg.ExecuteInProcessResult, db: Database, day: str, report:
     if not result.success:
         report.left(EXIT_SETTING if needs_a_setting(result) else EXIT_LEFT)
         return failure_reason(result)
-    outcomes = day_outcomes(db.photos_of_day(date.fromisoformat(day)))
+    photos = db.photos_of_day(date.fromisoformat(day))
+    outcomes = day_outcomes(photos, report.settings.generator_names)
     if not outcomes.final:
         report.left(EXIT_LEFT)
-    return outcomes.line()
+    elsewhere = made_elsewhere(result)
+    return outcomes.line() + (f" ({elsewhere} made by another run)" if elsewhere else "")
+
+
+def made_elsewhere(result: dg.ExecuteInProcessResult) -> int:
+    """Photos of the day another run was making (it held their claims): what the day's
+    look-alikes materialization says."""
+    found = 0
+    for event in result.get_asset_materialization_events():
+        value = event.event_specific_data.materialization.metadata.get("made_by_another_run")  # type: ignore[union-attr]
+        if value is not None and isinstance(value.value, int):
+            found += value.value
+    return found
 
 
 def _look_alikes(db: Database, day: str) -> int:

@@ -35,6 +35,7 @@ LONGEST_FIRST = (
     "test_site_build.py",
     "test_dev.py",
     "test_cli_interrupted.py",
+    "test_overlapping_runs.py",
     "test_gallery_folder.py",
     "test_gallery_browser.py",
 )

@@ -14,7 +14,7 @@ import dagster as dg
 import pytest
 
 from pipeline.defs.assets.gallery_site import gallery_site
-from pipeline.defs.keys import DAY_TABLES
+from pipeline.defs.names import DAY_TABLES
 from pipeline.defs.resources import build_resources
 from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.day.collect import TRACKING_ATTEMPTS

@@ -123,7 +123,10 @@ def _database_facts(
     try:
         db.require_current_schema()
         waiting = waiting_photos(db, [date.fromisoformat(day) for day in days])
-        return Ledger(db).last_stop(settings.generator), {
+        # Any generator of the lineup refusing for good holds back the day it would redo.
+        ledger = Ledger(db)
+        stops = [when for g in settings.generator_names if (when := ledger.last_stop(g))]
+        return max(stops, default=None), {
             day.isoformat(): Waiting(found.photos, LOOK_ALIKES, found.due_at)
             for day, found in waiting.items()
         }

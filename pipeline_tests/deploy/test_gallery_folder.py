@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline.defs.keys import DAY_TABLES
+from pipeline.defs.names import DAY_TABLES
 from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.site import build_site
 from pipeline_tests.fixtures.gallery_days import write_gallery_days

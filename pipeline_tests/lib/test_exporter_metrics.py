@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -15,10 +14,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pipeline.defs.keys import LOOK_ALIKES_KEY, PHOTOS_KEY
 from pipeline.lib.core import clock
-from pipeline.lib.day.tables import day_holdings, day_status, holdings_totals
+from pipeline.lib.day.tables import day_status
 from pipeline.lib.db import Database, LookAlike, Photo
 from pipeline.lib.observability.exporter import (
-    LATENCY_BUCKETS,
     DoppelCollector,
     WatchedAssets,
     build_registry,
@@ -184,10 +182,12 @@ def test_exporter_days_behind(newest: date | None, expected: int) -> None:
     assert days_behind(None, date(2026, 11, 26), date(2026, 12, 1)) == 0
 
 
-def test_exporter_and_status_count_from_the_same_day_holdings(either_database: Database) -> None:
+def test_exporter_totals_keep_a_redone_days_old_rows_and_its_status_does_not(
+    either_database: Database,
+) -> None:
     """The exporter's totals keep the rows a redone day left from its old source; the day's
-    status (the same count, through the day module) is the day's source only. The totals
-    summed in the database are the per-day counts summed."""
+    status (counted per day in the same module) is the day's source only: its used photos,
+    the photos it failed to store, and its look-alikes by outcome."""
     db, day = either_database, date(2026, 11, 25)
     tracked = datetime(2026, 11, 25, 6, tzinfo=UTC)
     db.claim_day(day, "samples")
@@ -230,20 +230,22 @@ def test_exporter_and_status_count_from_the_same_day_holdings(either_database: D
     assert value(found, "doppel_generation_latency_seconds_bucket", le="0.5", **remix) == 1
     assert value(found, "doppel_generation_latency_seconds_bucket", le="0.25", **remix) == 0
 
+    other = date(2026, 11, 26)
+    db.claim_day(other, "folder")
+    with db.session() as session:
+        for rank, status in enumerate(["succeeded", "waiting", "refused"]):
+            photo = Photo(source="folder", source_id=f"o{rank}", day=other, rank=rank,
+                          status="stored", download_tracked_at=tracked)  # fmt: skip
+            session.add(photo)
+            session.flush()
+            session.add(LookAlike(photo_id=photo.id, status=status, generator="patch-remix"))
+        session.add(Photo(source="folder", source_id="o9", day=other, rank=9, status="failed"))
+        session.add(Photo(source="folder", source_id="o8", day=other, rank=8, status="stored"))
+        session.add(Photo(source="samples", source_id="o7", day=other, rank=7, status="failed"))
+
     assert day_status(db) == [
         {"day": "2026-11-25", "photos": 1, "photos_failed": 0, "generated_succeeded": 1,
          "generated_failed": 0},
+        {"day": "2026-11-26", "photos": 3, "photos_failed": 1, "generated_succeeded": 1,
+         "generated_failed": 2},
     ]  # fmt: skip
-
-    per_day, totals = day_holdings(db, LATENCY_BUCKETS), holdings_totals(db, LATENCY_BUCKETS)
-    photos: Counter[tuple[str, str]] = Counter()
-    for p in per_day.photos:
-        photos[p.source, p.status] += p.count
-    assert sorted(totals.photos) == sorted((*key, n) for key, n in photos.items())
-    summed: dict[tuple[str, str], list[float]] = {}
-    for g in per_day.look_alikes:
-        row = summed.setdefault((g.generator, g.status), [0.0] * (4 + len(LATENCY_BUCKETS)))
-        for i, n in enumerate((g.count, g.cost_usd, g.timed, g.latency_s, *g.within)):
-            row[i] += n
-    assert {(g.generator, g.status): [g.count, g.cost_usd, g.timed, g.latency_s, *g.within]
-            for g in totals.look_alikes} == summed  # fmt: skip

@@ -13,7 +13,7 @@ LAYERS: list[set[str]] = [
     {"core"},  # the clock, HTTP, images, the object store
     {"measures", "db", "sources"},
     {"generators"},
-    {"day", "settings"},
+    {"day", "settings", "findings"},  # findings: the judge and the findings table
     {"site", "observability"},
     {"orchestration", "settings_docs"},
 ]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.defs.keys import DAY_TABLES
+from pipeline.defs.names import DAY_TABLES
 from pipeline.defs.resources import build_resources
 from pipeline.lib.core.origins import Origin, OriginError, parse_origin, service_url
 from pipeline.lib.core.storage import LocalObjectStore

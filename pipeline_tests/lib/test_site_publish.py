@@ -5,8 +5,6 @@ build of the newest data makes), never pages of one beside the index of the othe
 from __future__ import annotations
 
 import hashlib
-import io
-import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,41 +12,16 @@ from typing import Any
 
 import boto3
 import pytest
-from PIL import Image
 
-from pipeline.defs.keys import DAY_TABLES
+from pipeline.defs.names import DAY_TABLES
 from pipeline.lib.core.storage import LocalObjectStore, ObjectStore, S3ObjectStore
-from pipeline.lib.day.tables import LOOK_ALIKES, PHOTOS, encode_table, table
 from pipeline.lib.db import Database
 from pipeline.lib.site import build_site
-from pipeline.lib.site.publish import MANIFEST_PATH, publishing
+from pipeline.lib.site.publish import published_files, publishing
 from pipeline_tests.fixtures import racing
+from pipeline_tests.fixtures.small_days import write_day
 
 DAYS = ("2026-11-19", "2026-11-20")
-
-
-def write_day(store: ObjectStore, day: str, first: int) -> None:
-    """Two photos (hotlinked, as Unsplash's are) and their look-alikes (small PNGs)."""
-    photos, look_alikes = [], []
-    for pid in (first, first + 1):
-        source_id = f"p{pid}"
-        photos.append({
-            "id": pid, "source": "unsplash", "source_id": source_id, "day": day, "rank": pid,
-            "status": "stored", "used": True, "title": f"photo {pid}", "width": 64, "height": 48,
-            "display_url": f"https://images.unsplash.test/photo-{pid}?ixid=T&w=1080",
-            "photographer_name": f"Photographer {pid}", "license": "Unsplash License",
-        })  # fmt: skip
-        buffer = io.BytesIO()
-        Image.new("RGB", (64, 48), (pid * 40 % 256, 90, 160)).save(buffer, "PNG")
-        key = f"generated/{day}/{source_id}.png"
-        store.put(key, buffer.getvalue(), "image/png")
-        look_alikes.append({
-            "photo_id": pid, "source_id": source_id, "status": "succeeded", "attempts": 1,
-            "generator": "patch-remix", "object_key": key, "content_type": "image/png",
-            "width": 64, "height": 48, "sha256": hashlib.sha256(buffer.getvalue()).hexdigest(),
-        })  # fmt: skip
-    for schema, rows in ((PHOTOS, photos), (LOOK_ALIKES, look_alikes)):
-        store.put(DAY_TABLES.key(schema, day), encode_table(table(schema, day, rows)))
 
 
 class PausingStore:
@@ -132,14 +105,14 @@ def test_two_builds_at_once_leave_a_complete_site_of_the_newest_data(
     assert (built["first"].days, built["second"].days) == (1, 2)
 
     files = published(site, prefix)
-    manifest = json.loads(site.get(f"{prefix}/{MANIFEST_PATH}" if prefix else MANIFEST_PATH))
-    listed = {path: entry["sha256"] for path, entry in manifest["files"].items()}
-    assert {p: h for p, h in files.items() if p != MANIFEST_PATH} == listed  # complete
+    listed = {path: entry["sha256"] for path, entry in published_files(site, prefix).items()}
+    site_files = {p: h for p, h in files.items() if not p.startswith("_doppel/")}
+    assert site_files == listed  # complete
     # ...and what one build of the data as it is now publishes, page for page.
     build_site(data, tables=DAY_TABLES, out_store=reference, prefix=prefix)
     assert files.keys() == published(reference, prefix).keys()
-    assert {p: h for p, h in files.items() if p != MANIFEST_PATH} == {
-        p: h for p, h in published(reference, prefix).items() if p != MANIFEST_PATH
+    assert site_files == {
+        p: h for p, h in published(reference, prefix).items() if not p.startswith("_doppel/")
     }
     assert all(f"days/{day}.html" in files for day in DAYS)
     assert waiting.is_set()  # how: the second build waited for the first's lock

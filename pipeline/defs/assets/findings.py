@@ -89,15 +89,13 @@ def machine_judge(
     object_store: ObjectStoreResource,
     logs: DoppelLogsResource,
 ) -> dg.Output:
-    import pandas as pd
-
     from pipeline.lib.findings.features import gather_features
-    from pipeline.lib.findings.judge import IMAGE_COLUMNS, judge
+    from pipeline.lib.findings.judge import judge
     from pipeline.lib.site.data import list_days
 
     store = object_store.open()
-    rows, matrix, missing = gather_features(store, list_days(store, DAY_TABLES))
-    verdicts = judge(pd.DataFrame(rows, columns=list(IMAGE_COLUMNS)), matrix)
+    images, matrix, missing = gather_features(store, list_days(store, DAY_TABLES))
+    verdicts = judge(images, matrix)
     summary = verdicts.headline() | {"days_without_features": missing}
     if missing:
         context.log.warning(
@@ -131,7 +129,8 @@ def findings(
     from pipeline.lib.votes.tally import people_by_pair, read_tallies
 
     store = object_store.open()
-    days = [raw.tables() for raw in read_days(store, DAY_TABLES)]
     people = people_by_pair(read_tallies(store, table_folder(HUMAN_VOTES_KEY)))
+    # One day parsed at a time: 100,000 pairs of parsed rows would not fit beside the frame.
+    days = (raw.tables() for raw in read_days(store, DAY_TABLES))
     frame = findings_frame(((d.photos, d.look_alikes) for d in days), machine_judge, people)
     return dg.Output(frame, metadata=metadata(headline(frame)))

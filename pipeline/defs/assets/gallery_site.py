@@ -1,14 +1,13 @@
 import dagster as dg
 
-from pipeline.defs.keys import DAY_TABLES, FINDINGS_KEY, LOOK_ALIKES_KEY, PHOTOS_KEY, table_folder
+from pipeline.defs.keys import FINDINGS_KEY, LOOK_ALIKES_KEY, PHOTOS_KEY
 from pipeline.defs.metadata import metadata
+from pipeline.defs.names import DAY_TABLES, FINDINGS_TABLE
 from pipeline.defs.resources.database import DatabaseResource
 from pipeline.defs.resources.logs import DoppelLogsResource
 from pipeline.defs.resources.site import GallerySiteResource
 from pipeline.defs.resources.storage import ObjectStoreResource
-from pipeline.lib.day.tables import table_key
-from pipeline.lib.site import build_site
-from pipeline.lib.site.publish import publishing
+from pipeline.lib.site.gallery import publish_gallery
 
 
 @dg.asset(
@@ -29,19 +28,14 @@ def gallery_site(
     database: DatabaseResource,
     logs: DoppelLogsResource,  # Doppel's logging in this step's process
 ) -> dg.MaterializeResult:
-    store = object_store.open()
-    out, prefix = gallery.destination(store)
-    with publishing(database.get(), out, prefix):  # one build of this site at a time
-        result = build_site(
-            store,
-            tables=DAY_TABLES,
-            out_store=out,
-            prefix=prefix,
-            image_origins=tuple(gallery.image_origins),
-            site_url=gallery.site_url,
-            findings_key=table_key(table_folder(FINDINGS_KEY), None),
-            votes_url=gallery.votes_url,
-        )
+    # The same build as `doppel gallery` (without Dagster): `pipeline.lib.site.gallery`.
+    result = publish_gallery(
+        object_store.open(),
+        gallery.target(),
+        database.get(),
+        tables=DAY_TABLES,
+        findings=FINDINGS_TABLE,
+    )
     context.log.info(result.summary())
     for problem in result.problems:
         context.log.warning(problem)

@@ -1,23 +1,34 @@
 import dagster as dg
 from pydantic import Field
 
-from pipeline.lib.core.storage import LocalObjectStore, ObjectStore
+from pipeline.lib.site.gallery import GalleryTarget
 from pipeline.lib.site.render import DEFAULT_IMAGE_ORIGINS
 
 
 class GallerySiteResource(dg.ConfigurableResource):
-    """Where the gallery is published: under a prefix of the object store (ready for S3 static
-    hosting), or into a local folder when `folder` is set."""
+    """Where the gallery is published (`GalleryTarget`, as Dagster configuration)."""
 
     prefix: str = "site"
     folder: str | None = None
-    # Origins the pages may show images from besides their own (the photo source's image
-    # host): the pages' Content-Security-Policy allows exactly these.
     image_origins: list[str] = Field(default_factory=lambda: list(DEFAULT_IMAGE_ORIGINS))
-    site_url: str | None = None  # the public address: absolute share links and a sitemap
-    votes_url: str | None = None  # where the game posts answers (a path); None: it does not
+    site_url: str | None = None
+    votes_url: str | None = None
 
-    def destination(self, store: ObjectStore) -> tuple[ObjectStore, str]:
-        if self.folder:
-            return LocalObjectStore(self.folder), ""
-        return store, self.prefix
+    @classmethod
+    def of(cls, target: GalleryTarget) -> "GallerySiteResource":
+        return cls(
+            prefix=target.prefix,
+            folder=target.folder,
+            image_origins=list(target.image_origins),
+            site_url=target.site_url,
+            votes_url=target.votes_url,
+        )
+
+    def target(self) -> GalleryTarget:
+        return GalleryTarget(
+            prefix=self.prefix,
+            folder=self.folder,
+            image_origins=tuple(self.image_origins),
+            site_url=self.site_url,
+            votes_url=self.votes_url,
+        )

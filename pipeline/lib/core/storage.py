@@ -25,6 +25,7 @@ class ObjectStore(Protocol):
     def get(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def list(self, prefix: str = "") -> Iterator[str]: ...
+    def list_versions(self, prefix: str = "") -> Iterator[tuple[str, str]]: ...
     def delete(self, key: str) -> None: ...
     def uri(self, key: str) -> str: ...
 
@@ -97,6 +98,22 @@ class LocalObjectStore:
                 if key.startswith(prefix):
                     yield key
 
+    def list_versions(self, prefix: str = "") -> Iterator[tuple[str, str]]:
+        """(key, version) of the files directly in the prefix's folder: the version (inode,
+        size, modification time) changes whenever a write replaces the file (always a new
+        file, renamed over the old), so a reader tells a changed object without reading it."""
+        folder, _, start = prefix.rpartition("/")
+        try:
+            entries = list(os.scandir(self.root / folder))
+        except FileNotFoundError:
+            return
+        for entry in sorted(entries, key=lambda e: e.name):
+            if entry.name.startswith(start) and not entry.name.endswith(".part"):
+                stat = entry.stat()
+                if entry.is_file():
+                    key = f"{folder}/{entry.name}" if folder else entry.name
+                    yield key, f"{entry.inode()}-{stat.st_size}-{stat.st_mtime_ns}"
+
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
@@ -153,6 +170,15 @@ class S3ObjectStore:
         for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
             for item in page.get("Contents", []):
                 yield item["Key"][strip:]
+
+    def list_versions(self, prefix: str = "") -> Iterator[tuple[str, str]]:
+        """(key, ETag) of every object under the prefix: a changed object has a new ETag."""
+        full = f"{self.prefix}/{prefix}" if self.prefix else prefix
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+            for item in page.get("Contents", []):
+                yield item["Key"][strip:], f"{item['Size']}-{item['ETag'].strip(chr(34))}"
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))

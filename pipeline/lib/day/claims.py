@@ -9,7 +9,9 @@ it ("made by another run") and read its outcome once the claim is gone.
 
 The lease is renewed by a thread (`lease_s / 3`) for as long as the holder lives, so a
 long request keeps its photo; a holder killed by SIGKILL stops renewing, and once its
-lease has run out (by the one injectable clock) the next run takes the photo over. The
+lease has run out (by the one injectable clock) the next run takes the photo over; at
+once if the holder ran on this host and its process is gone (`doppel run` again after a
+`kill -9`), as no lease is needed to know that. The
 money stays right through that: the dead holder's requests are in the ledger, pending,
 which counts them as paid, so the new holder has only the paid attempts the cap leaves.
 """
@@ -18,17 +20,17 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.lib.core import clock
+from pipeline.lib.core.processes import gone_here, here
 from pipeline.lib.db import Database, PhotoClaim
 
 log = logging.getLogger(__name__)
@@ -37,10 +39,17 @@ DEFAULT_LEASE_S = 60.0
 
 
 def new_holder() -> str:
-    """A name for this holder that logs can point at: host, process and a random tail
-    (two `PhotoClaims` in one process are two holders)."""
-    host = socket.gethostname()[:64] or "host"
-    return f"{host} pid {os.getpid()} {uuid.uuid4().hex[:8]}"
+    """A name for this holder that logs can point at: host and PID namespace, process, and
+    a random tail (two `PhotoClaims` in one process are two holders)."""
+    return f"{here()} pid {os.getpid()} {uuid.uuid4().hex[:8]}"
+
+
+def holder_gone(holder: str) -> bool:
+    """The holder's process ran on this host, in this PID namespace, and is gone."""
+    parts = holder.split(" ")
+    if len(parts) != 4 or parts[1] != "pid" or not parts[2].isdigit():
+        return False
+    return gone_here(parts[0], int(parts[2]))
 
 
 @dataclass(frozen=True)
@@ -81,21 +90,26 @@ class PhotoClaims:
                 select(PhotoClaim.holder, PhotoClaim.expires_at)
                 .where(PhotoClaim.photo_id == photo_id)
             ).first()  # fmt: skip
+        gone = left is not None and holder_gone(left.holder)
+        over = PhotoClaim.expires_at <= now
+        if gone and left is not None:
+            over = or_(over, PhotoClaim.holder == left.holder)
         # A statement of its own (SQLite: a read that turns into a write fails at once when
-        # another writer got in between). Only one run can match a row whose lease ran out:
-        # PostgreSQL re-reads the row after a concurrent update, SQLite has one writer.
+        # another writer got in between). Only one run can match a row whose lease ran out
+        # (or whose dead holder it names): PostgreSQL re-reads the row after a concurrent
+        # update, SQLite has one writer.
         with self.db.engine.begin() as connection:
             taken = connection.execute(
-                update(PhotoClaim)
-                .where(PhotoClaim.photo_id == photo_id, PhotoClaim.expires_at <= now)
-                .values(**values)
+                update(PhotoClaim).where(PhotoClaim.photo_id == photo_id, over).values(**values)
             ).rowcount
         if taken:
             if left is not None:
+                why = "its process is gone" if gone else (
+                    f"its lease ran out at {clock.as_utc(left.expires_at).isoformat()}"
+                )  # fmt: skip
                 log.warning(
-                    "photo %s: taking over the claim of %s, whose lease ran out at %s "
-                    "(the ledger keeps what it sent)",
-                    photo_id, left.holder, clock.as_utc(left.expires_at).isoformat(),
+                    "photo %s: taking over the claim of %s: %s (the ledger keeps what it sent)",
+                    photo_id, left.holder, why,
                 )  # fmt: skip
             self._now_held(photo_id)
             return None
@@ -155,7 +169,7 @@ class PhotoClaims:
         return {
             int(photo): Holder(holder, clock.as_utc(until))
             for photo, holder, until in rows
-            if clock.as_utc(until) > now
+            if clock.as_utc(until) > now and not holder_gone(holder)
         }
 
     def wait_until_free(self, photo_ids: Iterable[int]) -> None:

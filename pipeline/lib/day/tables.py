@@ -5,10 +5,10 @@ Each partition's *table* is built from those records here and nowhere else
 (`photos_table`, `look_alikes_table`): the assets return what these build, the IO manager
 only stores it (`encode_table`) and reads it back (`decode_table`), and the gallery reads
 it through `decode_table` too. The checks, `doppel status` and the metrics exporter read
-the records themselves (`photos_of_day`, `day_status`, `day_holdings`), with the same
-definition of the day's photos; status counts per day (`day_holdings`), the exporter the
-same figures summed over the days in the database (`holdings_totals`), so a scrape reads a
-few rows however long the history (docs/history.md).
+the records themselves (`photos_of_day`, `day_status`, `holdings_totals`), with the same
+definition of the day's photos; status counts per day and the exporter over all days, both
+in the database: one row per day or per status, however long the history
+(docs/history.md).
 
 Every column has one type. A value is coerced to it when a table is read, so an integer
 stays an integer after a round trip (a missing seed is None, not NaN, and a seed of 5 is
@@ -23,16 +23,16 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from pipeline.lib.core.clock import as_utc
-from pipeline.lib.db import Database, DaySource, LookAlike, Photo, photo_is_used
+from pipeline.lib.db import Database, DaySource, LookAlike, Outcome, Photo, photo_is_used
 
 TABLES_PREFIX = "tables"
 
@@ -141,14 +141,21 @@ def photos_table(day: date, photos: Sequence[Photo]) -> DayTable:
     return table(PHOTOS, day.isoformat(), (_photo_values(p) for p in photos))
 
 
-def look_alikes_table(db: Database, day: date, photo_ids: Iterable[int]) -> DayTable:
-    """The look-alikes table of `day`: the records of the photos `photo_ids`, rank order."""
+def look_alikes_table(
+    db: Database, day: date, photo_ids: Iterable[int], *, generator: str | None = None
+) -> DayTable:
+    """The look-alikes table of `day`: the records of the photos `photo_ids` (of every
+    generator, or only of `generator`), in rank order; a photo's look-alikes in the order
+    they were first made (its first is the one a day card shows)."""
+    chosen: list[ColumnElement[bool]] = [Photo.id.in_(list(photo_ids))]
+    if generator is not None:
+        chosen.append(LookAlike.generator == generator)
     with db.session() as session:
         records = session.scalars(
             select(LookAlike)
             .join(LookAlike.photo)
-            .where(Photo.id.in_(list(photo_ids)))
-            .order_by(Photo.rank)
+            .where(*chosen)
+            .order_by(Photo.rank, Photo.id, LookAlike.id)
         ).all()
         rows = [_look_alike_values(r) for r in records]
     return table(LOOK_ALIKES, day.isoformat(), rows)
@@ -239,96 +246,53 @@ def _coerce(value: Any, kind: Kind) -> Any:
     return value if isinstance(value, dict | list) else None
 
 
-# What the days hold, counted: the one aggregation `doppel status` and the exporter share
+# What the days hold, counted in the database: per day (`doppel status`) and in all
+# (the exporter). Each query returns one row per day, or per generator and status, however
+# many photos there are; the indexes of migration 0008 hold every column they read.
 
 
-@dataclass(frozen=True)
-class PhotoCount:
-    """How many photos of `day` from `source` are in `status` (and used or not)."""
-
-    day: date
-    source: str
-    of_day: bool  # `source` is the day's own source (the day's photos, if used)
-    status: str
-    used: bool
-    count: int
-
-
-@dataclass(frozen=True)
-class LookAlikeCount:
-    """How many look-alikes of one generator are in `status`, for photos of `day` from
-    `source`; what they cost and how long they took."""
-
-    day: date
-    source: str
-    of_day: bool  # their photos are from the day's own source
-    used: bool  # their photos are used (the day's photos, with `of_day`)
-    generator: str
-    status: str
-    count: int
-    cost_usd: float
-    timed: int  # with a recorded latency
-    latency_s: float  # the sum of those latencies
-    within: tuple[int, ...]  # how many took at most each of `DayHoldings.latency_bounds`
-
-
-@dataclass(frozen=True)
-class DayHoldings:
-    """What every day holds, from the database of record."""
-
-    photos: tuple[PhotoCount, ...]
-    look_alikes: tuple[LookAlikeCount, ...]
-    latency_bounds: tuple[float, ...] = ()
-
-
-def day_holdings(db: Database, latency_bounds: Sequence[float] = ()) -> DayHoldings:
-    """Every day's photos by source, status and use, and its look-alikes by generator and
-    status with their cost and latency (counted at most each of `latency_bounds` seconds,
-    for a histogram). The rows a day kept from a source it no longer uses are here too,
-    marked not `of_day`: what a day *is* (`day_status`) leaves them out, totals keep them."""
-    bounds = tuple(float(b) for b in latency_bounds)
-    day_source = DaySource.source.label("day_source")
-    used = photo_is_used().label("used")
-    g = LookAlike
+def day_status(db: Database) -> list[dict[str, Any]]:
+    """Per day: its photos (used, from the day's source: the gallery's definition too),
+    look-alikes succeeded, and failures of either kind (photos not stored; look-alikes of
+    its photos not succeeded)."""
+    of_day = and_(DaySource.day == Photo.day, DaySource.source == Photo.source)
+    used = photo_is_used()
     with db.session() as session:
         photo_rows = session.execute(
-            select(Photo.day, Photo.source, day_source, Photo.status, used, func.count())
-            .outerjoin(DaySource, DaySource.day == Photo.day)
-            .group_by(Photo.day, Photo.source, day_source, Photo.status, used)
+            select(Photo.day, _count_where(used), _count_where(Photo.status != "stored"))
+            .join(DaySource, of_day)
+            .group_by(Photo.day)
         ).all()
-        look_alike_rows = session.execute(
-            select(Photo.day, Photo.source, day_source, used, g.generator, g.status,
-                   *_look_alike_sums(bounds))
-            .select_from(g)
-            .join(g.photo)
-            .outerjoin(DaySource, DaySource.day == Photo.day)
-            .group_by(Photo.day, Photo.source, day_source, used, g.generator, g.status)
-        ).all()  # fmt: skip
-    photos = tuple(
-        PhotoCount(day, source, source == of, status, bool(is_used), int(n))
-        for day, source, of, status, is_used, n in photo_rows
-    )
-    look_alikes = tuple(
-        LookAlikeCount(day, source, source == of, bool(is_used), generator, status,
-                       *_sums(sums))
-        for day, source, of, is_used, generator, status, *sums in look_alike_rows
-    )  # fmt: skip
-    return DayHoldings(photos, look_alikes, bounds)
+        made_rows = session.execute(
+            select(Photo.day, _count_where(LookAlike.status == Outcome.SUCCEEDED), func.count())
+            .select_from(LookAlike)
+            .join(LookAlike.photo)
+            .join(DaySource, of_day)
+            .where(used)
+            .group_by(Photo.day)
+        ).all()
+    photos = {day: (int(n), int(failed)) for day, n, failed in photo_rows if n or failed}
+    made = {day: (int(n), int(all_) - int(n)) for day, n, all_ in made_rows}
+    return [
+        {
+            "day": day.isoformat(),
+            "photos": photos.get(day, (0, 0))[0],
+            "photos_failed": photos.get(day, (0, 0))[1],
+            "generated_succeeded": made.get(day, (0, 0))[0],
+            "generated_failed": made.get(day, (0, 0))[1],
+        }
+        for day in sorted(photos.keys() | made.keys())
+    ]
 
 
-@dataclass(frozen=True)
-class HoldingsTotals:
-    """What all the days hold together (every row, a day's older sources included): photos
-    as (source, status, count), look-alikes as `LookAlikeTotal`s."""
-
-    photos: tuple[tuple[str, str, int], ...]
-    look_alikes: tuple[LookAlikeTotal, ...]
-    latency_bounds: tuple[float, ...] = ()
+def _count_where(condition: ColumnElement[bool]) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
 @dataclass(frozen=True)
 class LookAlikeTotal:
-    """`LookAlikeCount`'s figures over every day, for one generator and status."""
+    """One generator's look-alikes in one status over every day: how many, their cost, how
+    many have a latency and its sum, and how many took at most each latency bound."""
 
     generator: str
     status: str
@@ -339,75 +303,37 @@ class LookAlikeTotal:
     within: tuple[int, ...]
 
 
+@dataclass(frozen=True)
+class HoldingsTotals:
+    """What all the days hold together, every row (a redone day's rows from its older
+    source included): photos as (source, status, count), look-alikes as `LookAlikeTotal`s
+    counted within `latency_bounds`."""
+
+    photos: tuple[tuple[str, str, int], ...]
+    look_alikes: tuple[LookAlikeTotal, ...]
+    latency_bounds: tuple[float, ...] = ()
+
+
 def holdings_totals(db: Database, latency_bounds: Sequence[float] = ()) -> HoldingsTotals:
-    """`day_holdings` summed over the days, in the database: a few rows, however many days
-    there are (what the exporter reports at each scrape)."""
+    """Every photo by source and status, every look-alike by generator and status with its
+    cost and latency (counted at most each of `latency_bounds` seconds, for a histogram):
+    what the exporter reports at each scrape, summed in the database."""
     bounds = tuple(float(b) for b in latency_bounds)
     g = LookAlike
+    within = [_count_where(g.latency_s <= bound) for bound in bounds]
     with db.session() as session:
         photo_rows = session.execute(
             select(Photo.source, Photo.status, func.count()).group_by(Photo.source, Photo.status)
         ).all()
         look_alike_rows = session.execute(
-            select(g.generator, g.status, *_look_alike_sums(bounds)).group_by(g.generator, g.status)
-        ).all()
-    look_alikes = tuple(
-        LookAlikeTotal(generator, status, *_sums(sums))
-        for generator, status, *sums in look_alike_rows
-    )
+            select(g.generator, g.status, func.count(), func.coalesce(func.sum(g.cost_usd), 0),
+                   func.count(g.latency_s), func.coalesce(func.sum(g.latency_s), 0), *within)
+            .group_by(g.generator, g.status)
+        ).all()  # fmt: skip
     photos = tuple((source, status, int(n)) for source, status, n in photo_rows)
+    look_alikes = tuple(
+        LookAlikeTotal(generator, status, int(n), float(cost or 0), int(timed),
+                       float(latency or 0), tuple(int(k or 0) for k in at_most))
+        for generator, status, n, cost, timed, latency, *at_most in look_alike_rows
+    )  # fmt: skip
     return HoldingsTotals(photos, look_alikes, bounds)
-
-
-def _look_alike_sums(bounds: tuple[float, ...]) -> list[Any]:
-    """A group of look-alikes' count, cost, timed count, latency sum, and how many took at
-    most each of `bounds` seconds (read back by `_sums`)."""
-    g = LookAlike
-    within = [func.sum(case((g.latency_s <= bound, 1), else_=0)) for bound in bounds]
-    return [
-        func.count(), func.coalesce(func.sum(g.cost_usd), 0), func.count(g.latency_s),
-        func.coalesce(func.sum(g.latency_s), 0), *within,
-    ]  # fmt: skip
-
-
-def _sums(row: Sequence[Any]) -> tuple[int, float, int, float, tuple[int, ...]]:
-    n, cost, timed, latency, *at_most = row
-    return (
-        int(n),
-        float(cost or 0),
-        int(timed),
-        float(latency or 0),
-        tuple(int(k or 0) for k in at_most),
-    )
-
-
-def day_status(db: Database) -> list[dict[str, Any]]:
-    """Per day: its photos (used, from the day's source: the gallery's definition too),
-    look-alikes succeeded, and failures of either kind."""
-    held = day_holdings(db)
-    photos: Counter[date] = Counter()
-    failed_photos: Counter[date] = Counter()
-    made: dict[date, Counter[str]] = {}
-    for p in held.photos:
-        if not p.of_day:
-            continue
-        if p.used:
-            photos[p.day] += p.count
-        if p.status != "stored":
-            failed_photos[p.day] += p.count
-    for g in held.look_alikes:
-        if g.of_day and g.used:
-            made.setdefault(g.day, Counter())[g.status] += g.count
-    days = sorted(set(photos) | set(made) | set(failed_photos))
-    return [
-        {
-            "day": day.isoformat(),
-            "photos": photos[day],
-            "photos_failed": failed_photos[day],
-            "generated_succeeded": made.get(day, Counter())["succeeded"],
-            "generated_failed": sum(
-                n for status, n in made.get(day, Counter()).items() if status != "succeeded"
-            ),
-        }
-        for day in days
-    ]

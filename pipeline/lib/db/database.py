@@ -8,7 +8,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from alembic import command
 from sqlalchemy import Engine, create_engine, event, make_url, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -61,6 +60,8 @@ class Database:
         """Apply pending migrations under the database's migrate lock: any number of
         processes at once leave one schema. Idempotent. Returns the migration the database
         was at and the one it is at now (None: no Doppel tables)."""
+        from alembic import command  # only here: see `schema.py`
+
         config = alembic_config()
         with self.lock(MIGRATE_LOCK), self.engine.begin() as connection:
             before = database_revision(connection)

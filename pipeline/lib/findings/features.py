@@ -206,12 +206,14 @@ def compute_day_features(
     return out, report
 
 
-def gather_features(
-    store: ObjectStore, days: Iterable[str]
-) -> tuple[list[dict[str, Any]], np.ndarray, list[str]]:
-    """Every image of `days` that has stored features: (day, kind, photo_id, generator) per
-    row, the (n, WIDTH) float16 matrix, and the days that have none yet (to backfill)."""
-    rows: list[dict[str, Any]] = []
+def gather_features(store: ObjectStore, days: Iterable[str]) -> tuple[Any, np.ndarray, list[str]]:
+    """Every image of `days` that has stored features: a DataFrame of (day, kind, photo_id,
+    generator) per row, the (n, WIDTH) float16 matrix, and the days that have none yet (to
+    backfill). Each day's block is freed as it is copied into the matrix, so the peak is
+    about one matrix (100,000 pairs: 513 MB), not two."""
+    import pandas as pd
+
+    columns: dict[str, list[Any]] = {"day": [], "kind": [], "photo_id": [], "generator": []}
     blocks: list[np.ndarray] = []
     missing: list[str] = []
     for day in days:
@@ -219,10 +221,37 @@ def gather_features(
         if held is None:
             missing.append(day)
             continue
-        for kind, photo_id, generator in zip(
-            held.kinds, held.photo_ids, held.generators, strict=True
-        ):
-            rows.append({"day": day, "kind": kind, "photo_id": photo_id, "generator": generator})
+        columns["day"] += [day] * len(held)
+        columns["kind"] += held.kinds
+        columns["photo_id"] += held.photo_ids
+        columns["generator"] += held.generators
         blocks.append(held.matrix())
-    matrix = np.concatenate(blocks) if blocks else np.zeros((0, WIDTH), np.float16)
-    return rows, matrix, missing
+    matrix = np.empty((sum(len(b) for b in blocks), WIDTH), np.float16)
+    start = freed = 0
+    blocks.reverse()
+    while blocks:
+        block = blocks.pop()
+        matrix[start : start + len(block)] = block
+        start += len(block)
+        freed += block.nbytes
+        del block
+        if freed > RELEASE_EVERY:
+            freed = _release_freed_memory()
+    return pd.DataFrame(columns), matrix, missing
+
+
+RELEASE_EVERY = 32 * 2**20
+
+
+def _release_freed_memory() -> int:
+    """Give the blocks already copied back to the system. A day's block (half a megabyte)
+    lives on the C heap, which keeps what is freed for reuse: without this the matrix
+    filled up beside every block it came from (100,000 pairs: 1.24 GB at the peak, twice the
+    matrix). glibc's malloc_trim does it; elsewhere this does nothing."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    return 0

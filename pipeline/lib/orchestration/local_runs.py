@@ -18,6 +18,8 @@ from collections.abc import Callable
 
 import dagster as dg
 
+from pipeline.lib.core.processes import process_alive
+
 log = logging.getLogger(__name__)
 
 PID_TAG, HOST_TAG = "doppel/pid", "doppel/host"
@@ -32,16 +34,6 @@ UNFINISHED = [
 def owner_tags() -> dict[str, str]:
     """Tags that say which process runs a run in-process."""
     return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
 
 
 def recover_stale_runs(instance: dg.DagsterInstance, *, include_own: bool = False) -> list[str]:

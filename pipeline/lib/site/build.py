@@ -7,19 +7,30 @@ caller), makes WebP copies of the images the site serves itself, renders an inde
 per month, day and pair, a stats page and an about/credits page, and publishes them under
 `prefix` (see `publish.SiteWriter` for what is skipped).
 
-Cost grows with what changed, not with the size of the gallery: each day's tables are hashed
-as read; a day whose digest matches the manifest's keeps its summary from there (counts,
-chart sums, credits, image sources) and is not parsed, unless one of its pages must be
-rendered again (a new neighbour, the front page's newest days).
+Cost grows with what changed, not with the size of the gallery. The store's listing gives
+each day's tables a version (`data.day_versions`), so no table is read to learn that it did
+not change. The manifest is kept by month (`publish`): a build loads the months that hold a
+changed day, a neighbour of one (its day page links it) or one of the newest days (the front
+page, game and feed show them), and leaves every other month's pages, copies and summaries
+as they are. In a loaded month, a day whose version matches the manifest's keeps its summary
+from there (counts, chart sums, credits, image sources) and is not read, unless one of its
+pages must be rendered again. The pages made from every day (front page, stats, about) read
+the months' summaries, which the main manifest keeps; a history longer than the charts' day
+and week grains (~14 months) is charted by month from them alone.
+
+Profile (bench/site_build.py): the cost that grew with history was reading and hashing every
+table, and parsing and writing one manifest of every page, image and day.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -29,7 +40,8 @@ from pipeline.lib.core.storage import ObjectStore
 from pipeline.lib.day.summaries import Markdown, Summary, escape
 from pipeline.lib.day.tables import TableFolders
 from pipeline.lib.site import game, syndication
-from pipeline.lib.site.data import RawDay, read_days
+from pipeline.lib.site.charts import choose_grain
+from pipeline.lib.site.data import RawDay, day_versions, read_day
 from pipeline.lib.site.findings import (
     FINDINGS_PATH,
     findings_page,
@@ -42,7 +54,15 @@ from pipeline.lib.site.media import Media, MediaReport, MediaSource, ensure_medi
 from pipeline.lib.site.pages.days import INDEX_DAYS, day_page, index_page, month_page
 from pipeline.lib.site.pages.pair import pair_page
 from pipeline.lib.site.pages.shared import Pair, day_path, month_path, pairs_of_day
-from pipeline.lib.site.pages.stats import about_page, day_info, months_summary, stats_page, totals
+from pipeline.lib.site.pages.stats import (
+    about_page,
+    credits,
+    day_info,
+    month_summary,
+    months_summary,
+    stats_page,
+    totals,
+)
 from pipeline.lib.site.publish import PublishCounts, SiteWriter
 from pipeline.lib.site.render import DEFAULT_IMAGE_ORIGINS, Rendered, Renderer
 
@@ -93,22 +113,39 @@ class SiteBuild:
 
 
 class _Day:
-    """One day: its raw tables, its summary, and its pairs parsed only when needed."""
+    """One day: its summary, and its tables read and parsed only when needed."""
 
-    def __init__(self, raw: RawDay, cached: dict[str, Any] | None):
-        self.raw = raw
-        self.day = raw.day
-        self.digest = raw.digest
-        self._parsed: tuple[list[Pair], list[dict[str, Any]], list[str]] | None = None
-        if cached is not None and cached.get("digest") == self.digest:
+    def __init__(
+        self,
+        day: str,
+        version: str,
+        cached: dict[str, Any] | None,
+        read: _Reader,
+        raw: RawDay | None = None,
+    ):
+        self.day = day
+        self.version = version
+        self._read = read
+        self._raw = raw
+        self.parses = 0
+        if cached is not None and cached.get("version") == version:
+            self.digest: str = cached["digest"]
             self.info: dict[str, Any] = cached["info"]
         else:
+            self.digest = self.raw.digest
             self.info = day_info(*self.parsed())
 
+    @property
+    def raw(self) -> RawDay:
+        if self._raw is None:
+            self._raw = self._read(self.day)
+        return self._raw
+
     def parsed(self) -> tuple[list[Pair], list[dict[str, Any]], list[str]]:
-        if self._parsed is None:
-            self._parsed = parse_day(self.raw)
-        return self._parsed
+        """Parsed again at each call, never kept: a full build of 100,000 pairs kept them all
+        (as dicts, ~15 KB a pair) and peaked at 2.4 GB; parsing a day takes ~0.5 ms."""
+        self.parses += 1
+        return parse_day(self.raw)
 
     @property
     def pairs(self) -> list[Pair]:
@@ -116,10 +153,16 @@ class _Day:
 
     @property
     def was_parsed(self) -> bool:
-        return self._parsed is not None
+        return self.parses > 0
 
     def sources(self) -> list[MediaSource | None]:
         return [MediaSource(s[0], s[1]) if s else None for s in self.info["sources"]]
+
+    def entry(self) -> dict[str, Any]:
+        return {"version": self.version, "digest": self.digest, "info": self.info}
+
+
+_Reader = Callable[[str], RawDay]
 
 
 def build_site(
@@ -153,17 +196,57 @@ def build_site(
         source_dir, image_origins=image_origins, site_url=site_url, votes_url=votes_url
     )
     writer = SiteWriter(out, prefix, builder=renderer.version, force=force)
-
-    days = [_Day(raw, writer.old_days.get(raw.day)) for raw in read_days(data_store, tables)]
+    versions = day_versions(data_store, tables)
     # The judge's verdicts are part of a day's pages: retrained each build, a day's pages are
-    # rendered again when a verdict on them changes (to the shown whole percent).
+    # rendered again when a verdict on them changes (to the shown whole percent), so a day
+    # whose verdicts changed counts as changed.
     found = read_findings(data_store, findings_key)
     judged = verdicts(found)
+    # People's rate on a pair (the votes, through the findings) is part of its page too.
     peopled = people(found)
-    problems = [p for d in days for p in d.info["problems"]]
-    days = [d for d in days if d.info["shown"]]
+    judged_digest = {d: _digest([judged.get(d), peopled.get(d)])[:16] for d in versions}
+    old = writer.old_day_versions
+    changed = {d for d in set(versions) | set(old) if _state(old.get(d)) != _state(
+        [versions.get(d), None, judged_digest.get(d)])}  # fmt: skip
+    everything = not old
+    loaded: dict[str, _Day] = {}
+    read = partial(read_day, data_store, tables)
+
+    def load(months: set[str]) -> None:
+        months -= writer.loaded
+        for month in sorted(months):
+            writer.load_month(month)
+        todo = sorted(d for d in versions if d[:7] in months)
+        # On S3 each read is a GET: the changed days' tables are fetched in parallel.
+        reads = [d for d in todo if (writer.old_days.get(d) or {}).get("version") != versions[d]]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            fetched = dict(zip(reads, pool.map(read, reads), strict=True))
+        for d in todo:
+            loaded[d] = _Day(d, versions[d], writer.old_days.get(d), read, fetched.get(d))
+
+    every_month = {d[:7] for d in versions} | writer.known_months
+    load(every_month if everything else {d[:7] for d in changed})
+    # Now every changed day is loaded, so which days are shown is known for all of them.
+    shown = sorted(
+        d for d in versions
+        if (loaded[d].info["shown"] if d in loaded else bool(old[d][1]))
+    )  # fmt: skip
+    if choose_grain(shown) != "month":
+        load(every_month)
+    else:  # ...and the days findings.html links (its most and least convincing pairs)
+        load(_neighbours(shown, changed, old) | {d[:7] for d in _named(found)})
+    days = [loaded[d] for d in shown if d in loaded]
+    problems = [p for d in loaded.values() for p in d.info["problems"]]
+    for d in loaded.values():
+        writer.days[d.day] = d.entry()
+    days_by_month: dict[str, list[_Day]] = {}
     for d in days:
-        writer.days[d.day] = {"digest": d.digest, "info": d.info}
+        days_by_month.setdefault(d.day[:7], []).append(d)
+    summaries = {m: s for m, s in writer.old_months.items() if m not in writer.loaded}
+    for s in summaries.values():
+        problems += s.get("problems", [])
+    summaries |= {m: month_summary([d.info for d in ds]) for m, ds in days_by_month.items()}
+    summaries = dict(sorted(summaries.items()))
 
     renderer.publish_static(writer)
     sources = [s for d in days for s in d.sources() if s is not None]
@@ -184,16 +267,17 @@ def build_site(
         for d in days
     }
     jobs: list[DayJob] = []
-    names = [d.day for d in days]
-    for i, d in enumerate(days):
+    position = {name: i for i, name in enumerate(shown)}
+    for d in days:
+        i = position[d.day]
         key = day_keys[d.day]
         pair_jobs = []
         for slug in d.info["slugs"]:
             digest = writer.needs(f"pairs/{d.day}/{slug}.html", ["pair.html.j2", [key, slug]])
             if digest is not None:
                 pair_jobs.append((slug, digest))
-        prev_day = names[i - 1] if i > 0 else None
-        next_day = names[i + 1] if i + 1 < len(names) else None
+        prev_day = shown[i - 1] if i > 0 else None
+        next_day = shown[i + 1] if i + 1 < len(shown) else None
         digest = writer.needs(day_path(d.day), ["day.html.j2", [key, prev_day, next_day]])
         day_job = (digest, prev_day, next_day) if digest is not None else None
         if pair_jobs or day_job:
@@ -212,26 +296,29 @@ def build_site(
         """A page whose model is built (and rendered) only if `inputs` changed."""
         writer.page(path, [template, inputs], lambda: renderer.render(template, model()))
 
-    months: dict[str, list[_Day]] = {}
-    for d in days:
-        months.setdefault(d.day[:7], []).append(d)
-    month_names = sorted(months)
+    month_names = list(summaries)
     for i, month in enumerate(month_names):
+        if month not in days_by_month:
+            continue
         prev_month = month_names[i - 1] if i > 0 else None
         next_month = month_names[i + 1] if i + 1 < len(month_names) else None
-        inputs = [[day_keys[d.day] for d in months[month]], prev_month, next_month]
+        inputs = [[day_keys[d.day] for d in days_by_month[month]], prev_month, next_month]
         page(month_path(month), "month.html.j2", inputs,
-             _month_model(month, months[month], media, prev_month, next_month))  # fmt: skip
+             _month_model(month, days_by_month[month], media, prev_month, next_month))  # fmt: skip
 
-    infos = [(d.day, d.info) for d in days]
-    summary = totals([info for _, info in infos])
-    newest = [(d.day, d.pairs) for d in reversed(days[-INDEX_DAYS:])]
+    summary = totals(list(summaries.values()))
+    newest = [(d.day, loaded[d.day].pairs) for d in reversed(days[-INDEX_DAYS:])]
+    if choose_grain(shown) == "month":
+        charted = [(f"{m}-01", s) for m, s in summaries.items()]
+        stats = stats_page(charted, summary, "month")
+    else:
+        stats = stats_page([(d.day, d.info) for d in days], summary)
+    months = months_summary(summaries)
     # Cheap to build, so their models are their own inputs.
     for path, template, model in (
-        ("stats.html", "stats.html.j2", stats_page(infos, summary)),
-        ("about.html", "about.html.j2", about_page([i for _, i in infos], summary)),
-        (INDEX, "index.html.j2",
-         index_page(newest, months_summary(infos), media, summary)),
+        ("stats.html", "stats.html.j2", stats),
+        ("about.html", "about.html.j2", about_page(months, summary)),
+        (INDEX, "index.html.j2", index_page(newest, months, media, summary)),
         (game.GAME_PATH, "game.html.j2", game.game_page(newest, media, judged)),
         (FINDINGS_PATH, "findings.html.j2", findings_page(found, _linked(found, days))),
         # Served for a miss at any depth, so its links are absolute when they can be.
@@ -241,25 +328,74 @@ def build_site(
     feed = syndication.feed_xml(newest, media, renderer.site_url)
     writer.page(syndication.FEED_PATH, feed, lambda: feed)
     if renderer.site_url:
-        listed = [(d.day, list(d.info["slugs"])) for d in days]
-        sitemap = syndication.sitemap_xml(listed, renderer.site_url)
-        writer.page(syndication.SITEMAP_PATH, sitemap, lambda: sitemap)
+        _sitemaps(writer, renderer.site_url, shown, days_by_month, list(summaries))
 
-    files = writer.finish()
+    day_state = {d: [versions[d], d in position, judged_digest[d]] for d in versions}
+    month_sources = {
+        m: {s.id for d in ds for s in d.sources() if s is not None}
+        for m, ds in days_by_month.items()
+    }
+    files = writer.finish(day_state, summaries, month_sources)
     local = getattr(out, "path", None)
     result = SiteBuild(
         index_uri=writer.uri(INDEX),
         local_index=local(writer.key(INDEX)) if callable(local) else None,
-        days=len(days),
-        pairs=sum(len(d.info["slugs"]) for d in days),
+        days=len(shown),
+        pairs=sum(s["pairs"] for s in summaries.values()),
         files=files,
         media=media_report,
         seconds=round(time.perf_counter() - started, 3),
-        days_parsed=sum(1 for d in days if d.was_parsed),
+        days_parsed=sum(1 for d in loaded.values() if d.was_parsed),
         problems=problems,
     )
     log.info(result.summary())
     return result
+
+
+def _sitemaps(
+    writer: SiteWriter, site_url: str, shown: list[str], days: dict[str, list[_Day]],
+    months: list[str],
+) -> None:  # fmt: skip
+    """The sitemap: its index, the site's pages, and the loaded months' pair pages."""
+    parts = {syndication.SITEMAP_PATH: syndication.sitemap_index_xml(
+        syndication.sitemap_paths(months), site_url)}  # fmt: skip
+    parts[syndication.PAGES_SITEMAP] = syndication.pages_sitemap_xml(
+        shown, site_url, (FINDINGS_PATH,)
+    )
+    for month, month_days in days.items():
+        listed = [(d.day, list(d.info["slugs"])) for d in month_days]
+        parts[syndication.month_sitemap_path(month)] = syndication.month_sitemap_xml(
+            listed, site_url
+        )
+    for path, xml in parts.items():
+        writer.page(path, xml, partial(str, xml))
+
+
+def _state(entry: list[Any] | None) -> tuple[Any, Any]:
+    """A day's manifest entry ([table version, shown, verdicts' digest]) as what, changed,
+    makes its pages change: its tables and the judge's verdicts on it."""
+    entry = entry or []
+    return (entry[0] if entry else None, entry[2] if len(entry) > 2 else None)
+
+
+def _neighbours(shown: list[str], changed: set[str], old: dict[str, list[Any]]) -> set[str]:
+    """The months to load besides the changed days': the newest days' (the front page, game
+    and feed show them), each changed day's neighbours before and after the change (their
+    day pages link it), and, for a month that appears or goes, the months beside it."""
+    months = {d[:7] for d in shown[-INDEX_DAYS:]}
+    before = sorted(d for d, entry in old.items() if entry[1])
+    for listing in (shown, before):
+        for d in changed:
+            i = bisect.bisect_left(listing, d)
+            for j in (i - 1, i + 1 if i < len(listing) and listing[i] == d else i):
+                if 0 <= j < len(listing):
+                    months.add(listing[j][:7])
+    now, then = sorted({d[:7] for d in shown}), sorted({d[:7] for d in before})
+    for listing, others in ((now, set(then)), (then, set(now))):
+        for i, month in enumerate(listing):
+            if month not in others:
+                months.update(listing[max(0, i - 1) : i + 2])
+    return months
 
 
 @dataclass(frozen=True)
@@ -309,7 +445,9 @@ def render_day(renderer: Renderer, job: DayJob) -> list[Rendered]:
 def _month_model(
     month: str, days: list[_Day], media: dict[str, Media], prev: str | None, next_: str | None
 ) -> Callable[[], dict[str, Any]]:
-    return lambda: month_page(month, [(d.day, d.pairs) for d in days], media, prev, next_)
+    return lambda: month_page(
+        month, [(d.day, d.pairs) for d in days], media, prev, next_, credits([d.info for d in days])
+    )
 
 
 def _digest(value: Any) -> str:
@@ -320,15 +458,19 @@ def _pair_key(pair: Pair) -> str:
     return verdict_key(pair.photo.get("id"), (pair.look_alike or {}).get("generator"))
 
 
-def _linked(found: Any, days: list[_Day]) -> dict[str, dict[str, Any]]:
-    """The pages of the pairs findings.html names (most and least convincing): only their
-    days are parsed."""
+def _named(found: Any) -> set[str]:
+    """The days of the pairs findings.html names (most and least convincing)."""
     if found is None or found.empty:
-        return {}
+        return set()
     from pipeline.lib.findings.summary import convincing
     from pipeline.lib.site.findings import CONVINCING
 
-    named = {str(day) for part in convincing(found, CONVINCING) for day in part["day"]}
+    return {str(day) for part in convincing(found, CONVINCING) for day in part["day"]}
+
+
+def _linked(found: Any, days: list[_Day]) -> dict[str, dict[str, Any]]:
+    """The pages of the pairs findings.html names: only their days are parsed."""
+    named = _named(found)
     out: dict[str, dict[str, Any]] = {}
     for d in days:
         if d.day in named:

@@ -14,6 +14,7 @@ import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from pipeline.lib.core.storage import ObjectNotFound, ObjectStore
@@ -80,19 +81,31 @@ def list_days(store: ObjectStore, folders: TableFolders) -> list[str]:
     return sorted(days)
 
 
+def day_versions(store: ObjectStore, folders: TableFolders) -> dict[str, str]:
+    """Each day with a table, oldest first, and a version of its two tables from the store's
+    listing (no table is read): it changes whenever either table is written again."""
+    versions: dict[str, list[str]] = {}
+    for n, folder in enumerate((folders.photos, folders.look_alikes)):
+        base = f"{folders.prefix}/{folder}/"
+        for key, version in store.list_versions(base):
+            name = key[len(base) :]
+            if name.endswith(".json") and _DAY.match(name[:-5]):
+                versions.setdefault(name[:-5], ["-", "-"])[n] = version
+    return {day: "/".join(versions[day]) for day in sorted(versions)}
+
+
+def read_day(store: ObjectStore, folders: TableFolders, day: str) -> RawDay:
+    return RawDay(
+        day, _get(store, folders.key(PHOTOS, day)), _get(store, folders.key(LOOK_ALIKES, day)),
+        folders,
+    )  # fmt: skip
+
+
 def read_days(store: ObjectStore, folders: TableFolders, *, workers: int = 8) -> list[RawDay]:
     """Every day's table bytes, oldest first. Reads run in parallel: on S3 each is one GET."""
 
-    def read(day: str) -> RawDay:
-        return RawDay(
-            day,
-            _get(store, folders.key(PHOTOS, day)),
-            _get(store, folders.key(LOOK_ALIKES, day)),
-            folders,
-        )
-
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(read, list_days(store, folders)))
+        return list(pool.map(partial(read_day, store, folders), list_days(store, folders)))
 
 
 def load_days(store: ObjectStore, folders: TableFolders) -> list[DayTables]:

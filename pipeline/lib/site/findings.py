@@ -20,6 +20,7 @@ from pipeline.lib.findings.summary import (
     by_month,
     convincing,
     fooling_measures,
+    head_to_head,
     judge_accuracy,
     per_generator,
     rate_of,
@@ -182,6 +183,12 @@ def findings_page(frame: Any, pairs: dict[str, dict[str, Any]]) -> dict[str, Any
                            "carried": carried, "fooled": _interval(g.fooled),
                            "people": _people_and_judge(group)})  # fmt: skip
     links = [_link_sentence(MEASURES[name][0], c) for name, c in fooling_measures(frame).items()]
+    matches = [
+        f"On the {rate.n} photos both made a look-alike of, the judge found {a}'s more like a "
+        f"photo than {b}'s in {_interval(rate)} of them."
+        for a, b, rate in head_to_head(frame)
+        if rate.n
+    ]
     most, least = convincing(frame, CONVINCING)
     months = by_month(frame)
     return {
@@ -190,6 +197,7 @@ def findings_page(frame: Any, pairs: dict[str, dict[str, Any]]) -> dict[str, Any
         "judged": bool(judged),
         "headline": headline,
         "generators": generators,
+        "matches": matches,
         "links": links if judged else [],
         "most": [_pair_link(row, pairs) for row in most.itertuples()],
         "least": [_pair_link(row, pairs) for row in least.itertuples()],
@@ -240,6 +248,7 @@ def _charts(months: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
             "month",
             series("fooled"),
             floor=0.0,
+            ceiling=100.0,
         ),
         line_chart(
             "How often the look-alike keeps the photo's top label (% of pairs, by month)",
@@ -247,5 +256,6 @@ def _charts(months: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
             "month",
             series("shared_top_label"),
             floor=0.0,
+            ceiling=100.0,
         ),
     ]

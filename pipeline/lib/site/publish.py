@@ -7,6 +7,14 @@ whose inputs are unchanged is neither rendered nor written; a page that renders 
 bytes is not written; files no longer produced are deleted. So adding one day rewrites the
 pages that day touches, not the whole gallery, and S3 static hosting sees few PUTs.
 
+The manifest is split by month, so that a build touches what changed, not the whole history:
+`_doppel/manifest.json` holds the files that are not a month's (front page, stats, static
+files), each day's table version and each month's summary; `_doppel/months/<YYYY-MM>.json`
+holds that month's pages, image copies and day summaries. A build loads the months it must
+render (`load_month`) and writes back only those, so adding a day to ten years of days
+reads and writes a few small files. Images may be shared between months, so an image copy
+is deleted only by a build that loaded every month.
+
 The manifest is trusted: if published files are removed by hand, rebuild with `force=True`
 (a missing `index.html` is detected and forces a full rebuild by itself).
 
@@ -23,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -44,11 +53,31 @@ if TYPE_CHECKING:  # the page-rendering workers import this module, not the data
 log = logging.getLogger(__name__)
 
 MANIFEST_PATH = "_doppel/manifest.json"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+_MONTH_PAGE = re.compile(r"^(?:pairs/|days/|months/|sitemaps/)(\d{4}-\d{2})[-/.]")
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
                  ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml",
                  ".json": "application/json", ".webp": "image/webp",
                  ".xml": "application/xml; charset=utf-8"}  # fmt: skip
+
+
+def month_manifest_path(month: str) -> str:
+    return f"_doppel/months/{month}.json"
+
+
+def month_of(path: str) -> str | None:
+    """The month whose manifest lists a page (its pair, day and month pages); None: the main
+    manifest's."""
+    match = _MONTH_PAGE.match(path)
+    return match.group(1) if match else None
+
+
+def media_paths(record: Any) -> set[str]:
+    """The files of an image copy's record (`media.Media.as_record`)."""
+    try:
+        return {str(record[name][0]) for name in ("thumb", "large")}
+    except (KeyError, TypeError, IndexError):
+        return set()
 
 
 def sha256(data: bytes) -> str:
@@ -104,20 +133,39 @@ class SiteWriter:
         local = isinstance(store, LocalObjectStore)
         self._pool = ThreadPoolExecutor(max_workers=workers or (2 if local else 16))
         self._pending: list[Future[None]] = []
-        old = {} if force else self._load_manifest()
+        old = {} if force else self._load(MANIFEST_PATH)
         if old and not self.store.exists(self.key("index.html")):
             log.info("the published index.html is missing: rebuilding every page")
             old = {}
         # A new builder (templates, static files, code) changes every page's input hash by
         # itself; byte comparison still avoids rewriting pages that render the same.
         self._old_files: dict[str, dict[str, str]] = old.get("files", {})
-        self.old_media: dict[str, Any] = old.get("media", {})
+        self.old_media: dict[str, Any] = {}  # of the loaded months
         # Day summaries were made by the code that built the last site: only reuse them if
         # that code (the builder) is the same.
-        self.old_days: dict[str, Any] = old.get("days", {}) if old.get("builder") == builder else {}
+        same = old.get("builder") == builder
+        self.old_day_versions: dict[str, list[Any]] = old.get("days", {}) if same else {}
+        self.old_months: dict[str, Any] = old.get("months", {}) if same else {}
+        self.old_days: dict[str, Any] = {}  # of the loaded months
+        self.known_months: set[str] = set(old.get("months", {}))
+        self.loaded: set[str] = set()
         self.files: dict[str, dict[str, str]] = {}
         self.media: dict[str, Any] = {}
         self.days: dict[str, Any] = {}
+
+    def load_month(self, month: str) -> None:
+        """Read a month's part of the last build's manifest: its pages and image copies can
+        then be kept or compared, and its days' summaries reused."""
+        if month in self.loaded:
+            return
+        self.loaded.add(month)
+        if month not in self.known_months:
+            return
+        shard = self._load(month_manifest_path(month))
+        self._old_files.update(shard.get("files", {}))
+        self.old_media.update(shard.get("media", {}))
+        if shard.get("builder") == self.builder:
+            self.old_days.update(shard.get("days", {}))
 
     def key(self, path: str) -> str:
         return f"{self.prefix}/{path}" if self.prefix else path
@@ -195,38 +243,85 @@ class SiteWriter:
 
     # Finishing
 
-    def finish(self) -> PublishCounts:
-        """Wait for the writes, delete what is no longer produced, then store the manifest.
+    def finish(
+        self,
+        days: dict[str, list[Any]] | None = None,
+        months: dict[str, Any] | None = None,
+        sources: dict[str, set[str]] | None = None,
+    ) -> PublishCounts:
+        """Wait for the writes, delete what is no longer produced, then store the manifest:
+        `days` (day → [table version, shown]) and `months` (month → summary) for all of
+        them; the loaded months' parts from what this build published, with the image
+        copies of their `sources` (month → media ids).
 
         The manifest goes last: if a write fails, the next build still sees the old hashes
-        for the files that failed, and writes them again.
+        for the files that failed, and writes them again. The months' parts go before the
+        main one, which names the days' versions: a build that stops in between leaves days
+        that look changed, and are built again.
         """
+        every_month = self.known_months <= self.loaded
         try:
             for future in self._pending:
                 future.result()
-            stale = sorted(set(self._old_files) - set(self.files))
+            stale = sorted(
+                p for p in set(self._old_files) - set(self.files)
+                if every_month or not p.startswith("media/")
+            )  # fmt: skip
             for future in [self._pool.submit(self.store.delete, self.key(p)) for p in stale]:
                 future.result()
             self.counts.deleted = len(stale)
         finally:
             self._pool.shutdown(wait=True)
-        body = {"version": MANIFEST_VERSION, "builder": self.builder, "files": self.files,
-                "media": self.media, "days": self.days}  # fmt: skip
-        self.store.put(
-            self.key(MANIFEST_PATH),
-            json.dumps(body, sort_keys=True, separators=(",", ":")).encode(),
-            "application/json",
-        )
+        by_month: dict[str | None, dict[str, Any]] = {}
+        for path, entry in self.files.items():
+            by_month.setdefault(month_of(path), {})[path] = entry
+        main_files = by_month.pop(None, {})
+        for month in sorted(self.loaded):
+            shard_days = {d: v for d, v in self.days.items() if d[:7] == month}
+            if not shard_days:
+                if month in self.known_months:
+                    self.store.delete(self.key(month_manifest_path(month)))
+                continue
+            ids = (sources or {}).get(month, set())
+            media = {source: self.media[source] for source in ids if source in self.media}
+            files = by_month.get(month, {})
+            for record in media.values():
+                for path in media_paths(record):
+                    if path in main_files:
+                        files[path] = main_files.pop(path)
+            self._store_json(month_manifest_path(month), {
+                "version": MANIFEST_VERSION, "builder": self.builder, "files": files,
+                "media": media, "days": shard_days,
+            })  # fmt: skip
+        self._store_json(MANIFEST_PATH, {
+            "version": MANIFEST_VERSION, "builder": self.builder, "files": main_files,
+            "days": days or {}, "months": months or {},
+        })  # fmt: skip
         return self.counts
 
-    def _load_manifest(self) -> dict[str, Any]:
+    def _store_json(self, path: str, body: dict[str, Any]) -> None:
+        data = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+        self.store.put(self.key(path), data, "application/json")
+
+    def _load(self, path: str) -> dict[str, Any]:
         try:
-            body = json.loads(self.store.get(self.key(MANIFEST_PATH)))
+            body = json.loads(self.store.get(self.key(path)))
         except ObjectNotFound:
             return {}
         except ValueError:
-            log.warning("the site manifest is unreadable: rebuilding every page")
+            log.warning("the site manifest's %s is unreadable: rebuilding its pages", path)
             return {}
         if not isinstance(body, dict) or body.get("version") != MANIFEST_VERSION:
             return {}
         return body
+
+
+def published_files(store: ObjectStore, prefix: str) -> dict[str, dict[str, str]]:
+    """Every file the site's manifest lists (all months' parts), by path."""
+    writer = SiteWriter(store, prefix, builder="")
+    try:
+        for month in sorted(writer.known_months):
+            writer.load_month(month)
+    finally:
+        writer._pool.shutdown()
+    return writer._old_files

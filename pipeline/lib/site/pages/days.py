@@ -93,12 +93,15 @@ def month_page(
     media: dict[str, Media],
     prev: str | None,
     next_: str | None,
+    credits: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """`credits`: the month's photographers (`stats.credits`), listed at the foot."""
     root = "../"
     return {
         "root": root,
         "label": month_label(month),
         "days": [_day_teaser(d, pairs, media, root, MONTH_CARDS) for d, pairs in reversed(days)],
+        "credits": credits or [],
         "prev": link(root, month_path(prev), month_label(prev)) if prev else None,
         "next": link(root, month_path(next_), month_label(next_)) if next_ else None,
     }

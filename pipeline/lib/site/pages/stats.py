@@ -4,11 +4,20 @@ and the totals and months the front page shows."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from pipeline.lib.site.charts import Series, bucket_means, bucket_of, choose_grain, line_chart
 from pipeline.lib.site.labels import subject_kept
-from pipeline.lib.site.pages.shared import Pair, money, outcome_counts, seconds, tidy
+from pipeline.lib.site.pages.shared import (
+    Pair,
+    money,
+    month_label,
+    month_path,
+    outcome_counts,
+    seconds,
+    tidy,
+)
 from pipeline.lib.site.readings import IMAGE_MEASURES, PAIR_MEASURES, number
 
 BY_GENERATOR = "by_generator."  # day series per generator, for the stats page's comparison
@@ -38,43 +47,26 @@ def day_info(pairs: list[Pair], skipped: list[dict[str, Any]], problems: list[st
     cost = 0.0
     generators: Counter[str] = Counter()
     credits: dict[str, list[Any]] = {}
-    for p in pairs:
-        gen = p.look_alike or {}
-        cost += number(gen.get("cost_usd")) or 0.0
-        if g := tidy(gen.get("generator"), 80):
-            generators[g] += 1
-        c = p.credit
+    for photo in pairs:
+        c = photo.credit
         who = repr((c["kind"], c["name"], c.get("profile_url") or c.get("url"), c.get("license")))
         credits.setdefault(who, [c, 0])[1] += 1
-        if p.status != "succeeded":
-            continue
-        add("latency", gen.get("latency_s"))
-        comparisons = p.comparisons
-        by = f"{BY_GENERATOR}{tidy(gen.get('generator'), 80) or 'unknown'}."
-        quality = gen.get("quality")
-        add(by + "made", 1.0)
-        add(by + "flagged", float(isinstance(quality, dict) and quality.get("accepted") is False))
-        add(by + "latency", gen.get("latency_s"))
-        add(by + "cost", gen.get("cost_usd"))
-        for key in COMPARED_MEASURES:
-            add(by + key, comparisons.get(key))
-        if (kept := subject_kept(comparisons)) is not None:
-            add(f"subject_kept.{tidy(gen.get('generator'), 80) or 'unknown'}", float(kept))
-            add(by + "subject_kept", float(kept))
-        for measure in PAIR_MEASURES:
-            add(measure.key, comparisons.get(measure.key))
-        for role in ("original", "generated"):
-            stats = comparisons.get(role)
-            for own in IMAGE_MEASURES:
-                add(f"{role}.{own.key}", stats.get(own.key) if isinstance(stats, dict) else None)
+        for p in photo.variants():  # every generator's look-alike of the photo
+            gen = p.look_alike or {}
+            cost += number(gen.get("cost_usd")) or 0.0
+            if g := tidy(gen.get("generator"), 80):
+                generators[g] += 1
+            if p.status == "succeeded":
+                _measured(p, add)
     series["cost"] = [cost, 1]
     return {
         "shown": bool(pairs or skipped),
         "slugs": [p.slug for p in pairs],
         "sources": [
             [source.object_key, source.sha256] if source is not None else None
-            for p in pairs
-            for source in (p.photo_source(), p.lookalike_source())
+            for photo in pairs
+            for p in photo.variants()
+            for source in ((p.photo_source(),) if p is photo else ()) + (p.lookalike_source(),)
         ],
         "statuses": dict(Counter(p.status for p in pairs)),
         "cost": cost,
@@ -83,6 +75,32 @@ def day_info(pairs: list[Pair], skipped: list[dict[str, Any]], problems: list[st
         "credits": list(credits.values()),
         "problems": problems,
     }
+
+
+def _measured(p: Pair, add: Callable[[str, Any], None]) -> None:
+    """A succeeded look-alike's figures: over all look-alikes, and under its generator's
+    name (the stats page sets generators side by side)."""
+    gen = p.look_alike or {}
+    add("latency", gen.get("latency_s"))
+    comparisons = p.comparisons
+    name = tidy(gen.get("generator"), 80) or "unknown"
+    by = f"{BY_GENERATOR}{name}."
+    quality = gen.get("quality")
+    add(by + "made", 1.0)
+    add(by + "flagged", float(isinstance(quality, dict) and quality.get("accepted") is False))
+    add(by + "latency", gen.get("latency_s"))
+    add(by + "cost", gen.get("cost_usd"))
+    for key in COMPARED_MEASURES:
+        add(by + key, comparisons.get(key))
+    if (kept := subject_kept(comparisons)) is not None:
+        add(f"subject_kept.{name}", float(kept))
+        add(by + "subject_kept", float(kept))
+    for measure in PAIR_MEASURES:
+        add(measure.key, comparisons.get(measure.key))
+    for role in ("original", "generated"):
+        stats = comparisons.get(role)
+        for own in IMAGE_MEASURES:
+            add(f"{role}.{own.key}", stats.get(own.key) if isinstance(stats, dict) else None)
 
 
 def totals(infos: list[dict[str, Any]]) -> dict[str, Any]:
@@ -96,7 +114,7 @@ def totals(infos: list[dict[str, Any]]) -> dict[str, Any]:
         latency = [latency[0] + day_latency[0], latency[1] + day_latency[1]]
     return {
         "compare": compare_generators(infos) if len(generators) > 1 else [],
-        "days": len(infos),
+        "days": sum(info.get("days", 1) for info in infos),  # a month's summary counts its days
         "pairs": sum(statuses.values()),
         **outcome_counts(statuses),
         "cost": _total_money(sum(info["cost"] for info in infos)),
@@ -148,22 +166,59 @@ def compared_measure_labels() -> list[dict[str, str]]:
             for m in PAIR_MEASURES if m.key in COMPARED_MEASURES]  # fmt: skip
 
 
-def months_summary(days: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Each month with its number of days and photos, newest first."""
-    months: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for day, info in days:
-        months[day[:7]][0] += 1
-        months[day[:7]][1] += len(info["slugs"])
+def month_summary(infos: list[dict[str, Any]]) -> dict[str, Any]:
+    """A month's days in one summary, for the pages made from every month (front page,
+    stats, about): what `totals` and month-grain charts read from a day's summary, summed,
+    so that ten years of days are 120 of these, kept in the main manifest."""
+    series: dict[str, list[float]] = {}
+    statuses: Counter[str] = Counter()
+    generators: Counter[str] = Counter()
+    for info in infos:
+        statuses.update(info["statuses"])
+        generators.update(info["generators"])
+        for name, (total, count) in info["series"].items():
+            acc = series.setdefault(name, [0.0, 0])
+            acc[0] += total
+            acc[1] += count
+    return {
+        "days": len(infos),
+        "pairs": sum(len(info["slugs"]) for info in infos),
+        "statuses": dict(statuses),
+        "generators": dict(generators),
+        "cost": sum(info["cost"] for info in infos),
+        "series": series,
+        "problems": [p for info in infos for p in info["problems"]],
+    }
+
+
+def months_summary(months: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each month (from `month_summary`) with its number of days and photos, newest first."""
     return [
-        {"month": m, "days": d, "pairs": n} for m, (d, n) in sorted(months.items(), reverse=True)
+        {"month": m, "days": summary["days"], "pairs": summary["pairs"]}
+        for m, summary in sorted(months.items(), reverse=True)
     ]
 
 
-def stats_page(days: list[tuple[str, dict[str, Any]]], summary: dict[str, Any]) -> dict[str, Any]:
+def credits(infos: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The photographers of these days, each once with their number of photos, by name."""
+    people: dict[str, dict[str, Any]] = {}
+    for info in infos:
+        for c, count in info["credits"]:
+            who = repr((c["kind"], c["name"], c.get("profile_url") or c.get("url"),
+                        c.get("license")))  # fmt: skip
+            people.setdefault(who, c | {"count": 0})["count"] += count
+    return sorted(people.values(), key=lambda c: (str(c["name"] or "").lower(), c["kind"]))
+
+
+def stats_page(
+    days: list[tuple[str, dict[str, Any]]], summary: dict[str, Any], grain: str | None = None
+) -> dict[str, Any]:
+    """`days`: (day, its summary), or with `grain` "month", (month's first day, the month's
+    summary): a long history is charted by month, from the months' summaries alone."""
     names = [d for d, _ in days]
     charts: list[dict[str, Any] | None] = []
     if names:
-        grain = choose_grain(names)
+        grain = grain or choose_grain(names)
         buckets = sorted({bucket_of(d, grain) for d in names})
 
         def means(name: str) -> dict[str, float | None]:
@@ -194,18 +249,16 @@ def stats_page(days: list[tuple[str, dict[str, Any]]], summary: dict[str, Any]) 
     }
 
 
-def about_page(infos: list[dict[str, Any]], summary: dict[str, Any]) -> dict[str, Any]:
-    people: dict[str, dict[str, Any]] = {}
-    for info in infos:
-        for c, count in info["credits"]:
-            who = repr((c["kind"], c["name"], c.get("profile_url") or c.get("url"),
-                        c.get("license")))  # fmt: skip
-            people.setdefault(who, c | {"count": 0})["count"] += count
-    credits = sorted(people.values(), key=lambda c: (str(c["name"] or "").lower(), c["kind"]))
+def about_page(months: list[dict[str, Any]], summary: dict[str, Any]) -> dict[str, Any]:
+    """Photographers are credited on their pairs' pages and, listed, on their month's page:
+    a list of every photographer here would grow with the history (ten years of Unsplash's
+    popular photos: tens of thousands of names), so this page links the months."""
     return {
         "root": "",
         "measures": [{"label": m.label, "what": m.what} for m in PAIR_MEASURES],
         "image_measures": [{"label": m.label, "what": m.what} for m in IMAGE_MEASURES],
-        "credits": credits,
+        "months": [
+            m | {"href": month_path(m["month"]), "label": month_label(m["month"])} for m in months
+        ],
         "totals": summary,
     }

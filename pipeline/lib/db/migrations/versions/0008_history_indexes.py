@@ -9,7 +9,7 @@ whole history's counts and the ledger's newest answer at every turn. Measured wi
 bench/history.py at ten years (3,650 days, 109,500 pairs), docs/history.md shows the plans:
 - the ledger's last word per generator (`Ledger.last_stop`, every sensor tick) scanned and
   sorted every billed request; with (generator, completed_at, id) it reads one index entry;
-- the counts of photos and look-alikes (`day_holdings`, `holdings_totals`) read every wide
+- the counts of photos and look-alikes (`day_status`, `holdings_totals`) read every wide
   row (a look-alike's comparisons are kilobytes of JSON); these two indexes hold every
   column they count, so both engines count from the indexes alone.
 Plain indexes, the same on SQLite and PostgreSQL, nothing rewritten: safe on a live database.

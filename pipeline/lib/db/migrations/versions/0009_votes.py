@@ -1,7 +1,7 @@
 """People's votes: each game answer the deployed gallery's vote service accepted
 
 Revision ID: 0009_votes
-Revises: 0008_history_indexes
+Revises: 0006_lookalike_per_generator
 Create Date: 2026-12-07
 
 One row per accepted answer (pipeline/lib/votes): the pair (photo and generator), what was
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_votes"
-down_revision = "0008_history_indexes"
+down_revision = "0006_lookalike_per_generator"
 branch_labels = None
 depends_on = None
 

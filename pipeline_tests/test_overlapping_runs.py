@@ -84,17 +84,22 @@ def step_troubles(log: Path) -> list[str]:
     return troubles
 
 
-def wait_for_leavers(runs: list[tuple[Any, Any, Path]], count: int) -> None:
-    """Until `count` runs have left a photo to another, or a run ended (the test's
-    assertions then say why)."""
-    pause = threading.Event()  # never set: each turn waits its 20 ms
-    for _ in range(int(racing.WAIT_S / 0.02)):
-        if sum(e.is_set() for _, e, _ in runs) >= count:
-            return
-        if any(not p.is_alive() for p, _, _ in runs):
-            return
-        pause.wait(0.02)
-    raise AssertionError(f"fewer than {count} runs left a photo to another")
+def wait_for_overlap(runs: list[tuple[Any, Any, Path]], url: str) -> None:
+    """Until every run holds a photo (its process id is in a claim's holder) or has left
+    one to another run, or a run ended (the test's assertions then say why)."""
+    db, pause = Database(url), threading.Event()  # never set: each turn waits its 50 ms
+    try:
+        for _ in range(int(racing.WAIT_S / 0.05)):
+            with db.session() as session:
+                holders = " ".join(session.scalars(select(PhotoClaim.holder)))
+            if all(e.is_set() or f" pid {p.pid} " in holders for p, e, _ in runs):
+                return
+            if any(not p.is_alive() for p, _, _ in runs):
+                return
+            pause.wait(0.05)
+    finally:
+        db.dispose()
+    raise AssertionError("not every run came to the day's photos")
 
 
 def race_one_day(count: int, url: str | None, tmp_path: Path) -> None:
@@ -102,13 +107,13 @@ def race_one_day(count: int, url: str | None, tmp_path: Path) -> None:
     with OpenAIImitation() as server:
         server.gate = gate = threading.Event()
         env = run_env(tmp_path, server, url)
+        database = url or f"sqlite:///{env['DOPPEL_DATA_DIR']}/doppel.db"
         runs = start_runs(count, env, tmp_path)
         try:
-            # Every photo claimed and its one request held at the server; then the other
-            # runs came to the photos and left them to their holders (all runs but at most
-            # one leave some: each comes to every photo at once, and one may hold all four).
+            # Every photo claimed and its one request held at the server; every run holds
+            # some of them or came to one and left it to its holder.
             server.wait_for_images(PHOTOS, timeout_s=racing.WAIT_S)
-            wait_for_leavers(runs, count - 1)
+            wait_for_overlap(runs, database)
         finally:
             gate.set()
             for process, _, _ in runs:
@@ -127,7 +132,10 @@ def race_one_day(count: int, url: str | None, tmp_path: Path) -> None:
     for log in logs:
         assert f"{DAY}: 4 of 4 look-alikes" in log, log
         assert "failed" not in log.split("new look-alikes this run")[0], log
-    look_alikes, requests, claims = the_day(url or f"sqlite:///{env['DOPPEL_DATA_DIR']}/doppel.db")
+    # Each look-alike is counted by the run that made it, and by no other.
+    made = [int(log.split("new look-alikes this run: ")[1].split()[0]) for log in logs]
+    assert sum(made) == PHOTOS, made
+    look_alikes, requests, claims = the_day(database)
     # One succeeded look-alike per photo, recorded once: no run ever recorded a failure.
     assert [(r.status, r.attempts, r.transient_failures) for r in look_alikes] == [
         ("succeeded", 1, 0)
@@ -156,7 +164,7 @@ def test_a_killed_claim_holder_is_taken_over_within_the_cap(
     url = postgres_database["url"]
     with OpenAIImitation() as server:
         server.gate = gate = threading.Event()
-        # Two photos keep it lean; a short lease, so the next run takes them over soon.
+        # Two photos keep it lean; a short lease, so the next run takes one over soon.
         env = run_env(tmp_path, server, url, DOPPEL_PHOTOS_PER_DAY="2", DOPPEL_CLAIM_LEASE_S="2")
         [(killed, _, killed_log)] = start_runs(1, env, tmp_path)
         try:
@@ -168,13 +176,24 @@ def test_a_killed_claim_holder_is_taken_over_within_the_cap(
             gate.set()  # the server finishes them: billed, though nobody reads the answers
         assert killed.exitcode == -signal.SIGKILL
         assert len(server.billed()) == 2
+        # One claim as a holder on another host would leave it (its process cannot be asked
+        # about): only its lease running out frees it. The other's holder ran on this host,
+        # so the next run can tell that it is gone and need not wait.
+        db = Database(url)
+        with db.session() as session:
+            claims = list(session.scalars(select(PhotoClaim).order_by(PhotoClaim.photo_id)))
+            assert len(claims) == 2
+            claims[0].holder = "another-host/4026531836 pid 1 0123abcd"
+        db.dispose()
 
         [(again, _, log)] = start_runs(1, env, tmp_path, "again")
         again.join(120)
         output = log.read_text()
         assert again.exitcode == 0, output
         assert step_troubles(log) == []
-        assert output.count("taking over the claim of") == 2, output
+        assert output.count("taking over the claim of another-host/") == 1, output
+        assert output.count(": its lease ran out at") == 1, output
+        assert output.count(": its process is gone") == 1, output
         assert f"{DAY}: 2 of 2 look-alikes" in output, output
 
         # Each photo: the killed run's request (billed by the server, pending in the ledger,
