@@ -225,21 +225,41 @@ INJECTIONS = [
 ]
 
 
+def single_vote(photo_id: int) -> dict[str, Any]:
+    vote = {k: v for k, v in pair_vote(photo_id, "").items() if k != "picked"}
+    return vote | {"mode": "single", "shown": digest("photo harbour"), "answer": "photo",
+                   "confidence": 80}  # fmt: skip
+
+
 @pytest.mark.parametrize(
-    "field", ["photo_id", "generator", "mode", "picked", "answer_ms", "browser_id"]
+    "field",
+    [
+        "photo_id",
+        "generator",
+        "mode",
+        "picked",
+        "answer_ms",
+        "browser_id",
+        "single:shown",
+        "single:answer",
+        "single:confidence",
+    ],
 )
 def test_injection_strings_in_any_field_are_refused_and_not_echoed(
     field: str, client: TestClient, db: Database, pairs: dict[str, int]
 ) -> None:
     before = votes(db)
+    single, _, field = field.rpartition(":")
+    photo = pairs["published"]
+    base = single_vote(photo) if single else pair_vote(photo, digest("photo harbour"))
     for payload in INJECTIONS:
-        vote = {**pair_vote(pairs["published"], digest("photo harbour")), field: payload}
+        vote = {**base, field: payload}
         answer = post(client, vote)
         assert answer.status_code == 422, (field, payload, answer.text)
         assert payload not in answer.text
         # Appended to a valid value too, where a prefix match would let it through.
         if isinstance(vote[field], str):
-            valid = pair_vote(pairs["published"], digest("photo harbour"))[field]
+            valid = base[field]
             answer = post(client, {**vote, field: f"{valid}{payload}"})
             assert answer.status_code == 422 and payload not in answer.text, (field, payload)
     extra = {**pair_vote(pairs["published"], digest("photo harbour")), "<b>": "<script>"}
