@@ -32,6 +32,7 @@ from pipeline.lib.site.data import load_days
 from pipeline.lib.site.links import safe_url, sized_hotlink, slug, with_utm
 from pipeline.lib.site.publish import MANIFEST_PATH
 from pipeline_tests.conftest import migrated
+from pipeline_tests.fixtures.findings import write_findings
 from pipeline_tests.fixtures.gallery_days import (
     DAY_HOSTILE,
     DAY_SAMPLES,
@@ -662,7 +663,9 @@ def test_a_photo_by_several_generators_shows_each_side_by_side_and_plays_one(
     made["rows"] = rows
     data.put(f"tables/unsplash_images/{day}.json", json.dumps(photos).encode())
     data.put(f"tables/generated_images/{day}.json", json.dumps(made).encode())
-    assert build_site(data, tables=DAY_TABLES).problems == []
+    # The judge's verdicts, one per look-alike: every other one taken for a photo.
+    key = write_findings(data)
+    assert build_site(data, tables=DAY_TABLES, findings_key=key).problems == []
     site = data.root / "site"
 
     pair = (site / f"pairs/{day}/01-coffee.html").read_text()
@@ -674,6 +677,8 @@ def test_a_photo_by_several_generators_shows_each_side_by_side_and_plays_one(
     structure = re.search(r"Structure[^<]*</span></th><td>([^<]+)</td><td>([^<]+)</td>", table)
     assert structure is not None and structure.group(2) == "0.12"
     assert structure.group(1) != structure.group(2)
+    said = re.findall(r"data-machine-judge>The machine judge called it ([^<]+)</p>", pair)
+    assert len(said) == 2 and {s.rpartition(": ")[2] for s in said} == {"fooled.", "not fooled."}
     one = (site / f"pairs/{DAY_SAMPLES}/01-coffee.html").read_text()
     assert "Machine by machine" not in one and "pair-duo--of" not in one  # one generator
 

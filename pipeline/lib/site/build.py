@@ -433,7 +433,18 @@ def render_day(renderer: Renderer, job: DayJob) -> list[Rendered]:
         next_ = pairs[i + 1] if i + 1 < len(pairs) else None
         model = pair_page(pairs[i], media, prev, next_)
         model["judge"] = job.verdicts.get(_pair_key(pairs[i]))
-        model["people"] = job.people.get(_pair_key(pairs[i]))
+        # Several machines: each look-alike side by side carries the judge's word on it.
+        variants = pairs[i].variants() if model["lookalikes"] else []
+        for machine, variant in zip(model["lookalikes"], variants, strict=True):
+            machine["judge"] = job.verdicts.get(_pair_key(variant))
+        # What people said of each machine's look-alike (votes are per photo and generator).
+        shown = variants if len(variants) > 1 else [pairs[i]]
+        said = [
+            (f"{(v.look_alike or {}).get('generator')}: " if len(shown) > 1 else "") + line
+            for v in shown
+            if (line := job.people.get(_pair_key(v)))
+        ]
+        model["people"] = " ".join(said) or None
         out.append((pairs[i].path, digest, renderer.render("pair.html.j2", model)))
     if job.day_page is not None:
         digest, prev_day, next_day = job.day_page
