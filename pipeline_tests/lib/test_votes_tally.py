@@ -100,6 +100,7 @@ def test_findings_and_pages_say_how_often_people_picked_the_photo() -> None:
     )
 
 
+@pytest.mark.slow  # a Dagster materialization: a few seconds under load
 def test_human_votes_asset_stores_the_days_tally(
     local_settings: DoppelSettings, tmp_path: Path
 ) -> None:
