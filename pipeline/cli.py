@@ -74,8 +74,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
     db.upgrade()
     try:
         lifted = lift_paid_cap(
-            db, args.day, photo=args.photo, generator=settings.generator,
-            max_paid_attempts=settings.max_paid_attempts,
+            db, args.day, photo=args.photo, max_paid_attempts=settings.max_paid_attempts,
         )  # fmt: skip
     except RetryRefused as exc:
         raise CommandError(str(exc)) from None
@@ -235,13 +234,13 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
     settings = _settings()
     days = _backfill_days(settings, args.first, args.last)
-    from pipeline.defs.sensors import ASSET_LABELS  # the assets a day consists of
+    from pipeline.defs.sensors import DAY_ASSETS  # the assets a day consists of
 
     url = args.url or settings.webserver_url
     try:
         launched = launch_backfill(
             url,
-            asset_paths=[key.path for key in ASSET_LABELS],
+            asset_paths=[key.path for key in DAY_ASSETS],
             first_day=days[0],
             last_day=days[-1],
             title=f"doppel backfill {days[0]}..{days[-1]}",
@@ -249,7 +248,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         )
     except WebserverError as exc:
         raise CommandError(str(exc)) from None
-    assets = " and ".join(key.to_user_string() for key in ASSET_LABELS)
+    names = [key.to_user_string() for key in DAY_ASSETS]
+    assets = ", ".join(names[:-1]) + " and " + names[-1]
     count = f"{len(days)} day" + ("s" if len(days) > 1 else "")
     print(f"backfill {launched.id}: {days[0]}..{days[-1]} ({count}) of {assets}")
     print(f"watch it: {launched.url}")

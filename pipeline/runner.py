@@ -153,7 +153,8 @@ def _day_line(result: dg.ExecuteInProcessResult, db: Database, day: str, report:
     if not result.success:
         report.left(EXIT_SETTING if needs_a_setting(result) else EXIT_LEFT)
         return failure_reason(result)
-    outcomes = day_outcomes(db.photos_of_day(date.fromisoformat(day)))
+    photos = db.photos_of_day(date.fromisoformat(day))
+    outcomes = day_outcomes(photos, report.settings.generator_names)
     if not outcomes.final:
         report.left(EXIT_LEFT)
     elsewhere = made_elsewhere(result)

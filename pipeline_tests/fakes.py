@@ -60,9 +60,11 @@ class UnreachableGeneratorResource(ImageGeneratorResource):
 
 
 class FailingGenerator:
-    """Fails every photo with what happened (a key of the failures table)."""
+    """Fails every photo with what happened (a key of the failures table): the mirror's
+    backend failing, so a later run with the mirror (the same generator, one look-alike per
+    photo and generator) makes what this one could not."""
 
-    name = "failing"
+    name = MirrorGenerator.name
 
     def __init__(self, happened: str):
         self.happened = happened

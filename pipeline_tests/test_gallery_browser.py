@@ -332,7 +332,8 @@ def test_findings_page_and_the_judge_in_the_game(browser: Any, served_site: Any)
         assert current.locator("[data-confidence-out]").inner_text() == "90 %"
         if played == 1:
             assert_images_decode(page)
-            save_screenshot(page, "game-photo-or-machine.png")
+            if shown == "lookalike":  # drawn at random; keep the screenshot stable
+                save_screenshot(page, "game-photo-or-machine.png")
         current.get_by_role("button", name="A photo").click()
         verdict = current.locator("[data-verdict]").inner_text()
         assert verdict.startswith("Right" if shown == "photo" else "No"), verdict
@@ -405,4 +406,45 @@ def test_a_days_grid_leaves_no_card_alone_for_1_to_6_photos(
             n,
         )
         assert rows == expected, (width, n, rows)
+    page.close()
+
+
+def test_a_round_with_several_machines_draws_one_and_names_it_from_file(
+    browser: Any, tmp_path: Path, shared_cache: Path
+) -> None:
+    """DOPPEL_GENERATORS: a photo's round holds each machine's look-alike; the page shows the
+    photo and one of them, drawn at random, and its answer names that machine. From file://,
+    as `make run` opens the gallery; the pair page shows all of them side by side."""
+    import json
+
+    store = LocalObjectStore(tmp_path)
+    write_gallery_days(store, unsplash_image_base="http://127.0.0.1:9/img", cache=shared_cache)
+    made = json.loads(store.get(f"tables/generated_images/{DAY_SAMPLES}.json"))
+    made["rows"] = [r for row in made["rows"] for r in (row, dict(row, generator="style-transfer"))]
+    store.put(f"tables/generated_images/{DAY_SAMPLES}.json", json.dumps(made).encode())
+    build_site(store, tables=DAY_TABLES)
+    site = tmp_path / "site"
+
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    watch = _Watch(page)
+    drawn: set[str] = set()
+    for _ in range(12):  # each load draws again: both machines come up (1 in 2048 not)
+        page.goto((site / "game.html").as_uri())
+        page.evaluate("window.localStorage.clear()")
+        page.reload()
+        round_ = _visible_round(page)
+        assert round_.get_attribute("data-round") == f"{DAY_SAMPLES}/01-coffee"
+        assert round_.locator("[data-choice]").count() == 2  # the photo and one look-alike
+        round_.locator("[data-choice]").nth(_choice_index(page, "photo")).click()
+        answer = round_.locator("[data-answer]").inner_text()
+        [machine] = [g for g in ("patch-remix", "style-transfer") if f"is by {g}" in answer]
+        drawn.add(machine)
+        if len(drawn) == 2:
+            break
+    assert drawn == {"patch-remix", "style-transfer"}
+
+    page.goto((site / f"pairs/{DAY_SAMPLES}/01-coffee.html").as_uri())
+    assert page.locator(".pair-duo--of-2 figure").count() == 3  # the photo and both
+    assert_images_decode(page)
+    assert [p for p in watch.problems if "127.0.0.1:9" not in p] == []
     page.close()

@@ -2,7 +2,7 @@
 made in the same run as the day."""
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 
 import dagster as dg
@@ -40,9 +40,14 @@ def look_alike_checks(partitions: dg.PartitionsDefinition) -> list[dg.AssetCheck
 
 
 def day_check_results(
-    day: date, photos: DayTable, *, store: ObjectStore, db: Database
+    day: date,
+    photos: DayTable,
+    *,
+    store: ObjectStore,
+    db: Database,
+    generators: Sequence[str] = (),
 ) -> Iterator[dg.AssetCheckResult]:
-    audit = audit_day(day, photos, db=db, store=store)
+    audit = audit_day(day, photos, db=db, store=store, generators=generators)
     reports, descriptions = audit_summaries(audit), audit_descriptions(audit)
     results = {
         "every_photo_accounted_for": (not audit.unaccounted, dg.AssetCheckSeverity.ERROR),

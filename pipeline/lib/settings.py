@@ -17,17 +17,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AliasChoices,
     Field,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -109,6 +111,15 @@ class DoppelSettings(BaseSettings):
         default="patch-remix",
         description="patch-remix or style-transfer (both offline), openai or img2img.",
         json_schema_extra={"readme": True},
+    )
+    # NoDecode: the environment gives "a,b", not JSON.
+    generators: Annotated[tuple[GeneratorName, ...], NoDecode] = Field(
+        default=(),
+        description="Several generators, comma-separated (e.g. patch-remix,style-transfer): "
+        "one look-alike of each photo by each, made one generator after the other, so a day "
+        "takes the sum of their times. Unset: DOPPEL_GENERATOR alone; if both are set, "
+        "DOPPEL_GENERATOR must be one of these and its look-alikes lead on the day cards.",
+        json_schema_extra={"readme": True, "shown": "DOPPEL_GENERATOR alone"},
     )
     store: StoreName = Field(
         default="local",
@@ -312,6 +323,36 @@ class DoppelSettings(BaseSettings):
             file_secret_settings,
         )
 
+    @field_validator("generators", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        # The environment gives one string; blanks between commas name no generator.
+        if isinstance(value, str):
+            return tuple(name.strip() for name in value.split(",") if name.strip())
+        return value
+
+    @field_validator("generators")
+    @classmethod
+    def _each_once(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        twice = sorted({name for name in value if value.count(name) > 1})
+        if twice:
+            raise SettingsError(
+                f"DOPPEL_GENERATORS names {', '.join(twice)} more than once: name each "
+                "generator once."
+            )
+        return value
+
+    @property
+    def generator_names(self) -> tuple[GeneratorName, ...]:
+        """The generators that each make a look-alike of every photo, the lead first (the
+        one a day card shows): DOPPEL_GENERATORS, led by DOPPEL_GENERATOR if it is set too;
+        else DOPPEL_GENERATOR alone."""
+        if not self.generators:
+            return (self.generator,)
+        if "generator" not in self.model_fields_set:
+            return self.generators
+        return (self.generator, *(g for g in self.generators if g != self.generator))
+
     @model_validator(mode="after")
     def _one_output_size(self) -> DoppelSettings:
         # DOPPEL_OUTPUT_SIZE is both offline generators' output size: declared once, above.
@@ -339,17 +380,30 @@ class DoppelSettings(BaseSettings):
                 f"DOPPEL_STYLE_TRANSFER_FOLDER must name a folder of style pictures "
                 f"(got {style_folder!s})."
             )
-        if self.generator == "openai" and not _present(self.openai_api_key):
+        if (
+            self.generators
+            and "generator" in self.model_fields_set
+            and self.generator not in self.generators
+        ):
             raise SettingsError(
-                "DOPPEL_GENERATOR=openai needs OPENAI_API_KEY: set it in the environment or "
-                ".env, or use DOPPEL_GENERATOR=patch-remix to generate offline."
+                f"DOPPEL_GENERATOR={self.generator} is not among DOPPEL_GENERATORS="
+                f"{','.join(self.generators)}: add it there, or unset DOPPEL_GENERATOR."
+            )
+        if "openai" in self.generator_names and not _present(self.openai_api_key):
+            asked = "DOPPEL_GENERATOR=openai"
+            if self.generators:
+                asked = "DOPPEL_GENERATORS with openai"
+            raise SettingsError(
+                f"{asked} needs OPENAI_API_KEY: set it in the environment or .env, or use "
+                "DOPPEL_GENERATOR=patch-remix to generate offline."
             )
         if self.store == "s3" and not self.s3_bucket:
             raise SettingsError(
                 "DOPPEL_STORE=s3 needs DOPPEL_S3_BUCKET (and DOPPEL_S3_ENDPOINT_URL for "
                 "MinIO-like stores), or use DOPPEL_STORE=local."
             )
-        if self.generator == "openai" and "unpriced_call_usd" not in self.openai.model_fields_set:
+        openai = "openai" in self.generator_names
+        if openai and "unpriced_call_usd" not in self.openai.model_fields_set:
             self._models_have_prices()
         auth = self.img2img_auth.get_secret_value() if self.img2img_auth else ""
         if auth and ":" not in auth:
@@ -403,7 +457,8 @@ class DoppelSettings(BaseSettings):
             else str(self.objects_dir)
         )
         return (
-            f"doppel: source={self.source} generator={self.generator} store={store} "
+            f"doppel: source={self.source} generator={','.join(self.generator_names)} "
+            f"store={store} "
             f"database={db} photos_per_day={self.photos_per_day} start={self.start_date}"
         )
 

@@ -141,7 +141,8 @@ class OvertakenWhileGenerating:
             assert other.take(source.photo_id) is None
             other.release_all = lambda: None  # type: ignore[method-assign]
         with self.db.session() as session:  # the other run's look-alike, recorded
-            made = {"status": Outcome.SUCCEEDED, "generator": "other", "object_key": "x.png"}
+            # The same generator's (one look-alike per photo and generator).
+            made = {"status": Outcome.SUCCEEDED, "generator": self.name, "object_key": "x.png"}
             session.add(LookAlike(photo_id=source.photo_id, attempts=1, **made))
         raise GenerationError("the server had an error", happened="server_error")
 
@@ -164,6 +165,6 @@ def test_a_run_overtaken_on_a_photo_records_no_failure_for_it(
         )  # fmt: skip
     assert result.elsewhere == 1  # said as "made by another run"
     [row] = result.rows
-    assert (row["status"], row["generator"], row["error"]) == ("succeeded", "other", None)
+    assert (row["status"], row["generator"], row["error"]) == ("succeeded", "overtaken", None)
     with either_database.session() as session:
         assert session.scalars(select(LookAlike.attempts)).all() == [1]

@@ -44,15 +44,21 @@ def test_source_ids_are_unique_per_source(either_database: Database) -> None:
         session.add(photo("a"))
 
 
-def test_one_generation_per_photo(either_database: Database) -> None:
+def test_one_look_alike_per_photo_and_generator(either_database: Database) -> None:
     with either_database.session() as session:
         p = photo("b")
         session.add(p)
         session.flush()
         session.add(LookAlike(photo_id=p.id, status="succeeded", generator="x"))
+        session.add(LookAlike(photo_id=p.id, status="failed", generator="y"))  # another one
         photo_id = p.id
     with pytest.raises(IntegrityError), either_database.session() as session:
         session.add(LookAlike(photo_id=photo_id, status="failed", generator="x"))
+    with either_database.session() as session:
+        stored = session.get_one(Photo, photo_id)
+        assert [g.generator for g in stored.look_alikes] == ["x", "y"]
+        assert stored.look_alike_by("y") is stored.look_alikes[1]
+        assert stored.look_alike_by("z") is None
 
 
 def test_status_by_day_counts(either_database: Database) -> None:
@@ -119,3 +125,57 @@ def test_retryable_failures_become_waiting_when_migrated(either_database: Databa
     assert rows == {"ok": ("succeeded", 0, None), "no": ("refused", 0, None),
                     "flaky": ("waiting", 1, None), "broken": ("failed", 0, None),
                     "broke": ("waiting", 1, None)}  # fmt: skip
+
+
+def test_look_alikes_per_generator_keep_every_row_when_migrated(either_database: Database) -> None:
+    """A database at 0004 with look-alikes and paid slots in it: after the upgrade every row
+    is still there, and a second generator may make its own look-alike of each photo and
+    take its own paid slots."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from pipeline.lib.db import BilledRequest
+    from pipeline.lib.db.schema import alembic_config
+
+    def migrate(step: str, revision: str) -> None:
+        config = alembic_config()
+        with either_database.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            getattr(command, step)(config, revision)
+
+    migrate("downgrade", "0004_look_alike_outcomes")
+    at = datetime(2026, 11, 21, tzinfo=UTC)
+    with either_database.engine.begin() as connection:
+        for rank, (name, status) in enumerate([("ok", "succeeded"), ("no", "failed")]):
+            photo_id = connection.execute(
+                text("INSERT INTO inspiration_images (source, source_id, day, rank, status, "
+                     "credit, created_at, updated_at) VALUES ('samples', :n, '2026-11-20', :r, "
+                     "'stored', '{}', :t, :t) RETURNING id"),
+                {"n": name, "r": rank, "t": at},
+            ).scalar_one()  # fmt: skip
+            connection.execute(
+                text("INSERT INTO generated_images (inspiration_id, status, attempts, "
+                     "transient_failures, generator, object_key, created_at, updated_at) "
+                     "VALUES (:p, :s, 1, 0, 'openai', :k, :t, :t)"),
+                {"p": photo_id, "s": status, "k": f"generated/{name}.png", "t": at},
+            )  # fmt: skip
+            connection.execute(
+                text("INSERT INTO billed_requests (inspiration_id, kind, cap_round, paid_slot, "
+                     "paid_cap, generator, attempt, estimated_usd, outcome, reserved_at) "
+                     "VALUES (:p, 'request', 1, 1, 2, 'openai', 1, 0.04, 'billed', :t)"),
+                {"p": photo_id, "t": at},
+            )  # fmt: skip
+    migrate("upgrade", "head")
+    with either_database.session() as session:
+        rows = {(r.photo.source_id, r.generator): (r.status, r.object_key)
+                for r in session.query(LookAlike)}  # fmt: skip
+        assert rows == {("ok", "openai"): ("succeeded", "generated/ok.png"),
+                        ("no", "openai"): ("failed", "generated/no.png")}  # fmt: skip
+        assert session.query(BilledRequest).count() == 2
+        ok = session.query(Photo).filter_by(source_id="ok").one()
+        session.add(LookAlike(photo_id=ok.id, status="succeeded", generator="img2img"))
+        session.add(BilledRequest(photo_id=ok.id, cap_round=1, paid_slot=1, paid_cap=2,
+                                  generator="img2img", outcome="billed"))  # fmt: skip
+    with pytest.raises(IntegrityError), either_database.session() as session:
+        session.add(BilledRequest(photo_id=ok.id, cap_round=1, paid_slot=1, paid_cap=2,
+                                  generator="openai", outcome="billed"))  # fmt: skip

@@ -132,7 +132,7 @@ def test_a_billed_but_unusable_answer_counts_against_the_cap_and_is_not_resent(
         ("img2img", ROUTE, outcome)
     ] * CAP
     assert [r.paid_slot for r in rows] == [1, 2] and [r.attempt for r in rows] == [1, 2]
-    assert Ledger(db, max_paid_attempts=CAP).paid_attempts(photo) == CAP
+    assert Ledger(db, max_paid_attempts=CAP).paid_attempts(photo, "img2img") == CAP
 
 
 @pytest.mark.parametrize("fault", ["server_error", "bad_gateway", "reset", "rate_limited"])
@@ -151,7 +151,7 @@ def test_a_fault_that_was_not_billed_is_retried_within_the_request(
     rows = ledger_rows(db)
     assert [r.outcome for r in rows] == ["not_billed", "billed"]
     assert rows[0].paid_slot is None  # the slot was given back
-    assert Ledger(db, max_paid_attempts=CAP).paid_attempts(photo) == 1
+    assert Ledger(db, max_paid_attempts=CAP).paid_attempts(photo, "img2img") == 1
 
 
 def test_faults_that_persist_cost_no_paid_attempt(server: Img2ImgImitation, db: Database) -> None:
@@ -164,7 +164,7 @@ def test_faults_that_persist_cost_no_paid_attempt(server: Img2ImgImitation, db: 
         assert caught.value.outcome is Outcome.WAITING
     assert len(server.requests) == 9 and not server.billed
     assert {r.outcome for r in ledger_rows(db)} == {"not_billed"}
-    assert Ledger(db, max_paid_attempts=CAP).paid_attempts(photo) == 0
+    assert Ledger(db, max_paid_attempts=CAP).paid_attempts(photo, "img2img") == 0
 
 
 def test_a_refused_login_stops_the_day_and_the_next_run_sends_one_probe(
@@ -226,7 +226,8 @@ def test_a_killed_process_leaves_an_outcome_unknown_row_counted_as_billed(
     [row] = ledger_rows(db)
     assert (row.outcome, row.paid_slot, row.completed_at) == ("pending", 1, None)
     ledger = Ledger(db, max_paid_attempts=1)
-    assert ledger.paid_attempts(photo) == 1  # counted as billed: the server may finish it
+    # Counted as billed: the server may finish it.
+    assert ledger.paid_attempts(photo, "img2img") == 1
 
     server.stall_s = 0.0
     gen = Img2ImgGenerator(Img2ImgConfig(base_url=server.base_url, long_side=128), ledger=ledger)

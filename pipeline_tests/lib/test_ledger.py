@@ -69,7 +69,10 @@ def test_spend_counts_billed_unknown_and_in_flight_requests_of_the_utc_day(db: D
 
     assert spent_today(db, NOW) == pytest.approx(0.25 + 0.10 + 0.05)
     assert spent_today(db, NOW + timedelta(days=1)) == 0.0
-    assert ledger.spent_by_photo([a, b]) == {a: 5.25, b: pytest.approx(0.15)}
+    assert ledger.spent_by_look_alike([a, b]) == {
+        (a, "openai"): 5.25,
+        (b, "openai"): pytest.approx(0.15),
+    }
     with db.session() as session:
         rows = session.scalars(select(BilledRequest).order_by(BilledRequest.id)).all()
         assert [r.attempt for r in rows] == [1, 2, 1, 2, 3]
@@ -86,10 +89,10 @@ def test_the_cap_counts_paid_attempts_and_retry_lifts_it_on_the_record(db: Datab
     with pytest.raises(PaidAttemptCapReached, match="doppel retry") as caught:
         reserve(ledger, photo)
     assert caught.value.outcome is Outcome.FAILED
-    assert ledger.paid_attempts(photo) == 2
+    assert ledger.paid_attempts(photo, "openai") == 2
 
     assert ledger.lift_cap([photo], generator="openai", reason="doppel retry 2026-11-20") == 1
-    assert ledger.paid_attempts(photo) == 0
+    assert ledger.paid_attempts(photo, "openai") == 0
     reserve(ledger, photo)
     with db.session() as session:
         lifted = session.scalars(select(BilledRequest).where(BilledRequest.kind == "cap_lifted"))
@@ -134,3 +137,21 @@ def test_threads_racing_for_one_photo_never_get_more_than_the_cap(db: Database) 
         thread.join()
     assert sorted(granted) == sorted(photos * 3)
     assert len(capped) == 6
+
+
+def test_each_generator_has_its_own_cap_rounds_and_cost_for_a_photo(db: Database) -> None:
+    """DOPPEL_GENERATORS: one photo, two paid generators; one at its cap stops only itself,
+    lifting one's cap leaves the other's alone, and each look-alike costs its own requests."""
+    ledger = Ledger(db, max_paid_attempts=1)
+    [photo] = add_photos(db, 1)
+    ledger.complete(reserve(ledger, photo, 0.04), "billed", cost_usd=0.04)
+    with pytest.raises(PaidAttemptCapReached):
+        reserve(ledger, photo)
+    other = ledger.reserve(photo, generator="img2img", endpoint="img2img", model=None)
+    ledger.complete(other, "billed", cost_usd=0.01)
+    assert (ledger.slots_left(photo, "openai"), ledger.slots_left(photo, "img2img")) == (0, 0)
+
+    ledger.lift_cap([photo], generator="img2img", reason="doppel retry")
+    assert (ledger.slots_left(photo, "openai"), ledger.slots_left(photo, "img2img")) == (0, 1)
+    assert ledger.spent_by_look_alike([photo]) == {(photo, "openai"): 0.04,
+                                                   (photo, "img2img"): 0.01}  # fmt: skip

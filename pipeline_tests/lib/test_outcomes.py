@@ -13,7 +13,7 @@ def photo(title: str, status: str | None, error: str | None = None, used: bool =
     tracked = datetime(2026, 11, 21, tzinfo=UTC) if used else None
     return Photo(source="folder", source_id=f"2026-11-20/{title}", day=date(2026, 11, 20),
                  rank=1, status="stored", title=title, download_tracked_at=tracked,
-                 look_alike=made)  # fmt: skip
+                 look_alikes=[made] if made else [])  # fmt: skip
 
 
 def test_a_day_names_each_photo_without_a_look_alike_and_why() -> None:
@@ -33,3 +33,14 @@ def test_a_day_names_each_photo_without_a_look_alike_and_why() -> None:
     )
     settled = day_outcomes([photo("a", "succeeded"), photo("b", "failed", "x" * 300)])
     assert settled.final and settled.line().endswith("x" * 158 + "…)")
+
+
+def test_with_several_generators_each_look_alike_of_a_photo_counts_and_is_named() -> None:
+    both = photo("cat", "succeeded")
+    both.look_alikes.append(LookAlike(status="failed", error="HTTP 400", generator="y"))
+    one = photo("dog", "succeeded")  # "y" has not made its look-alike yet
+    found = day_outcomes([both, one], ["x", "y"])
+    assert found.line() == (
+        "2 of 4 look-alikes; 1 failed: cat by y (HTTP 400); "
+        "1 not made yet: dog by y (its day stopped before it was made)"
+    )

@@ -192,3 +192,38 @@ def test_the_library_configs_import_no_settings() -> None:
             assert "pipeline.lib.settings" not in path.read_text().replace(
                 "pipeline/lib/settings.py", ""
             ), path
+
+
+def test_several_generators_from_the_environment_a_dotenv_or_keywords(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert load_settings(_env_file=None).generator_names == ("patch-remix",)  # one, as before
+    monkeypatch.setenv("DOPPEL_GENERATOR", "style-transfer")
+    assert load_settings(_env_file=None).generator_names == ("style-transfer",)
+    monkeypatch.setenv("DOPPEL_GENERATORS", " patch-remix, style-transfer ,")
+    # Both set: DOPPEL_GENERATOR leads (the day cards show its look-alikes).
+    settings = load_settings(_env_file=None)
+    assert settings.generator_names == ("style-transfer", "patch-remix")
+    assert "generator=style-transfer,patch-remix " in settings.summary()
+    monkeypatch.delenv("DOPPEL_GENERATOR")
+    assert load_settings(_env_file=None).generator_names == ("patch-remix", "style-transfer")
+    monkeypatch.delenv("DOPPEL_GENERATORS")
+    env = tmp_path / ".env"
+    env.write_text("DOPPEL_GENERATORS=style-transfer,patch-remix\n")
+    assert load_settings(_env_file=env).generator_names == ("style-transfer", "patch-remix")
+    keywords = load_settings(_env_file=None, generators="patch-remix,img2img")
+    assert keywords.generator_names == ("patch-remix", "img2img")
+
+
+@pytest.mark.parametrize(
+    ("values", "said"),
+    [
+        ({"generators": "patch-remix,patch-remix"}, "names patch-remix more than once"),
+        ({"generators": "patch-remix,dall-e"}, "DOPPEL_GENERATORS"),
+        ({"generators": "patch-remix", "generator": "img2img"}, "not among DOPPEL_GENERATORS"),
+        ({"generators": "patch-remix,openai"}, "DOPPEL_GENERATORS with openai needs OPENAI_API"),
+    ],
+)
+def test_generators_that_cannot_work_say_what_to_set(values: dict[str, str], said: str) -> None:
+    with pytest.raises(SettingsError, match=said):
+        load_settings(_env_file=None, **values)

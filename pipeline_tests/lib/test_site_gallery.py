@@ -63,13 +63,15 @@ def test_doppel_gallery_builds_the_site_without_importing_dagster(tmp_path: Path
     assert (site / "pairs" / "2026-11-20" / "03-photo-3.html").is_file()
     modules = imported_modules(done.stderr)
     assert "pipeline.lib.site.build" in modules  # the importtime lines were read
-    assert not {m for m in modules if m.split(".")[0] in ("dagster", "dagster_aws")}
+    # Nor pandas: only a findings table (none here) needs it.
+    assert not {m for m in modules if m.split(".")[0] in ("dagster", "dagster_aws", "pandas")}
 
     again = doppel(tmp_path, "gallery")
     assert again.returncode == 0 and "0 files written" in again.stdout
 
 
-def test_render_workers_import_no_dagster(tmp_path: Path) -> None:
+@pytest.mark.slow  # a fresh interpreter's imports: under 1 s quiet, seconds under load
+def test_render_workers_import_no_dagster_nor_pandas(tmp_path: Path) -> None:
     """What a spawned render worker imports: the renderer, and the module of the work it is
     sent (`build.render_day`), each a fresh process's import."""
     code = "import pipeline.lib.site.render, pipeline.lib.site.build, pipeline.lib.site.gallery"
@@ -83,4 +85,4 @@ def test_render_workers_import_no_dagster(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     modules = imported_modules(done.stderr)
     assert "pipeline.lib.site.build" in modules
-    assert not {m for m in modules if m.split(".")[0] in ("dagster", "dagster_aws")}
+    assert not {m for m in modules if m.split(".")[0] in ("dagster", "dagster_aws", "pandas")}

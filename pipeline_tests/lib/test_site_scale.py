@@ -14,7 +14,7 @@ import pytest
 
 from pipeline.defs.names import DAY_TABLES
 from pipeline.lib.core.storage import LocalObjectStore, ObjectStore
-from pipeline.lib.day.tables import PHOTOS, decode_table, encode_table, table
+from pipeline.lib.day.tables import LOOK_ALIKES, PHOTOS, decode_table, encode_table, table
 from pipeline.lib.site import build_site
 from pipeline.lib.site.pages.days import INDEX_DAYS
 from pipeline.lib.site.publish import MANIFEST_PATH, month_manifest_path
@@ -22,6 +22,7 @@ from pipeline_tests.fixtures.small_days import write_day
 
 # Weekly days over more than 14 months: past the charts' day and week grains, so the
 # stats page is drawn from the months' summaries.
+SITE_URL = "https://doppel.example/"  # with a sitemap: its parts are by month too
 DAYS = [(date(2024, 1, 1) + timedelta(days=7 * n)).isoformat() for n in range(64)]
 
 
@@ -52,7 +53,9 @@ def site_files(root: Path) -> dict[str, str]:
 
 
 def from_scratch(data: ObjectStore, root: Path) -> dict[str, str]:
-    build_site(data, tables=DAY_TABLES, out_store=LocalObjectStore(root), prefix="")
+    build_site(
+        data, tables=DAY_TABLES, out_store=LocalObjectStore(root), prefix="", site_url=SITE_URL
+    )
     return site_files(root)
 
 
@@ -63,12 +66,12 @@ def test_a_new_day_and_a_changed_old_day_touch_only_their_months(tmp_path: Path)
         write_day(data, day, 2 * n + 1)
     site = CountingStore(LocalObjectStore(tmp_path / "site"))
     reading = CountingStore(data)
-    build_site(reading, tables=DAY_TABLES, out_store=site, prefix="")
+    build_site(reading, tables=DAY_TABLES, out_store=site, prefix="", site_url=SITE_URL)
 
     write_day(data, DAYS[-1], 2 * len(DAYS) + 1)
     reading.got.clear()
     site.put_keys.clear()
-    added = build_site(reading, tables=DAY_TABLES, out_store=site, prefix="")
+    added = build_site(reading, tables=DAY_TABLES, out_store=site, prefix="", site_url=SITE_URL)
 
     assert added.days == len(DAYS) and added.pairs == 2 * len(DAYS)
     read_days = {Path(k).stem for k in reading.got if k.startswith("tables/")}
@@ -85,7 +88,7 @@ def test_a_new_day_and_a_changed_old_day_touch_only_their_months(tmp_path: Path)
     rows = [row | {"title": "A new title"} for row in photos.rows]
     data.put(DAY_TABLES.key(PHOTOS, old_day), encode_table(table(PHOTOS, old_day, rows)))
     reading.got.clear()
-    changed = build_site(reading, tables=DAY_TABLES, out_store=site, prefix="")
+    changed = build_site(reading, tables=DAY_TABLES, out_store=site, prefix="", site_url=SITE_URL)
 
     assert changed.files.written >= 3  # its pair pages and day page, at least
     read_days = {Path(k).stem for k in reading.got if k.startswith("tables/")}
@@ -97,3 +100,12 @@ def test_a_new_day_and_a_changed_old_day_touch_only_their_months(tmp_path: Path)
     assert site_files(tmp_path / "site") == from_scratch(data, tmp_path / "reference-2")
     manifest = json.loads((tmp_path / "site" / MANIFEST_PATH).read_text())
     assert len(manifest["months"]) == len({d[:7] for d in DAYS})
+
+    # An old day goes (its tables deleted): its pages go, its neighbours link past it.
+    gone = DAYS[9]
+    for schema in (PHOTOS, LOOK_ALIKES):
+        data.delete(DAY_TABLES.key(schema, gone))
+    removed = build_site(reading, tables=DAY_TABLES, out_store=site, prefix="", site_url=SITE_URL)
+    assert removed.days == len(DAYS) - 1 and removed.files.deleted >= 3
+    assert not (tmp_path / "site" / "days" / f"{gone}.html").exists()
+    assert site_files(tmp_path / "site") == from_scratch(data, tmp_path / "reference-3")

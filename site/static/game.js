@@ -54,6 +54,21 @@
              text: says + " (" + pct(p >= 0.5 ? p : 1 - p) + " sure)" };
   }
 
+  // Several machines made look-alikes of this photo: one is drawn for this showing, and the
+  // others (their pictures and what the answer says of them) leave the round; the judge's
+  // verdicts the round shows are the drawn one's.
+  function draw(round) {
+    var made = round.querySelectorAll('[data-choice="lookalike"]');
+    if (made.length < 2) return;
+    var chosen = made[Math.floor(Math.random() * made.length)];
+    ["judgePhoto", "judgeLookalike"].forEach(function (key) {
+      if (chosen.dataset[key] === undefined) delete round.dataset[key];
+      else round.dataset[key] = chosen.dataset[key];
+    });
+    Array.prototype.forEach.call(round.querySelectorAll("[data-machine]"), function (el) {
+      if (el.dataset.machine !== chosen.dataset.machine) el.parentNode.removeChild(el);
+    });
+  }
   function reset(round) {
     Array.prototype.forEach.call(choices(round), function (button) {
       button.hidden = false;
@@ -66,6 +81,7 @@
   }
   function start(round) {
     current = round;
+    draw(round);
     reset(round);
     var box = round.querySelector(".game-choices");
     var pair = choices(round);

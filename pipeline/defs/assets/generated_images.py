@@ -12,9 +12,9 @@ from pipeline.defs.resources import (
     ImageGeneratorResource,
     ObjectStoreResource,
 )
-from pipeline.lib.day.generate import generate_day
+from pipeline.lib.day.generate import DayLookAlikes, generate_day
 from pipeline.lib.day.summaries import look_alikes_summary
-from pipeline.lib.day.tables import DayTable
+from pipeline.lib.day.tables import DayTable, look_alikes_table
 from pipeline.lib.generators import GeneratorUnavailable, ImageGenerator
 from pipeline.lib.generators.failures import BLIPS, sort_failure
 
@@ -37,7 +37,8 @@ def build_generated_images(
         kinds={"python", "image"},
         check_specs=look_alike_checks(partitions),
         description=(
-            "One look-alike per photo of the day, stored as each one succeeds, with the "
+            "One look-alike per photo of the day and generator, stored as each one succeeds, "
+            "with the "
             "comparisons the gallery shows; the day's table goes through the IO manager. "
             "Materialized whenever the step runs to the end, with each photo's outcome."
         ),
@@ -58,49 +59,62 @@ def _generated_images(
 
     day = date.fromisoformat(context.partition_key)
     photo_ids = [row["id"] for row in unsplash_images.where(status="stored")]
-    generator = _open(image_generator)
+    # Every generator opens before any is asked: a setting one cannot start with stops the
+    # step before anything is paid for.
+    members = [(member, _open(member)) for member in image_generator.members()]
     store, db = object_store.open(), database.get()
-    try:
-        result = generate_day(
-            day,
-            photo_ids,
-            generator=generator,
-            store=store,
-            db=db,
-            concurrency=image_generator.concurrency,
-            compare=compare_images,
-            ledger=getattr(generator, "ledger", None),
-            retry=image_generator.photo_retry(),
-            waiting_now=context.run.tags.get(WAITING_NOW_TAG) == "true",
-            claims=image_generator.photo_claims(db),
+    results: list[DayLookAlikes] = []
+    unavailable: list[tuple[ImageGenerator, GeneratorUnavailable]] = []
+    for member, generator in members:
+        try:
+            result = generate_day(
+                day,
+                photo_ids,
+                generator=generator,
+                store=store,
+                db=db,
+                concurrency=member.concurrency,
+                compare=compare_images,
+                ledger=getattr(generator, "ledger", None),
+                retry=member.photo_retry(),
+                waiting_now=context.run.tags.get(WAITING_NOW_TAG) == "true",
+                claims=member.photo_claims(db),
+            )
+        except GeneratorUnavailable as exc:
+            # Permanent for this generator (bad key, no quota); the others still make theirs.
+            unavailable.append((generator, exc))
+            continue
+        except Exception:
+            raise  # a blip (database, store): the step retry may try again at no extra cost
+        except BaseException as exc:  # Ctrl-C, SIGTERM, Dagster's own interrupt error
+            # Dagster honours the retry policy on interrupts too; a stopped run must stay
+            # stopped (its requests in flight are pending in the ledger, counted as billed).
+            raise dg.Failure(description="interrupted", allow_retries=False) from exc
+        results.append(result)
+        context.log.info(
+            f"{day}: {generator.name}: {result.generator_calls} generator calls, "
+            f"{result.reused} reused, {result.adopted} adopted from the store, "
+            f"{result.not_due} waiting for their time, {result.elsewhere} made by another run"
         )
-    except GeneratorUnavailable as exc:
-        # Permanent (bad key, no quota): a step retry would only pay to hear it again.
+    if unavailable:
+        # A step retry would only pay to hear it again; what the others made is recorded.
+        generator, exc = unavailable[0]
         raise permanent_failure(
             f"{generator.name} cannot take requests: {exc}", setting=exc.setting_to_fix
         ) from exc
-    except Exception:
-        raise  # a blip (database, store): the step retry may try again at no extra cost
-    except BaseException as exc:  # Ctrl-C, SIGTERM, Dagster's own interrupt error
-        # Dagster honours the retry policy on interrupts too; a stopped run must stay
-        # stopped (its requests in flight are pending in the ledger, counted as billed).
-        raise dg.Failure(description="interrupted", allow_retries=False) from exc
 
-    context.log.info(
-        f"{day}: {result.generator_calls} generator calls, {result.reused} reused, "
-        f"{result.adopted} adopted from the store, {result.not_due} waiting for their time, "
-        f"{result.elsewhere} made by another run"
-    )
     # Spending against the daily cap (remote generators).
-    budget = getattr(generator, "budget", None)
-    spending = {"stopped_by_budget": result.stopped_by_budget} | (
-        budget.metadata() if budget is not None else {}
-    )
+    spending: dict[str, object] = {"stopped_by_budget": sum(r.stopped_by_budget for r in results)}
+    for _, generator in members:
+        budget = getattr(generator, "budget", None)
+        spending |= budget.metadata() if budget is not None else {}
     # Photos that failed, alone or waiting, are outcomes, not a failed step: the day is
     # materialized with everything made, and its checks say what is left.
-    summary = look_alikes_summary(result, generator.name) | spending
-    yield dg.Output(result.table, metadata=metadata(summary))
-    yield from day_check_results(day, unsplash_images, store=store, db=db)
+    table = look_alikes_table(db, day, photo_ids)
+    summary = look_alikes_summary(results, table.rows) | spending
+    yield dg.Output(table, metadata=metadata(summary))
+    names = [generator.name for _, generator in members]
+    yield from day_check_results(day, unsplash_images, store=store, db=db, generators=names)
 
 
 def _open(resource: ImageGeneratorResource) -> ImageGenerator:

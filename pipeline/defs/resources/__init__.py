@@ -9,6 +9,7 @@ from dagster_aws.s3 import S3Resource
 from pipeline.defs.resources.config import dumped
 from pipeline.defs.resources.database import DatabaseResource
 from pipeline.defs.resources.generators import (
+    GeneratorLineupResource,
     ImageGeneratorResource,
     Img2ImgResource,
     OpenAIImagesResource,
@@ -29,7 +30,7 @@ from pipeline.defs.resources.storage import (
     ObjectStoreResource,
     S3ObjectStoreResource,
 )
-from pipeline.lib.settings import DoppelSettings
+from pipeline.lib.settings import DoppelSettings, GeneratorName
 from pipeline.lib.site.gallery import gallery_target
 
 __all__ = [
@@ -92,6 +93,15 @@ def _photo_source(settings: DoppelSettings) -> PhotoSourceResource:
 
 
 def _image_generator(settings: DoppelSettings) -> ImageGeneratorResource:
+    """The generator, or the lineup of several (DOPPEL_GENERATORS), lead first."""
+    lead, *more = [_one_generator(settings, name) for name in settings.generator_names]
+    if not more:
+        return lead
+    places = ("second", "third", "fourth")[: len(more)]  # at most four kinds of generator
+    return GeneratorLineupResource(lead=lead, **dict(zip(places, more, strict=True)))
+
+
+def _one_generator(settings: DoppelSettings, name: GeneratorName) -> ImageGeneratorResource:
     # A photo waits like a day does, and is left to a person after as many failures; a
     # run's claim on a photo it makes lasts the lease unless renewed.
     retry: dict[str, Any] = {
@@ -99,7 +109,7 @@ def _image_generator(settings: DoppelSettings) -> ImageGeneratorResource:
         "max_failures": settings.gap_max_attempts,
         "claim_lease_s": settings.claim_lease_s,
     }
-    if settings.generator == "openai":
+    if name == "openai":
         return OpenAIImagesResource(
             api_key=dg.EnvVar("OPENAI_API_KEY"),  # the key by name only, never its value
             database=DatabaseResource(url=_database_url(settings)),
@@ -108,7 +118,7 @@ def _image_generator(settings: DoppelSettings) -> ImageGeneratorResource:
             max_paid_attempts=settings.max_paid_attempts,
             **retry,
         )
-    if settings.generator == "img2img":
+    if name == "img2img":
         return Img2ImgResource(
             database=DatabaseResource(url=_database_url(settings)),
             concurrency=settings.remote_generation_concurrency,
@@ -118,7 +128,7 @@ def _image_generator(settings: DoppelSettings) -> ImageGeneratorResource:
             max_paid_attempts=settings.max_paid_attempts,
             **retry,
         )
-    if settings.generator == "style-transfer":
+    if name == "style-transfer":
         return StyleTransferResource(
             concurrency=settings.generation_concurrency,
             config=dumped(settings.style_transfer),

@@ -38,6 +38,10 @@ class ImageGeneratorResource(dg.ConfigurableResource):
         """This run's claims on the photos it makes (renewed while it works)."""
         return PhotoClaims(db, lease_s=self.claim_lease_s)
 
+    def members(self) -> list["ImageGeneratorResource"]:
+        """The generators that each make a look-alike of every photo, the lead first."""
+        return [self]
+
 
 class PatchRemixResource(ImageGeneratorResource):
     """The offline patch-remix generator (CPU only, no weights, no key)."""
@@ -112,3 +116,24 @@ class Img2ImgResource(ImageGeneratorResource):
         auth = (user, password) if self.auth else None
         ledger = Ledger(self.database.get(), max_paid_attempts=self.max_paid_attempts)
         return Img2ImgGenerator(config_of(Img2ImgConfig, self.config, auth=auth), ledger=ledger)
+
+
+class GeneratorLineupResource(ImageGeneratorResource):
+    """Several generators (DOPPEL_GENERATORS), each making one look-alike of every photo,
+    one generator after the other; each keeps its own concurrency, retries and paid cap.
+
+    Four named places rather than a list: Dagster nests resources as fields (a list field
+    is read as config, which drops each generator's own class), and there are four kinds
+    of generator to name. The lineup's own concurrency and retry fields are unused."""
+
+    lead: ImageGeneratorResource
+    second: ImageGeneratorResource | None = None
+    third: ImageGeneratorResource | None = None
+    fourth: ImageGeneratorResource | None = None
+
+    def open(self) -> ImageGenerator:
+        return self.lead.open()
+
+    def members(self) -> list[ImageGeneratorResource]:
+        places = (self.lead, self.second, self.third, self.fourth)
+        return [member for member in places if member is not None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -26,8 +27,17 @@ class DayAudit:
     waiting: dict[str, str] = field(default_factory=dict)
 
 
-def audit_day(day: date, photos: DayTable, *, db: Database, store: ObjectStore) -> DayAudit:
-    """Audit the records of the photos of `day` named in its photos table."""
+def audit_day(
+    day: date,
+    photos: DayTable,
+    *,
+    db: Database,
+    store: ObjectStore,
+    generators: Sequence[str] = (),
+) -> DayAudit:
+    """Audit the records of the photos of `day` named in its photos table: each wants a
+    look-alike by each of `generators` (none named: by those asked, or one). With several
+    generators, a look-alike is named "photo by generator"."""
     source_ids = set(photos.column("source_id"))
     audit = DayAudit(day)
     for photo in photos_of_day(db, day):
@@ -41,15 +51,19 @@ def audit_day(day: date, photos: DayTable, *, db: Database, store: ObjectStore) 
                 audit.unaccounted.append(photo.source_id)
             continue
         _check_decodes(audit, photo.source_id, photo.object_key, store)
-        generation = photo.look_alike
-        if generation is None:
-            audit.unaccounted.append(photo.source_id)
-        elif generation.status == Outcome.WAITING:
-            audit.waiting[photo.source_id] = f"{generation.error} ({_when(generation.retry_at)})"
-        elif generation.status != Outcome.SUCCEEDED:
-            audit.failures[photo.source_id] = f"look-alike {generation.status}: {generation.error}"
-        else:
-            _check_decodes(audit, photo.source_id, generation.object_key, store)
+        wanted: list[str | None] = list(generators)
+        wanted = wanted or [g.generator for g in photo.look_alikes] or [None]
+        for generator in wanted:
+            name = photo.source_id if len(wanted) == 1 else f"{photo.source_id} by {generator}"
+            generation = photo.look_alike_by(generator) if generator is not None else None
+            if generation is None:
+                audit.unaccounted.append(name)
+            elif generation.status == Outcome.WAITING:
+                audit.waiting[name] = f"{generation.error} ({_when(generation.retry_at)})"
+            elif generation.status != Outcome.SUCCEEDED:
+                audit.failures[name] = f"look-alike {generation.status}: {generation.error}"
+            else:
+                _check_decodes(audit, name, generation.object_key, store)
     return audit
 
 

@@ -1,5 +1,9 @@
 """Make a day's look-alikes with bounded concurrency, paying for each at most once.
 
+One call makes one generator's look-alikes (one per photo and generator); with several
+generators (DOPPEL_GENERATORS) the asset calls it once for each, one after the other, and
+every outcome, retry, paid cap and cost below is that generator's own.
+
 Each success is written to the object store (image, then a JSON sidecar with what it cost)
 and recorded in the database the moment it completes, so a crash loses nothing already
 paid for. Each failure is sorted once (`pipeline.lib.generators.failures.sort_failure`) and
@@ -87,7 +91,8 @@ class Compare(Protocol):
 @dataclass
 class DayLookAlikes:
     day: date
-    table: DayTable  # the day's look-alikes table, built from their records after this run
+    table: DayTable  # the day's look-alikes of this generator, from their records after this run
+    generator: str = ""
     generator_calls: int = 0
     reused: int = 0
     adopted: int = 0
@@ -103,9 +108,12 @@ class DayLookAlikes:
         return sum(1 for row in self.rows if row["status"] == outcome)
 
 
-def look_alike_key(day: date, photo: Photo, suffix: str) -> str:
+def look_alike_key(day: date, photo: Photo, suffix: str, generator: str | None) -> str:
+    """Where `generator`'s look-alike of `photo` is stored; `generator=None` gives the key
+    used before there were several generators per photo (read only, for sidecars)."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", photo.source_id).strip("_")[:80]
-    return f"generated/{day.isoformat()}/{photo.id}-{safe}{suffix}"
+    named = f".{generator}" if generator is not None else ""
+    return f"generated/{day.isoformat()}/{photo.id}-{safe}{named}{suffix}"
 
 
 def seed_for(photo: Photo) -> int:
@@ -133,7 +141,7 @@ def generate_day(
     asked: `doppel run`); never within seconds by a step retry. A photo another run holds is
     left to it, and its outcome read once that run is done with it."""
     ids = list(photo_ids)
-    result = DayLookAlikes(day, table(LOOK_ALIKES, day.isoformat(), []))
+    result = DayLookAlikes(day, table(LOOK_ALIKES, day.isoformat(), []), generator.name)
     with db.session() as session:
         photos = list(
             session.scalars(
@@ -146,14 +154,14 @@ def generate_day(
     todo: list[Photo] = []
     receipts: set[int] = set()
     for photo in photos:
-        done = photo.look_alike
+        done = photo.look_alike_by(generator.name)
         if done is not None and done.status == Outcome.SUCCEEDED and _still_stored(done, store):
             if compare is not None and _outdated(done.comparisons):
                 _backfill_comparisons(photo, done, store, db, compare)
             result.reused += 1
         elif done is not None and done.status == Outcome.REFUSED:
             result.reused += 1
-        elif _receipt(day, photo, store) is not None:
+        elif _receipt(day, photo, generator.name, store) is not None:
             todo.append(photo)  # adopted under the photo's claim, never made again
             receipts.add(photo.id)
         elif done is not None and done.status == Outcome.FAILED:
@@ -188,7 +196,7 @@ def generate_day(
         if ledger is not None:
             _record_costs(ledger, [photo.id for photo in photos], db)
 
-    result.table = look_alikes_table(db, day, ids)
+    result.table = look_alikes_table(db, day, ids, generator=generator.name)
     result.stopped_by_budget = one.stopped_by_budget
     result.elsewhere = len(one.elsewhere)
     return result
@@ -298,7 +306,7 @@ class _PhotoWork:
             return Made.NOT_CALLED
         with self._lock:  # held by another run when this one first came to it, not now
             self.elsewhere.discard(photo.id)
-        if _adopt_sidecar(self.day, photo, self.store, self.db):
+        if _adopt_sidecar(self.day, photo, self.generator.name, self.store, self.db):
             return Made.ADOPTED
         if photo.id in self.receipts:  # its receipt went meanwhile: the next run sorts it
             return Made.NOT_CALLED
@@ -313,12 +321,14 @@ class _PhotoWork:
             if generation.seconds is None:
                 generation.seconds = round(time.monotonic() - started, 3)
             generation.image = with_aspect_of(generation.image, loaded.image.size)
-            record = _store_generation(self.day, photo, generation, loaded.seed, self.store)
+            record = _store_generation(
+                self.day, photo, self.generator.name, generation, loaded.seed, self.store
+            )
             if self.compare is not None:
                 record["comparisons"] = _safe_compare(
                     self.compare, loaded.image, generation.image, photo, generation.quality
                 )
-            _record_success(photo, record, self.db)
+            _record_success(photo, self.generator.name, record, self.db)
         except GeneratorUnavailable as exc:
             self.stopped.set()
             self._record_failure(photo, exc)
@@ -330,9 +340,15 @@ class _PhotoWork:
     def _settled_since(self, photo: Photo) -> bool:
         """Another run recorded an outcome for the photo after this one read it (it held the
         claim then)."""
-        seen = photo.look_alike.attempts if photo.look_alike is not None else 0
+        name = self.generator.name
+        done = photo.look_alike_by(name)
+        seen = done.attempts if done is not None else 0
         with self.db.session() as session:
-            now = session.scalar(select(LookAlike.attempts).where(LookAlike.photo_id == photo.id))
+            now = session.scalar(
+                select(LookAlike.attempts).where(
+                    LookAlike.photo_id == photo.id, LookAlike.generator == name
+                )
+            )
         if (now or 0) != (seen or 0):
             with self._lock:
                 self.elsewhere.add(photo.id)
@@ -374,16 +390,17 @@ class _PhotoWork:
                 self.stopped_by_budget += 1
         # Read before the row is locked for writing: SQLite allows one writer at a time.
         waits = found.outcome is Outcome.WAITING and found.the_photos
-        slots_left = self.ledger.slots_left(photo.id) if waits and self.ledger else None
+        name = self.generator.name
+        slots_left = self.ledger.slots_left(photo.id, name) if waits and self.ledger else None
         with self.db.session() as session:
-            row = _row_of(session, photo)
+            row = _row_of(session, photo, name)
             outcome, reason, retry_at, failures = settle(
                 photo, row.transient_failures or 0, found, slots_left, self.retry
             )
             row.status, row.error, row.retry_at = outcome, reason[:2000], retry_at
             row.transient_failures = failures
-            row.generator, row.object_key = self.generator.name, None
-        log.warning("%s: %s %s: %s", self.day, photo.source_id, outcome, reason)
+            row.object_key = None
+        log.warning("%s: %s %s %s: %s", self.day, name, photo.source_id, outcome, reason)
 
 
 def with_aspect_of(image: Image.Image, size: tuple[int, int]) -> Image.Image:
@@ -397,10 +414,10 @@ def with_aspect_of(image: Image.Image, size: tuple[int, int]) -> Image.Image:
 
 
 def _store_generation(
-    day: date, photo: Photo, generation: Generation, seed: int, store: ObjectStore
+    day: date, photo: Photo, generator: str, generation: Generation, seed: int, store: ObjectStore
 ) -> dict[str, Any]:
     data = encode_image(generation.image, "PNG", optimize=True)
-    key = look_alike_key(day, photo, ".png")
+    key = look_alike_key(day, photo, ".png", generator)
     store.put(key, data, "image/png")
     record = {
         "generator": generation.generator,
@@ -422,30 +439,39 @@ def _store_generation(
     # The sidecar is the receipt: if the process dies before the database row is written,
     # the next run adopts it instead of paying for the image again.
     store.put(
-        look_alike_key(day, photo, ".json"),
+        look_alike_key(day, photo, ".json", generator),
         json.dumps(record, default=str).encode(),
         "application/json",
     )
     return record
 
 
-def _receipt(day: date, photo: Photo, store: ObjectStore) -> dict[str, Any] | None:
-    """The stored sidecar of the photo's look-alike, if its image is stored too."""
-    try:
-        record = json.loads(store.get(look_alike_key(day, photo, ".json")))
-    except (ObjectNotFound, ValueError):
-        return None
-    if not isinstance(record, dict) or not store.exists(record.get("object_key", "")):
-        return None
-    return record
+def _receipt(day: date, photo: Photo, generator: str, store: ObjectStore) -> dict[str, Any] | None:
+    """The stored sidecar of `generator`'s look-alike of the photo, if its image is stored
+    too: at its own key, or at the key of a version before several generators if it names
+    this generator."""
+    for key in (look_alike_key(day, photo, ".json", generator),
+                look_alike_key(day, photo, ".json", None)):  # fmt: skip
+        try:
+            record = json.loads(store.get(key))
+        except (ObjectNotFound, ValueError):
+            continue
+        if not isinstance(record, dict) or record.get("generator") != generator:
+            continue
+        if store.exists(record.get("object_key", "")):
+            return record
+    return None
 
 
-def _adopt_sidecar(day: date, photo: Photo, store: ObjectStore, db: Database) -> bool:
-    record = _receipt(day, photo, store)
+def _adopt_sidecar(
+    day: date, photo: Photo, generator: str, store: ObjectStore, db: Database
+) -> bool:
+    record = _receipt(day, photo, generator, store)
     if record is None:
         return False
-    log.info("%s: adopting stored look-alike of %s (no new generation)", day, photo.source_id)
-    _record_success(photo, record, db)
+    log.info("%s: adopting stored %s look-alike of %s (no new generation)", day, generator,
+             photo.source_id)  # fmt: skip
+    _record_success(photo, generator, record, db)
     return True
 
 
@@ -503,20 +529,24 @@ def _backfill_comparisons(
             stored.comparisons = comparisons
 
 
-def _row_of(session: Any, photo: Photo) -> LookAlike:
-    """The photo's look-alike row (made if missing), counting one more attempt."""
-    row = session.scalars(select(LookAlike).where(LookAlike.photo_id == photo.id)).one_or_none()
+def _row_of(session: Any, photo: Photo, generator: str) -> LookAlike:
+    """The photo's look-alike row by `generator` (made if missing), counting one more
+    attempt."""
+    row = session.scalars(
+        select(LookAlike).where(LookAlike.photo_id == photo.id, LookAlike.generator == generator)
+    ).one_or_none()
     if row is None:
-        row = LookAlike(photo_id=photo.id, attempts=0, transient_failures=0)
+        row = LookAlike(photo_id=photo.id, generator=generator, attempts=0, transient_failures=0)
         session.add(row)
     row.attempts = (row.attempts or 0) + 1
     return row
 
 
-def _record_success(photo: Photo, record: dict[str, Any], db: Database) -> None:
-    fields = {k: v for k, v in record.items() if k in LOOK_ALIKE_FIELDS}
+def _record_success(photo: Photo, generator: str, record: dict[str, Any], db: Database) -> None:
+    # The row's generator is the one asked (the unique pair), whatever the receipt says.
+    fields = {k: v for k, v in record.items() if k in LOOK_ALIKE_FIELDS and k != "generator"}
     with db.session() as session:
-        row = _row_of(session, photo)
+        row = _row_of(session, photo, generator)
         row.status, row.error, row.retry_at, row.transient_failures = (
             Outcome.SUCCEEDED, None, None, 0,
         )  # fmt: skip
@@ -525,11 +555,15 @@ def _record_success(photo: Photo, record: dict[str, Any], db: Database) -> None:
 
 
 def _record_costs(ledger: Ledger, photo_ids: list[int], db: Database) -> None:
-    """Each look-alike's cost is what the ledger says its photo's requests cost."""
-    spent = ledger.spent_by_photo(photo_ids)
+    """Each look-alike's cost is what the ledger says its photo's requests with its
+    generator cost."""
+    spent = ledger.spent_by_look_alike(photo_ids)
     if not spent:
         return
     with db.session() as session:
-        rows = session.scalars(select(LookAlike).where(LookAlike.photo_id.in_(list(spent))))
+        rows = session.scalars(
+            select(LookAlike).where(LookAlike.photo_id.in_({photo for photo, _ in spent}))
+        )
         for row in rows:
-            row.cost_usd = spent[row.photo_id]
+            if (row.photo_id, row.generator) in spent:
+                row.cost_usd = spent[(row.photo_id, row.generator)]

@@ -5,7 +5,7 @@ waiting for a retry, which the gap-fill sensor asks for again."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -68,8 +68,8 @@ REASON_CHARS = 160
 
 @dataclass
 class DayOutcomes:
-    photos: int = 0
-    # outcome -> (photo, reason) for every photo without a look-alike
+    photos: int = 0  # look-alikes wanted: the day's photos, times its generators
+    # outcome -> (photo, reason) for every look-alike wanted and not made
     left: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     @property
@@ -93,24 +93,32 @@ class DayOutcomes:
         return "; ".join(parts)
 
 
-def day_outcomes(photos: Iterable[Photo]) -> DayOutcomes:
-    """The outcomes of the day's photos (its used photos, as the gallery counts them)."""
+def day_outcomes(photos: Iterable[Photo], generators: Sequence[str] = ()) -> DayOutcomes:
+    """The outcomes of the day's photos (its used photos, as the gallery counts them): one
+    look-alike of each by each of `generators` (none named: by those that were asked, or
+    one), each named with its generator when there are several."""
     found = DayOutcomes()
     for photo in photos:
         if not photo.used:
             continue
-        found.photos += 1
-        made = photo.look_alike
-        status = made.status if made is not None else NOT_MADE
-        if status == Outcome.SUCCEEDED:
-            continue
-        if made is None:
-            reason = "its day stopped before it was made"
-        else:
-            reason = " ".join((made.error or "no reason recorded").split())
-        if len(reason) > REASON_CHARS:
-            reason = reason[: REASON_CHARS - 1] + "…"
-        found.left.setdefault(status, []).append((photo.title or photo.source_id, reason))
+        wanted: list[str | None] = list(generators)
+        wanted = wanted or [g.generator for g in photo.look_alikes] or [None]
+        for generator in wanted:
+            found.photos += 1
+            made = photo.look_alike_by(generator) if generator is not None else None
+            status = made.status if made is not None else NOT_MADE
+            if status == Outcome.SUCCEEDED:
+                continue
+            if made is None:
+                reason = "its day stopped before it was made"
+            else:
+                reason = " ".join((made.error or "no reason recorded").split())
+            if len(reason) > REASON_CHARS:
+                reason = reason[: REASON_CHARS - 1] + "…"
+            name = photo.title or photo.source_id
+            if len(wanted) > 1:
+                name = f"{name} by {generator}"
+            found.left.setdefault(status, []).append((name, reason))
     return found
 
 

@@ -1,5 +1,8 @@
 """`doppel retry DAY [--photo ID]`: a person asks again for photos that failed.
 
+With several generators, each look-alike of the photo that failed is asked for again and
+has its own generator's paid cap lifted; those that succeeded are left as they are.
+
 A photo that failed for good (its paid attempts used, too many failures in a row, an input
 the generator could not take) is never asked for again by a run, a step retry or the
 sensor; `doppel retry` makes it wait for the next run again, with a fresh count of failures
@@ -22,9 +25,10 @@ class RetryRefused(ValueError):
 
 
 def lift_paid_cap(
-    db: Database, day: str, *, photo: str | None, generator: str, max_paid_attempts: int
+    db: Database, day: str, *, photo: str | None, max_paid_attempts: int
 ) -> list[str]:
-    """Lift the cap for the day's failed photos (or the one named); returns their ids."""
+    """Lift the cap for the day's failed look-alikes (or the named photo's); returns their
+    photos' ids, with the generator where the photo has look-alikes by several."""
     try:
         when = date.fromisoformat(day)
     except ValueError:
@@ -45,13 +49,19 @@ def lift_paid_cap(
         if not chosen:
             which = f"photo {photo!r}" if photo else "photo"
             raise RetryRefused(f"no failed {which} on {day}: nothing to retry")
-        for _, look_alike in chosen:
+        by_generator: dict[str, list[int]] = {}
+        for record, look_alike in chosen:
             look_alike.status, look_alike.retry_at = Outcome.WAITING, None
             look_alike.transient_failures = 0
-        ids = [record.id for record, _ in chosen]
-        names = [record.source_id for record, _ in chosen]
+            by_generator.setdefault(look_alike.generator, []).append(record.id)
+        names = [
+            record.source_id
+            if len(record.look_alikes) == 1
+            else f"{record.source_id} ({look_alike.generator})"
+            for record, look_alike in chosen
+        ]
     reason = f"doppel retry {day}" + (f" --photo {photo}" if photo else "")
-    Ledger(db, max_paid_attempts=max_paid_attempts).lift_cap(
-        ids, generator=generator, reason=reason
-    )
+    ledger = Ledger(db, max_paid_attempts=max_paid_attempts)
+    for generator, ids in by_generator.items():
+        ledger.lift_cap(ids, generator=generator, reason=reason)
     return names

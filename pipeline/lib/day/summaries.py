@@ -75,10 +75,14 @@ def look_alikes_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
         value = row.get("latency_s")
         return f"{value:.1f}" if isinstance(value, int | float) else ""
 
+    # A generator column only where a photo has look-alikes by several.
+    several = len({r.get("generator") for r in rows}) > 1
+    headers = ["photo", *(["generator"] if several else []), "status", "s", "SSIM"]
     table = markdown_table(
-        ["photo", "status", "s", "SSIM"],
-        ((r["source_id"], r["status"], seconds(r), measure(r, "ssim")) for r in rows),
-    )
+        headers,
+        ((r["source_id"], *([r.get("generator")] if several else []), r["status"], seconds(r),
+          measure(r, "ssim")) for r in rows),
+    )  # fmt: skip
     return table + _notes([(r["source_id"], r["error"]) for r in rows if r.get("error")])
 
 
@@ -102,19 +106,32 @@ def photo_counts(result: DayCollection) -> Summary:
     }
 
 
-def look_alikes_summary(result: DayLookAlikes, generator: str) -> Summary:
-    """A day's look-alikes: what `generated_images` reports, a count for each outcome."""
-    cost = sum(r["cost_usd"] or 0.0 for r in result.rows)
-    models = sorted({r["model"] for r in result.rows if r.get("model")})
+def look_alikes_summary(
+    results: Sequence[DayLookAlikes], rows: Sequence[Mapping[str, Any]]
+) -> Summary:
+    """A day's look-alikes: what `generated_images` reports. `results` are this run's, one
+    per generator; `rows` the day's table. Counts for each outcome, calls and cost: in all,
+    and per generator (`by_generator`) when there are several."""
+
+    def counts(result: DayLookAlikes) -> Summary:
+        return {
+            **{str(outcome): result.count(outcome) for outcome in Outcome},
+            "generator_calls_this_run": result.generator_calls,
+            "made_by_another_run": result.elsewhere,
+            "reused": result.reused + result.adopted,
+            "cost_usd": round(sum(r["cost_usd"] or 0.0 for r in result.rows), 4),
+        }
+
+    each = {result.generator: counts(result) for result in results}
+    total = {key: sum(c[key] for c in each.values()) for key in next(iter(each.values()), {})}
+    total["cost_usd"] = round(total.get("cost_usd", 0.0), 4)
+    models = sorted({r["model"] for r in rows if r.get("model")})
     return {
-        "generator": generator,
+        "generator": ", ".join(each),
         "models": ", ".join(models),
-        **{str(outcome): result.count(outcome) for outcome in Outcome},
-        "generator_calls_this_run": result.generator_calls,
-        "made_by_another_run": result.elsewhere,
-        "reused": result.reused + result.adopted,
-        "cost_usd": round(cost, 4),
-        "preview": Markdown(look_alikes_markdown(result.rows)),
+        **total,
+        **({"by_generator": each} if len(each) > 1 else {}),
+        "preview": Markdown(look_alikes_markdown(rows)),
     }
 
 

@@ -141,14 +141,21 @@ def photos_table(day: date, photos: Sequence[Photo]) -> DayTable:
     return table(PHOTOS, day.isoformat(), (_photo_values(p) for p in photos))
 
 
-def look_alikes_table(db: Database, day: date, photo_ids: Iterable[int]) -> DayTable:
-    """The look-alikes table of `day`: the records of the photos `photo_ids`, rank order."""
+def look_alikes_table(
+    db: Database, day: date, photo_ids: Iterable[int], *, generator: str | None = None
+) -> DayTable:
+    """The look-alikes table of `day`: the records of the photos `photo_ids` (of every
+    generator, or only of `generator`), in rank order; a photo's look-alikes in the order
+    they were first made (its first is the one a day card shows)."""
+    chosen: list[ColumnElement[bool]] = [Photo.id.in_(list(photo_ids))]
+    if generator is not None:
+        chosen.append(LookAlike.generator == generator)
     with db.session() as session:
         records = session.scalars(
             select(LookAlike)
             .join(LookAlike.photo)
-            .where(Photo.id.in_(list(photo_ids)))
-            .order_by(Photo.rank)
+            .where(*chosen)
+            .order_by(Photo.rank, Photo.id, LookAlike.id)
         ).all()
         rows = [_look_alike_values(r) for r in records]
     return table(LOOK_ALIKES, day.isoformat(), rows)

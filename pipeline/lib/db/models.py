@@ -1,5 +1,5 @@
-"""The database of record: each photo used, the one look-alike made from it, and every
-request that may have been billed on the way.
+"""The database of record: each photo used, the look-alike each generator made from it
+(one per photo and generator), and every request that may have been billed on the way.
 
 The code says *photo* and *look-alike* (`Photo`, `LookAlike`, `photo_id`); the tables and
 columns keep the names they were created with (`inspiration_images`, `generated_images`,
@@ -92,13 +92,18 @@ class Photo(Base):
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
 
-    look_alike: Mapped[LookAlike | None] = relationship(
-        back_populates="photo", uselist=False, lazy="joined"
+    # One per generator that was asked (DOPPEL_GENERATORS), in the order they were made.
+    look_alikes: Mapped[list[LookAlike]] = relationship(
+        back_populates="photo", lazy="selectin", order_by="LookAlike.id"
     )
 
     @property
     def used(self) -> bool:
         return self.status == "stored" and self.download_tracked_at is not None
+
+    def look_alike_by(self, generator: str) -> LookAlike | None:
+        """This photo's look-alike from `generator`, if that generator was asked."""
+        return next((g for g in self.look_alikes if g.generator == generator), None)
 
 
 class DaySource(Base):
@@ -138,20 +143,23 @@ FINAL_OUTCOMES = frozenset({Outcome.SUCCEEDED, Outcome.REFUSED, Outcome.FAILED})
 
 
 class LookAlike(Base):
-    """The look-alike of one photo (one-to-one), or why there is none (table
-    `generated_images`): its `Outcome` in `status`, the one-line reason in `error`."""
+    """The look-alike of one photo by one generator (one-to-one per photo and generator),
+    or why there is none (table `generated_images`): its `Outcome` in `status`, the
+    one-line reason in `error`."""
 
     __tablename__ = "generated_images"
-    # Every column the tick counts and sums (`day_status`, `holdings_totals`), so it never
-    # reads the wide rows (comparisons are kilobytes of JSON).
     __table_args__ = (
+        # The unique pair also serves every lookup by photo (its leading column).
+        UniqueConstraint("inspiration_id", "generator", name="uq_generated_photo_generator"),
+        # Every column the tick counts and sums (`day_status`, `holdings_totals`), so it never
+        # reads the wide rows (comparisons are kilobytes of JSON).
         Index("ix_generated_images_counted", "inspiration_id", "generator", "status", "cost_usd",
               "latency_s"),
     )  # fmt: skip
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     photo_id: Mapped[int] = mapped_column(
-        "inspiration_id", ForeignKey("inspiration_images.id", ondelete="CASCADE"), unique=True
+        "inspiration_id", ForeignKey("inspiration_images.id", ondelete="CASCADE")
     )
     status: Mapped[str] = mapped_column(String(16))  # an `Outcome`
     error: Mapped[str | None] = mapped_column(Text)
@@ -185,7 +193,7 @@ class LookAlike(Base):
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
 
-    photo: Mapped[Photo] = relationship(back_populates="look_alike")
+    photo: Mapped[Photo] = relationship(back_populates="look_alikes")
 
 
 class BilledRequest(Base):
@@ -193,8 +201,9 @@ class BilledRequest(Base):
     sent and completed after. `outcome` is "pending" until then; a crash leaves it pending,
     which counts as billed, like "unknown" (a timeout or a cut reply).
 
-    The per-photo cap is the table's own rule: an attempt that may be billed holds one of
-    the photo's `paid_cap` slots in its current `cap_round`, and the unique constraint lets
+    The cap per photo and generator is the table's own rule: an attempt that may be billed
+    holds one of the photo's `paid_cap` slots of its generator in the current `cap_round`
+    (each generator has its own slots and rounds), and the unique constraint lets
     no two requests hold the same slot, whatever process or thread sent them. A request that
     turned out not billed (an error status) gives its slot back (NULL). `doppel retry` lifts
     the cap by writing a "cap_lifted" row that opens the next round.
@@ -202,7 +211,9 @@ class BilledRequest(Base):
 
     __tablename__ = "billed_requests"
     __table_args__ = (
-        UniqueConstraint("inspiration_id", "cap_round", "paid_slot", name="uq_billed_paid_slot"),
+        UniqueConstraint(
+            "inspiration_id", "generator", "cap_round", "paid_slot", name="uq_billed_paid_slot"
+        ),
         CheckConstraint(
             "paid_slot IS NULL OR (paid_slot >= 1 AND paid_slot <= paid_cap)",
             name="ck_billed_slot_within_cap",

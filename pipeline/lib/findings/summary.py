@@ -121,6 +121,24 @@ def convincing(frame: pd.DataFrame, k: int = 5) -> tuple[pd.DataFrame, pd.DataFr
     return judged.head(k), judged.tail(k).iloc[::-1]
 
 
+def head_to_head(frame: pd.DataFrame) -> list[tuple[str, str, Rate]]:
+    """Each two generators on the photos both made a look-alike of: how often the judge
+    found the first one's more like a photo (a higher probability of "photo"; ties count
+    for neither, so they are left out of n)."""
+    judged = frame.dropna(subset=["p_look_alike"])
+    wide = judged.pivot_table(
+        index="photo_id", columns="generator", values="p_look_alike", aggfunc="first"
+    )
+    names = sorted(str(g) for g in wide.columns)
+    out = []
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            both = wide[[a, b]].dropna()
+            both = both[both[a] != both[b]]
+            out.append((a, b, wilson(int((both[a] > both[b]).sum()), len(both))))
+    return out
+
+
 def by_month(frame: pd.DataFrame) -> list[dict[str, Any]]:
     rows = []
     for (month, generator), group in frame.groupby(["month", "generator"], sort=True):

@@ -1,4 +1,5 @@
-"""The ledger of billed requests, and the per-photo cap on paid attempts it enforces.
+"""The ledger of billed requests, and the cap on paid attempts per photo and generator it
+enforces.
 
 A request that may be billed gets its row *before* it is sent (`reserve`) and is completed
 after (`complete`). A crash in between leaves the row "pending", which counts as billed:
@@ -6,11 +7,12 @@ the server may well have finished it. Spend, the daily budget and each photo's c
 read from here, so paid answers that turned out broken are counted too.
 
 The cap (DOPPEL_MAX_PAID_ATTEMPTS, default 2) is held by the database, not by Python: a
-reservation takes a free slot 1..cap of the photo's current round under a unique
-constraint, in the same transaction that looks for the free slot. Two threads or two
-processes that race for the last slot cannot both get it; the loser looks again and finds
-the photo at its cap. Only the photo's row is contended, so requests for different photos
-never wait for one another.
+reservation takes a free slot 1..cap of the photo's current round with its generator (each
+generator of DOPPEL_GENERATORS has its own slots and rounds) under a unique constraint, in
+the same transaction that looks for the free slot. Two threads or two processes that race
+for the last slot cannot both get it; the loser looks again and finds the photo at its cap.
+Only the photo's rows are contended, so requests for different photos never wait for one
+another.
 """
 
 from __future__ import annotations
@@ -82,7 +84,8 @@ class Ledger:
                     rows = connection.execute(
                         select(BilledRequest.cap_round, BilledRequest.paid_slot,
                                BilledRequest.kind)
-                        .where(BilledRequest.photo_id == photo_id)
+                        .where(BilledRequest.photo_id == photo_id,
+                               BilledRequest.generator == generator)
                     ).all()  # fmt: skip
                     cap_round = max((r.cap_round for r in rows), default=1)
                     taken = {
@@ -159,21 +162,25 @@ class Ledger:
             )
         return float(total or 0.0)
 
-    def spent_by_photo(self, photo_ids: Iterable[int]) -> dict[int, float]:
+    def spent_by_look_alike(self, photo_ids: Iterable[int]) -> dict[tuple[int, str], float]:
+        """What each (photo, generator) cost: the photos' look-alikes, one per generator."""
         ids = list(photo_ids)
         if not ids:
             return {}
         with self.db.session() as session:
             rows = session.execute(
-                select(BilledRequest.photo_id, func.sum(_COST))
+                select(BilledRequest.photo_id, BilledRequest.generator, func.sum(_COST))
                 .where(
                     BilledRequest.photo_id.in_(ids),
                     BilledRequest.kind == "request",
                     BilledRequest.outcome.in_(SPENT),
                 )
-                .group_by(BilledRequest.photo_id)
+                .group_by(BilledRequest.photo_id, BilledRequest.generator)
             ).all()
-        return {int(photo): round(float(cost or 0.0), 6) for photo, cost in rows}
+        return {
+            (int(photo), str(generator)): round(float(cost or 0.0), 6)
+            for photo, generator, cost in rows
+        }
 
     def last_stop(self, generator: str) -> datetime | None:
         """When this generator's latest finished request was a permanent rejection (bad key,
@@ -197,15 +204,15 @@ class Ledger:
     # The cap
 
     def lift_cap(self, photo_ids: Iterable[int], *, generator: str, reason: str) -> int:
-        """Open a new round of paid attempts for each photo (what `doppel retry` does); the
-        lifting is itself a ledger row. Returns how many photos were lifted."""
+        """Open a new round of `generator`'s paid attempts for each photo (what `doppel
+        retry` does); the lifting is itself a ledger row. Returns how many were lifted."""
         lifted = 0
         with self.db.session() as session:
             for photo_id in photo_ids:
                 session.add(
                     BilledRequest(
                         photo_id=photo_id, kind="cap_lifted",
-                        cap_round=self._round(session, photo_id) + 1, paid_slot=None,
+                        cap_round=self._round(session, photo_id, generator) + 1, paid_slot=None,
                         paid_cap=self.max_paid_attempts, generator=generator, attempt=0,
                         estimated_usd=0.0, outcome="lifted", cost_usd=0.0,
                         detail=reason[:1000], completed_at=clock.utc_now(),
@@ -215,27 +222,31 @@ class Ledger:
                 lifted += 1
         return lifted
 
-    def paid_attempts(self, photo_id: int) -> int:
-        """Paid slots the photo holds in its current round."""
+    def paid_attempts(self, photo_id: int, generator: str) -> int:
+        """Paid slots the photo holds with `generator` in its current round."""
         with self.db.session() as session:
-            cap_round = self._round(session, photo_id)
+            cap_round = self._round(session, photo_id, generator)
             count = session.scalar(
                 select(func.count()).where(
                     BilledRequest.photo_id == photo_id,
+                    BilledRequest.generator == generator,
                     BilledRequest.cap_round == cap_round,
                     BilledRequest.paid_slot.is_not(None),
                 )
             )
         return int(count or 0)
 
-    def slots_left(self, photo_id: int) -> int:
-        """Paid attempts the photo may still make before `doppel retry` lifts its cap."""
-        return max(0, self.max_paid_attempts - self.paid_attempts(photo_id))
+    def slots_left(self, photo_id: int, generator: str) -> int:
+        """Paid attempts the photo may still make with `generator` before `doppel retry`
+        lifts its cap."""
+        return max(0, self.max_paid_attempts - self.paid_attempts(photo_id, generator))
 
     @staticmethod
-    def _round(session: Any, photo_id: int) -> int:
+    def _round(session: Any, photo_id: int, generator: str) -> int:
         value = session.scalar(
-            select(func.max(BilledRequest.cap_round)).where(BilledRequest.photo_id == photo_id)
+            select(func.max(BilledRequest.cap_round)).where(
+                BilledRequest.photo_id == photo_id, BilledRequest.generator == generator
+            )
         )
         return int(value or 1)
 

@@ -201,9 +201,7 @@ def build_site(
     old = writer.old_day_versions
     changed = {d for d in set(versions) | set(old) if _state(old.get(d)) != _state(
         [versions.get(d), None, judged_digest.get(d)])}  # fmt: skip
-    # The sitemap lists every page, and short histories are charted by day or week from
-    # the days' summaries: then every month is loaded.
-    everything = not old or bool(site_url)
+    everything = not old
     loaded: dict[str, _Day] = {}
     read = partial(read_day, data_store, tables)
 
@@ -318,9 +316,7 @@ def build_site(
     feed = syndication.feed_xml(newest, media, renderer.site_url)
     writer.page(syndication.FEED_PATH, feed, lambda: feed)
     if renderer.site_url:
-        listed = [(d.day, list(d.info["slugs"])) for d in days]
-        sitemap = syndication.sitemap_xml(listed, renderer.site_url)
-        writer.page(syndication.SITEMAP_PATH, sitemap, lambda: sitemap)
+        _sitemaps(writer, renderer.site_url, shown, days_by_month, list(summaries))
 
     day_state = {d: [versions[d], d in position, judged_digest[d]] for d in versions}
     month_sources = {
@@ -342,6 +338,25 @@ def build_site(
     )
     log.info(result.summary())
     return result
+
+
+def _sitemaps(
+    writer: SiteWriter, site_url: str, shown: list[str], days: dict[str, list[_Day]],
+    months: list[str],
+) -> None:  # fmt: skip
+    """The sitemap: its index, the site's pages, and the loaded months' pair pages."""
+    parts = {syndication.SITEMAP_PATH: syndication.sitemap_index_xml(
+        syndication.sitemap_paths(months), site_url)}  # fmt: skip
+    parts[syndication.PAGES_SITEMAP] = syndication.pages_sitemap_xml(
+        shown, site_url, (FINDINGS_PATH,)
+    )
+    for month, month_days in days.items():
+        listed = [(d.day, list(d.info["slugs"])) for d in month_days]
+        parts[syndication.month_sitemap_path(month)] = syndication.month_sitemap_xml(
+            listed, site_url
+        )
+    for path, xml in parts.items():
+        writer.page(path, xml, partial(str, xml))
 
 
 def _state(entry: list[Any] | None) -> tuple[Any, Any]:
@@ -405,6 +420,10 @@ def render_day(renderer: Renderer, job: DayJob) -> list[Rendered]:
         next_ = pairs[i + 1] if i + 1 < len(pairs) else None
         model = pair_page(pairs[i], media, prev, next_)
         model["judge"] = job.verdicts.get(_pair_key(pairs[i]))
+        # Several machines: each look-alike side by side carries the judge's word on it.
+        variants = pairs[i].variants() if model["lookalikes"] else []
+        for machine, variant in zip(model["lookalikes"], variants, strict=True):
+            machine["judge"] = job.verdicts.get(_pair_key(variant))
         out.append((pairs[i].path, digest, renderer.render("pair.html.j2", model)))
     if job.day_page is not None:
         digest, prev_day, next_day = job.day_page

@@ -90,6 +90,7 @@ def line_chart(
     *,
     unit: str = "",
     floor: float | None = None,
+    ceiling: float | None = None,
 ) -> dict[str, Any] | None:
     """A chart model: lines, axis ticks and a text summary for screen readers, or None."""
     series = [s for s in series if any(v is not None for v in s.values.values())]
@@ -100,7 +101,8 @@ def line_chart(
     if floor is not None:
         lo = min(lo, floor)
     pad = (hi - lo) * 0.08 or abs(hi) * 0.1 or 1.0
-    ticks = nice_ticks(lo - (0 if floor is not None and lo == floor else pad), hi + pad)
+    top = hi + pad if ceiling is None else min(hi + pad, ceiling)  # a share stops at 100 %
+    ticks = nice_ticks(lo - (0 if floor is not None and lo == floor else pad), top)
     y0, y1 = ticks[0], ticks[-1]
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     ordinals = [date.fromisoformat(b).toordinal() for b in buckets]

@@ -10,22 +10,16 @@ before the judge ran) the page says so and the verdicts are left out.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.lib.core.storage import ObjectNotFound, ObjectStore
 from pipeline.lib.findings.intervals import Rate, percent
-from pipeline.lib.findings.summary import (
-    Correlation,
-    Mean,
-    by_month,
-    convincing,
-    fooling_measures,
-    judge_accuracy,
-    per_generator,
-    rate_of,
-)
-from pipeline.lib.findings.table import MEASURES
 from pipeline.lib.site.charts import Series, line_chart
+
+# pandas and numpy (the summaries') are imported where a findings table is read: a gallery
+# build without one, and every page-rendering worker, would pay ~0.3 s for them.
+if TYPE_CHECKING:
+    from pipeline.lib.findings.summary import Correlation, Mean
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +32,14 @@ def read_findings(store: ObjectStore, key: str | None) -> Any:
     """The findings table (a DataFrame) at `key`, or None if it is not there or unreadable."""
     if key is None:
         return None
+    try:
+        data = store.get(key)
+    except ObjectNotFound:
+        return None
     from pipeline.lib.findings.table import decode_frame
 
     try:
-        return decode_frame(store.get(key))
-    except ObjectNotFound:
-        return None
+        return decode_frame(data)
     except ValueError as exc:
         log.warning("%s: %s; materialize findings again", key, exc)
         return None
@@ -77,10 +73,6 @@ def verdicts(frame: Any) -> dict[str, dict[str, dict[str, Any]]]:
     return out
 
 
-def _interval(rate: Rate) -> str:
-    return percent(rate)
-
-
 def _mean(m: Mean, digits: int = 2) -> str:
     if m.value is None:
         return "no figure yet (n = 0)"
@@ -108,6 +100,17 @@ def findings_page(frame: Any, pairs: dict[str, dict[str, Any]]) -> dict[str, Any
     """The page's model. `pairs`: verdict_key → {"href", "title"} of the pairs it links."""
     if frame is None or frame.empty:
         return {"root": "", "available": False}
+    from pipeline.lib.findings.summary import (
+        by_month,
+        convincing,
+        fooling_measures,
+        head_to_head,
+        judge_accuracy,
+        per_generator,
+        rate_of,
+    )
+    from pipeline.lib.findings.table import MEASURES
+
     judged = frame["p_look_alike"].notna().any()
     overall = judge_accuracy(frame)
     fooled = rate_of(frame["fooled"])
@@ -116,8 +119,8 @@ def findings_page(frame: Any, pairs: dict[str, dict[str, Any]]) -> dict[str, Any
         f"{len(frame)} pairs from {days} day{'s' if days != 1 else ''} so far.",
         (
             f"A judge trained on other days tells a photo from a look-alike in "
-            f"{_interval(overall)} of images; it takes a look-alike for a photo in "
-            f"{_interval(fooled)} of pairs."
+            f"{percent(overall)} of images; it takes a look-alike for a photo in "
+            f"{percent(fooled)} of pairs."
             if judged
             else "The judge has no verdict yet: it needs pairs from at least two days, "
             "and is only tested on days it did not learn from."
@@ -135,16 +138,22 @@ def findings_page(frame: Any, pairs: dict[str, dict[str, Any]]) -> dict[str, Any
         ]
         sentence = (
             f"{g.generator} look-alikes keep the photo's top label in "
-            f"{_interval(g.shared_top_label)} of pairs"
+            f"{percent(g.shared_top_label)} of pairs"
             + (
-                f", and the judge tells them apart in {_interval(g.accuracy)} of images."
+                f", and the judge tells them apart in {percent(g.accuracy)} of images."
                 if g.accuracy.n
                 else "."
             )
         )
         generators.append({"name": g.generator, "pairs": g.pairs, "sentence": sentence,
-                           "carried": carried, "fooled": _interval(g.fooled)})  # fmt: skip
+                           "carried": carried, "fooled": percent(g.fooled)})  # fmt: skip
     links = [_link_sentence(MEASURES[name][0], c) for name, c in fooling_measures(frame).items()]
+    matches = [
+        f"On the {rate.n} photos both made a look-alike of, the judge found {a}'s more like a "
+        f"photo than {b}'s in {percent(rate)} of them."
+        for a, b, rate in head_to_head(frame)
+        if rate.n
+    ]
     most, least = convincing(frame, CONVINCING)
     months = by_month(frame)
     return {
@@ -153,6 +162,7 @@ def findings_page(frame: Any, pairs: dict[str, dict[str, Any]]) -> dict[str, Any
         "judged": bool(judged),
         "headline": headline,
         "generators": generators,
+        "matches": matches,
         "links": links if judged else [],
         "most": [_pair_link(row, pairs) for row in most.itertuples()],
         "least": [_pair_link(row, pairs) for row in least.itertuples()],
@@ -161,8 +171,8 @@ def findings_page(frame: Any, pairs: dict[str, dict[str, Any]]) -> dict[str, Any
                 "month": m["month"],
                 "generator": m["generator"],
                 "pairs": m["pairs"],
-                "fooled": _interval(m["fooled"]),
-                "kept": _interval(m["shared_top_label"]),
+                "fooled": percent(m["fooled"]),
+                "kept": percent(m["shared_top_label"]),
             }
             for m in months
         ],
@@ -189,11 +199,16 @@ def _charts(months: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
         out = []
         for i, name in enumerate(names):
             values: dict[str, float | None] = {}
+            counted = 0
             for m in months:
                 rate: Rate = m[what]
                 if m["generator"] == name and rate.n:
                     values[f"{m['month']}-01"] = 100 * (rate.value or 0.0)
-            out.append(Series(f"{name}", f"gen{i % GENERATOR_LINES}", values))
+                    counted = rate.n  # months come in order: the latest one's
+            # The legend shows the latest month's figure: with its count (the table below
+            # has every month's interval).
+            label = f"{name} (latest month n = {counted})"
+            out.append(Series(label, f"gen{i % GENERATOR_LINES}", values))
         return out
 
     return [
@@ -203,6 +218,7 @@ def _charts(months: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
             "month",
             series("fooled"),
             floor=0.0,
+            ceiling=100.0,
         ),
         line_chart(
             "How often the look-alike keeps the photo's top label (% of pairs, by month)",
@@ -210,5 +226,6 @@ def _charts(months: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
             "month",
             series("shared_top_label"),
             floor=0.0,
+            ceiling=100.0,
         ),
     ]

@@ -3,7 +3,9 @@
 Static like the rest of the site: every round is in the page, and `static/game.js` shuffles
 each round's two pictures, keeps the score in `localStorage` and reveals the answer. Only
 look-alikes the generator itself accepted are played: a flagged one (below its quality gate,
-possibly a near copy) would make a poor question.
+possibly a near copy) would make a poor question. A photo with look-alikes by several
+generators is one round holding each playable one; the page draws one of them at random
+each time the round is shown.
 """
 
 from __future__ import annotations
@@ -37,20 +39,21 @@ def game_page(
 ) -> dict[str, Any]:
     """`newest`: (day, pairs) newest day first; `judged`: the judge's verdicts per day and
     pair (`findings.verdicts`), shown after each answer."""
-    from pipeline.lib.site.findings import verdict_key
-
     judged = judged or {}
     root = ""
     rounds: list[dict[str, Any]] = []
     for day, pairs in newest:
         for pair in pairs:
-            if len(rounds) == GAME_ROUNDS or not playable(pair):
-                continue
+            if len(rounds) == GAME_ROUNDS:
+                break
             photo = photo_image(pair, media, root, large=False)
-            lookalike = lookalike_image(pair, media, root, large=False)
-            if photo is None or lookalike is None:
+            made = [
+                m
+                for v in pair.variants()
+                if playable(v) and (m := _machine(v, media, root, judged.get(day, {})))
+            ]
+            if photo is None or not made:
                 continue
-            readings = {m["key"]: m for m in measures(pair)}
             rounds.append(
                 {
                     "id": f"{day}/{pair.slug}",
@@ -58,13 +61,30 @@ def game_page(
                     "day": day_label(day),
                     "href": relative(root, pair.path),
                     "photo": photo,
-                    "lookalike": lookalike,
                     "credit": pair.credit,
-                    "generator": (pair.look_alike or {}).get("generator") or "the generator",
-                    "measures": [readings[k] for k in GAME_MEASURES if k in readings],
-                    "judge": judged.get(day, {}).get(
-                        verdict_key(pair.photo.get("id"), (pair.look_alike or {}).get("generator"))
-                    ),
+                    "lookalikes": made,  # one drawn per showing (static/game.js)
+                    # The first, for anything that reads one look-alike per round.
+                    **{k: made[0][k] for k in ("lookalike", "generator", "measures", "judge")},
                 }
             )
     return {"root": root, "rounds": rounds}
+
+
+def _machine(
+    pair: Pair, media: dict[str, Media], root: str, judged: dict[str, Any]
+) -> dict[str, Any] | None:
+    """One generator's look-alike as a choice in its round, with what the answer shows and
+    the judge's verdict on this pair (photo and generator), if it has one."""
+    from pipeline.lib.site.findings import verdict_key
+
+    lookalike = lookalike_image(pair, media, root, large=False)
+    if lookalike is None:
+        return None
+    readings = {m["key"]: m for m in measures(pair)}
+    generator = (pair.look_alike or {}).get("generator")
+    return {
+        "lookalike": lookalike,
+        "generator": generator or "the generator",
+        "measures": [readings[k] for k in GAME_MEASURES if k in readings],
+        "judge": judged.get(verdict_key(pair.photo.get("id"), generator)),
+    }

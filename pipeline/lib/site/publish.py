@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST_PATH = "_doppel/manifest.json"
 MANIFEST_VERSION = 2
-_MONTH_PAGE = re.compile(r"^(?:pairs/|days/|months/)(\d{4}-\d{2})[-/.]")
+_MONTH_PAGE = re.compile(r"^(?:pairs/|days/|months/|sitemaps/)(\d{4}-\d{2})[-/.]")
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
                  ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml",
                  ".json": "application/json", ".webp": "image/webp",

@@ -10,6 +10,7 @@ Times come from the days themselves, never from the clock, so a rebuild gives th
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date, timedelta
 from xml.etree import ElementTree as ET
 
@@ -24,7 +25,8 @@ from pipeline.lib.site.pages.shared import (
 )
 
 FEED_PATH = "feed.xml"
-SITEMAP_PATH = "sitemap.xml"
+SITEMAP_PATH = "sitemap.xml"  # the index of the sitemap's parts under sitemaps/
+PAGES_SITEMAP = "sitemaps/pages.xml"
 FEED_PAIRS = 10  # pairs shown per day entry
 ATOM = "http://www.w3.org/2005/Atom"
 SITEMAP = "http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -95,8 +97,52 @@ def feed_xml(
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="unicode")
 
 
-def sitemap_xml(days: list[tuple[str, list[str]]], site_url: str) -> str:
-    """Every page of the site, from the days and their pair slugs."""
+def sitemap_paths(months: list[str]) -> list[str]:
+    """The sitemap's parts: the site's pages, then a part per month of its pair pages.
+
+    One list of every page would pass the protocol's 50,000 URLs per file within a few years
+    of days, and be written again at each build; a month's part changes with that month only.
+    """
+    return [PAGES_SITEMAP, *(month_sitemap_path(m) for m in months)]
+
+
+def month_sitemap_path(month: str) -> str:
+    return f"sitemaps/{month}.xml"
+
+
+def sitemap_index_xml(parts: list[str], site_url: str) -> str:
+    """`sitemap.xml`: the index of the sitemap's parts (`sitemap_paths`)."""
+    ET.register_namespace("", SITEMAP)
+    index = ET.Element(f"{{{SITEMAP}}}sitemapindex")
+    for part in parts:
+        sitemap = ET.SubElement(index, f"{{{SITEMAP}}}sitemap")
+        ET.SubElement(sitemap, f"{{{SITEMAP}}}loc").text = _url(site_url, part)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(index, encoding="unicode")
+
+
+def pages_sitemap_xml(days: list[str], site_url: str, extra: tuple[str, ...] = ()) -> str:
+    """The site's own pages, its months' and its days' (`days`: every day shown)."""
+    urlset, add = _urlset(site_url)
+    newest = days[-1] if days else None
+    for path in ("index.html", "game.html", "stats.html", "about.html", *extra):
+        add(path, newest)
+    for month in sorted({d[:7] for d in days}):
+        add(month_path(month))
+    for day in days:
+        add(day_path(day), day)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(urlset, encoding="unicode")
+
+
+def month_sitemap_xml(days: list[tuple[str, list[str]]], site_url: str) -> str:
+    """A month's pair pages (`days`: the month's days and their pairs' slugs)."""
+    urlset, add = _urlset(site_url)
+    for day, slugs in days:
+        for slug in slugs:
+            add(f"pairs/{day}/{slug}.html", day)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(urlset, encoding="unicode")
+
+
+def _urlset(site_url: str) -> tuple[ET.Element, Callable[..., None]]:
     ET.register_namespace("", SITEMAP)
     urlset = ET.Element(f"{{{SITEMAP}}}urlset")
 
@@ -106,13 +152,4 @@ def sitemap_xml(days: list[tuple[str, list[str]]], site_url: str) -> str:
         if lastmod:
             ET.SubElement(url, f"{{{SITEMAP}}}lastmod").text = lastmod
 
-    newest = days[-1][0] if days else None
-    for path in ("index.html", "game.html", "stats.html", "about.html"):
-        add(path, newest)
-    for month in sorted({d[:7] for d, _ in days}):
-        add(month_path(month))
-    for day, slugs in days:
-        add(day_path(day), day)
-        for slug in slugs:
-            add(f"pairs/{day}/{slug}.html", day)
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(urlset, encoding="unicode")
+    return urlset, add

@@ -1,5 +1,6 @@
 """The pair page: a photo beside its look-alike, with the measures, the generation's
-facts and the palettes."""
+facts and the palettes; with several generators, every look-alike of the photo side by side
+and their measures machine by machine."""
 
 from __future__ import annotations
 
@@ -168,7 +169,38 @@ def pair_page(
         },
         "prev": link(root, prev.path, tidy(prev.title, 60)) if prev else None,
         "next": link(root, next_.path, tidy(next_.title, 60)) if next_ else None,
+        # Several generators: each look-alike beside the photo, and a measure per machine.
+        "lookalikes": [_machine(v, media, root) for v in pair.variants()] if pair.others else [],
+        "machines": machines(pair) if pair.others else None,
     }
+
+
+def _machine(pair: Pair, media: dict[str, Media], root: str) -> dict[str, Any]:
+    """One generator's look-alike of the photo, for the side-by-side row."""
+    image = lookalike_image(pair, media, root, large=True)
+    return {
+        "generator": tidy((pair.look_alike or {}).get("generator"), 80) or "a generator",
+        "image": image,
+        "status": pair.status,
+        "reason": outcome_reason(pair) if image is None or pair.status != "succeeded" else None,
+        "flag": (quality_flag(pair) or {}).get("short"),
+        "style": style_line(pair) if image is not None else None,
+        "facts": [f for f in generation_facts(pair) if f["label"] in ("Cost", "Time")],
+    }
+
+
+def machines(pair: Pair) -> dict[str, Any]:
+    """Each measure of the photo's look-alikes, one column per generator (a blank where a
+    generator has no figure)."""
+    variants = pair.variants()
+    readings = [{m["key"]: m for m in measures(v)} for v in variants]
+    rows = []
+    for m in PAIR_MEASURES:
+        values = [found[m.key]["value"] if m.key in found else None for found in readings]
+        if any(v is not None for v in values):
+            rows.append({"label": m.label, "what": m.what, "values": values})
+    names = [tidy((v.look_alike or {}).get("generator"), 80) or "a generator" for v in variants]
+    return {"generators": names, "rows": rows}
 
 
 def _caption(pair: Pair) -> str | None:

@@ -4,7 +4,7 @@ and its card."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cached_property
 from typing import Any
@@ -76,10 +76,19 @@ def seconds(value: Any) -> str | None:
 
 @dataclass
 class Pair:
+    """A photo and its look-alike: the lead generator's (the first made), with the other
+    generators' look-alikes of the same photo in `others` (DOPPEL_GENERATORS)."""
+
     day: str
     slug: str
     photo: dict[str, Any]
     look_alike: dict[str, Any] | None
+    others: list[dict[str, Any]] = field(default_factory=list)
+
+    def variants(self) -> list[Pair]:
+        """The photo with each of its look-alikes in turn, the lead first: every page piece
+        made for a pair (pictures, measures, facts) reads one generator's this way."""
+        return [self, *(replace(self, look_alike=row, others=[]) for row in self.others)]
 
     @property
     def path(self) -> str:
@@ -131,11 +140,14 @@ class Pair:
 
 
 def pairs_of_day(tables: DayTables) -> tuple[list[Pair], list[dict[str, Any]]]:
-    """The day's stored photos with their look-alikes (rank order), and the photos not stored."""
-    by_photo: dict[Any, dict[str, Any]] = {}
+    """The day's stored photos with their look-alikes (rank order), and the photos not stored.
+    A photo's look-alikes keep the table's order (the order they were first made): its
+    first is the lead, shown on cards."""
+    by_photo: dict[Any, list[dict[str, Any]]] = {}
     for row in tables.look_alikes:
-        by_photo[row.get("photo_id")] = row
-        by_photo.setdefault(("source_id", row.get("source_id")), row)
+        by_photo.setdefault(row.get("photo_id"), []).append(row)
+        # Found by source id when the ids do not match (a table from before they did).
+        by_photo.setdefault(("source_id", row.get("source_id")), []).append(row)
     pairs: list[Pair] = []
     skipped: list[dict[str, Any]] = []
     used: set[str] = set()
@@ -148,16 +160,15 @@ def pairs_of_day(tables: DayTables) -> tuple[list[Pair], list[dict[str, Any]]]:
                  "error": tidy(photo.get("error"), 400) or "not stored"}
             )  # fmt: skip
             continue
-        gen: dict[str, Any] | None = by_photo.get(photo.get("id")) or by_photo.get(
-            ("source_id", photo.get("source_id"))
-        )
+        made = by_photo.get(photo.get("id")) or by_photo.get(("source_id", photo.get("source_id")))
+        gen, others = (made[0], made[1:]) if made else (None, [])
         rank = photo["rank"]
         base = f"{rank:02d}-" if rank is not None else ""
         name = base + slug(photo.get("title") or photo.get("source_id"), 48)
         if name in used:  # two sources on one day can share ranks and titles
             name = f"{name}-{slug(photo.get('id'), 12)}"
         used.add(name)
-        pairs.append(Pair(tables.day, name, photo, gen))
+        pairs.append(Pair(tables.day, name, photo, gen, others))
     return pairs, skipped
 
 

@@ -4,6 +4,7 @@ and the totals and months the front page shows."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from pipeline.lib.site.charts import Series, bucket_means, bucket_of, choose_grain, line_chart
@@ -46,43 +47,26 @@ def day_info(pairs: list[Pair], skipped: list[dict[str, Any]], problems: list[st
     cost = 0.0
     generators: Counter[str] = Counter()
     credits: dict[str, list[Any]] = {}
-    for p in pairs:
-        gen = p.look_alike or {}
-        cost += number(gen.get("cost_usd")) or 0.0
-        if g := tidy(gen.get("generator"), 80):
-            generators[g] += 1
-        c = p.credit
+    for photo in pairs:
+        c = photo.credit
         who = repr((c["kind"], c["name"], c.get("profile_url") or c.get("url"), c.get("license")))
         credits.setdefault(who, [c, 0])[1] += 1
-        if p.status != "succeeded":
-            continue
-        add("latency", gen.get("latency_s"))
-        comparisons = p.comparisons
-        by = f"{BY_GENERATOR}{tidy(gen.get('generator'), 80) or 'unknown'}."
-        quality = gen.get("quality")
-        add(by + "made", 1.0)
-        add(by + "flagged", float(isinstance(quality, dict) and quality.get("accepted") is False))
-        add(by + "latency", gen.get("latency_s"))
-        add(by + "cost", gen.get("cost_usd"))
-        for key in COMPARED_MEASURES:
-            add(by + key, comparisons.get(key))
-        if (kept := subject_kept(comparisons)) is not None:
-            add(f"subject_kept.{tidy(gen.get('generator'), 80) or 'unknown'}", float(kept))
-            add(by + "subject_kept", float(kept))
-        for measure in PAIR_MEASURES:
-            add(measure.key, comparisons.get(measure.key))
-        for role in ("original", "generated"):
-            stats = comparisons.get(role)
-            for own in IMAGE_MEASURES:
-                add(f"{role}.{own.key}", stats.get(own.key) if isinstance(stats, dict) else None)
+        for p in photo.variants():  # every generator's look-alike of the photo
+            gen = p.look_alike or {}
+            cost += number(gen.get("cost_usd")) or 0.0
+            if g := tidy(gen.get("generator"), 80):
+                generators[g] += 1
+            if p.status == "succeeded":
+                _measured(p, add)
     series["cost"] = [cost, 1]
     return {
         "shown": bool(pairs or skipped),
         "slugs": [p.slug for p in pairs],
         "sources": [
             [source.object_key, source.sha256] if source is not None else None
-            for p in pairs
-            for source in (p.photo_source(), p.lookalike_source())
+            for photo in pairs
+            for p in photo.variants()
+            for source in ((p.photo_source(),) if p is photo else ()) + (p.lookalike_source(),)
         ],
         "statuses": dict(Counter(p.status for p in pairs)),
         "cost": cost,
@@ -91,6 +75,32 @@ def day_info(pairs: list[Pair], skipped: list[dict[str, Any]], problems: list[st
         "credits": list(credits.values()),
         "problems": problems,
     }
+
+
+def _measured(p: Pair, add: Callable[[str, Any], None]) -> None:
+    """A succeeded look-alike's figures: over all look-alikes, and under its generator's
+    name (the stats page sets generators side by side)."""
+    gen = p.look_alike or {}
+    add("latency", gen.get("latency_s"))
+    comparisons = p.comparisons
+    name = tidy(gen.get("generator"), 80) or "unknown"
+    by = f"{BY_GENERATOR}{name}."
+    quality = gen.get("quality")
+    add(by + "made", 1.0)
+    add(by + "flagged", float(isinstance(quality, dict) and quality.get("accepted") is False))
+    add(by + "latency", gen.get("latency_s"))
+    add(by + "cost", gen.get("cost_usd"))
+    for key in COMPARED_MEASURES:
+        add(by + key, comparisons.get(key))
+    if (kept := subject_kept(comparisons)) is not None:
+        add(f"subject_kept.{name}", float(kept))
+        add(by + "subject_kept", float(kept))
+    for measure in PAIR_MEASURES:
+        add(measure.key, comparisons.get(measure.key))
+    for role in ("original", "generated"):
+        stats = comparisons.get(role)
+        for own in IMAGE_MEASURES:
+            add(f"{role}.{own.key}", stats.get(own.key) if isinstance(stats, dict) else None)
 
 
 def totals(infos: list[dict[str, Any]]) -> dict[str, Any]:
