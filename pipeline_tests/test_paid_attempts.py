@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import select
 
 from pipeline.defs.limits import API_STEP_RETRY
+from pipeline.lib.billing.pricing import DEFAULT_PRICES, PriceTable
 from pipeline.lib.db import BilledRequest, Database
-from pipeline.lib.generators.pricing import DEFAULT_PRICES, PriceTable
 from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline_tests.conftest import migrated
 from pipeline_tests.fixtures import materialize_day

@@ -119,9 +119,9 @@ def _database_facts(
 ) -> tuple[datetime | None, dict[str, Waiting]]:
     """From the database: when the generator last refused for good (the ledger of billed
     requests), and the days whose photos wait for a retry."""
+    from pipeline.lib.billing.ledger import Ledger
     from pipeline.lib.day.outcomes import waiting_photos
     from pipeline.lib.db import Database
-    from pipeline.lib.generators.ledger import Ledger
 
     db = Database(settings.resolved_database_url)
     try:

@@ -126,7 +126,7 @@ class Outcome(StrEnum):
     """Where a photo's look-alike stands: the values of `LookAlike.status`.
 
     Every error is sorted into one of these in one place
-    (`pipeline.lib.generators.failures.sort_failure`)."""
+    (`pipeline.lib.failures.sort_failure`)."""
 
     SUCCEEDED = "succeeded"  # made and stored
     REFUSED = "refused"  # the generator's safety system declined the photo: final

@@ -8,7 +8,7 @@ only queues; the timeout must cover the queue.
 
 A self-hosted server costs nothing per call, but a rented or hosted one may bill each
 answer, so every POST goes through the same paid-request loop as OpenAI's
-(`pipeline.lib.generators.paid`): a ledger row before it is sent, the per-photo cap, and the
+(`pipeline.lib.billing.paid`): a ledger row before it is sent, the per-photo cap, and the
 one failures table. Only what was not billed (a 5xx, 429, a reset before any reply) is
 retried at once; a 200 that cannot be used or a timeout counts against the cap; a refused
 login or a missing route stops the day. No price is known, so the estimate is $0.
@@ -24,15 +24,15 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.lib.billing.budget import DailyBudget
+from pipeline.lib.billing.ledger import Ledger
+from pipeline.lib.billing.paid import Failure, PaidRequest, PaidRequests, transport_failure
 from pipeline.lib.core.http import HttpRetry, retry_after_seconds
 from pipeline.lib.core.origins import ServiceUrl
 from pipeline.lib.core.replies import ReplyTooLarge, capped_replies
 from pipeline.lib.core.unset import Unset
-from pipeline.lib.generators import Generation, GenerationError, GeneratorUnavailable, LoadedPhoto
-from pipeline.lib.generators.budget import DailyBudget
-from pipeline.lib.generators.failures import Disposition
-from pipeline.lib.generators.ledger import Ledger
-from pipeline.lib.generators.paid import Failure, PaidRequest, PaidRequests, transport_failure
+from pipeline.lib.failures import Disposition, GenerationError, GeneratorUnavailable
+from pipeline.lib.generators import Generation, LoadedPhoto
 from pipeline.lib.generators.transfer import image_from_base64, upload_of
 
 ROUTE = "/sdapi/v1/img2img"

@@ -11,8 +11,8 @@ Two strategies, chosen in settings:
   used because OpenAI-compatible servers implement it far more widely.
 
 Retries: the SDK is built with `max_retries=0` and requests go through the loop all remote
-generators share (`pipeline.lib.generators.paid`), classified by the one table in
-`pipeline.lib.generators.failures`: only what was not billed (429 `rate_limit_exceeded`,
+generators share (`pipeline.lib.billing.paid`), classified by the one table in
+`pipeline.lib.failures`: only what was not billed (429 `rate_limit_exceeded`,
 5xx, a reset before any reply) is retried within the request; a 200 that cannot be used or
 a timeout is billed (or may be) and is never retried at once; a bad key, no quota or an
 unknown model stops the day. Every request is written to the ledger of billed requests
@@ -31,20 +31,15 @@ import openai
 from openai.types import ImagesResponse
 from openai.types.chat import ChatCompletion
 
+from pipeline.lib.billing.budget import DailyBudget
+from pipeline.lib.billing.ledger import Ledger
+from pipeline.lib.billing.paid import Failure, PaidRequest, PaidRequests, transport_failure
+from pipeline.lib.billing.pricing import PriceTable
 from pipeline.lib.core.http import HttpRetry, retry_after_seconds
 from pipeline.lib.core.replies import ReplyTooLarge, capped_replies
-from pipeline.lib.generators import (
-    Generation,
-    GenerationError,
-    GeneratorUnavailable,
-    LoadedPhoto,
-)
-from pipeline.lib.generators.budget import DailyBudget
-from pipeline.lib.generators.failures import Disposition
-from pipeline.lib.generators.ledger import Ledger
+from pipeline.lib.failures import Disposition, GenerationError, GeneratorUnavailable
+from pipeline.lib.generators import Generation, LoadedPhoto
 from pipeline.lib.generators.openai_config import OpenAIImagesConfig
-from pipeline.lib.generators.paid import Failure, PaidRequest, PaidRequests, transport_failure
-from pipeline.lib.generators.pricing import PriceTable
 from pipeline.lib.generators.transfer import Upload, image_from_base64, upload_of
 
 log = logging.getLogger(__name__)
@@ -279,7 +274,7 @@ class OpenAIImagesGenerator:
             )
         return text, cost, usage
 
-    # Sending, and naming what went wrong (the table is pipeline.lib.generators.failures)
+    # Sending, and naming what went wrong (the table is pipeline.lib.failures)
 
     def _call(
         self,

@@ -2,7 +2,7 @@
 
 Before each try: the budget hold (in memory) and the ledger row (the database, which also
 takes one of the photo's paid slots). After it: the row is completed as the one table in
-`pipeline.lib.generators.failures` says, and only what was not billed is sent again within
+`pipeline.lib.failures` says, and only what was not billed is sent again within
 the request. A generator supplies how to send, how to name what went wrong (`classify`),
 and how to say it to a person (`explain`); the money and the retries are here, once.
 """
@@ -16,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from pipeline.lib.billing.budget import DailyBudget, Reservation
+from pipeline.lib.billing.ledger import LEDGER_OUTCOME, Ledger, LedgerEntry
 from pipeline.lib.core.http import HttpRetry
-from pipeline.lib.generators.budget import DailyBudget, Reservation
-from pipeline.lib.generators.failures import LEDGER_OUTCOME, Disposition, disposition_of
-from pipeline.lib.generators.ledger import Ledger, LedgerEntry
+from pipeline.lib.failures import Disposition, disposition_of
 
 log = logging.getLogger(__name__)
 

@@ -28,13 +28,22 @@ from sqlalchemy.exc import IntegrityError
 
 from pipeline.lib.core import clock
 from pipeline.lib.db import BilledRequest, Database
-from pipeline.lib.generators import GenerationError
+from pipeline.lib.failures import Disposition, GenerationError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_PAID_ATTEMPTS = 2
 SPENT = ("pending", "billed", "unknown")  # outcomes that count as money spent
 _COST = func.coalesce(BilledRequest.cost_usd, BilledRequest.estimated_usd)
+
+# What the ledger records for a finished request, by disposition. "rejected" is not billed
+# either, but marks a permanent stop, which the sensor and the next run's probe look for.
+LEDGER_OUTCOME = {
+    Disposition.RETRY_NOW: "not_billed",
+    Disposition.BILLED: "unknown",
+    Disposition.STOP_DAY: "rejected",
+    Disposition.BAD_INPUT: "not_billed",
+}
 
 
 class PaidAttemptCapReached(GenerationError):

@@ -2,7 +2,7 @@
 was sent, what it means for money.
 
 Whatever goes wrong while one look-alike is made is named by a key of `WHAT_HAPPENED`: the
-remote generators name each failed request (`pipeline.lib.generators.paid` acts on it), a
+remote generators name each failed request (`pipeline.lib.billing.paid` acts on it), a
 `GenerationError` carries its key, and `happened_of` names any other exception (an offline
 generator's, the object store's, the database's). `sort_failure` then gives the photo's
 `Outcome` with a one-line reason:
@@ -90,15 +90,6 @@ WHAT_HAPPENED: dict[str, Meaning] = {
 
 # Blips of the machinery, not of a photo: worth a step retry when they stop a whole step.
 BLIPS = frozenset({"out_of_memory", "io_error", "database_blip"})
-
-# What the ledger records for a finished request, by disposition. "rejected" is not billed
-# either, but marks a permanent stop, which the sensor and the next run's probe look for.
-LEDGER_OUTCOME = {
-    Disposition.RETRY_NOW: "not_billed",
-    Disposition.BILLED: "unknown",
-    Disposition.STOP_DAY: "rejected",
-    Disposition.BAD_INPUT: "not_billed",
-}
 
 
 class GenerationError(Exception):
