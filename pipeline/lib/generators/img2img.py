@@ -31,8 +31,9 @@ from pipeline.lib.core.http import HttpRetry, retry_after_seconds
 from pipeline.lib.core.origins import ServiceUrl
 from pipeline.lib.core.replies import ReplyTooLarge, capped_replies
 from pipeline.lib.core.unset import Unset
-from pipeline.lib.failures import Disposition, GenerationError, GeneratorUnavailable
+from pipeline.lib.failures import GenerationError
 from pipeline.lib.generators import Generation, LoadedPhoto
+from pipeline.lib.generators.explain import MAY_BE_BILLED, explained, tries_text
 from pipeline.lib.generators.transfer import image_from_base64, upload_of
 
 ROUTE = "/sdapi/v1/img2img"
@@ -178,60 +179,36 @@ class Img2ImgGenerator:
 
     def _explain(self, failure: Failure, tries: int) -> Exception:
         url = self.config.base_url.rstrip("/") + ROUTE
-        happened, detail = failure.happened, failure.detail
-        count = "1 try" if tries == 1 else f"{tries} tries"
-        if happened == "not_sent":
-            return GeneratorUnavailable(
-                f"cannot connect to the img2img server at {url} ({detail}, {count}); start it "
-                "with --api or fix DOPPEL_IMG2IMG_BASE_URL",
-                happened=happened,
-            )
-        if happened in ("bad_key", "forbidden"):
-            return GeneratorUnavailable(
-                f"the img2img server refused the credentials ({detail}); set "
-                "DOPPEL_IMG2IMG_AUTH=user:password as given to --api-auth",
-                happened=happened,
-            )
-        if happened == "model_not_found":
-            return GeneratorUnavailable(
-                f"the img2img server cannot serve {ROUTE} ({detail}); start it with --api and "
-                "check DOPPEL_IMG2IMG_SAMPLER / DOPPEL_IMG2IMG_CHECKPOINT",
-                happened=happened,
-            )
-        if failure.disposition is Disposition.STOP_DAY:
-            return GeneratorUnavailable(
-                f"the img2img server rejects every request like this one ({detail}); check "
-                "DOPPEL_IMG2IMG_*",
-                happened=happened,
-            )
-        if happened == "bad_photo":
-            return GenerationError(
-                f"the img2img server lost the photo ({detail})", happened=happened
-            )
-        billed = "; it may have been billed, so it is not sent again now (a later run may, " \
-            "within the cap)"  # fmt: skip
-        if happened == "unusable_reply":
-            return GenerationError(f"the img2img server sent {detail}{billed}", happened=happened)
-        if happened == "timeout_after_send":
-            return GenerationError(
-                f"the img2img server did not answer within {self.config.timeout_s:g}s "
-                f"({detail}){billed}; raise DOPPEL_IMG2IMG_TIMEOUT_S if it is busy",
-                happened=happened,
-            )
-        if failure.disposition is Disposition.BILLED:
-            return GenerationError(
-                f"the img2img server cut its answer short ({detail}){billed}", happened=happened
-            )
-        if happened == "reset_before_reply":
-            return GenerationError(
-                f"the img2img server dropped the connection ({detail}, {count}); retried on "
-                "the next run",
-                happened=happened,
-            )
-        return GenerationError(
-            f"the img2img server failed ({detail}) after {count} (none billed); retried on "
-            "the next run",
-            happened=happened,
+        detail, count = failure.detail, tries_text(tries)
+        billed = f"; it may have been billed, {MAY_BE_BILLED}"
+        credentials = (
+            f"the img2img server refused the credentials ({detail}); set "
+            "DOPPEL_IMG2IMG_AUTH=user:password as given to --api-auth"
+        )
+        own = {
+            "not_sent": f"cannot connect to the img2img server at {url} ({detail}, {count}); "
+            "start it with --api or fix DOPPEL_IMG2IMG_BASE_URL",
+            "bad_key": credentials,
+            "forbidden": credentials,
+            "model_not_found": f"the img2img server cannot serve {ROUTE} ({detail}); start it "
+            "with --api and check DOPPEL_IMG2IMG_SAMPLER / DOPPEL_IMG2IMG_CHECKPOINT",
+            "bad_photo": f"the img2img server lost the photo ({detail})",
+            "unusable_reply": f"the img2img server sent {detail}{billed}",
+            "timeout_after_send": f"the img2img server did not answer within "
+            f"{self.config.timeout_s:g}s ({detail}){billed}; raise DOPPEL_IMG2IMG_TIMEOUT_S "
+            "if it is busy",
+            "reply_cut_short": f"the img2img server cut its answer short ({detail}){billed}",
+            "reset_before_reply": f"the img2img server dropped the connection ({detail}, "
+            f"{count}); retried on the next run",
+        }
+        # A server that cannot be reached is down for every photo: stop the day.
+        return explained(
+            failure,
+            tries,
+            own,
+            who="the img2img server",
+            settings="DOPPEL_IMG2IMG_*",
+            unavailable={"not_sent"},
         )
 
     @staticmethod

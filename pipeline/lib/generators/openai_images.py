@@ -37,8 +37,9 @@ from pipeline.lib.billing.paid import Failure, PaidRequest, PaidRequests, transp
 from pipeline.lib.billing.pricing import PriceTable
 from pipeline.lib.core.http import HttpRetry, retry_after_seconds
 from pipeline.lib.core.replies import ReplyTooLarge, capped_replies
-from pipeline.lib.failures import Disposition, GenerationError, GeneratorUnavailable
+from pipeline.lib.failures import GenerationError
 from pipeline.lib.generators import Generation, LoadedPhoto
+from pipeline.lib.generators.explain import MAY_BE_BILLED, explained
 from pipeline.lib.generators.openai_config import OpenAIImagesConfig
 from pipeline.lib.generators.transfer import Upload, image_from_base64, upload_of
 
@@ -319,37 +320,15 @@ class OpenAIImagesGenerator:
         return Failure("sent_outcome_unknown", self._redact(_brief(exc)))
 
     def _explain(self, what: str, failure: Failure, tries: int) -> Exception:
-        happened, problem = failure.happened, failure.detail
-        disposition = failure.disposition
-        if disposition is Disposition.STOP_DAY:
-            return GeneratorUnavailable(_stop_message(happened, problem), happened=happened)
-        if happened == "refused":
-            return GenerationError(
-                f"refused by OpenAI's safety system ({problem})", happened=happened
-            )
-        if disposition is Disposition.BAD_INPUT:
-            return GenerationError(
-                f"OpenAI could not use this photo ({problem})", happened=happened
-            )
-        if happened == "unusable_reply":
-            return GenerationError(
-                f"OpenAI {what} answered with {problem}; it was billed, so it is not sent "
-                "again now (a later run may, within the cap)",
-                happened=happened,
-            )
-        if happened == "sent_outcome_unknown":
-            return GenerationError(f"OpenAI {what} failed: {problem}", happened=happened)
-        if disposition is Disposition.BILLED:
-            return GenerationError(
-                f"OpenAI {what}: {problem}; the server may have finished and billed it, so it "
-                "is not sent again now (a later run may, within the cap)",
-                happened=happened,
-            )
-        count = "1 try" if tries == 1 else f"{tries} tries"
-        return GenerationError(
-            f"OpenAI {what}: {problem}, after {count} (none billed); retried on the next run",
-            happened=happened,
-        )
+        detail = failure.detail
+        own = {
+            **_stop_messages(detail),
+            "refused": f"refused by OpenAI's safety system ({detail})",
+            "unusable_reply": f"OpenAI {what} answered with {detail}; it was billed, "
+            + MAY_BE_BILLED,
+            "sent_outcome_unknown": f"OpenAI {what} failed: {detail}",
+        }
+        return explained(failure, tries, own, who=f"OpenAI {what}", settings="DOPPEL_OPENAI_*")
 
     def _describe(self, exc: openai.APIStatusError) -> str:
         body = exc.body if isinstance(exc.body, dict) else {}
@@ -436,7 +415,8 @@ def _status_failure(exc: openai.APIStatusError) -> str:
     return "invalid_request"
 
 
-def _stop_message(happened: str, detail: str) -> str:
+def _stop_messages(detail: str) -> dict[str, str]:
+    """What to fix when OpenAI refuses every request, by what happened."""
     return {
         "bad_key": f"OpenAI rejected the API key ({detail}); set a valid OPENAI_API_KEY "
         "(https://platform.openai.com/api-keys) and re-run the day",
@@ -449,8 +429,4 @@ def _stop_message(happened: str, detail: str) -> str:
         "model_not_found": f"OpenAI could not find the model or route ({detail}); set "
         "DOPPEL_OPENAI_IMAGE_MODEL / DOPPEL_OPENAI_VISION_MODEL to current models and check "
         "DOPPEL_OPENAI_BASE_URL",
-    }.get(
-        happened,
-        f"OpenAI rejects every request like this one ({detail}); check the DOPPEL_OPENAI_* "
-        "settings",
-    )
+    }
