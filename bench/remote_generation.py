@@ -33,7 +33,7 @@ from datetime import date
 from multiprocessing.synchronize import Event
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for pipeline_tests.fixtures
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for testbed
 
 from sqlalchemy import create_engine, make_url, text
 
@@ -47,7 +47,7 @@ from pipeline.lib.db.database import database_url_for
 from pipeline.lib.generators.openai_config import OpenAIImagesConfig
 from pipeline.lib.generators.openai_images import OpenAIImagesGenerator
 from pipeline.lib.sources.folder import SAMPLE_PHOTOS_DIR
-from pipeline_tests.fixtures.openai_server import TEST_API_KEY, OpenAIImitation
+from testbed.openai_server import TEST_API_KEY, OpenAIImitation
 
 DAY = date(2026, 11, 20)
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")  # loopback never via a proxy

@@ -26,7 +26,7 @@ from pipeline.lib.generators.openai_config import DEFAULT_EDIT_PROMPT
 from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline_tests.conftest import migrated
 from pipeline_tests.fixtures.assets import TEST_PARTITIONS, unsplash_images
-from pipeline_tests.fixtures.openai_server import TEST_API_KEY, OpenAIImitation
+from testbed.openai_server import TEST_API_KEY, OpenAIImitation
 
 DAY = "2026-11-20"
 EDITS = "/v1/images/edits"

@@ -130,6 +130,18 @@ def disposition_of(what: str) -> Disposition:
     return disposition
 
 
+def passing_status(status: int) -> str | None:
+    """The HTTP statuses every API means the same way, all worth a retry within the request:
+    the key they name, or None for a status the generator must name itself."""
+    if status == 429:
+        return "rate_limited"
+    if status in (408, 409):
+        return "conflict_or_timeout_status"
+    if status >= 500:
+        return "server_error"
+    return None
+
+
 @dataclass(frozen=True)
 class Sorted:
     """A failure, sorted: what happened, the photo's outcome, one line saying why, and

@@ -25,8 +25,8 @@ from pipeline.lib.generators.offline import MAX_ASPECT
 from pipeline.lib.generators.openai_config import OpenAIImagesConfig
 from pipeline.lib.generators.openai_images import OpenAIImagesGenerator
 from pipeline.lib.generators.transfer import UPLOAD_TYPES, upload_of
-from pipeline_tests.fixtures.img2img_server import Img2ImgImitation
-from pipeline_tests.fixtures.openai_server import TEST_API_KEY, OpenAIImitation
+from testbed.img2img_server import Img2ImgImitation
+from testbed.openai_server import TEST_API_KEY, OpenAIImitation
 
 SHAPES = {
     "panorama-20-1": (4000, 200),

@@ -25,7 +25,7 @@ from pipeline.lib.db import BilledRequest, Database, Outcome, Photo
 from pipeline.lib.failures import GenerationError, GeneratorUnavailable
 from pipeline.lib.generators import LoadedPhoto
 from pipeline.lib.generators.img2img import ROUTE, Img2ImgConfig, Img2ImgGenerator
-from pipeline_tests.fixtures.img2img_server import Img2ImgImitation
+from testbed.img2img_server import Img2ImgImitation
 
 DAY = date(2026, 11, 20)
 CAP = 2

@@ -21,7 +21,7 @@ from pipeline.lib.failures import GenerationError, GeneratorUnavailable
 from pipeline.lib.generators import LoadedPhoto
 from pipeline.lib.generators.openai_config import OpenAIImagesConfig
 from pipeline.lib.generators.openai_images import OpenAIImagesGenerator
-from pipeline_tests.fixtures.openai_server import TEST_API_KEY, OpenAIImitation
+from testbed.openai_server import TEST_API_KEY, OpenAIImitation
 
 PRICES = PriceTable(DEFAULT_PRICES, unpriced_call_usd=0.25)
 EDITS, GENERATIONS, CHAT = "/v1/images/edits", "/v1/images/generations", "/v1/chat/completions"

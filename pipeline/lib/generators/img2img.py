@@ -31,7 +31,7 @@ from pipeline.lib.core.http import HttpRetry, retry_after_seconds
 from pipeline.lib.core.origins import ServiceUrl
 from pipeline.lib.core.replies import ReplyTooLarge, capped_replies
 from pipeline.lib.core.unset import Unset
-from pipeline.lib.failures import GenerationError
+from pipeline.lib.failures import GenerationError, passing_status
 from pipeline.lib.generators import Generation, LoadedPhoto
 from pipeline.lib.generators.explain import MAY_BE_BILLED, explained, tries_text
 from pipeline.lib.generators.transfer import image_from_base64, upload_of
@@ -274,12 +274,8 @@ def _status_failure(status: int, detail: str) -> str:
         return "forbidden"
     if status == 404:
         return "bad_photo" if "init image" in detail.lower() else "model_not_found"
-    if status == 429:
-        return "rate_limited"
-    if status in (408, 409):
-        return "conflict_or_timeout_status"
-    if status >= 500:
-        return "server_error"
+    if passing := passing_status(status):
+        return passing
     return "invalid_request"
 
 

@@ -37,7 +37,7 @@ from pipeline.lib.billing.paid import Failure, PaidRequest, PaidRequests, transp
 from pipeline.lib.billing.pricing import PriceTable
 from pipeline.lib.core.http import HttpRetry, retry_after_seconds
 from pipeline.lib.core.replies import ReplyTooLarge, capped_replies
-from pipeline.lib.failures import GenerationError
+from pipeline.lib.failures import GenerationError, passing_status
 from pipeline.lib.generators import Generation, LoadedPhoto
 from pipeline.lib.generators.explain import MAY_BE_BILLED, explained
 from pipeline.lib.generators.openai_config import OpenAIImagesConfig
@@ -404,12 +404,8 @@ def _status_failure(exc: openai.APIStatusError) -> str:
         return "forbidden"
     if status == 404 or code == "model_not_found":
         return "model_not_found"
-    if status == 429:
-        return "rate_limited"
-    if status in (408, 409):
-        return "conflict_or_timeout_status"
-    if status >= 500:
-        return "server_error"
+    if passing := passing_status(status):
+        return passing
     if param == "image" or code in BAD_PHOTO_CODES:
         return "bad_photo"
     return "invalid_request"
