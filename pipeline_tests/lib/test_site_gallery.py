@@ -70,6 +70,7 @@ def test_doppel_gallery_builds_the_site_without_importing_dagster(tmp_path: Path
     assert again.returncode == 0 and "0 files written" in again.stdout
 
 
+@pytest.mark.slow  # a fresh interpreter's imports: under 1 s quiet, seconds under load
 def test_render_workers_import_no_dagster_nor_pandas(tmp_path: Path) -> None:
     """What a spawned render worker imports: the renderer, and the module of the work it is
     sent (`build.render_day`), each a fresh process's import."""

@@ -199,11 +199,16 @@ def _charts(months: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
         out = []
         for i, name in enumerate(names):
             values: dict[str, float | None] = {}
+            counted = 0
             for m in months:
                 rate: Rate = m[what]
                 if m["generator"] == name and rate.n:
                     values[f"{m['month']}-01"] = 100 * (rate.value or 0.0)
-            out.append(Series(f"{name}", f"gen{i % GENERATOR_LINES}", values))
+                    counted = rate.n  # months come in order: the latest one's
+            # The legend shows the latest month's figure: with its count (the table below
+            # has every month's interval).
+            label = f"{name} (latest month n = {counted})"
+            out.append(Series(label, f"gen{i % GENERATOR_LINES}", values))
         return out
 
     return [
