@@ -38,8 +38,17 @@ from pipeline.lib.generators.transfer import image_from_base64, upload_of
 
 ROUTE = "/sdapi/v1/img2img"
 # Recorded from the server's `info` so a look-alike can be reproduced.
-INFO_KEYS = ("seed", "sd_model_name", "sd_model_hash", "sampler_name", "steps", "cfg_scale",
-             "denoising_strength", "width", "height")  # fmt: skip
+INFO_KEYS = (
+    "seed",
+    "sd_model_name",
+    "sd_model_hash",
+    "sampler_name",
+    "steps",
+    "cfg_scale",
+    "denoising_strength",
+    "width",
+    "height",
+)
 
 
 DEFAULT_IMG2IMG_PROMPT = "a high quality photograph, natural light, detailed"
@@ -173,9 +182,13 @@ class Img2ImgGenerator:
             return response
 
         return self._paid.send(
-            ROUTE, send, classify=_classify, explain=self._explain, photo_id=photo_id,
+            ROUTE,
+            send,
+            classify=_classify,
+            explain=self._explain,
+            photo_id=photo_id,
             model=self.config.checkpoint,
-        )  # fmt: skip
+        )
 
     def _explain(self, failure: Failure, tries: int) -> Exception:
         url = self.config.base_url.rstrip("/") + ROUTE

@@ -48,8 +48,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 REFUSAL_CODES = frozenset({"moderation_blocked", "content_policy_violation"})
 # 400s about the photo itself (Doppel re-encodes what the API cannot take, so these are rare).
-BAD_PHOTO_CODES = frozenset({"invalid_image_file", "unsupported_file_mimetype", "invalid_image",
-                             "image_too_large"})  # fmt: skip
+BAD_PHOTO_CODES = frozenset(
+    {"invalid_image_file", "unsupported_file_mimetype", "invalid_image", "image_too_large"}
+)
 _KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_*\-]{3,}")
 
 
@@ -116,9 +117,12 @@ class OpenAIImagesGenerator:
         if cfg.input_fidelity is not None:
             options["input_fidelity"] = cfg.input_fidelity
         estimate = self.prices.estimate_image(
-            cfg.image_model, quality=cfg.quality, size=cfg.size, prompt=prompt,
+            cfg.image_model,
+            quality=cfg.quality,
+            size=cfg.size,
+            prompt=prompt,
             input_fidelity=cfg.input_fidelity or "low",
-        )  # fmt: skip
+        )
         response, paid = self._call(
             "images.edit",
             cfg.image_model,
@@ -138,9 +142,15 @@ class OpenAIImagesGenerator:
         )
         image, cost, usage, request_id = self._image_of(response, paid)
         return Generation(
-            image=image, generator=self.name, model=cfg.image_model, strategy="edit",
-            prompt=prompt, cost_usd=cost, usage=usage, request_id=request_id,
-        )  # fmt: skip
+            image=image,
+            generator=self.name,
+            model=cfg.image_model,
+            strategy="edit",
+            prompt=prompt,
+            cost_usd=cost,
+            usage=usage,
+            request_id=request_id,
+        )
 
     def _describe_then_generate(self, upload: Upload, photo_id: int | None) -> Generation:
         cfg = self.config
@@ -168,9 +178,12 @@ class OpenAIImagesGenerator:
 
         prompt = cfg.generate_prompt.replace("{description}", description)
         estimate = self.prices.estimate_image(
-            cfg.image_model, quality=cfg.quality, size=cfg.size, prompt=prompt,
+            cfg.image_model,
+            quality=cfg.quality,
+            size=cfg.size,
+            prompt=prompt,
             input_fidelity=None,
-        )  # fmt: skip
+        )
         response, paid = self._call(
             "images.generate",
             cfg.image_model,
@@ -312,8 +325,13 @@ class OpenAIImagesGenerator:
             detail = f"the connection failed ({happened.replace('_', ' ')}, {_cause(exc)})"
             return Failure(happened, detail)
         if isinstance(exc, openai.APIStatusError):
-            return Failure(_status_failure(exc), self._describe(exc), exc.status_code,
-                           exc.request_id, _retry_after(exc.response))  # fmt: skip
+            return Failure(
+                _status_failure(exc),
+                self._describe(exc),
+                exc.status_code,
+                exc.request_id,
+                _retry_after(exc.response),
+            )
         if isinstance(exc, ValueError):  # a 2xx whose JSON does not parse: answered, so billed
             return Failure("unusable_reply", f"malformed JSON: {_brief(exc)}", status=200)
         # An SDK error after sending, or anything else: the outcome is unknown, assume billed.
