@@ -322,6 +322,15 @@ def cmd_exporter(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_votes_serve(args: argparse.Namespace) -> int:
+    from pipeline.lib.votes.serve import serve
+
+    settings = _settings(local_start=False)
+    print(f"doppel votes-serve: http://{args.host}:{args.port}/api/votes", flush=True)
+    serve(settings.resolved_database_url, args.host, args.port, args.workers)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="doppel", description="Popular photos beside their machine-made look-alikes."
@@ -418,6 +427,13 @@ def build_parser() -> argparse.ArgumentParser:
     exporter.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 in Docker)")
     exporter.add_argument("--port", type=int, default=9108, help="port (default 9108; 0: any)")
     exporter.set_defaults(func=cmd_exporter)
+    votes = sub.add_parser(
+        "votes-serve", help="the vote service: the deployed game's answers into the database"
+    )
+    votes.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 in Docker)")
+    votes.add_argument("--port", type=int, default=8090, help="port (default 8090)")
+    votes.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    votes.set_defaults(func=cmd_votes_serve)
     return parser
 
 

@@ -26,16 +26,21 @@ MEASURES = {
     "phash_distance": ("perceptual-hash distance", False),
 }
 COLUMNS = ("day", "month", "photo_id", "generator", *MEASURES, "shared_top_label",
-           "shared_labels", "p_photo", "p_look_alike", "fooled")  # fmt: skip
+           "shared_labels", "p_photo", "p_look_alike", "fooled", "people_votes",
+           "people_photo")  # fmt: skip
 
 
 def findings_frame(
     days: Iterable[tuple[Iterable[Mapping[str, Any]], Iterable[Mapping[str, Any]]]],
     verdicts: pd.DataFrame | None,
+    people: Mapping[tuple[int, str], tuple[int, int]] | None = None,
 ) -> pd.DataFrame:
     """One row per pair of `days` ((photos rows, look-alikes rows) per day), with the
     judge's probability of "photo" for the photo (`p_photo`) and for the look-alike
-    (`p_look_alike`); `fooled`: the judge took the look-alike for a photo (NA: unjudged)."""
+    (`p_look_alike`); `fooled`: the judge took the look-alike for a photo (NA: unjudged).
+    `people`: (photo id, generator) → (answers, of which picked the photo), from the
+    `human_votes` tables (`votes.tally.people_by_pair`): `people_votes`, `people_photo`."""
+    people = people or {}
     rows = []
     for photos, look_alikes in days:
         for photo, look in pairs_to_measure(photos, look_alikes):
@@ -57,6 +62,9 @@ def findings_frame(
             for name in MEASURES:
                 value = comparisons.get(name)
                 row[name] = float(value) if isinstance(value, int | float) else np.nan
+            row["people_votes"], row["people_photo"] = people.get(
+                (row["photo_id"], row["generator"]), (0, 0)
+            )
             rows.append(row)
     frame = pd.DataFrame(rows, columns=[c for c in COLUMNS if c not in (*_JUDGED, "month")])
     frame["month"] = frame["day"].str.slice(0, 7)
@@ -68,7 +76,7 @@ _JUDGED = ("p_photo", "p_look_alike", "fooled")
 _DTYPES = {"day": "string", "month": "string", "photo_id": "Int64", "generator": "string",
            **dict.fromkeys(MEASURES, "float64"), "shared_top_label": "boolean",
            "shared_labels": "Int64", "p_photo": "float64", "p_look_alike": "float64",
-           "fooled": "boolean"}  # fmt: skip
+           "fooled": "boolean", "people_votes": "Int64", "people_photo": "Int64"}  # fmt: skip
 
 
 def _labels(stats: Any) -> list[str]:

@@ -13,7 +13,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from pipeline.lib.core.storage import ObjectNotFound, ObjectStore
-from pipeline.lib.findings.intervals import Rate, percent
+from pipeline.lib.findings.intervals import Rate, percent, wilson
 from pipeline.lib.site.charts import Series, line_chart
 
 # pandas and numpy (the summaries') are imported where a findings table is read: a gallery
@@ -71,6 +71,43 @@ def verdicts(frame: Any) -> dict[str, dict[str, dict[str, Any]]]:
             "fooled": bool(q >= 0.5),
         }
     return out
+
+
+def people(frame: Any) -> dict[str, dict[str, str]]:
+    """Per day, per pair (`verdict_key`): how often people picked the photo, one sentence
+    made of numbers only (the votes' counts), for the pair page."""
+    out: dict[str, dict[str, str]] = {}
+    if frame is None or "people_votes" not in frame:
+        return out
+    voted = frame[frame["people_votes"].fillna(0) > 0]
+    for day, photo_id, generator, n, hits in zip(
+        voted["day"], voted["photo_id"], voted["generator"], voted["people_votes"],
+        voted["people_photo"], strict=True,
+    ):  # fmt: skip
+        rate = wilson(int(hits), int(n))
+        out.setdefault(str(day), {})[verdict_key(photo_id, generator)] = (
+            f"People picked the photo {100 * (rate.value or 0.0):.0f} % of n = {rate.n} times "
+            f"(95 % interval {100 * rate.low:.0f}–{100 * rate.high:.0f} %)."
+        )
+    return out
+
+
+def _people_and_judge(group: Any) -> str | None:
+    """People against the judge on the same pairs of one generator, or None without votes."""
+    if "people_votes" not in group:
+        return None
+    voted = group[group["people_votes"].fillna(0) > 0]
+    n = int(voted["people_votes"].sum()) if len(voted) else 0
+    if not n:
+        return None
+    from pipeline.lib.findings.summary import rate_of
+
+    fooled = wilson(n - int(voted["people_photo"].sum()), n)
+    sentence = f"People took its look-alike for the photo in {percent(fooled)} of answers"
+    judge = rate_of(voted["fooled"])
+    if judge.n:
+        sentence += f"; the judge, on the same {len(voted)} pairs, in {percent(judge)}"
+    return sentence + "."
 
 
 def _mean(m: Mean, digits: int = 2) -> str:
@@ -145,8 +182,10 @@ def findings_page(frame: Any, pairs: dict[str, dict[str, Any]]) -> dict[str, Any
                 else "."
             )
         )
+        group = frame[frame["generator"] == g.generator]
         generators.append({"name": g.generator, "pairs": g.pairs, "sentence": sentence,
-                           "carried": carried, "fooled": percent(g.fooled)})  # fmt: skip
+                           "carried": carried, "fooled": percent(g.fooled),
+                           "people": _people_and_judge(group)})  # fmt: skip
     links = [_link_sentence(MEASURES[name][0], c) for name, c in fooling_measures(frame).items()]
     matches = [
         f"On the {rate.n} photos both made a look-alike of, the judge found {a}'s more like a "
