@@ -51,8 +51,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         day = _backfill_days(settings, args.day, args.day)[0] if args.day else None
         report = run_days(settings, days=args.days, day=day, say=lambda s: print(s, flush=True))
     except KeyboardInterrupt:
-        print("doppel: interrupted; this run's Dagster runs are marked failed and their pool "
-              "slots freed", file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            "doppel: interrupted; this run's Dagster runs are marked failed and their pool "
+            "slots freed",
+            file=sys.stderr,
+            flush=True,
+        )
         # Exit now rather than wait for requests in flight (up to their timeout): their
         # ledger rows stay pending, which counts them as billed, and no re-run repeats them.
         os._exit(130)
@@ -74,8 +78,11 @@ def cmd_retry(args: argparse.Namespace) -> int:
     db.upgrade()
     try:
         lifted = lift_paid_cap(
-            db, args.day, photo=args.photo, max_paid_attempts=settings.max_paid_attempts,
-        )  # fmt: skip
+            db,
+            args.day,
+            photo=args.photo,
+            max_paid_attempts=settings.max_paid_attempts,
+        )
     except RetryRefused as exc:
         raise CommandError(str(exc)) from None
     finally:
@@ -152,9 +159,13 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     db = Database(settings.resolved_database_url)
     try:
         result = publish_gallery(
-            open_store(settings), gallery_target(settings), db, tables=DAY_TABLES,
-            findings=FINDINGS_TABLE, force=args.force,
-        )  # fmt: skip
+            open_store(settings),
+            gallery_target(settings),
+            db,
+            tables=DAY_TABLES,
+            findings=FINDINGS_TABLE,
+            force=args.force,
+        )
     finally:
         db.dispose()
     for problem in result.problems:
