@@ -16,7 +16,7 @@ LAYERS: list[set[str]] = [
     {"billing"},  # the ledger, prices, the daily budget, sending a billable request
     {"generators"},
     {"day", "settings", "findings"},  # findings: the judge and the findings table
-    {"votes"},  # the vote service: reads the day tables and settings; the game page shows it
+    {"votes"},  # the vote service: what a vote is, storing it, the daily tally
     {"site", "observability"},
     {"orchestration", "settings_docs"},
 ]

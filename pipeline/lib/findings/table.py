@@ -17,13 +17,14 @@ import pandas as pd
 
 from pipeline.lib.findings.features import LOOK_ALIKE, PHOTO, pairs_to_measure
 
+INF = float("inf")
 MEASURES = {
-    # column: (what it says, higher means closer to the photo)
-    "ssim": ("structure (SSIM)", True),
-    "colour_distance": ("colour distance", False),
-    "patch_swd": ("texture distance (patch-SWD)", False),
-    "semantic_similarity": ("content similarity", True),
-    "phash_distance": ("perceptual-hash distance", False),
+    # column: (what it says, higher means closer to the photo, the values it can take)
+    "ssim": ("structure (SSIM)", True, (-1.0, 1.0)),
+    "colour_distance": ("colour distance", False, (0.0, INF)),
+    "patch_swd": ("texture distance (patch-SWD)", False, (0.0, INF)),
+    "semantic_similarity": ("content similarity", True, (-1.0, 1.0)),
+    "phash_distance": ("perceptual-hash distance", False, (0.0, 64.0)),
 }
 COLUMNS = ("day", "month", "photo_id", "generator", *MEASURES, "shared_top_label",
            "shared_labels", "p_photo", "p_look_alike", "fooled", "people_votes",
