@@ -234,13 +234,13 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
     settings = _settings()
     days = _backfill_days(settings, args.first, args.last)
-    from pipeline.defs.sensors import ASSET_LABELS  # the assets a day consists of
+    from pipeline.defs.sensors import DAY_ASSETS  # the assets a day consists of
 
     url = args.url or settings.webserver_url
     try:
         launched = launch_backfill(
             url,
-            asset_paths=[key.path for key in ASSET_LABELS],
+            asset_paths=[key.path for key in DAY_ASSETS],
             first_day=days[0],
             last_day=days[-1],
             title=f"doppel backfill {days[0]}..{days[-1]}",
@@ -248,7 +248,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         )
     except WebserverError as exc:
         raise CommandError(str(exc)) from None
-    assets = " and ".join(key.to_user_string() for key in ASSET_LABELS)
+    names = [key.to_user_string() for key in DAY_ASSETS]
+    assets = ", ".join(names[:-1]) + " and " + names[-1]
     count = f"{len(days)} day" + ("s" if len(days) > 1 else "")
     print(f"backfill {launched.id}: {days[0]}..{days[-1]} ({count}) of {assets}")
     print(f"watch it: {launched.url}")
@@ -318,6 +319,15 @@ def cmd_exporter(args: argparse.Namespace) -> int:
             f"doppel exporter: http://{args.host}:{port}/metrics", flush=True
         ),
     )
+    return 0
+
+
+def cmd_votes_serve(args: argparse.Namespace) -> int:
+    from pipeline.lib.votes.serve import serve
+
+    settings = _settings(local_start=False)
+    print(f"doppel votes-serve: http://{args.host}:{args.port}/api/votes", flush=True)
+    serve(settings.resolved_database_url, args.host, args.port, args.workers)
     return 0
 
 
@@ -417,6 +427,13 @@ def build_parser() -> argparse.ArgumentParser:
     exporter.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 in Docker)")
     exporter.add_argument("--port", type=int, default=9108, help="port (default 9108; 0: any)")
     exporter.set_defaults(func=cmd_exporter)
+    votes = sub.add_parser(
+        "votes-serve", help="the vote service: the deployed game's answers into the database"
+    )
+    votes.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 in Docker)")
+    votes.add_argument("--port", type=int, default=8090, help="port (default 8090)")
+    votes.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    votes.set_defaults(func=cmd_votes_serve)
     return parser
 
 

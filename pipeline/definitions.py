@@ -8,6 +8,7 @@ import dagster as dg
 from pipeline.defs.assets import daily_assets
 from pipeline.defs.assets.findings import build_image_features, findings, machine_judge
 from pipeline.defs.assets.gallery_site import gallery_site
+from pipeline.defs.assets.human_votes import build_human_votes
 from pipeline.defs.jobs import daily_images_job, gallery_site_job
 from pipeline.defs.partitions import daily_partitions
 from pipeline.defs.resources import build_resources
@@ -28,6 +29,7 @@ def build_definitions(settings: DoppelSettings) -> dg.Definitions:
         assets=[
             *daily_assets(days),
             build_image_features(days),
+            build_human_votes(days),
             machine_judge,
             findings,
             gallery_site,

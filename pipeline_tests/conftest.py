@@ -22,7 +22,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 SECRET_ENV = ("UNSPLASH_ACCESS_KEY", "OPENAI_API_KEY")
 # Settings of the test run itself, not of Doppel: they survive the isolation below.
-TEST_RUN_ENV = {"DOPPEL_TEST_POSTGRES_URL", "DOPPEL_REQUIRE_TOOLS"}
+TEST_RUN_ENV = {"DOPPEL_TEST_POSTGRES_URL", "DOPPEL_REQUIRE_TOOLS", "DOPPEL_SAVE_SCREENSHOTS"}
 
 
 # The longest modules on two cores (`--durations`: the daemon's backfill, the first

@@ -37,7 +37,8 @@ FILES = ["docker-compose.yml", "deploy/test/docker-compose.test.yml"]
 # One container per run (dagster-docker's DockerRunLauncher), layered on top for its phase.
 DOCKER_RUNS_FILE = "docker-compose.docker-runs.yml"
 # Everything the day needs; the daemon comes last so the first backfill is the test's own.
-SERVICES = ["postgres", "minio", "user_code", "webserver", "exporter", "gallery", "prometheus"]
+SERVICES = ["postgres", "minio", "user_code", "webserver", "exporter", "votes", "gallery",
+            "prometheus"]  # fmt: skip
 PHOTOS_PER_DAY = 3
 BUCKET = "doppel"
 OTHER_BUCKET = "not-doppels"  # another tenant's bucket on the same store
@@ -812,6 +813,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             checks.day_complete(day, backfill["id"], timeout_s=900)
             checks.rows_and_objects(day)
             checks.gallery(day)
+            from votes_rows import votes_rows  # this folder: stack.py runs as a script
+
+            votes_rows(stack, table, day)
             checks.prometheus()
             checks.compute_logs(day)
 

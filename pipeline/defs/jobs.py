@@ -4,6 +4,7 @@ from pipeline.defs.keys import (
     FEATURES_KEY,
     FINDINGS_KEY,
     GALLERY_KEY,
+    HUMAN_VOTES_KEY,
     JUDGE_KEY,
     LOOK_ALIKES_KEY,
     PHOTOS_KEY,
@@ -12,8 +13,9 @@ from pipeline.defs.keys import (
 # Partitioning is inferred from the selected assets (all daily).
 daily_images_job = dg.define_asset_job(
     "daily_images_job",
-    selection=[PHOTOS_KEY, LOOK_ALIKES_KEY, FEATURES_KEY],
-    description="Collect a day's photos, make their look-alikes, keep their images' features.",
+    selection=[PHOTOS_KEY, LOOK_ALIKES_KEY, FEATURES_KEY, HUMAN_VOTES_KEY],
+    description="Collect a day's photos, make their look-alikes, keep their images' features, "
+    "sum the day's votes.",
 )
 
 # Unpartitioned: one run judges every day's pairs again and rebuilds the gallery from every

@@ -4,10 +4,16 @@ names them. The daily assets' names, and the tables' places the gallery reads, a
 
 import dagster as dg
 
-from pipeline.defs.names import DAY_TABLES, FINDINGS_ASSET, LOOK_ALIKES_ASSET, PHOTOS_ASSET
+from pipeline.defs.names import (
+    DAY_TABLES,
+    FINDINGS_ASSET,
+    HUMAN_VOTES_ASSET,
+    LOOK_ALIKES_ASSET,
+    PHOTOS_ASSET,
+)
 
-__all__ = ["DAY_TABLES", "FEATURES_KEY", "FINDINGS_KEY", "GALLERY_KEY", "JUDGE_KEY",
-           "LOOK_ALIKES_KEY", "PHOTOS_KEY", "table_folder"]  # fmt: skip
+__all__ = ["DAY_TABLES", "FEATURES_KEY", "FINDINGS_KEY", "GALLERY_KEY", "HUMAN_VOTES_KEY",
+           "JUDGE_KEY", "LOOK_ALIKES_KEY", "PHOTOS_KEY", "table_folder"]  # fmt: skip
 
 PHOTOS_KEY = dg.AssetKey(PHOTOS_ASSET)
 LOOK_ALIKES_KEY = dg.AssetKey(LOOK_ALIKES_ASSET)
@@ -15,6 +21,7 @@ GALLERY_KEY = dg.AssetKey("gallery_site")
 FEATURES_KEY = dg.AssetKey("image_features")
 JUDGE_KEY = dg.AssetKey("machine_judge")
 FINDINGS_KEY = dg.AssetKey(FINDINGS_ASSET)
+HUMAN_VOTES_KEY = dg.AssetKey(HUMAN_VOTES_ASSET)
 
 
 def table_folder(key: dg.AssetKey) -> str:

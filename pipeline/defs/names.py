@@ -7,6 +7,7 @@ from pipeline.lib.day.tables import TableFolders, table_key
 PHOTOS_ASSET = "unsplash_images"
 LOOK_ALIKES_ASSET = "generated_images"
 FINDINGS_ASSET = "findings"
+HUMAN_VOTES_ASSET = "human_votes"
 
 # Each asset's tables are under `tables/<asset name>/` (what the IO manager writes).
 DAY_TABLES = TableFolders(photos=PHOTOS_ASSET, look_alikes=LOOK_ALIKES_ASSET)

@@ -14,6 +14,7 @@ declarations (pipeline/lib/settings_docs.py).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -287,6 +288,12 @@ class DoppelSettings(BaseSettings):
         description="The gallery's public address (https://…/): absolute share links, sitemap.",
         json_schema_extra={"readme": True},
     )
+    votes_url: str | None = Field(
+        default=None,
+        description="Where the game posts each answer, a path on the gallery's host (compose: "
+        "/api/votes; docs/votes.md). Unset or empty: answers stay in the browser.",
+        json_schema_extra={"readme": True},
+    )
 
     # --- Deployment and observability (docs/deploy.md) --------------------------------------
     log_format: Literal["text", "json"] = Field(
@@ -322,6 +329,20 @@ class DoppelSettings(BaseSettings):
             FLAT_NAMES.source(settings_cls, dotenv),
             file_secret_settings,
         )
+
+    @field_validator("votes_url", mode="before")
+    @classmethod
+    def _votes_url_is_a_path(cls, value: Any) -> Any:
+        # DOPPEL_VOTES_URL= (empty) turns collection off, as unset does.
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        # A path on the gallery's own host: the pages' CSP allows connect-src 'self' only.
+        if not isinstance(value, str) or not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", value):
+            raise SettingsError(
+                f"DOPPEL_VOTES_URL must be a path on the gallery's own host, such as /api/votes "
+                f"(got {str(value)[:80]!r}); leave it empty to keep answers in the browser."
+            )
+        return value
 
     @field_validator("generators", mode="before")
     @classmethod

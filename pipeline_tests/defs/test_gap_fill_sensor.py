@@ -37,7 +37,12 @@ pytestmark = pytest.mark.dates  # `make test-dates` runs these under faketime
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 MISSING, RUNNING, FAILING, DONE = "2026-11-24", "2026-11-25", "2026-11-26", "2026-11-27"
-BOTH = {unsplash_images.key.to_user_string(), generated_images.key.to_user_string()}
+# A day's photos and look-alikes, and the look-alikes' features.
+BOTH = {
+    unsplash_images.key.to_user_string(),
+    generated_images.key.to_user_string(),
+    "image_features",
+}
 
 # Generators blocked until their test releases them, by name (resources are rebuilt per step).
 GATES: dict[str, threading.Event] = {}
@@ -168,7 +173,10 @@ def test_gap_fill_sensor_asks_again_for_a_photo_waiting_never_for_one_failed_for
             assert materialize(two_days, instance, day, generator).success
     [request] = tick(two_days, instance).run_requests
     # Only the look-alikes of the day whose photo may still succeed; never the other.
-    assert requested_days(request) == {generated_images.key.to_user_string(): [FAILING]}
+    assert requested_days(request) == {
+        generated_images.key.to_user_string(): [FAILING],
+        "image_features": [FAILING],
+    }
 
     with clock.pinned(NOW - timedelta(minutes=30)):
         assert materialize(two_days, instance, FAILING).success  # the retry makes it

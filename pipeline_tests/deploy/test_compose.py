@@ -7,9 +7,6 @@ from __future__ import annotations
 import http.client
 import json
 import re
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +17,7 @@ import pytest
 
 from pipeline.lib.settings import variables
 from pipeline_tests.deploy.tools import REPO, load_yaml, run, tool
-from pipeline_tests.system_tools import require_nginx
+from pipeline_tests.deploy.tools import gallery_nginx as running_gallery_nginx
 
 # One worker takes the whole module, so its module fixtures are made once.
 pytestmark = pytest.mark.xdist_group("test_compose")
@@ -159,50 +156,12 @@ def test_compose_dev_file_runs_only_postgres_and_minio() -> None:
 # --- The gallery's nginx config, for real --------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def gallery_nginx(s3_server: str, s3_bucket: str, tmp_path: Path) -> Iterator[str]:
     """nginx with deploy/nginx/gallery.conf.template (rendered as the image does) in front
     of moto's S3 server, as it is in front of MinIO in compose."""
-    nginx = require_nginx()
-    port = _free_port()
-    origin = f"{s3_server}/{s3_bucket}/doppel/site"
-    conf = (REPO / "deploy/nginx/gallery.conf.template").read_text()
-    conf = conf.replace("${DOPPEL_SITE_ORIGIN}", origin).replace(
-        "listen 8080;", f"listen 127.0.0.1:{port};"
-    )
-    (tmp_path / "gallery.conf").write_text(conf)
-    temp = {k: tmp_path / k for k in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-        "http {\n access_log off;\n include /etc/nginx/mime.types;\n"
-        + "".join(f" {k}_temp_path {v};\n" for k, v in temp.items()).replace(
-            "body_temp", "client_body_temp"
-        )
-        + f" include {tmp_path}/gallery.conf;\n}}\n"
-    )
-    args = [nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")]
-    checked = run(*args, "-t")
-    assert checked.returncode == 0, checked.stderr
-    process = subprocess.Popen([*args, "-g", "daemon off;"], stderr=subprocess.PIPE)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{url}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
+    with running_gallery_nginx(tmp_path, f"{s3_server}/{s3_bucket}/doppel/site") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 SECURITY_HEADERS = {

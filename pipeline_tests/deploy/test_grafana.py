@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from pipeline.lib.observability.exporter import exported_metric_names
+from pipeline.lib.votes.app import vote_metric_names
 from pipeline_tests.deploy.tools import (
     PROMETHEUS_SERIES,
     REPO,
@@ -53,8 +54,9 @@ def test_grafana_dashboard_is_provisionable(dashboard: dict[str, Any]) -> None:
 
 
 def test_grafana_queries_use_exported_metric_names(dashboard: dict[str, Any]) -> None:
-    # The names come from the collector's describe(), which is what its registry indexes.
-    exported = exported_metric_names()
+    # The names come from the collector's describe(), which is what its registry indexes,
+    # and from the vote service's own registry (Prometheus scrapes both).
+    exported = exported_metric_names() | vote_metric_names()
     used: set[str] = set()
     for expr in queries(dashboard):
         names = promql_metric_names(expr)

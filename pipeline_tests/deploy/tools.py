@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 
-from pipeline_tests.system_tools import require_tool
+from pipeline_tests.system_tools import require_nginx, require_tool
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -57,3 +62,53 @@ def promql_metric_names(expr: str) -> set[str]:
             continue
         names.add(word)
     return names
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def gallery_nginx(
+    work: Path, site_origin: str, votes_address: str = "127.0.0.1:9", host: str = "127.0.0.1"
+) -> Iterator[str]:
+    """nginx with deploy/nginx/gallery.conf.template, rendered as the image does, in front
+    of `site_origin` (the bucket's site prefix) and the vote service at `votes_address`
+    (host:port; nginx connects only when a vote comes). Yields its base URL."""
+    nginx = require_nginx()
+    port = free_port()
+    conf = (REPO / "deploy/nginx/gallery.conf.template").read_text()
+    conf = (
+        conf.replace("${DOPPEL_SITE_ORIGIN}", site_origin)
+        .replace("${DOPPEL_VOTES_ADDRESS}", votes_address)
+        .replace("listen 8080;", f"listen {host}:{port};")
+    )
+    (work / "gallery.conf").write_text(conf)
+    temp = {k: work / k for k in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
+    (work / "nginx.conf").write_text(
+        f"pid {work}/nginx.pid;\nerror_log {work}/error.log;\nevents {{}}\n"
+        "http {\n access_log off;\n include /etc/nginx/mime.types;\n"
+        + "".join(f" {k}_temp_path {v};\n" for k, v in temp.items()).replace(
+            "body_temp", "client_body_temp"
+        )
+        + f" include {work}/gallery.conf;\n}}\n"
+    )
+    args = [nginx, "-p", str(work), "-c", str(work / "nginx.conf")]
+    checked = run(*args, "-t")
+    assert checked.returncode == 0, checked.stderr
+    process = subprocess.Popen([*args, "-g", "daemon off;"], stderr=subprocess.PIPE)
+    try:
+        url = f"http://{host}:{port}"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # until it answers (it starts in milliseconds)
+            try:
+                httpx.get(f"{url}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

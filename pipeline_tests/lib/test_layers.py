@@ -14,6 +14,7 @@ LAYERS: list[set[str]] = [
     {"measures", "db", "sources"},
     {"generators"},
     {"day", "settings", "findings"},  # findings: the judge and the findings table
+    {"votes"},  # the vote service: what a vote is, storing it, the daily tally
     {"site", "observability"},
     {"orchestration", "settings_docs"},
 ]

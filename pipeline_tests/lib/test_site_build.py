@@ -28,9 +28,11 @@ from pipeline.lib.core.storage import LocalObjectStore, S3ObjectStore
 from pipeline.lib.settings import load_settings
 from pipeline.lib.site import build_site, render
 from pipeline.lib.site.charts import nice_ticks
+from pipeline.lib.site.data import load_days
 from pipeline.lib.site.links import safe_url, sized_hotlink, slug, with_utm
 from pipeline.lib.site.publish import MANIFEST_PATH
 from pipeline_tests.conftest import migrated
+from pipeline_tests.fixtures.findings import write_findings
 from pipeline_tests.fixtures.gallery_days import (
     DAY_HOSTILE,
     DAY_SAMPLES,
@@ -286,10 +288,39 @@ def test_the_game_plays_accepted_lookalikes_without_giving_the_answer_away(built
     )
 
 
+def test_the_game_posts_answers_only_when_built_for_a_vote_service(
+    built: Path, data: LocalObjectStore
+) -> None:
+    game = (built / "game.html").read_text()
+    assert "data-votes-url" not in game and "stay in this browser" in game
+    result = build_site(data, tables=DAY_TABLES, votes_url="/api/votes")
+    assert result.problems == []
+    game = (built / "game.html").read_text()
+    assert 'data-game hidden aria-label="The game" data-votes-url="/api/votes"' in game
+    # Each playable round names its photo and each look-alike its generator, with both
+    # images' digests, from the day tables.
+    rounds = re.findall(
+        r'data-photo-id="(\d+)" hidden>\s*<div class="game-choices">'
+        r'\s*<button[^>]*data-choice="photo" data-image="([0-9a-f]{64})">.*?'
+        r'data-choice="lookalike"[^>]* data-generator="([a-z0-9-]+)" data-image="([0-9a-f]{64})">',
+        game,
+        re.S,
+    )
+    assert rounds
+    tables = load_days(data, DAY_TABLES)
+    photos = {row["id"]: row for day in tables for row in day.photos}
+    made = {(r["photo_id"], r["generator"]): r for day in tables for r in day.look_alikes}
+    for photo_id, photo_sha, generator, made_sha in rounds:
+        assert photos[int(photo_id)]["sha256"] == photo_sha
+        assert made[(int(photo_id), generator)]["sha256"] == made_sha
+    assert "<svg" not in " ".join(g for _, _, g, _ in rounds)  # a hostile name is not posted
+
+
 def test_every_page_carries_the_content_security_policy(built: Path) -> None:
     policy = (
         "default-src 'self'; img-src 'self' https://images.unsplash.com; style-src 'self'; "
-        "script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'"
+        "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+        "form-action 'none'"
     )
     meta = f'<meta http-equiv="Content-Security-Policy" content="{policy}">'.replace("'", "&#39;")
     for page in html_files(built):
@@ -632,7 +663,9 @@ def test_a_photo_by_several_generators_shows_each_side_by_side_and_plays_one(
     made["rows"] = rows
     data.put(f"tables/unsplash_images/{day}.json", json.dumps(photos).encode())
     data.put(f"tables/generated_images/{day}.json", json.dumps(made).encode())
-    assert build_site(data, tables=DAY_TABLES).problems == []
+    # The judge's verdicts, one per look-alike: every other one taken for a photo.
+    key = write_findings(data)
+    assert build_site(data, tables=DAY_TABLES, findings_key=key).problems == []
     site = data.root / "site"
 
     pair = (site / f"pairs/{day}/01-coffee.html").read_text()
@@ -644,6 +677,8 @@ def test_a_photo_by_several_generators_shows_each_side_by_side_and_plays_one(
     structure = re.search(r"Structure[^<]*</span></th><td>([^<]+)</td><td>([^<]+)</td>", table)
     assert structure is not None and structure.group(2) == "0.12"
     assert structure.group(1) != structure.group(2)
+    said = re.findall(r"data-machine-judge>The machine judge called it ([^<]+)</p>", pair)
+    assert len(said) == 2 and {s.rpartition(": ")[2] for s in said} == {"fooled.", "not fooled."}
     one = (site / f"pairs/{DAY_SAMPLES}/01-coffee.html").read_text()
     assert "Machine by machine" not in one and "pair-duo--of" not in one  # one generator
 

@@ -1,13 +1,60 @@
 // Doppel: "Which is human?" and "Photo or machine?". Every round is already in the page; this
 // shows one at a time, reveals the answer with what the machine judge said, and keeps the
-// scores in localStorage so they survive a reload. No network, so it works from file:// too.
+// scores in localStorage so they survive a reload. It works from file:// too.
 //   Pairs: the two pictures in a random order; pick the photo.
 //   Photo or machine?: one of the two pictures, at random; say which it is and how sure you
 //   are (50-100 %). The Brier score is the mean of (your probability of "photo" - truth)^2.
+// Only a site built with DOPPEL_VOTES_URL (a path on its own host) also posts each answer to
+// the vote service (docs/votes.md), never from file://; a post that fails changes nothing
+// in the game.
 "use strict";
 (function () {
   var game = document.querySelector("[data-game]");
   if (!game) return;
+  var BROWSER_KEY = "doppel.browser-id";
+  var votesUrl = game.dataset.votesUrl;
+  var posting = !!votesUrl && /^https?:$/.test(window.location.protocol);
+  var browserId = posting ? browser() : null;
+  var shownAt = 0;
+  if (!browserId) posting = false;
+  game.querySelector("[data-votes-note]").textContent = posting
+    ? "Each answer is also sent, with a random id this browser keeps (no cookie, no address), " +
+      "to count how often people are fooled."
+    : (votesUrl ? "Opened from a file: your answers stay in this browser."
+                : "Your answers stay in this browser.");
+
+  // A random version-4 UUID, kept in localStorage. crypto.randomUUID needs a secure context;
+  // getRandomValues does not.
+  function browser() {
+    try {
+      var id = window.localStorage.getItem(BROWSER_KEY);
+      if (id && /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(id)) return id;
+      var b = window.crypto.getRandomValues(new Uint8Array(16));
+      b[6] = (b[6] & 0x0f) | 0x40;
+      b[8] = (b[8] & 0x3f) | 0x80;
+      var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join("");
+      id = h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+      window.localStorage.setItem(BROWSER_KEY, id);
+      return window.localStorage.getItem(BROWSER_KEY) === id ? id : null;
+    } catch (e) { return null; }  // storage blocked: no stable id, so nothing is sent
+  }
+  // `fields`: the answer (pair: the picked image's digest; single: the shown one's, what the
+  // player said and how sure). The service decides from the pair whether it was right.
+  function send(round, fields) {
+    // The look-alike drawn for this showing (`draw` left only it) names the generator.
+    var made = round.querySelector('[data-choice="lookalike"]');
+    if (!posting || !round.dataset.photoId || !made || !made.dataset.generator) return;
+    var vote = { photo_id: Number(round.dataset.photoId), generator: made.dataset.generator,
+                 mode: mode, answer_ms: Math.round(window.performance.now() - shownAt),
+                 browser_id: browserId };
+    Object.keys(fields).forEach(function (k) { vote[k] = fields[k]; });
+    try {
+      window.fetch(votesUrl, {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(vote),
+        credentials: "omit", keepalive: true, cache: "no-store"
+      }).catch(function () { /* offline or refused: the game goes on */ });
+    } catch (e) { /* no fetch: the game goes on */ }
+  }
   var KEYS = { pair: "doppel.which-is-human", single: "doppel.photo-or-machine" };
   var rounds = Array.prototype.slice.call(game.querySelectorAll("[data-round]"));
   var states = { pair: load("pair"), single: load("single") };
@@ -94,6 +141,7 @@
       shown.setAttribute("aria-label", "The picture");
       round.querySelector("[data-single-controls]").hidden = false;
       round.hidden = false;
+      shownAt = window.performance.now();
       round.querySelector("[data-say]").focus({ preventScroll: true });
       return;
     }
@@ -101,6 +149,7 @@
       button.setAttribute("aria-label", "Picture " + (i + 1));
     });
     round.hidden = false;
+    shownAt = window.performance.now();
     pair[0].focus({ preventScroll: true });
   }
   function next() {
@@ -140,6 +189,7 @@
     state.best = Math.max(state.best, state.streak);
     state.seen.push(current.dataset.round);
     save();
+    if (pair[index].dataset.image) send(current, { picked: pair[index].dataset.image });
     current.querySelector("[data-verdict]").textContent = right ? "Right: that is the photo." : "No: that is the look-alike.";
     current.querySelector("[data-photo-side]").textContent = pair[0].dataset.choice === "photo" ? "first" : "second";
     var photo = judgeWord(current, "photo"), look = judgeWord(current, "lookalike");
@@ -166,6 +216,10 @@
     }
     state.seen.push(current.dataset.round);
     save();
+    if (shown.dataset.image) {
+      send(current, { shown: shown.dataset.image, answer: photo ? "photo" : "lookalike",
+                      confidence: Math.round(sure * 100) });
+    }
     current.querySelector("[data-verdict]").textContent = ((photo ? 1 : 0) === truth ? "Right" : "No") +
       ": it is " + (truth ? "the photo" : "the machine's look-alike") + ". You said " +
       (photo ? "a photo" : "a machine's") + ", " + pct(sure) + " sure.";

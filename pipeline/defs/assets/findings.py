@@ -13,7 +13,14 @@ from typing import Any
 
 import dagster as dg
 
-from pipeline.defs.keys import DAY_TABLES, FEATURES_KEY, JUDGE_KEY, LOOK_ALIKES_KEY
+from pipeline.defs.keys import (
+    DAY_TABLES,
+    FEATURES_KEY,
+    HUMAN_VOTES_KEY,
+    JUDGE_KEY,
+    LOOK_ALIKES_KEY,
+    table_folder,
+)
 from pipeline.defs.metadata import metadata
 from pipeline.defs.resources import DoppelLogsResource, ObjectStoreResource
 from pipeline.lib.day.tables import DayTable
@@ -101,12 +108,13 @@ def machine_judge(
 
 
 @dg.asset(
-    deps=[LOOK_ALIKES_KEY],
+    deps=[LOOK_ALIKES_KEY, HUMAN_VOTES_KEY],
     group_name="findings",
     kinds={"python", "pandas"},
     description=(
         "One row per pair (photo and generator): the measures, shared labels, the judge's "
-        "probabilities, the generator and the day; its metadata gives the headline figures."
+        "probabilities, how often people picked the photo (every day's human_votes), the "
+        "generator and the day; its metadata gives the headline figures."
     ),
 )
 def findings(
@@ -118,8 +126,11 @@ def findings(
     from pipeline.lib.findings.summary import headline
     from pipeline.lib.findings.table import findings_frame
     from pipeline.lib.site.data import read_days
+    from pipeline.lib.votes.tally import people_by_pair, read_tallies
 
+    store = object_store.open()
+    people = people_by_pair(read_tallies(store, table_folder(HUMAN_VOTES_KEY)))
     # One day parsed at a time: 100,000 pairs of parsed rows would not fit beside the frame.
-    days = (raw.tables() for raw in read_days(object_store.open(), DAY_TABLES))
-    frame = findings_frame(((d.photos, d.look_alikes) for d in days), machine_judge)
+    days = (raw.tables() for raw in read_days(store, DAY_TABLES))
+    frame = findings_frame(((d.photos, d.look_alikes) for d in days), machine_judge, people)
     return dg.Output(frame, metadata=metadata(headline(frame)))

@@ -12,6 +12,7 @@ class GallerySiteResource(dg.ConfigurableResource):
     folder: str | None = None
     image_origins: list[str] = Field(default_factory=lambda: list(DEFAULT_IMAGE_ORIGINS))
     site_url: str | None = None
+    votes_url: str | None = None
 
     @classmethod
     def of(cls, target: GalleryTarget) -> "GallerySiteResource":
@@ -20,6 +21,7 @@ class GallerySiteResource(dg.ConfigurableResource):
             folder=target.folder,
             image_origins=list(target.image_origins),
             site_url=target.site_url,
+            votes_url=target.votes_url,
         )
 
     def target(self) -> GalleryTarget:
@@ -28,4 +30,5 @@ class GallerySiteResource(dg.ConfigurableResource):
             folder=self.folder,
             image_origins=tuple(self.image_origins),
             site_url=self.site_url,
+            votes_url=self.votes_url,
         )

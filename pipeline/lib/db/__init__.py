@@ -9,6 +9,7 @@ from pipeline.lib.db.models import (
     Outcome,
     Photo,
     PhotoClaim,
+    Vote,
     photo_is_used,
 )
 from pipeline.lib.db.schema import SchemaNotCurrent
@@ -23,6 +24,7 @@ __all__ = [
     "Photo",
     "PhotoClaim",
     "SchemaNotCurrent",
+    "Vote",
     "migrate",
     "photo_is_used",
     "schema_problem_at",

@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -22,6 +24,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -271,3 +274,36 @@ class PhotoClaim(Base):
     holder: Mapped[str] = mapped_column(String(128), index=True)
     claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Vote(Base):
+    """One game answer the vote service accepted (table `votes`, migration 0009_votes).
+
+    `picked` is the image picked ("photo" or "lookalike"); in single-image mode it is the
+    answer ("this is the photo" or "the machine's"), `shown` the image that was shown and
+    `confidence` 50-100. `correct` is the service's, from the published pair. `browser_id` is
+    a random id the browser keeps in localStorage: no address, no cookie. One browser id counts
+    once per pair (the unique constraint)."""
+
+    __tablename__ = "votes"
+    __table_args__ = (
+        UniqueConstraint("browser_id", "inspiration_id", "generator", name="uq_votes_browser_pair"),
+        Index("ix_votes_pair", "inspiration_id", "generator"),
+        Index("ix_votes_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
+    photo_id: Mapped[int] = mapped_column(
+        "inspiration_id", ForeignKey("inspiration_images.id", ondelete="CASCADE")
+    )
+    generator: Mapped[str] = mapped_column(String(32))
+    mode: Mapped[str] = mapped_column(String(8))  # pair | single
+    picked: Mapped[str] = mapped_column(String(16))
+    shown: Mapped[str | None] = mapped_column(String(16))
+    confidence: Mapped[int | None] = mapped_column(SmallInteger)
+    correct: Mapped[bool] = mapped_column(Boolean)
+    answer_ms: Mapped[int] = mapped_column(Integer)
+    browser_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

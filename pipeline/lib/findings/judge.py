@@ -26,7 +26,7 @@ from pipeline.lib.findings.features import LOOK_ALIKE, PHOTO, POOLED, WIDTH
 from pipeline.lib.findings.intervals import Rate, wilson
 
 MAX_FOLDS = 5
-MAX_TRAIN = 10_000
+MAX_TRAIN = 6_000
 PREDICT_CHUNK = 5_000  # images converted to float32 at a time (a bounded transient)
 REGULARISATION = 1.0  # scikit-learn's C, on standardised features
 COMPONENTS = 32  # of the pooled features (at most a quarter of the training images)

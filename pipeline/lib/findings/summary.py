@@ -21,7 +21,8 @@ from pipeline.lib.findings.table import MEASURES
 
 @dataclass(frozen=True)
 class Mean:
-    """A mean with its 95 % interval (normal approximation; none below 2 values)."""
+    """A mean with its 95 % interval (Student's t, so that a handful of pairs gives the wide
+    interval it deserves, kept within the values the measure can take; none below 2 values)."""
 
     value: float | None
     low: float | None
@@ -42,7 +43,11 @@ class Correlation:
     n: int
 
 
-def mean_of(values: pd.Series) -> Mean:
+def mean_of(
+    values: pd.Series, bounds: tuple[float, float] = (-math.inf, math.inf)
+) -> Mean:
+    from scipy.stats import t  # only where figures are summed up
+
     v = values.dropna().astype(float).to_numpy()
     n = len(v)
     if n == 0:
@@ -50,8 +55,9 @@ def mean_of(values: pd.Series) -> Mean:
     m = float(v.mean())
     if n < 2:
         return Mean(m, None, None, 1)
-    half = Z95 * float(v.std(ddof=1)) / math.sqrt(n)
-    return Mean(m, m - half, m + half, n)
+    half = float(t.ppf(0.975, n - 1)) * float(v.std(ddof=1)) / math.sqrt(n)
+    low, high = bounds
+    return Mean(m, max(low, m - half), min(high, m + half), n)
 
 
 def rate_of(flags: pd.Series) -> Rate:
@@ -96,7 +102,7 @@ def per_generator(frame: pd.DataFrame) -> list[GeneratorFindings]:
                 str(generator),
                 len(group),
                 rate_of(group["shared_top_label"]),
-                {name: mean_of(group[name]) for name in MEASURES},
+                {name: mean_of(group[name], MEASURES[name][2]) for name in MEASURES},
                 judge_accuracy(group),
                 rate_of(group["fooled"]),
             )

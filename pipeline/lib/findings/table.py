@@ -17,25 +17,31 @@ import pandas as pd
 
 from pipeline.lib.findings.features import LOOK_ALIKE, PHOTO, pairs_to_measure
 
+INF = float("inf")
 MEASURES = {
-    # column: (what it says, higher means closer to the photo)
-    "ssim": ("structure (SSIM)", True),
-    "colour_distance": ("colour distance", False),
-    "patch_swd": ("texture distance (patch-SWD)", False),
-    "semantic_similarity": ("content similarity", True),
-    "phash_distance": ("perceptual-hash distance", False),
+    # column: (what it says, higher means closer to the photo, the values it can take)
+    "ssim": ("structure (SSIM)", True, (-1.0, 1.0)),
+    "colour_distance": ("colour distance", False, (0.0, INF)),
+    "patch_swd": ("texture distance (patch-SWD)", False, (0.0, INF)),
+    "semantic_similarity": ("content similarity", True, (-1.0, 1.0)),
+    "phash_distance": ("perceptual-hash distance", False, (0.0, 64.0)),
 }
 COLUMNS = ("day", "month", "photo_id", "generator", *MEASURES, "shared_top_label",
-           "shared_labels", "p_photo", "p_look_alike", "fooled")  # fmt: skip
+           "shared_labels", "p_photo", "p_look_alike", "fooled", "people_votes",
+           "people_photo")  # fmt: skip
 
 
 def findings_frame(
     days: Iterable[tuple[Iterable[Mapping[str, Any]], Iterable[Mapping[str, Any]]]],
     verdicts: pd.DataFrame | None,
+    people: Mapping[tuple[int, str], tuple[int, int]] | None = None,
 ) -> pd.DataFrame:
     """One row per pair of `days` ((photos rows, look-alikes rows) per day), with the
     judge's probability of "photo" for the photo (`p_photo`) and for the look-alike
-    (`p_look_alike`); `fooled`: the judge took the look-alike for a photo (NA: unjudged)."""
+    (`p_look_alike`); `fooled`: the judge took the look-alike for a photo (NA: unjudged).
+    `people`: (photo id, generator) → (answers, of which picked the photo), from the
+    `human_votes` tables (`votes.tally.people_by_pair`): `people_votes`, `people_photo`."""
+    people = people or {}
     rows = []
     for photos, look_alikes in days:
         for photo, look in pairs_to_measure(photos, look_alikes):
@@ -57,6 +63,9 @@ def findings_frame(
             for name in MEASURES:
                 value = comparisons.get(name)
                 row[name] = float(value) if isinstance(value, int | float) else np.nan
+            row["people_votes"], row["people_photo"] = people.get(
+                (row["photo_id"], row["generator"]), (0, 0)
+            )
             rows.append(row)
     frame = pd.DataFrame(rows, columns=[c for c in COLUMNS if c not in (*_JUDGED, "month")])
     frame["month"] = frame["day"].str.slice(0, 7)
@@ -68,7 +77,7 @@ _JUDGED = ("p_photo", "p_look_alike", "fooled")
 _DTYPES = {"day": "string", "month": "string", "photo_id": "Int64", "generator": "string",
            **dict.fromkeys(MEASURES, "float64"), "shared_top_label": "boolean",
            "shared_labels": "Int64", "p_photo": "float64", "p_look_alike": "float64",
-           "fooled": "boolean"}  # fmt: skip
+           "fooled": "boolean", "people_votes": "Int64", "people_photo": "Int64"}  # fmt: skip
 
 
 def _labels(stats: Any) -> list[str]:

@@ -38,11 +38,11 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
-from sqlalchemy import inspect
+from sqlalchemy import func, inspect, select
 
 from pipeline.lib.core.clock import utc_now
 from pipeline.lib.day.tables import holdings_totals
-from pipeline.lib.db import Database, LookAlike, schema_problem_at
+from pipeline.lib.db import Database, LookAlike, Vote, schema_problem_at
 from pipeline.lib.generators.budget import spent_today
 
 if TYPE_CHECKING:
@@ -135,6 +135,11 @@ class Families:
             "Dagster runs queued, starting or started.",
             labels=["status"],
         )
+        self.votes = CounterMetricFamily(
+            "doppel_votes_stored",
+            "Game answers in the database (the vote service's accepted votes).",
+            labels=["generator", "mode"],
+        )
         self.read_ok = GaugeMetricFamily(
             "doppel_exporter_read_ok",
             "1 if the exporter could read this part at the last scrape, else 0.",
@@ -217,6 +222,7 @@ class DoppelCollector(Collector):
                 return True  # a fresh deployment before its first run: nothing to count
             self._day_facts(families)
             families.spend_today.add_metric([], spent_today(self.database, utc_now()))
+            self._votes(families)
         except Exception as exc:
             log.warning("exporter: cannot read the database: %s", _brief(exc))
             return False
@@ -246,6 +252,15 @@ class DoppelCollector(Collector):
         for generator, (n_timed, total, *within) in sorted(timed.items()):
             buckets = [(_le(le), int(n)) for le, n in zip(LATENCY_BUCKETS, within, strict=True)]
             families.latency.add_metric([generator], [*buckets, ("+Inf", int(n_timed))], total)
+
+    def _votes(self, families: Families) -> None:
+        # Refused votes are never stored: the vote service counts them (its own /metrics).
+        if not inspect(self.database.engine).has_table(Vote.__tablename__):
+            return
+        query = select(Vote.generator, Vote.mode, func.count()).group_by(Vote.generator, Vote.mode)
+        with self.database.engine.connect() as connection:
+            for generator, mode, count in connection.execute(query):
+                families.votes.add_metric([generator, mode], count)
 
     # The Dagster instance
 

@@ -45,6 +45,7 @@ from pipeline.lib.site.data import RawDay, day_versions, read_day
 from pipeline.lib.site.findings import (
     FINDINGS_PATH,
     findings_page,
+    people,
     read_findings,
     verdict_key,
     verdicts,
@@ -177,6 +178,7 @@ def build_site(
     image_origins: tuple[str, ...] = DEFAULT_IMAGE_ORIGINS,
     site_url: str | None = None,
     findings_key: str | None = None,
+    votes_url: str | None = None,
 ) -> SiteBuild:
     """Build and publish the gallery; `out_store` defaults to the data store itself.
 
@@ -186,10 +188,13 @@ def build_site(
     `site_url`: the site's public address, for absolute share links and the sitemap.
     `findings_key`: where the findings table is in `data_store` (findings.html, the judge's
     verdicts on the pair pages and in the game); without it the page says there are none.
+    `votes_url`: where the game posts each answer (a path on the site's host); None: nowhere.
     """
     started = time.perf_counter()
     out = out_store if out_store is not None else data_store
-    renderer = Renderer(source_dir, image_origins=image_origins, site_url=site_url)
+    renderer = Renderer(
+        source_dir, image_origins=image_origins, site_url=site_url, votes_url=votes_url
+    )
     writer = SiteWriter(out, prefix, builder=renderer.version, force=force)
     versions = day_versions(data_store, tables)
     # The judge's verdicts are part of a day's pages: retrained each build, a day's pages are
@@ -197,7 +202,9 @@ def build_site(
     # whose verdicts changed counts as changed.
     found = read_findings(data_store, findings_key)
     judged = verdicts(found)
-    judged_digest = {d: _digest(judged.get(d))[:16] for d in versions}
+    # People's rate on a pair (the votes, through the findings) is part of its page too.
+    peopled = people(found)
+    judged_digest = {d: _digest([judged.get(d), peopled.get(d)])[:16] for d in versions}
     old = writer.old_day_versions
     changed = {d for d in set(versions) | set(old) if _state(old.get(d)) != _state(
         [versions.get(d), None, judged_digest.get(d)])}  # fmt: skip
@@ -254,6 +261,7 @@ def build_site(
                 d.digest,
                 [s is not None and s.id in media for s in d.sources()],
                 judged.get(d.day),
+                peopled.get(d.day),
             ]
         )
         for d in days
@@ -274,7 +282,11 @@ def build_site(
         day_job = (digest, prev_day, next_day) if digest is not None else None
         if pair_jobs or day_job:
             copies = {s.id: media[s.id].as_record() for s in d.sources() if s and s.id in media}
-            jobs.append(DayJob(d.raw, copies, pair_jobs, day_job, judged.get(d.day, {})))
+            jobs.append(
+                DayJob(
+                    d.raw, copies, pair_jobs, day_job, judged.get(d.day, {}), peopled.get(d.day, {})
+                )
+            )
     for path, digest, html in renderer.run(
         jobs, render_day, workers=render_workers, size=lambda job: len(job.pairs) + 1
     ):
@@ -395,6 +407,7 @@ class DayJob:
     pairs: list[tuple[str, str]]  # (slug, input digest) of the pair pages to render
     day_page: tuple[str, str | None, str | None] | None  # (input digest, prev day, next day)
     verdicts: dict[str, Any] = field(default_factory=dict)  # verdict_key → the judge's word
+    people: dict[str, str] = field(default_factory=dict)  # verdict_key → what people picked
 
 
 def parse_day(raw: RawDay) -> tuple[list[Pair], list[dict[str, Any]], list[str]]:
@@ -420,6 +433,18 @@ def render_day(renderer: Renderer, job: DayJob) -> list[Rendered]:
         next_ = pairs[i + 1] if i + 1 < len(pairs) else None
         model = pair_page(pairs[i], media, prev, next_)
         model["judge"] = job.verdicts.get(_pair_key(pairs[i]))
+        # Several machines: each look-alike side by side carries the judge's word on it.
+        variants = pairs[i].variants() if model["lookalikes"] else []
+        for machine, variant in zip(model["lookalikes"], variants, strict=True):
+            machine["judge"] = job.verdicts.get(_pair_key(variant))
+        # What people said of each machine's look-alike (votes are per photo and generator).
+        shown = variants if len(variants) > 1 else [pairs[i]]
+        said = [
+            (f"{(v.look_alike or {}).get('generator')}: " if len(shown) > 1 else "") + line
+            for v in shown
+            if (line := job.people.get(_pair_key(v)))
+        ]
+        model["people"] = " ".join(said) or None
         out.append((pairs[i].path, digest, renderer.render("pair.html.j2", model)))
     if job.day_page is not None:
         digest, prev_day, next_day = job.day_page

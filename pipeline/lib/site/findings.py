@@ -13,7 +13,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from pipeline.lib.core.storage import ObjectNotFound, ObjectStore
-from pipeline.lib.findings.intervals import Rate, percent
+from pipeline.lib.findings.intervals import Rate, percent, wilson
 from pipeline.lib.site.charts import Series, line_chart
 
 # pandas and numpy (the summaries') are imported where a findings table is read: a gallery
@@ -73,8 +73,41 @@ def verdicts(frame: Any) -> dict[str, dict[str, dict[str, Any]]]:
     return out
 
 
-def _interval(rate: Rate) -> str:
-    return percent(rate)
+def people(frame: Any) -> dict[str, dict[str, str]]:
+    """Per day, per pair (`verdict_key`): how often people picked the photo, one sentence
+    made of numbers only (the votes' counts), for the pair page."""
+    out: dict[str, dict[str, str]] = {}
+    if frame is None or "people_votes" not in frame:
+        return out
+    voted = frame[frame["people_votes"].fillna(0) > 0]
+    for day, photo_id, generator, n, hits in zip(
+        voted["day"], voted["photo_id"], voted["generator"], voted["people_votes"],
+        voted["people_photo"], strict=True,
+    ):  # fmt: skip
+        rate = wilson(int(hits), int(n))
+        out.setdefault(str(day), {})[verdict_key(photo_id, generator)] = (
+            f"People picked the photo {100 * (rate.value or 0.0):.0f} % of n = {rate.n} times "
+            f"(95 % interval {100 * rate.low:.0f}–{100 * rate.high:.0f} %)."
+        )
+    return out
+
+
+def _people_and_judge(group: Any) -> str | None:
+    """People against the judge on the same pairs of one generator, or None without votes."""
+    if "people_votes" not in group:
+        return None
+    voted = group[group["people_votes"].fillna(0) > 0]
+    n = int(voted["people_votes"].sum()) if len(voted) else 0
+    if not n:
+        return None
+    from pipeline.lib.findings.summary import rate_of
+
+    fooled = wilson(n - int(voted["people_photo"].sum()), n)
+    sentence = f"People took its look-alike for the photo in {percent(fooled)} of answers"
+    judge = rate_of(voted["fooled"])
+    if judge.n:
+        sentence += f"; the judge, on the same {len(voted)} pairs, in {percent(judge)}"
+    return sentence + "."
 
 
 def _mean(m: Mean, digits: int = 2) -> str:
@@ -123,8 +156,8 @@ def findings_page(frame: Any, pairs: dict[str, dict[str, Any]]) -> dict[str, Any
         f"{len(frame)} pairs from {days} day{'s' if days != 1 else ''} so far.",
         (
             f"A judge trained on other days tells a photo from a look-alike in "
-            f"{_interval(overall)} of images; it takes a look-alike for a photo in "
-            f"{_interval(fooled)} of pairs."
+            f"{percent(overall)} of images; it takes a look-alike for a photo in "
+            f"{percent(fooled)} of pairs."
             if judged
             else "The judge has no verdict yet: it needs pairs from at least two days, "
             "and is only tested on days it did not learn from."
@@ -142,19 +175,21 @@ def findings_page(frame: Any, pairs: dict[str, dict[str, Any]]) -> dict[str, Any
         ]
         sentence = (
             f"{g.generator} look-alikes keep the photo's top label in "
-            f"{_interval(g.shared_top_label)} of pairs"
+            f"{percent(g.shared_top_label)} of pairs"
             + (
-                f", and the judge tells them apart in {_interval(g.accuracy)} of images."
+                f", and the judge tells them apart in {percent(g.accuracy)} of images."
                 if g.accuracy.n
                 else "."
             )
         )
+        group = frame[frame["generator"] == g.generator]
         generators.append({"name": g.generator, "pairs": g.pairs, "sentence": sentence,
-                           "carried": carried, "fooled": _interval(g.fooled)})  # fmt: skip
+                           "carried": carried, "fooled": percent(g.fooled),
+                           "people": _people_and_judge(group)})  # fmt: skip
     links = [_link_sentence(MEASURES[name][0], c) for name, c in fooling_measures(frame).items()]
     matches = [
         f"On the {rate.n} photos both made a look-alike of, the judge found {a}'s more like a "
-        f"photo than {b}'s in {_interval(rate)} of them."
+        f"photo than {b}'s in {percent(rate)} of them."
         for a, b, rate in head_to_head(frame)
         if rate.n
     ]
@@ -175,8 +210,8 @@ def findings_page(frame: Any, pairs: dict[str, dict[str, Any]]) -> dict[str, Any
                 "month": m["month"],
                 "generator": m["generator"],
                 "pairs": m["pairs"],
-                "fooled": _interval(m["fooled"]),
-                "kept": _interval(m["shared_top_label"]),
+                "fooled": percent(m["fooled"]),
+                "kept": percent(m["shared_top_label"]),
             }
             for m in months
         ],
@@ -203,11 +238,16 @@ def _charts(months: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
         out = []
         for i, name in enumerate(names):
             values: dict[str, float | None] = {}
+            counted = 0
             for m in months:
                 rate: Rate = m[what]
                 if m["generator"] == name and rate.n:
                     values[f"{m['month']}-01"] = 100 * (rate.value or 0.0)
-            out.append(Series(f"{name}", f"gen{i % GENERATOR_LINES}", values))
+                    counted = rate.n  # months come in order: the latest one's
+            # The legend shows the latest month's figure: with its count (the table below
+            # has every month's interval).
+            label = f"{name} (latest month n = {counted})"
+            out.append(Series(label, f"gen{i % GENERATOR_LINES}", values))
         return out
 
     return [

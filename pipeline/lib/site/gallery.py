@@ -36,6 +36,7 @@ class GalleryTarget:
     # host): the pages' Content-Security-Policy allows exactly these.
     image_origins: tuple[str, ...] = DEFAULT_IMAGE_ORIGINS
     site_url: str | None = None  # the public address: absolute share links and a sitemap
+    votes_url: str | None = None  # where the game posts answers (a path); None: it does not
 
     def destination(self, store: ObjectStore) -> tuple[ObjectStore, str]:
         if self.folder:
@@ -48,6 +49,7 @@ def gallery_target(settings: DoppelSettings) -> GalleryTarget:
         prefix=settings.site_prefix,
         folder=str(settings.site_dir.resolve()) if settings.site_dir else None,
         site_url=settings.site_url,
+        votes_url=settings.votes_url,
         # The allow-list's entries as written: the CSP reads them as the URL policy does.
         image_origins=tuple(settings.unsplash.image_hosts),
     )
@@ -88,5 +90,6 @@ def publish_gallery(
             force=force,
             image_origins=target.image_origins,
             site_url=target.site_url,
+            votes_url=target.votes_url,
             findings_key=findings,
         )

@@ -22,6 +22,7 @@ from pipeline.lib.site.pages.shared import (
     photo_image,
     quality_flag,
 )
+from pipeline.lib.votes.ballot import GENERATOR_NAME
 
 GAME_PATH = "game.html"
 GAME_ROUNDS = 60  # enough for a sitting, and the page stays small however long Doppel runs
@@ -62,12 +63,35 @@ def game_page(
                     "href": relative(root, pair.path),
                     "photo": photo,
                     "credit": pair.credit,
+                    "vote": vote_photo(pair),
                     "lookalikes": made,  # one drawn per showing (static/game.js)
                     # The first, for anything that reads one look-alike per round.
                     **{k: made[0][k] for k in ("lookalike", "generator", "measures", "judge")},
                 }
             )
     return {"root": root, "rounds": rounds}
+
+
+# What an answer names when the game posts it (DOPPEL_VOTES_URL): the photo's id and the
+# images' digests, from which the vote service decides which was picked. A round or a
+# look-alike the service could not check (a table without digests, a generator name it
+# refuses) has none, and its answers are not posted.
+
+
+def vote_photo(pair: Pair) -> dict[str, Any] | None:
+    photo_id, sha = pair.photo.get("id"), pair.photo.get("sha256")
+    if isinstance(photo_id, int) and isinstance(sha, str) and sha:
+        return {"photo_id": photo_id, "photo": sha}
+    return None
+
+
+def vote_machine(pair: Pair) -> dict[str, Any] | None:
+    gen = pair.look_alike or {}
+    generator, sha = gen.get("generator"), gen.get("sha256")
+    named = isinstance(generator, str) and GENERATOR_NAME.fullmatch(generator)
+    if named and isinstance(sha, str) and sha:
+        return {"generator": generator, "image": sha}
+    return None
 
 
 def _machine(
@@ -87,4 +111,5 @@ def _machine(
         "generator": generator or "the generator",
         "measures": [readings[k] for k in GAME_MEASURES if k in readings],
         "judge": judged.get(verdict_key(pair.photo.get("id"), generator)),
+        "vote": vote_machine(pair),
     }

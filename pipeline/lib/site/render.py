@@ -87,6 +87,8 @@ def content_security_policy(image_origins: Sequence[str]) -> str:
     images = " ".join(["'self'", *dict.fromkeys(origins)])
     return (
         f"default-src 'self'; img-src {images}; style-src 'self'; script-src 'self'; "
+        # The vote service is on the site's own host (DOPPEL_VOTES_URL is a path): nothing else.
+        "connect-src 'self'; "
         "object-src 'none'; base-uri 'none'; form-action 'none'"
     )
 
@@ -98,6 +100,7 @@ class Renderer:
         *,
         image_origins: Sequence[str] = DEFAULT_IMAGE_ORIGINS,
         site_url: str | None = None,
+        votes_url: str | None = None,
     ):
         source_dir = source_dir or site_source_dir()
         self.templates_dir = source_dir / "templates"
@@ -124,9 +127,15 @@ class Renderer:
         if site_url is not None and not _SITE_URL.match(site_url):
             raise ValueError(f"the site's public address must be an http(s) URL: {site_url!r}")
         self.site_url = site_url.rstrip("/") + "/" if site_url else None
+        # Where the game posts answers (a path on this host, checked by the settings); None:
+        # the game keeps them in the browser.
+        self.votes_url = votes_url
         csp = content_security_policy(self.image_origins)
         digest = hashlib.sha256(
-            BUILDER_VERSION.encode() + csp.encode() + (self.site_url or "").encode()
+            BUILDER_VERSION.encode()
+            + csp.encode()
+            + (self.site_url or "").encode()
+            + (self.votes_url or "").encode()
         )
         for path in sorted(BUILDER_CODE_DIR.glob("*.py")):
             digest.update(path.read_bytes())
@@ -147,6 +156,7 @@ class Renderer:
         self.env.globals["static"] = {name: hashed for name, (hashed, _) in self.static.items()}
         self.env.globals["content_security_policy"] = csp
         self.env.globals["site_url"] = self.site_url
+        self.env.globals["votes_url"] = self.votes_url
 
     def render(self, template: str, model: dict[str, Any]) -> str:
         return self.env.get_template(template).render(
@@ -201,7 +211,7 @@ class Renderer:
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
             pending: set[Future[list[tuple[int, list[Rendered]]]]] = set()
             for batch in _batches(jobs, size):
-                options = (self.image_origins, self.site_url)
+                options = (self.image_origins, self.site_url, self.votes_url)
                 pending.add(pool.submit(_run_batch, source, options, work, batch))
                 if len(pending) >= 2 * workers:  # bounded memory, workers kept busy
                     finished, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -224,12 +234,13 @@ def _batches(jobs: Sequence[Job], size: Callable[[Job], int]) -> Iterator[list[t
         yield batch
 
 
-_WORKER_RENDERERS: dict[tuple[str, tuple[tuple[str, ...], str | None]], Renderer] = {}
+_Options = tuple[tuple[str, ...], str | None, str | None]
+_WORKER_RENDERERS: dict[tuple[str, _Options], Renderer] = {}
 
 
 def _run_batch(
     source_dir: str,
-    options: tuple[tuple[str, ...], str | None],
+    options: _Options,
     work: Callable[[Renderer, Job], list[Rendered]],
     batch: list[tuple[int, Job]],
 ) -> list[tuple[int, list[Rendered]]]:
@@ -237,8 +248,8 @@ def _run_batch(
     key = (source_dir, options)
     renderer = _WORKER_RENDERERS.get(key)
     if renderer is None:
-        image_origins, site_url = options
+        image_origins, site_url, votes_url = options
         renderer = _WORKER_RENDERERS[key] = Renderer(
-            Path(source_dir), image_origins=image_origins, site_url=site_url
+            Path(source_dir), image_origins=image_origins, site_url=site_url, votes_url=votes_url
         )
     return [(index, work(renderer, job)) for index, job in batch]

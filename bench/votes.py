@@ -1,0 +1,201 @@
+"""The vote service under load: accepted votes per second and latency at 50 clients.
+
+What runs: `doppel votes-serve` (uvicorn, `--workers` processes) on a free port of
+127.0.0.1, over a new PostgreSQL database migrated to this code and holding `--pairs`
+published pairs. `--clients` connections (HTTP/1.1 keep-alive, one asyncio task each, raw
+sockets so the client costs little of the 2 cores) post votes for `--seconds` after a
+warm-up: each vote a new browser id on a random pair, as many visitors would, so every one
+is accepted. Latency is from the request's first byte to the answer's last.
+
+Prints one line per figure and a JSON object last. Run it under the benchmark lock and with
+the load it ran at:
+
+    flock /tmp/doppel-bench.lock .venv/bin/python bench/votes.py; uptime
+
+Target (issue 27): at least 500 accepted votes/s with p99 at most 50 ms on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from pipeline.lib.db import Database, LookAlike, Photo
+
+ADMIN_URL = os.environ.get(
+    "DOPPEL_BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+GENERATOR = "patch-remix"
+
+
+def digest(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
+def make_database(pairs: int) -> tuple[str, str, list[tuple[int, str]]]:
+    """A new database with `pairs` published pairs; its URL, name and (photo id, photo digest)."""
+    name = f"doppel_bench_votes_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'create database "{name}"'))
+    admin.dispose()
+    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    db = Database(url)
+    db.upgrade()
+    made: list[tuple[int, str]] = []
+    stored = datetime(2026, 11, 21, tzinfo=UTC)
+    with db.session() as session:
+        for i in range(pairs):
+            photo = Photo(
+                source="folder", source_id=f"bench/{i}", day=date(2026, 11, 20), rank=i,
+                status="stored", sha256=digest(f"photo {i}"), download_tracked_at=stored,
+            )  # fmt: skip
+            session.add(photo)
+            session.flush()
+            session.add(LookAlike(photo_id=photo.id, status="succeeded", generator=GENERATOR,
+                                  sha256=digest(f"look-alike {i}")))  # fmt: skip
+            made.append((photo.id, photo.sha256 or ""))
+    db.dispose()
+    return url, name, made
+
+
+def drop_database(name: str) -> None:
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(
+            text("select pg_terminate_backend(pid) from pg_stat_activity where datname = :n"),
+            {"n": name},
+        )
+        conn.execute(text(f'drop database if exists "{name}"'))
+    admin.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def request(port: int, body: bytes) -> bytes:
+    return (
+        f"POST /api/votes HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+async def read_answer(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    await reader.readexactly(length)
+    return status
+
+
+async def client(port: int, pairs: list[tuple[int, str]], until: float, start: float,
+                 latencies: list[float], statuses: dict[int, int]) -> None:  # fmt: skip
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while (now := time.perf_counter()) < until:
+            photo_id, sha = random.choice(pairs)
+            vote = {"photo_id": photo_id, "generator": GENERATOR, "mode": "pair", "picked": sha,
+                    "answer_ms": 2000, "browser_id": str(uuid.uuid4())}  # fmt: skip
+            writer.write(request(port, json.dumps(vote).encode()))
+            await writer.drain()
+            status = await read_answer(reader)
+            done = time.perf_counter()
+            if now >= start:  # after the warm-up
+                latencies.append(done - now)
+                statuses[status] = statuses.get(status, 0) + 1
+    finally:
+        writer.close()
+
+
+async def load(port: int, pairs: list[tuple[int, str]], clients: int, seconds: float,
+               warmup: float) -> tuple[list[float], dict[int, int]]:  # fmt: skip
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    start = time.perf_counter() + warmup
+    until = start + seconds
+    await asyncio.gather(*(client(port, pairs, until, start, latencies, statuses)
+                           for _ in range(clients)))  # fmt: skip
+    return latencies, statuses
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--pairs", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn processes (compose: 2)")
+    args = parser.parse_args()
+
+    url, name, pairs = make_database(args.pairs)
+    port = free_port()
+    env = {**os.environ, "DOPPEL_DATABASE_URL": url, "DOPPEL_LOG_FORMAT": "text"}
+    doppel = str(Path(sys.executable).parent / "doppel")
+    server = subprocess.Popen(
+        [doppel, "votes-serve", "--port", str(port), "--workers", str(args.workers)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # until every worker answers its health check
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                    sock.sendall(b"GET /api/votes/health HTTP/1.1\r\nHost: x\r\n\r\n")
+                    if b"200 OK" in sock.recv(200):
+                        break
+            except OSError:
+                time.sleep(0.1)
+        latencies, statuses = asyncio.run(
+            load(port, pairs, args.clients, args.seconds, args.warmup)
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        drop_database(name)
+    latencies.sort()
+    accepted = statuses.get(201, 0)
+
+    def pct(q: float) -> float:
+        return 1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))]
+
+    figures = {
+        "clients": args.clients,
+        "workers": args.workers,
+        "seconds": args.seconds,
+        "accepted_per_s": round(accepted / args.seconds, 1),
+        "p50_ms": round(pct(0.50), 1),
+        "p99_ms": round(pct(0.99), 1),
+        "statuses": statuses,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "cpus": os.cpu_count(),
+    }
+    print(f"accepted votes/s: {figures['accepted_per_s']} ({accepted} in {args.seconds:.0f} s)")
+    print(
+        f"latency p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms at {args.clients} clients"
+    )
+    print(f"answers: {statuses}; load average {figures['load_average']} on {figures['cpus']} CPUs")
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

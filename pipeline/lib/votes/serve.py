@@ -1,0 +1,44 @@
+"""`doppel votes-serve`: the vote service under uvicorn.
+
+uvicorn's access log is off: it would write each voter's address to the logs, and the
+service promises to keep none. Each worker process is its own app (its own engine, rate
+limiter and counters), made by `app_from_settings` from the same settings as every other
+Doppel process.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+from starlette.applications import Starlette
+
+from pipeline.lib.db import Database, schema_problem_at
+from pipeline.lib.settings import load_settings
+from pipeline.lib.votes.app import create_app
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 8090
+
+
+def app_from_settings() -> Starlette:
+    """The app on the database the settings name (uvicorn's factory, once per worker)."""
+    return create_app(Database(load_settings().resolved_database_url))
+
+
+def serve(database_url: str, host: str, port: int, workers: int = 1) -> None:
+    # Checked once at start and said in one line; the service goes on, its health check
+    # failing, so `docker compose ps` shows what is wrong (as the exporter does).
+    if problem := schema_problem_at(database_url):
+        log.warning("%s", problem)
+    uvicorn.run(
+        "pipeline.lib.votes.serve:app_from_settings",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        server_header=False,
+        log_level="warning",
+    )
