@@ -65,8 +65,8 @@ types: install
 	$(BIN)/mypy
 
 lint: install check-defs
-	$(BIN)/ruff check pipeline pipeline_tests bench deploy
-	$(BIN)/ruff format --check pipeline pipeline_tests bench deploy
+	$(BIN)/ruff check pipeline pipeline_tests testbed bench deploy
+	$(BIN)/ruff format --check pipeline pipeline_tests testbed bench deploy
 
 # Dagster's own check that the code location loads (`dg check defs`, configured by
 # [tool.dg] in pyproject.toml), on a throwaway instance; it reads a .env here, as `dg dev` does.
@@ -89,7 +89,7 @@ settings-docs: install
 TEST_WORKERS ?= 3
 PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 test: install
-	$(BIN)/ruff check pipeline pipeline_tests bench deploy
+	$(BIN)/ruff check pipeline pipeline_tests testbed bench deploy
 	$(BIN)/mypy
 	$(PYTEST)
 

@@ -32,7 +32,9 @@ from pathlib import Path
 
 import httpx
 
-from pipeline_tests.dagster_processes import processes_with
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for testbed
+
+from testbed.processes import processes_with
 
 BIN = Path(sys.executable).parent
 

@@ -33,21 +33,21 @@ from datetime import date
 from multiprocessing.synchronize import Event
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for pipeline_tests.fixtures
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for testbed
 
 from sqlalchemy import create_engine, make_url, text
 
+from pipeline.lib.billing.budget import DailyBudget
+from pipeline.lib.billing.ledger import Ledger
+from pipeline.lib.billing.pricing import DEFAULT_PRICES, PriceTable
 from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.day.generate import generate_day
 from pipeline.lib.db import Database, Photo
 from pipeline.lib.db.database import database_url_for
-from pipeline.lib.generators.budget import DailyBudget
-from pipeline.lib.generators.ledger import Ledger
 from pipeline.lib.generators.openai_config import OpenAIImagesConfig
 from pipeline.lib.generators.openai_images import OpenAIImagesGenerator
-from pipeline.lib.generators.pricing import DEFAULT_PRICES, PriceTable
 from pipeline.lib.sources.folder import SAMPLE_PHOTOS_DIR
-from pipeline_tests.fixtures.openai_server import TEST_API_KEY, OpenAIImitation
+from testbed.openai_server import TEST_API_KEY, OpenAIImitation
 
 DAY = date(2026, 11, 20)
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")  # loopback never via a proxy

@@ -51,8 +51,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         day = _backfill_days(settings, args.day, args.day)[0] if args.day else None
         report = run_days(settings, days=args.days, day=day, say=lambda s: print(s, flush=True))
     except KeyboardInterrupt:
-        print("doppel: interrupted; this run's Dagster runs are marked failed and their pool "
-              "slots freed", file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            "doppel: interrupted; this run's Dagster runs are marked failed and their pool "
+            "slots freed",
+            file=sys.stderr,
+            flush=True,
+        )
         # Exit now rather than wait for requests in flight (up to their timeout): their
         # ledger rows stay pending, which counts them as billed, and no re-run repeats them.
         os._exit(130)
@@ -74,8 +78,11 @@ def cmd_retry(args: argparse.Namespace) -> int:
     db.upgrade()
     try:
         lifted = lift_paid_cap(
-            db, args.day, photo=args.photo, max_paid_attempts=settings.max_paid_attempts,
-        )  # fmt: skip
+            db,
+            args.day,
+            photo=args.photo,
+            max_paid_attempts=settings.max_paid_attempts,
+        )
     except RetryRefused as exc:
         raise CommandError(str(exc)) from None
     finally:
@@ -152,9 +159,13 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     db = Database(settings.resolved_database_url)
     try:
         result = publish_gallery(
-            open_store(settings), gallery_target(settings), db, tables=DAY_TABLES,
-            findings=FINDINGS_TABLE, force=args.force,
-        )  # fmt: skip
+            open_store(settings),
+            gallery_target(settings),
+            db,
+            tables=DAY_TABLES,
+            findings=FINDINGS_TABLE,
+            force=args.force,
+        )
     finally:
         db.dispose()
     for problem in result.problems:
@@ -337,6 +348,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
+    _day_commands(sub)
+    _tool_commands(sub)
+    _service_commands(sub)
+    return parser
+
+
+def _day_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Making, inspecting and repairing days: run, retry, status, redo, migrate."""
     run = sub.add_parser("run", help="materialize the last complete days into the local instance")
     run.add_argument("--days", type=int, default=3, help="how many recent days (default 3)")
     run.add_argument("--day", metavar="DAY", help="this one day instead (YYYY-MM-DD)")
@@ -365,6 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="the same as `doppel migrate`").set_defaults(func=cmd_migrate)
 
+
+def _tool_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """One-off tools: one look-alike, the gallery without Dagster, the settings' docs."""
     gen = sub.add_parser("generate", help="make one look-alike of an image file")
     gen.add_argument("input", type=Path)
     gen.add_argument("output", type=Path)
@@ -390,6 +412,19 @@ def build_parser() -> argparse.ArgumentParser:
     gallery.add_argument("--force", action="store_true", help="render and compare every page again")
     gallery.set_defaults(func=cmd_gallery)
 
+    docs = sub.add_parser(
+        "settings", help=".env.example's variables and the README's table, from the declarations"
+    )
+    docs.add_argument("--env-example", action="store_true", help="print .env.example's lines")
+    docs.add_argument("--markdown", action="store_true", help="print the README's table")
+    docs.add_argument("--write", action="store_true", help="rewrite both files' generated parts")
+    docs.add_argument("--check", action="store_true", help="exit 1 if either file is stale")
+    docs.add_argument("--root", default=".", help="the checkout holding both files (default .)")
+    docs.set_defaults(func=cmd_settings)
+
+
+def _service_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The long-running parts and their instance: Dagster, backfills, exporter, votes."""
     instance = sub.add_parser("instance", help="the local Dagster instance")
     inst_sub = instance.add_subparsers(dest="instance_command", required=True)
     inst_sub.add_parser("init", help="create DAGSTER_HOME and its dagster.yaml").set_defaults(
@@ -412,15 +447,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--url", help="the webserver (default DOPPEL_WEBSERVER_URL or http://127.0.0.1:3000)"
     )
     backfill.set_defaults(func=cmd_backfill)
-    docs = sub.add_parser(
-        "settings", help=".env.example's variables and the README's table, from the declarations"
-    )
-    docs.add_argument("--env-example", action="store_true", help="print .env.example's lines")
-    docs.add_argument("--markdown", action="store_true", help="print the README's table")
-    docs.add_argument("--write", action="store_true", help="rewrite both files' generated parts")
-    docs.add_argument("--check", action="store_true", help="exit 1 if either file is stale")
-    docs.add_argument("--root", default=".", help="the checkout holding both files (default .)")
-    docs.set_defaults(func=cmd_settings)
     exporter = sub.add_parser(
         "exporter", help="serve Prometheus metrics read from the database and Dagster instance"
     )
@@ -434,7 +460,6 @@ def build_parser() -> argparse.ArgumentParser:
     votes.add_argument("--port", type=int, default=8090, help="port (default 8090)")
     votes.add_argument("--workers", type=int, default=1, help="processes (default 1)")
     votes.set_defaults(func=cmd_votes_serve)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

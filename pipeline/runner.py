@@ -67,12 +67,16 @@ class RunReport:
         s = self.settings
         out = []
         if self.recovered:
-            out.append(f"marked {len(self.recovered)} run(s) of a killed doppel run as failed "
-                       "and freed their pool slots")  # fmt: skip
+            out.append(
+                f"marked {len(self.recovered)} run(s) of a killed doppel run as failed "
+                "and freed their pool slots"
+            )
         out += [f"{day}: {status}" for day, status in self.results.items()]
         out.append(f"new look-alikes this run: {self.new_generations}")
-        out.append(f"database:        {s.resolved_database_url.split('://', 1)[0]} "
-                   f"({s.resolved_database_url.split(':///', 1)[-1]})")  # fmt: skip
+        out.append(
+            f"database:        {s.resolved_database_url.split('://', 1)[0]} "
+            f"({s.resolved_database_url.split(':///', 1)[-1]})"
+        )
         if s.store == "local":
             out.append(f"images:          {s.objects_dir.resolve()}")
         else:
@@ -118,10 +122,13 @@ def run_days(
                 before = _look_alikes(db, key)
                 result = _off_the_main_thread(
                     lambda key=key: job.execute_in_process(  # type: ignore[misc]
-                        partition_key=key, instance=instance, run_config=QUIET_LOGS,
-                        raise_on_error=False, tags=owner_tags() | {WAITING_NOW_TAG: "true"},
+                        partition_key=key,
+                        instance=instance,
+                        run_config=QUIET_LOGS,
+                        raise_on_error=False,
+                        tags=owner_tags() | {WAITING_NOW_TAG: "true"},
                     )
-                )  # fmt: skip
+                )
                 report.results[key] = _day_line(result, db, key, report)
                 # Look-alikes another run made meanwhile appeared too, but are not this run's.
                 elsewhere = made_elsewhere(result)
@@ -129,10 +136,12 @@ def run_days(
             # Then the gallery, from every day's tables (unchanged pages are not rewritten).
             gallery = _off_the_main_thread(
                 lambda: defs.resolve_job_def(gallery_site_job.name).execute_in_process(
-                    instance=instance, run_config=QUIET_LOGS, raise_on_error=False,
+                    instance=instance,
+                    run_config=QUIET_LOGS,
+                    raise_on_error=False,
                     tags=owner_tags(),
                 )
-            )  # fmt: skip
+            )
         except BaseException:
             # Ctrl-C or SIGTERM: leave no run STARTED and no slot claimed behind us.
             recover_stale_runs(instance, include_own=True)

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 
 from pipeline.lib.db import Database, migrate
 from pipeline.lib.settings import DoppelSettings, load_settings
-from pipeline_tests.fixtures.unsplash_server import UnsplashImitation
+from testbed.unsplash_server import UnsplashImitation
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "DOPPEL_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"

@@ -8,7 +8,8 @@ from collections import Counter
 from PIL import Image, ImageOps
 
 from pipeline.defs.resources.generators import ImageGeneratorResource
-from pipeline.lib.generators import Generation, GenerationError, ImageGenerator, LoadedPhoto
+from pipeline.lib.failures import GenerationError
+from pipeline.lib.generators import Generation, ImageGenerator, LoadedPhoto
 
 # Calls per counter name; resources are re-created by Dagster, so the count lives here.
 CALLS: Counter[str] = Counter()
@@ -51,7 +52,7 @@ class UnreachableGeneratorResource(ImageGeneratorResource):
     make a failed day in one quick run."""
 
     def setup_for_execution(self, context: object) -> None:
-        from pipeline.lib.generators import GeneratorUnavailable
+        from pipeline.lib.failures import GeneratorUnavailable
 
         raise GeneratorUnavailable("generator endpoint refused the connection")
 

@@ -115,7 +115,7 @@ def test_dotenv_in_the_working_folder_is_read(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_redo_hands_a_day_to_the_configured_source(first_run: FirstRun, tmp_path: Path) -> None:
-    from pipeline_tests.fixtures.unsplash_server import tiny_jpeg
+    from testbed.unsplash_server import tiny_jpeg
 
     assert first_run.result.returncode == 0, first_run.result.stdout + first_run.result.stderr
     folder = copy_of(first_run, tmp_path)

@@ -19,8 +19,8 @@ from sqlalchemy import select
 
 from pipeline.defs.limits import IMAGE_GENERATOR_POOL
 from pipeline.lib.db import Database, LookAlike
-from pipeline_tests.fixtures.openai_server import OpenAIImitation
 from pipeline_tests.test_paid_attempts import DAY, EDITS, paid_env, photo_of
+from testbed.openai_server import OpenAIImitation
 
 DOPPEL = str(Path(sys.executable).parent / "doppel")
 REPO = Path(__file__).resolve().parents[1]

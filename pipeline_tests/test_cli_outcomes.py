@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pipeline_tests.fixtures.openai_server import TEST_API_KEY, OpenAIImitation
 from pipeline_tests.test_cli import SMALL, doppel
 from pipeline_tests.test_openai_generated_images import EDITS, small_photos
+from testbed.openai_server import TEST_API_KEY, OpenAIImitation
 
 pytestmark = pytest.mark.slow  # each `doppel run` is a process: 10-20 s
 

@@ -22,8 +22,9 @@ from pipeline.lib.orchestration.backfills import list_backfills, request_backfil
 from pipeline.lib.orchestration.dev import tidy_instance
 from pipeline.lib.orchestration.instance import FIRST_DAY_FILE, ensure_local_instance
 from pipeline_tests.conftest import free_port
-from pipeline_tests.dagster_processes import dagster_env, processes_with, wait_for_http
+from pipeline_tests.dagster_processes import dagster_env, wait_for_http
 from pipeline_tests.fixtures.backfills import submit_backfill
+from testbed.processes import processes_with
 
 REPO = Path(__file__).resolve().parents[1]
 STOP_BOUND_S = 10.0

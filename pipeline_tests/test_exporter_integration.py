@@ -33,8 +33,8 @@ from sqlalchemy import create_engine, text
 from pipeline.lib.core import clock
 from pipeline_tests.conftest import free_port, postgres_databases
 from pipeline_tests.dagster_processes import BIN, dagster_env, dagster_process, tail, wait_for_http
-from pipeline_tests.fixtures.unsplash_server import UnsplashImitation
 from pipeline_tests.system_tools import CHROMIUM, CHROMIUM_ARGS, require_chromium
+from testbed.unsplash_server import UnsplashImitation
 
 # Real webserver, daemon and exporter processes, made once: one worker takes the whole module.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_exporter_integration")]

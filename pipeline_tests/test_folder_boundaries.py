@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pipeline_tests.fixtures.unsplash_server import tiny_jpeg
 from pipeline_tests.test_cli import DOPPEL, SMALL
+from testbed.unsplash_server import tiny_jpeg
 
 TEXT_MARKER = b"TEXT-FROM-OUTSIDE-7f3a"
 PHOTO_MARKER = b"PHOTO-FROM-OUTSIDE-91c4"

@@ -25,7 +25,6 @@ from pipeline.lib.sources.text import BIDI_CONTROLS
 from pipeline.runner import failure_reason, needs_a_setting
 from pipeline_tests.conftest import migrated
 from pipeline_tests.fixtures.assets import unsplash_images
-from pipeline_tests.fixtures.unsplash_server import TEST_ACCESS_KEY, UnsplashImitation, at
 from pipeline_tests.test_unsplash_images import (
     DAY,
     day_rows,
@@ -34,6 +33,7 @@ from pipeline_tests.test_unsplash_images import (
     metadata_of,
     unsplash_settings,
 )
+from testbed.unsplash_server import TEST_ACCESS_KEY, UnsplashImitation, at
 
 TEXT_COLUMNS = ("source_id", "title", "description", "photographer_name", "error")
 
@@ -163,7 +163,7 @@ def test_k_beyond_the_calls_left_never_uses_a_photo_without_its_tracking(
 def test_tracking_that_fails_for_three_runs_then_recovers_is_made_once(
     unsplash: UnsplashImitation, settings_for: Any
 ) -> None:
-    from pipeline_tests.fixtures.unsplash_server import standard_feed
+    from testbed.unsplash_server import standard_feed
 
     standard_feed(unsplash)
     settings = settings_for()
@@ -196,7 +196,7 @@ def test_tracking_that_fails_for_three_runs_then_recovers_is_made_once(
 def test_tracking_that_never_recovers_stops_at_the_bound_and_says_so(
     unsplash: UnsplashImitation, settings_for: Any
 ) -> None:
-    from pipeline_tests.fixtures.unsplash_server import standard_feed
+    from testbed.unsplash_server import standard_feed
 
     standard_feed(unsplash)
     settings = settings_for()
@@ -263,7 +263,7 @@ def test_an_empty_folder_setting_is_one_line_not_the_current_directory(tmp_path:
 def test_a_photo_whose_row_the_database_refuses_fails_alone(
     unsplash: UnsplashImitation, settings_for: Any
 ) -> None:
-    from pipeline_tests.fixtures.unsplash_server import standard_feed
+    from testbed.unsplash_server import standard_feed
 
     standard_feed(unsplash)
     [b] = [p for p in unsplash.photos if p["id"] == "b"]
@@ -286,7 +286,7 @@ def test_a_day_keeps_its_source_until_redone_and_every_total_agrees(
     from datetime import date
 
     from pipeline.lib.db import Database
-    from pipeline_tests.fixtures.unsplash_server import tiny_jpeg
+    from testbed.unsplash_server import tiny_jpeg
 
     folder = tmp_path / "mine"
     folder.mkdir()

@@ -19,14 +19,14 @@ from pipeline.defs.assets import daily_assets
 from pipeline.defs.assets.generated_images import WAITING_NOW_TAG
 from pipeline.defs.resources import build_resources
 from pipeline.defs.resources.generators import OpenAIImagesResource
+from pipeline.lib.billing.pricing import DEFAULT_PRICES, PriceTable
 from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.db import Database, LookAlike, Photo
 from pipeline.lib.generators.openai_config import DEFAULT_EDIT_PROMPT
-from pipeline.lib.generators.pricing import DEFAULT_PRICES, PriceTable
 from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline_tests.conftest import migrated
 from pipeline_tests.fixtures.assets import TEST_PARTITIONS, unsplash_images
-from pipeline_tests.fixtures.openai_server import TEST_API_KEY, OpenAIImitation
+from testbed.openai_server import TEST_API_KEY, OpenAIImitation
 
 DAY = "2026-11-20"
 EDITS = "/v1/images/edits"

@@ -24,9 +24,9 @@ from sqlalchemy import select
 
 from pipeline.lib.db import BilledRequest, Database, LookAlike, PhotoClaim
 from pipeline_tests.fixtures import racing
-from pipeline_tests.fixtures.openai_server import OpenAIImitation
 from pipeline_tests.test_openai_generated_images import DAY
 from pipeline_tests.test_paid_attempts import paid_env, photo_of
+from testbed.openai_server import OpenAIImitation
 
 PHOTOS = 4
 

@@ -17,12 +17,11 @@ import pytest
 from sqlalchemy import select
 
 from pipeline.defs.limits import API_STEP_RETRY
+from pipeline.lib.billing.pricing import DEFAULT_PRICES, PriceTable
 from pipeline.lib.db import BilledRequest, Database
-from pipeline.lib.generators.pricing import DEFAULT_PRICES, PriceTable
 from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline_tests.conftest import migrated
 from pipeline_tests.fixtures import materialize_day
-from pipeline_tests.fixtures.openai_server import TEST_API_KEY, OpenAIImitation
 from pipeline_tests.test_openai_generated_images import (
     DAY,
     EDITS,
@@ -30,6 +29,7 @@ from pipeline_tests.test_openai_generated_images import (
     small_photos,
 )
 from pipeline_tests.test_openai_generated_images import materialize as materialize_once
+from testbed.openai_server import TEST_API_KEY, OpenAIImitation
 
 PRICES = PriceTable(DEFAULT_PRICES, unpriced_call_usd=0.25)
 CAP = 3  # room for two full runs and the killed one

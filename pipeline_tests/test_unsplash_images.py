@@ -18,7 +18,7 @@ from pipeline.lib.db import Database, Photo
 from pipeline.lib.settings import DoppelSettings, SettingsError, load_settings
 from pipeline_tests.conftest import migrated
 from pipeline_tests.fixtures.assets import unsplash_images
-from pipeline_tests.fixtures.unsplash_server import (
+from testbed.unsplash_server import (
     IXID,
     TEST_ACCESS_KEY,
     UnsplashImitation,

@@ -73,11 +73,12 @@ def test_the_wheel_installs_a_doppel_that_makes_a_gallery(tmp_path: Path) -> Non
     wheel = build_wheel(tmp_path)
     packed = set(zipfile.ZipFile(wheel).namelist())
     # Every file of the package and of site/ is in it (site/ as pipeline/site_files/), and
-    # nothing of the tests: a folder missing from pyproject.toml's package list shows here.
+    # nothing of the tests or their testbed: a folder missing from pyproject.toml's package
+    # list shows here.
     expected = {f"pipeline/{f}" for f in files_of(REPO / "pipeline")}
     expected |= {f"pipeline/site_files/{f}" for f in files_of(REPO / "site") if "_build/" not in f}
     assert expected - packed == set(), "add the folder to [tool.setuptools] packages"
-    assert not any(name.startswith("pipeline_tests") for name in packed)
+    assert not any(name.startswith(("pipeline_tests", "testbed")) for name in packed)
 
     venv = installed_venv(wheel, tmp_path)
     where = tmp_path / "elsewhere"  # no checkout, no .env, no source on the path

@@ -12,8 +12,17 @@ from pipeline.defs.names import (
     PHOTOS_ASSET,
 )
 
-__all__ = ["DAY_TABLES", "FEATURES_KEY", "FINDINGS_KEY", "GALLERY_KEY", "HUMAN_VOTES_KEY",
-           "JUDGE_KEY", "LOOK_ALIKES_KEY", "PHOTOS_KEY", "table_folder"]  # fmt: skip
+__all__ = [
+    "DAY_TABLES",
+    "FEATURES_KEY",
+    "FINDINGS_KEY",
+    "GALLERY_KEY",
+    "HUMAN_VOTES_KEY",
+    "JUDGE_KEY",
+    "LOOK_ALIKES_KEY",
+    "PHOTOS_KEY",
+    "table_folder",
+]
 
 PHOTOS_KEY = dg.AssetKey(PHOTOS_ASSET)
 LOOK_ALIKES_KEY = dg.AssetKey(LOOK_ALIKES_ASSET)

@@ -12,7 +12,7 @@ Retries come in layers, short to long:
    blip that costs nothing to repeat (database or store reconnects, a dropped worker).
    Whatever will fail the same way again (a bad key, a setting, a missing upstream day)
    raises `permanent_failure`, with its cause as the run's headline. A photo's own failure
-   never fails the step: it is that photo's outcome (`pipeline.lib.generators.failures`),
+   never fails the step: it is that photo's outcome (`pipeline.lib.failures`),
    and the ledger's per-photo cap bounds what any retry can pay;
 3. instance `run_retries` re-launch a run whose worker crashed;
 4. the gap-fill sensor comes back for a failed day after 30 min, then 60 min, and leaves it

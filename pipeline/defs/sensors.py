@@ -96,9 +96,14 @@ def build_gap_fill_sensor(settings: DoppelSettings) -> dg.SensorDefinition:
         except SchemaNotCurrent as exc:  # a tick never migrates; runs would fail the same way
             return dg.SkipReason(str(exc))
         report = find_gaps(
-            days, statuses, history, now=now, policy=policy, generator_stopped_at=stopped_at,
+            days,
+            statuses,
+            history,
+            now=now,
+            policy=policy,
+            generator_stopped_at=stopped_at,
             waiting=waiting,
-        )  # fmt: skip
+        )
         for capped in report.of_kind("capped"):
             context.log.warning(f"{capped.day}: {capped.reason}")
         if not report.days_to_backfill:
@@ -119,9 +124,9 @@ def _database_facts(
 ) -> tuple[datetime | None, dict[str, Waiting]]:
     """From the database: when the generator last refused for good (the ledger of billed
     requests), and the days whose photos wait for a retry."""
+    from pipeline.lib.billing.ledger import Ledger
     from pipeline.lib.day.outcomes import waiting_photos
     from pipeline.lib.db import Database
-    from pipeline.lib.generators.ledger import Ledger
 
     db = Database(settings.resolved_database_url)
     try:

@@ -35,13 +35,13 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from pipeline.lib.billing.pricing import PriceTable
 from pipeline.lib.core.flat_settings import FlatNames, Nested, Variable
 from pipeline.lib.core.unset import Unset
 from pipeline.lib.db.database import database_url_for
 from pipeline.lib.generators.img2img import Img2ImgConfig
 from pipeline.lib.generators.openai_config import OpenAIImagesConfig
 from pipeline.lib.generators.patch_remix.settings import RemixSettings
-from pipeline.lib.generators.pricing import PriceTable
 from pipeline.lib.generators.style_transfer.settings import StyleSettings
 from pipeline.lib.sources.unsplash_client import UnsplashConfig
 

@@ -19,7 +19,7 @@ from pipeline.lib.db import BilledRequest, Database, LookAlike
 from pipeline.lib.settings import SettingsError, load_settings
 from pipeline_tests.conftest import migrated
 from pipeline_tests.fixtures.assets import TEST_PARTITIONS
-from pipeline_tests.fixtures.img2img_server import Img2ImgImitation
+from testbed.img2img_server import Img2ImgImitation
 
 
 def test_openai_settings_become_a_resource_that_holds_the_key_by_name(

@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from pipeline.lib.generators import GenerationError
-from pipeline.lib.generators.budget import DailyBudget
+from pipeline.lib.billing.budget import DailyBudget
+from pipeline.lib.failures import GenerationError
 
 pytestmark = pytest.mark.dates  # `make test-dates` runs these under faketime
 

@@ -20,7 +20,8 @@ from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.day.claims import PhotoClaims, holder_gone
 from pipeline.lib.day.generate import generate_day
 from pipeline.lib.db import Database, LookAlike, Outcome, Photo
-from pipeline.lib.generators import Generation, GenerationError, LoadedPhoto
+from pipeline.lib.failures import GenerationError
+from pipeline.lib.generators import Generation, LoadedPhoto
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 

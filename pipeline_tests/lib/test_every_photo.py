@@ -14,18 +14,19 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from pipeline.lib.billing.pricing import DEFAULT_PRICES, PriceTable
 from pipeline.lib.core.images import MAX_PIXELS, MIN_SIDE, decode_image, encode_image
 from pipeline.lib.day.generate import with_aspect_of
 from pipeline.lib.db import Outcome
-from pipeline.lib.generators import GenerationError, ImageGenerator, LoadedPhoto
+from pipeline.lib.failures import GenerationError
+from pipeline.lib.generators import ImageGenerator, LoadedPhoto
 from pipeline.lib.generators.img2img import Img2ImgConfig, Img2ImgGenerator
 from pipeline.lib.generators.offline import MAX_ASPECT
 from pipeline.lib.generators.openai_config import OpenAIImagesConfig
 from pipeline.lib.generators.openai_images import OpenAIImagesGenerator
-from pipeline.lib.generators.pricing import DEFAULT_PRICES, PriceTable
 from pipeline.lib.generators.transfer import UPLOAD_TYPES, upload_of
-from pipeline_tests.fixtures.img2img_server import Img2ImgImitation
-from pipeline_tests.fixtures.openai_server import TEST_API_KEY, OpenAIImitation
+from testbed.img2img_server import Img2ImgImitation
+from testbed.openai_server import TEST_API_KEY, OpenAIImitation
 
 SHAPES = {
     "panorama-20-1": (4000, 200),

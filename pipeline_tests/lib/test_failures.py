@@ -7,16 +7,17 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from sqlalchemy.exc import OperationalError
 
+from pipeline.lib.billing.ledger import PaidAttemptCapReached
 from pipeline.lib.core.images import ImageError
 from pipeline.lib.db import Outcome
-from pipeline.lib.generators import GenerationError, GeneratorUnavailable
-from pipeline.lib.generators.failures import (
+from pipeline.lib.failures import (
     WHAT_HAPPENED,
     Disposition,
+    GenerationError,
+    GeneratorUnavailable,
     disposition_of,
     sort_failure,
 )
-from pipeline.lib.generators.ledger import PaidAttemptCapReached
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,8 @@ from pipeline.lib.day import generate
 from pipeline.lib.day.collect import collect_day
 from pipeline.lib.day.outcomes import PhotoRetry
 from pipeline.lib.db import Database, LookAlike, Outcome
-from pipeline.lib.generators import Generation, GenerationError, LoadedPhoto
+from pipeline.lib.failures import GenerationError
+from pipeline.lib.generators import Generation, LoadedPhoto
 from pipeline.lib.sources.folder import sample_source
 from pipeline_tests.fakes import CALLS, MirrorGenerator
 

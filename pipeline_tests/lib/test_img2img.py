@@ -11,10 +11,11 @@ import pytest
 from PIL import Image
 
 from pipeline.lib.db import Outcome
-from pipeline.lib.generators import GenerationError, GeneratorUnavailable, LoadedPhoto
+from pipeline.lib.failures import GenerationError, GeneratorUnavailable
+from pipeline.lib.generators import LoadedPhoto
 from pipeline.lib.generators.img2img import Img2ImgConfig, Img2ImgGenerator, output_size
 from pipeline_tests.conftest import free_port
-from pipeline_tests.fixtures.img2img_server import Img2ImgImitation
+from testbed.img2img_server import Img2ImgImitation
 
 
 @pytest.fixture

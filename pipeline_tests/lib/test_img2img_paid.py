@@ -18,13 +18,14 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from pipeline.lib.billing.ledger import Ledger, PaidAttemptCapReached
 from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.day.generate import generate_day
 from pipeline.lib.db import BilledRequest, Database, Outcome, Photo
-from pipeline.lib.generators import GenerationError, GeneratorUnavailable, LoadedPhoto
+from pipeline.lib.failures import GenerationError, GeneratorUnavailable
+from pipeline.lib.generators import LoadedPhoto
 from pipeline.lib.generators.img2img import ROUTE, Img2ImgConfig, Img2ImgGenerator
-from pipeline.lib.generators.ledger import Ledger, PaidAttemptCapReached
-from pipeline_tests.fixtures.img2img_server import Img2ImgImitation
+from testbed.img2img_server import Img2ImgImitation
 
 DAY = date(2026, 11, 20)
 CAP = 2
@@ -202,7 +203,7 @@ def test_a_killed_process_leaves_an_outcome_unknown_row_counted_as_billed(
         "from pipeline.lib.db import Database\n"
         "from pipeline.lib.generators import LoadedPhoto\n"
         "from pipeline.lib.generators.img2img import Img2ImgConfig, Img2ImgGenerator\n"
-        "from pipeline.lib.generators.ledger import Ledger\n"
+        "from pipeline.lib.billing.ledger import Ledger\n"
         "data = io.BytesIO()\n"
         "Image.new('RGB', (120, 80)).save(data, 'JPEG')\n"
         "photo = LoadedPhoto(Image.new('RGB', (120, 80)), data.getvalue(), 'image/jpeg', 1,\n"

@@ -12,6 +12,8 @@ LIB = Path(__file__).parents[2] / "pipeline" / "lib"
 LAYERS: list[set[str]] = [
     {"core"},  # the clock, HTTP, images, the object store
     {"measures", "db", "sources"},
+    {"failures"},  # the one table of what a failure means, for the photo and for money
+    {"billing"},  # the ledger, prices, the daily budget, sending a billable request
     {"generators"},
     {"day", "settings", "findings"},  # findings: the judge and the findings table
     {"votes"},  # the vote service: what a vote is, storing it, the daily tally

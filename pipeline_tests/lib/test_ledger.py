@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from pipeline.lib.billing.budget import spent_today
+from pipeline.lib.billing.ledger import Ledger, PaidAttemptCapReached
 from pipeline.lib.core import clock
 from pipeline.lib.db import BilledRequest, Database, Outcome, Photo
-from pipeline.lib.generators.budget import spent_today
-from pipeline.lib.generators.ledger import Ledger, PaidAttemptCapReached
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 

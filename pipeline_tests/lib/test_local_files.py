@@ -17,7 +17,7 @@ from pipeline.lib.generators.style_transfer.paint import style_pool
 from pipeline.lib.generators.style_transfer.settings import StyleSettings
 from pipeline.lib.sources import PhotoRefused
 from pipeline.lib.sources.folder import FolderSource
-from pipeline_tests.fixtures.unsplash_server import tiny_jpeg
+from testbed.unsplash_server import tiny_jpeg
 
 SECRET = b"outside-the-folder-secret"
 

@@ -13,14 +13,15 @@ import openai
 import pytest
 from PIL import Image
 
+from pipeline.lib.billing.budget import DailyBudget
+from pipeline.lib.billing.ledger import Ledger, PaidAttemptCapReached
+from pipeline.lib.billing.pricing import DEFAULT_PRICES, PriceTable
 from pipeline.lib.db import Database, Outcome
-from pipeline.lib.generators import GenerationError, GeneratorUnavailable, LoadedPhoto
-from pipeline.lib.generators.budget import DailyBudget
-from pipeline.lib.generators.ledger import Ledger, PaidAttemptCapReached
+from pipeline.lib.failures import GenerationError, GeneratorUnavailable
+from pipeline.lib.generators import LoadedPhoto
 from pipeline.lib.generators.openai_config import OpenAIImagesConfig
 from pipeline.lib.generators.openai_images import OpenAIImagesGenerator
-from pipeline.lib.generators.pricing import DEFAULT_PRICES, PriceTable
-from pipeline_tests.fixtures.openai_server import TEST_API_KEY, OpenAIImitation
+from testbed.openai_server import TEST_API_KEY, OpenAIImitation
 
 PRICES = PriceTable(DEFAULT_PRICES, unpriced_call_usd=0.25)
 EDITS, GENERATIONS, CHAT = "/v1/images/edits", "/v1/images/generations", "/v1/chat/completions"

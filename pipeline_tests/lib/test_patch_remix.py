@@ -13,7 +13,8 @@ from PIL import Image
 
 from pipeline.lib.core.images import ImageError, decode_image, load_image_file, resize_long_side
 from pipeline.lib.db import Outcome
-from pipeline.lib.generators import Generation, GenerationError, LoadedPhoto
+from pipeline.lib.failures import GenerationError
+from pipeline.lib.generators import Generation, LoadedPhoto
 from pipeline.lib.generators.patch_remix.files import generate_file
 from pipeline.lib.generators.patch_remix.generator import PatchRemixGenerator
 from pipeline.lib.generators.patch_remix.quality import judge, measure

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from pipeline.lib.generators.pricing import DEFAULT_PRICES, ModelPrice, PriceTable
+from pipeline.lib.billing.pricing import DEFAULT_PRICES, ModelPrice, PriceTable
 from pipeline.lib.settings import SettingsError, load_settings
 
 TABLE = PriceTable(DEFAULT_PRICES, unpriced_call_usd=0.25)
@@ -92,8 +92,8 @@ def test_every_default_model_is_priced_and_not_being_shut_down(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from pipeline.defs.resources.generators import OpenAIImagesResource
+    from pipeline.lib.billing.pricing import MODEL_SHUTDOWNS
     from pipeline.lib.generators.openai_config import OpenAIImagesConfig
-    from pipeline.lib.generators.pricing import MODEL_SHUTDOWNS
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-pricing-test")
     settings = load_settings(_env_file=None, generator="openai")
@@ -120,7 +120,7 @@ def test_every_default_model_is_priced_and_not_being_shut_down(
 def test_the_docs_list_every_shutdown_date_with_its_source() -> None:
     from pathlib import Path
 
-    from pipeline.lib.generators.pricing import MODEL_SHUTDOWNS
+    from pipeline.lib.billing.pricing import MODEL_SHUTDOWNS
 
     docs = (Path(__file__).resolve().parents[2] / "docs" / "openai.md").read_text()
     rows = [line for line in docs.splitlines() if line.startswith("| `")]

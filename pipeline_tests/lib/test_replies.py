@@ -14,7 +14,7 @@ import httpx2
 import pytest
 
 from pipeline.lib.core.replies import ReplyTooLarge, capped_replies
-from pipeline_tests.fixtures.loopback import LoopbackServer, Reply, Request
+from testbed.loopback import LoopbackServer, Reply, Request
 
 CAP = 64 * 1024
 

@@ -21,7 +21,7 @@ from pipeline.lib.sources.unsplash_client import (
     UnsplashError,
     UnsplashRateLimited,
 )
-from pipeline_tests.fixtures.unsplash_server import (
+from testbed.unsplash_server import (
     IXID,
     TEST_ACCESS_KEY,
     UnsplashImitation,

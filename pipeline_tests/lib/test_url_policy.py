@@ -13,7 +13,7 @@ import pytest
 from pipeline.lib.sources import PhotoFetchError, PhotoRefused
 from pipeline.lib.sources.unsplash_client import UnsplashClient, UnsplashConfig
 from pipeline.lib.sources.url_policy import Origin, UrlPolicy, UrlRefused, parse_origins
-from pipeline_tests.fixtures.unsplash_server import TEST_ACCESS_KEY, UnsplashImitation
+from testbed.unsplash_server import TEST_ACCESS_KEY, UnsplashImitation
 
 
 class AcceptCounter:
@@ -175,7 +175,7 @@ def test_a_refused_photo_is_recorded_and_never_tried_again(
     from pipeline.lib.day.collect import collect_day
     from pipeline.lib.db import Database
     from pipeline.lib.sources.unsplash import UnsplashSource
-    from pipeline_tests.fixtures.unsplash_server import at
+    from testbed.unsplash_server import at
 
     bad = unsplash.photo("bad", promoted_at=at(0, 5), likes=9)
     bad["urls"] = {k: "http://127.0.0.1:1/img/x" for k in bad["urls"]}  # the old escape

@@ -15,8 +15,8 @@ from pipeline.defs.resources import (
 from pipeline.lib.day.generate import DayLookAlikes, generate_day
 from pipeline.lib.day.summaries import look_alikes_summary
 from pipeline.lib.day.tables import DayTable, look_alikes_table
-from pipeline.lib.generators import GeneratorUnavailable, ImageGenerator
-from pipeline.lib.generators.failures import BLIPS, sort_failure
+from pipeline.lib.failures import BLIPS, GeneratorUnavailable, sort_failure
+from pipeline.lib.generators import ImageGenerator
 
 # A run tagged so asks at once for the day's photos waiting for a retry (`doppel run`: a
 # person asked); any other run, a step retry above all, asks only for those whose time came.

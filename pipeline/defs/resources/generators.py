@@ -84,8 +84,8 @@ class OpenAIImagesResource(ImageGeneratorResource):
     max_paid_attempts: int = 2
 
     def open(self) -> ImageGenerator:
-        from pipeline.lib.generators.budget import DailyBudget, spent_today
-        from pipeline.lib.generators.ledger import Ledger
+        from pipeline.lib.billing.budget import DailyBudget, spent_today
+        from pipeline.lib.billing.ledger import Ledger
         from pipeline.lib.generators.openai_images import OpenAIImagesGenerator
 
         config = config_of(OpenAIImagesConfig, self.config, api_key=self.api_key)
@@ -109,8 +109,8 @@ class Img2ImgResource(ImageGeneratorResource):
     max_paid_attempts: int = 2
 
     def open(self) -> ImageGenerator:
+        from pipeline.lib.billing.ledger import Ledger
         from pipeline.lib.generators.img2img import Img2ImgGenerator
-        from pipeline.lib.generators.ledger import Ledger
 
         user, _, password = (self.auth or "").partition(":")
         auth = (user, password) if self.auth else None

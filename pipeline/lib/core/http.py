@@ -92,8 +92,12 @@ def send_with_retries(
                 return response
             log.warning(
                 "%s %s: HTTP %d (try %d/%d)",
-                method, _safe(url), response.status_code, attempt, policy.attempts,
-            )  # fmt: skip
+                method,
+                _safe(url),
+                response.status_code,
+                attempt,
+                policy.attempts,
+            )
             response.close()
         sleep(policy.delay(attempt, response, rng))
     raise AssertionError("unreachable")  # pragma: no cover

@@ -19,8 +19,13 @@ from pathlib import Path
 
 _URL_ENCODED = re.compile(r"%[0-9A-Fa-f]{2}")
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
-_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device", stat.S_IFBLK:
-          "a block device", stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a folder"}  # fmt: skip
+_KINDS = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFDIR: "a folder",
+}
 
 
 class FileRefused(Exception):
@@ -56,8 +61,10 @@ class LocalFolder:
             raise FileRefused(f"{shown} {why}; name a file inside the folder, relative to it")
         path = (self.root / name).resolve()
         if not path.is_relative_to(self.root):
-            raise FileRefused(f"{shown} resolves outside the folder (a symbolic link); only "
-                              "files inside it are read")  # fmt: skip
+            raise FileRefused(
+                f"{shown} resolves outside the folder (a symbolic link); only "
+                "files inside it are read"
+            )
         try:
             status = path.stat()
         except FileNotFoundError:
@@ -72,8 +79,9 @@ class LocalFolder:
         unreadable file, which may be fixed)."""
         path, judged = self.check(name)
         if judged.st_size > max_bytes:
-            raise FileRefused(f"{name[:100]!r} is {judged.st_size:,} bytes, over the "
-                              f"{max_bytes:,}-byte cap")  # fmt: skip
+            raise FileRefused(
+                f"{name[:100]!r} is {judged.st_size:,} bytes, over the {max_bytes:,}-byte cap"
+            )
         flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
         try:
             fd = os.open(path, flags)

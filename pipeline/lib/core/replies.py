@@ -40,8 +40,11 @@ def capped_replies(max_bytes: int, *, what: str = "the reply") -> Callable[[Any]
     def cap(response: Any) -> None:
         whole = 200 <= response.status_code < 300
         declared = _int(response.headers.get("content-length"))
-        encodings = [e.strip().lower() for e in response.headers.get("content-encoding", "")
-                     .split(",") if e.strip() and e.strip().lower() != "identity"]  # fmt: skip
+        encodings = [
+            e.strip().lower()
+            for e in response.headers.get("content-encoding", "").split(",")
+            if e.strip() and e.strip().lower() != "identity"
+        ]
         if whole and declared is not None and declared > max_bytes and not encodings:
             response.close()
             raise ReplyTooLarge(declared, max_bytes, what=what)

@@ -6,7 +6,7 @@ every outcome, retry, paid cap and cost below is that generator's own.
 
 Each success is written to the object store (image, then a JSON sidecar with what it cost)
 and recorded in the database the moment it completes, so a crash loses nothing already
-paid for. Each failure is sorted once (`pipeline.lib.generators.failures.sort_failure`) and
+paid for. Each failure is sorted once (`pipeline.lib.failures.sort_failure`) and
 recorded as the photo's outcome with its one-line reason: refused or failed for good (never
 asked again by a run), or waiting for a retry, with when (`PhotoRetry`). A re-run skips
 photos with a final outcome, adopts any stored result the database missed, and only calls
@@ -41,6 +41,7 @@ from PIL import Image
 from sqlalchemy import select
 from threadpoolctl import threadpool_limits
 
+from pipeline.lib.billing.ledger import Ledger
 from pipeline.lib.core import clock
 from pipeline.lib.core.clock import as_utc
 from pipeline.lib.core.images import (
@@ -62,15 +63,8 @@ from pipeline.lib.day.tables import (
     table,
 )
 from pipeline.lib.db import Database, LookAlike, Outcome, Photo
-from pipeline.lib.generators import (
-    Generation,
-    GenerationError,
-    GeneratorUnavailable,
-    ImageGenerator,
-    LoadedPhoto,
-)
-from pipeline.lib.generators.failures import sort_failure
-from pipeline.lib.generators.ledger import Ledger
+from pipeline.lib.failures import GenerationError, GeneratorUnavailable, sort_failure
+from pipeline.lib.generators import Generation, ImageGenerator, LoadedPhoto
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from pipeline.lib.core import clock
 from pipeline.lib.core.clock import as_utc
 from pipeline.lib.db import Database, DaySource, LookAlike, Outcome, Photo, photo_is_used
-from pipeline.lib.generators.failures import Sorted
+from pipeline.lib.failures import Sorted
 
 
 @dataclass(frozen=True)

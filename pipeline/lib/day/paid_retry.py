@@ -16,8 +16,8 @@ from datetime import date
 
 from sqlalchemy import select
 
+from pipeline.lib.billing.ledger import Ledger
 from pipeline.lib.db import Database, LookAlike, Outcome, Photo
-from pipeline.lib.generators.ledger import Ledger
 
 
 class RetryRefused(ValueError):

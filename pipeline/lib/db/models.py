@@ -55,9 +55,10 @@ class Photo(Base):
     __table_args__ = (
         UniqueConstraint("source", "source_id", name="uq_inspiration_source_id"),
         # Every column the tick counts by (`day_status`): counted from the index alone.
-        Index("ix_inspiration_images_counted", "day", "source", "status", "download_tracked_at",
-              "id"),
-    )  # fmt: skip
+        Index(
+            "ix_inspiration_images_counted", "day", "source", "status", "download_tracked_at", "id"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(String(32))
@@ -129,7 +130,7 @@ class Outcome(StrEnum):
     """Where a photo's look-alike stands: the values of `LookAlike.status`.
 
     Every error is sorted into one of these in one place
-    (`pipeline.lib.generators.failures.sort_failure`)."""
+    (`pipeline.lib.failures.sort_failure`)."""
 
     SUCCEEDED = "succeeded"  # made and stored
     REFUSED = "refused"  # the generator's safety system declined the photo: final
@@ -156,9 +157,15 @@ class LookAlike(Base):
         UniqueConstraint("inspiration_id", "generator", name="uq_generated_photo_generator"),
         # Every column the tick counts and sums (`day_status`, `holdings_totals`), so it never
         # reads the wide rows (comparisons are kilobytes of JSON).
-        Index("ix_generated_images_counted", "inspiration_id", "generator", "status", "cost_usd",
-              "latency_s"),
-    )  # fmt: skip
+        Index(
+            "ix_generated_images_counted",
+            "inspiration_id",
+            "generator",
+            "status",
+            "cost_usd",
+            "latency_s",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     photo_id: Mapped[int] = mapped_column(

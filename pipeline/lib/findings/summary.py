@@ -43,9 +43,7 @@ class Correlation:
     n: int
 
 
-def mean_of(
-    values: pd.Series, bounds: tuple[float, float] = (-math.inf, math.inf)
-) -> Mean:
+def mean_of(values: pd.Series, bounds: tuple[float, float] = (-math.inf, math.inf)) -> Mean:
     from scipy.stats import t  # only where figures are summed up
 
     v = values.dropna().astype(float).to_numpy()

@@ -1,9 +1,9 @@
 """Look-alike generators behind one small interface.
 
 Every backend (the offline patch remix, OpenAI, a self-hosted img2img server) takes a
-`LoadedPhoto` and returns a `Generation`, or raises `GenerationError` naming what happened
-(`failures.py` says what that means for the photo). The pipeline never needs to know which
-backend it talks to.
+`LoadedPhoto` and returns a `Generation`, or raises `pipeline.lib.failures.GenerationError`
+naming what happened (that module says what it means for the photo). The pipeline never
+needs to know which backend it talks to.
 """
 
 from __future__ import annotations
@@ -13,10 +13,7 @@ from typing import Any, Protocol
 
 from PIL import Image
 
-from pipeline.lib.generators.failures import GenerationError, GeneratorUnavailable
-
-__all__ = ["Generation", "GenerationError", "GeneratorUnavailable", "ImageGenerator",
-           "LoadedPhoto"]  # fmt: skip
+__all__ = ["Generation", "ImageGenerator", "LoadedPhoto"]
 
 
 @dataclass(frozen=True)

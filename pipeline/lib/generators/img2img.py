@@ -8,7 +8,7 @@ only queues; the timeout must cover the queue.
 
 A self-hosted server costs nothing per call, but a rented or hosted one may bill each
 answer, so every POST goes through the same paid-request loop as OpenAI's
-(`pipeline.lib.generators.paid`): a ledger row before it is sent, the per-photo cap, and the
+(`pipeline.lib.billing.paid`): a ledger row before it is sent, the per-photo cap, and the
 one failures table. Only what was not billed (a 5xx, 429, a reset before any reply) is
 retried at once; a 200 that cannot be used or a timeout counts against the cap; a refused
 login or a missing route stops the day. No price is known, so the estimate is $0.
@@ -24,21 +24,31 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.lib.billing.budget import DailyBudget
+from pipeline.lib.billing.ledger import Ledger
+from pipeline.lib.billing.paid import Failure, PaidRequest, PaidRequests, transport_failure
 from pipeline.lib.core.http import HttpRetry, retry_after_seconds
 from pipeline.lib.core.origins import ServiceUrl
 from pipeline.lib.core.replies import ReplyTooLarge, capped_replies
 from pipeline.lib.core.unset import Unset
-from pipeline.lib.generators import Generation, GenerationError, GeneratorUnavailable, LoadedPhoto
-from pipeline.lib.generators.budget import DailyBudget
-from pipeline.lib.generators.failures import Disposition
-from pipeline.lib.generators.ledger import Ledger
-from pipeline.lib.generators.paid import Failure, PaidRequest, PaidRequests, transport_failure
+from pipeline.lib.failures import GenerationError, passing_status
+from pipeline.lib.generators import Generation, LoadedPhoto
+from pipeline.lib.generators.explain import MAY_BE_BILLED, explained, tries_text
 from pipeline.lib.generators.transfer import image_from_base64, upload_of
 
 ROUTE = "/sdapi/v1/img2img"
 # Recorded from the server's `info` so a look-alike can be reproduced.
-INFO_KEYS = ("seed", "sd_model_name", "sd_model_hash", "sampler_name", "steps", "cfg_scale",
-             "denoising_strength", "width", "height")  # fmt: skip
+INFO_KEYS = (
+    "seed",
+    "sd_model_name",
+    "sd_model_hash",
+    "sampler_name",
+    "steps",
+    "cfg_scale",
+    "denoising_strength",
+    "width",
+    "height",
+)
 
 
 DEFAULT_IMG2IMG_PROMPT = "a high quality photograph, natural light, detailed"
@@ -172,66 +182,46 @@ class Img2ImgGenerator:
             return response
 
         return self._paid.send(
-            ROUTE, send, classify=_classify, explain=self._explain, photo_id=photo_id,
+            ROUTE,
+            send,
+            classify=_classify,
+            explain=self._explain,
+            photo_id=photo_id,
             model=self.config.checkpoint,
-        )  # fmt: skip
+        )
 
     def _explain(self, failure: Failure, tries: int) -> Exception:
         url = self.config.base_url.rstrip("/") + ROUTE
-        happened, detail = failure.happened, failure.detail
-        count = "1 try" if tries == 1 else f"{tries} tries"
-        if happened == "not_sent":
-            return GeneratorUnavailable(
-                f"cannot connect to the img2img server at {url} ({detail}, {count}); start it "
-                "with --api or fix DOPPEL_IMG2IMG_BASE_URL",
-                happened=happened,
-            )
-        if happened in ("bad_key", "forbidden"):
-            return GeneratorUnavailable(
-                f"the img2img server refused the credentials ({detail}); set "
-                "DOPPEL_IMG2IMG_AUTH=user:password as given to --api-auth",
-                happened=happened,
-            )
-        if happened == "model_not_found":
-            return GeneratorUnavailable(
-                f"the img2img server cannot serve {ROUTE} ({detail}); start it with --api and "
-                "check DOPPEL_IMG2IMG_SAMPLER / DOPPEL_IMG2IMG_CHECKPOINT",
-                happened=happened,
-            )
-        if failure.disposition is Disposition.STOP_DAY:
-            return GeneratorUnavailable(
-                f"the img2img server rejects every request like this one ({detail}); check "
-                "DOPPEL_IMG2IMG_*",
-                happened=happened,
-            )
-        if happened == "bad_photo":
-            return GenerationError(
-                f"the img2img server lost the photo ({detail})", happened=happened
-            )
-        billed = "; it may have been billed, so it is not sent again now (a later run may, " \
-            "within the cap)"  # fmt: skip
-        if happened == "unusable_reply":
-            return GenerationError(f"the img2img server sent {detail}{billed}", happened=happened)
-        if happened == "timeout_after_send":
-            return GenerationError(
-                f"the img2img server did not answer within {self.config.timeout_s:g}s "
-                f"({detail}){billed}; raise DOPPEL_IMG2IMG_TIMEOUT_S if it is busy",
-                happened=happened,
-            )
-        if failure.disposition is Disposition.BILLED:
-            return GenerationError(
-                f"the img2img server cut its answer short ({detail}){billed}", happened=happened
-            )
-        if happened == "reset_before_reply":
-            return GenerationError(
-                f"the img2img server dropped the connection ({detail}, {count}); retried on "
-                "the next run",
-                happened=happened,
-            )
-        return GenerationError(
-            f"the img2img server failed ({detail}) after {count} (none billed); retried on "
-            "the next run",
-            happened=happened,
+        detail, count = failure.detail, tries_text(tries)
+        billed = f"; it may have been billed, {MAY_BE_BILLED}"
+        credentials = (
+            f"the img2img server refused the credentials ({detail}); set "
+            "DOPPEL_IMG2IMG_AUTH=user:password as given to --api-auth"
+        )
+        own = {
+            "not_sent": f"cannot connect to the img2img server at {url} ({detail}, {count}); "
+            "start it with --api or fix DOPPEL_IMG2IMG_BASE_URL",
+            "bad_key": credentials,
+            "forbidden": credentials,
+            "model_not_found": f"the img2img server cannot serve {ROUTE} ({detail}); start it "
+            "with --api and check DOPPEL_IMG2IMG_SAMPLER / DOPPEL_IMG2IMG_CHECKPOINT",
+            "bad_photo": f"the img2img server lost the photo ({detail})",
+            "unusable_reply": f"the img2img server sent {detail}{billed}",
+            "timeout_after_send": f"the img2img server did not answer within "
+            f"{self.config.timeout_s:g}s ({detail}){billed}; raise DOPPEL_IMG2IMG_TIMEOUT_S "
+            "if it is busy",
+            "reply_cut_short": f"the img2img server cut its answer short ({detail}){billed}",
+            "reset_before_reply": f"the img2img server dropped the connection ({detail}, "
+            f"{count}); retried on the next run",
+        }
+        # A server that cannot be reached is down for every photo: stop the day.
+        return explained(
+            failure,
+            tries,
+            own,
+            who="the img2img server",
+            settings="DOPPEL_IMG2IMG_*",
+            unavailable={"not_sent"},
         )
 
     @staticmethod
@@ -297,12 +287,8 @@ def _status_failure(status: int, detail: str) -> str:
         return "forbidden"
     if status == 404:
         return "bad_photo" if "init image" in detail.lower() else "model_not_found"
-    if status == 429:
-        return "rate_limited"
-    if status in (408, 409):
-        return "conflict_or_timeout_status"
-    if status >= 500:
-        return "server_error"
+    if passing := passing_status(status):
+        return passing
     return "invalid_request"
 
 

@@ -12,8 +12,8 @@ from PIL import Image
 from pydantic import BaseModel
 
 from pipeline.lib.core.images import MIN_SIDE, fitted_size
-from pipeline.lib.generators import Generation, GenerationError
-from pipeline.lib.generators.failures import sort_failure
+from pipeline.lib.failures import GenerationError, sort_failure
+from pipeline.lib.generators import Generation
 
 S = TypeVar("S", bound=BaseModel)
 

@@ -11,9 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pipeline.lib.billing.pricing import DEFAULT_PRICES, ModelPrice, PriceTable
 from pipeline.lib.core.origins import ServiceUrl
 from pipeline.lib.core.unset import Unset
-from pipeline.lib.generators.pricing import DEFAULT_PRICES, ModelPrice, PriceTable
 
 DEFAULT_EDIT_PROMPT = (
     "Make a new photograph inspired by this one. Keep its subject, composition, colour "
@@ -88,7 +88,7 @@ class OpenAIImagesConfig(BaseModel):
     prices: dict[str, ModelPrice] = Field(
         default_factory=lambda: dict(DEFAULT_PRICES),
         description="ESTIMATED prices per model (JSON), added to or replacing the built-in "
-        "entries of pipeline/lib/generators/pricing.py.",
+        "entries of pipeline/lib/billing/pricing.py.",
     )
     unpriced_call_usd: float = Field(
         default=0.25,

@@ -11,8 +11,8 @@ Two strategies, chosen in settings:
   used because OpenAI-compatible servers implement it far more widely.
 
 Retries: the SDK is built with `max_retries=0` and requests go through the loop all remote
-generators share (`pipeline.lib.generators.paid`), classified by the one table in
-`pipeline.lib.generators.failures`: only what was not billed (429 `rate_limit_exceeded`,
+generators share (`pipeline.lib.billing.paid`), classified by the one table in
+`pipeline.lib.failures`: only what was not billed (429 `rate_limit_exceeded`,
 5xx, a reset before any reply) is retried within the request; a 200 that cannot be used or
 a timeout is billed (or may be) and is never retried at once; a bad key, no quota or an
 unknown model stops the day. Every request is written to the ledger of billed requests
@@ -31,20 +31,16 @@ import openai
 from openai.types import ImagesResponse
 from openai.types.chat import ChatCompletion
 
+from pipeline.lib.billing.budget import DailyBudget
+from pipeline.lib.billing.ledger import Ledger
+from pipeline.lib.billing.paid import Failure, PaidRequest, PaidRequests, transport_failure
+from pipeline.lib.billing.pricing import PriceTable
 from pipeline.lib.core.http import HttpRetry, retry_after_seconds
 from pipeline.lib.core.replies import ReplyTooLarge, capped_replies
-from pipeline.lib.generators import (
-    Generation,
-    GenerationError,
-    GeneratorUnavailable,
-    LoadedPhoto,
-)
-from pipeline.lib.generators.budget import DailyBudget
-from pipeline.lib.generators.failures import Disposition
-from pipeline.lib.generators.ledger import Ledger
+from pipeline.lib.failures import GenerationError, passing_status
+from pipeline.lib.generators import Generation, LoadedPhoto
+from pipeline.lib.generators.explain import MAY_BE_BILLED, explained
 from pipeline.lib.generators.openai_config import OpenAIImagesConfig
-from pipeline.lib.generators.paid import Failure, PaidRequest, PaidRequests, transport_failure
-from pipeline.lib.generators.pricing import PriceTable
 from pipeline.lib.generators.transfer import Upload, image_from_base64, upload_of
 
 log = logging.getLogger(__name__)
@@ -52,8 +48,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 REFUSAL_CODES = frozenset({"moderation_blocked", "content_policy_violation"})
 # 400s about the photo itself (Doppel re-encodes what the API cannot take, so these are rare).
-BAD_PHOTO_CODES = frozenset({"invalid_image_file", "unsupported_file_mimetype", "invalid_image",
-                             "image_too_large"})  # fmt: skip
+BAD_PHOTO_CODES = frozenset(
+    {"invalid_image_file", "unsupported_file_mimetype", "invalid_image", "image_too_large"}
+)
 _KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_*\-]{3,}")
 
 
@@ -120,9 +117,12 @@ class OpenAIImagesGenerator:
         if cfg.input_fidelity is not None:
             options["input_fidelity"] = cfg.input_fidelity
         estimate = self.prices.estimate_image(
-            cfg.image_model, quality=cfg.quality, size=cfg.size, prompt=prompt,
+            cfg.image_model,
+            quality=cfg.quality,
+            size=cfg.size,
+            prompt=prompt,
             input_fidelity=cfg.input_fidelity or "low",
-        )  # fmt: skip
+        )
         response, paid = self._call(
             "images.edit",
             cfg.image_model,
@@ -142,9 +142,15 @@ class OpenAIImagesGenerator:
         )
         image, cost, usage, request_id = self._image_of(response, paid)
         return Generation(
-            image=image, generator=self.name, model=cfg.image_model, strategy="edit",
-            prompt=prompt, cost_usd=cost, usage=usage, request_id=request_id,
-        )  # fmt: skip
+            image=image,
+            generator=self.name,
+            model=cfg.image_model,
+            strategy="edit",
+            prompt=prompt,
+            cost_usd=cost,
+            usage=usage,
+            request_id=request_id,
+        )
 
     def _describe_then_generate(self, upload: Upload, photo_id: int | None) -> Generation:
         cfg = self.config
@@ -172,9 +178,12 @@ class OpenAIImagesGenerator:
 
         prompt = cfg.generate_prompt.replace("{description}", description)
         estimate = self.prices.estimate_image(
-            cfg.image_model, quality=cfg.quality, size=cfg.size, prompt=prompt,
+            cfg.image_model,
+            quality=cfg.quality,
+            size=cfg.size,
+            prompt=prompt,
             input_fidelity=None,
-        )  # fmt: skip
+        )
         response, paid = self._call(
             "images.generate",
             cfg.image_model,
@@ -279,7 +288,7 @@ class OpenAIImagesGenerator:
             )
         return text, cost, usage
 
-    # Sending, and naming what went wrong (the table is pipeline.lib.generators.failures)
+    # Sending, and naming what went wrong (the table is pipeline.lib.failures)
 
     def _call(
         self,
@@ -316,45 +325,28 @@ class OpenAIImagesGenerator:
             detail = f"the connection failed ({happened.replace('_', ' ')}, {_cause(exc)})"
             return Failure(happened, detail)
         if isinstance(exc, openai.APIStatusError):
-            return Failure(_status_failure(exc), self._describe(exc), exc.status_code,
-                           exc.request_id, _retry_after(exc.response))  # fmt: skip
+            return Failure(
+                _status_failure(exc),
+                self._describe(exc),
+                exc.status_code,
+                exc.request_id,
+                _retry_after(exc.response),
+            )
         if isinstance(exc, ValueError):  # a 2xx whose JSON does not parse: answered, so billed
             return Failure("unusable_reply", f"malformed JSON: {_brief(exc)}", status=200)
         # An SDK error after sending, or anything else: the outcome is unknown, assume billed.
         return Failure("sent_outcome_unknown", self._redact(_brief(exc)))
 
     def _explain(self, what: str, failure: Failure, tries: int) -> Exception:
-        happened, problem = failure.happened, failure.detail
-        disposition = failure.disposition
-        if disposition is Disposition.STOP_DAY:
-            return GeneratorUnavailable(_stop_message(happened, problem), happened=happened)
-        if happened == "refused":
-            return GenerationError(
-                f"refused by OpenAI's safety system ({problem})", happened=happened
-            )
-        if disposition is Disposition.BAD_INPUT:
-            return GenerationError(
-                f"OpenAI could not use this photo ({problem})", happened=happened
-            )
-        if happened == "unusable_reply":
-            return GenerationError(
-                f"OpenAI {what} answered with {problem}; it was billed, so it is not sent "
-                "again now (a later run may, within the cap)",
-                happened=happened,
-            )
-        if happened == "sent_outcome_unknown":
-            return GenerationError(f"OpenAI {what} failed: {problem}", happened=happened)
-        if disposition is Disposition.BILLED:
-            return GenerationError(
-                f"OpenAI {what}: {problem}; the server may have finished and billed it, so it "
-                "is not sent again now (a later run may, within the cap)",
-                happened=happened,
-            )
-        count = "1 try" if tries == 1 else f"{tries} tries"
-        return GenerationError(
-            f"OpenAI {what}: {problem}, after {count} (none billed); retried on the next run",
-            happened=happened,
-        )
+        detail = failure.detail
+        own = {
+            **_stop_messages(detail),
+            "refused": f"refused by OpenAI's safety system ({detail})",
+            "unusable_reply": f"OpenAI {what} answered with {detail}; it was billed, "
+            + MAY_BE_BILLED,
+            "sent_outcome_unknown": f"OpenAI {what} failed: {detail}",
+        }
+        return explained(failure, tries, own, who=f"OpenAI {what}", settings="DOPPEL_OPENAI_*")
 
     def _describe(self, exc: openai.APIStatusError) -> str:
         body = exc.body if isinstance(exc.body, dict) else {}
@@ -430,18 +422,15 @@ def _status_failure(exc: openai.APIStatusError) -> str:
         return "forbidden"
     if status == 404 or code == "model_not_found":
         return "model_not_found"
-    if status == 429:
-        return "rate_limited"
-    if status in (408, 409):
-        return "conflict_or_timeout_status"
-    if status >= 500:
-        return "server_error"
+    if passing := passing_status(status):
+        return passing
     if param == "image" or code in BAD_PHOTO_CODES:
         return "bad_photo"
     return "invalid_request"
 
 
-def _stop_message(happened: str, detail: str) -> str:
+def _stop_messages(detail: str) -> dict[str, str]:
+    """What to fix when OpenAI refuses every request, by what happened."""
     return {
         "bad_key": f"OpenAI rejected the API key ({detail}); set a valid OPENAI_API_KEY "
         "(https://platform.openai.com/api-keys) and re-run the day",
@@ -454,8 +443,4 @@ def _stop_message(happened: str, detail: str) -> str:
         "model_not_found": f"OpenAI could not find the model or route ({detail}); set "
         "DOPPEL_OPENAI_IMAGE_MODEL / DOPPEL_OPENAI_VISION_MODEL to current models and check "
         "DOPPEL_OPENAI_BASE_URL",
-    }.get(
-        happened,
-        f"OpenAI rejects every request like this one ({detail}); check the DOPPEL_OPENAI_* "
-        "settings",
-    )
+    }

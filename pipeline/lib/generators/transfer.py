@@ -26,7 +26,8 @@ from pipeline.lib.core.images import (
     resize_long_side,
     sniff_content_type,
 )
-from pipeline.lib.generators import GenerationError, LoadedPhoto
+from pipeline.lib.failures import GenerationError
+from pipeline.lib.generators import LoadedPhoto
 
 UPLOAD_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # well under OpenAI's 50 MB; bigger photos are re-encoded

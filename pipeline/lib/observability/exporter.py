@@ -40,10 +40,10 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from sqlalchemy import func, inspect, select
 
+from pipeline.lib.billing.budget import spent_today
 from pipeline.lib.core.clock import utc_now
 from pipeline.lib.day.tables import holdings_totals
 from pipeline.lib.db import Database, LookAlike, Vote, schema_problem_at
-from pipeline.lib.generators.budget import spent_today
 
 if TYPE_CHECKING:
     from dagster import AssetKey, DagsterInstance

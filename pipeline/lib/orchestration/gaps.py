@@ -145,9 +145,11 @@ def _retry_waiting(day: str, waiting: Waiting, now: datetime) -> DayDecision:
     photos = f"{waiting.photos} photo{'s' if waiting.photos > 1 else ''}"
     if waiting.due_at is not None and now < waiting.due_at:
         return DayDecision(
-            day, False, f"{photos} waiting for a retry, due {waiting.due_at:%Y-%m-%d %H:%M} UTC",
+            day,
+            False,
+            f"{photos} waiting for a retry, due {waiting.due_at:%Y-%m-%d %H:%M} UTC",
             "cooling_down",
-        )  # fmt: skip
+        )
     reason = f"{photos} waiting for a retry"
     return DayDecision(day, True, reason, "gap", assets=(waiting.asset,))
 
@@ -162,8 +164,10 @@ def _after_a_stop(
         if not d.backfill:
             out.append(d)
         elif now < probe_at:
-            reason = (f"held until {probe_at:%Y-%m-%d %H:%M} UTC: the generator refused for "
-                      f"good at {stopped_at:%H:%M} (see the last failed run)")  # fmt: skip
+            reason = (
+                f"held until {probe_at:%Y-%m-%d %H:%M} UTC: the generator refused for "
+                f"good at {stopped_at:%H:%M} (see the last failed run)"
+            )
             out.append(DayDecision(d.day, False, reason, "cooling_down"))
         elif not probing:
             probing = True

@@ -101,8 +101,10 @@ def _read_entries(files: LocalFolder) -> list[dict[str, Any]]:
     except FileNotFoundError:
         return _image_files(files)
     except (FileRefused, OSError) as exc:
-        raise SourceConfigError(f"cannot read the credits file photos.json in {files.root}: "
-                                f"{getattr(exc, 'strerror', None) or exc}") from None  # fmt: skip
+        raise SourceConfigError(
+            f"cannot read the credits file photos.json in {files.root}: "
+            f"{getattr(exc, 'strerror', None) or exc}"
+        ) from None
     manifest = files.root / "photos.json"
     try:
         entries = json.loads(data.decode("utf-8"))

@@ -154,8 +154,10 @@ class UnsplashSource:
                 )
             log.warning(
                 "%s: only part of the day was covered (%s); ranking the %d photos seen",
-                day, stop, len(on_day),
-            )  # fmt: skip
+                day,
+                stop,
+                len(on_day),
+            )
         ranked = sorted(on_day, key=lambda c: (-c.likes, c.at, c.id))[:count]
         return [self._photo(c, rank) for rank, c in enumerate(ranked, start=1)]
 

@@ -392,9 +392,13 @@ class UnsplashClient:
         for _hop in range(MAX_IMAGE_REDIRECTS + 1):
             try:
                 response = send_with_retries(
-                    self._images, "GET", url, policy=self.config.retry, sleep=self._sleep,
+                    self._images,
+                    "GET",
+                    url,
+                    policy=self.config.retry,
+                    sleep=self._sleep,
                     stream=True,
-                )  # fmt: skip
+                )
             except httpx.TransportError as exc:
                 raise PhotoFetchError(f"image download failed: {type(exc).__name__}") from None
             if not response.is_redirect:

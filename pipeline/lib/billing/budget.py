@@ -17,10 +17,10 @@ import threading
 from datetime import datetime
 from typing import Any
 
+from pipeline.lib.billing.ledger import Ledger, day_bounds
 from pipeline.lib.core import clock
 from pipeline.lib.db import Database
-from pipeline.lib.generators import GenerationError
-from pipeline.lib.generators.ledger import Ledger, day_bounds
+from pipeline.lib.failures import GenerationError
 
 log = logging.getLogger(__name__)
 

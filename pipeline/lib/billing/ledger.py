@@ -28,13 +28,22 @@ from sqlalchemy.exc import IntegrityError
 
 from pipeline.lib.core import clock
 from pipeline.lib.db import BilledRequest, Database
-from pipeline.lib.generators import GenerationError
+from pipeline.lib.failures import Disposition, GenerationError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_PAID_ATTEMPTS = 2
 SPENT = ("pending", "billed", "unknown")  # outcomes that count as money spent
 _COST = func.coalesce(BilledRequest.cost_usd, BilledRequest.estimated_usd)
+
+# What the ledger records for a finished request, by disposition. "rejected" is not billed
+# either, but marks a permanent stop, which the sensor and the next run's probe look for.
+LEDGER_OUTCOME = {
+    Disposition.RETRY_NOW: "not_billed",
+    Disposition.BILLED: "unknown",
+    Disposition.STOP_DAY: "rejected",
+    Disposition.BAD_INPUT: "not_billed",
+}
 
 
 class PaidAttemptCapReached(GenerationError):
@@ -82,11 +91,12 @@ class Ledger:
                     # One read of the photo's rows (a handful) gives its round, the slots
                     # taken in it and how many requests it has sent: one round trip, not three.
                     rows = connection.execute(
-                        select(BilledRequest.cap_round, BilledRequest.paid_slot,
-                               BilledRequest.kind)
-                        .where(BilledRequest.photo_id == photo_id,
-                               BilledRequest.generator == generator)
-                    ).all()  # fmt: skip
+                        select(
+                            BilledRequest.cap_round, BilledRequest.paid_slot, BilledRequest.kind
+                        ).where(
+                            BilledRequest.photo_id == photo_id, BilledRequest.generator == generator
+                        )
+                    ).all()
                     cap_round = max((r.cap_round for r in rows), default=1)
                     taken = {
                         r.paid_slot
@@ -103,14 +113,25 @@ class Ledger:
                     sent_before = sum(1 for r in rows if r.kind == "request")
                     estimate = round(max(0.0, estimated_usd), 6)
                     row_id = connection.execute(
-                        insert(BilledRequest).values(
-                            photo_id=photo_id, kind="request", cap_round=cap_round,
-                            paid_slot=free, paid_cap=cap, generator=generator,
-                            endpoint=endpoint, model=model, size=size, quality=quality,
-                            attempt=sent_before + 1, estimated_usd=estimate,
-                            outcome="pending", reserved_at=clock.utc_now(),
-                        ).returning(BilledRequest.id)
-                    ).scalar_one()  # fmt: skip
+                        insert(BilledRequest)
+                        .values(
+                            photo_id=photo_id,
+                            kind="request",
+                            cap_round=cap_round,
+                            paid_slot=free,
+                            paid_cap=cap,
+                            generator=generator,
+                            endpoint=endpoint,
+                            model=model,
+                            size=size,
+                            quality=quality,
+                            attempt=sent_before + 1,
+                            estimated_usd=estimate,
+                            outcome="pending",
+                            reserved_at=clock.utc_now(),
+                        )
+                        .returning(BilledRequest.id)
+                    ).scalar_one()
                     return LedgerEntry(int(row_id), photo_id, estimate)
             except IntegrityError:
                 continue  # another request took that slot first: look again
@@ -211,13 +232,20 @@ class Ledger:
             for photo_id in photo_ids:
                 session.add(
                     BilledRequest(
-                        photo_id=photo_id, kind="cap_lifted",
-                        cap_round=self._round(session, photo_id, generator) + 1, paid_slot=None,
-                        paid_cap=self.max_paid_attempts, generator=generator, attempt=0,
-                        estimated_usd=0.0, outcome="lifted", cost_usd=0.0,
-                        detail=reason[:1000], completed_at=clock.utc_now(),
+                        photo_id=photo_id,
+                        kind="cap_lifted",
+                        cap_round=self._round(session, photo_id, generator) + 1,
+                        paid_slot=None,
+                        paid_cap=self.max_paid_attempts,
+                        generator=generator,
+                        attempt=0,
+                        estimated_usd=0.0,
+                        outcome="lifted",
+                        cost_usd=0.0,
+                        detail=reason[:1000],
+                        completed_at=clock.utc_now(),
                     )
-                )  # fmt: skip
+                )
                 session.flush()
                 lifted += 1
         return lifted

@@ -2,7 +2,7 @@
 
 Before each try: the budget hold (in memory) and the ledger row (the database, which also
 takes one of the photo's paid slots). After it: the row is completed as the one table in
-`pipeline.lib.generators.failures` says, and only what was not billed is sent again within
+`pipeline.lib.failures` says, and only what was not billed is sent again within
 the request. A generator supplies how to send, how to name what went wrong (`classify`),
 and how to say it to a person (`explain`); the money and the retries are here, once.
 """
@@ -16,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from pipeline.lib.billing.budget import DailyBudget, Reservation
+from pipeline.lib.billing.ledger import LEDGER_OUTCOME, Ledger, LedgerEntry
 from pipeline.lib.core.http import HttpRetry
-from pipeline.lib.generators.budget import DailyBudget, Reservation
-from pipeline.lib.generators.failures import LEDGER_OUTCOME, Disposition, disposition_of
-from pipeline.lib.generators.ledger import Ledger, LedgerEntry
+from pipeline.lib.failures import Disposition, disposition_of
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,15 @@ class PaidRequest:
         self.hold.settle(cost)
         counted = self.hold.amount if cost is None else cost
         if self.ledger is not None and self.entry is not None:
-            self.ledger.complete(self.entry, "billed", http_status=200, request_id=request_id,
-                                 usage=usage, cost_usd=counted, detail=detail)  # fmt: skip
+            self.ledger.complete(
+                self.entry,
+                "billed",
+                http_status=200,
+                request_id=request_id,
+                usage=usage,
+                cost_usd=counted,
+                detail=detail,
+            )
         return counted
 
     def unknown(self, detail: str) -> None:
@@ -74,8 +81,9 @@ class PaidRequest:
     ) -> None:
         self.hold.release()
         if self.ledger is not None and self.entry is not None:
-            self.ledger.complete(self.entry, outcome, http_status=status,
-                                 request_id=request_id, detail=detail)  # fmt: skip
+            self.ledger.complete(
+                self.entry, outcome, http_status=status, request_id=request_id, detail=detail
+            )
 
     def failed(self, failure: Failure) -> None:
         """Close the request as the table says for what happened."""
@@ -85,8 +93,12 @@ class PaidRequest:
             else:
                 self.unknown(failure.detail)
         else:
-            self.not_billed(LEDGER_OUTCOME[failure.disposition], failure.status,
-                            failure.request_id, failure.detail)  # fmt: skip
+            self.not_billed(
+                LEDGER_OUTCOME[failure.disposition],
+                failure.status,
+                failure.request_id,
+                failure.detail,
+            )
 
 
 class PaidRequests:
@@ -128,9 +140,14 @@ class PaidRequests:
             return PaidRequest(hold, None, None)
         try:
             entry = self.ledger.reserve(
-                photo_id, generator=self.generator, endpoint=endpoint, model=model, size=size,
-                quality=quality, estimated_usd=estimate,
-            )  # fmt: skip
+                photo_id,
+                generator=self.generator,
+                endpoint=endpoint,
+                model=model,
+                size=size,
+                quality=quality,
+                estimated_usd=estimate,
+            )
         except BaseException:
             hold.release()
             raise
@@ -155,8 +172,14 @@ class PaidRequests:
         tries)`. An interrupt leaves the row pending, which counts as billed."""
         attempts = self.policy.attempts
         for attempt in range(1, attempts + 1):
-            paid = self.reserve(endpoint, photo_id=photo_id, model=model, size=size,
-                                quality=quality, estimate=estimate)  # fmt: skip
+            paid = self.reserve(
+                endpoint,
+                photo_id=photo_id,
+                model=model,
+                size=size,
+                quality=quality,
+                estimate=estimate,
+            )
             try:
                 return send(attempt - 1), paid
             except Exception as exc:
@@ -168,8 +191,15 @@ class PaidRequests:
             if delay is None:
                 waited = f" and asked to wait over {self.policy.max_retry_after_s:g}s"
                 raise explain(_with_detail(failure, waited), attempt) from None
-            log.info("%s %s: %s; retry %d/%d in %.1fs", self.generator, endpoint,
-                     failure.detail, attempt, attempts - 1, delay)  # fmt: skip
+            log.info(
+                "%s %s: %s; retry %d/%d in %.1fs",
+                self.generator,
+                endpoint,
+                failure.detail,
+                attempt,
+                attempts - 1,
+                delay,
+            )
             self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -195,5 +225,10 @@ def transport_failure(cause: BaseException | None) -> str:
 
 
 def _with_detail(failure: Failure, more: str) -> Failure:
-    return Failure(failure.happened, failure.detail + more, failure.status, failure.request_id,
-                   failure.retry_after_s)  # fmt: skip
+    return Failure(
+        failure.happened,
+        failure.detail + more,
+        failure.status,
+        failure.request_id,
+        failure.retry_after_s,
+    )

@@ -2,7 +2,7 @@
 was sent, what it means for money.
 
 Whatever goes wrong while one look-alike is made is named by a key of `WHAT_HAPPENED`: the
-remote generators name each failed request (`pipeline.lib.generators.paid` acts on it), a
+remote generators name each failed request (`pipeline.lib.billing.paid` acts on it), a
 `GenerationError` carries its key, and `happened_of` names any other exception (an offline
 generator's, the object store's, the database's). `sort_failure` then gives the photo's
 `Outcome` with a one-line reason:
@@ -91,15 +91,6 @@ WHAT_HAPPENED: dict[str, Meaning] = {
 # Blips of the machinery, not of a photo: worth a step retry when they stop a whole step.
 BLIPS = frozenset({"out_of_memory", "io_error", "database_blip"})
 
-# What the ledger records for a finished request, by disposition. "rejected" is not billed
-# either, but marks a permanent stop, which the sensor and the next run's probe look for.
-LEDGER_OUTCOME = {
-    Disposition.RETRY_NOW: "not_billed",
-    Disposition.BILLED: "unknown",
-    Disposition.STOP_DAY: "rejected",
-    Disposition.BAD_INPUT: "not_billed",
-}
-
 
 class GenerationError(Exception):
     """A generation that did not succeed: `happened` is its key in `WHAT_HAPPENED`, and
@@ -137,6 +128,18 @@ def disposition_of(what: str) -> Disposition:
     if disposition is None:
         raise KeyError(f"{what!r} is not something a sent request does")
     return disposition
+
+
+def passing_status(status: int) -> str | None:
+    """The HTTP statuses every API means the same way, all worth a retry within the request:
+    the key they name, or None for a status the generator must name itself."""
+    if status == 429:
+        return "rate_limited"
+    if status in (408, 409):
+        return "conflict_or_timeout_status"
+    if status >= 500:
+        return "server_error"
+    return None
 
 
 @dataclass(frozen=True)

@@ -43,9 +43,11 @@ def _per_image(square: tuple[float, float, float], wide: tuple[float, float, flo
 # (2.5/2.6 models) are priced by their tokens like the rest.
 def _token_priced_image(source: str) -> ModelPrice:
     return ModelPrice(
-        text_input_per_mtok=5.0, image_input_per_mtok=8.0, image_output_per_mtok=30.0,
+        text_input_per_mtok=5.0,
+        image_input_per_mtok=8.0,
+        image_output_per_mtok=30.0,
         source=source,
-    )  # fmt: skip
+    )
 
 
 DEFAULT_PRICES: dict[str, ModelPrice] = {
