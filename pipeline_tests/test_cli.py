@@ -107,6 +107,7 @@ def test_bad_settings_are_one_line_without_traceback(
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_dotenv_in_the_working_folder_is_read(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text(f"DOPPEL_DATA_DIR={tmp_path / 'from-env'}\n")
     assert doppel("db", "upgrade", cwd=tmp_path).returncode == 0

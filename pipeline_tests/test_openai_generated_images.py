@@ -224,6 +224,7 @@ def test_the_daily_budget_stops_new_requests_and_shows_in_the_run(
     assert {r.status for r in rows_by_photo(settings).values()} == {"succeeded"}
 
 
+@pytest.mark.slow
 def test_a_rejected_key_stops_the_day_and_is_never_recorded(
     tmp_path: Path, server: OpenAIImitation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
