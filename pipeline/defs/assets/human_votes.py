@@ -40,6 +40,10 @@ def _human_votes(
     pair_votes = sum(row["pair_votes"] or 0 for row in tally)
     picked = sum(row["photo_picked"] or 0 for row in tally)
     single = sum(row["single_votes"] or 0 for row in tally)
-    summary = {"pairs": len(tally), "pair_votes": pair_votes, "photo_picked": picked,
-               "single_votes": single}  # fmt: skip
+    summary = {
+        "pairs": len(tally),
+        "pair_votes": pair_votes,
+        "photo_picked": picked,
+        "single_votes": single,
+    }
     return dg.Output(tally, metadata=metadata(summary))

@@ -87,9 +87,10 @@ class PhotoClaims:
             pass  # claimed before: it may have run out
         with self.db.engine.connect() as connection:
             left = connection.execute(
-                select(PhotoClaim.holder, PhotoClaim.expires_at)
-                .where(PhotoClaim.photo_id == photo_id)
-            ).first()  # fmt: skip
+                select(PhotoClaim.holder, PhotoClaim.expires_at).where(
+                    PhotoClaim.photo_id == photo_id
+                )
+            ).first()
         gone = left is not None and holder_gone(left.holder)
         over = PhotoClaim.expires_at <= now
         if gone and left is not None:
@@ -104,13 +105,17 @@ class PhotoClaims:
             ).rowcount
         if taken:
             if left is not None:
-                why = "its process is gone" if gone else (
-                    f"its lease ran out at {clock.as_utc(left.expires_at).isoformat()}"
-                )  # fmt: skip
+                why = (
+                    "its process is gone"
+                    if gone
+                    else (f"its lease ran out at {clock.as_utc(left.expires_at).isoformat()}")
+                )
                 log.warning(
                     "photo %s: taking over the claim of %s: %s (the ledger keeps what it sent)",
-                    photo_id, left.holder, why,
-                )  # fmt: skip
+                    photo_id,
+                    left.holder,
+                    why,
+                )
             self._now_held(photo_id)
             return None
         if left is None:  # released between the two statements: try once more

@@ -116,8 +116,11 @@ def _collect_day(
     if day_source != source.name:  # one source per day: the change applies to new days
         log.warning(
             "%s was collected from %s and keeps it (now %s); `doppel redo %s` re-collects it",
-            day, day_source, source.name, day,
-        )  # fmt: skip
+            day,
+            day_source,
+            source.name,
+            day,
+        )
         kept = photos_table(day, photos_of_day(db, day, day_source))
         return DayCollection(day, kept, reused=True, kept_source=day_source)
     existing = photos_of_day(db, day, source.name)
@@ -218,8 +221,12 @@ def _track_use(
         reason = _one_line(exc)
         log.warning(
             "%s: download tracking failed for %s (try %d of %d): %s",
-            day, photo.source_id, attempt, TRACKING_ATTEMPTS, reason,
-        )  # fmt: skip
+            day,
+            photo.source_id,
+            attempt,
+            TRACKING_ATTEMPTS,
+            reason,
+        )
         _save_tracking(record_id, db, attempt=attempt, error=reason)
         return True
     _save_tracking(record_id, db, attempt=attempt, error=None, tracked=True)
@@ -274,9 +281,13 @@ def _record_failure(day: date, photo: ListedPhoto, status: str, reason: str, db:
     except Exception as exc:  # even the bare row cannot be written: report it in the run
         log.error("%s: photo %s cannot be recorded: %s", day, photo.source_id, _one_line(exc))
         return Photo(
-            source=photo.source, source_id=photo.source_id, day=day, rank=photo.rank,
-            status=status, error=reason,
-        )  # fmt: skip
+            source=photo.source,
+            source_id=photo.source_id,
+            day=day,
+            rank=photo.rank,
+            status=status,
+            error=reason,
+        )
 
 
 def _one_line(exc: BaseException, *, with_type: bool = True) -> str:
@@ -299,9 +310,16 @@ def _photo_of(record: Photo) -> ListedPhoto:
 def _apply_metadata(record: Photo, photo: ListedPhoto) -> None:
     record.rank = photo.rank
     for name in (
-        "title", "description", "likes", "published_at", "photographer_name",
-        "photographer_url", "page_url", "display_url", "license",
-    ):  # fmt: skip
+        "title",
+        "description",
+        "likes",
+        "published_at",
+        "photographer_name",
+        "photographer_url",
+        "page_url",
+        "display_url",
+        "license",
+    ):
         setattr(record, name, getattr(photo, name))
     record.credit = dict(photo.credit)
     if record.width is None:

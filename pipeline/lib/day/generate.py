@@ -282,8 +282,11 @@ class _PhotoWork:
             if photo.id not in self.elsewhere:
                 log.info(
                     "%s: %s is being made by another run (%s); its outcome is read once that "
-                    "run is done with it", self.day, photo.source_id, holder.name,
-                )  # fmt: skip
+                    "run is done with it",
+                    self.day,
+                    photo.source_id,
+                    holder.name,
+                )
             with self._lock:
                 self.elsewhere.add(photo.id)
             return Made.ELSEWHERE
@@ -374,8 +377,12 @@ class _PhotoWork:
         if not self.claims.holds(photo.id) or self._settled_since(photo):
             # Stalled past its lease, this run lost the photo to another (which may even
             # have made it by now): its outcome is that run's, never a failure of this one.
-            log.warning("%s: %s: %s; another run took the photo over and records its outcome",
-                        self.day, photo.source_id, found.reason)  # fmt: skip
+            log.warning(
+                "%s: %s: %s; another run took the photo over and records its outcome",
+                self.day,
+                photo.source_id,
+                found.reason,
+            )
             with self._lock:
                 self.elsewhere.add(photo.id)
             return
@@ -444,8 +451,10 @@ def _receipt(day: date, photo: Photo, generator: str, store: ObjectStore) -> dic
     """The stored sidecar of `generator`'s look-alike of the photo, if its image is stored
     too: at its own key, or at the key of a version before several generators if it names
     this generator."""
-    for key in (look_alike_key(day, photo, ".json", generator),
-                look_alike_key(day, photo, ".json", None)):  # fmt: skip
+    for key in (
+        look_alike_key(day, photo, ".json", generator),
+        look_alike_key(day, photo, ".json", None),
+    ):
         try:
             record = json.loads(store.get(key))
         except (ObjectNotFound, ValueError):
@@ -463,8 +472,12 @@ def _adopt_sidecar(
     record = _receipt(day, photo, generator, store)
     if record is None:
         return False
-    log.info("%s: adopting stored %s look-alike of %s (no new generation)", day, generator,
-             photo.source_id)  # fmt: skip
+    log.info(
+        "%s: adopting stored %s look-alike of %s (no new generation)",
+        day,
+        generator,
+        photo.source_id,
+    )
     _record_success(photo, generator, record, db)
     return True
 
@@ -542,8 +555,11 @@ def _record_success(photo: Photo, generator: str, record: dict[str, Any], db: Da
     with db.session() as session:
         row = _row_of(session, photo, generator)
         row.status, row.error, row.retry_at, row.transient_failures = (
-            Outcome.SUCCEEDED, None, None, 0,
-        )  # fmt: skip
+            Outcome.SUCCEEDED,
+            None,
+            None,
+            0,
+        )
         for name, value in fields.items():
             setattr(row, name, value)
 

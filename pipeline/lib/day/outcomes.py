@@ -42,13 +42,19 @@ def settle(
     failures += 1
     again = f"`doppel retry {photo.day.isoformat()} --photo {photo.id}`"
     if failures >= retry.max_failures:
-        return Outcome.FAILED, (
-            f"{found.reason} ({failures} failures in a row; {again} asks again)"
-        ), None, failures  # fmt: skip
+        return (
+            Outcome.FAILED,
+            (f"{found.reason} ({failures} failures in a row; {again} asks again)"),
+            None,
+            failures,
+        )
     if slots_left is not None and slots_left <= 0:
-        return Outcome.FAILED, (
-            f"{found.reason} (its paid attempts are used up; {again} allows more)"
-        ), None, failures  # fmt: skip
+        return (
+            Outcome.FAILED,
+            (f"{found.reason} (its paid attempts are used up; {again} allows more)"),
+            None,
+            failures,
+        )
     now = clock.utc_now()
     retry_at = max(now + retry.wait(failures), found.retry_at or now)
     return Outcome.WAITING, found.reason, retry_at, failures
@@ -136,15 +142,23 @@ def waiting_photos(db: Database, days: Iterable[date]) -> dict[date, Waiting]:
     of_the_day = DaySource.source.is_(None) | (DaySource.source == Photo.source)
     with db.session() as session:
         rows = session.execute(
-            select(Photo.day, func.count(), func.min(LookAlike.retry_at),
-                   func.count(LookAlike.retry_at))
+            select(
+                Photo.day,
+                func.count(),
+                func.min(LookAlike.retry_at),
+                func.count(LookAlike.retry_at),
+            )
             .select_from(LookAlike)
             .join(LookAlike.photo)
             .outerjoin(DaySource, DaySource.day == Photo.day)
-            .where(Photo.day.in_(list(days)), LookAlike.status == Outcome.WAITING,
-                   photo_is_used(), of_the_day)
+            .where(
+                Photo.day.in_(list(days)),
+                LookAlike.status == Outcome.WAITING,
+                photo_is_used(),
+                of_the_day,
+            )
             .group_by(Photo.day)
-        ).all()  # fmt: skip
+        ).all()
     # A photo without a time is due at once, so the day is.
     return {
         day: Waiting(int(n), as_utc(first) if first is not None and timed == n else None)

@@ -60,9 +60,11 @@ def _notes(notes: Sequence[tuple[Any, Any]], limit: int = 300) -> str:
 def photos_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
     table = markdown_table(
         ["#", "photo", "by", "status"],
-        ((r["rank"], r.get("title") or r["source_id"], r.get("photographer_name"), r["status"])
-         for r in rows),
-    )  # fmt: skip
+        (
+            (r["rank"], r.get("title") or r["source_id"], r.get("photographer_name"), r["status"])
+            for r in rows
+        ),
+    )
     return table + _notes([(r["rank"], r["error"]) for r in rows if r.get("error")])
 
 
@@ -80,9 +82,17 @@ def look_alikes_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
     headers = ["photo", *(["generator"] if several else []), "status", "s", "SSIM"]
     table = markdown_table(
         headers,
-        ((r["source_id"], *([r.get("generator")] if several else []), r["status"], seconds(r),
-          measure(r, "ssim")) for r in rows),
-    )  # fmt: skip
+        (
+            (
+                r["source_id"],
+                *([r.get("generator")] if several else []),
+                r["status"],
+                seconds(r),
+                measure(r, "ssim"),
+            )
+            for r in rows
+        ),
+    )
     return table + _notes([(r["source_id"], r["error"]) for r in rows if r.get("error")])
 
 
@@ -147,12 +157,14 @@ def audit_descriptions(audit: DayAudit) -> dict[str, str]:
     failed = named(audit.failures, "failed for good or refused") if audit.failures else ""
     return {
         "every_photo_accounted_for": named(audit.unaccounted, "photo(s) with no outcome")
-        if audit.unaccounted else f"all {audit.photos} photos have an outcome",
+        if audit.unaccounted
+        else f"all {audit.photos} photos have an outcome",
         "stored_images_decode": named(audit.undecodable, "stored image(s) missing or broken")
-        if audit.undecodable else "every stored image decodes",
+        if audit.undecodable
+        else "every stored image decodes",
         "no_photo_waiting": "; ".join(p for p in (waiting, failed) if p)
         or "no photo waits or failed",
-    }  # fmt: skip
+    }
 
 
 def audit_summaries(audit: DayAudit) -> dict[str, Summary]:

@@ -63,29 +63,62 @@ class Schema:
 PHOTOS = Schema(
     "photos",
     (
-        ("id", "int"), ("source", "str"), ("source_id", "str"), ("day", "str"),
-        ("rank", "int"), ("status", "str"), ("used", "bool"), ("error", "str"),
-        ("title", "str"), ("description", "str"), ("width", "int"), ("height", "int"),
-        ("likes", "int"), ("published_at", "str"), ("photographer_name", "str"),
-        ("photographer_url", "str"), ("page_url", "str"), ("display_url", "str"),
-        ("license", "str"), ("credit", "json"), ("object_key", "str"),
-        ("content_type", "str"), ("sha256", "str"), ("tracking_attempts", "int"),
+        ("id", "int"),
+        ("source", "str"),
+        ("source_id", "str"),
+        ("day", "str"),
+        ("rank", "int"),
+        ("status", "str"),
+        ("used", "bool"),
+        ("error", "str"),
+        ("title", "str"),
+        ("description", "str"),
+        ("width", "int"),
+        ("height", "int"),
+        ("likes", "int"),
+        ("published_at", "str"),
+        ("photographer_name", "str"),
+        ("photographer_url", "str"),
+        ("page_url", "str"),
+        ("display_url", "str"),
+        ("license", "str"),
+        ("credit", "json"),
+        ("object_key", "str"),
+        ("content_type", "str"),
+        ("sha256", "str"),
+        ("tracking_attempts", "int"),
         ("tracking_error", "str"),
     ),
-)  # fmt: skip
+)
 
 LOOK_ALIKES = Schema(
     "look_alikes",
     (
-        ("photo_id", "int"), ("source_id", "str"), ("status", "str"), ("retry_at", "str"),
-        ("error", "str"), ("attempts", "int"), ("generator", "str"), ("model", "str"),
-        ("strategy", "str"), ("prompt", "str"), ("seed", "int"), ("object_key", "str"),
-        ("content_type", "str"), ("width", "int"), ("height", "int"), ("sha256", "str"),
-        ("cost_usd", "float"), ("latency_s", "float"), ("request_id", "str"),
-        ("usage", "json"), ("quality", "json"), ("comparisons", "json"),
+        ("photo_id", "int"),
+        ("source_id", "str"),
+        ("status", "str"),
+        ("retry_at", "str"),
+        ("error", "str"),
+        ("attempts", "int"),
+        ("generator", "str"),
+        ("model", "str"),
+        ("strategy", "str"),
+        ("prompt", "str"),
+        ("seed", "int"),
+        ("object_key", "str"),
+        ("content_type", "str"),
+        ("width", "int"),
+        ("height", "int"),
+        ("sha256", "str"),
+        ("cost_usd", "float"),
+        ("latency_s", "float"),
+        ("request_id", "str"),
+        ("usage", "json"),
+        ("quality", "json"),
+        ("comparisons", "json"),
     ),
     renamed=(("inspiration_id", "photo_id"),),
-)  # fmt: skip
+)
 
 SCHEMAS = {schema.name: schema for schema in (PHOTOS, LOOK_ALIKES)}
 
@@ -118,8 +151,13 @@ class DayTable:
         string), so integers stay integers there too."""
         import pandas as pd
 
-        dtypes = {"int": "Int64", "float": "Float64", "str": "string", "bool": "boolean",
-                  "json": "object"}  # fmt: skip
+        dtypes = {
+            "int": "Int64",
+            "float": "Float64",
+            "str": "string",
+            "bool": "boolean",
+            "json": "object",
+        }
         frame = pd.DataFrame(list(self.rows), columns=list(self.schema.names))
         return frame.astype({name: dtypes[kind] for name, kind in self.schema.columns})
 
@@ -326,14 +364,27 @@ def holdings_totals(db: Database, latency_bounds: Sequence[float] = ()) -> Holdi
             select(Photo.source, Photo.status, func.count()).group_by(Photo.source, Photo.status)
         ).all()
         look_alike_rows = session.execute(
-            select(g.generator, g.status, func.count(), func.coalesce(func.sum(g.cost_usd), 0),
-                   func.count(g.latency_s), func.coalesce(func.sum(g.latency_s), 0), *within)
-            .group_by(g.generator, g.status)
-        ).all()  # fmt: skip
+            select(
+                g.generator,
+                g.status,
+                func.count(),
+                func.coalesce(func.sum(g.cost_usd), 0),
+                func.count(g.latency_s),
+                func.coalesce(func.sum(g.latency_s), 0),
+                *within,
+            ).group_by(g.generator, g.status)
+        ).all()
     photos = tuple((source, status, int(n)) for source, status, n in photo_rows)
     look_alikes = tuple(
-        LookAlikeTotal(generator, status, int(n), float(cost or 0), int(timed),
-                       float(latency or 0), tuple(int(k or 0) for k in at_most))
+        LookAlikeTotal(
+            generator,
+            status,
+            int(n),
+            float(cost or 0),
+            int(timed),
+            float(latency or 0),
+            tuple(int(k or 0) for k in at_most),
+        )
         for generator, status, n, cost, timed, latency, *at_most in look_alike_rows
-    )  # fmt: skip
+    )
     return HoldingsTotals(photos, look_alikes, bounds)

@@ -146,8 +146,11 @@ class FeatureReport:
     problems: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
-        return {"images_computed": self.computed, "images_reused": self.reused,
-                "images_unreadable": len(self.problems)}  # fmt: skip
+        return {
+            "images_computed": self.computed,
+            "images_reused": self.reused,
+            "images_unreadable": len(self.problems),
+        }
 
 
 def pairs_to_measure(

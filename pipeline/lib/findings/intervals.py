@@ -34,8 +34,13 @@ class Rate:
         return self.low <= share <= self.high
 
     def as_record(self) -> dict[str, float | int | None]:
-        return {"hits": self.hits, "n": self.n, "value": self.value,
-                "low": self.low, "high": self.high}  # fmt: skip
+        return {
+            "hits": self.hits,
+            "n": self.n,
+            "value": self.value,
+            "low": self.low,
+            "high": self.high,
+        }
 
 
 def wilson(hits: int, n: int, z: float = Z95) -> Rate:

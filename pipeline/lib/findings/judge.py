@@ -52,8 +52,11 @@ class Verdicts:
 
     def headline(self) -> dict[str, object]:
         """Metadata: every figure with its count and interval."""
-        out: dict[str, object] = {"judge_days": self.days, "judge_folds": self.folds,
-                                  "judge_images": len(self.images)}  # fmt: skip
+        out: dict[str, object] = {
+            "judge_days": self.days,
+            "judge_folds": self.folds,
+            "judge_images": len(self.images),
+        }
         if self.note:
             out["judge_note"] = self.note
         out["judge_accuracy"] = self.overall.as_record()
@@ -118,11 +121,16 @@ def _fit(rows: np.ndarray, labels: np.ndarray):  # type: ignore[no-untyped-def]
     components = max(1, min(COMPONENTS, len(rows) // 4))
     blocks = ColumnTransformer(
         [
-            ("pooled", make_pipeline(StandardScaler(), PCA(components, random_state=SEED),
-                                     StandardScaler()), slice(0, POOLED)),
+            (
+                "pooled",
+                make_pipeline(
+                    StandardScaler(), PCA(components, random_state=SEED), StandardScaler()
+                ),
+                slice(0, POOLED),
+            ),
             ("cheap", StandardScaler(), slice(POOLED, WIDTH)),
         ]
-    )  # fmt: skip
+    )
     model = make_pipeline(
         blocks, LogisticRegression(C=REGULARISATION, class_weight="balanced", max_iter=300)
     )

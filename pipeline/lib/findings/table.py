@@ -26,9 +26,20 @@ MEASURES = {
     "semantic_similarity": ("content similarity", True, (-1.0, 1.0)),
     "phash_distance": ("perceptual-hash distance", False, (0.0, 64.0)),
 }
-COLUMNS = ("day", "month", "photo_id", "generator", *MEASURES, "shared_top_label",
-           "shared_labels", "p_photo", "p_look_alike", "fooled", "people_votes",
-           "people_photo")  # fmt: skip
+COLUMNS = (
+    "day",
+    "month",
+    "photo_id",
+    "generator",
+    *MEASURES,
+    "shared_top_label",
+    "shared_labels",
+    "p_photo",
+    "p_look_alike",
+    "fooled",
+    "people_votes",
+    "people_photo",
+)
 
 
 def findings_frame(
@@ -74,10 +85,20 @@ def findings_frame(
 
 
 _JUDGED = ("p_photo", "p_look_alike", "fooled")
-_DTYPES = {"day": "string", "month": "string", "photo_id": "Int64", "generator": "string",
-           **dict.fromkeys(MEASURES, "float64"), "shared_top_label": "boolean",
-           "shared_labels": "Int64", "p_photo": "float64", "p_look_alike": "float64",
-           "fooled": "boolean", "people_votes": "Int64", "people_photo": "Int64"}  # fmt: skip
+_DTYPES = {
+    "day": "string",
+    "month": "string",
+    "photo_id": "Int64",
+    "generator": "string",
+    **dict.fromkeys(MEASURES, "float64"),
+    "shared_top_label": "boolean",
+    "shared_labels": "Int64",
+    "p_photo": "float64",
+    "p_look_alike": "float64",
+    "fooled": "boolean",
+    "people_votes": "Int64",
+    "people_photo": "Int64",
+}
 
 
 def _labels(stats: Any) -> list[str]:

@@ -72,9 +72,14 @@ def run_dev(
         )
     say(f"doppel dev: {migrate(settings.resolved_database_url)}")
     command = [
-        str(dg_cli), "dev",
-        "-m", "pipeline.definitions", "-d", str(Path.cwd()), *dagster_args,
-    ]  # fmt: skip
+        str(dg_cli),
+        "dev",
+        "-m",
+        "pipeline.definitions",
+        "-d",
+        str(Path.cwd()),
+        *dagster_args,
+    ]
     server = subprocess.Popen(
         command, cwd=home, env=dev_environment(settings, os.environ), start_new_session=True
     )

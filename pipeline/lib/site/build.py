@@ -206,8 +206,11 @@ def build_site(
     peopled = people(found)
     judged_digest = {d: _digest([judged.get(d), peopled.get(d)])[:16] for d in versions}
     old = writer.old_day_versions
-    changed = {d for d in set(versions) | set(old) if _state(old.get(d)) != _state(
-        [versions.get(d), None, judged_digest.get(d)])}  # fmt: skip
+    changed = {
+        d
+        for d in set(versions) | set(old)
+        if _state(old.get(d)) != _state([versions.get(d), None, judged_digest.get(d)])
+    }
     everything = not old
     loaded: dict[str, _Day] = {}
     read = partial(read_day, data_store, tables)
@@ -228,9 +231,8 @@ def build_site(
     load(every_month if everything else {d[:7] for d in changed})
     # Now every changed day is loaded, so which days are shown is known for all of them.
     shown = sorted(
-        d for d in versions
-        if (loaded[d].info["shown"] if d in loaded else bool(old[d][1]))
-    )  # fmt: skip
+        d for d in versions if (loaded[d].info["shown"] if d in loaded else bool(old[d][1]))
+    )
     if choose_grain(shown) != "month":
         load(every_month)
     else:  # ...and the days findings.html links (its most and least convincing pairs)
@@ -303,8 +305,12 @@ def build_site(
         prev_month = month_names[i - 1] if i > 0 else None
         next_month = month_names[i + 1] if i + 1 < len(month_names) else None
         inputs = [[day_keys[d.day] for d in days_by_month[month]], prev_month, next_month]
-        page(month_path(month), "month.html.j2", inputs,
-             _month_model(month, days_by_month[month], media, prev_month, next_month))  # fmt: skip
+        page(
+            month_path(month),
+            "month.html.j2",
+            inputs,
+            _month_model(month, days_by_month[month], media, prev_month, next_month),
+        )
 
     summary = totals(list(summaries.values()))
     newest = [(d.day, loaded[d.day].pairs) for d in reversed(days[-INDEX_DAYS:])]
@@ -323,7 +329,7 @@ def build_site(
         (FINDINGS_PATH, "findings.html.j2", findings_page(found, _linked(found, days))),
         # Served for a miss at any depth, so its links are absolute when they can be.
         (NOT_FOUND, "404.html.j2", {"root": renderer.site_url or ""}),
-    ):  # fmt: skip
+    ):
         writer.page(path, [template, model], partial(renderer.render, template, model))
     feed = syndication.feed_xml(newest, media, renderer.site_url)
     writer.page(syndication.FEED_PATH, feed, lambda: feed)
@@ -353,12 +359,18 @@ def build_site(
 
 
 def _sitemaps(
-    writer: SiteWriter, site_url: str, shown: list[str], days: dict[str, list[_Day]],
+    writer: SiteWriter,
+    site_url: str,
+    shown: list[str],
+    days: dict[str, list[_Day]],
     months: list[str],
-) -> None:  # fmt: skip
+) -> None:
     """The sitemap: its index, the site's pages, and the loaded months' pair pages."""
-    parts = {syndication.SITEMAP_PATH: syndication.sitemap_index_xml(
-        syndication.sitemap_paths(months), site_url)}  # fmt: skip
+    parts = {
+        syndication.SITEMAP_PATH: syndication.sitemap_index_xml(
+            syndication.sitemap_paths(months), site_url
+        )
+    }
     parts[syndication.PAGES_SITEMAP] = syndication.pages_sitemap_xml(
         shown, site_url, (FINDINGS_PATH,)
     )

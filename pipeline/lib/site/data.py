@@ -96,9 +96,11 @@ def day_versions(store: ObjectStore, folders: TableFolders) -> dict[str, str]:
 
 def read_day(store: ObjectStore, folders: TableFolders, day: str) -> RawDay:
     return RawDay(
-        day, _get(store, folders.key(PHOTOS, day)), _get(store, folders.key(LOOK_ALIKES, day)),
+        day,
+        _get(store, folders.key(PHOTOS, day)),
+        _get(store, folders.key(LOOK_ALIKES, day)),
         folders,
-    )  # fmt: skip
+    )
 
 
 def read_days(store: ObjectStore, folders: TableFolders, *, workers: int = 8) -> list[RawDay]:

@@ -51,8 +51,11 @@ def verdict_key(photo_id: Any, generator: Any) -> str:
 
 def _said(p: float) -> dict[str, Any]:
     photo = p >= 0.5
-    return {"p": round(p, 2), "says": "photo" if photo else "machine",
-            "confidence": round(100 * (p if photo else 1 - p))}  # fmt: skip
+    return {
+        "p": round(p, 2),
+        "says": "photo" if photo else "machine",
+        "confidence": round(100 * (p if photo else 1 - p)),
+    }
 
 
 def verdicts(frame: Any) -> dict[str, dict[str, dict[str, Any]]]:
@@ -62,9 +65,13 @@ def verdicts(frame: Any) -> dict[str, dict[str, dict[str, Any]]]:
         return out
     judged = frame.dropna(subset=["p_photo", "p_look_alike"])
     for day, photo_id, generator, p, q in zip(
-        judged["day"], judged["photo_id"], judged["generator"], judged["p_photo"],
-        judged["p_look_alike"], strict=True,
-    ):  # fmt: skip
+        judged["day"],
+        judged["photo_id"],
+        judged["generator"],
+        judged["p_photo"],
+        judged["p_look_alike"],
+        strict=True,
+    ):
         out.setdefault(str(day), {})[verdict_key(photo_id, generator)] = {
             "photo": _said(float(p)),
             "lookalike": _said(float(q)),
@@ -81,9 +88,13 @@ def people(frame: Any) -> dict[str, dict[str, str]]:
         return out
     voted = frame[frame["people_votes"].fillna(0) > 0]
     for day, photo_id, generator, n, hits in zip(
-        voted["day"], voted["photo_id"], voted["generator"], voted["people_votes"],
-        voted["people_photo"], strict=True,
-    ):  # fmt: skip
+        voted["day"],
+        voted["photo_id"],
+        voted["generator"],
+        voted["people_votes"],
+        voted["people_photo"],
+        strict=True,
+    ):
         rate = wilson(int(hits), int(n))
         out.setdefault(str(day), {})[verdict_key(photo_id, generator)] = (
             f"People picked the photo {100 * (rate.value or 0.0):.0f} % of n = {rate.n} times "
@@ -183,9 +194,16 @@ def findings_page(frame: Any, pairs: dict[str, dict[str, Any]]) -> dict[str, Any
             )
         )
         group = frame[frame["generator"] == g.generator]
-        generators.append({"name": g.generator, "pairs": g.pairs, "sentence": sentence,
-                           "carried": carried, "fooled": percent(g.fooled),
-                           "people": _people_and_judge(group)})  # fmt: skip
+        generators.append(
+            {
+                "name": g.generator,
+                "pairs": g.pairs,
+                "sentence": sentence,
+                "carried": carried,
+                "fooled": percent(g.fooled),
+                "people": _people_and_judge(group),
+            }
+        )
     links = [_link_sentence(MEASURES[name][0], c) for name, c in fooling_measures(frame).items()]
     matches = [
         f"On the {rate.n} photos both made a look-alike of, the judge found {a}'s more like a "

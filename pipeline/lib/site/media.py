@@ -60,8 +60,9 @@ class Media:
     @classmethod
     def from_record(cls, record: Any) -> Media | None:
         try:
-            thumb, large = (Rendition(str(p), int(w), int(h)) for p, w, h in
-                            (record["thumb"], record["large"]))  # fmt: skip
+            thumb, large = (
+                Rendition(str(p), int(w), int(h)) for p, w, h in (record["thumb"], record["large"])
+            )
         except (KeyError, TypeError, ValueError):
             return None
         return cls(thumb, large)

@@ -55,10 +55,15 @@ log = logging.getLogger(__name__)
 MANIFEST_PATH = "_doppel/manifest.json"
 MANIFEST_VERSION = 2
 _MONTH_PAGE = re.compile(r"^(?:pairs/|days/|months/|sitemaps/)(\d{4}-\d{2})[-/.]")
-CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
-                 ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml",
-                 ".json": "application/json", ".webp": "image/webp",
-                 ".xml": "application/xml; charset=utf-8"}  # fmt: skip
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".json": "application/json",
+    ".webp": "image/webp",
+    ".xml": "application/xml; charset=utf-8",
+}
 
 
 def month_manifest_path(month: str) -> str:
@@ -264,9 +269,10 @@ class SiteWriter:
             for future in self._pending:
                 future.result()
             stale = sorted(
-                p for p in set(self._old_files) - set(self.files)
+                p
+                for p in set(self._old_files) - set(self.files)
                 if every_month or not p.startswith("media/")
-            )  # fmt: skip
+            )
             for future in [self._pool.submit(self.store.delete, self.key(p)) for p in stale]:
                 future.result()
             self.counts.deleted = len(stale)
@@ -289,14 +295,26 @@ class SiteWriter:
                 for path in media_paths(record):
                     if path in main_files:
                         files[path] = main_files.pop(path)
-            self._store_json(month_manifest_path(month), {
-                "version": MANIFEST_VERSION, "builder": self.builder, "files": files,
-                "media": media, "days": shard_days,
-            })  # fmt: skip
-        self._store_json(MANIFEST_PATH, {
-            "version": MANIFEST_VERSION, "builder": self.builder, "files": main_files,
-            "days": days or {}, "months": months or {},
-        })  # fmt: skip
+            self._store_json(
+                month_manifest_path(month),
+                {
+                    "version": MANIFEST_VERSION,
+                    "builder": self.builder,
+                    "files": files,
+                    "media": media,
+                    "days": shard_days,
+                },
+            )
+        self._store_json(
+            MANIFEST_PATH,
+            {
+                "version": MANIFEST_VERSION,
+                "builder": self.builder,
+                "files": main_files,
+                "days": days or {},
+                "months": months or {},
+            },
+        )
         return self.counts
 
     def _store_json(self, path: str, body: dict[str, Any]) -> None:

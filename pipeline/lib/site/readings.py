@@ -119,22 +119,52 @@ def read_semantic_similarity(v: float) -> str:
 
 
 PAIR_MEASURES = (
-    Measure("ssim", "Structure", "SSIM of the luma, 0–1 (1 = identical)", "{:.2f}".format,
-            read_ssim),
-    Measure("colour_distance", "Colour", "colour-distribution distance, 0–1 (0 = same)",
-            "{:.3f}".format, read_colour_distance),
-    Measure("patch_swd", "Texture", "patch-distribution distance (0 = same patches)",
-            "{:.2f}".format, read_patch_swd),
-    Measure("phash_distance", "At a glance", "perceptual-hash distance, 0–64 bits",
-            lambda v: f"{v:.0f}/64", read_phash),
-    Measure("zero_shift", "Copied in place", "share of patches copied at the same spot",
-            _pct, read_zero_shift),
-    Measure("largest_copied_region", "Largest copied block",
-            "largest region pasted rigidly, share of the frame", _pct, read_copied_region),
-    Measure("semantic_similarity", "What it shows",
-            "similarity of an image network's features, 0–1 (1 = the same content)",
-            "{:.2f}".format, read_semantic_similarity),
-)  # fmt: skip
+    Measure(
+        "ssim", "Structure", "SSIM of the luma, 0–1 (1 = identical)", "{:.2f}".format, read_ssim
+    ),
+    Measure(
+        "colour_distance",
+        "Colour",
+        "colour-distribution distance, 0–1 (0 = same)",
+        "{:.3f}".format,
+        read_colour_distance,
+    ),
+    Measure(
+        "patch_swd",
+        "Texture",
+        "patch-distribution distance (0 = same patches)",
+        "{:.2f}".format,
+        read_patch_swd,
+    ),
+    Measure(
+        "phash_distance",
+        "At a glance",
+        "perceptual-hash distance, 0–64 bits",
+        lambda v: f"{v:.0f}/64",
+        read_phash,
+    ),
+    Measure(
+        "zero_shift",
+        "Copied in place",
+        "share of patches copied at the same spot",
+        _pct,
+        read_zero_shift,
+    ),
+    Measure(
+        "largest_copied_region",
+        "Largest copied block",
+        "largest region pasted rigidly, share of the frame",
+        _pct,
+        read_copied_region,
+    ),
+    Measure(
+        "semantic_similarity",
+        "What it shows",
+        "similarity of an image network's features, 0–1 (1 = the same content)",
+        "{:.2f}".format,
+        read_semantic_similarity,
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -152,16 +182,55 @@ class ImageMeasure:
 
 
 IMAGE_MEASURES = (
-    ImageMeasure("brightness", "Brightness", "mean luma, 0–1", 1.0, "{:.2f}".format,
-                 0.03, 0.12, "brighter", "darker", "equally bright"),
-    ImageMeasure("colourfulness", "Colourfulness", "Hasler–Süsstrunk, 0 = grey, 100+ = vivid",
-                 120.0, "{:.0f}".format, 5.0, 18.0, "more colourful", "less colourful",
-                 "equally colourful"),
-    ImageMeasure("contrast", "Contrast", "RMS contrast of the luma, 0–0.5", 0.5,
-                 "{:.2f}".format, 0.02, 0.07, "punchier", "softer", "the same contrast"),
-    ImageMeasure("entropy", "Detail", "entropy of the tones, 0–8 bits", 8.0, "{:.1f}".format,
-                 0.2, 0.8, "richer in tones", "poorer in tones", "as rich in tones"),
-)  # fmt: skip
+    ImageMeasure(
+        "brightness",
+        "Brightness",
+        "mean luma, 0–1",
+        1.0,
+        "{:.2f}".format,
+        0.03,
+        0.12,
+        "brighter",
+        "darker",
+        "equally bright",
+    ),
+    ImageMeasure(
+        "colourfulness",
+        "Colourfulness",
+        "Hasler–Süsstrunk, 0 = grey, 100+ = vivid",
+        120.0,
+        "{:.0f}".format,
+        5.0,
+        18.0,
+        "more colourful",
+        "less colourful",
+        "equally colourful",
+    ),
+    ImageMeasure(
+        "contrast",
+        "Contrast",
+        "RMS contrast of the luma, 0–0.5",
+        0.5,
+        "{:.2f}".format,
+        0.02,
+        0.07,
+        "punchier",
+        "softer",
+        "the same contrast",
+    ),
+    ImageMeasure(
+        "entropy",
+        "Detail",
+        "entropy of the tones, 0–8 bits",
+        8.0,
+        "{:.1f}".format,
+        0.2,
+        0.8,
+        "richer in tones",
+        "poorer in tones",
+        "as rich in tones",
+    ),
+)
 
 
 def read_image_measure(m: ImageMeasure, photo: float, lookalike: float) -> str:

@@ -39,8 +39,13 @@ BATCH_PAGES = 100
 # site/ in a checkout, mapped to this package name by pyproject.toml; in the wheel as such.
 SITE_FILES_PACKAGE = "pipeline.site_files"
 BUILDER_CODE_DIR = Path(__file__).resolve().parent
-NAV_SECTIONS = {"index.html.j2": "index", "stats.html.j2": "stats", "about.html.j2": "about",
-                "game.html.j2": "game", "findings.html.j2": "findings"}  # fmt: skip
+NAV_SECTIONS = {
+    "index.html.j2": "index",
+    "stats.html.j2": "stats",
+    "about.html.j2": "about",
+    "game.html.j2": "game",
+    "findings.html.j2": "findings",
+}
 DEFAULT_IMAGE_ORIGINS = ("https://images.unsplash.com",)
 _SITE_URL = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9._~/-]*)?$")
 BUILDER_VERSION = "gallery-1"

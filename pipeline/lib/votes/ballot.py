@@ -23,9 +23,17 @@ MODES = ("pair", "single")
 ANSWERS = ("photo", "lookalike")
 FIELDS = {
     "pair": {"photo_id", "generator", "mode", "picked", "answer_ms", "browser_id"},
-    "single": {"photo_id", "generator", "mode", "shown", "answer", "confidence", "answer_ms",
-               "browser_id"},
-}  # fmt: skip
+    "single": {
+        "photo_id",
+        "generator",
+        "mode",
+        "shown",
+        "answer",
+        "confidence",
+        "answer_ms",
+        "browser_id",
+    },
+}
 
 # What a generator's name may be in a vote (the game posts only rounds whose name is).
 GENERATOR_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")

@@ -20,11 +20,15 @@ from pipeline.lib.db import Database, Vote
 HUMAN_VOTES = Schema(
     "human_votes",
     (
-        ("photo_id", "int"), ("generator", "str"), ("pair_votes", "int"),
-        ("photo_picked", "int"), ("single_votes", "int"), ("single_right", "int"),
+        ("photo_id", "int"),
+        ("generator", "str"),
+        ("pair_votes", "int"),
+        ("photo_picked", "int"),
+        ("single_votes", "int"),
+        ("single_right", "int"),
         ("median_answer_ms", "float"),
     ),
-)  # fmt: skip
+)
 
 
 def day_tally(db: Database, day: date) -> DayTable:

@@ -61,8 +61,15 @@ def measures(pair: Pair) -> list[dict[str, str]]:
         if m.key in GATE_MEASURES and isinstance(gate, dict):
             v = number(gate.get(m.key)) if number(gate.get(m.key)) is not None else v
         if v is not None:
-            out.append({"key": m.key, "label": m.label, "value": m.fmt(v), "reading": m.read(v),
-                        "what": m.what})  # fmt: skip
+            out.append(
+                {
+                    "key": m.key,
+                    "label": m.label,
+                    "value": m.fmt(v),
+                    "reading": m.read(v),
+                    "what": m.what,
+                }
+            )
     return out
 
 
@@ -76,11 +83,16 @@ def image_measures(pair: Pair) -> list[dict[str, Any]]:
         if a is None or b is None:
             continue
         out.append(
-            {"label": m.label, "what": m.what, "photo": m.fmt(a), "lookalike": m.fmt(b),
-             "photo_bar": round(min(1.0, max(0.0, a / m.top)) * 100, 1),
-             "lookalike_bar": round(min(1.0, max(0.0, b / m.top)) * 100, 1),
-             "reading": read_image_measure(m, a, b)}
-        )  # fmt: skip
+            {
+                "label": m.label,
+                "what": m.what,
+                "photo": m.fmt(a),
+                "lookalike": m.fmt(b),
+                "photo_bar": round(min(1.0, max(0.0, a / m.top)) * 100, 1),
+                "lookalike_bar": round(min(1.0, max(0.0, b / m.top)) * 100, 1),
+                "reading": read_image_measure(m, a, b),
+            }
+        )
     return out
 
 
@@ -95,8 +107,14 @@ def palette(stats: Any) -> list[dict[str, Any]]:
         if not isinstance(hex_colour, str) or not _HEX.match(hex_colour) or share is None:
             continue
         share = min(1.0, max(0.0, share))
-        swatches.append({"hex": hex_colour.lower(), "share": f"{share * 100:.0f}%",
-                         "x": round(x * 100, 2), "width": round(share * 100, 2)})  # fmt: skip
+        swatches.append(
+            {
+                "hex": hex_colour.lower(),
+                "share": f"{share * 100:.0f}%",
+                "x": round(x * 100, 2),
+                "width": round(share * 100, 2),
+            }
+        )
         x += share
     return swatches
 

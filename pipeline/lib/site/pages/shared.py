@@ -15,8 +15,20 @@ from pipeline.lib.site.media import Media, MediaSource
 from pipeline.lib.site.readings import number
 
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
-               "September", "October", "November", "December")  # fmt: skip
+MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 HOTLINK_THUMB, HOTLINK_LARGE = 400, 1080  # Unsplash's `small` and `regular` widths
 UNSPLASH_HOME = "https://unsplash.com/"
 
@@ -156,9 +168,11 @@ def pairs_of_day(tables: DayTables) -> tuple[list[Pair], list[dict[str, Any]]]:
     for photo in ranked:
         if photo.get("status") != "stored":
             skipped.append(
-                {"title": tidy(photo.get("title") or photo.get("source_id"), 120) or "Untitled",
-                 "error": tidy(photo.get("error"), 400) or "not stored"}
-            )  # fmt: skip
+                {
+                    "title": tidy(photo.get("title") or photo.get("source_id"), 120) or "Untitled",
+                    "error": tidy(photo.get("error"), 400) or "not stored",
+                }
+            )
             continue
         made = by_photo.get(photo.get("id")) or by_photo.get(("source_id", photo.get("source_id")))
         gen, others = (made[0], made[1:]) if made else (None, [])
@@ -278,8 +292,13 @@ def quality_flag(pair: Pair) -> dict[str, str] | None:
 # A pair's outcome: its look-alike's status (`Outcome`), or "pending" for a photo without
 # one yet (its day's generation has not run). Every page counts them with `outcome_counts`,
 # under these names.
-OUTCOME_COUNTS = (("succeeded", "made"), ("refused", "refused"), ("failed", "failed"),
-                  ("waiting", "waiting"), ("pending", "pending"))  # fmt: skip
+OUTCOME_COUNTS = (
+    ("succeeded", "made"),
+    ("refused", "refused"),
+    ("failed", "failed"),
+    ("waiting", "waiting"),
+    ("pending", "pending"),
+)
 
 
 def outcome_counts(statuses: Mapping[str, int]) -> dict[str, int]:
@@ -295,8 +314,11 @@ def outcome_reason(pair: Pair) -> str | None:
     error = tidy((pair.look_alike or {}).get("error"), 600)
     if pair.status == "waiting":
         when = tidy((pair.look_alike or {}).get("retry_at"), 40)
-        verb = f"Waiting for a retry (from {when[:16].replace('T', ' ')} UTC)" if when else (
-            "Waiting for a retry")  # fmt: skip
+        verb = (
+            f"Waiting for a retry (from {when[:16].replace('T', ' ')} UTC)"
+            if when
+            else ("Waiting for a retry")
+        )
     else:
         verb = "Refused" if pair.status == "refused" else "Failed"
     return f"{verb}: {error}" if error else verb

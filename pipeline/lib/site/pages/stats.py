@@ -149,21 +149,26 @@ def compare_generators(infos: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if m.key in COMPARED_MEASURES
         ]
         flagged, kept = mean(values, "flagged"), mean(values, "subject_kept")
-        rows.append({
-            "name": generator,
-            "made": int(values.get("made", [0, 0])[0]),
-            "flagged": None if flagged is None else f"{flagged * 100:.0f}%",
-            "subject_kept": None if kept is None else f"{kept * 100:.0f}%",
-            "time": seconds(mean(values, "latency")),
-            "cost": money(mean(values, "cost")),
-            "measures": cells,
-        })  # fmt: skip
+        rows.append(
+            {
+                "name": generator,
+                "made": int(values.get("made", [0, 0])[0]),
+                "flagged": None if flagged is None else f"{flagged * 100:.0f}%",
+                "subject_kept": None if kept is None else f"{kept * 100:.0f}%",
+                "time": seconds(mean(values, "latency")),
+                "cost": money(mean(values, "cost")),
+                "measures": cells,
+            }
+        )
     return rows
 
 
 def compared_measure_labels() -> list[dict[str, str]]:
-    return [{"key": m.key, "label": m.label, "what": m.what}
-            for m in PAIR_MEASURES if m.key in COMPARED_MEASURES]  # fmt: skip
+    return [
+        {"key": m.key, "label": m.label, "what": m.what}
+        for m in PAIR_MEASURES
+        if m.key in COMPARED_MEASURES
+    ]
 
 
 def month_summary(infos: list[dict[str, Any]]) -> dict[str, Any]:
@@ -204,8 +209,9 @@ def credits(infos: list[dict[str, Any]]) -> list[dict[str, Any]]:
     people: dict[str, dict[str, Any]] = {}
     for info in infos:
         for c, count in info["credits"]:
-            who = repr((c["kind"], c["name"], c.get("profile_url") or c.get("url"),
-                        c.get("license")))  # fmt: skip
+            who = repr(
+                (c["kind"], c["name"], c.get("profile_url") or c.get("url"), c.get("license"))
+            )
             people.setdefault(who, c | {"count": 0})["count"] += count
     return sorted(people.values(), key=lambda c: (str(c["name"] or "").lower(), c["kind"]))
 
@@ -228,19 +234,29 @@ def stats_page(
             charts.append(line_chart(title, buckets, grain, series, floor=0.0))
 
         for own in IMAGE_MEASURES:
-            chart(f"{own.label} ({own.what})",
-                  Series("Photos", "photo", means(f"original.{own.key}")),
-                  Series("Look-alikes", "lookalike", means(f"generated.{own.key}")))  # fmt: skip
+            chart(
+                f"{own.label} ({own.what})",
+                Series("Photos", "photo", means(f"original.{own.key}")),
+                Series("Look-alikes", "lookalike", means(f"generated.{own.key}")),
+            )
         for measure in PAIR_MEASURES[:4]:
-            chart(f"{measure.label} ({measure.what})",
-                  Series("Mean over the day's pairs", "measure", means(measure.key)))  # fmt: skip
+            chart(
+                f"{measure.label} ({measure.what})",
+                Series("Mean over the day's pairs", "measure", means(measure.key)),
+            )
         kept = sorted({n for _, info in days for n in info["series"] if n.startswith(SUBJECT)})
-        chart("How often the look-alike keeps the photo's main subject (share of pairs)",
-              *(Series(n[len(SUBJECT):], f"gen{i % GENERATOR_LINES}", means(n))
-                for i, n in enumerate(kept)))  # fmt: skip
+        chart(
+            "How often the look-alike keeps the photo's main subject (share of pairs)",
+            *(
+                Series(n[len(SUBJECT) :], f"gen{i % GENERATOR_LINES}", means(n))
+                for i, n in enumerate(kept)
+            ),
+        )
         chart("Cost per day (USD)", Series("Cost per day", "measure", means("cost")))
-        chart("Generation time (seconds per look-alike)",
-              Series("Mean time", "measure", means("latency")))  # fmt: skip
+        chart(
+            "Generation time (seconds per look-alike)",
+            Series("Mean time", "measure", means("latency")),
+        )
     return {
         "root": "",
         "totals": summary,
