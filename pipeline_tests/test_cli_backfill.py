@@ -30,7 +30,7 @@ from pipeline_tests.fixtures.assets import TEST_PARTITIONS
 pytestmark = pytest.mark.xdist_group("test_cli_backfill")
 
 DOPPEL = str(Path(sys.executable).parent / "doppel")
-BOTH = {"unsplash_images", "generated_images", "image_features"}  # a day, and its features
+BOTH = {"unsplash_images", "generated_images", "image_features", "human_votes"}  # and the rest
 # The days below come from TEST_PARTITIONS; its start is set explicitly, or the local
 # instance would start at yesterday (the first day it makes).
 START = DEFAULT_START_DATE.isoformat()
@@ -75,8 +75,8 @@ def test_backfill_cli_launches_one_backfill_of_both_assets(webserver: Webserver)
     with dg.DagsterInstance.from_config(str(webserver.home)) as instance:
         [backfill] = list_backfills(instance)  # exactly one, and it is the one printed
     assert result.stdout.splitlines()[:2] == [
-        f"backfill {backfill.id}: {first}..{last} (2 days) of unsplash_images, generated_images"
-        " and image_features",
+        f"backfill {backfill.id}: {first}..{last} (2 days) of unsplash_images, generated_images,"
+        " image_features and human_votes",
         f"watch it: {webserver.url}/runs/b/{backfill.id}",
     ]
     assert backfill.status == "REQUESTED"  # no daemon here: it waits, as the UI's would

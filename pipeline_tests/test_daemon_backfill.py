@@ -30,7 +30,7 @@ from pipeline_tests.fixtures.assets import TEST_PARTITIONS, generated_images, un
 # wakes every 30 s), three runs one after another, the backfill's completion, a skip tick.
 DEADLINE_S = 300
 ASSETS = [unsplash_images, generated_images]
-BOTH = {a.key.to_user_string() for a in ASSETS} | {"image_features"}  # and their features
+BOTH = {a.key.to_user_string() for a in ASSETS} | {"image_features", "human_votes"}
 # Small images keep each daemon-launched run to a few seconds on two cores.
 SMALL = {"photos_per_day": "1", "work_size": "64", "output_size": "96"}
 T = TypeVar("T")

@@ -16,7 +16,13 @@ from datetime import UTC, date, datetime, time, timedelta
 import dagster as dg
 
 from pipeline.defs.jobs import gallery_site_job
-from pipeline.defs.keys import FEATURES_KEY, GALLERY_KEY, LOOK_ALIKES_KEY, PHOTOS_KEY
+from pipeline.defs.keys import (
+    FEATURES_KEY,
+    GALLERY_KEY,
+    HUMAN_VOTES_KEY,
+    LOOK_ALIKES_KEY,
+    PHOTOS_KEY,
+)
 from pipeline.defs.partitions import daily_partitions
 from pipeline.lib.core import clock
 from pipeline.lib.db import SchemaNotCurrent
@@ -35,9 +41,10 @@ GAP_FILL_TAGS = {"doppel/trigger": "gap_fill_sensor"}
 # The assets every gap-filling backfill covers, with the words a tick's reason uses.
 LOOK_ALIKES = "look-alikes"
 ASSET_LABELS = {PHOTOS_KEY: "photos", LOOK_ALIKES_KEY: LOOK_ALIKES}
-# What a backfill of a day makes: those, and their images' features (what the machine judge
-# reads), for the days it makes look-alikes of; only a daily run or a backfill computes them.
-DAY_ASSETS = [*ASSET_LABELS, FEATURES_KEY]
+# What a backfill of a day makes: those, their images' features (what the machine judge
+# reads) and the day's votes summed, for the days it makes look-alikes of, as the daily job
+# does; only a daily run or a backfill computes them.
+DAY_ASSETS = [*ASSET_LABELS, FEATURES_KEY, HUMAN_VOTES_KEY]
 FAILED_RUN_STATUSES = [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
 # Dagster's partition statuses in the words of `find_gaps` (anything else: not made yet).
 PART_STATES = {
@@ -113,7 +120,7 @@ def build_gap_fill_sensor(settings: DoppelSettings) -> dg.SensorDefinition:
         days_by_asset = report.days_by_asset(list(keys))
         requested = {keys[label]: days for label, days in days_by_asset.items()}
         if LOOK_ALIKES_KEY in requested:
-            requested[FEATURES_KEY] = requested[LOOK_ALIKES_KEY]
+            requested[FEATURES_KEY] = requested[HUMAN_VOTES_KEY] = requested[LOOK_ALIKES_KEY]
         return request_backfill(requested, partitions, GAP_FILL_TAGS)
 
     return gap_fill_sensor

@@ -37,11 +37,12 @@ pytestmark = pytest.mark.dates  # `make test-dates` runs these under faketime
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 MISSING, RUNNING, FAILING, DONE = "2026-11-24", "2026-11-25", "2026-11-26", "2026-11-27"
-# A day's photos and look-alikes, and the look-alikes' features.
+# A day's photos and look-alikes, the look-alikes' features, and the day's votes summed.
 BOTH = {
     unsplash_images.key.to_user_string(),
     generated_images.key.to_user_string(),
     "image_features",
+    "human_votes",
 }
 
 # Generators blocked until their test releases them, by name (resources are rebuilt per step).
@@ -176,6 +177,7 @@ def test_gap_fill_sensor_asks_again_for_a_photo_waiting_never_for_one_failed_for
     assert requested_days(request) == {
         generated_images.key.to_user_string(): [FAILING],
         "image_features": [FAILING],
+        "human_votes": [FAILING],
     }
 
     with clock.pinned(NOW - timedelta(minutes=30)):
