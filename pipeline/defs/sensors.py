@@ -193,9 +193,11 @@ def _failed_attempts(
 
 
 # The gallery is one unpartitioned asset over every day; rebuild it when any day's
-# look-alikes are newly materialized (by the schedule, a backfill or the UI) and not yet in a
-# gallery built since, at most one rebuild at a time. The cursor is the newest look-alikes'
-# materialization already handled.
+# look-alikes, or its votes summed, are newly materialized (by the schedule, a backfill or the
+# UI) and not yet in a gallery built since, at most one rebuild at a time. The cursor is the
+# newest such materialization already handled. (The votes come in the same run just after the
+# look-alikes: a rebuild started between the two is followed by another.)
+GALLERY_INPUTS = [LOOK_ALIKES_KEY, HUMAN_VOTES_KEY]
 GALLERY_RUN_ACTIVE = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -213,13 +215,18 @@ GALLERY_RUN_ACTIVE = [
 )
 def gallery_refresh_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
     instance = context.instance
-    records = instance.fetch_materializations(LOOK_ALIKES_KEY, limit=1).records
+    records = [
+        record
+        for key in GALLERY_INPUTS
+        for record in instance.fetch_materializations(key, limit=1).records
+    ]
     if not records:
         return dg.SkipReason("no look-alikes materialized yet")
-    newest = records[0].storage_id
+    last = max(records, key=lambda record: record.storage_id)
+    newest = last.storage_id
     if context.cursor and int(context.cursor) >= newest:
         return dg.SkipReason("the gallery already shows the newest look-alikes")
-    if _gallery_started_after(instance, records[0].timestamp):  # a first tick after `doppel run`
+    if _gallery_started_after(instance, last.timestamp):  # a first tick after `doppel run`
         context.update_cursor(str(newest))
         return dg.SkipReason("the gallery was built after the newest look-alikes")
     running = instance.get_run_records(

@@ -9,11 +9,12 @@ import pytest
 
 from pipeline.definitions import build_definitions
 from pipeline.defs.assets.gallery_site import gallery_site
+from pipeline.defs.assets.human_votes import build_human_votes
 from pipeline.defs.resources import build_resources
 from pipeline.defs.sensors import gallery_refresh_sensor
 from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline_tests.fakes import MirrorGeneratorResource
-from pipeline_tests.fixtures.assets import generated_images, unsplash_images
+from pipeline_tests.fixtures.assets import TEST_PARTITIONS, generated_images, unsplash_images
 
 
 def tick(
@@ -68,4 +69,13 @@ def test_rebuilds_after_new_lookalikes_once(local_settings: DoppelSettings) -> N
         assert fourth.cursor == fresh.cursor
         # ...and once it is over, the newer look-alikes are rebuilt.
         instance.report_run_canceled(queued)
-        assert len(tick(instance, defs, fresh.cursor).run_requests or []) == 1
+        fifth = tick(instance, defs, fresh.cursor)
+        assert len(fifth.run_requests or []) == 1
+
+        # A day's votes summed after that rebuild began (they come in the same run just after
+        # the look-alikes) bring another, so the gallery shows people's rate.
+        votes = build_human_votes(TEST_PARTITIONS)
+        assert dg.materialize(
+            [votes], partition_key="2026-11-21", resources=resources, instance=instance
+        ).success
+        assert len(tick(instance, defs, fifth.cursor).run_requests or []) == 1
