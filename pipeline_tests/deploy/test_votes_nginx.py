@@ -61,10 +61,12 @@ def test_nginx_limits_a_flooding_address_and_no_other(stack: tuple[str, int]) ->
     flood_answers: list[int] = []
     other_answers: list[int] = []
     picked = digest("look-alike harbour")
-    # Two addresses on the loopback: 127.0.0.1 floods, 127.0.0.2 plays between its requests.
-    other_transport = httpx.HTTPTransport(local_address="127.0.0.2")
+    # Two loopback addresses no other test uses, so each starts with nginx's full burst (the
+    # module's other test spends 127.0.0.1's): one floods, the other plays between its requests.
+    flood_transport = httpx.HTTPTransport(local_address="127.0.0.3")
+    other_transport = httpx.HTTPTransport(local_address="127.0.0.4")
     with (
-        httpx.Client(base_url=url) as flood,
+        httpx.Client(base_url=url, transport=flood_transport) as flood,
         httpx.Client(base_url=url, transport=other_transport) as other,
     ):
         # Opens the connection before the clock starts (and takes one of the burst).
