@@ -26,13 +26,17 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
-
-from sqlalchemy import and_, case, func, select
-from sqlalchemy.sql.elements import ColumnElement
+from typing import TYPE_CHECKING, Any, Literal
 
 from pipeline.lib.core.clock import as_utc
-from pipeline.lib.db import Database, DaySource, LookAlike, Outcome, Photo, photo_is_used
+
+if TYPE_CHECKING:
+    from sqlalchemy.sql.elements import ColumnElement
+
+    from pipeline.lib.db import Database, LookAlike, Photo
+
+# SQLAlchemy and the models are imported by the functions that query the database: the
+# gallery's builder and its render workers read stored tables with this module, nothing more.
 
 TABLES_PREFIX = "tables"
 
@@ -185,6 +189,10 @@ def look_alikes_table(
     """The look-alikes table of `day`: the records of the photos `photo_ids` (of every
     generator, or only of `generator`), in rank order; a photo's look-alikes in the order
     they were first made (its first is the one a day card shows)."""
+    from sqlalchemy import select
+
+    from pipeline.lib.db import LookAlike, Photo
+
     chosen: list[ColumnElement[bool]] = [Photo.id.in_(list(photo_ids))]
     if generator is not None:
         chosen.append(LookAlike.generator == generator)
@@ -293,6 +301,10 @@ def day_status(db: Database) -> list[dict[str, Any]]:
     """Per day: its photos (used, from the day's source: the gallery's definition too),
     look-alikes succeeded, and failures of either kind (photos not stored; look-alikes of
     its photos not succeeded)."""
+    from sqlalchemy import and_, func, select
+
+    from pipeline.lib.db import DaySource, LookAlike, Outcome, Photo, photo_is_used
+
     of_day = and_(DaySource.day == Photo.day, DaySource.source == Photo.source)
     used = photo_is_used()
     with db.session() as session:
@@ -324,6 +336,8 @@ def day_status(db: Database) -> list[dict[str, Any]]:
 
 
 def _count_where(condition: ColumnElement[bool]) -> Any:
+    from sqlalchemy import case, func
+
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
@@ -356,6 +370,10 @@ def holdings_totals(db: Database, latency_bounds: Sequence[float] = ()) -> Holdi
     """Every photo by source and status, every look-alike by generator and status with its
     cost and latency (counted at most each of `latency_bounds` seconds, for a histogram):
     what the exporter reports at each scrape, summed in the database."""
+    from sqlalchemy import func, select
+
+    from pipeline.lib.db import LookAlike, Photo
+
     bounds = tuple(float(b) for b in latency_bounds)
     g = LookAlike
     within = [_count_where(g.latency_s <= bound) for bound in bounds]
