@@ -29,7 +29,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -50,7 +50,7 @@ from pipeline.lib.site.findings import (
     verdict_key,
     verdicts,
 )
-from pipeline.lib.site.media import Media, MediaReport, MediaSource, ensure_media
+from pipeline.lib.site.media import Media, MediaCopies, MediaReport, MediaSource
 from pipeline.lib.site.pages.days import INDEX_DAYS, day_page, index_page, month_page
 from pipeline.lib.site.pages.pair import pair_page
 from pipeline.lib.site.pages.shared import Pair, day_path, month_path, pairs_of_day
@@ -199,8 +199,12 @@ def build_site(
     build = _Build(data_store, tables, writer, renderer, read_findings(data_store, findings_key))
     build.load_days()
     renderer.publish_static(writer)
-    media, media_report = build.make_media(workers)
-    build.render_days(media, render_workers)
+    copies = MediaCopies(data_store, writer, workers=workers)
+    try:
+        build.render_days(copies, render_workers)
+    finally:
+        copies.close()
+    media, media_report = copies.found, copies.report
     build.month_pages(media)
     build.site_pages(media)
     files = build.finish()
@@ -306,34 +310,33 @@ class _Build:
         }
         self.summaries = dict(sorted(summaries.items()))
 
-    def make_media(self, workers: int) -> tuple[dict[str, Media], MediaReport]:
-        sources = [s for d in self.days for s in d.sources() if s is not None]
-        media, report = ensure_media(sources, self.data_store, self.writer, workers=workers)
-        # A day's pages depend only on its tables, which of its images have copies (their
-        # names and sizes follow from the images' content), the judge's and people's word on
-        # it and, for the day page, its neighbours.
-        self.day_keys = {
-            d.day: _digest(
+    def render_days(self, copies: MediaCopies, render_workers: int | None) -> None:
+        """The pair and day pages whose inputs changed, rendered by day (in worker processes
+        when there are many), each day's image copies made just before its pages are."""
+        jobs = self._day_jobs(copies)
+        for path, digest, html in self.renderer.run(
+            jobs, render_day, workers=render_workers, size=lambda job: len(job.pairs) + 1
+        ):
+            self.writer.put_page(path, html, digest)
+
+    def _day_jobs(self, copies: MediaCopies) -> Iterator[DayJob]:
+        writer, shown = self.writer, self.shown
+        position = {name: i for i, name in enumerate(shown)}
+        for d in self.days:
+            sources = d.sources()
+            media = copies.of(s for s in sources if s is not None)
+            # A day's pages depend only on its tables, which of its images have copies (their
+            # names and sizes follow from the images' content), the judge's and people's word
+            # on it and, for the day page, its neighbours.
+            key = self.day_keys[d.day] = _digest(
                 [
                     d.digest,
-                    [s is not None and s.id in media for s in d.sources()],
+                    [s is not None and s.id in media for s in sources],
                     self.judged.get(d.day),
                     self.peopled.get(d.day),
                 ]
             )
-            for d in self.days
-        }
-        return media, report
-
-    def render_days(self, media: dict[str, Media], render_workers: int | None) -> None:
-        """The pair and day pages whose inputs changed, rendered by day (in worker processes
-        when there are many)."""
-        writer, shown = self.writer, self.shown
-        jobs: list[DayJob] = []
-        position = {name: i for i, name in enumerate(shown)}
-        for d in self.days:
             i = position[d.day]
-            key = self.day_keys[d.day]
             pair_jobs = []
             for slug in d.info["slugs"]:
                 digest = writer.needs(f"pairs/{d.day}/{slug}.html", ["pair.html.j2", [key, slug]])
@@ -344,13 +347,9 @@ class _Build:
             digest = writer.needs(day_path(d.day), ["day.html.j2", [key, prev_day, next_day]])
             day_job = (digest, prev_day, next_day) if digest is not None else None
             if pair_jobs or day_job:
-                copies = {s.id: media[s.id].as_record() for s in d.sources() if s and s.id in media}
+                copies_of_day = {source_id: m.as_record() for source_id, m in media.items()}
                 judged, peopled = self.judged.get(d.day, {}), self.peopled.get(d.day, {})
-                jobs.append(DayJob(d.raw, copies, pair_jobs, day_job, judged, peopled))
-        for path, digest, html in self.renderer.run(
-            jobs, render_day, workers=render_workers, size=lambda job: len(job.pairs) + 1
-        ):
-            writer.put_page(path, html, digest)
+                yield DayJob(d.raw, copies_of_day, pair_jobs, day_job, judged, peopled)
 
     def page(self, path: str, template: str, inputs: Any, model: Callable[[], Any]) -> None:
         """A page whose model is built (and rendered) only if `inputs` changed."""
