@@ -244,8 +244,12 @@ class _Build:
         # a day whose verdicts changed counts as changed. People's rate on a pair (the votes,
         # through the findings) is part of its page too.
         self.judged, self.peopled = verdicts(found), people(found)
+        unjudged = _digest([None, None])[:16]  # no verdicts nor votes: hashed once, not per day
         self.judged_digest = {
-            d: _digest([self.judged.get(d), self.peopled.get(d)])[:16] for d in self.versions
+            d: _digest([self.judged.get(d), self.peopled.get(d)])[:16]
+            if d in self.judged or d in self.peopled
+            else unjudged
+            for d in self.versions
         }
         old = writer.old_day_versions
         self.changed = {
