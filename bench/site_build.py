@@ -38,13 +38,13 @@ template 0.27 ms, its model 0.18 ms), the manifest 2.9 s, loading the days 1 s. 
 Python part of each copy holds the GIL), and only then were pages rendered; now each day's
 copies are made just before its pages go to the render workers, so encoding overlaps
 rendering: 10,000 pairs 56 s -> 25 s wall (load 12 and 10), 100,000 pairs 417 s (load
-15-19) -> 324 s (load 12). At ~2.5 ms of CPU a pair in all, 60 s for 100,000 pairs on
+15-19) -> 303-324 s (load 10-12). At ~2.7 ms of CPU a pair in all, 60 s for 100,000 pairs on
 2 cores (~1.2 ms a pair) is out of reach while each pair costs a WebP copy and two files.
 Rendering pages in worker processes is not what limits it: one process renders 10,000
 pairs' pages in 7 s of CPU.
 
-One new day as a fresh `doppel gallery` (100,000 pairs, load 12): 1.04 s of CPU, about
-0.45 s of it the process's start and imports (no SQLAlchemy, Dagster, pandas, openai or
+One new day as a fresh `doppel gallery` (100,000 pairs, load 4-12): 0.77-1.04 s of CPU,
+about 0.5 s of it the process's start and imports (no SQLAlchemy, Dagster, pandas, openai or
 boto3; before: 1.26 s, SQLAlchemy's ORM for the lock and httpx with its command line through
 the img2img settings), 0.58 s the build: listing the 20,000 tables with their versions
 0.17 s, the main manifest (every day's version) 0.13 s, the day's pages and their neighbours'
