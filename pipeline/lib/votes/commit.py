@@ -34,6 +34,7 @@ class GroupCommit:
         self._write = write  # blocking: run in the thread pool, one call at a time
         self._waiting: list[tuple[Row, asyncio.Future[Written]]] = []
         self._writing = False
+        self._drainer: asyncio.Task[None] | None = None  # held: the loop keeps tasks weakly
 
     async def submit(self, row: Row) -> Written:
         """What became of `row` once its batch is committed."""
@@ -41,7 +42,7 @@ class GroupCommit:
         self._waiting.append((row, future))
         if not self._writing:
             self._writing = True
-            asyncio.get_running_loop().create_task(self._drain())
+            self._drainer = asyncio.get_running_loop().create_task(self._drain())
         return await future
 
     async def _drain(self) -> None:
