@@ -245,6 +245,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
     settings = _settings()
     days = _backfill_days(settings, args.first, args.last)
+    from pipeline.defs.jobs import run_logs_config
     from pipeline.defs.sensors import DAY_ASSETS  # the assets a day consists of
 
     url = args.url or settings.webserver_url
@@ -256,6 +257,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             last_day=days[-1],
             title=f"doppel backfill {days[0]}..{days[-1]}",
             tags={"doppel/trigger": "doppel_backfill"},
+            run_config=run_logs_config(settings),
         )
     except WebserverError as exc:
         raise CommandError(str(exc)) from None
