@@ -105,7 +105,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps({"days": days}))
         return 0
     if not days:
-        print("No days collected yet: run `make run`.")
+        from pipeline.runner import doppel_command
+
+        print(f"No days collected yet: run `{doppel_command()} run`.")
     for day in days:
         print(
             f"{day['day']}: {day['photos']} photos, {day['generated_succeeded']} look-alikes, "
