@@ -100,7 +100,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     settings = _settings()
     db = Database(settings.resolved_database_url)
     db.upgrade()
-    days = day_status(db)
+    days = day_status(db, settings.generator_names)
     if args.json:
         print(json.dumps({"days": days}))
         return 0
@@ -109,9 +109,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
         print(f"No days collected yet: run `{doppel_command()} run`.")
     for day in days:
+        # Kept, not pending: they are asked for again if their generator comes back.
+        aside = day["generated_set_aside"]
         print(
             f"{day['day']}: {day['photos']} photos, {day['generated_succeeded']} look-alikes, "
             f"{day['generated_failed']} failed"
+            + (f", {aside} waiting on a generator no longer in the lineup" if aside else "")
         )
     return 0
 

@@ -138,7 +138,10 @@ def _database_facts(
     db = Database(settings.resolved_database_url)
     try:
         db.require_current_schema()
-        waiting = waiting_photos(db, [date.fromisoformat(day) for day in days])
+        # Only the lineup's: a generator taken out of it would be asked for in vain.
+        waiting = waiting_photos(
+            db, [date.fromisoformat(day) for day in days], settings.generator_names
+        )
         # Any generator of the lineup refusing for good holds back the day it would redo.
         ledger = Ledger(db)
         stops = [when for g in settings.generator_names if (when := ledger.last_stop(g))]
