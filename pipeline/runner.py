@@ -30,6 +30,7 @@ from pipeline.defs.partitions import daily_partitions, last_complete_days
 from pipeline.lib.core import clock
 from pipeline.lib.day.outcomes import day_outcomes
 from pipeline.lib.db import Database, LookAlike, Photo
+from pipeline.lib.db.database import shown
 from pipeline.lib.orchestration.instance import (
     ensure_local_instance,
     record_local_start,
@@ -77,10 +78,7 @@ class RunReport:
             )
         out += [f"{day}: {status}" for day, status in self.results.items()]
         out.append(f"new look-alikes this run: {self.new_generations}")
-        out.append(
-            f"database:        {s.resolved_database_url.split('://', 1)[0]} "
-            f"({s.resolved_database_url.split(':///', 1)[-1]})"
-        )
+        out.append(f"database:        {shown(s.resolved_database_url)}")  # no password
         if s.store == "local":
             out.append(f"images:          {s.objects_dir.resolve()}")
         else:

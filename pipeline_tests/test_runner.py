@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.runner import doppel_command
+from pipeline.lib.settings import load_settings
+from pipeline.runner import RunReport, doppel_command
 
 BESIDE = Path(sys.executable).parent / "doppel"  # `make install`'s console script
 
@@ -36,3 +37,11 @@ def test_another_doppel_first_on_path_is_not_taken_for_this_one(
     other.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}:{BESIDE.parent}")
     assert doppel_command() == str(BESIDE)
+
+
+def test_the_summary_shows_a_database_server_without_its_password(tmp_path: Path) -> None:
+    url = "postgresql://doppel:s3cret-pw@db.example:5432/doppel"
+    settings = load_settings(_env_file=None, database_url=url, data_dir=tmp_path)
+    [line] = [x for x in RunReport(settings, str(tmp_path)).lines() if x.startswith("database:")]
+    assert "s3cret-pw" not in line
+    assert line.endswith("doppel:***@db.example:5432/doppel")
