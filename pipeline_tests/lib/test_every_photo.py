@@ -16,7 +16,7 @@ from PIL import Image
 
 from pipeline.lib.billing.pricing import DEFAULT_PRICES, PriceTable
 from pipeline.lib.core.images import MAX_PIXELS, MIN_SIDE, decode_image, encode_image
-from pipeline.lib.day.generate import with_aspect_of
+from pipeline.lib.day.photo_work import with_aspect_of
 from pipeline.lib.db import Outcome
 from pipeline.lib.failures import GenerationError
 from pipeline.lib.generators import ImageGenerator, LoadedPhoto

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from pipeline.lib.core import clock
 from pipeline.lib.core.storage import LocalObjectStore
-from pipeline.lib.day import generate
+from pipeline.lib.day import generate, photo_work
 from pipeline.lib.day.collect import collect_day
 from pipeline.lib.day.outcomes import PhotoRetry
 from pipeline.lib.db import Database, LookAlike, Outcome
@@ -42,12 +42,12 @@ def test_a_crash_after_storing_is_adopted_not_paid_again(
 ) -> None:
     db, store, ids = day
     first = MirrorGenerator(f"m-{uuid.uuid4().hex}")
-    real_record = generate._record_success
+    real_record = photo_work.record_success
 
     def crash_before_the_row(*args: object, **kwargs: object) -> None:
         raise SimulatedCrash
 
-    monkeypatch.setattr(generate, "_record_success", crash_before_the_row)
+    monkeypatch.setattr(photo_work, "record_success", crash_before_the_row)
     with pytest.raises(SimulatedCrash):
         generate.generate_day(DAY, ids, generator=first, store=store, db=db, concurrency=1)
     # The process is gone: whatever was under way in its worker thread has ended too.
@@ -60,7 +60,7 @@ def test_a_crash_after_storing_is_adopted_not_paid_again(
     with db.session() as session:
         assert session.scalars(select(LookAlike)).all() == []
 
-    monkeypatch.setattr(generate, "_record_success", real_record)
+    monkeypatch.setattr(photo_work, "record_success", real_record)
     second = MirrorGenerator(f"m-{uuid.uuid4().hex}")
     result = generate.generate_day(DAY, ids, generator=second, store=store, db=db)
     assert result.adopted == paid and CALLS[second.counter] == 3 - paid
@@ -303,4 +303,4 @@ def test_the_centre_of_a_look_alike_is_kept_at_the_photos_aspect(
 ) -> None:
     from PIL import Image
 
-    assert generate.with_aspect_of(Image.new("RGB", made), photo).size == kept
+    assert photo_work.with_aspect_of(Image.new("RGB", made), photo).size == kept
