@@ -3,7 +3,6 @@ findings, and the sentences the gallery makes of them: counts only, never a vote
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,6 @@ from pipeline.lib.settings import DoppelSettings
 from pipeline.lib.site.findings import findings_page, people
 from pipeline.lib.votes.app import create_app
 from pipeline.lib.votes.tally import day_tally, people_by_pair, read_tallies
-from pipeline_tests.conftest import postgres_databases
 from pipeline_tests.fixtures.assets import TEST_PARTITIONS
 from pipeline_tests.fixtures.votes import DAY, add_pair, digest, pair_vote
 
@@ -45,12 +43,8 @@ def cast_votes(db: Database, clock: Clock, votes: list[dict[str, Any]]) -> None:
 
 
 @pytest.fixture(scope="module")
-def db(postgres_server: str) -> Iterator[Database]:
-    with postgres_databases(postgres_server) as make:
-        database = Database(make()["url"])
-        database.upgrade()
-        yield database
-        database.dispose()
+def db(module_postgres_db: Database) -> Database:
+    return module_postgres_db
 
 
 def test_a_days_tally_counts_that_days_votes_per_pair(db: Database) -> None:
