@@ -70,7 +70,6 @@ LATENCY_BUCKETS = (
     300.0,
     600.0,
 )
-DEFAULT_PORT = 9108
 
 
 class Families:
