@@ -36,7 +36,7 @@ def build_definitions(settings: DoppelSettings) -> dg.Definitions:
         ],
         jobs=[daily_images_job, gallery_site_job],
         schedules=[build_daily_images_schedule(settings)],
-        sensors=[build_gap_fill_sensor(settings), gallery_refresh_sensor],
+        sensors=[build_gap_fill_sensor(settings, days), gallery_refresh_sensor],
         resources=build_resources(settings),
         # The two steps run one after the other either way; in_process saves a process
         # start per step, multiprocess (Dagster's default) contains a crashing step.
