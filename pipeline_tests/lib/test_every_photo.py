@@ -35,8 +35,18 @@ SHAPES = {
     "largest": (8000, 5000),  # MAX_PIXELS exactly
 }
 # Every colour mode the sources' decoding reads, in a format such files come in.
-MODES = {"1": "PNG", "L": "PNG", "LA": "PNG", "P": "GIF", "RGB": "JPEG", "RGBA": "WEBP",
-         "CMYK": "JPEG", "I;16": "PNG", "I": "TIFF", "F": "TIFF"}  # fmt: skip
+MODES = {
+    "1": "PNG",
+    "L": "PNG",
+    "LA": "PNG",
+    "P": "GIF",
+    "RGB": "JPEG",
+    "RGBA": "WEBP",
+    "CMYK": "JPEG",
+    "I;16": "PNG",
+    "I": "TIFF",
+    "F": "TIFF",
+}
 OUTPUT = 64  # long side of the offline look-alikes: small keeps these quick
 
 

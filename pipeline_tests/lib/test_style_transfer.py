@@ -89,9 +89,22 @@ def test_output_size_and_aspect(
 def test_record_is_the_receipt(coffee: Image.Image, painter: Painter) -> None:
     record = paint(coffee, seed=5, painter=painter).record
     json.dumps(record)
-    for key in ("style", "style_key", "strength", "accepted", "flagged", "reason", "seed",
-                "semantic_similarity", "semantic_floor", "ssim", "attempts", "output_size",
-                "settings", "seconds"):  # fmt: skip
+    for key in (
+        "style",
+        "style_key",
+        "strength",
+        "accepted",
+        "flagged",
+        "reason",
+        "seed",
+        "semantic_similarity",
+        "semantic_floor",
+        "ssim",
+        "attempts",
+        "output_size",
+        "settings",
+        "seconds",
+    ):
         assert key in record, key
     assert record["seed"] == 5 and record["strength"] == 0.75
     assert str(record["style"]).startswith("built-in style ")
@@ -211,8 +224,15 @@ def test_odd_image_modes_are_painted_in_rgb(coffee: Image.Image, mode: str) -> N
 
 def test_generate_file_paints_with_style_transfer(tmp_path: Path) -> None:
     out = tmp_path / "painted.webp"
-    record = generate_file(SAMPLES / "rocket.jpg", out, generator="style-transfer", seed=3,
-                           size=96, style=4, strength=0.6)  # fmt: skip
+    record = generate_file(
+        SAMPLES / "rocket.jpg",
+        out,
+        generator="style-transfer",
+        seed=3,
+        size=96,
+        style=4,
+        strength=0.6,
+    )
     assert decode_image(out.read_bytes()).size == (96, 64)
     assert record["style_key"] == "builtin:4" and record["attempts"][0]["strength"] == 0.6
     assert record["generator"] == "style-transfer" and record["output"] == str(out)
@@ -223,8 +243,9 @@ def test_generate_file_refuses_bad_style_arguments_before_working(tmp_path: Path
     with pytest.raises(ValueError, match="0 to 25"):
         generate_file(SAMPLES / "rocket.jpg", out, generator="style-transfer", style=99)
     with pytest.raises(ValueError, match="does not exist"):
-        generate_file(SAMPLES / "rocket.jpg", out, generator="style-transfer",
-                      style_folder=tmp_path / "nope")  # fmt: skip
+        generate_file(
+            SAMPLES / "rocket.jpg", out, generator="style-transfer", style_folder=tmp_path / "nope"
+        )
     with pytest.raises(ImageError, match="no such file"):
         generate_file(tmp_path / "nope.jpg", out, generator="style-transfer")
     assert not list(tmp_path.iterdir())
