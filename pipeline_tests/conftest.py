@@ -187,17 +187,6 @@ def postgres_database(make_postgres_database: Callable[[], dict[str, str]]) -> d
     return make_postgres_database()
 
 
-@pytest.fixture(scope="module")
-def module_postgres_db(postgres_server: str) -> Iterator[Database]:
-    """Doppel's database, migrated, on a throwaway PostgreSQL database that all the tests of
-    one module share (so each test keeps to its own rows); dropped after the module."""
-    with postgres_databases(postgres_server) as make:
-        database = Database(make()["url"])
-        database.upgrade()
-        yield database
-        database.dispose()
-
-
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[str]:
     """moto's S3 server over real HTTP on 127.0.0.1; yields its endpoint URL."""

@@ -17,14 +17,22 @@ from pipeline.lib.db import Database, Vote
 from pipeline.lib.votes.app import create_app
 from pipeline.lib.votes.ballot import MAX_BODY_BYTES, MIN_ANSWER_MS
 from pipeline.lib.votes.limits import BURST, RateLimiter
-from pipeline_tests.fixtures.votes import GENERATOR, STORED_AT, add_pair, digest, pair_vote
+from pipeline_tests.fixtures.votes import (
+    GENERATOR,
+    STORED_AT,
+    add_pair,
+    digest,
+    pair_vote,
+    votes_database,
+)
 
 NOW = STORED_AT
 
 
 @pytest.fixture(scope="module")
-def db(module_postgres_db: Database) -> Database:
-    return module_postgres_db
+def db(postgres_server: str) -> Iterator[Database]:
+    with votes_database(postgres_server) as database:
+        yield database
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@ findings, and the sentences the gallery makes of them: counts only, never a vote
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from pipeline.lib.site.findings import findings_page, people
 from pipeline.lib.votes.app import create_app
 from pipeline.lib.votes.tally import day_tally, people_by_pair, read_tallies
 from pipeline_tests.fixtures.assets import TEST_PARTITIONS
-from pipeline_tests.fixtures.votes import DAY, add_pair, digest, pair_vote
+from pipeline_tests.fixtures.votes import DAY, add_pair, digest, pair_vote, votes_database
 
 FIRST = datetime(2026, 11, 21, 23, 59, 59, tzinfo=UTC)  # the last second of the 21st
 SECOND = FIRST + timedelta(seconds=1)  # the first of the 22nd
@@ -43,8 +44,9 @@ def cast_votes(db: Database, clock: Clock, votes: list[dict[str, Any]]) -> None:
 
 
 @pytest.fixture(scope="module")
-def db(module_postgres_db: Database) -> Database:
-    return module_postgres_db
+def db(postgres_server: str) -> Iterator[Database]:
+    with votes_database(postgres_server) as database:
+        yield database
 
 
 def test_a_days_tally_counts_that_days_votes_per_pair(db: Database) -> None:
