@@ -76,6 +76,7 @@ def test_day_on_sqlite_and_local_folder(local_settings: DoppelSettings) -> None:
         "photos_failed": 0,
         "generated_succeeded": 4,
         "generated_failed": 0,
+        "generated_set_aside": 0,
     }
     checks = checks_of(result)  # each of the day's checks ran, and passed
     assert set(checks) == set(CHECKS)

@@ -169,9 +169,10 @@ def test_gap_fill_sensor_asks_again_for_a_photo_waiting_never_for_one_failed_for
     settings: DoppelSettings, instance: dg.DagsterInstance
 ) -> None:
     two_days = settings.model_copy(update={"gap_lookback_days": 2})  # FAILING and DONE
+    [lead] = two_days.generator_names  # the fakes stand in for the lineup's generator
     with clock.pinned(NOW - timedelta(hours=1)):  # both materialize: the step ran to the end
         for day, happened in ((DONE, "cannot_use_photo"), (FAILING, "server_error")):
-            generator = FailingGeneratorResource(happened=happened)
+            generator = FailingGeneratorResource(happened=happened, name=lead)
             assert materialize(two_days, instance, day, generator).success
     [request] = tick(two_days, instance).run_requests
     # Only the look-alikes of the day whose photo may still succeed; never the other.
@@ -180,9 +181,17 @@ def test_gap_fill_sensor_asks_again_for_a_photo_waiting_never_for_one_failed_for
         "image_features": [FAILING],
         "human_votes": [FAILING],
     }
+    # Its generator taken out of the lineup, the photo waits for nothing: no day is asked
+    # for in vain at every tick (it is asked for again once the generator is back, above).
+    other = two_days.model_copy(update={"generator": "style-transfer"})
+    assert other.generator_names != two_days.generator_names
+    result = tick(other, instance)
+    assert not result.run_requests
+    assert result.skip_message == f"{FAILING}..{DONE}: nothing to fill; 2 done"
 
     with clock.pinned(NOW - timedelta(minutes=30)):
-        assert materialize(two_days, instance, FAILING).success  # the retry makes it
+        generator = MirrorGeneratorResource(counter=f"mirror-{uuid.uuid4().hex}", name=lead)
+        assert materialize(two_days, instance, FAILING, generator).success  # the retry
     result = tick(two_days, instance)
     assert not result.run_requests
     assert result.skip_message == f"{FAILING}..{DONE}: nothing to fill; 2 done"

@@ -10,18 +10,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, false, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from pipeline.lib.db import Database, DaySource, LookAlike, Outcome, Photo, photo_is_used
 
 
-def day_status(db: Database) -> list[dict[str, Any]]:
+def day_status(db: Database, lineup: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Per day: its photos (used, from the day's source: the gallery's definition too),
     look-alikes succeeded, and failures of either kind (photos not stored; look-alikes of
-    its photos not succeeded)."""
+    its photos not succeeded). With the `lineup` (DOPPEL_GENERATORS), look-alikes waiting
+    on a generator outside it are set aside, not failed: nothing will ask for them until
+    it is back (`generated_set_aside`)."""
     of_day = and_(DaySource.day == Photo.day, DaySource.source == Photo.source)
     used = photo_is_used()
+    waiting = LookAlike.status == Outcome.WAITING
+    set_aside = false() if lineup is None else waiting & LookAlike.generator.not_in(lineup)
     with db.session() as session:
         photo_rows = session.execute(
             select(Photo.day, _count_where(used), _count_where(Photo.status != "stored"))
@@ -29,7 +33,12 @@ def day_status(db: Database) -> list[dict[str, Any]]:
             .group_by(Photo.day)
         ).all()
         made_rows = session.execute(
-            select(Photo.day, _count_where(LookAlike.status == Outcome.SUCCEEDED), func.count())
+            select(
+                Photo.day,
+                _count_where(LookAlike.status == Outcome.SUCCEEDED),
+                func.count(),
+                _count_where(set_aside),
+            )
             .select_from(LookAlike)
             .join(LookAlike.photo)
             .join(DaySource, of_day)
@@ -37,14 +46,18 @@ def day_status(db: Database) -> list[dict[str, Any]]:
             .group_by(Photo.day)
         ).all()
     photos = {day: (int(n), int(failed)) for day, n, failed in photo_rows if n or failed}
-    made = {day: (int(n), int(all_) - int(n)) for day, n, all_ in made_rows}
+    made = {
+        day: (int(n), int(all_) - int(n) - int(aside), int(aside))
+        for day, n, all_, aside in made_rows
+    }
     return [
         {
             "day": day.isoformat(),
             "photos": photos.get(day, (0, 0))[0],
             "photos_failed": photos.get(day, (0, 0))[1],
-            "generated_succeeded": made.get(day, (0, 0))[0],
-            "generated_failed": made.get(day, (0, 0))[1],
+            "generated_succeeded": made.get(day, (0, 0, 0))[0],
+            "generated_failed": made.get(day, (0, 0, 0))[1],
+            "generated_set_aside": made.get(day, (0, 0, 0))[2],
         }
         for day in sorted(photos.keys() | made.keys())
     ]

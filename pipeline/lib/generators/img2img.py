@@ -11,7 +11,10 @@ answer, so every POST goes through the same paid-request loop as OpenAI's
 (`pipeline.lib.billing.paid`): a ledger row before it is sent, the per-photo cap, and the
 one failures table. Only what was not billed (a 5xx, 429, a reset before any reply) is
 retried at once; a 200 that cannot be used or a timeout counts against the cap; a refused
-login or a missing route stops the day. No price is known, so the estimate is $0.
+login or a missing route stops the day. Each answer costs `price_per_image_usd`
+(DOPPEL_IMG2IMG_PRICE_PER_IMAGE_USD), like a price of OpenAI's table: the estimate before
+sending, the figure in the ledger and the gallery after. Unset, it is $0: self-hosted, no
+price set (said so in the generation's details).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ INFO_KEYS = (
 
 
 DEFAULT_IMG2IMG_PROMPT = "a high quality photograph, natural light, detailed"
+NO_PRICE = "self-hosted, no price set"  # DOPPEL_IMG2IMG_PRICE_PER_IMAGE_USD unset
 REPLY = "an answer that"  # "... grew past the N-byte cap": how a capped reply is named
 
 
@@ -83,6 +87,12 @@ class Img2ImgConfig(BaseModel):
         default=600.0, gt=0, le=3600, description="A1111 runs one job at a time: allow queueing."
     )
     max_retries: int = Field(default=2, ge=0, le=10)
+    price_per_image_usd: float = Field(
+        default=0.0,
+        ge=0,
+        description="What the server bills per answered request (a rented GPU, a hosted API), "
+        "in the ledger and the gallery's cost; 0: self-hosted, no price set.",
+    )
     max_reply_bytes: int = Field(
         default=64 * 2**20,
         ge=1024,
@@ -152,7 +162,7 @@ class Img2ImgGenerator:
 
         response, paid = self._post(payload, photo.photo_id)
         # A 200: billed (if the server bills at all), whatever the body turns out to be.
-        paid.billed(None, request_id=response.headers.get("x-request-id"))
+        cost = paid.billed(cfg.price_per_image_usd, request_id=response.headers.get("x-request-id"))
         body = self._json_of(response)
         images = body.get("images")
         if not isinstance(images, list) or not images:
@@ -162,13 +172,15 @@ class Img2ImgGenerator:
         details = {k: info[k] for k in INFO_KEYS if k in info}
         if info_error:
             details["info_error"] = info_error
+        if not cfg.price_per_image_usd:  # $0 says "free"; this says why it is $0
+            details["price"] = NO_PRICE
         return Generation(
             image=image,
             generator=self.name,
             model=str(info.get("sd_model_name") or cfg.checkpoint or "") or None,
             strategy="img2img",
             prompt=prompt,
-            cost_usd=None,
+            cost_usd=cost,
             usage=details,
             seconds=round(time.monotonic() - started, 3),
         )
@@ -188,6 +200,7 @@ class Img2ImgGenerator:
             explain=self._explain,
             photo_id=photo_id,
             model=self.config.checkpoint,
+            estimate=self.config.price_per_image_usd,
         )
 
     def _explain(self, failure: Failure, tries: int) -> Exception:
