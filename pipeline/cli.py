@@ -94,7 +94,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from pipeline.lib.day.tables import day_status
+    from pipeline.lib.day.counts import day_status
     from pipeline.lib.db import Database
 
     settings = _settings()

@@ -40,7 +40,7 @@ def build_definitions(settings: DoppelSettings) -> dg.Definitions:
         ],
         jobs=[daily_images_job, build_gallery_site_job(run_config)],
         schedules=[build_daily_images_schedule(settings, daily_images_job)],
-        sensors=[build_gap_fill_sensor(settings), gallery_refresh_sensor],
+        sensors=[build_gap_fill_sensor(settings, days), gallery_refresh_sensor],
         resources=build_resources(settings),
         # The two steps run one after the other either way; in_process saves a process
         # start per step, multiprocess (Dagster's default) contains a crashing step.

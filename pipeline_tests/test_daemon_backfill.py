@@ -16,7 +16,7 @@ import yaml
 from pipeline.defs.partitions import last_complete_days
 from pipeline.defs.resources import build_resources
 from pipeline.defs.sensors import GAP_FILL_TAGS
-from pipeline.lib.day.tables import day_status
+from pipeline.lib.day.counts import day_status
 from pipeline.lib.db import Database
 from pipeline.lib.orchestration.backfills import BackfillSummary, list_backfills
 from pipeline.lib.orchestration.instance import LOCAL_INSTANCE_YAML

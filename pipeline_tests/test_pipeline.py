@@ -21,7 +21,7 @@ from pipeline.defs.resources.config import dumped
 from pipeline.defs.resources.generators import PatchRemixResource
 from pipeline.lib.core.images import decode_image
 from pipeline.lib.core.storage import LocalObjectStore
-from pipeline.lib.day.tables import day_status
+from pipeline.lib.day.counts import day_status
 from pipeline.lib.db import Database, LookAlike, Photo
 from pipeline.lib.generators.patch_remix.settings import RemixSettings
 from pipeline.lib.settings import DoppelSettings, load_settings

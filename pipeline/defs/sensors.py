@@ -23,7 +23,6 @@ from pipeline.defs.keys import (
     LOOK_ALIKES_KEY,
     PHOTOS_KEY,
 )
-from pipeline.defs.partitions import daily_partitions
 from pipeline.lib.core import clock
 from pipeline.lib.db import SchemaNotCurrent
 from pipeline.lib.orchestration.backfills import backfills_in_flight, request_backfill
@@ -63,11 +62,13 @@ def gap_policy(settings: DoppelSettings) -> GapPolicy:
     )
 
 
-def build_gap_fill_sensor(settings: DoppelSettings) -> dg.SensorDefinition:
-    """ "Now" is `pipeline.lib.core.clock`'s, which tests pin."""
+def build_gap_fill_sensor(
+    settings: DoppelSettings, partitions: dg.PartitionsDefinition
+) -> dg.SensorDefinition:
+    """Over `partitions`, the ones the definitions' assets have. "Now" is
+    `pipeline.lib.core.clock`'s, which tests pin."""
     policy = gap_policy(settings)
     lookback = settings.gap_lookback_days
-    partitions = daily_partitions(settings.start_date)
 
     # asset_selection= (not target=): the daemon only accepts backfill requests from
     # sensors with an asset selection that covers every asset in the backfill.

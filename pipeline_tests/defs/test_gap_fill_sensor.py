@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import inspect
 
 from pipeline.definitions import build_definitions
+from pipeline.defs.partitions import daily_partitions
 from pipeline.defs.resources import build_resources
 from pipeline.defs.resources.generators import ImageGeneratorResource
 from pipeline.defs.sensors import GAP_FILL_TAGS, build_gap_fill_sensor
@@ -104,7 +105,7 @@ def fail(settings: DoppelSettings, instance: dg.DagsterInstance, day: str) -> No
 
 
 def tick(settings: DoppelSettings, instance: dg.DagsterInstance) -> Any:
-    sensor = build_gap_fill_sensor(settings)
+    sensor = build_gap_fill_sensor(settings, daily_partitions(settings.start_date))
     context = dg.build_sensor_context(instance=instance, definitions=build_definitions(settings))
     with clock.pinned(NOW):
         return sensor.evaluate_tick(context)

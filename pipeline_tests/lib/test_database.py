@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
-from pipeline.lib.day.tables import day_status
+from pipeline.lib.day.counts import day_status
 from pipeline.lib.db import Base, Database, LookAlike, Photo
 
 

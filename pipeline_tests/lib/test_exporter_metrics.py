@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pipeline.defs.keys import LOOK_ALIKES_KEY, PHOTOS_KEY
 from pipeline.lib.core import clock
-from pipeline.lib.day.tables import day_status
+from pipeline.lib.day.counts import day_status
 from pipeline.lib.db import Database, LookAlike, Photo
 from pipeline.lib.observability.exporter import (
     DoppelCollector,

@@ -34,9 +34,12 @@ def photo(description: str | None = "Chelsea the cat, close-up") -> LoadedPhoto:
     buffer = io.BytesIO()
     image.save(buffer, "JPEG")
     return LoadedPhoto(
-        image=image, data=buffer.getvalue(), content_type="image/jpeg", seed=4242,
+        image=image,
+        data=buffer.getvalue(),
+        content_type="image/jpeg",
+        seed=4242,
         description=description,
-    )  # fmt: skip
+    )
 
 
 def generator(server: Img2ImgImitation, sleeps: list[float] | None = None, **overrides: Any):
