@@ -94,22 +94,27 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from pipeline.lib.day.tables import day_status
+    from pipeline.lib.day.counts import day_status
     from pipeline.lib.db import Database
 
     settings = _settings()
     db = Database(settings.resolved_database_url)
     db.upgrade()
-    days = day_status(db)
+    days = day_status(db, settings.generator_names)
     if args.json:
         print(json.dumps({"days": days}))
         return 0
     if not days:
-        print("No days collected yet: run `make run`.")
+        from pipeline.runner import doppel_command
+
+        print(f"No days collected yet: run `{doppel_command()} run`.")
     for day in days:
+        # Kept, not pending: they are asked for again if their generator comes back.
+        aside = day["generated_set_aside"]
         print(
             f"{day['day']}: {day['photos']} photos, {day['generated_succeeded']} look-alikes, "
             f"{day['generated_failed']} failed"
+            + (f", {aside} waiting on a generator no longer in the lineup" if aside else "")
         )
     return 0
 
@@ -245,6 +250,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
     settings = _settings()
     days = _backfill_days(settings, args.first, args.last)
+    from pipeline.defs.jobs import run_logs_config
     from pipeline.defs.sensors import DAY_ASSETS  # the assets a day consists of
 
     url = args.url or settings.webserver_url
@@ -256,6 +262,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             last_day=days[-1],
             title=f"doppel backfill {days[0]}..{days[-1]}",
             tags={"doppel/trigger": "doppel_backfill"},
+            run_config=run_logs_config(settings),
         )
     except WebserverError as exc:
         raise CommandError(str(exc)) from None

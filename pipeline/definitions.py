@@ -9,7 +9,7 @@ from pipeline.defs.assets import daily_assets
 from pipeline.defs.assets.findings import build_image_features, findings, machine_judge
 from pipeline.defs.assets.gallery_site import gallery_site
 from pipeline.defs.assets.human_votes import build_human_votes
-from pipeline.defs.jobs import daily_images_job, gallery_site_job
+from pipeline.defs.jobs import build_daily_images_job, build_gallery_site_job, run_logs_config
 from pipeline.defs.partitions import daily_partitions
 from pipeline.defs.resources import build_resources
 from pipeline.defs.schedules import build_daily_images_schedule
@@ -24,6 +24,10 @@ log = logging.getLogger("doppel")
 
 def build_definitions(settings: DoppelSettings) -> dg.Definitions:
     days = daily_partitions(settings.start_date)
+    # Every run of these jobs (schedule, sensors, the UI's launchpad) names the console
+    # logger chosen below in its config; `loggers=` alone would never take effect.
+    run_config = run_logs_config(settings)
+    daily_images_job = build_daily_images_job(run_config)
     return dg.Definitions(
         # Days from the settings' start, with the production step retry.
         assets=[
@@ -34,9 +38,9 @@ def build_definitions(settings: DoppelSettings) -> dg.Definitions:
             findings,
             gallery_site,
         ],
-        jobs=[daily_images_job, gallery_site_job],
-        schedules=[build_daily_images_schedule(settings)],
-        sensors=[build_gap_fill_sensor(settings), gallery_refresh_sensor],
+        jobs=[daily_images_job, build_gallery_site_job(run_config)],
+        schedules=[build_daily_images_schedule(settings, daily_images_job)],
+        sensors=[build_gap_fill_sensor(settings, days), gallery_refresh_sensor],
         resources=build_resources(settings),
         # The two steps run one after the other either way; in_process saves a process
         # start per step, multiprocess (Dagster's default) contains a crashing step.
@@ -45,7 +49,8 @@ def build_definitions(settings: DoppelSettings) -> dg.Definitions:
             if settings.run_executor == "in_process"
             else dg.multiprocess_executor
         ),
-        # DOPPEL_LOG_FORMAT=json: Dagster's run logs on the console as JSON lines too.
+        # DOPPEL_LOG_FORMAT=json: Dagster's run logs on the console as JSON lines too (for
+        # the runs whose config names it: run_logs_config).
         loggers={"console": dg.json_console_logger} if settings.log_format == "json" else None,
     )
 

@@ -9,10 +9,14 @@ slots freed (`pipeline.lib.orchestration.local_runs`); a wait for a slot is boun
 
 from __future__ import annotations
 
+import shlex
+import shutil
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import dagster as dg
@@ -26,6 +30,7 @@ from pipeline.defs.partitions import daily_partitions, last_complete_days
 from pipeline.lib.core import clock
 from pipeline.lib.day.outcomes import day_outcomes
 from pipeline.lib.db import Database, LookAlike, Photo
+from pipeline.lib.db.database import shown
 from pipeline.lib.orchestration.instance import (
     ensure_local_instance,
     record_local_start,
@@ -73,19 +78,30 @@ class RunReport:
             )
         out += [f"{day}: {status}" for day, status in self.results.items()]
         out.append(f"new look-alikes this run: {self.new_generations}")
-        out.append(
-            f"database:        {s.resolved_database_url.split('://', 1)[0]} "
-            f"({s.resolved_database_url.split(':///', 1)[-1]})"
-        )
+        out.append(f"database:        {shown(s.resolved_database_url)}")  # no password
         if s.store == "local":
             out.append(f"images:          {s.objects_dir.resolve()}")
         else:
             out.append(f"images:          s3://{s.s3_bucket}/{s.s3_prefix}")
-        out.append(f"dagster runs:    {self.dagster_home}  (see them with `make dev`)")
-        out.append("status:          .venv/bin/doppel status")
+        doppel = doppel_command()
+        out.append(f"dagster runs:    {self.dagster_home}  (see them with `{doppel} dev`)")
+        out.append(f"status:          {doppel} status")
         if self.gallery:
             out.append(f"gallery:         {self.gallery}")
         return out
+
+
+def doppel_command() -> str:
+    """The `doppel` to name in what to run next: this one, wherever it is installed (a
+    checkout's .venv, or the venv or user site its wheel went into), not a checkout's
+    relative .venv/bin/doppel. Bare `doppel` when PATH finds this very script."""
+    beside = Path(sys.executable).parent / "doppel"
+    if not beside.is_file():  # `python -m pipeline.cli` with the script elsewhere
+        return "doppel"
+    on_path = shutil.which("doppel")
+    if on_path is not None and Path(on_path).resolve() == beside.resolve():
+        return "doppel"
+    return shlex.quote(str(beside))
 
 
 def run_days(

@@ -22,9 +22,10 @@ class MirrorGenerator:
 
     name = "mirror"
 
-    def __init__(self, counter: str, fail_after: int | None = None):
+    def __init__(self, counter: str, fail_after: int | None = None, name: str = "mirror"):
         self.counter = counter
         self.fail_after = fail_after
+        self.name = name  # a test may have it stand in for a generator of the lineup
 
     def generate(self, source: LoadedPhoto) -> Generation:
         with _LOCK:
@@ -41,9 +42,10 @@ class MirrorGenerator:
 class MirrorGeneratorResource(ImageGeneratorResource):
     counter: str
     fail_after: int | None = None
+    name: str = MirrorGenerator.name
 
     def open(self) -> ImageGenerator:
-        return MirrorGenerator(self.counter, self.fail_after)
+        return MirrorGenerator(self.counter, self.fail_after, self.name)
 
 
 class UnreachableGeneratorResource(ImageGeneratorResource):
@@ -67,8 +69,9 @@ class FailingGenerator:
 
     name = MirrorGenerator.name
 
-    def __init__(self, happened: str):
+    def __init__(self, happened: str, name: str = MirrorGenerator.name):
         self.happened = happened
+        self.name = name
 
     def generate(self, source: LoadedPhoto) -> Generation:
         raise GenerationError(f"failed as asked: {self.happened}", happened=self.happened)
@@ -76,6 +79,7 @@ class FailingGenerator:
 
 class FailingGeneratorResource(ImageGeneratorResource):
     happened: str
+    name: str = MirrorGenerator.name
 
     def open(self) -> ImageGenerator:
-        return FailingGenerator(self.happened)
+        return FailingGenerator(self.happened, self.name)

@@ -138,3 +138,37 @@ def test_redo_hands_a_day_to_the_configured_source(first_run: FirstRun, tmp_path
     after, *others_after = json.loads(doppel("status", "--json", cwd=folder).stdout)["days"]
     assert (after["day"], after["photos"], after["generated_succeeded"]) == (day["day"], 2, 2)
     assert others_after == others  # the other days are left as they were
+
+
+@pytest.mark.slow  # a `doppel status` process
+def test_status_sets_aside_look_alikes_waiting_on_a_generator_out_of_the_lineup(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, date, datetime
+
+    from pipeline.lib.db import Database, LookAlike, Photo
+    from pipeline.lib.settings import load_settings
+
+    day = date(2026, 11, 20)
+    settings = load_settings(_env_file=None, data_dir=tmp_path / "data")
+    db = Database(settings.resolved_database_url)
+    db.upgrade()
+    with db.session() as session:
+        photo = Photo(source="samples", source_id="p", day=day, rank=0, status="stored",
+                      download_tracked_at=datetime(2026, 11, 21, tzinfo=UTC))  # fmt: skip
+        session.add(photo)
+        session.flush()
+        for generator, status in (("patch-remix", "succeeded"), ("img2img", "waiting")):
+            session.add(LookAlike(photo_id=photo.id, status=status, generator=generator))
+    db.claim_day(day, "samples")
+    db.dispose()
+
+    lines = {
+        lineup: doppel("status", cwd=tmp_path, DOPPEL_GENERATORS=lineup).stdout.strip()
+        for lineup in ("patch-remix", "patch-remix,img2img")
+    }
+    assert lines == {
+        "patch-remix": "2026-11-20: 1 photos, 1 look-alikes, 0 failed, 1 waiting on a "
+        "generator no longer in the lineup",
+        "patch-remix,img2img": "2026-11-20: 1 photos, 1 look-alikes, 1 failed",
+    }

@@ -68,12 +68,14 @@ def test_backfill_cli_launches_one_backfill_of_both_assets(webserver: Webserver)
     first, last = last_complete_days(TEST_PARTITIONS, 2)
     result = doppel(
         "backfill", "--from", first, "--to", last, "--url", webserver.url,
-        env=webserver.env, cwd=webserver.cwd,
+        env=webserver.env | {"DOPPEL_LOG_FORMAT": "json"}, cwd=webserver.cwd,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
 
     with dg.DagsterInstance.from_config(str(webserver.home)) as instance:
         [backfill] = list_backfills(instance)  # exactly one, and it is the one printed
+        # Its runs name the JSON console logger (a run's only comes from its run config).
+        run_config = instance.get_backfill(backfill.id).run_config  # type: ignore[union-attr]
     assert result.stdout.splitlines()[:2] == [
         f"backfill {backfill.id}: {first}..{last} (2 days) of unsplash_images, generated_images,"
         " image_features and human_votes",
@@ -82,6 +84,7 @@ def test_backfill_cli_launches_one_backfill_of_both_assets(webserver: Webserver)
     assert backfill.status == "REQUESTED"  # no daemon here: it waits, as the UI's would
     assert backfill.days_by_asset == {key: [first, last] for key in BOTH}
     assert backfill.tags["doppel/trigger"] == "doppel_backfill"
+    assert run_config == {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 @pytest.mark.slow  # a real webserver

@@ -86,8 +86,10 @@ def test_a_malformed_start_date_is_a_settings_error_naming_the_variable(
     result = subprocess.run(
         [sys.executable, "-c", "import pipeline.defs.sensors, pipeline.defs.assets"],
         env=env | {"DOPPEL_START_DATE": "not a date"},
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -98,8 +100,12 @@ def test_unbuilt_real_backend_fails_loading_with_a_clear_message(tmp_path: Path)
     env.pop("UNSPLASH_ACCESS_KEY", None)
     result = subprocess.run(
         [sys.executable, "-c", "import pipeline.definitions as d; d.defs()"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert "needs UNSPLASH_ACCESS_KEY" in result.stderr
 
@@ -140,8 +146,12 @@ def test_loading_the_definitions_writes_nothing_reads_no_dotenv_configures_no_lo
     env.pop("UNSPLASH_ACCESS_KEY", None)
     result = subprocess.run(
         [sys.executable, "-c", LOAD_AND_REPORT],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report == {"record_factory_replaced": False, "handlers": [], "DOPPEL_SOURCE": None}

@@ -43,9 +43,12 @@ def test_make_dev_starts_without_warnings_and_stops_everything_within_10_s(
     with log.open("wb") as out:
         dev = subprocess.Popen(
             [str(Path(sys.executable).parent / "doppel"), "dev", "--port", str(port)],
-            env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
+            env=env,
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/server_info", dev, log, timeout_s=120)
         assert len(processes_with(marker)) >= 4  # doppel, dagster dev, webserver, daemon...

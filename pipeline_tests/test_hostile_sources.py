@@ -18,7 +18,7 @@ from pipeline.defs.names import DAY_TABLES
 from pipeline.defs.resources import build_resources
 from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.day.collect import TRACKING_ATTEMPTS
-from pipeline.lib.day.tables import day_status
+from pipeline.lib.day.counts import day_status
 from pipeline.lib.settings import DoppelSettings, load_settings
 from pipeline.lib.site import build_site
 from pipeline.lib.sources.text import BIDI_CONTROLS

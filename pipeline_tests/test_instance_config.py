@@ -6,11 +6,14 @@ from __future__ import annotations
 import os
 import shutil
 from datetime import UTC, date, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
+import yaml
+from sqlalchemy import create_engine, text
 
 from pipeline.lib.core import clock
 from pipeline.lib.orchestration.docker_runs import EnvForwardingDockerRunLauncher, forwarded_names
@@ -61,6 +64,48 @@ def test_deployed_dagster_yaml_runs_on_postgres(deployed_env: None, tmp_path: Pa
         assert len(instance.get_runs()) == 1
         # Pool slots of a run whose worker died are freed (else its retry waits for ever).
         assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] > 0
+
+
+def webserver_pool_flags() -> tuple[int, int, int]:
+    """The storage pool the compose webserver gets from its command (Dagster's defaults for
+    what it does not set): statement timeout, pool recycle, max overflow."""
+    from dagster_webserver import cli
+
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    command = compose["services"]["webserver"]["command"]
+    given = {flag: int(value) for flag, value in pairwise(command) if flag.startswith("--db-")}
+    return (
+        given.get("--db-statement-timeout", cli.DEFAULT_DB_STATEMENT_TIMEOUT),
+        given.get("--db-pool-recycle", cli.DEFAULT_POOL_RECYCLE),
+        given.get("--db-pool-max-overflow", cli.DEFAULT_POOL_MAX_OVERFLOW),
+    )
+
+
+@pytest.mark.slow
+def test_the_webserver_storage_survives_postgresql_dropping_its_connections(
+    deployed_env: None, postgres_server: str, tmp_path: Path
+) -> None:
+    """A PostgreSQL restart drops every connection; the webserver (the one Dagster process
+    that pools its storage connections) must not answer the next request with an
+    OperationalError, as the first backfill launched after a restart did."""
+    shutil.copy(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
+    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    try:
+        with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+            instance.optimize_for_webserver(*webserver_pool_flags())  # as dagster-webserver
+            assert instance.get_runs() == []  # its pooled connection is open now
+            with admin.connect() as conn:
+                dropped = conn.execute(
+                    text(
+                        "select pg_terminate_backend(pid) from pg_stat_activity "
+                        "where datname = :name and pid <> pg_backend_pid()"
+                    ),
+                    {"name": os.environ["DAGSTER_PG_DB"]},
+                ).all()
+            assert dropped  # a restart's effect on the pool, without restarting the server
+            assert instance.get_runs() == []  # no OperationalError
+    finally:
+        admin.dispose()
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ from pipeline.defs.resources.config import dumped
 from pipeline.defs.resources.generators import PatchRemixResource
 from pipeline.lib.core.images import decode_image
 from pipeline.lib.core.storage import LocalObjectStore
-from pipeline.lib.day.tables import day_status
+from pipeline.lib.day.counts import day_status
 from pipeline.lib.db import Database, LookAlike, Photo
 from pipeline.lib.generators.patch_remix.settings import RemixSettings
 from pipeline.lib.settings import DoppelSettings, load_settings
@@ -76,6 +76,7 @@ def test_day_on_sqlite_and_local_folder(local_settings: DoppelSettings) -> None:
         "photos_failed": 0,
         "generated_succeeded": 4,
         "generated_failed": 0,
+        "generated_set_aside": 0,
     }
     checks = checks_of(result)  # each of the day's checks ran, and passed
     assert set(checks) == set(CHECKS)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -91,6 +92,13 @@ def test_the_wheel_installs_a_doppel_that_makes_a_gallery(tmp_path: Path) -> Non
 
     result = run(venv / "bin" / "doppel", "run", "--days", "1", cwd=where, env=env | SMALL)
     assert "gallery build: ok" in result.stdout, result.stdout
+    # The summary's next steps name this installed doppel (no checkout's .venv here), and
+    # its status command works as printed.
+    [status] = [line for line in result.stdout.splitlines() if line.startswith("status:")]
+    command = shlex.split(status.removeprefix("status:"))
+    assert command == [str(venv / "bin" / "doppel"), "status"], status
+    assert f"(see them with `{command[0]} dev`)" in result.stdout, result.stdout
+    assert " 1 photos, 1 look-alikes" in run(*command, cwd=where, env=env | SMALL).stdout
     index = Path(result.stdout.strip().splitlines()[-1].removeprefix("gallery:").strip())
     assert index == (where / "data" / "objects" / "site" / "index.html").resolve()
     [pair, *_] = sorted((index.parent / "pairs").rglob("*.html"))

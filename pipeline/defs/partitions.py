@@ -4,7 +4,9 @@ Built from a start date, never from the environment at import: the start is a se
 (`DoppelSettings.start_date`, validated there), and `build_definitions` hands it in.
 """
 
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 import dagster as dg
 
@@ -30,3 +32,25 @@ def complete_days(partitions: dg.PartitionsDefinition) -> list[str]:
 def last_complete_days(partitions: dg.PartitionsDefinition, count: int) -> list[str]:
     """Keys of the newest `count` complete days, oldest first."""
     return complete_days(partitions)[-count:]
+
+
+def day_asset(
+    compute: Callable[..., Any],
+    key: dg.AssetKey,
+    partitions: dg.PartitionsDefinition,
+    *,
+    group: str,
+    kinds: set[str],
+    description: str,
+    **options: Any,
+) -> dg.AssetsDefinition:
+    """`compute` as the asset `key`, one partition per day of `partitions` (the ones the
+    definitions build from the settings); `options` go to `dg.asset` as they are."""
+    return dg.asset(
+        name=key.path[-1],
+        partitions_def=partitions,
+        group_name=group,
+        kinds=kinds,
+        description=description,
+        **options,
+    )(compute)

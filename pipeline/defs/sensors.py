@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import dagster as dg
 
-from pipeline.defs.jobs import gallery_site_job
+from pipeline.defs.jobs import GALLERY_SITE_JOB
 from pipeline.defs.keys import (
     FEATURES_KEY,
     GALLERY_KEY,
@@ -23,7 +23,6 @@ from pipeline.defs.keys import (
     LOOK_ALIKES_KEY,
     PHOTOS_KEY,
 )
-from pipeline.defs.partitions import daily_partitions
 from pipeline.lib.core import clock
 from pipeline.lib.db import SchemaNotCurrent
 from pipeline.lib.orchestration.backfills import backfills_in_flight, request_backfill
@@ -63,11 +62,13 @@ def gap_policy(settings: DoppelSettings) -> GapPolicy:
     )
 
 
-def build_gap_fill_sensor(settings: DoppelSettings) -> dg.SensorDefinition:
-    """ "Now" is `pipeline.lib.core.clock`'s, which tests pin."""
+def build_gap_fill_sensor(
+    settings: DoppelSettings, partitions: dg.PartitionsDefinition
+) -> dg.SensorDefinition:
+    """Over `partitions`, the ones the definitions' assets have. "Now" is
+    `pipeline.lib.core.clock`'s, which tests pin."""
     policy = gap_policy(settings)
     lookback = settings.gap_lookback_days
-    partitions = daily_partitions(settings.start_date)
 
     # asset_selection= (not target=): the daemon only accepts backfill requests from
     # sensors with an asset selection that covers every asset in the backfill.
@@ -138,7 +139,10 @@ def _database_facts(
     db = Database(settings.resolved_database_url)
     try:
         db.require_current_schema()
-        waiting = waiting_photos(db, [date.fromisoformat(day) for day in days])
+        # Only the lineup's: a generator taken out of it would be asked for in vain.
+        waiting = waiting_photos(
+            db, [date.fromisoformat(day) for day in days], settings.generator_names
+        )
         # Any generator of the lineup refusing for good holds back the day it would redo.
         ledger = Ledger(db)
         stops = [when for g in settings.generator_names if (when := ledger.last_stop(g))]
@@ -208,7 +212,8 @@ GALLERY_RUN_ACTIVE = [
 
 @dg.sensor(
     name="gallery_refresh_sensor",
-    job=gallery_site_job,
+    # By name: the job itself is built with the settings' run config (build_definitions).
+    job_name=GALLERY_SITE_JOB,
     minimum_interval_seconds=120,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Rebuilds the gallery after new look-alikes are materialized.",
@@ -230,7 +235,7 @@ def gallery_refresh_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest
         context.update_cursor(str(newest))
         return dg.SkipReason("the gallery was built after the newest look-alikes")
     running = instance.get_run_records(
-        dg.RunsFilter(job_name=gallery_site_job.name, statuses=GALLERY_RUN_ACTIVE), limit=1
+        dg.RunsFilter(job_name=GALLERY_SITE_JOB, statuses=GALLERY_RUN_ACTIVE), limit=1
     )
     if running:
         return dg.SkipReason(f"gallery run {running[0].dagster_run.run_id} is still going")

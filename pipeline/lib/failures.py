@@ -9,7 +9,7 @@ generator's, the object store's, the database's). `sort_failure` then gives the 
 
 - WAITING, a failure that may pass (a timeout, a 5xx, a reset, a store or database blip, the
   daily budget): the photo is asked for again later, within its paid cap and its bound on
-  failures in a row (`pipeline.lib.day.generate`);
+  failures in a row (`pipeline.lib.day.outcomes`);
 - FAILED, for good (the photo cannot be used, the paid cap is reached, an unexpected error
   in code that would fail the same way again): only `doppel retry` asks again;
 - REFUSED: the generator's safety system declined the photo; final.

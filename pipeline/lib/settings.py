@@ -305,7 +305,7 @@ class DoppelSettings(BaseSettings):
     log_level: str = Field(
         default="INFO",
         pattern=r"(?i)^(debug|info|warning|error)$",
-        description="Level of Doppel's loggers when log_format=json.",
+        description="Level of Doppel's loggers and Dagster's console lines when log_format=json.",
     )
 
     @classmethod

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import inspect
 
 from pipeline.definitions import build_definitions
+from pipeline.defs.partitions import daily_partitions
 from pipeline.defs.resources import build_resources
 from pipeline.defs.resources.generators import ImageGeneratorResource
 from pipeline.defs.sensors import GAP_FILL_TAGS, build_gap_fill_sensor
@@ -104,7 +105,7 @@ def fail(settings: DoppelSettings, instance: dg.DagsterInstance, day: str) -> No
 
 
 def tick(settings: DoppelSettings, instance: dg.DagsterInstance) -> Any:
-    sensor = build_gap_fill_sensor(settings)
+    sensor = build_gap_fill_sensor(settings, daily_partitions(settings.start_date))
     context = dg.build_sensor_context(instance=instance, definitions=build_definitions(settings))
     with clock.pinned(NOW):
         return sensor.evaluate_tick(context)
@@ -168,9 +169,10 @@ def test_gap_fill_sensor_asks_again_for_a_photo_waiting_never_for_one_failed_for
     settings: DoppelSettings, instance: dg.DagsterInstance
 ) -> None:
     two_days = settings.model_copy(update={"gap_lookback_days": 2})  # FAILING and DONE
+    [lead] = two_days.generator_names  # the fakes stand in for the lineup's generator
     with clock.pinned(NOW - timedelta(hours=1)):  # both materialize: the step ran to the end
         for day, happened in ((DONE, "cannot_use_photo"), (FAILING, "server_error")):
-            generator = FailingGeneratorResource(happened=happened)
+            generator = FailingGeneratorResource(happened=happened, name=lead)
             assert materialize(two_days, instance, day, generator).success
     [request] = tick(two_days, instance).run_requests
     # Only the look-alikes of the day whose photo may still succeed; never the other.
@@ -179,9 +181,17 @@ def test_gap_fill_sensor_asks_again_for_a_photo_waiting_never_for_one_failed_for
         "image_features": [FAILING],
         "human_votes": [FAILING],
     }
+    # Its generator taken out of the lineup, the photo waits for nothing: no day is asked
+    # for in vain at every tick (it is asked for again once the generator is back, above).
+    other = two_days.model_copy(update={"generator": "style-transfer"})
+    assert other.generator_names != two_days.generator_names
+    result = tick(other, instance)
+    assert not result.run_requests
+    assert result.skip_message == f"{FAILING}..{DONE}: nothing to fill; 2 done"
 
     with clock.pinned(NOW - timedelta(minutes=30)):
-        assert materialize(two_days, instance, FAILING).success  # the retry makes it
+        generator = MirrorGeneratorResource(counter=f"mirror-{uuid.uuid4().hex}", name=lead)
+        assert materialize(two_days, instance, FAILING, generator).success  # the retry
     result = tick(two_days, instance)
     assert not result.run_requests
     assert result.skip_message == f"{FAILING}..{DONE}: nothing to fill; 2 done"

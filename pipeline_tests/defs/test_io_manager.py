@@ -15,9 +15,16 @@ from pipeline_tests.fixtures.assets import TEST_PARTITIONS
 
 
 def look_alike(photo_id: int, seed: int | None, **fields: object) -> dict[str, object]:
-    return {"photo_id": photo_id, "source_id": f"p{photo_id}", "status": "succeeded",
-            "seed": seed, "cost_usd": 0.0, "latency_s": 1.5, "width": 480,
-            "comparisons": {"ssim": 0.25}} | fields  # fmt: skip
+    return {
+        "photo_id": photo_id,
+        "source_id": f"p{photo_id}",
+        "status": "succeeded",
+        "seed": seed,
+        "cost_usd": 0.0,
+        "latency_s": 1.5,
+        "width": 480,
+        "comparisons": {"ssim": 0.25},
+    } | fields
 
 
 @dg.asset(partitions_def=TEST_PARTITIONS)
@@ -53,9 +60,11 @@ def test_tables_are_stored_per_partition_and_load_back(tmp_path: Path) -> None:
     with dg.instance_for_test() as instance:
         for day in ("2026-11-19", "2026-11-20"):
             assert dg.materialize(
-                [day_table], partition_key=day, resources={"io_manager": io_manager},
+                [day_table],
+                partition_key=day,
+                resources={"io_manager": io_manager},
                 instance=instance,
-            ).success  # fmt: skip
+            ).success
         result = dg.materialize(
             [day_table.to_source_asset(), two_days],
             partition_key="2026-11-20",
@@ -98,10 +107,13 @@ def test_integers_stay_integers_through_the_io_manager(tmp_path: Path) -> None:
 def test_a_table_written_through_pandas_reads_with_its_integers() -> None:
     # What the IO manager stored before the schema: floats for a nullable int column and
     # the old name of a look-alike's photo.
-    old = {"partition": "2026-11-20", "rows": [
-        {"inspiration_id": 1.0, "source_id": "a", "status": "failed", "seed": None},
-        {"inspiration_id": 2.0, "source_id": "b", "status": "succeeded", "seed": 5.0},
-    ]}  # fmt: skip
+    old = {
+        "partition": "2026-11-20",
+        "rows": [
+            {"inspiration_id": 1.0, "source_id": "a", "status": "failed", "seed": None},
+            {"inspiration_id": 2.0, "source_id": "b", "status": "succeeded", "seed": 5.0},
+        ],
+    }
     back = decode_table(json.dumps(old).encode())
     assert back.schema is LOOK_ALIKES
     assert back.column("photo_id") == [1, 2] and back.column("seed") == [None, 5]

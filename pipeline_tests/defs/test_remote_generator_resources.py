@@ -28,9 +28,12 @@ def test_openai_settings_become_a_resource_that_holds_the_key_by_name(
     monkeypatch.setenv("OPENAI_API_KEY", "sk-resource-test-secret")
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     settings = load_settings(
-        _env_file=None, data_dir=tmp_path, generator="openai", openai_strategy="describe",
+        _env_file=None,
+        data_dir=tmp_path,
+        generator="openai",
+        openai_strategy="describe",
         openai_vision_model="gpt-5-mini",
-    )  # fmt: skip
+    )
     resource = build_resources(settings)["image_generator"]
     assert isinstance(resource, OpenAIImagesResource)
     assert resource.concurrency == 4  # the remote default
@@ -95,11 +98,19 @@ def test_an_img2img_day_through_dagster_with_basic_auth(
     monkeypatch.setenv("DOPPEL_IMG2IMG_AUTH", "doppel:pier-secret")
 
     with Img2ImgImitation(auth=("doppel", "pier-secret")) as server:
-        settings = migrated(load_settings(
-            _env_file=None, data_dir=tmp_path / "data", source="folder", folder=folder,
-            photos_per_day=2, generator="img2img", img2img_base_url=server.base_url,
-            img2img_long_side=128, img2img_timeout_s=5,
-        ))  # fmt: skip
+        settings = migrated(
+            load_settings(
+                _env_file=None,
+                data_dir=tmp_path / "data",
+                source="folder",
+                folder=folder,
+                photos_per_day=2,
+                generator="img2img",
+                img2img_base_url=server.base_url,
+                img2img_long_side=128,
+                img2img_timeout_s=5,
+            )
+        )
         resources = build_resources(settings)
         assert isinstance(resources["image_generator"], Img2ImgResource)
         result = dg.materialize(  # one attempt per run: the server sees each request once
@@ -135,10 +146,16 @@ def test_resources_hold_the_library_config_whole_and_secrets_by_name(
     from pipeline.lib.generators.openai_config import OpenAIImagesConfig
 
     monkeypatch.setenv("DOPPEL_IMG2IMG_AUTH", "u:p")
-    settings = migrated(load_settings(
-        _env_file=None, data_dir=tmp_path, generator="img2img", img2img_base_url="https://gpu:7860",
-        img2img_steps=12, img2img_denoising_strength=0.4,
-    ))  # fmt: skip
+    settings = migrated(
+        load_settings(
+            _env_file=None,
+            data_dir=tmp_path,
+            generator="img2img",
+            img2img_base_url="https://gpu:7860",
+            img2img_steps=12,
+            img2img_denoising_strength=0.4,
+        )
+    )
     resource = build_resources(settings)["image_generator"]
     assert isinstance(resource, Img2ImgResource)
     assert "auth" not in resource.config  # the secret travels by name, beside the config

@@ -161,9 +161,12 @@ def test_a_run_overtaken_on_a_photo_records_no_failure_for_it(
     now = [NOW]
     with clock.pinned(lambda: now[0]):
         result = generate_day(
-            date(2026, 11, 20), [photo_id], store=store, db=either_database,
+            date(2026, 11, 20),
+            [photo_id],
+            store=store,
+            db=either_database,
             generator=OvertakenWhileGenerating(either_database, lose_the_claim, now),
-        )  # fmt: skip
+        )
     assert result.elsewhere == 1  # said as "made by another run"
     [row] = result.rows
     assert (row["status"], row["generator"], row["error"]) == ("succeeded", "overtaken", None)

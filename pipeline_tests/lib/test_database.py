@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
-from pipeline.lib.day.tables import day_status
+from pipeline.lib.day.counts import day_status
 from pipeline.lib.db import Base, Database, LookAlike, Photo
 
 
@@ -83,8 +83,33 @@ def test_status_by_day_counts(either_database: Database) -> None:
             "photos_failed": 1,
             "generated_succeeded": 1,
             "generated_failed": 2,
+            "generated_set_aside": 0,
         }
     ]
+
+
+def test_look_alikes_waiting_on_a_generator_out_of_the_lineup_are_set_aside_not_pending(
+    either_database: Database,
+) -> None:
+    day = date(2026, 11, 20)
+    with either_database.session() as session:
+        for i, generator in enumerate(["img2img", "patch-remix"]):
+            p = photo(f"p{i}", rank=i)
+            session.add(p)
+            session.flush()
+            session.add(LookAlike(photo_id=p.id, status="waiting", generator=generator))
+            session.add(LookAlike(photo_id=p.id, status="failed", generator="openai"))
+    either_database.claim_day(day, "samples")
+    counts = ("generated_failed", "generated_set_aside")
+
+    def status(lineup: list[str] | None) -> tuple[int, int]:
+        [found] = day_status(either_database, lineup)
+        return found[counts[0]], found[counts[1]]
+
+    # img2img left the lineup: its waiting look-alike is set aside; openai's failed for good.
+    assert status(["patch-remix"]) == (3, 1)
+    assert status(["patch-remix", "img2img"]) == (4, 0)  # back in the lineup: pending again
+    assert status(None) == (4, 0)  # no lineup given: nothing is set aside
 
 
 def test_retryable_failures_become_waiting_when_migrated(either_database: Database) -> None:

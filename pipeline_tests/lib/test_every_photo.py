@@ -16,7 +16,7 @@ from PIL import Image
 
 from pipeline.lib.billing.pricing import DEFAULT_PRICES, PriceTable
 from pipeline.lib.core.images import MAX_PIXELS, MIN_SIDE, decode_image, encode_image
-from pipeline.lib.day.generate import with_aspect_of
+from pipeline.lib.day.photo_work import with_aspect_of
 from pipeline.lib.db import Outcome
 from pipeline.lib.failures import GenerationError
 from pipeline.lib.generators import ImageGenerator, LoadedPhoto
@@ -35,8 +35,18 @@ SHAPES = {
     "largest": (8000, 5000),  # MAX_PIXELS exactly
 }
 # Every colour mode the sources' decoding reads, in a format such files come in.
-MODES = {"1": "PNG", "L": "PNG", "LA": "PNG", "P": "GIF", "RGB": "JPEG", "RGBA": "WEBP",
-         "CMYK": "JPEG", "I;16": "PNG", "I": "TIFF", "F": "TIFF"}  # fmt: skip
+MODES = {
+    "1": "PNG",
+    "L": "PNG",
+    "LA": "PNG",
+    "P": "GIF",
+    "RGB": "JPEG",
+    "RGBA": "WEBP",
+    "CMYK": "JPEG",
+    "I;16": "PNG",
+    "I": "TIFF",
+    "F": "TIFF",
+}
 OUTPUT = 64  # long side of the offline look-alikes: small keeps these quick
 
 

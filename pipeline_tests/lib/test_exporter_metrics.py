@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pipeline.defs.keys import LOOK_ALIKES_KEY, PHOTOS_KEY
 from pipeline.lib.core import clock
-from pipeline.lib.day.tables import day_status
+from pipeline.lib.day.counts import day_status
 from pipeline.lib.db import Database, LookAlike, Photo
 from pipeline.lib.observability.exporter import (
     DoppelCollector,
@@ -245,7 +245,7 @@ def test_exporter_totals_keep_a_redone_days_old_rows_and_its_status_does_not(
 
     assert day_status(db) == [
         {"day": "2026-11-25", "photos": 1, "photos_failed": 0, "generated_succeeded": 1,
-         "generated_failed": 0},
+         "generated_failed": 0, "generated_set_aside": 0},
         {"day": "2026-11-26", "photos": 3, "photos_failed": 1, "generated_succeeded": 1,
-         "generated_failed": 2},
+         "generated_failed": 2, "generated_set_aside": 0},
     ]  # fmt: skip

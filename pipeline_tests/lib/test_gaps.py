@@ -129,8 +129,14 @@ def test_after_a_permanent_stop_gaps_wait_hours_then_one_day_probes() -> None:
     stopped = NOW - timedelta(hours=1)
 
     def report_at(now: datetime):  # type: ignore[no-untyped-def]
-        return find_gaps(DAYS, statuses(photos, lookalikes), {}, now=now, policy=POLICY,
-                         generator_stopped_at=stopped)  # fmt: skip
+        return find_gaps(
+            DAYS,
+            statuses(photos, lookalikes),
+            {},
+            now=now,
+            policy=POLICY,
+            generator_stopped_at=stopped,
+        )
 
     held = report_at(NOW)
     assert held.days_to_backfill == []
@@ -165,9 +171,14 @@ def test_only_the_look_alikes_of_a_made_day_with_photos_due_for_a_retry_are_aske
 def test_a_day_missing_an_asset_is_filled_whole_even_with_photos_waiting() -> None:
     waiting = {"2026-11-24": Waiting(1, "look-alikes")}
     report = find_gaps(
-        DAYS, statuses([MATERIALIZED] * 4, [FAILED, *[MATERIALIZED] * 3]), {}, now=NOW,
-        policy=POLICY, waiting=waiting,
-    )  # fmt: skip
+        DAYS,
+        statuses([MATERIALIZED] * 4, [FAILED, *[MATERIALIZED] * 3]),
+        {},
+        now=NOW,
+        policy=POLICY,
+        waiting=waiting,
+    )
     assert report.days_by_asset(["photos", "look-alikes"]) == {
-        "photos": ["2026-11-24"], "look-alikes": ["2026-11-24"]
-    }  # fmt: skip
+        "photos": ["2026-11-24"],
+        "look-alikes": ["2026-11-24"],
+    }

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from pipeline.lib.core import clock
 from pipeline.lib.core.storage import LocalObjectStore
-from pipeline.lib.day import generate
+from pipeline.lib.day import generate, photo_work
 from pipeline.lib.day.collect import collect_day
 from pipeline.lib.day.outcomes import PhotoRetry
 from pipeline.lib.db import Database, LookAlike, Outcome
@@ -42,12 +42,12 @@ def test_a_crash_after_storing_is_adopted_not_paid_again(
 ) -> None:
     db, store, ids = day
     first = MirrorGenerator(f"m-{uuid.uuid4().hex}")
-    real_record = generate._record_success
+    real_record = photo_work.record_success
 
     def crash_before_the_row(*args: object, **kwargs: object) -> None:
         raise SimulatedCrash
 
-    monkeypatch.setattr(generate, "_record_success", crash_before_the_row)
+    monkeypatch.setattr(photo_work, "record_success", crash_before_the_row)
     with pytest.raises(SimulatedCrash):
         generate.generate_day(DAY, ids, generator=first, store=store, db=db, concurrency=1)
     # The process is gone: whatever was under way in its worker thread has ended too.
@@ -60,7 +60,7 @@ def test_a_crash_after_storing_is_adopted_not_paid_again(
     with db.session() as session:
         assert session.scalars(select(LookAlike)).all() == []
 
-    monkeypatch.setattr(generate, "_record_success", real_record)
+    monkeypatch.setattr(photo_work, "record_success", real_record)
     second = MirrorGenerator(f"m-{uuid.uuid4().hex}")
     result = generate.generate_day(DAY, ids, generator=second, store=store, db=db)
     assert result.adopted == paid and CALLS[second.counter] == 3 - paid
@@ -160,13 +160,23 @@ def rows_of(db: Database) -> list[LookAlike]:
         return list(session.scalars(select(LookAlike).order_by(LookAlike.photo_id)))
 
 
-def run(db: Database, store: LocalObjectStore, ids: list[int], generator: object,
-        at: datetime = NOW, **kwargs: object) -> generate.DayLookAlikes:  # fmt: skip
+def run(
+    db: Database,
+    store: LocalObjectStore,
+    ids: list[int],
+    generator: object,
+    at: datetime = NOW,
+    **kwargs: object,
+) -> generate.DayLookAlikes:
     with clock.pinned(at):
         return generate.generate_day(
-            DAY, ids, generator=generator, store=store, db=db,  # type: ignore[arg-type]
+            DAY,
+            ids,
+            generator=generator,
+            store=store,
+            db=db,  # type: ignore[arg-type]
             **kwargs,  # type: ignore[arg-type]
-        )  # fmt: skip
+        )
 
 
 def test_a_failure_that_may_pass_waits_backs_off_and_fails_for_good_after_three(
@@ -229,8 +239,9 @@ def test_the_daily_budget_leaves_photos_waiting_for_the_next_day_without_a_failu
 ) -> None:
     db, store, ids = day
     tomorrow = datetime(2026, 11, 22, tzinfo=UTC)
-    broke = Raising(GenerationError("daily budget reached", happened="over_budget",
-                                    retry_at=tomorrow))  # fmt: skip
+    broke = Raising(
+        GenerationError("daily budget reached", happened="over_budget", retry_at=tomorrow)
+    )
     result = run(db, store, ids, broke)
     assert result.count(Outcome.WAITING) == 3 and result.stopped_by_budget == 3
     assert {(clock.as_utc(r.retry_at), r.transient_failures) for r in rows_of(db)} == {  # type: ignore[arg-type]
@@ -294,13 +305,17 @@ def test_a_look_alike_keeps_the_photos_aspect_ratio(
 
 @pytest.mark.parametrize(
     ("made", "photo", "kept"),
-    [((1024, 1024), (4000, 200), (1024, 51)), ((1024, 1024), (200, 4000), (51, 1024)),
-     ((1024, 64), (4000, 200), (1024, 51)), ((1024, 1024), (40000, 32), (40000, 32)),
-     ((96, 64), (960, 640), (96, 64))],
-)  # fmt: skip
+    [
+        ((1024, 1024), (4000, 200), (1024, 51)),
+        ((1024, 1024), (200, 4000), (51, 1024)),
+        ((1024, 64), (4000, 200), (1024, 51)),
+        ((1024, 1024), (40000, 32), (40000, 32)),
+        ((96, 64), (960, 640), (96, 64)),
+    ],
+)
 def test_the_centre_of_a_look_alike_is_kept_at_the_photos_aspect(
     made: tuple[int, int], photo: tuple[int, int], kept: tuple[int, int]
 ) -> None:
     from PIL import Image
 
-    assert generate.with_aspect_of(Image.new("RGB", made), photo).size == kept
+    assert photo_work.with_aspect_of(Image.new("RGB", made), photo).size == kept

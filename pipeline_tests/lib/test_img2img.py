@@ -13,7 +13,12 @@ from PIL import Image
 from pipeline.lib.db import Outcome
 from pipeline.lib.failures import GenerationError, GeneratorUnavailable
 from pipeline.lib.generators import LoadedPhoto
-from pipeline.lib.generators.img2img import Img2ImgConfig, Img2ImgGenerator, output_size
+from pipeline.lib.generators.img2img import (
+    NO_PRICE,
+    Img2ImgConfig,
+    Img2ImgGenerator,
+    output_size,
+)
 from pipeline_tests.conftest import free_port
 from testbed.img2img_server import Img2ImgImitation
 
@@ -29,9 +34,12 @@ def photo(description: str | None = "Chelsea the cat, close-up") -> LoadedPhoto:
     buffer = io.BytesIO()
     image.save(buffer, "JPEG")
     return LoadedPhoto(
-        image=image, data=buffer.getvalue(), content_type="image/jpeg", seed=4242,
+        image=image,
+        data=buffer.getvalue(),
+        content_type="image/jpeg",
+        seed=4242,
         description=description,
-    )  # fmt: skip
+    )
 
 
 def generator(server: Img2ImgImitation, sleeps: list[float] | None = None, **overrides: Any):
@@ -60,7 +68,10 @@ def test_a_look_alike_with_the_photo_as_init_image(server: Img2ImgImitation) -> 
     assert result.model == "sdxl_imitation"  # from the server's info
     assert result.prompt == body["prompt"]
     assert result.usage is not None and result.usage["seed"] == 4242
-    assert result.cost_usd is None
+    # No price set: $0, and the details say why (not "free" by accident).
+    assert result.cost_usd == 0.0 and result.usage["price"] == "self-hosted, no price set"
+    priced = generator(server, price_per_image_usd=0.02).generate(photo())
+    assert priced.cost_usd == 0.02 and priced.usage is not None and "price" not in priced.usage
 
 
 def test_output_size_keeps_the_aspect_ratio_in_multiples_of_64() -> None:
@@ -139,7 +150,7 @@ def test_info_that_is_not_json_costs_the_details_not_the_image(server: Img2ImgIm
     server.add_fault("info_not_json")
     result = generator(server, checkpoint="my_model").generate(photo(description=None))
     assert result.image.size == (128, 64)
-    assert result.usage == {"info_error": "info is not valid JSON"}
+    assert result.usage == {"info_error": "info is not valid JSON", "price": NO_PRICE}
     assert result.model == "my_model"
     assert result.prompt == "a high quality photograph, natural light, detailed"
 

@@ -168,6 +168,22 @@ def test_faults_that_persist_cost_no_paid_attempt(server: Img2ImgImitation, db: 
     assert Ledger(db, max_paid_attempts=CAP).paid_attempts(photo, "img2img") == 0
 
 
+def test_a_priced_server_costs_its_price_per_answer_in_the_ledger_and_the_look_alikes(
+    server: Img2ImgImitation, db: Database, tmp_path: Path
+) -> None:
+    store = LocalObjectStore(tmp_path / "objects")
+    made, unusable = add_photos(db, store, 2)
+    server.add_fault("empty_images")  # answered, so billed, but no look-alike in it
+    gen = generator(server, db, price_per_image_usd=0.04)
+    day = generate_day(DAY, [made, unusable], generator=gen, store=store, db=db,
+                       concurrency=1, ledger=gen.ledger)  # fmt: skip
+    rows = ledger_rows(db)
+    assert [(r.outcome, r.estimated_usd, r.cost_usd) for r in rows] == [("billed", 0.04, 0.04)] * 2
+    # Each photo's look-alike (made or not) costs what its answers cost: the gallery's figure.
+    assert sorted(r["cost_usd"] for r in day.rows) == [0.04, 0.04]
+    assert {r["status"] for r in day.rows} == {"succeeded", "waiting"}
+
+
 def test_a_refused_login_stops_the_day_and_the_next_run_sends_one_probe(
     server: Img2ImgImitation, db: Database, tmp_path: Path
 ) -> None:

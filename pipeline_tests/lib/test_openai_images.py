@@ -61,9 +61,12 @@ def generator(
     )
     delays = sleeps if sleeps is not None else []
     return OpenAIImagesGenerator(
-        config.model_copy(update=overrides), prices=PRICES, budget=budget, ledger=ledger,
+        config.model_copy(update=overrides),
+        prices=PRICES,
+        budget=budget,
+        ledger=ledger,
         sleep=delays.append,
-    )  # fmt: skip
+    )
 
 
 OVERSIZED = (
@@ -86,8 +89,10 @@ def test_edit_sends_the_photo_as_an_image_part_and_records_what_it_cost(
     assert (part.field, part.filename, part.content_type) == ("image", "photo.jpg", "image/jpeg")
     assert request.form["model"] == "gpt-image-2"
     assert (request.form["size"], request.form["quality"], request.form["n"]) == (
-        "128x128", "low", "1",
-    )  # fmt: skip
+        "128x128",
+        "low",
+        "1",
+    )
     assert "input_fidelity" not in request.form  # gpt-image-2 rejects it
     assert "The photo shows: A red boat on a lake." in request.form["prompt"]
 
@@ -337,9 +342,12 @@ def test_missing_usage_falls_back_to_the_estimate(server: OpenAIImitation) -> No
     result = generator(server).generate(photo())
     assert result.usage is None
     assert result.cost_usd == PRICES.estimate_image(
-        "gpt-image-2", quality="low", size="128x128", prompt=result.prompt or "",
+        "gpt-image-2",
+        quality="low",
+        size="128x128",
+        prompt=result.prompt or "",
         input_fidelity="low",
-    )  # fmt: skip
+    )
 
 
 # The daily budget

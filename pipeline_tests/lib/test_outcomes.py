@@ -11,9 +11,16 @@ from pipeline.lib.db import LookAlike, Photo
 def photo(title: str, status: str | None, error: str | None = None, used: bool = True) -> Photo:
     made = LookAlike(status=status, error=error, generator="x") if status else None
     tracked = datetime(2026, 11, 21, tzinfo=UTC) if used else None
-    return Photo(source="folder", source_id=f"2026-11-20/{title}", day=date(2026, 11, 20),
-                 rank=1, status="stored", title=title, download_tracked_at=tracked,
-                 look_alikes=[made] if made else [])  # fmt: skip
+    return Photo(
+        source="folder",
+        source_id=f"2026-11-20/{title}",
+        day=date(2026, 11, 20),
+        rank=1,
+        status="stored",
+        title=title,
+        download_tracked_at=tracked,
+        look_alikes=[made] if made else [],
+    )
 
 
 def test_a_day_names_each_photo_without_a_look_alike_and_why() -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +12,14 @@ from PIL import Image
 from pipeline.lib.core.images import ImageError, decode_image, load_image_file, resize_long_side
 from pipeline.lib.db import Outcome
 from pipeline.lib.failures import GenerationError
-from pipeline.lib.generators import Generation, LoadedPhoto
+from pipeline.lib.generators import LoadedPhoto
 from pipeline.lib.generators.patch_remix.files import generate_file
 from pipeline.lib.generators.patch_remix.generator import PatchRemixGenerator
 from pipeline.lib.generators.patch_remix.quality import judge, measure
 from pipeline.lib.generators.patch_remix.remix import remix
 from pipeline.lib.generators.patch_remix.settings import RemixSettings
 from pipeline.lib.measures.metrics import to_float
+from pipeline_tests.fixtures.offline_generators import made_alone_and_in_threads, png
 
 # One worker takes the whole module, so its module fixtures are made once.
 pytestmark = pytest.mark.xdist_group("test_patch_remix")
@@ -33,12 +32,6 @@ SMALL = RemixSettings(work_size=96)
 @pytest.fixture(scope="module")
 def coffee() -> Image.Image:
     return load_image_file(SAMPLES / "coffee.jpg")
-
-
-def _png(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    return buf.getvalue()
 
 
 def shuffle_blocks(arr: np.ndarray, block: int, seed: int = 0) -> np.ndarray:
@@ -60,8 +53,8 @@ def test_same_seed_same_bytes_and_other_seed_differs(coffee: Image.Image) -> Non
     a = remix(coffee, seed=11, settings=SMALL)
     b = remix(coffee, seed=11, settings=SMALL)
     c = remix(coffee, seed=12, settings=SMALL)
-    assert _png(a.image) == _png(b.image)
-    assert _png(a.image) != _png(c.image)
+    assert png(a.image) == png(b.image)
+    assert png(a.image) != png(c.image)
     untimed = [
         [{k: v for k, v in x.items() if k != "seconds"} for x in r.record["attempts"]]
         for r in (a, b)
@@ -158,23 +151,7 @@ def test_tiny_image_is_a_value_error_not_a_crash() -> None:
 def test_generator_fills_a_generation_and_is_thread_safe(coffee: Image.Image) -> None:
     gen = PatchRemixGenerator(work_size=96)
     assert gen.name == "patch-remix" and gen.settings.work_size == 96
-    sources = [
-        LoadedPhoto(image=coffee, data=b"", content_type="image/jpeg", seed=s) for s in (1, 2)
-    ]
-    alone = [gen.generate(s) for s in sources]
-    together: list[Generation | None] = [None, None]
-
-    def run(i: int) -> None:
-        together[i] = gen.generate(sources[i])
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for one, other in zip(alone, together, strict=True):
-        assert other is not None and _png(one.image) == _png(other.image)
-    g = alone[0]
+    g = made_alone_and_in_threads(gen, coffee)
     assert g.generator == "patch-remix" and g.model and g.model.startswith("patch-remix")
     assert g.cost_usd == 0.0 and g.prompt is None and g.seconds is not None
     assert g.quality["seed"] == 1 and "accepted" in g.quality and g.strategy

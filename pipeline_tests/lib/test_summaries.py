@@ -13,17 +13,39 @@ def table_lines(markdown: str) -> list[str]:
 
 def test_previews_stay_narrow_and_put_reasons_below_the_table() -> None:
     photos = [
-        {"rank": 1, "title": "t" * 200, "source_id": "a", "photographer_name": "n" * 90,
-         "status": "stored", "error": None},
-        {"rank": 2, "title": None, "source_id": "b", "photographer_name": None,
-         "status": "failed", "error": LONG},
-    ]  # fmt: skip
+        {
+            "rank": 1,
+            "title": "t" * 200,
+            "source_id": "a",
+            "photographer_name": "n" * 90,
+            "status": "stored",
+            "error": None,
+        },
+        {
+            "rank": 2,
+            "title": None,
+            "source_id": "b",
+            "photographer_name": None,
+            "status": "failed",
+            "error": LONG,
+        },
+    ]
     look_alikes = [
-        {"source_id": "a" * 120, "status": "succeeded", "latency_s": 2.345,
-         "comparisons": {"ssim": 0.25123}, "error": None},
-        {"source_id": "b", "status": "failed", "latency_s": None, "comparisons": None,
-         "error": LONG},
-    ]  # fmt: skip
+        {
+            "source_id": "a" * 120,
+            "status": "succeeded",
+            "latency_s": 2.345,
+            "comparisons": {"ssim": 0.25123},
+            "error": None,
+        },
+        {
+            "source_id": "b",
+            "status": "failed",
+            "latency_s": None,
+            "comparisons": None,
+            "error": LONG,
+        },
+    ]
     for markdown in (photos_markdown(photos), look_alikes_markdown(look_alikes)):
         lines = table_lines(markdown)
         assert len(lines) == 4 and all(len(line) <= 100 for line in lines)

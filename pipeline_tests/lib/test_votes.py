@@ -17,19 +17,22 @@ from pipeline.lib.db import Database, Vote
 from pipeline.lib.votes.app import create_app
 from pipeline.lib.votes.ballot import MAX_BODY_BYTES, MIN_ANSWER_MS
 from pipeline.lib.votes.limits import BURST, RateLimiter
-from pipeline_tests.conftest import postgres_databases
-from pipeline_tests.fixtures.votes import GENERATOR, STORED_AT, add_pair, digest, pair_vote
+from pipeline_tests.fixtures.votes import (
+    GENERATOR,
+    STORED_AT,
+    add_pair,
+    digest,
+    pair_vote,
+    votes_database,
+)
 
 NOW = STORED_AT
 
 
 @pytest.fixture(scope="module")
 def db(postgres_server: str) -> Iterator[Database]:
-    with postgres_databases(postgres_server) as make:
-        database = Database(make()["url"])
-        database.upgrade()
+    with votes_database(postgres_server) as database:
         yield database
-        database.dispose()
 
 
 @pytest.fixture(scope="module")

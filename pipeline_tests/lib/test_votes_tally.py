@@ -21,9 +21,8 @@ from pipeline.lib.settings import DoppelSettings
 from pipeline.lib.site.findings import findings_page, people
 from pipeline.lib.votes.app import create_app
 from pipeline.lib.votes.tally import day_tally, people_by_pair, read_tallies
-from pipeline_tests.conftest import postgres_databases
 from pipeline_tests.fixtures.assets import TEST_PARTITIONS
-from pipeline_tests.fixtures.votes import DAY, add_pair, digest, pair_vote
+from pipeline_tests.fixtures.votes import DAY, add_pair, digest, pair_vote, votes_database
 
 FIRST = datetime(2026, 11, 21, 23, 59, 59, tzinfo=UTC)  # the last second of the 21st
 SECOND = FIRST + timedelta(seconds=1)  # the first of the 22nd
@@ -46,11 +45,8 @@ def cast_votes(db: Database, clock: Clock, votes: list[dict[str, Any]]) -> None:
 
 @pytest.fixture(scope="module")
 def db(postgres_server: str) -> Iterator[Database]:
-    with postgres_databases(postgres_server) as make:
-        database = Database(make()["url"])
-        database.upgrade()
+    with votes_database(postgres_server) as database:
         yield database
-        database.dispose()
 
 
 def test_a_days_tally_counts_that_days_votes_per_pair(db: Database) -> None:

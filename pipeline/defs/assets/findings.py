@@ -22,6 +22,7 @@ from pipeline.defs.keys import (
     table_folder,
 )
 from pipeline.defs.metadata import metadata
+from pipeline.defs.partitions import day_asset
 from pipeline.defs.resources import DoppelLogsResource, ObjectStoreResource
 from pipeline.lib.day.tables import DayTable
 
@@ -29,23 +30,24 @@ from pipeline.lib.day.tables import DayTable
 def build_image_features(
     partitions: dg.PartitionsDefinition,
 ) -> dg.AssetsDefinition:
-    return dg.asset(
-        name=FEATURES_KEY.path[-1],
-        partitions_def=partitions,
-        group_name="findings",
+    return day_asset(
+        _image_features,
+        FEATURES_KEY,
+        partitions,
+        group="findings",
         kinds={"python", "numpy"},
+        description=(
+            "Each image's features for the machine judge (the image network's 1280 pooled "
+            "features and three cheap statistics), stored once per day; an image already "
+            "measured with the same bytes is not measured again. Backfill old days once."
+        ),
         # It stores its own file (features/<day>.npz) and hands nothing on: the judge
         # reads every day's, which no IO manager input of one partition would give it.
         ins={
             "unsplash_images": dg.AssetIn(),
             "generated_images": dg.AssetIn(),
         },
-        description=(
-            "Each image's features for the machine judge (the image network's 1280 pooled "
-            "features and three cheap statistics), stored once per day; an image already "
-            "measured with the same bytes is not measured again. Backfill old days once."
-        ),
-    )(_image_features)
+    )
 
 
 def _image_features(

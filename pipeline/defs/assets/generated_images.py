@@ -6,6 +6,7 @@ from pipeline.defs.checks import day_check_results, look_alike_checks
 from pipeline.defs.keys import LOOK_ALIKES_KEY
 from pipeline.defs.limits import API_STEP_RETRY, IMAGE_GENERATOR_POOL, permanent_failure
 from pipeline.defs.metadata import metadata
+from pipeline.defs.partitions import day_asset
 from pipeline.defs.resources import (
     DatabaseResource,
     DoppelLogsResource,
@@ -28,21 +29,21 @@ def build_generated_images(
     step_retry: dg.RetryPolicy | None = API_STEP_RETRY,
 ) -> dg.AssetsDefinition:
     """The asset over `partitions`; `step_retry=None` gives one attempt per run."""
-    return dg.asset(
-        name=LOOK_ALIKES_KEY.path[-1],
-        partitions_def=partitions,
-        group_name="doppel",
-        pool=IMAGE_GENERATOR_POOL,
-        retry_policy=step_retry,
+    return day_asset(
+        _generated_images,
+        LOOK_ALIKES_KEY,
+        partitions,
+        group="doppel",
         kinds={"python", "image"},
-        check_specs=look_alike_checks(partitions),
         description=(
             "One look-alike per photo of the day and generator, stored as each one succeeds, "
-            "with the "
-            "comparisons the gallery shows; the day's table goes through the IO manager. "
-            "Materialized whenever the step runs to the end, with each photo's outcome."
+            "with the comparisons the gallery shows; the day's table goes through the IO "
+            "manager. Materialized whenever the step runs to the end, with each photo's outcome."
         ),
-    )(_generated_images)
+        pool=IMAGE_GENERATOR_POOL,
+        retry_policy=step_retry,
+        check_specs=look_alike_checks(partitions),
+    )
 
 
 def _generated_images(

@@ -11,22 +11,24 @@ import dagster as dg
 
 from pipeline.defs.keys import HUMAN_VOTES_KEY
 from pipeline.defs.metadata import metadata
+from pipeline.defs.partitions import day_asset
 from pipeline.defs.resources import DatabaseResource, DoppelLogsResource
 from pipeline.lib.day.tables import DayTable
 
 
 def build_human_votes(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    return dg.asset(
-        name=HUMAN_VOTES_KEY.path[-1],
-        partitions_def=partitions,
-        group_name="findings",
+    return day_asset(
+        _human_votes,
+        HUMAN_VOTES_KEY,
+        partitions,
+        group="findings",
         kinds={"python", "postgres"},
         description=(
             "The game's answers cast on the day (the vote service, deployed only), summed per "
             "pair: answers, how often the photo was picked, single-image answers and how many "
             "were right. Counts only: no browser id leaves the database."
         ),
-    )(_human_votes)
+    )
 
 
 def _human_votes(

@@ -6,6 +6,7 @@ import dagster as dg
 from pipeline.defs.keys import PHOTOS_KEY
 from pipeline.defs.limits import API_STEP_RETRY, PHOTO_SOURCE_POOL, permanent_failure
 from pipeline.defs.metadata import metadata
+from pipeline.defs.partitions import day_asset
 from pipeline.defs.resources import (
     DatabaseResource,
     DoppelLogsResource,
@@ -23,18 +24,19 @@ def build_unsplash_images(
     step_retry: dg.RetryPolicy | None = API_STEP_RETRY,
 ) -> dg.AssetsDefinition:
     """The asset over `partitions`; `step_retry=None` gives one attempt per run."""
-    return dg.asset(
-        name=PHOTOS_KEY.path[-1],
-        partitions_def=partitions,
-        group_name="doppel",
-        pool=PHOTO_SOURCE_POOL,
-        retry_policy=step_retry,
+    return day_asset(
+        _unsplash_images,
+        PHOTOS_KEY,
+        partitions,
+        group="doppel",
         kinds={"python", "image"},
         description=(
             "The day's most popular photos (top K): originals stored in the object store, one "
             "row each in the database (Photo), the day's table through the IO manager."
         ),
-    )(_unsplash_images)
+        pool=PHOTO_SOURCE_POOL,
+        retry_policy=step_retry,
+    )
 
 
 def _unsplash_images(

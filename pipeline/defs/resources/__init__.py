@@ -4,7 +4,6 @@ import os
 from typing import Any
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 
 from pipeline.defs.resources.config import dumped
 from pipeline.defs.resources.database import DatabaseResource
@@ -25,11 +24,7 @@ from pipeline.defs.resources.sources import (
     SamplePhotosResource,
     UnsplashPhotosResource,
 )
-from pipeline.defs.resources.storage import (
-    LocalObjectStoreResource,
-    ObjectStoreResource,
-    S3ObjectStoreResource,
-)
+from pipeline.defs.resources.storage import LocalObjectStoreResource, ObjectStoreResource
 from pipeline.lib.settings import DoppelSettings, GeneratorName
 from pipeline.lib.site.gallery import gallery_target
 
@@ -67,6 +62,10 @@ def _database_url(settings: DoppelSettings) -> Any:
 
 def _object_store(settings: DoppelSettings) -> ObjectStoreResource:
     if settings.store == "s3":
+        from dagster_aws.s3 import S3Resource  # see s3_storage: only an S3 store pays for it
+
+        from pipeline.defs.resources.s3_storage import S3ObjectStoreResource
+
         return S3ObjectStoreResource(
             s3=S3Resource(
                 endpoint_url=settings.s3_endpoint_url,

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 
 from pipeline.lib.core import clock
 from pipeline.lib.core.clock import as_utc
@@ -137,9 +137,13 @@ class Waiting:
     due_at: datetime | None
 
 
-def waiting_photos(db: Database, days: Iterable[date]) -> dict[date, Waiting]:
-    """The days among `days` with photos (of the day's source, used) waiting for a retry."""
+def waiting_photos(
+    db: Database, days: Iterable[date], lineup: Sequence[str] | None = None
+) -> dict[date, Waiting]:
+    """The days among `days` with photos (of the day's source, used) waiting for a retry by
+    a generator of the `lineup` (any, if None): a generator taken out of it asks for none."""
     of_the_day = DaySource.source.is_(None) | (DaySource.source == Photo.source)
+    by_lineup = true() if lineup is None else LookAlike.generator.in_(lineup)
     with db.session() as session:
         rows = session.execute(
             select(
@@ -156,6 +160,7 @@ def waiting_photos(db: Database, days: Iterable[date]) -> dict[date, Waiting]:
                 LookAlike.status == Outcome.WAITING,
                 photo_is_used(),
                 of_the_day,
+                by_lineup,
             )
             .group_by(Photo.day)
         ).all()

@@ -4,11 +4,9 @@ A day is recorded in the database (`Photo` and `LookAlike` rows, the database of
 Each partition's *table* is built from those records here and nowhere else
 (`photos_table`, `look_alikes_table`): the assets return what these build, the IO manager
 only stores it (`encode_table`) and reads it back (`decode_table`), and the gallery reads
-it through `decode_table` too. The checks, `doppel status` and the metrics exporter read
-the records themselves (`photos_of_day`, `day_status`, `holdings_totals`), with the same
-definition of the day's photos; status counts per day and the exporter over all days, both
-in the database: one row per day or per status, however long the history
-(docs/history.md).
+it through `decode_table` too. The checks read the records themselves (`photos_of_day`),
+with the same definition of the day's photos; `doppel status` and the metrics exporter
+count them in the database (`counts.py`).
 
 Every column has one type. A value is coerced to it when a table is read, so an integer
 stays an integer after a round trip (a missing seed is None, not NaN, and a seed of 5 is
@@ -290,119 +288,3 @@ def _coerce(value: Any, kind: Kind) -> Any:
             return None
         return value if isinstance(value, str) else str(value)
     return value if isinstance(value, dict | list) else None
-
-
-# What the days hold, counted in the database: per day (`doppel status`) and in all
-# (the exporter). Each query returns one row per day, or per generator and status, however
-# many photos there are; the indexes of migration 0008 hold every column they read.
-
-
-def day_status(db: Database) -> list[dict[str, Any]]:
-    """Per day: its photos (used, from the day's source: the gallery's definition too),
-    look-alikes succeeded, and failures of either kind (photos not stored; look-alikes of
-    its photos not succeeded)."""
-    from sqlalchemy import and_, func, select
-
-    from pipeline.lib.db import DaySource, LookAlike, Outcome, Photo, photo_is_used
-
-    of_day = and_(DaySource.day == Photo.day, DaySource.source == Photo.source)
-    used = photo_is_used()
-    with db.session() as session:
-        photo_rows = session.execute(
-            select(Photo.day, _count_where(used), _count_where(Photo.status != "stored"))
-            .join(DaySource, of_day)
-            .group_by(Photo.day)
-        ).all()
-        made_rows = session.execute(
-            select(Photo.day, _count_where(LookAlike.status == Outcome.SUCCEEDED), func.count())
-            .select_from(LookAlike)
-            .join(LookAlike.photo)
-            .join(DaySource, of_day)
-            .where(used)
-            .group_by(Photo.day)
-        ).all()
-    photos = {day: (int(n), int(failed)) for day, n, failed in photo_rows if n or failed}
-    made = {day: (int(n), int(all_) - int(n)) for day, n, all_ in made_rows}
-    return [
-        {
-            "day": day.isoformat(),
-            "photos": photos.get(day, (0, 0))[0],
-            "photos_failed": photos.get(day, (0, 0))[1],
-            "generated_succeeded": made.get(day, (0, 0))[0],
-            "generated_failed": made.get(day, (0, 0))[1],
-        }
-        for day in sorted(photos.keys() | made.keys())
-    ]
-
-
-def _count_where(condition: ColumnElement[bool]) -> Any:
-    from sqlalchemy import case, func
-
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
-@dataclass(frozen=True)
-class LookAlikeTotal:
-    """One generator's look-alikes in one status over every day: how many, their cost, how
-    many have a latency and its sum, and how many took at most each latency bound."""
-
-    generator: str
-    status: str
-    count: int
-    cost_usd: float
-    timed: int
-    latency_s: float
-    within: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class HoldingsTotals:
-    """What all the days hold together, every row (a redone day's rows from its older
-    source included): photos as (source, status, count), look-alikes as `LookAlikeTotal`s
-    counted within `latency_bounds`."""
-
-    photos: tuple[tuple[str, str, int], ...]
-    look_alikes: tuple[LookAlikeTotal, ...]
-    latency_bounds: tuple[float, ...] = ()
-
-
-def holdings_totals(db: Database, latency_bounds: Sequence[float] = ()) -> HoldingsTotals:
-    """Every photo by source and status, every look-alike by generator and status with its
-    cost and latency (counted at most each of `latency_bounds` seconds, for a histogram):
-    what the exporter reports at each scrape, summed in the database."""
-    from sqlalchemy import func, select
-
-    from pipeline.lib.db import LookAlike, Photo
-
-    bounds = tuple(float(b) for b in latency_bounds)
-    g = LookAlike
-    within = [_count_where(g.latency_s <= bound) for bound in bounds]
-    with db.session() as session:
-        photo_rows = session.execute(
-            select(Photo.source, Photo.status, func.count()).group_by(Photo.source, Photo.status)
-        ).all()
-        look_alike_rows = session.execute(
-            select(
-                g.generator,
-                g.status,
-                func.count(),
-                func.coalesce(func.sum(g.cost_usd), 0),
-                func.count(g.latency_s),
-                func.coalesce(func.sum(g.latency_s), 0),
-                *within,
-            ).group_by(g.generator, g.status)
-        ).all()
-    photos = tuple((source, status, int(n)) for source, status, n in photo_rows)
-    look_alikes = tuple(
-        LookAlikeTotal(
-            generator,
-            status,
-            int(n),
-            float(cost or 0),
-            int(timed),
-            float(latency or 0),
-            tuple(int(k or 0) for k in at_most),
-        )
-        for generator, status, n, cost, timed, latency, *at_most in look_alike_rows
-    )
-    return HoldingsTotals(photos, look_alikes, bounds)

@@ -11,7 +11,10 @@ answer, so every POST goes through the same paid-request loop as OpenAI's
 (`pipeline.lib.billing.paid`): a ledger row before it is sent, the per-photo cap, and the
 one failures table. Only what was not billed (a 5xx, 429, a reset before any reply) is
 retried at once; a 200 that cannot be used or a timeout counts against the cap; a refused
-login or a missing route stops the day. No price is known, so the estimate is $0.
+login or a missing route stops the day. Each answer costs `price_per_image_usd`
+(DOPPEL_IMG2IMG_PRICE_PER_IMAGE_USD), like a price of OpenAI's table: the estimate before
+sending, the figure in the ledger and the gallery after. Unset, it is $0: self-hosted, no
+price set (said so in the generation's details).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ INFO_KEYS = (
 )
 
 
+NO_PRICE = "self-hosted, no price set"  # DOPPEL_IMG2IMG_PRICE_PER_IMAGE_USD unset
 REPLY = "an answer that"  # "... grew past the N-byte cap": how a capped reply is named
 
 
@@ -113,7 +117,7 @@ class Img2ImgGenerator:
 
         response, paid = self._post(payload, photo.photo_id)
         # A 200: billed (if the server bills at all), whatever the body turns out to be.
-        paid.billed(None, request_id=response.headers.get("x-request-id"))
+        cost = paid.billed(cfg.price_per_image_usd, request_id=response.headers.get("x-request-id"))
         body = self._json_of(response)
         images = body.get("images")
         if not isinstance(images, list) or not images:
@@ -123,13 +127,15 @@ class Img2ImgGenerator:
         details = {k: info[k] for k in INFO_KEYS if k in info}
         if info_error:
             details["info_error"] = info_error
+        if not cfg.price_per_image_usd:  # $0 says "free"; this says why it is $0
+            details["price"] = NO_PRICE
         return Generation(
             image=image,
             generator=self.name,
             model=str(info.get("sd_model_name") or cfg.checkpoint or "") or None,
             strategy="img2img",
             prompt=prompt,
-            cost_usd=None,
+            cost_usd=cost,
             usage=details,
             seconds=round(time.monotonic() - started, 3),
         )
@@ -149,6 +155,7 @@ class Img2ImgGenerator:
             explain=self._explain,
             photo_id=photo_id,
             model=self.config.checkpoint,
+            estimate=self.config.price_per_image_usd,
         )
 
     def _explain(self, failure: Failure, tries: int) -> Exception:

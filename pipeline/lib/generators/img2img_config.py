@@ -43,6 +43,12 @@ class Img2ImgConfig(BaseModel):
         default=600.0, gt=0, le=3600, description="A1111 runs one job at a time: allow queueing."
     )
     max_retries: int = Field(default=2, ge=0, le=10)
+    price_per_image_usd: float = Field(
+        default=0.0,
+        ge=0,
+        description="What the server bills per answered request (a rented GPU, a hosted API), "
+        "in the ledger and the gallery's cost; 0: self-hosted, no price set.",
+    )
     max_reply_bytes: int = Field(
         default=64 * 2**20,
         ge=1024,

@@ -42,7 +42,7 @@ from sqlalchemy import func, inspect, select
 
 from pipeline.lib.billing.budget import spent_today
 from pipeline.lib.core.clock import utc_now
-from pipeline.lib.day.tables import holdings_totals
+from pipeline.lib.day.counts import holdings_totals
 from pipeline.lib.db import Database, LookAlike, Vote, schema_problem_at
 
 if TYPE_CHECKING:
@@ -70,7 +70,6 @@ LATENCY_BUCKETS = (
     300.0,
     600.0,
 )
-DEFAULT_PORT = 9108
 
 
 class Families:

@@ -90,11 +90,6 @@ _redactor = Redactor([])
 _base_factory: Callable[..., logging.LogRecord] | None = None
 
 
-def redact(text: str) -> str:
-    """`text` with the process's configured secrets masked."""
-    return _redactor(text)
-
-
 def _redacting_record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
     assert _base_factory is not None
     record = _base_factory(*args, **kwargs)

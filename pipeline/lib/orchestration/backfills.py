@@ -16,7 +16,10 @@ partition_key_range=PartitionKeyRange(start, end), run_key=..., tags=...)` (dags
 days; nothing outside this module changes.
 
 Note: Dagster drops `run_key` and `run_config` from a backfill request (only tags are kept),
-so duplicates are prevented by checking for backfills in flight, never by run keys.
+so duplicates are prevented by checking for backfills in flight, never by run keys; and the
+sensor's backfill runs log to the console in Dagster's default format whatever
+DOPPEL_LOG_FORMAT says (a run's console logger comes only from its run config). A backfill
+launched through the webserver does keep its run config.
 
 A backfill launched on a running webserver (`launch_backfill`) goes through its GraphQL
 mutation `launchPartitionBackfill`, the same kind of backfill as the UI's "Materialize"
@@ -150,11 +153,13 @@ def launch_backfill(
     last_day: str,
     title: str,
     tags: dict[str, str],
+    run_config: Mapping[str, Any] | None = None,
     timeout_s: float = 15.0,
 ) -> LaunchedBackfill:
-    """One backfill of `first_day`..`last_day` (inclusive) for every asset in `asset_paths`."""
+    """One backfill of `first_day`..`last_day` (inclusive) for every asset in `asset_paths`,
+    each of its runs with `run_config` (jobs.run_logs_config: the console logger)."""
     base = base_url.rstrip("/")
-    params = {
+    params: dict[str, Any] = {
         "partitionsByAssets": [
             {
                 "assetKey": {"path": list(path)},
@@ -165,6 +170,8 @@ def launch_backfill(
         "title": title,
         "tags": [{"key": key, "value": value} for key, value in tags.items()],
     }
+    if run_config:
+        params["runConfigData"] = dict(run_config)
     with httpx.Client(timeout=timeout_s) as http:
         _probe(http, base)
         try:

@@ -97,56 +97,11 @@ def line_chart(
     if not buckets or not series:
         return None
     values = [v for s in series for v in s.values.values() if v is not None]
-    lo, hi = min(values), max(values)
-    if floor is not None:
-        lo = min(lo, floor)
-    pad = (hi - lo) * 0.08 or abs(hi) * 0.1 or 1.0
-    top = hi + pad if ceiling is None else min(hi + pad, ceiling)  # a share stops at 100 %
-    ticks = nice_ticks(lo - (0 if floor is not None and lo == floor else pad), top)
-    y0, y1 = ticks[0], ticks[-1]
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    ordinals = [date.fromisoformat(b).toordinal() for b in buckets]
-    span = (ordinals[-1] - ordinals[0]) or 1
-
-    def x_of(i: int) -> float:
-        if len(buckets) == 1:
-            return LEFT + plot_w / 2
-        return LEFT + plot_w * (ordinals[i] - ordinals[0]) / span
-
-    def y_of(v: float) -> float:
-        return TOP + plot_h * (1 - (v - y0) / (y1 - y0))
-
-    lines = []
-    for s in series:
-        segments: list[list[str]] = [[]]
-        dots = []
-        for i, b in enumerate(buckets):
-            v = s.values.get(b)
-            if v is None:
-                if segments[-1]:
-                    segments.append([])
-                continue
-            point = f"{x_of(i):.1f},{y_of(v):.1f}"
-            segments[-1].append(point)
-            dots.append({"x": round(x_of(i), 1), "y": round(y_of(v), 1)})
-        last = next((s.values[b] for b in reversed(buckets) if s.values.get(b) is not None), None)
-        lines.append(
-            {
-                "name": s.name,
-                "css": s.css,
-                "segments": [" ".join(seg) for seg in segments if seg],
-                "dots": dots if len(buckets) <= 40 else [],
-                "last": _fmt(last, (y1 - y0) / 40) if last is not None else "",
-            }
-        )
+    ticks = _value_ticks(values, floor, ceiling)
+    ordinals = tuple(date.fromisoformat(b).toordinal() for b in buckets)
+    plot = _Plot(buckets, ordinals, ticks[0], ticks[-1])
+    lines = [_line(s, plot) for s in series]
     step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
-    label_every = max(1, math.ceil(len(buckets) / 6))
-    one_year = buckets[0][:4] == buckets[-1][:4]
-    x_ticks = [
-        {"x": round(x_of(i), 1), "label": bucket_label(b, grain, with_year=not one_year)}
-        for i, b in enumerate(buckets)
-        if i % label_every == 0 or (i == len(buckets) - 1 and len(buckets) <= 6)
-    ]
     per = {"day": "per day", "week": "weekly means", "month": "monthly means"}[grain]
     summary = "; ".join(f"{line['name']} latest {line['last']}{unit}" for line in lines)
     return {
@@ -158,10 +113,78 @@ def line_chart(
         "top": TOP,
         "bottom": HEIGHT - BOTTOM,
         "lines": lines,
-        "y_ticks": [{"y": round(y_of(t), 1), "label": _fmt(t, step) + unit} for t in ticks],
-        "x_ticks": x_ticks,
+        "y_ticks": [{"y": round(plot.y(t), 1), "label": _fmt(t, step) + unit} for t in ticks],
+        "x_ticks": _bucket_ticks(plot, grain),
         "description": (
             f"{title}, {per}, {bucket_label(buckets[0], grain)} to "
             f"{bucket_label(buckets[-1], grain)}: {summary}."
         ),
     }
+
+
+def _value_ticks(values: list[float], floor: float | None, ceiling: float | None) -> list[float]:
+    """The value axis: the values with a margin, from `floor` if given (a share from 0) and
+    never above `ceiling` (a share stops at 100 %)."""
+    lo, hi = min(values), max(values)
+    if floor is not None:
+        lo = min(lo, floor)
+    pad = (hi - lo) * 0.08 or abs(hi) * 0.1 or 1.0
+    top = hi + pad if ceiling is None else min(hi + pad, ceiling)
+    return nice_ticks(lo - (0 if floor is not None and lo == floor else pad), top)
+
+
+@dataclass(frozen=True)
+class _Plot:
+    """Where a bucket and a value fall in the plot area: buckets by date (a missing week
+    leaves its gap), values between the axis' first and last tick."""
+
+    buckets: Sequence[str]
+    ordinals: tuple[int, ...]  # each bucket's date
+    y0: float
+    y1: float
+
+    def x(self, i: int) -> float:
+        plot_w = WIDTH - LEFT - RIGHT
+        if len(self.buckets) == 1:
+            return LEFT + plot_w / 2
+        first, last = self.ordinals[0], self.ordinals[-1]
+        return LEFT + plot_w * (self.ordinals[i] - first) / ((last - first) or 1)
+
+    def y(self, v: float) -> float:
+        return TOP + (HEIGHT - TOP - BOTTOM) * (1 - (v - self.y0) / (self.y1 - self.y0))
+
+
+def _line(s: Series, plot: _Plot) -> dict[str, Any]:
+    """One series: a polyline per run of buckets with a value, and its latest value."""
+    buckets = plot.buckets
+    segments: list[list[str]] = [[]]
+    dots = []
+    for i, b in enumerate(buckets):
+        v = s.values.get(b)
+        if v is None:
+            if segments[-1]:
+                segments.append([])
+            continue
+        segments[-1].append(f"{plot.x(i):.1f},{plot.y(v):.1f}")
+        dots.append({"x": round(plot.x(i), 1), "y": round(plot.y(v), 1)})
+    last = next((s.values[b] for b in reversed(buckets) if s.values.get(b) is not None), None)
+    return {
+        "name": s.name,
+        "css": s.css,
+        "segments": [" ".join(seg) for seg in segments if seg],
+        "dots": dots if len(buckets) <= 40 else [],
+        "last": _fmt(last, (plot.y1 - plot.y0) / 40) if last is not None else "",
+    }
+
+
+def _bucket_ticks(plot: _Plot, grain: str) -> list[dict[str, Any]]:
+    """About six labelled buckets (the last too, if there are few), the year only where the
+    chart spans more than one."""
+    buckets = plot.buckets
+    label_every = max(1, math.ceil(len(buckets) / 6))
+    one_year = buckets[0][:4] == buckets[-1][:4]
+    return [
+        {"x": round(plot.x(i), 1), "label": bucket_label(b, grain, with_year=not one_year)}
+        for i, b in enumerate(buckets)
+        if i % label_every == 0 or (i == len(buckets) - 1 and len(buckets) <= 6)
+    ]

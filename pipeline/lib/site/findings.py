@@ -148,32 +148,67 @@ def findings_page(frame: Any, pairs: dict[str, dict[str, Any]]) -> dict[str, Any
     """The page's model. `pairs`: verdict_key → {"href", "title"} of the pairs it links."""
     if frame is None or frame.empty:
         return {"root": "", "available": False}
-    from pipeline.lib.findings.summary import (
-        by_month,
-        convincing,
-        fooling_measures,
-        head_to_head,
-        judge_accuracy,
-        per_generator,
-        rate_of,
-    )
+    from pipeline.lib.findings.summary import by_month, convincing, fooling_measures, head_to_head
     from pipeline.lib.findings.table import MEASURES
 
     judged = frame["p_look_alike"].notna().any()
-    overall = judge_accuracy(frame)
-    fooled = rate_of(frame["fooled"])
+    links = [_link_sentence(MEASURES[name][0], c) for name, c in fooling_measures(frame).items()]
+    matches = [
+        f"On the {rate.n} photos both made a look-alike of, the judge found {a}'s more like a "
+        f"photo than {b}'s in {percent(rate)} of them."
+        for a, b, rate in head_to_head(frame)
+        if rate.n
+    ]
+    most, least = convincing(frame, CONVINCING)
+    months = by_month(frame)
+    return {
+        "root": "",
+        "available": True,
+        "judged": bool(judged),
+        "headline": _headline(frame, judged),
+        "generators": _generators(frame),
+        "matches": matches,
+        "links": links if judged else [],
+        "most": [_pair_link(row, pairs) for row in most.itertuples()],
+        "least": [_pair_link(row, pairs) for row in least.itertuples()],
+        "months": [
+            {
+                "month": m["month"],
+                "generator": m["generator"],
+                "pairs": m["pairs"],
+                "fooled": percent(m["fooled"]),
+                "kept": percent(m["shared_top_label"]),
+            }
+            for m in months
+        ],
+        "charts": [c for c in _charts(months) if c],
+    }
+
+
+def _headline(frame: Any, judged: bool) -> list[str]:
+    """How many pairs, and how well the judge tells them apart (if it has judged yet)."""
+    from pipeline.lib.findings.summary import judge_accuracy, rate_of
+
     days = int(frame["day"].nunique())
-    headline = [
+    return [
         f"{len(frame)} pairs from {days} day{'s' if days != 1 else ''} so far.",
         (
             f"A judge trained on other days tells a photo from a look-alike in "
-            f"{percent(overall)} of images; it takes a look-alike for a photo in "
-            f"{percent(fooled)} of pairs."
+            f"{percent(judge_accuracy(frame))} of images; it takes a look-alike for a photo in "
+            f"{percent(rate_of(frame['fooled']))} of pairs."
             if judged
             else "The judge has no verdict yet: it needs pairs from at least two days, "
             "and is only tested on days it did not learn from."
         ),
     ]
+
+
+def _generators(frame: Any) -> list[dict[str, Any]]:
+    """Per generator: what its look-alikes keep of the photo, and how often they fool the
+    judge and people."""
+    from pipeline.lib.findings.summary import per_generator
+    from pipeline.lib.findings.table import MEASURES
+
     generators = []
     for g in per_generator(frame):
         carried = [
@@ -204,37 +239,7 @@ def findings_page(frame: Any, pairs: dict[str, dict[str, Any]]) -> dict[str, Any
                 "people": _people_and_judge(group),
             }
         )
-    links = [_link_sentence(MEASURES[name][0], c) for name, c in fooling_measures(frame).items()]
-    matches = [
-        f"On the {rate.n} photos both made a look-alike of, the judge found {a}'s more like a "
-        f"photo than {b}'s in {percent(rate)} of them."
-        for a, b, rate in head_to_head(frame)
-        if rate.n
-    ]
-    most, least = convincing(frame, CONVINCING)
-    months = by_month(frame)
-    return {
-        "root": "",
-        "available": True,
-        "judged": bool(judged),
-        "headline": headline,
-        "generators": generators,
-        "matches": matches,
-        "links": links if judged else [],
-        "most": [_pair_link(row, pairs) for row in most.itertuples()],
-        "least": [_pair_link(row, pairs) for row in least.itertuples()],
-        "months": [
-            {
-                "month": m["month"],
-                "generator": m["generator"],
-                "pairs": m["pairs"],
-                "fooled": percent(m["fooled"]),
-                "kept": percent(m["shared_top_label"]),
-            }
-            for m in months
-        ],
-        "charts": [c for c in _charts(months) if c],
-    }
+    return generators
 
 
 def _pair_link(row: Any, pairs: dict[str, dict[str, Any]]) -> dict[str, Any]:

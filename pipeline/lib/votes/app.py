@@ -4,7 +4,8 @@ Starlette under uvicorn: the lightest of the two the issue allows. Dagster's web
 already installs both (no new dependency in the image), the service is three routes with no
 schema to publish, and FastAPI's request models would be a second place deciding what a
 valid vote is, beside `ballot.py`. The database work is SQLAlchemy's, as everywhere in
-Doppel, run in Starlette's thread pool.
+Doppel, run in Starlette's thread pool: a pair's lookup when the cache misses it, and one
+write per batch of concurrent votes (`commit.py`), not one per vote.
 
 Routes: POST /api/votes (201 with whether the answer was right; 4xx with one line, nothing
 stored), GET /api/votes/health (the database answers and is at this code's migration) and
@@ -34,6 +35,7 @@ from pipeline.lib.votes.ballot import (
     check_content_type,
     read_ballot,
 )
+from pipeline.lib.votes.commit import GroupCommit
 from pipeline.lib.votes.limits import RateLimiter
 from pipeline.lib.votes.store import VoteStore
 
@@ -78,6 +80,7 @@ def create_app(
     limiter: RateLimiter | None = None,
 ) -> Starlette:
     store = VoteStore(db, now=now)
+    commits = GroupCommit(store.insert)
     limiter = limiter or RateLimiter(now=now)
     metrics = VoteMetrics()
 
@@ -89,7 +92,19 @@ def create_app(
                 raise Refusal(
                     429, "rate_limited", "too many answers from this browser; wait a moment"
                 )
-            correct = await run_in_threadpool(store.record, ballot)
+            pair = store.cached_pair(ballot.photo_id, ballot.generator)
+            if pair is None:
+                pair = await run_in_threadpool(
+                    store.published_pair, ballot.photo_id, ballot.generator
+                )
+            if pair is None:
+                raise Refusal(404, "unknown_pair", "no published pair has that photo and generator")
+            row, correct = store.row(ballot, pair)
+            written = await commits.submit(row)
+            if written == "duplicate":
+                raise Refusal(409, "duplicate", "this browser has already answered this pair")
+            if written == "gone":
+                raise Refusal(404, "unknown_pair", "that pair is no longer published")
         except Refusal as refusal:
             metrics.refused.labels(refusal.reason).inc()
             return JSONResponse(

@@ -8,6 +8,7 @@ Doppel process.
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import uvicorn
@@ -24,7 +25,14 @@ DEFAULT_PORT = 8090
 
 def app_from_settings() -> Starlette:
     """The app on the database the settings name (uvicorn's factory, once per worker)."""
-    return create_app(Database(load_settings().resolved_database_url))
+    app = create_app(Database(load_settings().resolved_database_url))
+    # Everything imported so far (about 90,000 objects: settings, SQLAlchemy, the models)
+    # lives as long as the process. Left to the collector, each full collection walked it
+    # all while no request was served: 4 of them in a 10 s bench run, up to 335 ms each on
+    # the loaded 2 cores, which was the p99. Frozen, a full collection walks only what the
+    # requests made.
+    gc.freeze()
+    return app
 
 
 def serve(database_url: str, host: str, port: int, workers: int = 1) -> None:

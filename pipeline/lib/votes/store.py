@@ -12,21 +12,25 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, Literal, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.lib.core import clock
 from pipeline.lib.db import Database, LookAlike, Outcome, Photo, Vote, photo_is_used
 from pipeline.lib.votes.ballot import Ballot, Refusal
 
-# Published pairs are looked up once a minute at most: a vote is one insert, not two
-# queries. A pair is never unpublished in the normal course (a `doppel redo` of its day
+# Published pairs are looked up once a minute at most: a vote is part of one insert, not
+# two queries. A pair is never unpublished in the normal course (a `doppel redo` of its day
 # makes new look-alikes, whose digests the next lookup finds).
 PAIR_CACHE_S = 60.0
 PAIR_CACHE_SIZE = 20_000
 VOTES = cast(Table, Vote.__table__)  # Core insert: one round trip, no ORM unit of work
+VoteKey = tuple[str, int, str]  # browser id, photo id, generator
+Written = Literal["stored", "duplicate", "gone"]
 
 
 @dataclass(frozen=True)
@@ -41,14 +45,14 @@ class VoteStore:
         self._now = now
         self._pairs: dict[tuple[int, str], tuple[PublishedPair, datetime]] = {}
         self._lock = threading.Lock()
+        self._statement = _insert_new(db.engine.dialect.name)
 
     def published_pair(self, photo_id: int, generator: str) -> PublishedPair | None:
+        """The pair, from the cache or the database (a query: call it in a thread)."""
         key = (photo_id, generator)
+        if cached := self.cached_pair(photo_id, generator):
+            return cached
         now = self._now()
-        with self._lock:
-            cached = self._pairs.get(key)
-        if cached is not None and now - cached[1] < timedelta(seconds=PAIR_CACHE_S):
-            return cached[0]
         query = (
             select(Photo.sha256, LookAlike.sha256)
             .join(LookAlike, LookAlike.photo_id == Photo.id)
@@ -70,13 +74,18 @@ class VoteStore:
             self._pairs[key] = (pair, now)
         return pair
 
-    def record(self, ballot: Ballot) -> bool:
-        """Store the vote; returns whether it was right. Raises Refusal (nothing stored)
-        for a pair that is not published, an image not of the pair, or a second vote of
-        the browser on the pair."""
-        pair = self.published_pair(ballot.photo_id, ballot.generator)
-        if pair is None:
-            raise Refusal(404, "unknown_pair", "no published pair has that photo and generator")
+    def cached_pair(self, photo_id: int, generator: str) -> PublishedPair | None:
+        """The pair if the cache holds it, fresh; None otherwise (no query: the event loop
+        asks this first, and goes to a thread for `published_pair` only on a miss)."""
+        with self._lock:
+            cached = self._pairs.get((photo_id, generator))
+        if cached is not None and self._now() - cached[1] < timedelta(seconds=PAIR_CACHE_S):
+            return cached[0]
+        return None
+
+    def row(self, ballot: Ballot, pair: PublishedPair) -> tuple[dict[str, Any], bool]:
+        """The `votes` row of a ballot on its published pair, and whether it was right.
+        Raises Refusal when the image named is not one of the pair's."""
         images = {pair.photo_sha256: "photo", pair.lookalike_sha256: "lookalike"}
         which = images.get(ballot.image)
         if which is None:
@@ -98,11 +107,49 @@ class VoteStore:
             "browser_id": ballot.browser_id,
             "created_at": self._now(),
         }
+        return row, correct
+
+    def insert(self, rows: list[dict[str, Any]]) -> dict[VoteKey, Written]:
+        """Writes `rows` (at most one per browser and pair) in one statement, committed
+        before this returns; says for each row's key whether it was stored, was a second
+        vote of its browser on the pair (`duplicate`: left out by ON CONFLICT DO NOTHING,
+        nothing else in the batch disturbed) or names a photo deleted since it was looked
+        up (`gone`)."""
         try:
-            with self.db.engine.begin() as connection:
-                connection.execute(insert(VOTES), [row])
+            stored = self._insert(rows)
         except IntegrityError:
-            # The pair exists (checked above, and a photo is never deleted under a vote), so
-            # the one constraint left to break is the browser's one vote per pair.
-            raise Refusal(409, "duplicate", "this browser has already answered this pair") from None
-        return correct
+            # Only a foreign key can fail now (the photo deleted under the vote): rows one
+            # by one, so the rest of the batch is still stored.
+            return {key_of(row): self._insert_one(row) for row in rows}
+        return {key_of(row): "stored" if key_of(row) in stored else "duplicate" for row in rows}
+
+    def _insert_one(self, row: dict[str, Any]) -> Written:
+        try:
+            return "stored" if self._insert([row]) else "duplicate"
+        except IntegrityError:
+            return "gone"
+
+    def _insert(self, rows: list[dict[str, Any]]) -> set[VoteKey]:
+        # Autocommit: one statement is its own transaction, so a batch is one round trip
+        # and one commit (no BEGIN, no COMMIT sent apart); it has returned only once
+        # PostgreSQL has flushed the commit (synchronous_commit, its default).
+        with self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            result = connection.execute(self._statement, rows)
+            return {(r[0], r[1], r[2]) for r in result}
+
+
+def key_of(row: dict[str, Any]) -> VoteKey:
+    """What one vote of a browser on a pair is known by (the table's unique constraint)."""
+    return (row["browser_id"], row["inspiration_id"], row["generator"])
+
+
+def _insert_new(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING the keys stored, in the dialect's words
+    (PostgreSQL deployed; SQLite for a local trial)."""
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    columns = VOTES.c
+    return (
+        insert(VOTES)
+        .on_conflict_do_nothing(index_elements=["browser_id", "inspiration_id", "generator"])
+        .returning(columns.browser_id, columns.inspiration_id, columns.generator)
+    )

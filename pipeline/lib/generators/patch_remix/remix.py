@@ -120,57 +120,19 @@ def remix(
     work = rgb if work_shape == rgb.size else rgb.resize(work_shape, Image.Resampling.LANCZOS)
     source = to_float(work)
     shapes = level_shapes(source.shape[0], source.shape[1], s.ratio, s.min_side)
-    pyramid = build_pyramid(source, shapes)
-    start = len(pyramid) - 1
-    stop = min(
-        (i for i, (h, w) in enumerate(shapes) if _patches(h, w, s.patch) <= s.screen_max_patches),
-        default=start,
-    )
-    contrast = float(pyramid[start].std(axis=(0, 1)).mean())
-    screening = _Screening(pyramid, start, stop, contrast, seed, s)
+    screening = _screening(build_pyramid(source, shapes), seed, s)
+    results = _attempts(source, screening)
 
-    results: list[tuple[np.ndarray, Measures, dict[str, Any]]] = []
-    step = s.start_step
-    while len(results) < s.max_attempts:
-        cand = screening.next_candidate(step)
-        if cand is None:
-            break
-        cand.attempted = True
-        t = time.perf_counter()
-        final = advance(pyramid, cand.state, 0, cand.rng, s, start)
-        m = measure(source, final.image, s.patch, final.field)
-        verdict, why = judge(m, s)
-        results.append(
-            (
-                final.image,
-                m,
-                {
-                    "attempt": len(results) + 1,
-                    "candidate": cand.key,
-                    "noise": s.noise_ladder[cand.step],
-                    "predicted": cand.predicted,
-                    **m.as_record(),
-                    "verdict": verdict,
-                    "reason": why,
-                    "seconds": round(time.perf_counter() - t, 3),
-                },
-            )
-        )
-        if verdict == "ok":
-            break
-        top = len(s.noise_ladder) - 1
-        step = min(cand.step + 1, top) if verdict == "copy" else max(cand.step - 1, 0)
-
-    passed = [r for r in results if r[2]["verdict"] == "ok"]
-    best = passed[0] if passed else min(results, key=lambda r: badness(r[1], s))
+    passed = [r for r in results if r.record["verdict"] == "ok"]
+    best = passed[0] if passed else min(results, key=lambda r: badness(r.measures, s))
     if passed:
-        reason = f"attempt {best[2]['attempt']} {best[2]['reason']}"
+        reason = f"attempt {best.record['attempt']} {best.record['reason']}"
     else:
         reason = (
             f"no attempt passed the gate in {len(results)}; returning the least bad, "
-            f"attempt {best[2]['attempt']} ({best[2]['reason']})"
+            f"attempt {best.record['attempt']} ({best.record['reason']})"
         )
-    out = Image.fromarray((np.clip(best[0], 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
+    out = Image.fromarray((np.clip(best.image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
     # sized from the original photo, so rounding at the working size never shifts the aspect
     target = working_size(rgb.size, s.output_size or s.work_size)
     if out.size != target:
@@ -182,10 +144,10 @@ def remix(
         "accepted": bool(passed),
         "flagged": not passed,
         "reason": reason,
-        "attempt": best[2]["attempt"],
-        "noise": best[2]["noise"],
-        **best[1].as_record(),
-        "attempts": [r[2] for r in results],
+        "attempt": best.record["attempt"],
+        "noise": best.record["noise"],
+        **best.measures.as_record(),
+        "attempts": [r.record for r in results],
         "screened": [
             {
                 "candidate": c.key,
@@ -202,6 +164,64 @@ def remix(
         "seconds": round(time.perf_counter() - t0, 3),
     }
     return RemixResult(image=out, record=record)
+
+
+@dataclass
+class _Attempt:
+    """One candidate finished at full resolution and judged by the full gate."""
+
+    image: np.ndarray
+    measures: Measures
+    record: dict[str, Any]
+
+
+def _screening(pyramid: list[np.ndarray], seed: int, s: RemixSettings) -> _Screening:
+    """The noise goes in at the coarsest level; candidates are judged at the first level
+    small enough to screen cheaply."""
+    start = len(pyramid) - 1
+    stop = min(
+        (
+            i
+            for i, level in enumerate(pyramid)
+            if _patches(level.shape[0], level.shape[1], s.patch) <= s.screen_max_patches
+        ),
+        default=start,
+    )
+    contrast = float(pyramid[start].std(axis=(0, 1)).mean())
+    return _Screening(pyramid, start, stop, contrast, seed, s)
+
+
+def _attempts(source: np.ndarray, screening: _Screening) -> list[_Attempt]:
+    """Full attempts until one passes the gate or `max_attempts` are made: a copy moves the
+    search up the noise ladder, soup moves it down."""
+    s, pyramid = screening.s, screening.pyramid
+    results: list[_Attempt] = []
+    step = s.start_step
+    while len(results) < s.max_attempts:
+        cand = screening.next_candidate(step)
+        if cand is None:
+            break
+        cand.attempted = True
+        t = time.perf_counter()
+        final = advance(pyramid, cand.state, 0, cand.rng, s, screening.start)
+        m = measure(source, final.image, s.patch, final.field)
+        verdict, why = judge(m, s)
+        record = {
+            "attempt": len(results) + 1,
+            "candidate": cand.key,
+            "noise": s.noise_ladder[cand.step],
+            "predicted": cand.predicted,
+            **m.as_record(),
+            "verdict": verdict,
+            "reason": why,
+            "seconds": round(time.perf_counter() - t, 3),
+        }
+        results.append(_Attempt(final.image, m, record))
+        if verdict == "ok":
+            break
+        top = len(s.noise_ladder) - 1
+        step = min(cand.step + 1, top) if verdict == "copy" else max(cand.step - 1, 0)
+    return results
 
 
 def _patches(h: int, w: int, patch: int) -> int:
