@@ -37,8 +37,9 @@ template 0.27 ms, its model 0.18 ms), the manifest 2.9 s, loading the days 1 s. 
 2026-12-07 every copy was made first, in the main process alone (on about one core: the
 Python part of each copy holds the GIL), and only then were pages rendered; now each day's
 copies are made just before its pages go to the render workers, so encoding overlaps
-rendering: 10,000 pairs 56 s -> 25 s wall (load 12 and 10), 100,000 pairs 417 s (load
-15-19) -> 303-324 s (load 10-12). At ~2.7 ms of CPU a pair in all, 60 s for 100,000 pairs on
+rendering: 10,050 pairs, full builds alternating with the code before (load 8-10):
+33.5-37.3 s -> 26.6-27.2 s wall, the same ~25 s of CPU; 100,000 pairs 417 s (load 15-19)
+-> 303-324 s (load 10-12). At ~2.7 ms of CPU a pair in all, 60 s for 100,000 pairs on
 2 cores (~1.2 ms a pair) is out of reach while each pair costs a WebP copy and two files.
 Rendering pages in worker processes is not what limits it: one process renders 10,000
 pairs' pages in 7 s of CPU.
