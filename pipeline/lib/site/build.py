@@ -50,7 +50,15 @@ from pipeline.lib.site.findings import (
     verdict_key,
     verdicts,
 )
-from pipeline.lib.site.media import Media, MediaCopies, MediaReport, MediaSource
+from pipeline.lib.site.media import (
+    Made,
+    Media,
+    MediaCopies,
+    MediaReport,
+    MediaSource,
+    ToMake,
+    make_copies,
+)
 from pipeline.lib.site.pages.days import INDEX_DAYS, day_page, index_page, month_page
 from pipeline.lib.site.pages.pair import pair_page
 from pipeline.lib.site.pages.shared import Pair, day_path, month_path, pairs_of_day
@@ -182,9 +190,10 @@ def build_site(
 ) -> SiteBuild:
     """Build and publish the gallery; `out_store` defaults to the data store itself.
 
-    `workers` threads make image copies; `render_workers` processes render pages when there
-    are many (default: one per CPU). `image_origins`: where hotlinked photos come from
-    besides the site itself (the pages' Content-Security-Policy allows only these).
+    `workers` threads read the sources of image copies; `render_workers` processes make the
+    copies and render pages when there are many (default: one per CPU).
+    `image_origins`: where hotlinked photos come from besides the site itself (the pages'
+    Content-Security-Policy allows only these).
     `site_url`: the site's public address, for absolute share links and the sitemap.
     `findings_key`: where the findings table is in `data_store` (findings.html, the judge's
     verdicts on the pair pages and in the game); without it the page says there are none.
@@ -316,26 +325,39 @@ class _Build:
 
     def render_days(self, copies: MediaCopies, render_workers: int | None) -> None:
         """The pair and day pages whose inputs changed, rendered by day (in worker processes
-        when there are many), each day's image copies made just before its pages are."""
-        jobs = self._day_jobs(copies)
-        for path, digest, html in self.renderer.run(
-            jobs, render_day, workers=render_workers, size=lambda job: len(job.pairs) + 1
+        when there are many), with the image copies the day is first to show: so the main
+        process only plans and publishes, and the copies' decoding and encoding, most of a
+        full build's CPU, runs on every core."""
+        writer = self.writer
+        for done in self.renderer.run(
+            self._day_jobs(copies), render_day, workers=render_workers, size=_job_size
         ):
-            self.writer.put_page(path, html, digest)
+            copies.record(done.made, done.failed)
+            for path, digest, html in done.pages:
+                writer.put_page(path, html, digest)
+            if done.failed:
+                # Its pages were planned with every copy there: whatever the day's pages that
+                # were not rendered now show, they are all rendered again next build.
+                writer.forget_inputs(self._day_paths(self.loaded[done.day]))
+
+    def _day_paths(self, d: _Day) -> list[str]:
+        return [f"pairs/{d.day}/{slug}.html" for slug in d.info["slugs"]] + [day_path(d.day)]
 
     def _day_jobs(self, copies: MediaCopies) -> Iterator[DayJob]:
         writer, shown = self.writer, self.shown
         position = {name: i for i, name in enumerate(shown)}
         for d in self.days:
             sources = d.sources()
-            media = copies.of(s for s in sources if s is not None)
+            media, make = copies.plan(s for s in sources if s is not None)
             # A day's pages depend only on its tables, which of its images have copies (their
             # names and sizes follow from the images' content), the judge's and people's word
-            # on it and, for the day page, its neighbours.
+            # on it and, for the day page, its neighbours. A copy still to make counts as
+            # there: if it cannot be made, the day's pages are rendered again next build.
+            copied = set(media) | {source_id for source_id, _, _ in make}
             key = self.day_keys[d.day] = _digest(
                 [
                     d.digest,
-                    [s is not None and s.id in media for s in sources],
+                    [s is not None and s.id in copied for s in sources],
                     self.judged.get(d.day),
                     self.peopled.get(d.day),
                 ]
@@ -350,10 +372,10 @@ class _Build:
             next_day = shown[i + 1] if i + 1 < len(shown) else None
             digest = writer.needs(day_path(d.day), ["day.html.j2", [key, prev_day, next_day]])
             day_job = (digest, prev_day, next_day) if digest is not None else None
-            if pair_jobs or day_job:
+            if pair_jobs or day_job or make:
                 copies_of_day = {source_id: m.as_record() for source_id, m in media.items()}
                 judged, peopled = self.judged.get(d.day, {}), self.peopled.get(d.day, {})
-                yield DayJob(d.raw, copies_of_day, pair_jobs, day_job, judged, peopled)
+                yield DayJob(d.raw, copies_of_day, pair_jobs, day_job, judged, peopled, make)
 
     def page(self, path: str, template: str, inputs: Any, model: Callable[[], Any]) -> None:
         """A page whose model is built (and rendered) only if `inputs` changed."""
@@ -474,6 +496,23 @@ class DayJob:
     day_page: tuple[str, str | None, str | None] | None  # (input digest, prev day, next day)
     verdicts: dict[str, Any] = field(default_factory=dict)  # verdict_key → the judge's word
     people: dict[str, str] = field(default_factory=dict)  # verdict_key → what people picked
+    make: list[ToMake] = field(default_factory=list)  # the image copies to make first
+
+
+@dataclass(frozen=True)
+class DayDone:
+    """What a worker sends back for a day: its pages, and the copies made or not made."""
+
+    day: str
+    pages: list[Rendered]
+    made: dict[str, Made]
+    failed: dict[str, str]  # media id → why there is no copy (one line)
+
+
+def _job_size(job: DayJob) -> int:
+    """A job's weight in a worker batch: its pages, and its sources' bytes (about one page a
+    200 KB), so that the batches in flight hold a bounded amount of image data."""
+    return len(job.pairs) + 1 + sum(len(data) for _, _, data in job.make) // 200_000
 
 
 def parse_day(raw: RawDay) -> tuple[list[Pair], list[dict[str, Any]], list[str]]:
@@ -487,10 +526,14 @@ def parse_day(raw: RawDay) -> tuple[list[Pair], list[dict[str, Any]], list[str]]
     return pairs, skipped, problems
 
 
-def render_day(renderer: Renderer, job: DayJob) -> list[Rendered]:
-    """Build and render a day's pair pages and day page (in a worker process, or here)."""
+def render_day(renderer: Renderer, job: DayJob) -> DayDone:
+    """Make a day's new image copies, then build and render its pair pages and day page (in a
+    worker process, or here). A page that shows an image whose copy could not be made is
+    published without its input digest, so that the next build renders it again."""
+    made, failed = make_copies(job.make)
+    copies = job.copies | {source_id: record for source_id, (record, _) in made.items()}
     pairs, skipped, _ = parse_day(job.raw)
-    media = {k: m for k, v in job.copies.items() if (m := Media.from_record(v)) is not None}
+    media = {k: m for k, v in copies.items() if (m := Media.from_record(v)) is not None}
     index = {pair.slug: i for i, pair in enumerate(pairs)}
     out: list[Rendered] = []
     for slug, digest in job.pairs:
@@ -511,12 +554,15 @@ def render_day(renderer: Renderer, job: DayJob) -> list[Rendered]:
             if (line := job.people.get(_pair_key(v)))
         ]
         model["people"] = " ".join(said) or None
-        out.append((pairs[i].path, digest, renderer.render("pair.html.j2", model)))
+        out.append(
+            (pairs[i].path, digest if not failed else "", renderer.render("pair.html.j2", model))
+        )
     if job.day_page is not None:
         digest, prev_day, next_day = job.day_page
         model = day_page(job.raw.day, pairs, skipped, media, prev_day, next_day)
-        out.append((day_path(job.raw.day), digest, renderer.render("day.html.j2", model)))
-    return out
+        html = renderer.render("day.html.j2", model)
+        out.append((day_path(job.raw.day), digest if not failed else "", html))
+    return DayDone(job.raw.day, out, made, failed)
 
 
 def _month_model(

@@ -3,8 +3,10 @@
 Each source image gets a thumbnail (480 px on the long side) and a large copy (1280 px), or
 a single file when the image is no bigger than a thumbnail. Files are named by the source's
 SHA-256, so a source is fetched, decoded and encoded once, ever: later builds find its
-entry in the site manifest and skip it without reading the source. Unsplash originals are
-never copied: the gallery shows them from Unsplash's own URLs.
+entry in the site manifest and skip it without reading the source. The main process reads
+the sources; the render workers decode and encode them with their day's pages (the CPU
+of a full build is mostly these copies, and the workers are what uses both cores).
+Unsplash originals are never copied: the gallery shows them from Unsplash's own URLs.
 """
 
 from __future__ import annotations
@@ -81,9 +83,10 @@ def media_path(source_id: str, side: int) -> str:
 
 
 class MediaCopies:
-    """The renditions of the sources a build shows: reused from the last build, or made when
-    first asked for (`of`), so that a build can make a day's copies while the pages of the
-    days before it render. `close()` records them all in the writer's manifest.
+    """The renditions of the sources a build shows: reused from the last build, or made in
+    the render workers with the pages of the day that first shows them (`plan` reads what
+    they need, `record` publishes what they made). `close()` records them all in the
+    writer's manifest.
 
     A source that cannot be read or decoded is left out (its page says the image is
     unavailable) and reported; it is tried again on the next build.
@@ -93,15 +96,21 @@ class MediaCopies:
         self.data_store, self.writer = data_store, writer
         self.found: dict[str, Media] = {}
         self.report = MediaReport()
-        # Decoding, resizing and WebP encoding release the GIL, so threads use both cores.
+        # Reads only (on S3 each is a GET): decoding and encoding happen in the workers.
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers))
 
-    def of(self, sources: Iterable[MediaSource]) -> dict[str, Media]:
-        """The copies of `sources` that have one, made now if the last build had none."""
-        sources = list(sources)
+    def plan(self, sources: Iterable[MediaSource]) -> tuple[dict[str, Media], list[ToMake]]:
+        """The copies of `sources` there already (from the last build or made for an earlier
+        day), and the sources still to copy with their bytes. A source whose copy is being
+        made for an earlier day is read and copied again: its pages need the copy's record,
+        which comes back with that day's pages (the same bytes; published once)."""
+        there: dict[str, Media] = {}
         todo: dict[str, MediaSource] = {}
         for source in sources:
-            if source.id in self.found or source.id in self.report.failed or source.id in todo:
+            if source.id in there or source.id in todo or source.id in self.report.failed:
+                continue
+            if source.id in self.found:
+                there[source.id] = self.found[source.id]
                 continue
             cached = Media.from_record(self.writer.old_media.get(source.id))
             if cached is not None and all(
@@ -109,39 +118,76 @@ class MediaCopies:
             ):
                 for path in {cached.thumb.path, cached.large.path}:
                     self.writer.keep(path)
-                self.found[source.id] = cached
+                self.found[source.id] = there[source.id] = cached
                 self.report.reused += 1
             else:
                 todo[source.id] = source
-        for source, result in self._pool.map(self._make, todo.values()):
-            if isinstance(result, Media):
-                self.found[source.id] = result
-                self.report.made += 1
+        make: list[ToMake] = []
+        for source, data in self._pool.map(self._read, todo.values()):
+            if isinstance(data, bytes):
+                make.append((source.id, source.object_key, data))
             else:
-                log.warning("no gallery copy of %s", result)
-                self.report.failed[source.id] = result
-        return {s.id: self.found[s.id] for s in sources if s.id in self.found}
+                self._failed(source.id, data)
+        return there, make
+
+    def record(self, made: dict[str, Made], failed: dict[str, str]) -> None:
+        """Publish the copies a worker made, and report those it could not make."""
+        for source_id, (record, files) in made.items():
+            media = Media.from_record(record)
+            if media is None or source_id in self.found:
+                continue
+            self.found[source_id] = media
+            self.report.made += 1
+            for path, data in files:
+                self.writer.file(path, data)
+        for source_id, message in failed.items():
+            self._failed(source_id, message)
 
     def close(self) -> None:
         self._pool.shutdown()
         for source_id, media in self.found.items():
             self.writer.media[source_id] = media.as_record()
 
-    def _make(self, source: MediaSource) -> tuple[MediaSource, Media | str]:
+    def _failed(self, source_id: str, message: str) -> None:
+        if source_id not in self.report.failed:
+            log.warning("no gallery copy of %s", message)
+            self.report.failed[source_id] = message
+
+    def _read(self, source: MediaSource) -> tuple[MediaSource, bytes | str]:
         try:
-            return source, _make(source, self.data_store, self.writer)
-        except (ObjectNotFound, ImageError) as exc:
+            return source, self.data_store.get(source.object_key)
+        except ObjectNotFound as exc:
             return source, f"{source.object_key}: {exc}"
 
 
-def _make(source: MediaSource, data_store: ObjectStore, writer: SiteWriter) -> Media:
-    image = decode_image(data_store.get(source.object_key))
+ToMake = tuple[str, str, bytes]
+"""(source id, object key, the source's bytes): a copy for a render worker to make"""
+Made = tuple[dict[str, list[Any]], list[tuple[str, bytes]]]
+"""(`Media.as_record()`, [(path, WebP bytes)]): a copy a render worker made"""
+
+
+def make_copies(make: list[ToMake]) -> tuple[dict[str, Made], dict[str, str]]:
+    """Make the WebP copies of `make` (in a render worker, or here): those made, by source
+    id, and a one-line failure for each source that could not be decoded."""
+    made: dict[str, Made] = {}
+    failed: dict[str, str] = {}
+    for source_id, object_key, data in make:
+        try:
+            made[source_id] = _make(source_id, data)
+        except ImageError as exc:
+            failed[source_id] = f"{object_key}: {exc}"
+    return made, failed
+
+
+def _make(source_id: str, data: bytes) -> Made:
+    image = decode_image(data)
     renditions: list[Rendition] = []
+    files: list[tuple[str, bytes]] = []
     for side in (THUMB_SIDE, LARGE_SIDE):
         scaled = image if max(image.size) <= side else resize_long_side(image, side)
-        path = media_path(source.id, side)
-        writer.file(path, encode_image(scaled, "WEBP", **WEBP_OPTIONS))
+        path = media_path(source_id, side)
+        files.append((path, encode_image(scaled, "WEBP", **WEBP_OPTIONS)))
         renditions.append(Rendition(path, scaled.width, scaled.height))
         if scaled is image:  # already no bigger than this side: one file serves both
             break
-    return Media(renditions[0], renditions[-1])
+    return Media(renditions[0], renditions[-1]).as_record(), files

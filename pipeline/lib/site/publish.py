@@ -162,6 +162,7 @@ class SiteWriter:
         self.files: dict[str, dict[str, str]] = {}
         self.media: dict[str, Any] = {}
         self.days: dict[str, Any] = {}
+        self._stale: set[str] = set()  # pages to render again next build (`forget_inputs`)
 
     def load_month(self, month: str) -> None:
         """Read a month's part of the last build's manifest: its pages and image copies can
@@ -212,6 +213,12 @@ class SiteWriter:
     def has(self, path: str) -> bool:
         """Whether `path` was published by the last build (and so still is)."""
         return path in self._old_files
+
+    def forget_inputs(self, paths: list[str]) -> None:
+        """Render `paths` again next build, whatever their inputs then (pages published or
+        kept with a copy missing that was planned as there)."""
+        with self._lock:
+            self._stale.update(paths)
 
     def keep(self, path: str) -> None:
         """Keep a file of the last build as it is (e.g. a cached thumbnail)."""
@@ -283,6 +290,8 @@ class SiteWriter:
             self.counts.deleted = len(stale)
         finally:
             self._pool.shutdown(wait=True)
+        for path in self._stale & set(self.files):
+            self.files[path] = {"sha256": self.files[path]["sha256"]}
         by_month: dict[str | None, dict[str, Any]] = {}
         for path, entry in self.files.items():
             by_month.setdefault(month_of(path), {})[path] = entry

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 Rendered = tuple[str, str, str]
 """(path, input digest, html)"""
 Job = TypeVar("Job")
+Result = TypeVar("Result")
 PARALLEL_MIN_PAGES = 300  # below this, starting worker processes costs more than it saves
 BATCH_PAGES = 100
 
@@ -176,12 +177,12 @@ class Renderer:
     def run(
         self,
         jobs: Iterable[Job],
-        work: Callable[[Renderer, Job], list[Rendered]],
+        work: Callable[[Renderer, Job], Result],
         *,
         workers: int | None = None,
         size: Callable[[Job], int] = lambda job: 1,
-    ) -> Iterator[Rendered]:
-        """`work(renderer, job)` for every job, yielding (path, digest, html) in any order.
+    ) -> Iterator[Result]:
+        """`work(renderer, job)` for every job, yielding each job's result in any order.
 
         Jinja is pure Python, so with many pages (`size` counts a job's pages) the jobs run
         in worker processes, spawned rather than forked since this process runs threads;
@@ -201,7 +202,7 @@ class Renderer:
                 break
         if workers < 2 or pages < PARALLEL_MIN_PAGES:
             for job in itertools.chain(taken, pending):
-                yield from work(self, job)
+                yield work(self, job)
             return
         done: set[int] = set()
 
@@ -212,26 +213,26 @@ class Renderer:
                 yield job
 
         try:
-            for index, results in self._run_in_workers(every_job(), work, workers, size):
+            for index, result in self._run_in_workers(every_job(), work, workers, size):
                 done.add(index)
-                yield from results
+                yield result
         except (BrokenProcessPool, OSError) as exc:
             log.warning("rendering in worker processes failed (%s); rendering here", exc)
             for index, job in enumerate(itertools.chain(taken, pending)):
                 if index not in done:
-                    yield from work(self, job)
+                    yield work(self, job)
 
     def _run_in_workers(
         self,
         jobs: Iterable[Job],
-        work: Callable[[Renderer, Job], list[Rendered]],
+        work: Callable[[Renderer, Job], Result],
         workers: int,
         size: Callable[[Job], int],
-    ) -> Iterator[tuple[int, list[Rendered]]]:
+    ) -> Iterator[tuple[int, Result]]:
         context = multiprocessing.get_context("spawn")
         source = str(self.templates_dir.parent)
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            pending: set[Future[list[tuple[int, list[Rendered]]]]] = set()
+            pending: set[Future[list[tuple[int, Result]]]] = set()
             for batch in _batches(jobs, size):
                 options = (self.image_origins, self.site_url, self.votes_url)
                 pending.add(pool.submit(_run_batch, source, options, work, batch))
@@ -263,9 +264,9 @@ _WORKER_RENDERERS: dict[tuple[str, _Options], Renderer] = {}
 def _run_batch(
     source_dir: str,
     options: _Options,
-    work: Callable[[Renderer, Job], list[Rendered]],
+    work: Callable[[Renderer, Job], Result],
     batch: list[tuple[int, Job]],
-) -> list[tuple[int, list[Rendered]]]:
+) -> list[tuple[int, Result]]:
     """In a worker process: run a batch of jobs with this process's renderer."""
     key = (source_dir, options)
     renderer = _WORKER_RENDERERS.get(key)
