@@ -695,3 +695,36 @@ def test_a_photo_by_several_generators_shows_each_side_by_side_and_plays_one(
     stats = (site / "stats.html").read_text()
     compared = dict(re.findall(r'<th scope="row">([^<]+)</th>(.*?)</tr>', stats))
     assert re.findall(r"<td>([^<]*)</td>", compared["style-transfer"])[0] == "2"
+
+
+@pytest.mark.slow  # three builds, two of them with spawned render workers
+def test_a_copy_that_cannot_be_made_fails_alone_and_its_pages_follow_when_it_can(
+    data: LocalObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Copies are made in the render workers: an undecodable look-alike is its pair's own
+    one-line problem, the rest of its day is published, and once the image is readable the
+    next build makes the copy and renders the pages that lacked it."""
+    good = LocalObjectStore(tmp_path / "good")
+    build_site(data, tables=DAY_TABLES, out_store=good, prefix="")
+    monkeypatch.setattr(render, "PARALLEL_MIN_PAGES", 1)
+    monkeypatch.setattr(render, "BATCH_PAGES", 2)
+    [broken, *_] = sorted((data.root / "generated").rglob("*.png"))
+    image = broken.read_bytes()
+    broken.write_bytes(b"not an image")
+    site = LocalObjectStore(tmp_path / "site")
+    first = build_site(data, tables=DAY_TABLES, out_store=site, prefix="", render_workers=2)
+    key = broken.relative_to(data.root).as_posix()
+    assert [p for p in first.problems if key in p] == [p for p in first.problems if "image" in p]
+    assert len([p for p in first.problems if key in p]) == 1
+    pages = sorted(p.relative_to(good.root) for p in html_files(good.root))
+    differ = [p for p in pages if (good.root / p).read_bytes() != (site.root / p).read_bytes()]
+    assert differ and all(
+        str(p).startswith(("pairs/", "days/", "months/", "index", "game")) for p in differ
+    )
+
+    broken.write_bytes(image)
+    again = build_site(data, tables=DAY_TABLES, out_store=site, prefix="", render_workers=2)
+    assert again.media.made == 1
+    assert again.problems == [p for p in first.problems if key not in p]
+    for page in pages:
+        assert (good.root / page).read_bytes() == (site.root / page).read_bytes(), page

@@ -336,12 +336,14 @@ class _Build:
             for path, digest, html in done.pages:
                 writer.put_page(path, html, digest)
             if done.failed:
-                # Its pages were planned with every copy there: whatever the day's pages that
-                # were not rendered now show, they are all rendered again next build.
+                # Its pages were planned with every copy there: whatever those that were not
+                # rendered now show, they and its month's page are rendered again next build.
                 writer.forget_inputs(self._day_paths(self.loaded[done.day]))
 
     def _day_paths(self, d: _Day) -> list[str]:
-        return [f"pairs/{d.day}/{slug}.html" for slug in d.info["slugs"]] + [day_path(d.day)]
+        """The pages whose inputs are the day's key: its pair pages, its day and its month."""
+        pairs = [f"pairs/{d.day}/{slug}.html" for slug in d.info["slugs"]]
+        return [*pairs, day_path(d.day), month_path(d.day[:7])]
 
     def _day_jobs(self, copies: MediaCopies) -> Iterator[DayJob]:
         writer, shown = self.writer, self.shown
