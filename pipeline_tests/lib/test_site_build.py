@@ -439,7 +439,26 @@ def test_missing_index_forces_a_full_rebuild(data: LocalObjectStore) -> None:
     (data.root / "site" / "about.html").unlink()
     result = build_site(data, tables=DAY_TABLES)
     assert (data.root / "site" / "about.html").is_file()
-    assert result.media.made == 10
+    # The image copies are still there, under names that carry their sources' SHA-256.
+    assert result.media.made == 0 and result.media.reused == 10
+
+
+def test_a_forced_build_finds_the_copies_published_and_makes_only_those_missing(
+    data: LocalObjectStore,
+) -> None:
+    site = data.root / "site"
+    build_site(data, tables=DAY_TABLES)
+    before = {
+        p: p.read_bytes() for p in site.rglob("*") if p.is_file() and "_doppel" not in p.parts
+    }
+    manifest = (site / MANIFEST_PATH).read_bytes()
+    [gone, *_] = sorted(site.glob("media/*/*.webp"))
+    gone.unlink()
+    result = build_site(data, tables=DAY_TABLES, force=True)
+    assert result.media.made == 1 and result.media.reused == 9
+    after = {p: p.read_bytes() for p in site.rglob("*") if p.is_file() and "_doppel" not in p.parts}
+    assert after == before
+    assert (site / MANIFEST_PATH).read_bytes() == manifest  # the copies' records as before
 
 
 def test_publishes_to_a_local_folder(data: LocalObjectStore, tmp_path: Path) -> None:

@@ -12,11 +12,14 @@ Unsplash originals are never copied: the gallery shows them from Unsplash's own 
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+
+from PIL import Image, UnidentifiedImageError
 
 from pipeline.lib.core.images import ImageError, decode_image, encode_image, resize_long_side
 from pipeline.lib.core.storage import ObjectNotFound, ObjectStore
@@ -126,8 +129,14 @@ class MediaCopies:
         for source, data in self._pool.map(self._read, todo.values()):
             if isinstance(data, bytes):
                 make.append((source.id, source.object_key, data))
-            else:
+            elif isinstance(data, str):
                 self._failed(source.id, data)
+            else:
+                media, files = data
+                for path, digest in files:
+                    self.writer.adopt(path, digest)
+                self.found[source.id] = there[source.id] = media
+                self.report.reused += 1
         return there, make
 
     def record(self, made: dict[str, Made], failed: dict[str, str]) -> None:
@@ -153,17 +162,62 @@ class MediaCopies:
             log.warning("no gallery copy of %s", message)
             self.report.failed[source_id] = message
 
-    def _read(self, source: MediaSource) -> tuple[MediaSource, bytes | str]:
+    def _read(self, source: MediaSource) -> tuple[MediaSource, bytes | Published | str]:
+        """The copies of `source` if they are published already, else its bytes to copy, or
+        why it cannot be read."""
+        published = self._published(source) if source.sha256 else None
+        if published is not None:
+            return source, published
         try:
             return source, self.data_store.get(source.object_key)
         except ObjectNotFound as exc:
             return source, f"{source.object_key}: {exc}"
 
+    def _published(self, source: MediaSource) -> Published | None:
+        """The copies of `source` found in the site, made by a build whose manifest has no
+        record of them (a forced build, a lost manifest, a site rebuilt in place): their
+        names carry the source's SHA-256 and the renditions are fixed, so files under those
+        names are its copies (published whole: an atomic rename, or one S3 PUT). A thumbnail
+        exactly as long as THUMB_SIDE without a large copy is either the only copy of a
+        source that size or a build that stopped between the two files: the source's header
+        says which."""
+        store, key = self.writer.store, self.writer.key
+        renditions: list[Rendition] = []
+        files: list[tuple[str, str]] = []
+        try:
+            for side in (THUMB_SIDE, LARGE_SIDE):
+                path = media_path(source.id, side)
+                try:
+                    data = store.get(key(path))
+                except ObjectNotFound:
+                    if (
+                        side == THUMB_SIDE
+                        or max(_size(self.data_store.get(source.object_key))) > THUMB_SIDE
+                    ):
+                        return None
+                    break  # the source is no bigger than a thumbnail: its only copy
+                width, height = _size(data)
+                renditions.append(Rendition(path, width, height))
+                files.append((path, hashlib.sha256(data).hexdigest()))
+                if max(width, height) < THUMB_SIDE:  # the source itself was smaller: one file
+                    break
+        except (ObjectNotFound, UnidentifiedImageError, OSError, ValueError):
+            return None  # made (or found unreadable) as if never published
+        return Media(renditions[0], renditions[-1]), files
+
 
 ToMake = tuple[str, str, bytes]
 """(source id, object key, the source's bytes): a copy for a render worker to make"""
+Published = tuple[Media, list[tuple[str, str]]]
+"""A source's copies found in the site: the copy, and [(path, SHA-256 of its bytes)]"""
 Made = tuple[dict[str, list[Any]], list[tuple[str, bytes]]]
 """(`Media.as_record()`, [(path, WebP bytes)]): a copy a render worker made"""
+
+
+def _size(data: bytes) -> tuple[int, int]:
+    """An image's width and height, from its header (nothing decoded)."""
+    with Image.open(io.BytesIO(data)) as image:
+        return image.size
 
 
 def make_copies(make: list[ToMake]) -> tuple[dict[str, Made], dict[str, str]]:

@@ -220,6 +220,13 @@ class SiteWriter:
         with self._lock:
             self._stale.update(paths)
 
+    def adopt(self, path: str, digest: str) -> None:
+        """Take a file found published under `path` (`digest`: its bytes' SHA-256) as this
+        build's, without writing it (an image copy the manifest had no record of)."""
+        with self._lock:
+            self.files[path] = {"sha256": digest}
+            self.counts.skipped += 1
+
     def keep(self, path: str) -> None:
         """Keep a file of the last build as it is (e.g. a cached thumbnail)."""
         with self._lock:
