@@ -13,14 +13,19 @@ What is timed, each a `publish_gallery` as `gallery_site` and `doppel gallery` r
 settings' target, the database's lock):
 - full_build_s: into an empty site: every page rendered, every look-alike decoded and
   encoded as WebP, every file written (local store: temp file + rename per file);
+- rebuild_s: the same site built again with force=True (no manifest trusted): every page
+  rendered and published again, every image copy found published under its source's
+  SHA-256 and taken as it is (what a rebuild after a template change costs, and more: a
+  template change keeps the manifest, so its copies are not even looked up);
 - one_day_s: one more day's tables and images are added, then a build again;
 - noop_s: a build again with nothing new;
 - one_day_fresh_s: one more day, built by `doppel gallery` in a new process (imports
   included), wall time from start to exit.
-full_build_cpu_s is the CPU time the full build used (all threads and worker processes): on a
-busy machine it says more than the wall time. peak_rss_mb: the largest resident size of this
-process and of the largest render worker. largest_file_kb: the largest page, feed or script a
-browser loads (images aside). The last line is one JSON object.
+full_build_cpu_s (rebuild_cpu_s) is the CPU time the full build (the rebuild) used (all
+threads and worker processes): on a busy machine it says more than the wall time.
+peak_rss_mb: the largest resident size of this process and of the largest render worker.
+largest_file_kb: the largest page, feed or script a browser loads (images aside).
+The last line is one JSON object.
 
 Where the time went (cProfile, 20,000 pairs, one new day, load 11-15 on 2 cores): before,
 10.9 s, all of it growing with the history: the one manifest's JSON parsed (2.1 s) and
@@ -242,8 +247,8 @@ def main() -> None:
         day = (START + timedelta(days=n)).isoformat()
         write_day(store, day, n * args.per_day + 1, args.per_day, args.bundled_share, rng)
 
-    def build() -> SiteBuild:
-        return publish_gallery(store, target, db, tables=DAY_TABLES)
+    def build(force: bool = False) -> SiteBuild:
+        return publish_gallery(store, target, db, tables=DAY_TABLES, force=force)
 
     site = root / target.prefix
     try:
@@ -256,6 +261,10 @@ def main() -> None:
         full = build()
         full_cpu = _cpu_seconds() - cpu
         print(f"full build:  {full.summary()}")
+        cpu = _cpu_seconds()
+        rebuild = build(force=True)
+        rebuild_cpu = _cpu_seconds() - cpu
+        print(f"rebuild:     {rebuild.summary()}")
         add_day(days)
         one = build()
         print(f"one day:     {one.summary()}")
@@ -278,6 +287,7 @@ def main() -> None:
         print(json.dumps({
             "pairs": full.pairs, "days": full.days, "pages": pages,
             "full_build_s": full.seconds, "full_build_cpu_s": round(full_cpu, 1),
+            "rebuild_s": rebuild.seconds, "rebuild_cpu_s": round(rebuild_cpu, 1),
             "one_day_s": one.seconds, "noop_s": noop.seconds,
             "one_day_fresh_s": round(fresh_s, 2), "one_day_fresh_cpu_s": round(fresh_cpu, 2),
             "peak_rss_mb": round(own), "peak_rss_worker_mb": round(worker),
