@@ -41,13 +41,21 @@ the file 0.25 ms, reading and decoding 0.2 ms), rendering 7.3 s (0.66 ms a page:
 template 0.27 ms, its model 0.18 ms), the manifest 2.9 s, loading the days 1 s. Until
 2026-12-07 every copy was made first, in the main process alone (on about one core: the
 Python part of each copy holds the GIL), and only then were pages rendered; now each day's
-copies are made just before its pages go to the render workers, so encoding overlaps
+copies were made just before its pages went to the render workers, so encoding overlapped
 rendering: 10,050 pairs, full builds alternating with the code before (load 8-10):
 33.5-37.3 s -> 26.6-27.2 s wall, the same ~25 s of CPU; 100,000 pairs 417 s (load 15-19)
--> 303-324 s (load 10-12). At ~2.7 ms of CPU a pair in all, 60 s for 100,000 pairs on
-2 cores (~1.2 ms a pair) is out of reach while each pair costs a WebP copy and two files.
-Rendering pages in worker processes is not what limits it: one process renders 10,000
-pairs' pages in 7 s of CPU.
+-> 303-324 s (load 10-12). But the main process still did every copy's decoding and
+encoding, and was the busy one (10,050 pairs: 14.5 s of CPU against the workers' 6.6 s), so
+about one core worked. Now the render workers make each day's copies with its pages (the
+main process reads the days and the images, plans, and publishes): 10,050 pairs at load
+7, main 14.5 -> 6.0 s of CPU, workers 6.6 -> 13.3 s, the same ~20 s in all; 100,000 pairs
+303 s wall / 266 s CPU (load 10-12) -> 179 s / 243 s (load 3-7) and 232 s / 229 s
+(load 4-9, other agents' work rising). A forced rebuild (every page rendered
+and published again; every copy found published under its source's SHA-256, not made):
+143-144 s wall, 154-160 s of CPU (load 7-9). At ~2.4 ms of CPU a pair in all, 60 s for 100,000 pairs on 2 cores
+(~1.2 ms a pair) is still out of reach: the WebP encoding (0.6 ms, fixed while the copies
+must stay byte-identical) and rendering a pair page (0.66 ms) are already above it, before
+reading, decoding and publishing two files.
 
 One new day as a fresh `doppel gallery` (100,000 pairs, load 4-12): 0.77-1.04 s of CPU,
 about 0.5 s of it the process's start and imports (no SQLAlchemy, Dagster, pandas, openai or
