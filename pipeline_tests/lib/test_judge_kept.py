@@ -118,9 +118,7 @@ def test_the_same_data_gives_the_same_numbers_and_folds_follow_the_day() -> None
     days = np.array([f"2026-11-{d:02d}" for d in range(1, 29)])
     some = day_folds(days[:20])
     more = day_folds(days)[:20]
-    assert all(
-        (some[i] == some[j]) == (more[i] == more[j]) for i in range(20) for j in range(20)
-    )
+    assert all((some[i] == some[j]) == (more[i] == more[j]) for i in range(20) for j in range(20))
     assert len(set(day_folds(days[:MAX_FOLDS]).tolist())) == MAX_FOLDS
 
 

@@ -56,12 +56,12 @@ def apply_kept(frame: pd.DataFrame, kept: pd.DataFrame | None) -> pd.DataFrame:
 
 
 def encode_kept(kept: pd.DataFrame) -> bytes:
+    columns: dict[str, np.ndarray] = {
+        c: np.array(kept[c].astype(str).tolist(), dtype=str) for c in KEY_COLUMNS
+    }
+    columns["p_photo"] = kept["p_photo"].to_numpy(dtype="float64")
     out = io.BytesIO()
-    np.savez_compressed(
-        out,
-        **{c: np.array(kept[c].astype(str).tolist(), dtype=str) for c in KEY_COLUMNS},
-        p_photo=kept["p_photo"].to_numpy(dtype="float64"),
-    )
+    np.savez_compressed(out, allow_pickle=False, **columns)
     return out.getvalue()
 
 
