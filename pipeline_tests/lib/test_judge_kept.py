@@ -12,7 +12,7 @@ import pytest
 from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.findings.features import LOOK_ALIKE, PHOTO, WIDTH
 from pipeline.lib.findings.judge import MAX_FOLDS, Verdicts, day_folds, judge
-from pipeline.lib.findings.kept import VERDICTS_KEY, apply_kept, keep, read_kept
+from pipeline.lib.findings.kept import VERDICTS_KEY, encode_kept, keep, read_kept
 from pipeline.lib.findings.table import findings_frame
 from pipeline.lib.site.findings import verdicts as shown_verdicts
 
@@ -47,7 +47,7 @@ def _days(*parts: tuple[pd.DataFrame, np.ndarray]) -> tuple[pd.DataFrame, np.nda
 def _run(store: LocalObjectStore, images: pd.DataFrame, matrix: np.ndarray) -> Verdicts:
     """What machine_judge does: judge with the kept verdicts, then keep the new ones."""
     verdicts = judge(images, matrix, kept=read_kept(store), max_train=40)
-    verdicts.images, _ = keep(store, verdicts.images)
+    verdicts.images, _ = keep(store, verdicts.images, verdicts.keys)
     return verdicts
 
 
@@ -127,13 +127,15 @@ def test_a_verdict_stored_by_another_judge_first_wins(tmp_path: Path) -> None:
     images, matrix = _days(_day(0), _day(1))
     ours = judge(images, matrix)
     # Another judge, running beside this one, stored the first image's verdict first.
-    theirs = apply_kept(ours.images.drop(columns=["p_photo", "new"]).head(1), None)
-    theirs["p_now"] = theirs["p_photo"] = 0.123
-    keep(store, theirs.assign(new=True))
-    settled, added = keep(store, ours.images)
+    first = ours.keys.iloc[0]
+    store.put(VERDICTS_KEY, encode_kept(pd.Series({first: 0.123})))
+    settled, added = keep(store, ours.images, ours.keys)
     assert added == len(images) - 1
     assert settled["p_photo"].iloc[0] == 0.123 and not settled["new"].iloc[0]
-    assert read_kept(store)["p_photo"].iloc[0] == 0.123
+    assert settled["new"].iloc[1:].all()
+    kept = read_kept(store)
+    assert kept is not None and kept[first] == 0.123 and len(kept) == len(images)
+    assert kept.drop(first).equals(settled.set_index(ours.keys)["p_photo"].drop(first))
 
 
 def test_an_unreadable_table_is_judged_again(tmp_path: Path) -> None:

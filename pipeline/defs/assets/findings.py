@@ -103,7 +103,7 @@ def machine_judge(
     verdicts = judge(images, matrix, kept=read_kept(store))
     del matrix
     # Stored before the output: a verdict shown by a later step is always a kept one.
-    verdicts.images, added = keep(store, verdicts.images)
+    verdicts.images, added = keep(store, verdicts.images, verdicts.keys)
     context.log.info(f"{added} images judged for the first time; the others kept their verdicts")
     summary = verdicts.headline() | {"days_without_features": missing}
     if missing:

@@ -53,6 +53,7 @@ class Verdicts:
     unjudged), `fold`, `p_photo` (the kept verdict, else `p_now`) and `new` (judged now)."""
 
     images: pd.DataFrame
+    keys: pd.Series  # `images`' image keys (`kept.image_keys`), for `kept.keep`
     accuracy: dict[str, Rate]  # per generator: its look-alikes and their photos
     overall: Rate
     folds: int
@@ -81,7 +82,7 @@ def judge(
     images: pd.DataFrame,
     matrix: np.ndarray,
     *,
-    kept: pd.DataFrame | None = None,
+    kept: pd.Series | None = None,
     max_train: int = MAX_TRAIN,
 ) -> Verdicts:
     """Judge every row of `images` (IMAGE_COLUMNS and, if known, `sha`: its bytes' hash; its
@@ -92,12 +93,14 @@ def judge(
     # only wait for each other (a 90-image PCA took 1.1 s with them, 5 ms without).
     with threadpool_limits(limits=1):
         frame = _judge(images, matrix, max_train)
-    return _score(apply_kept(frame.images, kept), frame.folds, frame.days, frame.note)
+    images = apply_kept(frame.images, kept, frame.keys)
+    return _score(images, frame.keys, frame.folds, frame.days, frame.note)
 
 
 @dataclass
 class _Run:
     images: pd.DataFrame
+    keys: pd.Series
     folds: int
     days: int
     note: str | None
@@ -110,16 +113,17 @@ def _judge(images: pd.DataFrame, matrix: np.ndarray, max_train: int) -> _Run:
     frame["sha"] = images["sha"].to_numpy() if "sha" in images else ""
     frame["p_now"] = np.nan
     frame["fold"] = -1
+    keys = image_keys(frame)
     days = frame["day"].astype(str).to_numpy()
     n_days = len(set(days))
     if n_days < 2:
-        return _Run(frame, 0, n_days, NEEDS_DAYS)
+        return _Run(frame, keys, 0, n_days, NEEDS_DAYS)
     labels = (frame["kind"] == PHOTO).to_numpy()
     fold_of = day_folds(days)
     # The sample a fold trains on: the images with the lowest hashes of their keys, in that
     # order (the PCA's randomised solver depends on the rows' order), so the same images
     # train the same model whatever order they came in; a new day only adds candidates.
-    rank = pd.util.hash_pandas_object(image_keys(frame), index=False).to_numpy()
+    rank = pd.util.hash_pandas_object(keys, index=False).to_numpy()
     p_now = np.full(len(frame), np.nan)
     folds = int(fold_of.max()) + 1
     for k in range(folds):
@@ -133,7 +137,7 @@ def _judge(images: pd.DataFrame, matrix: np.ndarray, max_train: int) -> _Run:
             p_now[chunk] = model.predict_proba(matrix[chunk].astype(np.float32))[:, 1]
     frame["p_now"] = p_now
     frame["fold"] = fold_of
-    return _Run(frame, folds, n_days, None)
+    return _Run(frame, keys, folds, n_days, None)
 
 
 def day_folds(days: np.ndarray) -> np.ndarray:
@@ -186,7 +190,9 @@ def correct(frame: pd.DataFrame, column: str = "p_photo") -> pd.Series:
     return right.where(frame[column].notna())
 
 
-def _score(frame: pd.DataFrame, folds: int, days: int, note: str | None) -> Verdicts:
+def _score(
+    frame: pd.DataFrame, keys: pd.Series, folds: int, days: int, note: str | None
+) -> Verdicts:
     # The figures are this run's cross-validation over every day, not the kept verdicts.
     right = correct(frame, "p_now")
     judged = right.notna()
@@ -203,7 +209,7 @@ def _score(frame: pd.DataFrame, folds: int, days: int, note: str | None) -> Verd
         both = pd.concat([own, theirs]).dropna()
         accuracy[str(generator)] = wilson(int(both.sum()), len(both))
     notes = _few(accuracy) if note is None else []
-    return Verdicts(frame, accuracy, overall, folds, days, note, notes)
+    return Verdicts(frame, keys, accuracy, overall, folds, days, note, notes)
 
 
 def _few(accuracy: dict[str, Rate], enough: int = 100) -> list[str]:
