@@ -157,11 +157,11 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     # Dagster-free on purpose (`pipeline.lib.site.gallery`): this process and its render
     # workers import what building pages takes, nothing of the orchestrator.
     from pipeline.defs.names import DAY_TABLES, FINDINGS_TABLE
-    from pipeline.lib.db import Database
+    from pipeline.lib.db.locks import UrlLocks
     from pipeline.lib.site.gallery import gallery_target, open_store, publish_gallery
 
     settings = _settings(local_start=False)
-    db = Database(settings.resolved_database_url)
+    db = UrlLocks(settings.resolved_database_url)  # only the site's lock: no SQLAlchemy
     try:
         result = publish_gallery(
             open_store(settings),

@@ -84,8 +84,8 @@ def votes_rows(stack: Stack, table: Table, day: str) -> None:
 
     table.check(f"votes: {day}'s run sums them; the gallery shows the rate", rate_shown)
 
-    # Last of the vote rows: a run launched through the webserver at once after the restart
-    # may meet Dagster's storage still reconnecting.
+    # Last of the vote rows, so that the rows launching runs through the webserver come before
+    # the restart (the webserver opens a connection per request now: --db-pool-recycle 0).
     def survive_restart() -> str:
         before = stack.sql("doppel", "select count(*) from votes")
         stack.compose("restart", "postgres")

@@ -38,8 +38,8 @@ from pydantic_settings import (
 from pipeline.lib.billing.pricing import PriceTable
 from pipeline.lib.core.flat_settings import FlatNames, Nested, Variable
 from pipeline.lib.core.unset import Unset
-from pipeline.lib.db.database import database_url_for
-from pipeline.lib.generators.img2img import Img2ImgConfig
+from pipeline.lib.db.urls import database_url_for
+from pipeline.lib.generators.img2img_config import Img2ImgConfig
 from pipeline.lib.generators.openai_config import OpenAIImagesConfig
 from pipeline.lib.generators.patch_remix.settings import RemixSettings
 from pipeline.lib.generators.style_transfer.settings import StyleSettings

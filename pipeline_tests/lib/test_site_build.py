@@ -9,7 +9,7 @@ import math
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from html.parser import HTMLParser
 from pathlib import Path
@@ -423,8 +423,8 @@ def test_rendering_in_worker_processes_gives_the_same_pages(
 
     # A pool that breaks halfway (say __main__ cannot be re-imported): the rest is rendered
     # in this process, and nothing is missing.
-    def breaks_halfway(self: render.Renderer, jobs: list, work: Any, *args: Any) -> Iterator:
-        yield 0, work(self, jobs[0])
+    def breaks_halfway(self: render.Renderer, jobs: Iterable, work: Any, *args: Any) -> Iterator:
+        yield 0, work(self, next(iter(jobs)))  # the jobs are read as the work goes
         raise BrokenProcessPool("a child process terminated abruptly")
 
     monkeypatch.setattr(render.Renderer, "_run_in_workers", breaks_halfway)

@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pipeline.lib.db import Outcome
-
 if TYPE_CHECKING:
     from pipeline.lib.day.audit import DayAudit
     from pipeline.lib.day.collect import DayCollection
@@ -122,6 +120,8 @@ def look_alikes_summary(
     """A day's look-alikes: what `generated_images` reports. `results` are this run's, one
     per generator; `rows` the day's table. Counts for each outcome, calls and cost: in all,
     and per generator (`by_generator`) when there are several."""
+    # Here, not at the top: the gallery's builder uses this module's Markdown, not the models.
+    from pipeline.lib.db import Outcome
 
     def counts(result: DayLookAlikes) -> Summary:
         return {

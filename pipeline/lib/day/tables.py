@@ -24,13 +24,17 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
-
-from sqlalchemy import select
-from sqlalchemy.sql.elements import ColumnElement
+from typing import TYPE_CHECKING, Any, Literal
 
 from pipeline.lib.core.clock import as_utc
-from pipeline.lib.db import Database, LookAlike, Photo
+
+if TYPE_CHECKING:
+    from sqlalchemy.sql.elements import ColumnElement
+
+    from pipeline.lib.db import Database, LookAlike, Photo
+
+# SQLAlchemy and the models are imported by the functions that query the database: the
+# gallery's builder and its render workers read stored tables with this module, nothing more.
 
 TABLES_PREFIX = "tables"
 
@@ -183,6 +187,10 @@ def look_alikes_table(
     """The look-alikes table of `day`: the records of the photos `photo_ids` (of every
     generator, or only of `generator`), in rank order; a photo's look-alikes in the order
     they were first made (its first is the one a day card shows)."""
+    from sqlalchemy import select
+
+    from pipeline.lib.db import LookAlike, Photo
+
     chosen: list[ColumnElement[bool]] = [Photo.id.in_(list(photo_ids))]
     if generator is not None:
         chosen.append(LookAlike.generator == generator)

@@ -22,6 +22,7 @@ from pipeline.lib.db.schema import (
     database_revision,
     schema_problem,
 )
+from pipeline.lib.db.urls import database_url_for as database_url_for  # re-exported
 
 # Connections per process. A day's remote requests run in up to DOPPEL_GENERATION_CONCURRENCY
 # threads (at most 64), each opening two short ledger sessions per request. SQLAlchemy's
@@ -30,17 +31,6 @@ from pipeline.lib.db.schema import (
 # must never queue requests behind the pool.
 POOL_SIZE = 10
 POOL_OVERFLOW = 70
-
-
-def database_url_for(url: str) -> str:
-    """Pin Postgres URLs to psycopg2, the driver dagster-postgres already installs.
-
-    SQLAlchemy 2.1 maps a bare `postgresql://` to psycopg 3, which is not installed.
-    """
-    for bare in ("postgresql://", "postgres://"):
-        if url.startswith(bare):
-            return "postgresql+psycopg2://" + url[len(bare) :]
-    return url
 
 
 class Database:

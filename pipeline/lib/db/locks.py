@@ -22,10 +22,14 @@ import os
 import re
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, text
+from pipeline.lib.db.urls import database_url_for, is_postgres, sqlite_file
+
+if TYPE_CHECKING:  # SQLAlchemy only where an engine is used: a file lock needs none
+    from sqlalchemy import Engine
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +49,36 @@ def named_lock(engine: Engine, name: str) -> Iterator[None]:
         with _file_lock(lock_file(Path(database), name), name):
             yield
         return
-    with _process_lock(engine, name):
+    with _process_lock(id(engine), name):
         yield
+
+
+class UrlLocks:
+    """The named locks of the database at `url`, for a process that needs nothing else of
+    the database (`doppel gallery`): the same locks as `named_lock`'s, but a SQLite file's
+    are taken without SQLAlchemy, and PostgreSQL's engine is made only when a lock is."""
+
+    def __init__(self, url: str):
+        self.url = database_url_for(url)
+        self._engine: Engine | None = None
+
+    def lock(self, name: str) -> AbstractContextManager[None]:
+        database = sqlite_file(self.url)
+        if database is not None:
+            return _file_lock(lock_file(Path(database), name), name)
+        if not is_postgres(self.url):
+            return _process_lock(id(self), name)  # SQLite in memory: this process's alone
+        if self._engine is None:
+            # No pool: the one connection is the lock's, closed when it is released.
+            from sqlalchemy import create_engine
+            from sqlalchemy.pool import NullPool
+
+            self._engine = create_engine(self.url, poolclass=NullPool)
+        return named_lock(self._engine, name)
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
 
 
 def lock_file(database: Path, name: str) -> Path:
@@ -67,6 +99,8 @@ def _waiting(name: str) -> None:
 
 @contextmanager
 def _advisory_lock(engine: Engine, name: str) -> Iterator[None]:
+    from sqlalchemy import text  # here: only PostgreSQL's locks run SQL
+
     key = advisory_key(name)
     # Autocommit: the lock belongs to the session, and no transaction stays open while held.
     with engine.connect() as connection:
@@ -102,9 +136,9 @@ def _file_lock(path: Path, name: str) -> Iterator[None]:
 
 
 @contextmanager
-def _process_lock(engine: Engine, name: str) -> Iterator[None]:
+def _process_lock(owner: int, name: str) -> Iterator[None]:
     with _IN_MEMORY_GUARD:
-        lock = _IN_MEMORY.setdefault((id(engine), name), threading.Lock())
+        lock = _IN_MEMORY.setdefault((owner, name), threading.Lock())
     if not lock.acquire(blocking=False):
         _waiting(name)
         lock.acquire()

@@ -29,7 +29,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -50,7 +50,7 @@ from pipeline.lib.site.findings import (
     verdict_key,
     verdicts,
 )
-from pipeline.lib.site.media import Media, MediaReport, MediaSource, ensure_media
+from pipeline.lib.site.media import Media, MediaCopies, MediaReport, MediaSource
 from pipeline.lib.site.pages.days import INDEX_DAYS, day_page, index_page, month_page
 from pipeline.lib.site.pages.pair import pair_page
 from pipeline.lib.site.pages.shared import Pair, day_path, month_path, pairs_of_day
@@ -196,166 +196,220 @@ def build_site(
         source_dir, image_origins=image_origins, site_url=site_url, votes_url=votes_url
     )
     writer = SiteWriter(out, prefix, builder=renderer.version, force=force)
-    versions = day_versions(data_store, tables)
-    # The judge's verdicts are part of a day's pages: retrained each build, a day's pages are
-    # rendered again when a verdict on them changes (to the shown whole percent), so a day
-    # whose verdicts changed counts as changed.
-    found = read_findings(data_store, findings_key)
-    judged = verdicts(found)
-    # People's rate on a pair (the votes, through the findings) is part of its page too.
-    peopled = people(found)
-    judged_digest = {d: _digest([judged.get(d), peopled.get(d)])[:16] for d in versions}
-    old = writer.old_day_versions
-    changed = {
-        d
-        for d in set(versions) | set(old)
-        if _state(old.get(d)) != _state([versions.get(d), None, judged_digest.get(d)])
-    }
-    everything = not old
-    loaded: dict[str, _Day] = {}
-    read = partial(read_day, data_store, tables)
-
-    def load(months: set[str]) -> None:
-        months -= writer.loaded
-        for month in sorted(months):
-            writer.load_month(month)
-        todo = sorted(d for d in versions if d[:7] in months)
-        # On S3 each read is a GET: the changed days' tables are fetched in parallel.
-        reads = [d for d in todo if (writer.old_days.get(d) or {}).get("version") != versions[d]]
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            fetched = dict(zip(reads, pool.map(read, reads), strict=True))
-        for d in todo:
-            loaded[d] = _Day(d, versions[d], writer.old_days.get(d), read, fetched.get(d))
-
-    every_month = {d[:7] for d in versions} | writer.known_months
-    load(every_month if everything else {d[:7] for d in changed})
-    # Now every changed day is loaded, so which days are shown is known for all of them.
-    shown = sorted(
-        d for d in versions if (loaded[d].info["shown"] if d in loaded else bool(old[d][1]))
-    )
-    if choose_grain(shown) != "month":
-        load(every_month)
-    else:  # ...and the days findings.html links (its most and least convincing pairs)
-        load(_neighbours(shown, changed, old) | {d[:7] for d in _named(found)})
-    days = [loaded[d] for d in shown if d in loaded]
-    problems = [p for d in loaded.values() for p in d.info["problems"]]
-    for d in loaded.values():
-        writer.days[d.day] = d.entry()
-    days_by_month: dict[str, list[_Day]] = {}
-    for d in days:
-        days_by_month.setdefault(d.day[:7], []).append(d)
-    summaries = {m: s for m, s in writer.old_months.items() if m not in writer.loaded}
-    for s in summaries.values():
-        problems += s.get("problems", [])
-    summaries |= {m: month_summary([d.info for d in ds]) for m, ds in days_by_month.items()}
-    summaries = dict(sorted(summaries.items()))
-
+    build = _Build(data_store, tables, writer, renderer, read_findings(data_store, findings_key))
+    build.load_days()
     renderer.publish_static(writer)
-    sources = [s for d in days for s in d.sources() if s is not None]
-    media, media_report = ensure_media(sources, data_store, writer, workers=workers)
-    problems += list(media_report.failed.values())
-
-    # A day's pages depend only on its tables, which of its images have copies (their names
-    # and sizes follow from the images' content) and, for the day page, its neighbours.
-    day_keys = {
-        d.day: _digest(
-            [
-                d.digest,
-                [s is not None and s.id in media for s in d.sources()],
-                judged.get(d.day),
-                peopled.get(d.day),
-            ]
-        )
-        for d in days
-    }
-    jobs: list[DayJob] = []
-    position = {name: i for i, name in enumerate(shown)}
-    for d in days:
-        i = position[d.day]
-        key = day_keys[d.day]
-        pair_jobs = []
-        for slug in d.info["slugs"]:
-            digest = writer.needs(f"pairs/{d.day}/{slug}.html", ["pair.html.j2", [key, slug]])
-            if digest is not None:
-                pair_jobs.append((slug, digest))
-        prev_day = shown[i - 1] if i > 0 else None
-        next_day = shown[i + 1] if i + 1 < len(shown) else None
-        digest = writer.needs(day_path(d.day), ["day.html.j2", [key, prev_day, next_day]])
-        day_job = (digest, prev_day, next_day) if digest is not None else None
-        if pair_jobs or day_job:
-            copies = {s.id: media[s.id].as_record() for s in d.sources() if s and s.id in media}
-            jobs.append(
-                DayJob(
-                    d.raw, copies, pair_jobs, day_job, judged.get(d.day, {}), peopled.get(d.day, {})
-                )
-            )
-    for path, digest, html in renderer.run(
-        jobs, render_day, workers=render_workers, size=lambda job: len(job.pairs) + 1
-    ):
-        writer.put_page(path, html, digest)
-
-    def page(path: str, template: str, inputs: Any, model: Callable[[], dict[str, Any]]) -> None:
-        """A page whose model is built (and rendered) only if `inputs` changed."""
-        writer.page(path, [template, inputs], lambda: renderer.render(template, model()))
-
-    month_names = list(summaries)
-    for i, month in enumerate(month_names):
-        if month not in days_by_month:
-            continue
-        prev_month = month_names[i - 1] if i > 0 else None
-        next_month = month_names[i + 1] if i + 1 < len(month_names) else None
-        inputs = [[day_keys[d.day] for d in days_by_month[month]], prev_month, next_month]
-        page(
-            month_path(month),
-            "month.html.j2",
-            inputs,
-            _month_model(month, days_by_month[month], media, prev_month, next_month),
-        )
-
-    summary = totals(list(summaries.values()))
-    newest = [(d.day, loaded[d.day].pairs) for d in reversed(days[-INDEX_DAYS:])]
-    if choose_grain(shown) == "month":
-        charted = [(f"{m}-01", s) for m, s in summaries.items()]
-        stats = stats_page(charted, summary, "month")
-    else:
-        stats = stats_page([(d.day, d.info) for d in days], summary)
-    months = months_summary(summaries)
-    # Cheap to build, so their models are their own inputs.
-    for path, template, model in (
-        ("stats.html", "stats.html.j2", stats),
-        ("about.html", "about.html.j2", about_page(months, summary)),
-        (INDEX, "index.html.j2", index_page(newest, months, media, summary)),
-        (game.GAME_PATH, "game.html.j2", game.game_page(newest, media, judged)),
-        (FINDINGS_PATH, "findings.html.j2", findings_page(found, _linked(found, days))),
-        # Served for a miss at any depth, so its links are absolute when they can be.
-        (NOT_FOUND, "404.html.j2", {"root": renderer.site_url or ""}),
-    ):
-        writer.page(path, [template, model], partial(renderer.render, template, model))
-    feed = syndication.feed_xml(newest, media, renderer.site_url)
-    writer.page(syndication.FEED_PATH, feed, lambda: feed)
-    if renderer.site_url:
-        _sitemaps(writer, renderer.site_url, shown, days_by_month, list(summaries))
-
-    day_state = {d: [versions[d], d in position, judged_digest[d]] for d in versions}
-    month_sources = {
-        m: {s.id for d in ds for s in d.sources() if s is not None}
-        for m, ds in days_by_month.items()
-    }
-    files = writer.finish(day_state, summaries, month_sources)
+    copies = MediaCopies(data_store, writer, workers=workers)
+    try:
+        build.render_days(copies, render_workers)
+    finally:
+        copies.close()
+    media, media_report = copies.found, copies.report
+    build.month_pages(media)
+    build.site_pages(media)
+    files = build.finish()
     local = getattr(out, "path", None)
     result = SiteBuild(
         index_uri=writer.uri(INDEX),
         local_index=local(writer.key(INDEX)) if callable(local) else None,
-        days=len(shown),
-        pairs=sum(s["pairs"] for s in summaries.values()),
+        days=len(build.shown),
+        pairs=sum(s["pairs"] for s in build.summaries.values()),
         files=files,
         media=media_report,
         seconds=round(time.perf_counter() - started, 3),
-        days_parsed=sum(1 for d in loaded.values() if d.was_parsed),
-        problems=problems,
+        days_parsed=sum(1 for d in build.loaded.values() if d.was_parsed),
+        problems=build.problems + list(media_report.failed.values()),
     )
     log.info(result.summary())
     return result
+
+
+class _Build:
+    """One build's steps, in the order `build_site` runs them, and what they share."""
+
+    def __init__(
+        self,
+        data_store: ObjectStore,
+        tables: TableFolders,
+        writer: SiteWriter,
+        renderer: Renderer,
+        found: Any,
+    ):
+        self.writer, self.renderer, self.found = writer, renderer, found
+        self.versions = day_versions(data_store, tables)
+        self.read = partial(read_day, data_store, tables)
+        self.data_store = data_store
+        # The judge's verdicts are part of a day's pages: retrained each build, a day's pages
+        # are rendered again when a verdict on them changes (to the shown whole percent), so
+        # a day whose verdicts changed counts as changed. People's rate on a pair (the votes,
+        # through the findings) is part of its page too.
+        self.judged, self.peopled = verdicts(found), people(found)
+        unjudged = _digest([None, None])[:16]  # no verdicts nor votes: hashed once, not per day
+        self.judged_digest = {
+            d: _digest([self.judged.get(d), self.peopled.get(d)])[:16]
+            if d in self.judged or d in self.peopled
+            else unjudged
+            for d in self.versions
+        }
+        old = writer.old_day_versions
+        self.changed = {
+            d
+            for d in set(self.versions) | set(old)
+            if _state(old.get(d)) != _state([self.versions.get(d), None, self.judged_digest.get(d)])
+        }
+        self.loaded: dict[str, _Day] = {}
+        self.shown: list[str] = []
+        self.days: list[_Day] = []
+        self.days_by_month: dict[str, list[_Day]] = {}
+        self.summaries: dict[str, Any] = {}
+        self.problems: list[str] = []
+        self.day_keys: dict[str, str] = {}
+
+    def load_months(self, months: set[str]) -> None:
+        """Load the manifest's parts and the days of `months` (those not loaded yet)."""
+        writer = self.writer
+        months -= writer.loaded
+        for month in sorted(months):
+            writer.load_month(month)
+        todo = sorted(d for d in self.versions if d[:7] in months)
+        # On S3 each read is a GET: the changed days' tables are fetched in parallel.
+        reads = [
+            d for d in todo if (writer.old_days.get(d) or {}).get("version") != self.versions[d]
+        ]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            fetched = dict(zip(reads, pool.map(self.read, reads), strict=True))
+        for d in todo:
+            self.loaded[d] = _Day(
+                d, self.versions[d], writer.old_days.get(d), self.read, fetched.get(d)
+            )
+
+    def load_days(self) -> None:
+        """Load what this build must render (every month, in a first build), then say which
+        days are shown and sum each loaded month's days."""
+        writer, old = self.writer, self.writer.old_day_versions
+        every_month = {d[:7] for d in self.versions} | writer.known_months
+        self.load_months(every_month if not old else {d[:7] for d in self.changed})
+        # Now every changed day is loaded, so which days are shown is known for all of them.
+        self.shown = sorted(
+            d
+            for d in self.versions
+            if (self.loaded[d].info["shown"] if d in self.loaded else bool(old[d][1]))
+        )
+        if choose_grain(self.shown) != "month":
+            self.load_months(every_month)
+        else:  # ...and the days findings.html links (its most and least convincing pairs)
+            named = {d[:7] for d in _named(self.found)}
+            self.load_months(_neighbours(self.shown, self.changed, old) | named)
+        self.days = [self.loaded[d] for d in self.shown if d in self.loaded]
+        self.problems = [p for d in self.loaded.values() for p in d.info["problems"]]
+        for d in self.loaded.values():
+            writer.days[d.day] = d.entry()
+        for d in self.days:
+            self.days_by_month.setdefault(d.day[:7], []).append(d)
+        summaries = {m: s for m, s in writer.old_months.items() if m not in writer.loaded}
+        for s in summaries.values():
+            self.problems += s.get("problems", [])
+        summaries |= {
+            m: month_summary([d.info for d in ds]) for m, ds in self.days_by_month.items()
+        }
+        self.summaries = dict(sorted(summaries.items()))
+
+    def render_days(self, copies: MediaCopies, render_workers: int | None) -> None:
+        """The pair and day pages whose inputs changed, rendered by day (in worker processes
+        when there are many), each day's image copies made just before its pages are."""
+        jobs = self._day_jobs(copies)
+        for path, digest, html in self.renderer.run(
+            jobs, render_day, workers=render_workers, size=lambda job: len(job.pairs) + 1
+        ):
+            self.writer.put_page(path, html, digest)
+
+    def _day_jobs(self, copies: MediaCopies) -> Iterator[DayJob]:
+        writer, shown = self.writer, self.shown
+        position = {name: i for i, name in enumerate(shown)}
+        for d in self.days:
+            sources = d.sources()
+            media = copies.of(s for s in sources if s is not None)
+            # A day's pages depend only on its tables, which of its images have copies (their
+            # names and sizes follow from the images' content), the judge's and people's word
+            # on it and, for the day page, its neighbours.
+            key = self.day_keys[d.day] = _digest(
+                [
+                    d.digest,
+                    [s is not None and s.id in media for s in sources],
+                    self.judged.get(d.day),
+                    self.peopled.get(d.day),
+                ]
+            )
+            i = position[d.day]
+            pair_jobs = []
+            for slug in d.info["slugs"]:
+                digest = writer.needs(f"pairs/{d.day}/{slug}.html", ["pair.html.j2", [key, slug]])
+                if digest is not None:
+                    pair_jobs.append((slug, digest))
+            prev_day = shown[i - 1] if i > 0 else None
+            next_day = shown[i + 1] if i + 1 < len(shown) else None
+            digest = writer.needs(day_path(d.day), ["day.html.j2", [key, prev_day, next_day]])
+            day_job = (digest, prev_day, next_day) if digest is not None else None
+            if pair_jobs or day_job:
+                copies_of_day = {source_id: m.as_record() for source_id, m in media.items()}
+                judged, peopled = self.judged.get(d.day, {}), self.peopled.get(d.day, {})
+                yield DayJob(d.raw, copies_of_day, pair_jobs, day_job, judged, peopled)
+
+    def page(self, path: str, template: str, inputs: Any, model: Callable[[], Any]) -> None:
+        """A page whose model is built (and rendered) only if `inputs` changed."""
+        render = self.renderer.render
+        self.writer.page(path, [template, inputs], lambda: render(template, model()))
+
+    def month_pages(self, media: dict[str, Media]) -> None:
+        month_names = list(self.summaries)
+        for i, month in enumerate(month_names):
+            if month not in self.days_by_month:
+                continue
+            days = self.days_by_month[month]
+            prev_month = month_names[i - 1] if i > 0 else None
+            next_month = month_names[i + 1] if i + 1 < len(month_names) else None
+            inputs = [[self.day_keys[d.day] for d in days], prev_month, next_month]
+            model = _month_model(month, days, media, prev_month, next_month)
+            self.page(month_path(month), "month.html.j2", inputs, model)
+
+    def site_pages(self, media: dict[str, Media]) -> None:
+        """The pages made from every day's summary or the newest days: cheap to build, so
+        their models are their own inputs; and the feed and sitemaps."""
+        writer, renderer, days, shown = self.writer, self.renderer, self.days, self.shown
+        summary = totals(list(self.summaries.values()))
+        newest = [(d.day, self.loaded[d.day].pairs) for d in reversed(days[-INDEX_DAYS:])]
+        if choose_grain(shown) == "month":
+            charted = [(f"{m}-01", s) for m, s in self.summaries.items()]
+            stats = stats_page(charted, summary, "month")
+        else:
+            stats = stats_page([(d.day, d.info) for d in days], summary)
+        months = months_summary(self.summaries)
+        found = self.found
+        for path, template, model in (
+            ("stats.html", "stats.html.j2", stats),
+            ("about.html", "about.html.j2", about_page(months, summary)),
+            (INDEX, "index.html.j2", index_page(newest, months, media, summary)),
+            (game.GAME_PATH, "game.html.j2", game.game_page(newest, media, self.judged)),
+            (FINDINGS_PATH, "findings.html.j2", findings_page(found, _linked(found, days))),
+            # Served for a miss at any depth, so its links are absolute when they can be.
+            (NOT_FOUND, "404.html.j2", {"root": renderer.site_url or ""}),
+        ):
+            writer.page(path, [template, model], partial(renderer.render, template, model))
+        feed = syndication.feed_xml(newest, media, renderer.site_url)
+        writer.page(syndication.FEED_PATH, feed, lambda: feed)
+        if renderer.site_url:
+            _sitemaps(writer, renderer.site_url, shown, self.days_by_month, list(self.summaries))
+
+    def finish(self) -> PublishCounts:
+        position = set(self.shown)
+        day_state = {
+            d: [self.versions[d], d in position, self.judged_digest[d]] for d in self.versions
+        }
+        month_sources = {
+            m: {s.id for d in ds for s in d.sources() if s is not None}
+            for m, ds in self.days_by_month.items()
+        }
+        return self.writer.finish(day_state, self.summaries, month_sources)
 
 
 def _sitemaps(

@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING
 from pipeline.lib.core.storage import LocalObjectStore, ObjectStore, S3ObjectStore
 from pipeline.lib.day.tables import TableFolders
 from pipeline.lib.site.build import SiteBuild, build_site
-from pipeline.lib.site.publish import publishing
+from pipeline.lib.site.publish import Locks, publishing
 from pipeline.lib.site.render import DEFAULT_IMAGE_ORIGINS
 
 if TYPE_CHECKING:
-    from pipeline.lib.db import Database
     from pipeline.lib.settings import DoppelSettings
 
 
@@ -71,14 +70,15 @@ def open_store(settings: DoppelSettings) -> ObjectStore:
 def publish_gallery(
     store: ObjectStore,
     target: GalleryTarget,
-    db: Database,
+    db: Locks,
     *,
     tables: TableFolders,
     findings: str | None = None,
     force: bool = False,
 ) -> SiteBuild:
     """Build the site from the day tables in `store` and publish it to `target`, holding the
-    site's lock (`publish.publishing`) so that builds from several processes never interleave.
+    site's lock (`publish.publishing`, taken through `db`) so that builds from several
+    processes never interleave.
     `findings`: the findings table's key in `store` (`build_site`'s `findings_key`)."""
     out, prefix = target.destination(store)
     with publishing(db, out, prefix):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,47 +80,58 @@ def media_path(source_id: str, side: int) -> str:
     return f"media/{source_id[:2]}/{source_id}-{side}.webp"
 
 
-def ensure_media(
-    sources: list[MediaSource], data_store: ObjectStore, writer: SiteWriter, *, workers: int = 2
-) -> tuple[dict[str, Media], MediaReport]:
-    """The renditions of every source: reused from the last build, or made now.
+class MediaCopies:
+    """The renditions of the sources a build shows: reused from the last build, or made when
+    first asked for (`of`), so that a build can make a day's copies while the pages of the
+    days before it render. `close()` records them all in the writer's manifest.
 
     A source that cannot be read or decoded is left out (its page says the image is
     unavailable) and reported; it is tried again on the next build.
     """
-    report = MediaReport()
-    found: dict[str, Media] = {}
-    todo: dict[str, MediaSource] = {}
-    for source in sources:
-        if source.id in found or source.id in todo:
-            continue
-        cached = Media.from_record(writer.old_media.get(source.id))
-        if cached is not None and all(writer.has(r.path) for r in (cached.thumb, cached.large)):
-            for path in {cached.thumb.path, cached.large.path}:
-                writer.keep(path)
-            found[source.id] = cached
-            report.reused += 1
-        else:
-            todo[source.id] = source
 
-    def make(source: MediaSource) -> tuple[MediaSource, Media | str]:
-        try:
-            return source, _make(source, data_store, writer)
-        except (ObjectNotFound, ImageError) as exc:
-            return source, f"{source.object_key}: {exc}"
+    def __init__(self, data_store: ObjectStore, writer: SiteWriter, *, workers: int = 2):
+        self.data_store, self.writer = data_store, writer
+        self.found: dict[str, Media] = {}
+        self.report = MediaReport()
+        # Decoding, resizing and WebP encoding release the GIL, so threads use both cores.
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers))
 
-    # Decoding, resizing and WebP encoding release the GIL, so threads use both cores.
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for source, result in pool.map(make, todo.values()):
+    def of(self, sources: Iterable[MediaSource]) -> dict[str, Media]:
+        """The copies of `sources` that have one, made now if the last build had none."""
+        sources = list(sources)
+        todo: dict[str, MediaSource] = {}
+        for source in sources:
+            if source.id in self.found or source.id in self.report.failed or source.id in todo:
+                continue
+            cached = Media.from_record(self.writer.old_media.get(source.id))
+            if cached is not None and all(
+                self.writer.has(r.path) for r in (cached.thumb, cached.large)
+            ):
+                for path in {cached.thumb.path, cached.large.path}:
+                    self.writer.keep(path)
+                self.found[source.id] = cached
+                self.report.reused += 1
+            else:
+                todo[source.id] = source
+        for source, result in self._pool.map(self._make, todo.values()):
             if isinstance(result, Media):
-                found[source.id] = result
-                report.made += 1
+                self.found[source.id] = result
+                self.report.made += 1
             else:
                 log.warning("no gallery copy of %s", result)
-                report.failed[source.id] = result
-    for source_id, media in found.items():
-        writer.media[source_id] = media.as_record()
-    return found, report
+                self.report.failed[source.id] = result
+        return {s.id: self.found[s.id] for s in sources if s.id in self.found}
+
+    def close(self) -> None:
+        self._pool.shutdown()
+        for source_id, media in self.found.items():
+            self.writer.media[source_id] = media.as_record()
+
+    def _make(self, source: MediaSource) -> tuple[MediaSource, Media | str]:
+        try:
+            return source, _make(source, self.data_store, self.writer)
+        except (ObjectNotFound, ImageError) as exc:
+            return source, f"{source.object_key}: {exc}"
 
 
 def _make(source: MediaSource, data_store: ObjectStore, writer: SiteWriter) -> Media:

@@ -35,9 +35,9 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pipeline.lib.core.storage import (
     LocalObjectStore,
@@ -47,8 +47,13 @@ from pipeline.lib.core.storage import (
     write_atomically,
 )
 
-if TYPE_CHECKING:  # the page-rendering workers import this module, not the database's
-    from pipeline.lib.db import Database
+
+class Locks(Protocol):
+    """What a build needs of the database: its named locks (a `Database`, or
+    `pipeline.lib.db.locks.UrlLocks` where nothing else of it is needed)."""
+
+    def lock(self, name: str) -> AbstractContextManager[None]: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +102,7 @@ def content_type(path: str) -> str:
 
 
 @contextmanager
-def publishing(db: Database, store: ObjectStore, prefix: str) -> Iterator[None]:
+def publishing(db: Locks, store: ObjectStore, prefix: str) -> Iterator[None]:
     """Hold the lock of the site under `prefix` in `store` for a whole build (see above)."""
     with db.lock(publish_lock(store, prefix)):
         yield

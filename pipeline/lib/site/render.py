@@ -10,11 +10,12 @@ part of each page's input hash, so changing the design re-renders the pages.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import multiprocessing
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from importlib import resources
@@ -174,7 +175,7 @@ class Renderer:
 
     def run(
         self,
-        jobs: Sequence[Job],
+        jobs: Iterable[Job],
         work: Callable[[Renderer, Job], list[Rendered]],
         *,
         workers: int | None = None,
@@ -184,29 +185,45 @@ class Renderer:
 
         Jinja is pure Python, so with many pages (`size` counts a job's pages) the jobs run
         in worker processes, spawned rather than forked since this process runs threads;
-        `work` must be a module-level function and the jobs picklable. If the workers cannot
-        run (a `__main__` that a spawned process cannot import, say), the jobs not yet done
-        run here instead.
+        `work` must be a module-level function and the jobs picklable. `jobs` is read as the
+        work goes, so whatever makes them (image copies) overlaps the rendering of those before.
+        If the workers cannot run (a `__main__` that a spawned process cannot import, say),
+        the jobs not yet done run here instead.
         """
         workers = workers or len(os.sched_getaffinity(0))
-        if workers < 2 or sum(size(job) for job in jobs) < PARALLEL_MIN_PAGES:
-            for job in jobs:
+        pending = iter(jobs)
+        taken: list[Job] = []  # read so far: what runs here if the workers fail
+        pages = 0
+        for job in pending:
+            taken.append(job)
+            pages += size(job)
+            if pages >= PARALLEL_MIN_PAGES:
+                break
+        if workers < 2 or pages < PARALLEL_MIN_PAGES:
+            for job in itertools.chain(taken, pending):
                 yield from work(self, job)
             return
         done: set[int] = set()
+
+        def every_job() -> Iterator[Job]:
+            yield from taken[:]
+            for job in pending:
+                taken.append(job)
+                yield job
+
         try:
-            for index, results in self._run_in_workers(jobs, work, workers, size):
+            for index, results in self._run_in_workers(every_job(), work, workers, size):
                 done.add(index)
                 yield from results
         except (BrokenProcessPool, OSError) as exc:
             log.warning("rendering in worker processes failed (%s); rendering here", exc)
-            for index, job in enumerate(jobs):
+            for index, job in enumerate(itertools.chain(taken, pending)):
                 if index not in done:
                     yield from work(self, job)
 
     def _run_in_workers(
         self,
-        jobs: Sequence[Job],
+        jobs: Iterable[Job],
         work: Callable[[Renderer, Job], list[Rendered]],
         workers: int,
         size: Callable[[Job], int],
@@ -226,7 +243,7 @@ class Renderer:
                 yield from future.result()
 
 
-def _batches(jobs: Sequence[Job], size: Callable[[Job], int]) -> Iterator[list[tuple[int, Job]]]:
+def _batches(jobs: Iterable[Job], size: Callable[[Job], int]) -> Iterator[list[tuple[int, Job]]]:
     batch: list[tuple[int, Job]] = []
     pages = 0
     for index, job in enumerate(jobs):
