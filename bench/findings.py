@@ -10,8 +10,11 @@ What is timed (wall, and the process's CPU: on a busy machine it says more), in 
 process per size (so its peak memory is the work's own): what `machine_judge` and
 `findings` do, straight through the library: read every day's
 features, judge every image (grouped 5-fold cross-validation), read every day table, build
-the findings table, sum it up and encode both frames as the IO manager stores them.
-Target on 2 cores: at most 30 s and 1 GB at 100,000 pairs. The last line is one JSON object.
+the findings table, sum it up and encode both frames as the IO manager stores them. Then one
+more day is added and the same is timed again (`one_more_day_s`), with the number of days
+whose shown verdicts it changed (the days the gallery renders again; 1 if the kept verdicts
+hold). Target on 2 cores: at most 30 s and 1 GB at 100,000 pairs (the first run). The last
+line is one JSON object.
 
     .venv/bin/python bench/findings.py [--sizes 1000 100000]
 """
@@ -27,6 +30,7 @@ import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -46,11 +50,12 @@ PAIRS_PER_DAY = 100
 LABELS = ("tabby", "coffee mug", "space shuttle", "volcano", "lakeside")
 
 
-def synthesise(root: Path, pairs: int) -> None:
+def synthesise(root: Path, pairs: int, first: int = 0) -> None:
+    """`pairs` pairs, as days `first`, `first` + 1, … (each day its own random draws)."""
     store = LocalObjectStore(root)
-    rng = np.random.default_rng(0)
     start = date(2026, 1, 1)
-    for d in range(pairs // PAIRS_PER_DAY):
+    for d in range(first, first + pairs // PAIRS_PER_DAY):
+        rng = np.random.default_rng(d)
         day = (start + timedelta(days=d)).isoformat()
         photos, looks, held = [], [], DayFeatures()
         for p in range(PAIRS_PER_DAY):
@@ -58,7 +63,6 @@ def synthesise(root: Path, pairs: int) -> None:
             photos.append({"id": photo_id, "day": day, "status": "stored", "rank": p + 1,
                            "object_key": f"originals/{photo_id}.jpg", "source": "unsplash",
                            "source_id": f"s{photo_id}", "sha256": f"{photo_id:064x}"})  # fmt: skip
-            label = lambda: [{"name": LABELS[int(rng.integers(5))], "share": 0.5}]  # noqa: E731
             looks.append({"photo_id": photo_id, "status": "succeeded", "generator": "patch-remix",
                           "object_key": f"generated/{photo_id}.png", "sha256": f"{photo_id:063x}1",
                           "comparisons": {"ssim": float(rng.random()),
@@ -66,8 +70,8 @@ def synthesise(root: Path, pairs: int) -> None:
                                           "patch_swd": float(rng.random() * 3),
                                           "semantic_similarity": float(rng.random()),
                                           "phash_distance": int(rng.integers(64)),
-                                          "original": {"labels": label()},
-                                          "generated": {"labels": label()}}})  # fmt: skip
+                                          "original": {"labels": _label(rng)},
+                                          "generated": {"labels": _label(rng)}}})  # fmt: skip
             photo = rng.standard_normal(WIDTH).astype(np.float16)
             look = (rng.standard_normal(WIDTH) + 0.05).astype(np.float16)
             held.add((PHOTO, photo_id, ""), photos[-1]["sha256"], photo)
@@ -77,21 +81,71 @@ def synthesise(root: Path, pairs: int) -> None:
         store.put(features_key(day), encode_features(held))
 
 
+def _label(rng: np.random.Generator) -> list[dict[str, Any]]:
+    return [{"name": LABELS[int(rng.integers(5))], "share": 0.5}]
+
+
 def work(root: Path) -> dict[str, float | int]:
-    """What machine_judge and findings do (pipeline/defs/assets/findings.py)."""
+    """What machine_judge and findings do (pipeline/defs/assets/findings.py), then the same
+    again after one more day: its time, and how many days' shown verdicts it changed (the
+    days the gallery renders again)."""
     import sklearn.linear_model  # noqa: F401 - imported before the clock starts, as in a run
 
+    from pipeline.lib.site.findings import verdicts as shown
+
+    store = LocalObjectStore(root)
+    started, cpu = time.perf_counter(), time.process_time()
+    first = _judge_and_find(store)
+    figures: dict[str, float | int] = {
+        "pairs": first["pairs"],
+        "images": first["images"],
+        "judge_s": first["judge_s"],
+        "total_s": round(time.perf_counter() - started, 2),
+        "cpu_s": round(time.process_time() - cpu, 2),
+        "judge_accuracy": first["judge_accuracy"],
+        "stored_mb": first["stored_mb"],
+        # The first run's peak, comparable with the figures before the second run was added.
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+    synthesise(root, PAIRS_PER_DAY, first=int(first["pairs"]) // PAIRS_PER_DAY)
+    started, cpu = time.perf_counter(), time.process_time()
+    second = _judge_and_find(store)
+    figures["one_more_day_s"] = round(time.perf_counter() - started, 2)
+    figures["one_more_day_cpu_s"] = round(time.process_time() - cpu, 2)
+    figures["one_more_day_new_verdicts"] = second["new_verdicts"]
+    before, after = shown(first["frame"]), shown(second["frame"])
+    figures["days_changed_by_one_more_day"] = sum(
+        after.get(d) != before.get(d) for d in set(before) | set(after)
+    )
+    # The same with this run's cross-validation shown instead (no kept verdicts, but the
+    # folds and samples by hash): what keeping the verdicts saves.
+    unkept = [
+        shown(r["frame"].assign(p_photo=r["frame"]["p_photo_now"],
+                                p_look_alike=r["frame"]["p_look_alike_now"]))
+        for r in (first, second)
+    ]  # fmt: skip
+    figures["days_changed_unkept"] = sum(
+        unkept[1].get(d) != unkept[0].get(d) for d in set(unkept[0]) | set(unkept[1])
+    )
+    # Both runs, the first's findings table held through the second to compare verdicts.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    figures["peak_rss_both_runs_mb"] = round(peak / 1024)
+    return figures
+
+
+def _judge_and_find(store: LocalObjectStore) -> dict[str, Any]:
     from pipeline.lib.findings.features import gather_features
     from pipeline.lib.findings.judge import judge
+    from pipeline.lib.findings.kept import keep, read_kept
     from pipeline.lib.findings.summary import headline
     from pipeline.lib.findings.table import encode_frame, findings_frame
     from pipeline.lib.site.data import list_days, read_days
 
-    store = LocalObjectStore(root)
-    started, cpu = time.perf_counter(), time.process_time()
+    started = time.perf_counter()
     images, matrix, _ = gather_features(store, list_days(store, DAY_TABLES))
-    verdicts = judge(images, matrix)
+    verdicts = judge(images, matrix, kept=read_kept(store))
     del matrix
+    verdicts.images, added = keep(store, verdicts.images, verdicts.keys)
     judged_s = time.perf_counter() - started
     judged = encode_frame(verdicts.images)
     days = (raw.tables() for raw in read_days(store, DAY_TABLES))
@@ -99,12 +153,11 @@ def work(root: Path) -> dict[str, float | int]:
     summary = headline(frame)
     encoded = encode_frame(frame)
     return {
+        "frame": frame,
         "pairs": len(frame),
         "images": len(verdicts.images),
+        "new_verdicts": added,
         "judge_s": round(judged_s, 2),
-        "total_s": round(time.perf_counter() - started, 2),
-        "cpu_s": round(time.process_time() - cpu, 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "judge_accuracy": round(summary["judge_accuracy"]["value"], 3),
         "stored_mb": round((len(judged) + len(encoded)) / 1e6, 1),
     }

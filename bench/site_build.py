@@ -53,9 +53,9 @@ main process reads the days and the images, plans, and publishes): 10,050 pairs 
 (load 4-9, other agents' work rising). A forced rebuild (every page rendered
 and published again; every copy found published under its source's SHA-256, not made):
 143-144 s wall, 154-160 s of CPU (load 7-9). At ~2.4 ms of CPU a pair in all, 60 s for
-100,000 pairs on 2 cores (~1.2 ms a pair) is still out of reach: the WebP encoding (0.6 ms, fixed while the copies
-must stay byte-identical) and rendering a pair page (0.66 ms) are already above it, before
-reading, decoding and publishing two files.
+100,000 pairs on 2 cores (~1.2 ms a pair) is still out of reach: the WebP encoding (0.6 ms,
+fixed while the copies must stay byte-identical) and rendering a pair page (0.66 ms) are
+already above it, before reading, decoding and publishing two files.
 
 One new day as a fresh `doppel gallery` (100,000 pairs, load 4-12): 0.77-1.04 s of CPU,
 about 0.5 s of it the process's start and imports (no SQLAlchemy, Dagster, pandas, openai or

@@ -12,6 +12,7 @@ from pipeline.defs.assets.findings import build_image_features, findings, machin
 from pipeline.defs.resources import build_resources
 from pipeline.lib.core.storage import LocalObjectStore
 from pipeline.lib.findings.features import WIDTH, features_key, read_day_features
+from pipeline.lib.findings.kept import read_kept
 from pipeline.lib.findings.table import COLUMNS, decode_frame
 from pipeline.lib.settings import DoppelSettings
 from pipeline_tests.fakes import MirrorGeneratorResource
@@ -58,7 +59,15 @@ def test_two_days_measured_once_judged_and_found(
             ALL, selection=[machine_judge, findings], resources=resources, instance=instance
         )
         assert result.success
+        assert _meta(result, machine_judge.key)["judge_new_verdicts"] == 16
+        # Judged again on the same days: every image keeps the verdict it was given.
+        again = dg.materialize(
+            ALL, selection=[machine_judge], resources=resources, instance=instance
+        )
+        assert _meta(again, machine_judge.key)["judge_new_verdicts"] == 0
     judged = decode_frame(store.get("tables/machine_judge/all.json"))
+    kept = read_kept(store)
+    assert kept is not None and len(kept) == 16
     assert len(judged) == 16 and judged["p_photo"].notna().all()
     # Two days, two folds: each day is judged by a model that never saw it.
     assert judged.groupby("day")["fold"].nunique().eq(1).all() and judged["fold"].nunique() == 2

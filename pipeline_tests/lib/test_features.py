@@ -84,7 +84,7 @@ def test_stored_float16_without_pickles_and_gathered_by_day(tmp_path: Path) -> N
     assert read_day_features(store, "2026-11-21") is None
     images, matrix, missing = gather_features(store, ["2026-11-20", "2026-11-21", "2026-11-22"])
     assert missing == ["2026-11-21", "2026-11-22"] and matrix.shape == (6, WIDTH)
-    assert list(images.columns) == ["day", "kind", "photo_id", "generator"]
+    assert list(images.columns) == ["day", "kind", "photo_id", "generator", "sha"]
     with pytest.raises(ValueError, match="wrong shape"):
         decode_features(_narrow(held))
 

@@ -74,11 +74,8 @@ def test_doppel_gallery_builds_the_site_without_importing_dagster(tmp_path: Path
     assert again.returncode == 0 and "0 files written" in again.stdout
 
 
-@pytest.mark.slow  # a fresh interpreter's imports: under 1 s quiet, seconds under load
-def test_render_workers_import_no_dagster_nor_pandas(tmp_path: Path) -> None:
-    """What a spawned render worker imports: the renderer, and the module of the work it is
-    sent (`build.render_day`), each a fresh process's import."""
-    code = "import pipeline.lib.site.render, pipeline.lib.site.build, pipeline.lib.site.gallery"
+def fresh_imports(code: str) -> set[str]:
+    """The modules a fresh interpreter imports to run `code`."""
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", code],
         env=os.environ | {"PYTHONPATH": str(REPO)},
@@ -87,7 +84,15 @@ def test_render_workers_import_no_dagster_nor_pandas(tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    modules = imported_modules(done.stderr)
+    return imported_modules(done.stderr)
+
+
+@pytest.mark.slow  # a fresh interpreter's imports: under 1 s quiet, seconds under load
+def test_render_workers_import_no_dagster_nor_pandas(tmp_path: Path) -> None:
+    """What a spawned render worker imports: the renderer, and the module of the work it is
+    sent (`build.render_day`), each a fresh process's import."""
+    code = "import pipeline.lib.site.render, pipeline.lib.site.build, pipeline.lib.site.gallery"
+    modules = fresh_imports(code)
     assert "pipeline.lib.site.build" in modules
     assert not {m for m in modules if m.split(".")[0] in UNUSED_BY_A_LOCAL_BUILD}
 
@@ -100,14 +105,6 @@ def test_what_doppel_gallery_imports_to_build_stays_small() -> None:
         "import pipeline.cli, pipeline.lib.settings, pipeline.lib.db.locks, "
         "pipeline.lib.site.gallery, pipeline.defs.names"
     )
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", code],
-        env=os.environ | {"PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    modules = imported_modules(done.stderr)
+    modules = fresh_imports(code)
     assert {"pipeline.lib.settings", "pipeline.lib.site.build"} <= modules
     assert not {m for m in modules if m.split(".")[0] in UNUSED_BY_A_LOCAL_BUILD}

@@ -1,7 +1,8 @@
 """What Doppel found: each day's image features, the machine judge, the findings table.
 
     image_features[D]  (daily)  features/<D>.npz, computed once per image
-    machine_judge      (all days) every image's out-of-fold probability of being the photo
+    machine_judge      (all days) every image's verdict: its out-of-fold probability of being
+                       the photo from the first run that judged it (kept in judge/verdicts.npz)
     findings           (all days) one row per pair: measures, labels, the judge's verdicts
 
 The two unpartitioned assets hand pandas DataFrames through the IO manager; the gallery
@@ -83,7 +84,8 @@ def _image_features(
     description=(
         "A small detector, photo against look-alike (logistic regression), trained on every "
         "day's pairs and tested on days it did not see (grouped by day): each image's "
-        "probability of being the photo, and accuracy per generator with its interval."
+        "probability of being the photo, given once when the image is new and kept after "
+        "(judge/verdicts.npz), and this run's accuracy per generator with its interval."
     ),
 )
 def machine_judge(
@@ -93,11 +95,16 @@ def machine_judge(
 ) -> dg.Output:
     from pipeline.lib.findings.features import gather_features
     from pipeline.lib.findings.judge import judge
+    from pipeline.lib.findings.kept import keep, read_kept
     from pipeline.lib.site.data import list_days
 
     store = object_store.open()
     images, matrix, missing = gather_features(store, list_days(store, DAY_TABLES))
-    verdicts = judge(images, matrix)
+    verdicts = judge(images, matrix, kept=read_kept(store))
+    del matrix
+    # Stored before the output: a verdict shown by a later step is always a kept one.
+    verdicts.images, added = keep(store, verdicts.images, verdicts.keys)
+    context.log.info(f"{added} images judged for the first time; the others kept their verdicts")
     summary = verdicts.headline() | {"days_without_features": missing}
     if missing:
         context.log.warning(

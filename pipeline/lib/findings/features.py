@@ -211,12 +211,14 @@ def compute_day_features(
 
 def gather_features(store: ObjectStore, days: Iterable[str]) -> tuple[Any, np.ndarray, list[str]]:
     """Every image of `days` that has stored features: a DataFrame of (day, kind, photo_id,
-    generator) per row, the (n, WIDTH) float16 matrix, and the days that have none yet (to
+    generator, sha) per row, the (n, WIDTH) float16 matrix, and the days that have none yet (to
     backfill). Each day's block is freed as it is copied into the matrix, so the peak is
     about one matrix (100,000 pairs: 513 MB), not two."""
     import pandas as pd
 
-    columns: dict[str, list[Any]] = {"day": [], "kind": [], "photo_id": [], "generator": []}
+    columns: dict[str, list[Any]] = {
+        "day": [], "kind": [], "photo_id": [], "generator": [], "sha": []
+    }  # fmt: skip
     blocks: list[np.ndarray] = []
     missing: list[str] = []
     for day in days:
@@ -228,6 +230,7 @@ def gather_features(store: ObjectStore, days: Iterable[str]) -> tuple[Any, np.nd
         columns["kind"] += held.kinds
         columns["photo_id"] += held.photo_ids
         columns["generator"] += held.generators
+        columns["sha"] += held.shas
         blocks.append(held.matrix())
     matrix = np.empty((sum(len(b) for b in blocks), WIDTH), np.float16)
     start = freed = 0

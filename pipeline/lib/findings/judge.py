@@ -2,20 +2,28 @@
 
 A logistic regression (scikit-learn) on each image's features (`features`), photo = 1,
 look-alike = 0. It is tested only on days it did not learn from: cross-validation grouped by
-day (GroupKFold), so a photo and its look-alike (always of one day) never sit on both sides
-of a split, and every image gets an out-of-fold probability of being the photo. Accuracy is
-per image (a verdict "photo" when that probability is at least one half), per generator over
-its look-alikes and their photos, each with its count and 95 % Wilson interval.
+day (`day_folds`: all of a day's images in one fold), so a photo and its look-alike (always
+of one day) never sit on both sides of a split, and every image gets an out-of-fold
+probability of being the photo. Accuracy is per image (a verdict "photo" when that
+probability is at least one half), per generator over its look-alikes and their photos,
+each with its count and 95 % Wilson interval.
 
 Why this model: it is well known, fast, and its verdict is a calibrated-enough probability
 to show beside a person's guess; a judge that only a bigger model could beat is a finding too.
 Classes are weighted to balance (with several generators a photo has several look-alikes).
-Each fold trains on at most `MAX_TRAIN` images, sampled at random, so 100,000 pairs cost
-seconds and bounded memory; every image is still judged.
+Each fold trains on at most `MAX_TRAIN` images, so 100,000 pairs cost seconds and bounded
+memory; every image is still judged.
+
+Verdicts are kept (`kept`): an image's verdict is the out-of-fold probability of the first
+run that judged it, so the pages that show it do not change when days are added. The
+accuracy figures are this run's cross-validation over every day (`p_now`), so they move.
+The same data gives the same numbers: a day's fold and the training sample come from the
+days' and images' own keys (a hash), not from a random draw over the set of days.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -24,6 +32,7 @@ import pandas as pd
 
 from pipeline.lib.findings.features import LOOK_ALIKE, PHOTO, POOLED, WIDTH
 from pipeline.lib.findings.intervals import Rate, wilson
+from pipeline.lib.findings.kept import apply_kept, image_keys
 
 MAX_FOLDS = 5
 MAX_TRAIN = 6_000
@@ -40,9 +49,11 @@ IMAGE_COLUMNS = ("day", "kind", "photo_id", "generator")
 
 @dataclass
 class Verdicts:
-    """`images`: IMAGE_COLUMNS plus `p_photo` (out of fold; NaN if unjudged) and `fold`."""
+    """`images`: IMAGE_COLUMNS, `sha`, `p_now` (this run's out-of-fold probability; NaN if
+    unjudged), `fold`, `p_photo` (the kept verdict, else `p_now`) and `new` (judged now)."""
 
     images: pd.DataFrame
+    keys: pd.Series  # `images`' image keys (`kept.image_keys`), for `kept.keep`
     accuracy: dict[str, Rate]  # per generator: its look-alikes and their photos
     overall: Rate
     folds: int
@@ -56,6 +67,8 @@ class Verdicts:
             "judge_days": self.days,
             "judge_folds": self.folds,
             "judge_images": len(self.images),
+            # Judged for the first time in this run; the others kept their verdicts.
+            "judge_new_verdicts": int(self.images["new"].sum()),
         }
         if self.note:
             out["judge_note"] = self.note
@@ -65,46 +78,79 @@ class Verdicts:
         return out
 
 
-def judge(images: pd.DataFrame, matrix: np.ndarray, *, max_train: int = MAX_TRAIN) -> Verdicts:
-    """Judge every row of `images` (IMAGE_COLUMNS; its features are `matrix`'s row)."""
+def judge(
+    images: pd.DataFrame,
+    matrix: np.ndarray,
+    *,
+    kept: pd.Series | None = None,
+    max_train: int = MAX_TRAIN,
+) -> Verdicts:
+    """Judge every row of `images` (IMAGE_COLUMNS and, if known, `sha`: its bytes' hash; its
+    features are `matrix`'s row). `kept`: verdicts already given (`kept.read_kept`)."""
     from threadpoolctl import threadpool_limits
 
     # One BLAS thread: these matrices are small, and on a busy 2-core machine more threads
     # only wait for each other (a 90-image PCA took 1.1 s with them, 5 ms without).
     with threadpool_limits(limits=1):
-        return _judge(images, matrix, max_train)
+        frame = _judge(images, matrix, max_train)
+    images = apply_kept(frame.images, kept, frame.keys)
+    return _score(images, frame.keys, frame.folds, frame.days, frame.note)
 
 
-def _judge(images: pd.DataFrame, matrix: np.ndarray, max_train: int) -> Verdicts:
-    from sklearn.model_selection import GroupKFold
+@dataclass
+class _Run:
+    images: pd.DataFrame
+    keys: pd.Series
+    folds: int
+    days: int
+    note: str | None
 
+
+def _judge(images: pd.DataFrame, matrix: np.ndarray, max_train: int) -> _Run:
     if len(images) != len(matrix):
         raise ValueError(f"{len(images)} images but {len(matrix)} feature rows")
     frame = images.loc[:, list(IMAGE_COLUMNS)].reset_index(drop=True).copy()
-    frame["p_photo"] = np.nan
+    frame["sha"] = images["sha"].to_numpy() if "sha" in images else ""
+    frame["p_now"] = np.nan
     frame["fold"] = -1
+    keys = image_keys(frame)
     days = frame["day"].astype(str).to_numpy()
     n_days = len(set(days))
     if n_days < 2:
-        return _score(frame, folds=0, days=n_days, note=NEEDS_DAYS)
+        return _Run(frame, keys, 0, n_days, NEEDS_DAYS)
     labels = (frame["kind"] == PHOTO).to_numpy()
-    folds = min(MAX_FOLDS, n_days)
-    rng = np.random.default_rng(SEED)
-    p_photo = np.full(len(frame), np.nan)
-    fold_of = np.full(len(frame), -1)
-    for k, (train, test) in enumerate(GroupKFold(n_splits=folds).split(matrix, labels, days)):
-        fold_of[test] = k
-        if len(train) > max_train:
-            train = np.sort(rng.choice(train, size=max_train, replace=False))
+    fold_of = day_folds(days)
+    # The sample a fold trains on: the images with the lowest hashes of their keys, in that
+    # order (the PCA's randomised solver depends on the rows' order), so the same images
+    # train the same model whatever order they came in; a new day only adds candidates.
+    rank = pd.util.hash_pandas_object(keys, index=False).to_numpy()
+    p_now = np.full(len(frame), np.nan)
+    folds = int(fold_of.max()) + 1
+    for k in range(folds):
+        test, train = np.flatnonzero(fold_of == k), np.flatnonzero(fold_of != k)
+        train = train[np.argsort(rank[train], kind="stable")[:max_train]]
         if len(set(labels[train].tolist())) < 2:
             continue  # one class only: nothing to learn from; its images stay unjudged
         model = _fit(matrix[train], labels[train])
         for start in range(0, len(test), PREDICT_CHUNK):
             chunk = test[start : start + PREDICT_CHUNK]
-            p_photo[chunk] = model.predict_proba(matrix[chunk].astype(np.float32))[:, 1]
-    frame["p_photo"] = p_photo
+            p_now[chunk] = model.predict_proba(matrix[chunk].astype(np.float32))[:, 1]
+    frame["p_now"] = p_now
     frame["fold"] = fold_of
-    return _score(frame, folds=folds, days=n_days, note=None)
+    return _Run(frame, keys, folds, n_days, None)
+
+
+def day_folds(days: np.ndarray) -> np.ndarray:
+    """Each image's fold, from its day alone. Up to MAX_FOLDS days, one fold per day (in
+    date order); beyond, a hash of the day picks one of MAX_FOLDS (renumbered 0, 1, … so
+    none is empty). Beyond MAX_FOLDS days, adding a day never parts two others."""
+    unique = sorted(set(days.tolist()))
+    if len(unique) <= MAX_FOLDS:
+        raw = {d: i for i, d in enumerate(unique)}
+    else:
+        raw = {d: int(hashlib.sha256(d.encode()).hexdigest(), 16) % MAX_FOLDS for d in unique}
+    number = {f: i for i, f in enumerate(sorted(set(raw.values())))}
+    return np.array([number[raw[d]] for d in days.tolist()], dtype=np.int64)
 
 
 def _fit(rows: np.ndarray, labels: np.ndarray):  # type: ignore[no-untyped-def]
@@ -137,15 +183,18 @@ def _fit(rows: np.ndarray, labels: np.ndarray):  # type: ignore[no-untyped-def]
     return model.fit(rows.astype(np.float32), labels)
 
 
-def correct(frame: pd.DataFrame) -> pd.Series:
-    """Per image: the judge's verdict (photo when p_photo >= 0.5) was right (NaN: unjudged)."""
-    said_photo = frame["p_photo"] >= 0.5
+def correct(frame: pd.DataFrame, column: str = "p_photo") -> pd.Series:
+    """Per image: the judge's verdict (photo when `column` >= 0.5) was right (NaN: unjudged)."""
+    said_photo = frame[column] >= 0.5
     right = said_photo == (frame["kind"] == PHOTO)
-    return right.where(frame["p_photo"].notna())
+    return right.where(frame[column].notna())
 
 
-def _score(frame: pd.DataFrame, *, folds: int, days: int, note: str | None) -> Verdicts:
-    right = correct(frame)
+def _score(
+    frame: pd.DataFrame, keys: pd.Series, folds: int, days: int, note: str | None
+) -> Verdicts:
+    # The figures are this run's cross-validation over every day, not the kept verdicts.
+    right = correct(frame, "p_now")
     judged = right.notna()
     overall = wilson(int(right[judged].sum()), int(judged.sum()))
     accuracy: dict[str, Rate] = {}
@@ -160,7 +209,7 @@ def _score(frame: pd.DataFrame, *, folds: int, days: int, note: str | None) -> V
         both = pd.concat([own, theirs]).dropna()
         accuracy[str(generator)] = wilson(int(both.sum()), len(both))
     notes = _few(accuracy) if note is None else []
-    return Verdicts(frame, accuracy, overall, folds, days, note, notes)
+    return Verdicts(frame, keys, accuracy, overall, folds, days, note, notes)
 
 
 def _few(accuracy: dict[str, Rate], enough: int = 100) -> list[str]:

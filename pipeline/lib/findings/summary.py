@@ -75,9 +75,12 @@ def correlation(x: pd.Series, y: pd.Series) -> Correlation:
 
 def judge_accuracy(frame: pd.DataFrame) -> Rate:
     """Per image, over the pairs' look-alikes and their photos (each photo once): the
-    judge said "photo" (p >= 0.5) of the photo and "machine" of the look-alike."""
-    looks = frame["p_look_alike"].dropna()
-    photos = frame.drop_duplicates("photo_id")["p_photo"].dropna()
+    judge said "photo" (p >= 0.5) of the photo and "machine" of the look-alike. From this
+    run's cross-validation over every day (`*_now`) where the table has it, not the kept
+    verdicts the pages show (each given by the judge of its time)."""
+    suffix = "_now" if "p_photo_now" in frame.columns else ""
+    looks = frame[f"p_look_alike{suffix}"].dropna()
+    photos = frame.drop_duplicates("photo_id")[f"p_photo{suffix}"].dropna()
     right = int((looks < 0.5).sum()) + int((photos >= 0.5).sum())
     return wilson(right, len(looks) + len(photos))
 

@@ -37,6 +37,8 @@ COLUMNS = (
     "p_photo",
     "p_look_alike",
     "fooled",
+    "p_photo_now",
+    "p_look_alike_now",
     "people_votes",
     "people_photo",
 )
@@ -84,7 +86,7 @@ def findings_frame(
     return frame.loc[:, list(COLUMNS)].astype(_DTYPES).reset_index(drop=True)
 
 
-_JUDGED = ("p_photo", "p_look_alike", "fooled")
+_JUDGED = ("p_photo", "p_look_alike", "fooled", "p_photo_now", "p_look_alike_now")
 _DTYPES = {
     "day": "string",
     "month": "string",
@@ -96,6 +98,8 @@ _DTYPES = {
     "p_photo": "float64",
     "p_look_alike": "float64",
     "fooled": "boolean",
+    "p_photo_now": "float64",
+    "p_look_alike_now": "float64",
     "people_votes": "Int64",
     "people_photo": "Int64",
 }
@@ -114,12 +118,16 @@ def _with_verdicts(frame: pd.DataFrame, verdicts: pd.DataFrame | None) -> pd.Dat
             frame[name] = np.nan
         return frame
     v = verdicts.astype({"photo_id": "int64", "generator": "string"})
-    photos = v[v["kind"] == PHOTO].drop_duplicates("photo_id").set_index("photo_id")["p_photo"]
+    photos = v[v["kind"] == PHOTO].drop_duplicates("photo_id").set_index("photo_id")
     looks = v[v["kind"] == LOOK_ALIKE].drop_duplicates(["photo_id", "generator"])
-    looks = looks.set_index(["photo_id", "generator"])["p_photo"]
-    frame["p_photo"] = frame["photo_id"].map(photos).astype("float64")
+    looks = looks.set_index(["photo_id", "generator"])
     keys = pd.MultiIndex.from_arrays([frame["photo_id"], frame["generator"].astype("string")])
-    frame["p_look_alike"] = looks.reindex(keys).to_numpy(dtype="float64")
+    # A judge table stored before verdicts were kept has only p_photo: it is both.
+    now = "p_now" if "p_now" in v.columns else "p_photo"
+    frame["p_photo"] = frame["photo_id"].map(photos["p_photo"]).astype("float64")
+    frame["p_photo_now"] = frame["photo_id"].map(photos[now]).astype("float64")
+    frame["p_look_alike"] = looks["p_photo"].reindex(keys).to_numpy(dtype="float64")
+    frame["p_look_alike_now"] = looks[now].reindex(keys).to_numpy(dtype="float64")
     fooled = pd.Series(frame["p_look_alike"] >= 0.5, dtype="boolean")
     frame["fooled"] = fooled.mask(frame["p_look_alike"].isna())
     return frame
