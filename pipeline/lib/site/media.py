@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -101,6 +102,8 @@ class MediaCopies:
         self.report = MediaReport()
         # Reads only (on S3 each is a GET): decoding and encoding happen in the workers.
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers))
+        self._listed: set[str] | None = None  # the site's media files, if looked for
+        self._listing = threading.Lock()
 
     def plan(self, sources: Iterable[MediaSource]) -> tuple[dict[str, Media], list[ToMake]]:
         """The copies of `sources` there already (from the last build or made for an earlier
@@ -165,7 +168,7 @@ class MediaCopies:
     def _read(self, source: MediaSource) -> tuple[MediaSource, bytes | Published | str]:
         """The copies of `source` if they are published already, else its bytes to copy, or
         why it cannot be read."""
-        published = self._published(source) if source.sha256 else None
+        published = self._published(source) if source.sha256 and self.writer.unknown else None
         if published is not None:
             return source, published
         try:
@@ -174,20 +177,28 @@ class MediaCopies:
             return source, f"{source.object_key}: {exc}"
 
     def _published(self, source: MediaSource) -> Published | None:
-        """The copies of `source` found in the site, made by a build whose manifest has no
-        record of them (a forced build, a lost manifest, a site rebuilt in place): their
+        """The copies of `source` found in the site, made by a build whose manifest is not
+        trusted (a forced build, a lost manifest, a site rebuilt in place): their
         names carry the source's SHA-256 and the renditions are fixed, so files under those
         names are its copies (published whole: an atomic rename, or one S3 PUT). A thumbnail
         exactly as long as THUMB_SIDE without a large copy is either the only copy of a
         source that size or a build that stopped between the two files: the source's header
         says which."""
         store, key = self.writer.store, self.writer.key
+        with self._listing:
+            if self._listed is None:
+                # One listing, not a GET per source (on S3, 100,000 misses in a new site).
+                self._listed = set(store.list(key("media/")))
+        if key(media_path(source.id, THUMB_SIDE)) not in self._listed:
+            return None
         renditions: list[Rendition] = []
         files: list[tuple[str, str]] = []
         try:
             for side in (THUMB_SIDE, LARGE_SIDE):
                 path = media_path(source.id, side)
                 try:
+                    if key(path) not in self._listed:
+                        raise ObjectNotFound(path)
                     data = store.get(key(path))
                 except ObjectNotFound:
                     if (

@@ -152,6 +152,8 @@ class SiteWriter:
         if old and not self.store.exists(self.key("index.html")):
             log.info("the published index.html is missing: rebuilding every page")
             old = {}
+        # No manifest trusted (forced, lost, a new site): what is published is unknown.
+        self.unknown = not old
         # A new builder (templates, static files, code) changes every page's input hash by
         # itself; byte comparison still avoids rewriting pages that render the same.
         self._old_files: dict[str, dict[str, str]] = old.get("files", {})
