@@ -49,10 +49,10 @@ encoding, and was the busy one (10,050 pairs: 14.5 s of CPU against the workers'
 about one core worked. Now the render workers make each day's copies with its pages (the
 main process reads the days and the images, plans, and publishes): 10,050 pairs at load
 7, main 14.5 -> 6.0 s of CPU, workers 6.6 -> 13.3 s, the same ~20 s in all; 100,000 pairs
-303 s wall / 266 s CPU (load 10-12) -> 179 s / 243 s (load 3-7) and 232 s / 229 s
-(load 4-9, other agents' work rising). A forced rebuild (every page rendered
-and published again; every copy found published under its source's SHA-256, not made):
-143-144 s wall, 154-160 s of CPU (load 7-9). At ~2.4 ms of CPU a pair in all, 60 s for
+303 s wall / 266 s CPU (load 10-12) -> 125 s / 219 s (load 6 falling to 2.5; 179-232 s,
+229-243 s CPU in two runs at load 3-9). A forced rebuild (every page rendered and published
+again; every copy found published under its source's SHA-256, not made): 102 s wall, 151 s
+of CPU (143-144 s, 154-160 s at load 7-9). At ~2.2-2.4 ms of CPU a pair in all, 60 s for
 100,000 pairs on 2 cores (~1.2 ms a pair) is still out of reach: the WebP encoding (0.6 ms,
 fixed while the copies must stay byte-identical) and rendering a pair page (0.66 ms) are
 already above it, before reading, decoding and publishing two files.
