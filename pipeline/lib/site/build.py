@@ -39,7 +39,7 @@ from typing import Any
 from pipeline.lib.core.storage import ObjectStore
 from pipeline.lib.day.summaries import Markdown, Summary, escape
 from pipeline.lib.day.tables import TableFolders
-from pipeline.lib.site import game, syndication
+from pipeline.lib.site import syndication
 from pipeline.lib.site.charts import choose_grain
 from pipeline.lib.site.data import RawDay, day_versions, read_day
 from pipeline.lib.site.findings import (
@@ -59,6 +59,7 @@ from pipeline.lib.site.media import (
     ToMake,
     make_copies,
 )
+from pipeline.lib.site.pages import game_page
 from pipeline.lib.site.pages.days import INDEX_DAYS, day_page, index_page, month_page
 from pipeline.lib.site.pages.pair import pair_page
 from pipeline.lib.site.pages.shared import Pair, day_path, month_path, pairs_of_day
@@ -413,7 +414,7 @@ class _Build:
             ("stats.html", "stats.html.j2", stats),
             ("about.html", "about.html.j2", about_page(months, summary)),
             (INDEX, "index.html.j2", index_page(newest, months, media, summary)),
-            (game.GAME_PATH, "game.html.j2", game.game_page(newest, media, self.judged)),
+            (game_page.GAME_PATH, "game.html.j2", game_page.game_page(newest, media, self.judged)),
             (FINDINGS_PATH, "findings.html.j2", findings_page(found, _linked(found, days))),
             # Served for a miss at any depth, so its links are absolute when they can be.
             (NOT_FOUND, "404.html.j2", {"root": renderer.site_url or ""}),

@@ -1,9 +1,9 @@
 """Page models: one plain, JSON-able dict per page, built from the day tables.
 
 One module per page family: `pair` (a pair page), `days` (day, month and front pages),
-`stats` (the day summaries kept in the manifest, the stats and about pages), and `shared`
-(the pieces they all use). Import from the module that defines a name; this package
-re-exports nothing.
+`stats` (the day summaries kept in the manifest, the stats and about pages), `game_page`
+(the "Which is human?" page), and `shared` (the pieces they all use). Import from the module
+that defines a name; this package re-exports nothing.
 
 A page is rendered from its model alone, and the model's hash decides whether it is rendered
 again (see `publish.SiteWriter.page`). So everything a page shows is in its model and nothing
