@@ -20,8 +20,6 @@ from pipeline.lib.votes.app import create_app
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PORT = 8090
-
 
 def app_from_settings() -> Starlette:
     """The app on the database the settings name (uvicorn's factory, once per worker)."""
